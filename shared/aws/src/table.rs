@@ -1,0 +1,169 @@
+//! The one DynamoDB table, reached only through a workspace scope.
+//!
+//! A [`ScopedTable`] is the only way to read or write a workspace's items, and it
+//! builds every key itself from its workspace, so code that forgot the tenant does
+//! not compile and code with the wrong tenant cannot reach the other tenant's keys.
+//! Each item type implements [`Entity`], which names its kind; keys are
+//! `pk = WS#<workspace>#<KIND>#<id>`, `sk = <KIND>`.
+
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::collections::HashMap;
+use tern_domain::ids::WorkspaceId;
+use time::OffsetDateTime;
+
+/// The TTL attribute named in template.yaml.
+pub const EXPIRES_AT: &str = "expires_at";
+
+/// An item type stored in a workspace.
+pub trait Entity: Serialize + DeserializeOwned {
+    /// Upper-case kind, part of every key: `INBOUND`, `CONTACT`, ...
+    const KIND: &'static str;
+    fn id(&self) -> &str;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The conditional write's condition did not hold: the item exists (for a
+    /// create) or changed (for an update). Expected under concurrency; not a fault.
+    #[error("the item's condition did not hold")]
+    ConditionFailed,
+    #[error("DynamoDB is throttling or unavailable: {0}")]
+    Unavailable(String),
+    #[error("item could not be encoded or decoded: {0}")]
+    Codec(String),
+    #[error("DynamoDB request failed: {0}")]
+    Request(String),
+}
+
+impl StoreError {
+    fn from_sdk<E, R>(error: aws_sdk_dynamodb::error::SdkError<E, R>) -> Self
+    where
+        E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        let code = error.as_service_error().and_then(|e| e.code()).unwrap_or_default().to_string();
+        match code.as_str() {
+            "ConditionalCheckFailedException" => Self::ConditionFailed,
+            "ProvisionedThroughputExceededException" | "ThrottlingException" | "RequestLimitExceeded" | "InternalServerError" => {
+                Self::Unavailable(crate::worker::error_chain(&error))
+            }
+            _ if matches!(error, aws_sdk_dynamodb::error::SdkError::TimeoutError(_) | aws_sdk_dynamodb::error::SdkError::DispatchFailure(_)) => {
+                Self::Unavailable(crate::worker::error_chain(&error))
+            }
+            _ => Self::Request(crate::worker::error_chain(&error)),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Table {
+    client: aws_sdk_dynamodb::Client,
+    name: String,
+}
+
+impl Table {
+    pub fn new(client: aws_sdk_dynamodb::Client, name: impl Into<String>) -> Self {
+        Self { client, name: name.into() }
+    }
+
+    /// The only door to a workspace's items.
+    pub fn scope(&self, workspace: WorkspaceId) -> ScopedTable {
+        ScopedTable { table: self.clone(), workspace }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ScopedTable {
+    table: Table,
+    workspace: WorkspaceId,
+}
+
+impl ScopedTable {
+    pub fn workspace(&self) -> WorkspaceId {
+        self.workspace
+    }
+
+    fn key<E: Entity>(&self, id: &str) -> HashMap<String, AttributeValue> {
+        HashMap::from([
+            ("pk".to_string(), AttributeValue::S(format!("WS#{}#{}#{id}", self.workspace, E::KIND))),
+            ("sk".to_string(), AttributeValue::S(E::KIND.to_string())),
+        ])
+    }
+
+    fn item<E: Entity>(&self, entity: &E, expires_at: Option<OffsetDateTime>) -> Result<HashMap<String, AttributeValue>, StoreError> {
+        let mut item: HashMap<String, AttributeValue> =
+            serde_dynamo::to_item(entity).map_err(|e| StoreError::Codec(e.to_string()))?;
+        item.extend(self.key::<E>(entity.id()));
+        item.insert("ws".to_string(), AttributeValue::S(self.workspace.to_string()));
+        if let Some(at) = expires_at {
+            item.insert(EXPIRES_AT.to_string(), AttributeValue::N(at.unix_timestamp().to_string()));
+        }
+        Ok(item)
+    }
+
+    /// Writes a new item; [`StoreError::ConditionFailed`] when one with that id exists,
+    /// which makes at-least-once producers idempotent.
+    pub async fn create<E: Entity>(&self, entity: &E, expires_at: Option<OffsetDateTime>) -> Result<(), StoreError> {
+        self.table
+            .client
+            .put_item()
+            .table_name(&self.table.name)
+            .set_item(Some(self.item(entity, expires_at)?))
+            .condition_expression("attribute_not_exists(pk)")
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        Ok(())
+    }
+
+    /// Replaces an existing item (or writes it), keeping its workspace and key.
+    pub async fn put<E: Entity>(&self, entity: &E, expires_at: Option<OffsetDateTime>) -> Result<(), StoreError> {
+        self.table
+            .client
+            .put_item()
+            .table_name(&self.table.name)
+            .set_item(Some(self.item(entity, expires_at)?))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        Ok(())
+    }
+
+    pub async fn get<E: Entity>(&self, id: &str) -> Result<Option<E>, StoreError> {
+        let output = self
+            .table
+            .client
+            .get_item()
+            .table_name(&self.table.name)
+            .set_key(Some(self.key::<E>(id)))
+            .consistent_read(true)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        output
+            .item
+            .map(|item| serde_dynamo::from_item(item).map_err(|e| StoreError::Codec(e.to_string())))
+            .transpose()
+    }
+
+    /// Reads the TTL an item was written with (retention checks and tests).
+    pub async fn expires_at<E: Entity>(&self, id: &str) -> Result<Option<i64>, StoreError> {
+        let output = self
+            .table
+            .client
+            .get_item()
+            .table_name(&self.table.name)
+            .set_key(Some(self.key::<E>(id)))
+            .projection_expression("#e")
+            .expression_attribute_names("#e", EXPIRES_AT)
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        Ok(output.item.and_then(|i| i.get(EXPIRES_AT).and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok())))
+    }
+}

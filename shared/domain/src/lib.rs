@@ -1,0 +1,11 @@
+//! Tern's domain: the types and rules of the product, with no I/O.
+//!
+//! Nothing here talks to AWS, the network or the file system, and nothing here
+//! reads the wall clock directly: time arrives through [`clock::Clock`]. That is
+//! what lets every rule be tested in microseconds and every adapter be swapped.
+
+pub mod clock;
+pub mod cost;
+pub mod ids;
+pub mod inbound;
+pub mod jobs;
