@@ -1,0 +1,96 @@
+//! The `classify` worker: turns a received e-mail into a verdict.
+//!
+//! For each [`ClassifyJob`] it reads the raw message from the bucket, parses and
+//! classifies it with `tern_mail` (pure code, shared with `scripts/classify`),
+//! records the metadata Tern keeps (never the body), and deletes the raw message.
+//! Re-delivery is harmless: a message already classified is only cleaned up.
+//!
+//! Linking the verdict to an enrollment and its effects (stop, pause, suppress)
+//! arrives with the outreach engine.
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use tern_aws::table::Table;
+use tern_aws::worker::{Delivery, JobError, process_batch};
+use tern_aws::{AwsClients, Config};
+use tern_domain::clock::SharedClock;
+use tern_domain::inbound::{DEFAULT_INBOUND_RETENTION, InboundMessage, InboundStatus};
+use tern_domain::jobs::ClassifyJob;
+
+pub struct ClassifyDeps {
+    pub config: Config,
+    pub clients: AwsClients,
+    pub table: Table,
+    pub clock: SharedClock,
+}
+
+impl ClassifyDeps {
+    pub fn new(config: Config, clients: AwsClients, clock: SharedClock) -> Self {
+        let table = Table::new(clients.dynamodb.clone(), config.table.clone());
+        Self { config, clients, table, clock }
+    }
+}
+
+pub async fn handle(deps: &ClassifyDeps, event: SqsEvent) -> SqsBatchResponse {
+    process_batch("classify", event, |job: ClassifyJob, delivery| classify_one(deps, job, delivery)).await
+}
+
+/// Where the inbound function left the raw message (same layout as `tern_inbound::raw_object_key`,
+/// which this worker may not import).
+fn raw_object_key(job: &ClassifyJob) -> String {
+    format!("inbound/{}/{}.eml", job.workspace_id, job.inbound_id)
+}
+
+async fn classify_one(deps: &ClassifyDeps, job: ClassifyJob, _delivery: Delivery) -> Result<(), JobError> {
+    let scoped = deps.table.scope(job.workspace_id);
+    let transient = |e: &dyn std::fmt::Display| JobError::Transient(e.to_string());
+    let Some(mut message) = scoped.get::<InboundMessage>(&job.inbound_id).await.map_err(|e| transient(&e))? else {
+        return Err(JobError::Poison(format!("no inbound message {} in this workspace", job.inbound_id)));
+    };
+    let key = raw_object_key(&job);
+    if message.status != InboundStatus::Received {
+        return delete_raw(deps, &key).await;
+    }
+    let raw = match deps.clients.s3.get_object().bucket(&deps.config.bucket).key(&key).send().await {
+        Ok(object) => object.body.collect().await.map_err(|e| transient(&e))?.into_bytes(),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => {
+            return Err(JobError::Poison(format!("raw message {key} is gone")));
+        }
+        Err(e) => return Err(JobError::Transient(tern_aws::worker::error_chain(&e))),
+    };
+    match tern_mail::parse_and_classify(&raw) {
+        Ok((mail, verdict)) => {
+            message.status = InboundStatus::Classified;
+            message.from = mail.from.as_ref().and_then(|m| m.address.clone());
+            message.subject = mail.subject.clone();
+            message.message_id = mail.message_id.clone();
+            message.in_reply_to = mail.in_reply_to.clone();
+            message.references = mail.references.clone();
+            message.snippet = Some(mail.snippet.clone()).filter(|s| !s.is_empty());
+            message.kind = Some(verdict.kind.as_str().to_string());
+            message.status_code = verdict.status.clone();
+            message.reason = verdict.reason.clone();
+            message.return_date = verdict.return_date.map(|d| d.to_string());
+            tracing::info!(inbound_id = %job.inbound_id, kind = verdict.kind.as_str(), request_id = %job.request_id, "classified");
+        }
+        Err(error) => {
+            // Not e-mail at all: keep the metadata for a person, never retry forever.
+            message.status = InboundStatus::Unparseable;
+            message.reason = Some(error.to_string());
+            tracing::warn!(inbound_id = %job.inbound_id, error = %error, "inbound message is not parseable e-mail");
+        }
+    }
+    scoped.put(&message, Some(message.expires_at(DEFAULT_INBOUND_RETENTION))).await.map_err(|e| transient(&e))?;
+    delete_raw(deps, &key).await
+}
+
+async fn delete_raw(deps: &ClassifyDeps, key: &str) -> Result<(), JobError> {
+    deps.clients
+        .s3
+        .delete_object()
+        .bucket(&deps.config.bucket)
+        .key(key)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| JobError::Transient(tern_aws::worker::error_chain(&e)))
+}

@@ -1,0 +1,13 @@
+use std::sync::Arc;
+use tern_aws::{AwsClients, Config, QueueName};
+use tern_domain::clock::SystemClock;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    tern_aws::logging::init();
+    let config = Config::from_env()?;
+    config.require_queues(&[QueueName::Classify])?;
+    let clients = AwsClients::from_env(&config).await;
+    let state = Arc::new(tern_inbound::InboundState::new(config, clients, Arc::new(SystemClock)));
+    lambda_http::run(tern_inbound::router(state)).await
+}

@@ -1,0 +1,104 @@
+//! Which code runs for each function of template.yaml.
+//!
+//! This is the one place that knows every function crate, as the Lambda service
+//! knows every deployed function: the template names a function by logical id, and
+//! this registry hands its event to that crate's handler.
+
+use aws_lambda_events::event::cloudwatch_events::CloudWatchEvent;
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use axum::Router;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use tern_aws::{AwsClients, Config};
+use tern_domain::clock::SharedClock;
+
+pub struct Functions {
+    api: Router,
+    inbound: Router,
+    classify: tern_classify::ClassifyDeps,
+    enrich: tern_enrich::EnrichDeps,
+    send: tern_send::SendDeps,
+    feedback: tern_feedback::FeedbackDeps,
+    dispatch: tern_dispatch::DispatchDeps,
+    housekeeping: tern_housekeeping::HousekeepingDeps,
+    invocations: Mutex<BTreeMap<String, u64>>,
+}
+
+pub const KNOWN: [&str; 8] = [
+    "ApiFunction",
+    "InboundFunction",
+    "ClassifyFunction",
+    "EnrichFunction",
+    "SendFunction",
+    "FeedbackFunction",
+    "DispatchFunction",
+    "HousekeepingFunction",
+];
+
+impl Functions {
+    pub fn new(config: &Config, clients: &AwsClients, clock: SharedClock) -> Self {
+        let (c, a, k) = (config.clone(), clients.clone(), clock.clone());
+        Self {
+            api: tern_api::router(Arc::new(tern_api::ApiState { config: c.clone(), clients: a.clone(), clock: k.clone() })),
+            inbound: tern_inbound::router(Arc::new(tern_inbound::InboundState::new(c.clone(), a.clone(), k.clone()))),
+            classify: tern_classify::ClassifyDeps::new(c.clone(), a.clone(), k.clone()),
+            enrich: tern_enrich::EnrichDeps { config: c.clone(), clients: a.clone(), clock: k.clone() },
+            send: tern_send::SendDeps { config: c.clone(), clients: a.clone(), clock: k.clone() },
+            feedback: tern_feedback::FeedbackDeps { config: c.clone(), clients: a.clone(), clock: k.clone() },
+            dispatch: tern_dispatch::DispatchDeps { config: c.clone(), clients: a.clone(), clock: k.clone() },
+            housekeeping: tern_housekeeping::HousekeepingDeps { config: c, clients: a, clock: k },
+            invocations: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    pub fn knows(&self, function: &str) -> bool {
+        KNOWN.contains(&function)
+    }
+
+    pub fn http_router(&self, function: &str) -> Option<Router> {
+        match function {
+            "ApiFunction" => Some(self.api.clone()),
+            "InboundFunction" => Some(self.inbound.clone()),
+            _ => None,
+        }
+    }
+
+    fn count(&self, function: &str) {
+        let mut counts = self.invocations.lock().unwrap_or_else(|p| p.into_inner());
+        *counts.entry(function.to_string()).or_default() += 1;
+    }
+
+    /// Lambda invocations per function so far (HTTP requests are not counted here).
+    pub fn invocations(&self) -> BTreeMap<String, u64> {
+        self.invocations.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Runs an SQS-triggered function; `None` when `function` takes no SQS events.
+    pub async fn invoke_sqs(&self, function: &str, event: SqsEvent) -> Option<SqsBatchResponse> {
+        self.count(function);
+        Some(match function {
+            "ClassifyFunction" => tern_classify::handle(&self.classify, event).await,
+            "EnrichFunction" => tern_enrich::handle(&self.enrich, event).await,
+            "SendFunction" => tern_send::handle(&self.send, event).await,
+            "FeedbackFunction" => tern_feedback::handle(&self.feedback, event).await,
+            _ => return None,
+        })
+    }
+
+    /// Runs a scheduled function; its JSON result, or its error as text.
+    pub async fn invoke_schedule(&self, function: &str, event: CloudWatchEvent) -> Option<Result<serde_json::Value, String>> {
+        self.count(function);
+        let result = match function {
+            "DispatchFunction" => tern_dispatch::handle(&self.dispatch, event)
+                .await
+                .map(|r| serde_json::to_value(r).unwrap_or_default())
+                .map_err(|e| e.to_string()),
+            "HousekeepingFunction" => tern_housekeeping::handle(&self.housekeeping, event)
+                .await
+                .map(|r| serde_json::to_value(r).unwrap_or_default())
+                .map_err(|e| e.to_string()),
+            _ => return None,
+        };
+        Some(result)
+    }
+}

@@ -1,0 +1,149 @@
+//! The dev host: Tern's functions, wired together as AWS would wire them, on one machine.
+//!
+//! It reads template.yaml, provisions its tables, queues, bucket and key on the local
+//! AWS stand-in (moto), and then plays the parts of AWS that moto does not:
+//! - API Gateway: one HTTP port routing each template route to its function's router;
+//! - SQS event-source mappings: a poller per SQS-triggered function that hands real
+//!   `SqsEvent`s to the handler and deletes only the records that did not fail;
+//! - EventBridge schedules: ticks, plus a route to tick now;
+//! - a clock that can be moved forward, so days of cadence pass in seconds.
+//!
+//! Tests start it in-process with [`DevHost::start`]; `scripts/dev` runs the binary.
+
+mod admin;
+mod functions;
+mod poller;
+mod schedule;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tern_aws::provision::{Provisioned, provision};
+use tern_aws::template::{Template, Trigger};
+use tern_aws::{AwsClients, Config};
+use tern_domain::clock::{AdjustableClock, SharedClock};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+pub use functions::Functions;
+
+#[derive(Debug, Clone)]
+pub struct DevHostOptions {
+    /// The local AWS stand-in, e.g. `http://127.0.0.1:5000`.
+    pub aws_endpoint: String,
+    /// Prefix for every resource name, so several hosts can share one stand-in.
+    pub prefix: String,
+    pub bind: SocketAddr,
+    /// Overrides every schedule's period (seconds); `None` keeps the template's rates.
+    pub tick_every_seconds: Option<u64>,
+    /// Long-poll wait of the SQS pollers (seconds, 0..=20).
+    pub poll_wait_seconds: i32,
+    /// The inbound webhooks' basic-auth password.
+    pub webhook_secret: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DevHostError {
+    #[error(transparent)]
+    Template(#[from] tern_aws::template::TemplateError),
+    #[error(transparent)]
+    Provision(#[from] tern_aws::provision::ProvisionError),
+    #[error("template.yaml names function {0}, which the dev host does not know")]
+    UnknownFunction(String),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+}
+
+pub struct DevHost {
+    pub addr: SocketAddr,
+    pub config: Config,
+    pub clients: AwsClients,
+    pub clock: Arc<AdjustableClock>,
+    pub provisioned: Provisioned,
+    pub functions: Arc<Functions>,
+    shutdown: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+}
+
+impl DevHost {
+    pub async fn start(options: DevHostOptions) -> Result<Self, DevHostError> {
+        let template = Template::repository()?;
+        let sdk = tern_aws::clients::local_sdk_config(&options.aws_endpoint);
+        // The functions share one set of clients, hence one cost meter, as one
+        // account's bill would; provisioning is counted too.
+        let clients = AwsClients::from_sdk_config(&sdk, true);
+        let (mut config, provisioned) = provision(&template, &clients, &options.prefix).await?;
+        config.inbound_webhook_secret = Some(options.webhook_secret.clone());
+        let clock = Arc::new(AdjustableClock::new());
+        let shared_clock: SharedClock = clock.clone();
+        let functions = Arc::new(Functions::new(&config, &clients, shared_clock.clone()));
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let mut tasks = JoinSet::new();
+
+        let specs = template.functions()?;
+        let mut http_routes = Vec::new();
+        for spec in &specs {
+            if !functions.knows(&spec.logical_id) {
+                return Err(DevHostError::UnknownFunction(spec.logical_id.clone()));
+            }
+            for trigger in &spec.triggers {
+                match trigger {
+                    Trigger::HttpApi { method, path } => http_routes.push((spec.logical_id.clone(), method.clone(), path.clone())),
+                    Trigger::Sqs { queue_logical_id, batch_size, report_batch_item_failures } => {
+                        let queue_url = provisioned.queue_urls.get(queue_logical_id).cloned().unwrap_or_default();
+                        let queue_arn = provisioned.queue_arns.get(queue_logical_id).cloned().unwrap_or_default();
+                        tasks.spawn(poller::run(poller::Poller {
+                            function: spec.logical_id.clone(),
+                            functions: functions.clone(),
+                            sqs: clients.sqs.clone(),
+                            queue_url,
+                            queue_arn,
+                            batch_size: *batch_size,
+                            report_batch_item_failures: *report_batch_item_failures,
+                            wait_seconds: options.poll_wait_seconds,
+                            shutdown: shutdown_rx.clone(),
+                        }));
+                    }
+                    Trigger::Schedule { expression } => {
+                        let period = options
+                            .tick_every_seconds
+                            .map(std::time::Duration::from_secs)
+                            .unwrap_or_else(|| schedule::period(expression));
+                        tasks.spawn(schedule::run(
+                            spec.logical_id.clone(),
+                            functions.clone(),
+                            shared_clock.clone(),
+                            period,
+                            shutdown_rx.clone(),
+                        ));
+                    }
+                }
+            }
+        }
+
+        let app = admin::router(functions.clone(), clock.clone(), clients.meter.clone(), &http_routes);
+        let listener = tokio::net::TcpListener::bind(options.bind)
+            .await
+            .map_err(|source| DevHostError::Bind { addr: options.bind, source })?;
+        let addr = listener.local_addr().map_err(|source| DevHostError::Bind { addr: options.bind, source })?;
+        let mut http_shutdown = shutdown_rx.clone();
+        tasks.spawn(async move {
+            let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+                let _ = http_shutdown.wait_for(|stop| *stop).await;
+            });
+            if let Err(error) = serve.await {
+                tracing::error!(%error, "dev host HTTP server stopped");
+            }
+        });
+        Ok(Self { addr, config, clients, clock, provisioned, functions, shutdown, tasks })
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops the HTTP server, pollers and ticks, and waits for them.
+    pub async fn stop(mut self) {
+        let _ = self.shutdown.send(true);
+        while self.tasks.join_next().await.is_some() {}
+    }
+}
