@@ -85,6 +85,15 @@ impl Functions {
         })
     }
 
+    /// What a poller calls to run `function` on a batch.
+    pub fn sqs_invoker(self: &Arc<Self>, function: &str) -> crate::poller::Invoke {
+        let (functions, function) = (self.clone(), function.to_string());
+        Arc::new(move |event| {
+            let (functions, function) = (functions.clone(), function.clone());
+            Box::pin(async move { functions.invoke_sqs(&function, event).await })
+        })
+    }
+
     /// Runs a scheduled function; its JSON result, or its error as text.
     pub async fn invoke_schedule(&self, function: &str, event: CloudWatchEvent) -> Option<Result<serde_json::Value, String>> {
         self.count(function);

@@ -11,8 +11,8 @@
 //! Tests start it in-process with [`DevHost::start`]; `scripts/dev` runs the binary.
 
 mod admin;
-mod functions;
-mod poller;
+pub mod functions;
+pub mod poller;
 mod schedule;
 
 use std::net::SocketAddr;
@@ -93,7 +93,7 @@ impl DevHost {
                         let queue_arn = provisioned.queue_arns.get(queue_logical_id).cloned().unwrap_or_default();
                         tasks.spawn(poller::run(poller::Poller {
                             function: spec.logical_id.clone(),
-                            functions: functions.clone(),
+                            invoke: functions.sqs_invoker(&spec.logical_id),
                             sqs: clients.sqs.clone(),
                             queue_url,
                             queue_arn,

@@ -6,17 +6,23 @@
 //! stay invisible for the queue's visibility timeout, come back, and after the
 //! redrive policy's maxReceiveCount the stand-in moves them to the dead-letter queue.
 
-use crate::functions::Functions;
-use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
 use std::collections::HashSet;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
+/// Hands one batch to a function; `None` when the function takes no SQS events.
+pub type Invoke =
+    Arc<dyn Fn(SqsEvent) -> Pin<Box<dyn Future<Output = Option<SqsBatchResponse>> + Send>> + Send + Sync>;
+
 pub struct Poller {
+    /// For logs.
     pub function: String,
-    pub functions: Arc<Functions>,
+    pub invoke: Invoke,
     pub sqs: aws_sdk_sqs::Client,
     pub queue_url: String,
     pub queue_arn: String,
@@ -72,9 +78,7 @@ async fn deliver(poller: &Poller, messages: Vec<aws_sdk_sqs::types::Message>) {
     let all_ids: Vec<String> = event.records.iter().filter_map(|r| r.message_id.clone()).collect();
 
     // A panicking handler fails its whole batch, as a crashed Lambda invocation does.
-    let functions = poller.functions.clone();
-    let function = poller.function.clone();
-    let outcome = tokio::spawn(async move { functions.invoke_sqs(&function, event).await }).await;
+    let outcome = tokio::spawn((poller.invoke)(event)).await;
     let failed: HashSet<String> = match outcome {
         Ok(Some(response)) if poller.report_batch_item_failures => {
             response.batch_item_failures.into_iter().map(|f| f.item_identifier).collect()

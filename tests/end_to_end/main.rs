@@ -1,0 +1,8 @@
+//! End-to-end tests: the real functions, wired by the dev host, on moto.
+//! Run with `scripts/test` (it starts moto and sets TERN_TEST_AWS_ENDPOINT).
+
+mod events;
+mod inbound;
+mod platform;
+mod queues;
+mod template;

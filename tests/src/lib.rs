@@ -1,0 +1,113 @@
+//! Helpers for tests that run against the local platform.
+//!
+//! `scripts/test` starts moto on a free loopback port and exports its address as
+//! `TERN_TEST_AWS_ENDPOINT`; every test provisions its own resources under a unique
+//! prefix, so tests run in parallel against one moto without seeing each other.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::Duration;
+use tern_devhost::{DevHost, DevHostOptions};
+
+pub const WEBHOOK_SECRET: &str = "test-webhook-secret";
+
+/// The local AWS stand-in. Panics with instructions when tests run without it.
+pub fn aws_endpoint() -> String {
+    std::env::var("TERN_TEST_AWS_ENDPOINT").unwrap_or_else(|_| {
+        panic!("TERN_TEST_AWS_ENDPOINT is not set: run the tests with scripts/test, which starts moto for them")
+    })
+}
+
+/// A short, unique, lowercase resource-name prefix (bucket names allow 63 characters).
+pub fn unique_prefix(name: &str) -> String {
+    let id = tern_domain::ids::RequestId::generate().to_string().replace('-', "");
+    format!("t-{name}-{}", &id[id.len() - 10..])
+}
+
+pub async fn start_dev_host(name: &str) -> DevHost {
+    start_dev_host_with_secret(name, WEBHOOK_SECRET).await
+}
+
+pub async fn start_dev_host_with_secret(name: &str, secret: &str) -> DevHost {
+    DevHost::start(DevHostOptions {
+        aws_endpoint: aws_endpoint(),
+        prefix: unique_prefix(name),
+        bind: "127.0.0.1:0".parse().expect("loopback address"),
+        tick_every_seconds: None,
+        poll_wait_seconds: 1,
+        webhook_secret: secret.to_string(),
+    })
+    .await
+    .expect("dev host starts on moto")
+}
+
+/// Clients for a test's own look-ups, with their own cost meter, so what the test
+/// reads is never counted as what the platform spent.
+pub fn observer_clients() -> tern_aws::AwsClients {
+    tern_aws::AwsClients::from_sdk_config(&tern_aws::clients::local_sdk_config(&aws_endpoint()), true)
+}
+
+/// Polls `check` until it returns `Some`, or fails the test after `timeout`.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// ../shared/corpus, beside the repository.
+pub fn corpus_dir() -> PathBuf {
+    tern_aws::template::repository_root().join("../shared/corpus")
+}
+
+/// The repository's own files (events/, template.yaml, ...).
+pub fn repo_path(relative: &str) -> PathBuf {
+    tern_aws::template::repository_root().join(relative)
+}
+
+/// A CloudMailin raw-format post: `(content type, body)`.
+pub fn cloudmailin_raw_post(message: &[u8], envelope_to: &str) -> (String, Vec<u8>) {
+    let boundary = "----tern-test-boundary";
+    let mut body = Vec::new();
+    let mut field = |name: &str, value: &[u8]| {
+        body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes());
+        body.extend_from_slice(value);
+        body.extend_from_slice(b"\r\n");
+    };
+    field("message", message);
+    field("envelope[to]", envelope_to.as_bytes());
+    field("envelope[from]", b"sender@customer.example");
+    field("envelope[remote_ip]", b"198.51.100.25");
+    field("envelope[spf][result]", b"pass");
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+/// Counts the messages now in a queue (visible and in flight).
+pub async fn queue_depth(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> u64 {
+    use aws_sdk_sqs::types::QueueAttributeName as A;
+    let attributes = sqs
+        .get_queue_attributes()
+        .queue_url(queue_url)
+        .attribute_names(A::ApproximateNumberOfMessages)
+        .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
+        .send()
+        .await
+        .expect("queue attributes")
+        .attributes
+        .unwrap_or_default();
+    [A::ApproximateNumberOfMessages, A::ApproximateNumberOfMessagesNotVisible]
+        .iter()
+        .filter_map(|a| attributes.get(a)?.parse::<u64>().ok())
+        .sum()
+}
+
+pub const SECOND: Duration = Duration::from_secs(1);
