@@ -1,6 +1,8 @@
 //! Non-delivery reports: recognising them (DSN part, provider JSON, or the
 //! wording of MTAs that send plain text) and finding the failure reason.
 
+use std::borrow::Cow;
+
 use crate::dsn::{self, RecipientStatus};
 use crate::parse::ParsedMail;
 use crate::reason;
@@ -300,7 +302,8 @@ fn from_delivery_status(m: &ParsedMail, recipients: &[RecipientStatus]) -> Repor
         rcpt.status.as_deref().unwrap_or("-")
     )];
     let diag = rcpt.diagnostic_code.as_deref().unwrap_or("");
-    let notice = notice_text(m);
+    let full_notice = notice_text(m);
+    let notice = recipient_block(&full_notice, rcpt.final_recipient.as_deref());
     let mut status = rcpt
         .status
         .clone()
@@ -392,15 +395,24 @@ fn from_text(m: &ParsedMail) -> Option<Report> {
     if let Some(b) = body {
         evidence.push(format!("text: {b}"));
     }
-    let diag_lines = diagnostic_lines(&notice);
+    // A notice about several recipients is judged by its first one (or the
+    // one X-Failed-Recipients names first): another recipient's "mailbox
+    // full" must not decide the first one's "user unknown".
+    let first_failed = m
+        .header("x-failed-recipients")
+        .and_then(|v| v.split(',').next())
+        .map(str::trim);
+    let block = recipient_block(&notice, first_failed);
+    let diag_lines = diagnostic_lines(&block);
     let diag = fold(&diag_lines);
     let status = dsn::first_status_code(&diag_lines)
         .filter(|s| !is_undetailed(s))
-        .or_else(|| dsn::first_status_code(&notice).filter(|s| !is_undetailed(s)));
+        .or_else(|| dsn::first_status_code(&block).filter(|s| !is_undetailed(s)));
+    let folded_block = fold(&block);
     let facts = Facts {
         status: status.as_deref(),
         diag: &diag,
-        notice: &folded,
+        notice: &folded_block,
         diag_type: None,
         delayed: subject.contains("delay") || folded.contains("warning message only"),
     };
@@ -423,11 +435,18 @@ pub(crate) fn is_reply_subject(folded_subject: &str) -> bool {
 }
 
 /// Lines of a plain-text notice that carry the remote server's words: SMTP
-/// replies and `Diagnostic-Code`/`Status`-style fields.
+/// replies and `Diagnostic-Code`/`Status`-style fields, each with the lines
+/// an MTA wrapped it onto (Exim ends the first line with `:` and puts the
+/// text below; Postfix indents the continuation further).
 fn diagnostic_lines(notice: &str) -> String {
+    const MAX_CONTINUATION: usize = 3;
     let mut out = String::new();
+    // Indent of the diagnostic line being continued, whether it ended with
+    // a colon, and how many continuation lines it has taken.
+    let mut open: Option<(usize, bool, usize)> = None;
     for line in notice.lines() {
         let l = line.trim();
+        let indent = line.len() - line.trim_start().len();
         let lower = l.to_ascii_lowercase();
         let smtpish = dsn::first_reply_code(l).is_some() || dsn::first_status_code(l).is_some();
         if smtpish
@@ -436,11 +455,106 @@ fn diagnostic_lines(notice: &str) -> String {
             || lower.contains("said:")
             || lower.starts_with("reason:")
         {
+            // A separator, so a phrase cannot run from one diagnostic into
+            // the next ("user unknown" + "host mx..." is no "unknown host").
+            if !out.is_empty() {
+                out.push_str("--\n");
+            }
             out.push_str(l);
             out.push('\n');
+            open = Some((indent, l.ends_with(':'), 0));
+            continue;
         }
+        open = match open {
+            Some((base, colon, taken))
+                if !l.is_empty()
+                    && taken < MAX_CONTINUATION
+                    && (indent > base || colon && leading_address(l).is_none()) =>
+            {
+                out.push_str(l);
+                out.push('\n');
+                Some((base, l.ends_with(':'), taken + 1))
+            }
+            _ => None,
+        };
     }
     out
+}
+
+/// The address a line starts with (`<a@b>:`, `"a@b":`, `a@b on <date>`,
+/// `a@b: 550 ...`), lowercased: MTAs start each failed recipient's section
+/// of a prose notice this way.
+fn leading_address(line: &str) -> Option<String> {
+    let l = line.trim_start();
+    let l = l
+        .strip_prefix('<')
+        .or_else(|| l.strip_prefix('"'))
+        .unwrap_or(l);
+    let end = l
+        .find(|c: char| c.is_whitespace() || matches!(c, '>' | '"' | ':' | '(' | ',' | ';'))
+        .unwrap_or(l.len());
+    let token = &l[..end];
+    // What follows the address: a section start has a colon, a space or
+    // nothing there, not the ")" of Postfix's "(expanded from <a@b>)".
+    let rest = &l[end..];
+    let rest = rest
+        .strip_prefix('>')
+        .or_else(|| rest.strip_prefix('"'))
+        .unwrap_or(rest);
+    if !(rest.is_empty() || rest.starts_with(':') || rest.starts_with(char::is_whitespace)) {
+        return None;
+    }
+    let (local, domain) = token.split_once('@')?;
+    let ok = !local.is_empty()
+        && domain.contains('.')
+        && !domain.contains('@')
+        && !token.contains(['<', '[']);
+    ok.then(|| token.to_ascii_lowercase())
+}
+
+/// The part of a notice about one recipient: the preamble, then from the
+/// line that starts with `want` (or the first recipient line) to the line
+/// that starts with another address. A notice that does not list several
+/// recipients that way is returned whole.
+fn recipient_block<'a>(notice: &'a str, want: Option<&str>) -> Cow<'a, str> {
+    let want = want.map(|w| {
+        w.trim()
+            .trim_start_matches("rfc822;")
+            .trim()
+            .trim_matches(['<', '>'])
+            .to_ascii_lowercase()
+    });
+    let mut starts: Vec<(usize, String)> = Vec::new();
+    let mut offset = 0;
+    for line in notice.split_inclusive('\n') {
+        if let Some(addr) = leading_address(line) {
+            starts.push((offset, addr));
+        }
+        offset += line.len();
+    }
+    let first = starts.first().map(|(_, a)| a.clone());
+    if starts.iter().all(|(_, a)| Some(a) == first.as_ref()) {
+        return Cow::Borrowed(notice);
+    }
+    let chosen = want
+        .as_deref()
+        .and_then(|w| starts.iter().position(|(_, a)| a == w))
+        .unwrap_or(0);
+    let (begin, addr) = &starts[chosen];
+    let end = starts[chosen..]
+        .iter()
+        .find(|(_, a)| a != addr)
+        .map_or(notice.len(), |(at, _)| *at);
+    let preamble_end = starts[0].0;
+    if chosen == 0 {
+        Cow::Borrowed(&notice[..end])
+    } else {
+        Cow::Owned(format!(
+            "{}{}",
+            &notice[..preamble_end],
+            &notice[*begin..end]
+        ))
+    }
 }
 
 static MARKERS: LazyLock<AhoCorasick> = LazyLock::new(|| {
@@ -480,6 +594,10 @@ pub(crate) enum Command {
 
 /// Phrases that name the command outright ("in reply to RCPT TO command").
 const EXPLICIT_COMMANDS: &[(&str, Command)] = &[
+    // Postfix's prefix for a refused envelope sender. First: Postfix reports
+    // it "in reply to RCPT TO command" when it delays the rejection, yet the
+    // words are about our sender, not the recipient.
+    ("sender address rejected", Command::Mail),
     ("in reply to rcpt to command", Command::Rcpt),
     ("in reply to rcpt command", Command::Rcpt),
     ("after rcpt to", Command::Rcpt),
@@ -497,6 +615,20 @@ const EXPLICIT_COMMANDS: &[(&str, Command)] = &[
     ("most progress was rcpt to response", Command::Rcpt),
     ("smtp:rcpt", Command::Rcpt),
     ("remote smtp server has rejected address", Command::Rcpt),
+    // GMX: "SMTP error from remote server after RCPT command:"
+    ("after rcpt command", Command::Rcpt),
+    // DragonFly Mail Agent: "... did not like our RCPT TO:"
+    ("did not like our rcpt to", Command::Rcpt),
+    // qmail-remote: "192.0.2.1 does not like recipient."
+    ("does not like recipient", Command::Rcpt),
+    // Yahoo appends the failed command in brackets: "... User Unknown [RCPT_TO]".
+    ("[rcpt_to]", Command::Rcpt),
+    ("did not like our mail from", Command::Mail),
+    ("does not like sender", Command::Mail),
+    ("after mail command", Command::Mail),
+    ("[mail_from]", Command::Mail),
+    ("did not like our data", Command::Data),
+    ("failed after i sent the message", Command::Data),
 ];
 
 /// Transcript lines (">>> RCPT To:<x>" then "<<< 550 ..."): the last one
@@ -632,8 +764,16 @@ fn pick(f: &Facts<'_>, evidence: &mut Vec<String>) -> &'static str {
     let hits = reason::Hits::scan(diag);
     let says = |r: &str| hits.says(r);
 
+    // A rejection of MAIL FROM is about our sender, whatever it says about
+    // users or domains not existing.
+    let sender_side = command == Some(Command::Mail);
+    let mut about_sender = false;
     for r in FIRST_PASS {
         let hit = match *r {
+            "userunknown" | "hostunknown" if sender_side => {
+                about_sender |= by_status == Some(*r) || says(r).is_some();
+                false
+            }
             "userunknown" => {
                 if by_status == Some("userunknown") {
                     [
@@ -646,7 +786,20 @@ fn pick(f: &Facts<'_>, evidence: &mut Vec<String>) -> &'static str {
                     .iter()
                     .all(|o| says(o).is_none())
                 } else {
-                    command == Some(Command::Rcpt) && says(r).is_some()
+                    // The server's words name a missing user: that settles
+                    // it when they answered RCPT. Without that context a
+                    // bare "user unknown" is not enough (Japanese carriers
+                    // answer DATA so when a recipient filter refuses the
+                    // sender), but vendor wording for a missing recipient
+                    // is.
+                    if command == Some(Command::Rcpt) {
+                        says(r).is_some()
+                    } else if let Some(p) = reason::names_missing_recipient(diag) {
+                        evidence.push(format!("diagnostic: \"{p}\" (userunknown)"));
+                        return "userunknown";
+                    } else {
+                        false
+                    }
                 }
             }
             "hostunknown" => {
@@ -664,6 +817,10 @@ fn pick(f: &Facts<'_>, evidence: &mut Vec<String>) -> &'static str {
             }
             return reason_name(r);
         }
+    }
+    if about_sender {
+        evidence.push("command: MAIL FROM (sender rejected)".into());
+        return "rejected";
     }
     if let Some(s) = by_status.filter(|s| !needs_words(s)) {
         return reason_name(s);
@@ -709,4 +866,144 @@ fn reason_name(r: &str) -> &'static str {
         .copied()
         .find(|x| *x == r)
         .unwrap_or(reason::UNKNOWN_REASON)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pick_text(diag: &str, notice: &str, status: Option<&str>) -> (&'static str, bool) {
+        let diag = fold(diag);
+        let notice = fold(notice);
+        let facts = Facts {
+            status,
+            diag: &diag,
+            notice: &notice,
+            diag_type: None,
+            delayed: false,
+        };
+        decide(&facts, &mut Vec::new())
+    }
+
+    #[test]
+    fn leading_addresses() {
+        assert_eq!(
+            leading_address("<a.b@example.org>:").as_deref(),
+            Some("a.b@example.org")
+        );
+        assert_eq!(
+            leading_address("  \"A@Example.org\":").as_deref(),
+            Some("a@example.org")
+        );
+        assert_eq!(
+            leading_address("a@example.org on Thu, 29 Apr 2010").as_deref(),
+            Some("a@example.org")
+        );
+        assert_eq!(leading_address("550 5.1.1 <a@example.org>: no"), None);
+        assert_eq!(leading_address("<<< 550 <a@example.org>"), None);
+        assert_eq!(leading_address(">>> RCPT To:<a@example.org>"), None);
+        assert_eq!(leading_address("    <b@example.org>): delivery"), None);
+    }
+
+    #[test]
+    fn first_recipient_block_only() {
+        let notice = "Sorry.\n\n<a@example.org>:\n550 5.1.1 User unknown\n\n\
+                      <b@example.org>:\n552 5.2.2 Mailbox full\n";
+        let first = recipient_block(notice, None);
+        assert!(first.contains("User unknown") && !first.contains("Mailbox full"));
+        assert!(first.starts_with("Sorry."), "keeps the preamble");
+        let second = recipient_block(notice, Some("rfc822; B@example.org"));
+        assert!(second.contains("Mailbox full") && !second.contains("User unknown"));
+        assert!(second.starts_with("Sorry."), "keeps the preamble");
+        // One recipient (named twice): the whole notice.
+        let one = "<a@example.org>:\n550 no\n<a@example.org>:\nagain\n";
+        assert_eq!(recipient_block(one, None), one);
+    }
+
+    #[test]
+    fn wrapped_diagnostics_keep_their_text() {
+        // Exim: the reply starts on a line ending with ':'.
+        let exim = "  a@example.org\n    host mx.example.org [192.0.2.1]: 550 <a@example.org>:\n    \
+                    User unknown\n  Next paragraph here\n";
+        let d = diagnostic_lines(exim);
+        assert!(d.contains("User unknown"), "{d}");
+        assert!(!d.contains("Next paragraph"), "{d}");
+        // Postfix: the continuation is indented further.
+        let postfix = "<a@example.org>: host mx.example.org[192.0.2.1] said: 550\n    \
+                       <a@example.org>: Recipient address rejected: User unknown (in reply to RCPT\n    \
+                       TO command)\n\nFor further assistance\n";
+        let d = diagnostic_lines(postfix);
+        assert!(d.contains("Recipient address rejected"), "{d}");
+        assert!(!d.contains("further assistance"), "{d}");
+    }
+
+    #[test]
+    fn separate_diagnostics_do_not_run_together() {
+        let text = "host a: 550 :\n    User unknown\nhost b: 550 :\n";
+        let folded = fold(&diagnostic_lines(text));
+        assert!(!folded.contains("unknown host"), "{folded}");
+    }
+
+    #[test]
+    fn commands_named_by_mta_wording() {
+        let c = |t: &str| command_of(&fold(t));
+        assert_eq!(c("192.0.2.1 does not like recipient."), Some(Command::Rcpt));
+        assert_eq!(
+            c("mx.example.org did not like our RCPT TO: 550 no"),
+            Some(Command::Rcpt)
+        );
+        assert_eq!(c("550 User Unknown [RCPT_TO]"), Some(Command::Rcpt));
+        assert_eq!(
+            c("SMTP error from remote server after RCPT command:"),
+            Some(Command::Rcpt)
+        );
+        assert_eq!(
+            c(
+                "550 5.1.8 <s@x>: Sender address rejected: Domain not found (in reply to RCPT TO command)"
+            ),
+            Some(Command::Mail)
+        );
+    }
+
+    #[test]
+    fn sender_side_rejections_are_not_hard() {
+        let notice = "SMTP error from remote mail server after MAIL FROM:<s@example.com>:\n\
+                      553 5.1.0 <s@example.com>: user does not exist";
+        assert_eq!(pick_text("", notice, Some("5.1.0")), ("rejected", false));
+        let postfix = "550 5.1.8 <s@example.com>: Sender address rejected: Domain not found \
+                       (in reply to RCPT TO command)";
+        assert!(!pick_text(postfix, postfix, Some("5.1.8")).1);
+    }
+
+    #[test]
+    fn bare_unknown_user_needs_rcpt_but_vendor_wording_does_not() {
+        // Answer to DATA: a recipient filter, not a missing mailbox.
+        let data = ">>> DATA\n<<< 550 Unknown user a@example.jp";
+        assert!(!pick_text("550 Unknown user a@example.jp", data, None).1);
+        let rcpt = ">>> RCPT To:<a@example.jp>\n<<< 550 Unknown user a@example.jp";
+        assert_eq!(
+            pick_text("550 Unknown user a@example.jp", rcpt, None),
+            ("userunknown", true)
+        );
+        // Exchange 2003 and Domino say it without naming a command.
+        let exchange = "a@example.jp on Thu, 29 Apr 2010\n    The recipient name is not recognized";
+        assert_eq!(pick_text("", exchange, None), ("userunknown", true));
+        let domino = "User A (a@example.jp) not listed in Domino Directory";
+        assert_eq!(pick_text("", domino, None), ("userunknown", true));
+    }
+
+    #[test]
+    fn domains_without_mail_service_are_hard() {
+        assert_eq!(
+            pick_text("", "a@example.org: No MX found for domain", None),
+            ("hostunknown", true)
+        );
+        assert_eq!(
+            pick_text("", "an MX or SRV record indicated no SMTP service", None),
+            ("notaccept", true)
+        );
+        // A broken DNS answer is not a missing domain.
+        let dns = "Name service error for name=example.org type=MX: Malformed or unexpected name server reply";
+        assert_eq!(pick_text(dns, dns, Some("5.4.4")), ("networkerror", false));
+    }
 }

@@ -428,6 +428,11 @@ const REASONS: &[(&str, Phrases)] = &[
             "non-existent domain",
             "nonexistent domain",
             "illegal host/domain",
+            // OpenSMTPD, Yahoo: the recipient domain publishes no mail server
+            "no mx found for domain",
+            "no mx record found for domain",
+            // DragonFly Mail Agent: "DNS lookup failure: host x not found"
+            "dns lookup failure: host * not found",
         ],
     ),
     (
@@ -530,6 +535,8 @@ const REASONS: &[(&str, Phrases)] = &[
             "dns lookup",
             "lookup failure",
             "temporary lookup failure",
+            // Postfix on a broken DNS answer (not a missing domain)
+            "malformed or unexpected name server reply",
         ],
     ),
     (
@@ -578,6 +585,8 @@ const REASONS: &[(&str, Phrases)] = &[
             "accepts no mail",
             "does not accept any mail",
             "not accepting network messages",
+            // Exim on a null MX (RFC 7505)
+            "mx or srv record indicated no smtp service",
         ],
     ),
     (
@@ -634,6 +643,37 @@ const REASONS: &[(&str, Phrases)] = &[
         ],
     ),
 ];
+
+/// MTA wording that names a missing recipient whatever SMTP command it
+/// answered: each vendor uses it only for an address that does not exist
+/// (unlike a bare "unknown user", which some servers also answer to DATA
+/// when a recipient's filter refuses the sender).
+const NAMES_MISSING_RECIPIENT: Phrases = &[
+    // Exchange 2000/2003 (MSEXCH:IMS 000C05A6)
+    "recipient name is not recognized",
+    // Ipswitch IMail
+    "invalid final delivery userid",
+    "unknown user:",
+    // Lotus Domino / Notes
+    "not listed in domino directory",
+    "not listed in public name & address book",
+    // Exchange Online directory-based edge blocking, also seen via relays
+    "recipient address rejected: access denied",
+    // Office 365 relaying a remote server's answer
+    "unknown recipient or mailbox unavailable",
+    // Verizon MMS gateway
+    "no valid recipients for this mm",
+    "invalid recipient",
+];
+
+/// Whether folded text names a missing recipient in words no MTA uses for
+/// anything else.
+pub(crate) fn names_missing_recipient(folded: &str) -> Option<&'static str> {
+    NAMES_MISSING_RECIPIENT
+        .iter()
+        .copied()
+        .find(|p| phrase_matches(folded, p))
+}
 
 /// The reason for a hard/soft decision when nothing better is known.
 pub(crate) const UNKNOWN_REASON: &str = "onhold";

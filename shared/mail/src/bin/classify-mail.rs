@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use serde_json::json;
 use tern_mail::eval::{Confusion, parse_labels};
 
-const USAGE: &str = "usage: tern-classify [--evidence] [--dump] FILE|DIR...
-       tern-classify --labels LABELS.csv [--mismatches]
+const USAGE: &str = "usage: classify-mail [--evidence] [--dump] FILE|DIR...
+       classify-mail --labels LABELS.csv [--mismatches]
 
 Prints one JSON object per file: {\"file\", \"kind\", \"status\", \"reason\", \"return_date\"}.
 --evidence adds the reasons for each verdict, --dump the parsed message.
@@ -61,7 +61,7 @@ fn main() -> ExitCode {
 }
 
 fn usage_error(msg: &str) -> ExitCode {
-    eprintln!("tern-classify: {msg}\n{USAGE}");
+    eprintln!("classify-mail: {msg}\n{USAGE}");
     ExitCode::from(2)
 }
 
@@ -69,7 +69,7 @@ fn run_files(opts: &Options) -> ExitCode {
     let mut files = Vec::new();
     for p in &opts.paths {
         if let Err(e) = collect(p, opts.all, &mut files) {
-            eprintln!("tern-classify: {}: {e}", p.display());
+            eprintln!("classify-mail: {}: {e}", p.display());
             return ExitCode::FAILURE;
         }
     }
@@ -132,14 +132,14 @@ fn run_labels(labels_path: &Path, opts: &Options) -> ExitCode {
     let csv = match std::fs::read_to_string(labels_path) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("tern-classify: {}: {e}", labels_path.display());
+            eprintln!("classify-mail: {}: {e}", labels_path.display());
             return ExitCode::FAILURE;
         }
     };
     let labels = match parse_labels(&csv) {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("tern-classify: {}: {e}", labels_path.display());
+            eprintln!("classify-mail: {}: {e}", labels_path.display());
             return ExitCode::FAILURE;
         }
     };
