@@ -50,6 +50,7 @@ pub const BUCKET_VAR: &str = "TERN_BUCKET";
 pub const PLATFORM_KEY_VAR: &str = "TERN_PLATFORM_KEY";
 pub const S3_PATH_STYLE_VAR: &str = "TERN_S3_PATH_STYLE";
 pub const INBOUND_SECRET_VAR: &str = "TERN_INBOUND_WEBHOOK_SECRET";
+pub const SESSION_KEY_VAR: &str = "TERN_SESSION_KEY";
 
 #[derive(Clone, PartialEq, Eq)]
 pub struct Config {
@@ -62,6 +63,8 @@ pub struct Config {
     pub queues: BTreeMap<QueueName, String>,
     /// Shared secret for inbound-mail webhooks (HTTP basic password).
     pub inbound_webhook_secret: Option<String>,
+    /// Key that signs access tokens (at least 32 bytes); the api function needs it.
+    pub session_key: Option<String>,
 }
 
 impl std::fmt::Debug for Config {
@@ -74,6 +77,7 @@ impl std::fmt::Debug for Config {
             .field("s3_path_style", &self.s3_path_style)
             .field("queues", &self.queues)
             .field("inbound_webhook_secret", &self.inbound_webhook_secret.as_ref().map(|_| "[redacted]"))
+            .field("session_key", &self.session_key.as_ref().map(|_| "[redacted]"))
             .finish()
     }
 }
@@ -109,6 +113,7 @@ impl Config {
             s3_path_style,
             queues,
             inbound_webhook_secret: lookup(INBOUND_SECRET_VAR).filter(|v| !v.is_empty()),
+            session_key: lookup(SESSION_KEY_VAR).filter(|v| !v.is_empty()),
         })
     }
 
@@ -132,6 +137,9 @@ impl Config {
         vars.extend(self.queues.iter().map(|(q, url)| (q.env_var().to_string(), url.clone())));
         if let Some(secret) = &self.inbound_webhook_secret {
             vars.push((INBOUND_SECRET_VAR.to_string(), secret.clone()));
+        }
+        if let Some(key) = &self.session_key {
+            vars.push((SESSION_KEY_VAR.to_string(), key.clone()));
         }
         vars
     }
@@ -186,8 +194,9 @@ mod tests {
     fn debug_output_never_shows_the_webhook_secret() {
         let mut pairs = BASE.to_vec();
         pairs.push((INBOUND_SECRET_VAR, "hunter2-webhook"));
+        pairs.push((SESSION_KEY_VAR, "hunter3-session-key-0123456789abcdef"));
         let config = Config::from_lookup(env(&pairs)).unwrap();
-        assert!(!format!("{config:?}").contains("hunter2"));
+        assert!(!format!("{config:?}").contains("hunter"));
     }
 
     #[test]

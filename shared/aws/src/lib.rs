@@ -5,16 +5,20 @@
 //! the same SDK calls reach moto on loopback through `AWS_ENDPOINT_URL`; there is no
 //! other "local mode".
 
+pub mod audit;
 pub mod clients;
 pub mod config;
 pub mod cost_meter;
 pub mod entities;
+pub mod global;
 pub mod logging;
 pub mod provision;
 pub mod queue;
+pub mod sealing;
 pub mod table;
 pub mod template;
 pub mod worker;
+pub mod workspace_keys;
 
 pub use clients::AwsClients;
 pub use config::{Config, ConfigError, QueueName};

@@ -125,6 +125,7 @@ pub async fn provision(
             .filter_map(|q| provisioned.queue_urls.get(q.logical_id()).map(|url| (q, url.clone())))
             .collect(),
         inbound_webhook_secret: None,
+        session_key: None,
     };
     Ok((config, provisioned))
 }

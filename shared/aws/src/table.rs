@@ -20,7 +20,19 @@ pub const EXPIRES_AT: &str = "expires_at";
 pub trait Entity: Serialize + DeserializeOwned {
     /// Upper-case kind, part of every key: `INBOUND`, `CONTACT`, ...
     const KIND: &'static str;
+    /// Small collections read together (members, API keys) share the workspace's
+    /// partition, `pk = WS#<ws>`, `sk = <KIND>#<id>`, so one Query lists them.
+    /// Everything else gets its own partition and spreads load.
+    const COLLECTION: bool = false;
     fn id(&self) -> &str;
+}
+
+/// A page of a collection and where the next one starts.
+#[derive(Debug)]
+pub struct Page<E> {
+    pub items: Vec<E>,
+    /// The id to pass as `after` for the next page; `None` on the last page.
+    pub next: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -38,7 +50,7 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    fn from_sdk<E, R>(error: aws_sdk_dynamodb::error::SdkError<E, R>) -> Self
+    pub(crate) fn from_sdk<E, R>(error: aws_sdk_dynamodb::error::SdkError<E, R>) -> Self
     where
         E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
         R: std::fmt::Debug,
@@ -86,10 +98,12 @@ impl ScopedTable {
     }
 
     fn key<E: Entity>(&self, id: &str) -> HashMap<String, AttributeValue> {
-        HashMap::from([
-            ("pk".to_string(), AttributeValue::S(format!("WS#{}#{}#{id}", self.workspace, E::KIND))),
-            ("sk".to_string(), AttributeValue::S(E::KIND.to_string())),
-        ])
+        let (pk, sk) = if E::COLLECTION {
+            (format!("WS#{}", self.workspace), format!("{}#{id}", E::KIND))
+        } else {
+            (format!("WS#{}#{}#{id}", self.workspace, E::KIND), E::KIND.to_string())
+        };
+        HashMap::from([("pk".to_string(), AttributeValue::S(pk)), ("sk".to_string(), AttributeValue::S(sk))])
     }
 
     fn item<E: Entity>(&self, entity: &E, expires_at: Option<OffsetDateTime>) -> Result<HashMap<String, AttributeValue>, StoreError> {
@@ -149,6 +163,76 @@ impl ScopedTable {
             .item
             .map(|item| serde_dynamo::from_item(item).map_err(|e| StoreError::Codec(e.to_string())))
             .transpose()
+    }
+
+    /// Deletes an item; deleting what is not there is not an error.
+    pub async fn delete<E: Entity>(&self, id: &str) -> Result<(), StoreError> {
+        self.table
+            .client
+            .delete_item()
+            .table_name(&self.table.name)
+            .set_key(Some(self.key::<E>(id)))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        Ok(())
+    }
+
+    /// Replaces an item only while `attribute` still holds `expected` (optimistic
+    /// concurrency: [`StoreError::ConditionFailed`] when someone changed it first).
+    pub async fn replace_if<E: Entity>(
+        &self,
+        entity: &E,
+        expires_at: Option<OffsetDateTime>,
+        attribute: &str,
+        expected: AttributeValue,
+    ) -> Result<(), StoreError> {
+        self.table
+            .client
+            .put_item()
+            .table_name(&self.table.name)
+            .set_item(Some(self.item(entity, expires_at)?))
+            .condition_expression("#a = :expected")
+            .expression_attribute_names("#a", attribute)
+            .expression_attribute_values(":expected", expected)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        Ok(())
+    }
+
+    /// One page of a collection entity, in id order, starting after `after`.
+    pub async fn list<E: Entity>(&self, limit: i32, after: Option<&str>) -> Result<Page<E>, StoreError> {
+        debug_assert!(E::COLLECTION, "only collection entities can be listed");
+        let pk = format!("WS#{}", self.workspace);
+        let mut request = self
+            .table
+            .client
+            .query()
+            .table_name(&self.table.name)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :kind)")
+            .expression_attribute_values(":pk", AttributeValue::S(pk))
+            .expression_attribute_values(":kind", AttributeValue::S(format!("{}#", E::KIND)))
+            .limit(limit.clamp(1, 100))
+            .consistent_read(true)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total);
+        if let Some(after) = after {
+            request = request.set_exclusive_start_key(Some(self.key::<E>(after)));
+        }
+        let output = request.send().await.map_err(StoreError::from_sdk)?;
+        let items = output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| serde_dynamo::from_item(item).map_err(|e| StoreError::Codec(e.to_string())))
+            .collect::<Result<Vec<E>, _>>()?;
+        let next = output
+            .last_evaluated_key
+            .and_then(|key| key.get("sk").and_then(|sk| sk.as_s().ok()).cloned())
+            .and_then(|sk| sk.split_once('#').map(|(_, id)| id.to_string()));
+        Ok(Page { items, next })
     }
 
     /// Reads the TTL an item was written with (retention checks and tests).

@@ -1,0 +1,117 @@
+//! The audit log's storage: append-only, one hash chain per workspace.
+//!
+//! Entries live in their own partition, `pk = WS#<ws>#AUDIT`, `sk = <seq, 20 digits>`,
+//! so a workspace's trail reads in order and template.yaml can deny updates and
+//! deletes of that partition to every role but housekeeping. This module offers
+//! append and read, and nothing else: the data layer has no way to change an entry.
+//! The entry is stored as its exact JSON (plus a few attributes for filtering) so
+//! what is read back hashes to what was written.
+
+use crate::table::StoreError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity};
+use std::collections::HashMap;
+use tern_domain::ids::WorkspaceId;
+use tern_security::audit::{AuditDraft, AuditEntry};
+use time::OffsetDateTime;
+
+/// Retention every audit entry keeps at least, whatever a workspace chooses.
+pub const MINIMUM_AUDIT_RETENTION: time::Duration = time::Duration::days(400);
+
+#[derive(Debug, Clone)]
+pub struct AuditLog {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+}
+
+fn partition(workspace: WorkspaceId) -> String {
+    format!("WS#{workspace}#AUDIT")
+}
+
+fn sort_key(seq: u64) -> String {
+    format!("{seq:020}")
+}
+
+impl AuditLog {
+    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+
+    /// Appends one entry after the workspace's latest. Two concurrent appends race
+    /// for the same position with a conditional write; the loser re-reads and retries.
+    pub async fn append(&self, workspace: WorkspaceId, draft: AuditDraft, now: OffsetDateTime) -> Result<AuditEntry, StoreError> {
+        for _ in 0..8 {
+            let previous = self.latest(workspace).await?;
+            let entry = AuditEntry::append(previous.as_ref(), draft.clone()).map_err(|e| StoreError::Codec(e.to_string()))?;
+            let json = serde_json::to_string(&entry).map_err(|e| StoreError::Codec(e.to_string()))?;
+            let expires = (now + MINIMUM_AUDIT_RETENTION).unix_timestamp();
+            let item = HashMap::from([
+                ("pk".to_string(), AttributeValue::S(partition(workspace))),
+                ("sk".to_string(), AttributeValue::S(sort_key(entry.seq))),
+                ("ws".to_string(), AttributeValue::S(workspace.to_string())),
+                ("action".to_string(), AttributeValue::S(entry.action.clone())),
+                ("actor".to_string(), AttributeValue::S(entry.actor.clone())),
+                ("entry".to_string(), AttributeValue::S(json)),
+                (crate::table::EXPIRES_AT.to_string(), AttributeValue::N(expires.to_string())),
+            ]);
+            let written = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(pk)")
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .send()
+                .await
+                .map_err(StoreError::from_sdk);
+            match written {
+                Ok(_) => return Ok(entry),
+                Err(StoreError::ConditionFailed) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(StoreError::Unavailable("audit append kept losing the race for the next position".into()))
+    }
+
+    async fn latest(&self, workspace: WorkspaceId) -> Result<Option<AuditEntry>, StoreError> {
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S(partition(workspace)))
+            .scan_index_forward(false)
+            .limit(1)
+            .consistent_read(true)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        output.items.unwrap_or_default().into_iter().next().map(decode).transpose()
+    }
+
+    /// Entries with `seq > after`, oldest first, at most `limit`.
+    pub async fn entries(&self, workspace: WorkspaceId, after: u64, limit: i32) -> Result<Vec<AuditEntry>, StoreError> {
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND sk > :after")
+            .expression_attribute_values(":pk", AttributeValue::S(partition(workspace)))
+            .expression_attribute_values(":after", AttributeValue::S(sort_key(after)))
+            .limit(limit.clamp(1, 1000))
+            .consistent_read(true)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        output.items.unwrap_or_default().into_iter().map(decode).collect()
+    }
+}
+
+fn decode(mut item: HashMap<String, AttributeValue>) -> Result<AuditEntry, StoreError> {
+    let json = match item.remove("entry") {
+        Some(AttributeValue::S(json)) => json,
+        _ => return Err(StoreError::Codec("audit item without its entry".into())),
+    };
+    serde_json::from_str(&json).map_err(|e| StoreError::Codec(e.to_string()))
+}
