@@ -36,7 +36,7 @@ async fn every_sample_event_reaches_its_handler() {
     let clock: SharedClock = host.clock.clone();
 
     // HTTP functions, through lambda_http's own conversion.
-    let api = tern_api::router(Arc::new(tern_api::ApiState { config: config.clone(), clients: clients.clone(), clock: clock.clone() }));
+    let api = tern_api::router(Arc::new(tern_api::ApiState::new(config.clone(), clients.clone(), clock.clone()).unwrap()));
     let (status, body) = call_http(api, &sample("api/http-get-health.json")).await;
     assert_eq!((status, body["status"].as_str()), (200, Some("ok")));
 

@@ -7,6 +7,6 @@ async fn main() -> Result<(), lambda_http::Error> {
     tern_aws::logging::init();
     let config = Config::from_env()?;
     let clients = AwsClients::from_env(&config).await;
-    let state = Arc::new(tern_api::ApiState { config, clients, clock: Arc::new(SystemClock) });
+    let state = Arc::new(tern_api::ApiState::new(config, clients, Arc::new(SystemClock))?);
     lambda_http::run(tern_api::router(state)).await
 }

@@ -7,7 +7,7 @@
 //! does no parsing beyond the envelope: classification is the `classify` worker's.
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
+use axum::extract::{DefaultBodyLimit, Multipart, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use serde::Serialize;
@@ -20,7 +20,7 @@ use tern_domain::clock::SharedClock;
 use tern_domain::ids::{RequestId, WorkspaceId};
 use tern_domain::inbound::{DEFAULT_INBOUND_RETENTION, InboundMessage, Transport, workspace_tag};
 use tern_domain::jobs::ClassifyJob;
-use tern_http::{ApiError, Json};
+use tern_http::{ApiError, Json, Path};
 
 /// E-mails larger than this are refused with 413 (the provider bounces them).
 pub const MAX_WEBHOOK_BYTES: usize = 12 * 1024 * 1024;

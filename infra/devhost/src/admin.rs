@@ -4,7 +4,7 @@
 use crate::functions::Functions;
 use crate::schedule;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use tower::ServiceExt;
@@ -13,7 +13,7 @@ use std::sync::Arc;
 use tern_aws::CostMeter;
 use tern_domain::clock::{AdjustableClock, Clock};
 use tern_domain::cost::PriceTable;
-use tern_http::{ApiError, Json};
+use tern_http::{ApiError, Json, Path};
 
 #[derive(Clone)]
 struct DevState {

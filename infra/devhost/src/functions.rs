@@ -36,10 +36,10 @@ pub const KNOWN: [&str; 8] = [
 ];
 
 impl Functions {
-    pub fn new(config: &Config, clients: &AwsClients, clock: SharedClock) -> Self {
+    pub fn new(config: &Config, clients: &AwsClients, clock: SharedClock) -> Result<Self, tern_aws::ConfigError> {
         let (c, a, k) = (config.clone(), clients.clone(), clock.clone());
-        Self {
-            api: tern_api::router(Arc::new(tern_api::ApiState { config: c.clone(), clients: a.clone(), clock: k.clone() })),
+        Ok(Self {
+            api: tern_api::router(Arc::new(tern_api::ApiState::new(c.clone(), a.clone(), k.clone())?)),
             inbound: tern_inbound::router(Arc::new(tern_inbound::InboundState::new(c.clone(), a.clone(), k.clone()))),
             classify: tern_classify::ClassifyDeps::new(c.clone(), a.clone(), k.clone()),
             enrich: tern_enrich::EnrichDeps { config: c.clone(), clients: a.clone(), clock: k.clone() },
@@ -48,7 +48,7 @@ impl Functions {
             dispatch: tern_dispatch::DispatchDeps { config: c.clone(), clients: a.clone(), clock: k.clone() },
             housekeeping: tern_housekeeping::HousekeepingDeps { config: c, clients: a, clock: k },
             invocations: Mutex::new(BTreeMap::new()),
-        }
+        })
     }
 
     pub fn knows(&self, function: &str) -> bool {

@@ -49,6 +49,10 @@ pub enum DevHostError {
     Provision(#[from] tern_aws::provision::ProvisionError),
     #[error("template.yaml names function {0}, which the dev host does not know")]
     UnknownFunction(String),
+    #[error(transparent)]
+    Config(#[from] tern_aws::ConfigError),
+    #[error("no randomness for the session key: {0}")]
+    Random(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
 }
@@ -73,9 +77,16 @@ impl DevHost {
         let clients = AwsClients::from_sdk_config(&sdk, true);
         let (mut config, provisioned) = provision(&template, &clients, &options.prefix).await?;
         config.inbound_webhook_secret = Some(options.webhook_secret.clone());
+        // A fresh signing key per run: sessions do not outlive the local platform.
+        config.session_key = Some(
+            tern_security::token::OpaqueToken::generate()
+                .map_err(|e| DevHostError::Random(e.to_string()))?
+                .expose()
+                .to_string(),
+        );
         let clock = Arc::new(AdjustableClock::new());
         let shared_clock: SharedClock = clock.clone();
-        let functions = Arc::new(Functions::new(&config, &clients, shared_clock.clone()));
+        let functions = Arc::new(Functions::new(&config, &clients, shared_clock.clone())?);
         let (shutdown, shutdown_rx) = watch::channel(false);
         let mut tasks = JoinSet::new();
 
@@ -127,6 +138,8 @@ impl DevHost {
         let addr = listener.local_addr().map_err(|source| DevHostError::Bind { addr: options.bind, source })?;
         let mut http_shutdown = shutdown_rx.clone();
         tasks.spawn(async move {
+            // Connection addresses stand in for API Gateway's source IP.
+            let app = app.into_make_service_with_connect_info::<SocketAddr>();
             let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
                 let _ = http_shutdown.wait_for(|stop| *stop).await;
             });

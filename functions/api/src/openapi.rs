@@ -1,0 +1,34 @@
+//! The OpenAPI 3 document, generated from the handlers' own annotations.
+
+use crate::routes::{audit, identity, workspaces};
+use tern_http::Json;
+use utoipa::OpenApi;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Tern API", description = "Multi-tenant B2B outreach. Errors: {\"error\": {\"code\", \"message\"}}."),
+    paths(
+        crate::health,
+        identity::sign_up,
+        identity::sign_in,
+        identity::refresh,
+        identity::list_sessions,
+        identity::revoke_session,
+        identity::change_password,
+        workspaces::get_workspace,
+        workspaces::update_workspace,
+        workspaces::list_members,
+        workspaces::change_role,
+        workspaces::remove_member,
+        workspaces::invite,
+        workspaces::accept_invite,
+        audit::list,
+        audit::verify,
+    )
+)]
+pub struct ApiDoc;
+
+#[utoipa::path(get, path = "/openapi.json", responses((status = 200, description = "this document")))]
+pub async fn document() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}

@@ -1,0 +1,294 @@
+//! A workspace's settings, members and invitations.
+
+use super::identity::{locale, timezone};
+use super::{audit, email, text};
+use crate::ApiState;
+use crate::auth::{Client, InWorkspace, need};
+use crate::records::{EmailLookup, Invite, Member, Plan, User, Workspace};
+use crate::sessions::{self, SignedIn};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use tern_aws::table::StoreError;
+use tern_domain::ids::WorkspaceId;
+use tern_http::{ApiError, Json, Path, Query};
+use tern_security::roles::Role;
+use tern_security::secret::SecretString;
+use tern_security::token::{OpaqueToken, TokenHash};
+
+/// How long an invitation link works.
+pub const INVITE_LIFETIME: time::Duration = time::Duration::days(7);
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct WorkspaceView {
+    id: String,
+    name: String,
+    plan: Plan,
+    timezone: String,
+    locale: String,
+    parent_id: Option<String>,
+    require_2fa: bool,
+    created_at: i64,
+    /// The caller's role here.
+    #[schema(value_type = String)]
+    your_role: Role,
+}
+
+fn view(w: Workspace, role: Role) -> WorkspaceView {
+    WorkspaceView {
+        id: w.id,
+        name: w.name,
+        plan: w.plan,
+        timezone: w.timezone,
+        locale: w.locale,
+        parent_id: w.parent_id,
+        require_2fa: w.require_2fa,
+        created_at: w.created_at,
+        your_role: role,
+    }
+}
+
+async fn load(ctx: &InWorkspace<impl crate::auth::Needs>) -> Result<Workspace, ApiError> {
+    ctx.scoped.get::<Workspace>(&ctx.workspace.to_string()).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)
+}
+
+#[utoipa::path(get, path = "/v1/workspaces/{ws}", params(("ws" = String, Path)), responses((status = 200, body = WorkspaceView), (status = 404)))]
+pub async fn get_workspace(ctx: InWorkspace<need::ReadWorkspace>) -> Result<Json<WorkspaceView>, ApiError> {
+    let workspace = load(&ctx).await?;
+    Ok(Json(view(workspace, ctx.role)))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WorkspaceChanges {
+    name: Option<String>,
+    timezone: Option<String>,
+    locale: Option<String>,
+    require_2fa: Option<bool>,
+}
+
+#[utoipa::path(patch, path = "/v1/workspaces/{ws}", params(("ws" = String, Path)), request_body = WorkspaceChanges,
+    responses((status = 200, body = WorkspaceView), (status = 403), (status = 404)))]
+pub async fn update_workspace(
+    State(state): State<Arc<ApiState>>,
+    client: Client,
+    ctx: InWorkspace<need::ManageWorkspace>,
+    Json(changes): Json<WorkspaceChanges>,
+) -> Result<Json<WorkspaceView>, ApiError> {
+    let mut workspace = load(&ctx).await?;
+    if let Some(name) = &changes.name {
+        workspace.name = text("name", name, 100)?;
+    }
+    if changes.timezone.is_some() {
+        workspace.timezone = timezone(changes.timezone.as_deref())?;
+    }
+    if changes.locale.is_some() {
+        workspace.locale = locale(changes.locale.as_deref())?;
+    }
+    if let Some(required) = changes.require_2fa {
+        workspace.require_2fa = required;
+    }
+    ctx.scoped.put(&workspace, None).await.map_err(ApiError::unavailable)?;
+    let parameters = serde_json::json!({ "name": changes.name, "timezone": changes.timezone, "locale": changes.locale, "require_2fa": changes.require_2fa });
+    audit(&state, ctx.workspace, &ctx.caller.user_id, "workspace.updated", Some(&workspace.id), parameters, &client).await?;
+    Ok(Json(view(workspace, ctx.role)))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct MemberView {
+    user_id: String,
+    email: String,
+    name: String,
+    #[schema(value_type = String)]
+    role: Role,
+    joined_at: i64,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct MemberPage {
+    members: Vec<MemberView>,
+    /// Pass as `after` for the next page.
+    next: Option<String>,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    after: Option<String>,
+    limit: Option<i32>,
+}
+
+#[utoipa::path(get, path = "/v1/workspaces/{ws}/members", params(("ws" = String, Path), PageQuery), responses((status = 200, body = MemberPage), (status = 404)))]
+pub async fn list_members(ctx: InWorkspace<need::ReadWorkspace>, Query(page): Query<PageQuery>) -> Result<Json<MemberPage>, ApiError> {
+    let limit = page.limit.unwrap_or(50);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::unprocessable("invalid_limit", "`limit` must be from 1 to 100."));
+    }
+    let found = ctx.scoped.list::<Member>(limit, page.after.as_deref()).await.map_err(ApiError::unavailable)?;
+    Ok(Json(MemberPage {
+        members: found
+            .items
+            .into_iter()
+            .map(|m| MemberView { user_id: m.user_id, email: m.email, name: m.name, role: m.role, joined_at: m.joined_at })
+            .collect(),
+        next: found.next,
+    }))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoleChange {
+    #[schema(value_type = String)]
+    role: Role,
+}
+
+async fn owners(ctx: &InWorkspace<need::ManageMembers>) -> Result<usize, ApiError> {
+    let mut count = 0;
+    let mut after = None;
+    loop {
+        let page = ctx.scoped.list::<Member>(100, after.as_deref()).await.map_err(ApiError::unavailable)?;
+        count += page.items.iter().filter(|m| m.role == Role::Owner).count();
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return Ok(count),
+        }
+    }
+}
+
+#[utoipa::path(patch, path = "/v1/workspaces/{ws}/members/{user_id}", params(("ws" = String, Path), ("user_id" = String, Path)),
+    request_body = RoleChange, responses((status = 200, body = MemberView), (status = 403), (status = 404), (status = 409)))]
+pub async fn change_role(
+    State(state): State<Arc<ApiState>>,
+    client: Client,
+    ctx: InWorkspace<need::ManageMembers>,
+    Path((_, user_id)): Path<(String, String)>,
+    Json(change): Json<RoleChange>,
+) -> Result<Json<MemberView>, ApiError> {
+    let mut member = ctx.scoped.get::<Member>(&user_id).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)?;
+    if !ctx.role.can_change_role(member.role, change.role) {
+        return Err(ApiError::forbidden(format!("A {} cannot change a {} into a {}.", ctx.role, member.role, change.role)));
+    }
+    if member.role == Role::Owner && change.role != Role::Owner && owners(&ctx).await? <= 1 {
+        return Err(ApiError::new(StatusCode::CONFLICT, "last_owner", "A workspace keeps at least one owner."));
+    }
+    let previous = member.role;
+    member.role = change.role;
+    ctx.scoped.put(&member, None).await.map_err(ApiError::unavailable)?;
+    let parameters = serde_json::json!({ "from": previous, "to": change.role });
+    audit(&state, ctx.workspace, &ctx.caller.user_id, "member.role_changed", Some(&user_id), parameters, &client).await?;
+    Ok(Json(MemberView { user_id: member.user_id, email: member.email, name: member.name, role: member.role, joined_at: member.joined_at }))
+}
+
+#[utoipa::path(delete, path = "/v1/workspaces/{ws}/members/{user_id}", params(("ws" = String, Path), ("user_id" = String, Path)),
+    responses((status = 204), (status = 403), (status = 404), (status = 409)))]
+pub async fn remove_member(
+    State(state): State<Arc<ApiState>>,
+    client: Client,
+    ctx: InWorkspace<need::ManageMembers>,
+    Path((_, user_id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let member = ctx.scoped.get::<Member>(&user_id).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)?;
+    if !ctx.role.can_grant(member.role) {
+        return Err(ApiError::forbidden(format!("A {} cannot remove a {}.", ctx.role, member.role)));
+    }
+    if member.role == Role::Owner && owners(&ctx).await? <= 1 {
+        return Err(ApiError::new(StatusCode::CONFLICT, "last_owner", "A workspace keeps at least one owner."));
+    }
+    ctx.scoped.delete::<Member>(&user_id).await.map_err(ApiError::unavailable)?;
+    audit(&state, ctx.workspace, &ctx.caller.user_id, "member.removed", Some(&user_id), serde_json::json!({ "role": member.role }), &client).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewInvite {
+    email: String,
+    #[schema(value_type = String)]
+    role: Role,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct InviteCreated {
+    /// Shown once: the link carries it. Only its hash is stored.
+    token: String,
+    expires_at: i64,
+}
+
+#[utoipa::path(post, path = "/v1/workspaces/{ws}/invites", params(("ws" = String, Path)), request_body = NewInvite,
+    responses((status = 201, body = InviteCreated), (status = 403), (status = 404)))]
+pub async fn invite(
+    State(state): State<Arc<ApiState>>,
+    client: Client,
+    ctx: InWorkspace<need::ManageMembers>,
+    Json(input): Json<NewInvite>,
+) -> Result<Response, ApiError> {
+    let email = email(&input.email)?;
+    if input.role == Role::Support || !ctx.role.can_grant(input.role) {
+        return Err(ApiError::forbidden(format!("A {} cannot invite a {}.", ctx.role, input.role)));
+    }
+    let token = OpaqueToken::generate().map_err(ApiError::internal)?;
+    let expires = state.clock.now() + INVITE_LIFETIME;
+    let invite = Invite {
+        token_hash: token.hash().to_hex(),
+        workspace_id: ctx.workspace.to_string(),
+        email: email.clone(),
+        role: input.role,
+        invited_by: ctx.caller.user_id.clone(),
+        expires_at: expires.unix_timestamp(),
+    };
+    state.global.create(&invite, Some(expires)).await.map_err(ApiError::unavailable)?;
+    audit(&state, ctx.workspace, &ctx.caller.user_id, "member.invited", Some(&email), serde_json::json!({ "role": input.role }), &client).await?;
+    Ok((StatusCode::CREATED, Json(InviteCreated { token: token.expose().to_string(), expires_at: invite.expires_at })).into_response())
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptInvite {
+    #[schema(value_type = String)]
+    token: SecretString,
+    name: String,
+    #[schema(value_type = String, format = Password)]
+    password: SecretString,
+    #[serde(default)]
+    remember_me: bool,
+}
+
+/// Accepts an invitation as a new user. The link works once and for seven days.
+#[utoipa::path(post, path = "/v1/invites/accept", request_body = AcceptInvite, responses(
+    (status = 201, body = SignedIn), (status = 404, description = "invalid, used or expired"), (status = 409, description = "account exists")))]
+pub async fn accept_invite(State(state): State<Arc<ApiState>>, client: Client, Json(input): Json<AcceptInvite>) -> Result<Response, ApiError> {
+    let gone = || ApiError::new(StatusCode::NOT_FOUND, "invite_invalid", "This invitation is invalid, used or expired.");
+    let hash = TokenHash::of(input.token.expose()).to_hex();
+    let invite = state.global.get::<Invite>(&hash).await.map_err(ApiError::unavailable)?.ok_or_else(gone)?;
+    if invite.expires_at <= state.clock.now().unix_timestamp() {
+        return Err(gone());
+    }
+    let name = text("name", &input.name, 100)?;
+    state.policy.check(&input.password, &invite.email, Some(&name)).map_err(weak_password)?;
+    let workspace = WorkspaceId::parse(&invite.workspace_id).map_err(ApiError::internal)?;
+    let user_id = tern_domain::ids::RequestId::generate().to_string();
+    match state.global.create(&EmailLookup { email: invite.email.clone(), user_id: user_id.clone() }, None).await {
+        Ok(()) => {}
+        Err(StoreError::ConditionFailed) => {
+            return Err(ApiError::new(StatusCode::CONFLICT, "account_exists", "This e-mail already has an account; sign in to accept."));
+        }
+        Err(e) => return Err(ApiError::unavailable(e)),
+    }
+    // Single use: the deletion is the claim. A second accept finds nothing.
+    state.global.delete::<Invite>(&hash).await.map_err(ApiError::unavailable)?;
+    let now = state.clock.now().unix_timestamp();
+    let password_hash = state.hasher.hash(&input.password).map_err(ApiError::internal)?;
+    let user = User { id: user_id.clone(), email: invite.email.clone(), name: name.clone(), password_hash: password_hash.as_str().to_string(), created_at: now, workspaces: vec![invite.workspace_id.clone()] };
+    state.global.create(&user, None).await.map_err(ApiError::unavailable)?;
+    let member = Member { user_id: user_id.clone(), email: invite.email.clone(), name, role: invite.role, joined_at: now };
+    state.table.scope(workspace).create(&member, None).await.map_err(ApiError::unavailable)?;
+    audit(&state, workspace, &user_id, "member.joined", Some(&user_id), serde_json::json!({ "role": invite.role, "invited_by": invite.invited_by }), &client).await?;
+    let (headers, body): (_, SignedIn) = sessions::start(&state, &user_id, &invite.workspace_id, invite.role, input.remember_me, &client).await?;
+    Ok((StatusCode::CREATED, headers, Json(body)).into_response())
+}
+
+fn weak_password(violation: tern_security::password::PolicyViolation) -> ApiError {
+    ApiError::unprocessable("weak_password", violation.to_string())
+}

@@ -1,0 +1,111 @@
+//! Starting sessions and handing out their tokens.
+//!
+//! A session is a refresh-token family (`tern_security::token`). The client gets a
+//! short-lived access token (body and `tern_access` cookie), a rotating refresh
+//! token (only in an HttpOnly cookie scoped to `/v1/sessions`) and a CSRF token (a
+//! cookie the page can read, to echo in the `x-csrf-token` header).
+
+use crate::ApiState;
+use crate::auth::{ACCESS_COOKIE, CSRF_COOKIE, Client, REFRESH_COOKIE};
+use crate::records::Session;
+use axum::http::{HeaderMap, HeaderValue, header};
+use serde::Serialize;
+use tern_http::ApiError;
+use tern_security::access_token::Subject;
+use tern_security::roles::Role;
+use tern_security::token::{OpaqueToken, RefreshFamily, RefreshLifetime, RefreshToken};
+
+pub const ACCESS_TTL_MINUTES: u64 = 10;
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SignedIn {
+    pub user_id: String,
+    pub workspace_id: String,
+    pub session_id: String,
+    pub access_token: String,
+    pub access_expires_in: u64,
+    pub csrf_token: String,
+}
+
+pub fn lifetime(remember_me: bool) -> RefreshLifetime {
+    if remember_me { RefreshLifetime::REMEMBER_ME } else { RefreshLifetime::DEFAULT }
+}
+
+/// Starts a session for `user_id` acting in `workspace_id` and returns its tokens.
+pub async fn start(
+    state: &ApiState,
+    user_id: &str,
+    workspace_id: &str,
+    role: Role,
+    remember_me: bool,
+    client: &Client,
+) -> Result<(HeaderMap, SignedIn), ApiError> {
+    let now = state.now_unix();
+    let (family, refresh) = RefreshFamily::start(lifetime(remember_me), now).map_err(ApiError::internal)?;
+    let session = Session {
+        id: family.family_id.as_str().to_string(),
+        user_id: user_id.to_string(),
+        workspace_id: workspace_id.to_string(),
+        current_hash: family.current_hash.to_hex(),
+        family,
+        device: client.user_agent.clone(),
+        ip: client.ip.clone(),
+        created_at: now as i64,
+        last_seen_at: now as i64,
+    };
+    state.global.create(&session, expiry(&session)).await.map_err(ApiError::unavailable)?;
+    tokens(state, &session, role, &refresh)
+}
+
+/// The DynamoDB TTL of a session: when its refresh token can no longer be used.
+pub fn expiry(session: &Session) -> Option<time::OffsetDateTime> {
+    time::OffsetDateTime::from_unix_timestamp(session.family.expires_at as i64 + 86_400).ok()
+}
+
+/// Access token, cookies and body for a session whose current refresh token is `refresh`.
+pub fn tokens(state: &ApiState, session: &Session, role: Role, refresh: &RefreshToken) -> Result<(HeaderMap, SignedIn), ApiError> {
+    let now = state.now_unix();
+    let subject = Subject {
+        user_id: session.user_id.clone(),
+        workspace_id: session.workspace_id.clone(),
+        role,
+        session_id: session.id.clone(),
+    };
+    let access = tern_security::access_token::issue(&state.keyring, subject, now, ACCESS_TTL_MINUTES).map_err(ApiError::internal)?;
+    let csrf = OpaqueToken::generate().map_err(ApiError::internal)?;
+    let refresh_max_age = session.family.expires_at.saturating_sub(now);
+    let mut headers = HeaderMap::new();
+    for cookie in [
+        format!("{ACCESS_COOKIE}={}; Path=/; Max-Age={}; HttpOnly; Secure; SameSite=Strict", access.expose(), ACCESS_TTL_MINUTES * 60),
+        format!(
+            "{REFRESH_COOKIE}={}; Path=/v1/sessions; Max-Age={refresh_max_age}; HttpOnly; Secure; SameSite=Strict",
+            refresh.to_cookie_value().expose()
+        ),
+        format!("{CSRF_COOKIE}={}; Path=/; Max-Age={refresh_max_age}; Secure; SameSite=Strict", csrf.expose()),
+    ] {
+        headers.append(header::SET_COOKIE, HeaderValue::from_str(&cookie).map_err(ApiError::internal)?);
+    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok((
+        headers,
+        SignedIn {
+            user_id: session.user_id.clone(),
+            workspace_id: session.workspace_id.clone(),
+            session_id: session.id.clone(),
+            access_token: access.expose().clone(),
+            access_expires_in: ACCESS_TTL_MINUTES * 60,
+            csrf_token: csrf.expose().to_string(),
+        },
+    ))
+}
+
+/// Cookies that end a browser session.
+pub fn cleared_cookies() -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    for (name, path) in [(ACCESS_COOKIE, "/"), (REFRESH_COOKIE, "/v1/sessions"), (CSRF_COOKIE, "/")] {
+        if let Ok(v) = HeaderValue::from_str(&format!("{name}=; Path={path}; Max-Age=0; HttpOnly; Secure; SameSite=Strict")) {
+            headers.append(header::SET_COOKIE, v);
+        }
+    }
+    headers
+}
