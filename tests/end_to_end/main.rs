@@ -1,6 +1,7 @@
 //! End-to-end tests: the real functions, wired by the dev host, on moto.
 //! Run with `scripts/test` (it starts moto and sets TERN_TEST_AWS_ENDPOINT).
 
+mod access;
 mod events;
 mod identity;
 mod inbound;

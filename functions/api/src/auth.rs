@@ -8,7 +8,7 @@
 //! to answers 404, exactly like one that does not exist.
 
 use crate::ApiState;
-use crate::records::{Member, Session};
+use crate::records::{ApiKey, ApiKeyLookup, Member, Plan, Session, User, Workspace};
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, header};
@@ -43,6 +43,8 @@ pub struct Caller {
     pub session_id: String,
     /// Whether the credential came from a cookie (and so needed the CSRF token).
     pub via_cookie: bool,
+    /// The session passed a second factor.
+    pub two_factor: bool,
 }
 
 fn unauthenticated() -> ApiError {
@@ -53,13 +55,7 @@ impl FromRequestParts<Arc<ApiState>> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &Arc<ApiState>) -> Result<Self, ApiError> {
-        let bearer = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim);
-        let (token, via_cookie) = match bearer {
+        let (token, via_cookie) = match bearer(&parts.headers) {
             Some(token) => (token.to_string(), false),
             None => (cookie(&parts.headers, ACCESS_COOKIE).ok_or_else(unauthenticated)?.to_string(), true),
         };
@@ -78,7 +74,7 @@ impl FromRequestParts<Arc<ApiState>> for Caller {
         let session = state.global.get::<Session>(&claims.sid).await.map_err(ApiError::unavailable)?;
         match session {
             Some(s) if s.family.revoked_at.is_none() && s.user_id == claims.sub => {
-                Ok(Caller { user_id: claims.sub, session_id: claims.sid, via_cookie })
+                Ok(Caller { user_id: claims.sub, session_id: claims.sid, via_cookie, two_factor: s.two_factor })
             }
             _ => Err(unauthenticated()),
         }
@@ -118,12 +114,41 @@ macro_rules! permissions {
 
 permissions!(ReadWorkspace, ManageWorkspace, ManageMembers, ReadAudit, ManageApiKeys);
 
+/// Who acts in a workspace.
+#[derive(Debug, Clone)]
+pub enum Actor {
+    /// A member (or platform support, or an agency owner reading a granted trail).
+    User { user_id: String, session_id: String },
+    /// An API key, acting with its creator's role cut down to its scopes.
+    ApiKey { key_id: String, created_by: String },
+}
+
+impl Actor {
+    /// How the audit log names the actor.
+    pub fn audit_name(&self) -> String {
+        match self {
+            Actor::User { user_id, .. } => user_id.clone(),
+            Actor::ApiKey { key_id, .. } => format!("apikey:{key_id}"),
+        }
+    }
+
+    /// The person behind the request (an API key's creator).
+    pub fn user_id(&self) -> &str {
+        match self {
+            Actor::User { user_id, .. } => user_id,
+            Actor::ApiKey { created_by, .. } => created_by,
+        }
+    }
+}
+
 /// A caller acting in the workspace named by the path, with permission `P`.
 pub struct InWorkspace<P: Needs> {
-    pub caller: Caller,
+    pub actor: Actor,
     pub workspace: WorkspaceId,
+    /// The role the request acts with (an API key's creator's role).
     pub role: Role,
     pub scoped: ScopedTable,
+    pub settings: Arc<Workspace>,
     _needs: PhantomData<P>,
 }
 
@@ -136,26 +161,131 @@ fn workspace_in_path(path: &str) -> Option<WorkspaceId> {
     }
 }
 
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).map(str::trim)
+}
+
 impl<P: Needs> FromRequestParts<Arc<ApiState>> for InWorkspace<P> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &Arc<ApiState>) -> Result<Self, ApiError> {
+        let workspace = workspace_in_path(parts.uri.path());
+        if let Some(presented) = bearer(&parts.headers).filter(|b| b.starts_with(tern_security::api_key::KEY_PREFIX)) {
+            let presented = presented.to_string();
+            let workspace = workspace.ok_or_else(ApiError::not_found)?;
+            return by_api_key::<P>(state, parts, workspace, &presented).await;
+        }
         let caller = <Caller as FromRequestParts<Arc<ApiState>>>::from_request_parts(parts, state).await?;
-        let workspace = workspace_in_path(parts.uri.path()).ok_or_else(ApiError::not_found)?;
+        let workspace = workspace.ok_or_else(ApiError::not_found)?;
         let scoped = state.table.scope(workspace);
         let member = scoped.get::<Member>(&caller.user_id).await.map_err(ApiError::unavailable)?;
-        let Some(member) = member else {
-            return Err(ApiError::not_found());
+        let role = match member {
+            Some(member) => member.role,
+            None => match outside_access::<P>(state, &caller, workspace).await? {
+                Some(role) => role,
+                None => return Err(ApiError::not_found()),
+            },
         };
-        if !member.role.has(P::PERMISSION) {
-            return Err(ApiError::forbidden(format!(
-                "Your role ({}) does not allow this; it needs the {:?} permission.",
-                member.role,
-                P::PERMISSION
-            )));
+        if !role.has(P::PERMISSION) {
+            return Err(ApiError::forbidden(format!("Your role ({role}) does not allow this; it needs the {:?} permission.", P::PERMISSION)));
         }
-        Ok(Self { caller, workspace, role: member.role, scoped, _needs: PhantomData })
+        let settings = state.workspace_settings(workspace).await?.ok_or_else(ApiError::not_found)?;
+        if settings.require_2fa && !caller.two_factor {
+            return Err(ApiError::new(
+                axum::http::StatusCode::FORBIDDEN,
+                "two_factor_required",
+                "This workspace requires two-factor authentication: turn it on and sign in with a code.",
+            ));
+        }
+        check_allowlist(&settings, parts)?;
+        let actor = Actor::User { user_id: caller.user_id, session_id: caller.session_id };
+        Ok(Self { actor, workspace, role, scoped, settings, _needs: PhantomData })
     }
+}
+
+/// Access without membership: Tern support staff (read-only metadata), or the owner
+/// of an agency reading a sub-workspace's audit trail that the sub-workspace granted.
+async fn outside_access<P: Needs>(state: &ApiState, caller: &Caller, workspace: WorkspaceId) -> Result<Option<Role>, ApiError> {
+    let user = state.global.get::<User>(&caller.user_id).await.map_err(ApiError::unavailable)?;
+    if user.is_some_and(|u| u.platform_support) {
+        return Ok(Some(Role::Support));
+    }
+    if P::PERMISSION != Permission::ReadAudit {
+        return Ok(None);
+    }
+    let Some(settings) = state.workspace_settings(workspace).await? else {
+        return Ok(None);
+    };
+    let Some(parent) = settings.parent_id.as_deref().and_then(|p| WorkspaceId::parse(p).ok()) else {
+        return Ok(None);
+    };
+    if !settings.parent_may_read_audit {
+        return Ok(None);
+    }
+    let parent_member = state.table.scope(parent).get::<Member>(&caller.user_id).await.map_err(ApiError::unavailable)?;
+    // Only for ReadAudit routes (above), with a role that holds nothing that writes.
+    Ok(parent_member.filter(|m| m.role == Role::Owner).map(|_| Role::Support))
+}
+
+async fn by_api_key<P: Needs>(state: &ApiState, parts: &Parts, workspace: WorkspaceId, presented: &str) -> Result<InWorkspace<P>, ApiError> {
+    let refused = || ApiError::unauthorized("The API key is invalid, expired or revoked.");
+    let parsed = tern_security::api_key::parse(presented).map_err(|_| refused())?;
+    let lookup = state.global.get::<ApiKeyLookup>(&parsed.hash.to_hex()).await.map_err(ApiError::unavailable)?.ok_or_else(refused)?;
+    if lookup.workspace_id != workspace.to_string() {
+        return Err(ApiError::not_found());
+    }
+    let scoped = state.table.scope(workspace);
+    let mut key = scoped.get::<ApiKey>(&lookup.key_id).await.map_err(ApiError::unavailable)?.ok_or_else(refused)?;
+    let now = state.clock.now().unix_timestamp();
+    if key.revoked_at.is_some() || key.expires_at.is_some_and(|at| at <= now) {
+        return Err(refused());
+    }
+    // The creator's role now, not when the key was made: a demoted creator's keys
+    // shrink with them, a removed creator's keys stop.
+    let creator = scoped.get::<Member>(&key.created_by).await.map_err(ApiError::unavailable)?.ok_or_else(refused)?;
+    let scopes = tern_security::api_key::effective_scopes(&key.scopes, creator.role);
+    if !scopes.iter().any(|s| s.required_permission() == Some(P::PERMISSION)) {
+        return Err(ApiError::forbidden(format!("This API key has no scope that allows this (it needs the {:?} permission).", P::PERMISSION)));
+    }
+    let settings = state.workspace_settings(workspace).await?.ok_or_else(ApiError::not_found)?;
+    check_allowlist(&settings, parts)?;
+    // Last-used is for people deciding which keys to revoke; minute precision is plenty
+    // and saves a write on every request.
+    if key.last_used_at.is_none_or(|t| now - t >= 60) {
+        key.last_used_at = Some(now);
+        scoped.put(&key, None).await.map_err(ApiError::unavailable)?;
+    }
+    let actor = Actor::ApiKey { key_id: key.id.clone(), created_by: key.created_by.clone() };
+    Ok(InWorkspace { actor, workspace, role: creator.role, scoped, settings, _needs: PhantomData })
+}
+
+fn check_allowlist(settings: &Workspace, parts: &Parts) -> Result<(), ApiError> {
+    if settings.plan != Plan::Enterprise || settings.ip_allowlist.is_empty() {
+        return Ok(());
+    }
+    let allowlist = tern_security::allowlist::IpAllowlist::parse(settings.ip_allowlist.iter().map(String::as_str))
+        .map_err(ApiError::internal)?;
+    let ip = source_ip(parts).and_then(|ip| ip.parse::<std::net::IpAddr>().ok());
+    match ip {
+        Some(ip) if allowlist.contains(ip) => Ok(()),
+        _ => Err(ApiError::new(
+            axum::http::StatusCode::FORBIDDEN,
+            "ip_not_allowed",
+            "This workspace accepts requests only from its allowed addresses.",
+        )),
+    }
+}
+
+/// The caller's address: API Gateway's source IP on Lambda, the connection's locally.
+/// A client-sent X-Forwarded-For is never trusted.
+pub fn source_ip(parts: &Parts) -> Option<String> {
+    let gateway_ip = parts.extensions.get::<lambda_http::request::RequestContext>().and_then(|ctx| match ctx {
+        lambda_http::request::RequestContext::ApiGatewayV2(c) => c.http.source_ip.clone(),
+        _ => None,
+    });
+    gateway_ip.or_else(|| {
+        parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip().to_string())
+    })
 }
 
 /// Where a request came from, for the audit log and throttling.
@@ -170,20 +300,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Client {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        // On Lambda the address comes from API Gateway's request context; locally
-        // from the connection. Client-sent X-Forwarded-For is never trusted.
-        let gateway_ip = parts.extensions.get::<lambda_http::request::RequestContext>().and_then(|ctx| match ctx {
-            lambda_http::request::RequestContext::ApiGatewayV2(c) => c.http.source_ip.clone(),
-            _ => None,
-        });
-        let ip = gateway_ip.or_else(|| {
-            parts
-                .extensions
-                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                .map(|c| c.0.ip().to_string())
-        });
         Ok(Client {
-            ip,
+            ip: source_ip(parts),
             user_agent: parts
                 .headers
                 .get(header::USER_AGENT)

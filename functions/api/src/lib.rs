@@ -19,6 +19,7 @@ use tern_aws::global::GlobalTable;
 use tern_aws::table::Table;
 use tern_aws::{AwsClients, Config, ConfigError};
 use tern_domain::clock::SharedClock;
+use tern_domain::ids::WorkspaceId;
 use tern_http::Json;
 use tern_security::access_token::{Keyring, SigningKey};
 use tern_security::password::{PasswordHasher, PasswordPolicy};
@@ -33,7 +34,15 @@ pub struct ApiState {
     pub keyring: Keyring,
     pub hasher: PasswordHasher,
     pub policy: PasswordPolicy,
+    pub sealer: tern_aws::sealing::Sealer,
+    /// Workspace settings read on every request (allow-list, 2FA rule), kept for a
+    /// few seconds per container so each request does not pay a read for them.
+    settings_cache: std::sync::Mutex<std::collections::HashMap<WorkspaceId, (std::time::Instant, Arc<records::Workspace>)>>,
 }
+
+/// How long a container trusts its copy of a workspace's settings. A change made
+/// through another container takes at most this long to apply here.
+pub const SETTINGS_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(15);
 
 impl ApiState {
     pub fn new(config: Config, clients: AwsClients, clock: SharedClock) -> Result<Self, ConfigError> {
@@ -46,21 +55,53 @@ impl ApiState {
             global: GlobalTable::new(clients.dynamodb.clone(), config.table.clone()),
             audit: AuditLog::new(clients.dynamodb.clone(), config.table.clone()),
             config,
-            clients,
             clock,
             keyring,
             hasher: PasswordHasher::default(),
             policy: PasswordPolicy::default(),
+            sealer: tern_aws::sealing::Sealer::new(clients.kms.clone(), tern_aws::sealing::DEFAULT_CACHE_TTL),
+            settings_cache: Default::default(),
+            clients,
         })
     }
 
     pub fn now_unix(&self) -> u64 {
         self.clock.now().unix_timestamp().max(0) as u64
     }
+
+    /// A workspace's settings, from the short-lived cache or the table.
+    pub async fn workspace_settings(&self, workspace: WorkspaceId) -> Result<Option<Arc<records::Workspace>>, tern_http::ApiError> {
+        let cached = self.settings_cache.lock().unwrap_or_else(|p| p.into_inner()).get(&workspace).cloned();
+        if let Some((at, settings)) = cached
+            && at.elapsed() < SETTINGS_CACHE_TTL
+        {
+            return Ok(Some(settings));
+        }
+        let loaded = self
+            .table
+            .scope(workspace)
+            .get::<records::Workspace>(&workspace.to_string())
+            .await
+            .map_err(tern_http::ApiError::unavailable)?
+            .map(Arc::new);
+        if let Some(settings) = &loaded {
+            self.remember_settings(workspace, settings.clone());
+        }
+        Ok(loaded)
+    }
+
+    /// Called after this container changes a workspace's settings.
+    pub fn remember_settings(&self, workspace: WorkspaceId, settings: Arc<records::Workspace>) {
+        let mut cache = self.settings_cache.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() > 10_000 {
+            cache.clear();
+        }
+        cache.insert(workspace, (std::time::Instant::now(), settings));
+    }
 }
 
 pub fn router(state: Arc<ApiState>) -> Router {
-    use routes::{audit, identity, workspaces};
+    use routes::{api_keys, audit, identity, two_factor, workspaces};
     let routes = Router::new()
         .route("/health", get(health))
         .route("/openapi.json", get(openapi::document))
@@ -69,6 +110,9 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/v1/sessions/refresh", post(identity::refresh))
         .route("/v1/sessions/{session_id}", delete(identity::revoke_session))
         .route("/v1/me/password", post(identity::change_password))
+        .route("/v1/me/2fa/setup", post(two_factor::setup))
+        .route("/v1/me/2fa/confirm", post(two_factor::confirm))
+        .route("/v1/me/2fa", delete(two_factor::disable))
         .route("/v1/invites/accept", post(workspaces::accept_invite))
         .route("/v1/workspaces/{ws}", get(workspaces::get_workspace).patch(workspaces::update_workspace))
         .route("/v1/workspaces/{ws}/members", get(workspaces::list_members))
@@ -77,6 +121,9 @@ pub fn router(state: Arc<ApiState>) -> Router {
             patch(workspaces::change_role).delete(workspaces::remove_member),
         )
         .route("/v1/workspaces/{ws}/invites", post(workspaces::invite))
+        .route("/v1/workspaces/{ws}/sub-workspaces", post(workspaces::create_sub_workspace))
+        .route("/v1/workspaces/{ws}/api-keys", post(api_keys::create).get(api_keys::list))
+        .route("/v1/workspaces/{ws}/api-keys/{key_id}", delete(api_keys::revoke))
         .route("/v1/workspaces/{ws}/audit", get(audit::list))
         .route("/v1/workspaces/{ws}/audit/verify", get(audit::verify))
         .with_state(state);

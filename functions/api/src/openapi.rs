@@ -1,6 +1,6 @@
 //! The OpenAPI 3 document, generated from the handlers' own annotations.
 
-use crate::routes::{audit, identity, workspaces};
+use crate::routes::{api_keys, audit, identity, two_factor, workspaces};
 use tern_http::Json;
 use utoipa::OpenApi;
 
@@ -15,12 +15,19 @@ use utoipa::OpenApi;
         identity::list_sessions,
         identity::revoke_session,
         identity::change_password,
+        two_factor::setup,
+        two_factor::confirm,
+        two_factor::disable,
         workspaces::get_workspace,
         workspaces::update_workspace,
         workspaces::list_members,
         workspaces::change_role,
         workspaces::remove_member,
         workspaces::invite,
+        workspaces::create_sub_workspace,
+        api_keys::create,
+        api_keys::list,
+        api_keys::revoke,
         workspaces::accept_invite,
         audit::list,
         audit::verify,

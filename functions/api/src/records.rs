@@ -4,6 +4,8 @@
 use serde::{Deserialize, Serialize};
 use tern_aws::global::{GlobalKind, GlobalRecord};
 use tern_aws::table::Entity;
+use tern_aws::sealing::SealedValue;
+use tern_security::api_key::Scope;
 use tern_security::roles::Role;
 use tern_security::throttle::FailureRecord;
 use tern_security::token::RefreshFamily;
@@ -20,6 +22,44 @@ pub struct User {
     /// Workspaces the user belongs to, for choosing one at sign-in.
     #[serde(default)]
     pub workspaces: Vec<String>,
+    /// The TOTP secret, sealed under the platform key; `Some` once 2FA is on.
+    #[serde(default)]
+    pub totp: Option<SealedValue>,
+    /// A secret handed out by 2FA setup and not yet confirmed with a code.
+    #[serde(default)]
+    pub totp_pending: Option<SealedValue>,
+    /// The last TOTP time step accepted (0: none yet), so a code cannot be replayed.
+    /// A number, not an option, so a conditional write can compare it.
+    #[serde(default)]
+    pub totp_last_step: u64,
+    /// SHA-256 (hex) of the unused recovery codes.
+    #[serde(default)]
+    pub recovery_hashes: Vec<String>,
+    /// Tern staff who may look at workspaces for support (read-only metadata).
+    #[serde(default)]
+    pub platform_support: bool,
+}
+
+impl User {
+    pub fn new(id: String, email: String, name: String, password_hash: String, created_at: i64, workspace: String) -> Self {
+        Self {
+            id,
+            email,
+            name,
+            password_hash,
+            created_at,
+            workspaces: vec![workspace],
+            totp: None,
+            totp_pending: None,
+            totp_last_step: 0,
+            recovery_hashes: Vec::new(),
+            platform_support: false,
+        }
+    }
+
+    pub fn has_two_factor(&self) -> bool {
+        self.totp.is_some()
+    }
 }
 
 impl GlobalRecord for User {
@@ -59,6 +99,9 @@ pub struct Session {
     pub ip: Option<String>,
     pub created_at: i64,
     pub last_seen_at: i64,
+    /// Signed in with a second factor (or turned 2FA on during the session).
+    #[serde(default)]
+    pub two_factor: bool,
 }
 
 impl GlobalRecord for Session {
@@ -128,6 +171,12 @@ pub struct Workspace {
     pub kms_key_id: String,
     pub require_2fa: bool,
     pub created_at: i64,
+    /// Enterprise: requests from other addresses are refused (CIDR entries).
+    #[serde(default)]
+    pub ip_allowlist: Vec<String>,
+    /// A sub-workspace's explicit grant: its agency's owners may read its audit trail.
+    #[serde(default)]
+    pub parent_may_read_audit: bool,
 }
 
 impl Entity for Workspace {
@@ -152,5 +201,42 @@ impl Entity for Member {
     const COLLECTION: bool = true;
     fn id(&self) -> &str {
         &self.user_id
+    }
+}
+
+/// An API key's settings; the key itself is shown once and never stored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ApiKey {
+    /// The key's visible prefix.
+    pub id: String,
+    pub name: String,
+    pub scopes: std::collections::BTreeSet<Scope>,
+    pub created_by: String,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+    pub last_used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+impl Entity for ApiKey {
+    const KIND: &'static str = "APIKEY";
+    const COLLECTION: bool = true;
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+/// Finds a presented API key's workspace by the key's hash.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ApiKeyLookup {
+    pub hash: String,
+    pub workspace_id: String,
+    pub key_id: String,
+}
+
+impl GlobalRecord for ApiKeyLookup {
+    const KIND: GlobalKind = GlobalKind::ApiKey;
+    fn key(&self) -> String {
+        self.hash.clone()
     }
 }

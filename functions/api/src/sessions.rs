@@ -38,6 +38,7 @@ pub async fn start(
     workspace_id: &str,
     role: Role,
     remember_me: bool,
+    two_factor: bool,
     client: &Client,
 ) -> Result<(HeaderMap, SignedIn), ApiError> {
     let now = state.now_unix();
@@ -52,6 +53,7 @@ pub async fn start(
         ip: client.ip.clone(),
         created_at: now as i64,
         last_seen_at: now as i64,
+        two_factor,
     };
     state.global.create(&session, expiry(&session)).await.map_err(ApiError::unavailable)?;
     tokens(state, &session, role, &refresh)

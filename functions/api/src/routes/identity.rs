@@ -3,7 +3,7 @@
 use super::{audit, email, text};
 use crate::ApiState;
 use crate::auth::{Caller, Client, REFRESH_COOKIE, cookie};
-use crate::records::{EmailLookup, Member, Plan, Session, Throttle, User, Workspace};
+use crate::records::{EmailLookup, Member, Plan, Session, Throttle, User};
 use crate::sessions::{self, SignedIn};
 use aws_sdk_dynamodb::types::AttributeValue;
 use axum::extract::State;
@@ -83,28 +83,11 @@ pub async fn sign_up(State(state): State<Arc<ApiState>>, client: Client, Json(in
         Err(e) => return Err(ApiError::unavailable(e)),
     }
     let now = state.clock.now().unix_timestamp();
-    let user = User { id: user_id.clone(), email: email.clone(), name: name.clone(), password_hash: password_hash.as_str().to_string(), created_at: now, workspaces: vec![workspace.to_string()] };
+    let user = User::new(user_id.clone(), email.clone(), name.clone(), password_hash.as_str().to_string(), now, workspace.to_string());
     state.global.create(&user, None).await.map_err(ApiError::unavailable)?;
-    let kms_key_id = tern_aws::workspace_keys::create_workspace_key(&state.clients.kms, workspace).await.map_err(ApiError::unavailable)?;
-    let scoped = state.table.scope(workspace);
-    let record = Workspace {
-        id: workspace.to_string(),
-        name: workspace_name,
-        plan: input.plan.unwrap_or(Plan::Trial),
-        timezone,
-        locale,
-        parent_id: None,
-        kms_key_id,
-        require_2fa: false,
-        created_at: now,
-    };
-    scoped.create(&record, None).await.map_err(ApiError::unavailable)?;
-    scoped
-        .create(&Member { user_id: user_id.clone(), email, name, role: Role::Owner, joined_at: now }, None)
-        .await
-        .map_err(ApiError::unavailable)?;
-    audit(&state, workspace, &user_id, "workspace.created", Some(&workspace.to_string()), serde_json::json!({ "plan": record.plan }), &client).await?;
-    let (headers, body) = sessions::start(&state, &user_id, &workspace.to_string(), Role::Owner, input.remember_me, &client).await?;
+    let settings = super::workspaces::NewWorkspace { name: workspace_name, plan: input.plan.unwrap_or(Plan::Trial), timezone, locale, parent_id: None };
+    super::workspaces::create_workspace(&state, workspace, settings, &user, &client).await?;
+    let (headers, body) = sessions::start(&state, &user_id, &workspace.to_string(), Role::Owner, input.remember_me, false, &client).await?;
     audit(&state, workspace, &user_id, "session.signed_in", Some(&body.session_id), serde_json::json!({ "via": "signup" }), &client).await?;
     Ok((StatusCode::CREATED, headers, Json(body)).into_response())
 }
@@ -117,6 +100,12 @@ pub struct SignIn {
     password: SecretString,
     #[serde(default)]
     remember_me: bool,
+    /// Required when the account has two-factor authentication on.
+    #[serde(default)]
+    totp_code: Option<String>,
+    /// Instead of `totp_code`: one of the recovery codes (each works once).
+    #[serde(default)]
+    recovery_code: Option<String>,
 }
 
 fn account_key(email: &str) -> String {
@@ -175,14 +164,32 @@ pub async fn sign_in(State(state): State<Arc<ApiState>>, client: Client, Json(in
             false
         }
     };
-    let Some(user) = user.filter(|_| verified) else {
+    let record_failures = async |records: Vec<Option<tern_security::throttle::FailureRecord>>| -> Result<(), ApiError> {
         for ((key, policy), record) in keys.iter().zip(records) {
             let record = policy.record_failure(record, now);
             let expires = time::OffsetDateTime::from_unix_timestamp(policy.record_expires_at(&record) as i64).ok();
             state.global.put(&Throttle { key: key.clone(), record }, expires).await.map_err(ApiError::unavailable)?;
         }
+        Ok(())
+    };
+    let Some(mut user) = user.filter(|_| verified) else {
+        record_failures(records).await?;
         return Err(ApiError::unauthorized("The e-mail or password is wrong."));
     };
+    let two_factor = user.has_two_factor();
+    if two_factor {
+        if input.totp_code.is_none() && input.recovery_code.is_none() {
+            return Err(ApiError::new(StatusCode::UNAUTHORIZED, "two_factor_required", "Send the code from your authenticator app as totp_code."));
+        }
+        match super::two_factor::check_second_factor(&state, &mut user, input.totp_code.as_deref(), input.recovery_code.as_deref()).await {
+            Ok(()) => {}
+            Err(super::two_factor::SecondFactorError::Wrong) => {
+                record_failures(records).await?;
+                return Err(ApiError::new(StatusCode::UNAUTHORIZED, "invalid_two_factor", "That code is not right, or was already used."));
+            }
+            Err(super::two_factor::SecondFactorError::Failed(e)) => return Err(e),
+        }
+    }
     state.global.delete::<Throttle>(&keys[0].0).await.map_err(ApiError::unavailable)?;
 
     let workspace = user.workspaces.first().cloned().unwrap_or_default();
@@ -190,7 +197,7 @@ pub async fn sign_in(State(state): State<Arc<ApiState>>, client: Client, Json(in
         Ok(ws) => state.table.scope(ws).get::<Member>(&user.id).await.map_err(ApiError::unavailable)?.map(|m| m.role),
         Err(_) => None,
     };
-    let (headers, body) = sessions::start(&state, &user.id, &workspace, role.unwrap_or(Role::Readonly), input.remember_me, &client).await?;
+    let (headers, body) = sessions::start(&state, &user.id, &workspace, role.unwrap_or(Role::Readonly), input.remember_me, two_factor, &client).await?;
     if let Ok(ws) = WorkspaceId::parse(&workspace) {
         audit(&state, ws, &user.id, "session.signed_in", Some(&body.session_id), serde_json::json!({}), &client).await?;
     }

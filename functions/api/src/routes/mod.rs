@@ -1,8 +1,10 @@
 //! Route handlers, by area. Each handler's extractors declare what it needs: a
 //! `Caller` (signed in) or an `InWorkspace<need::X>` (member with permission X).
 
+pub mod api_keys;
 pub mod audit;
 pub mod identity;
+pub mod two_factor;
 pub mod workspaces;
 
 use crate::ApiState;

@@ -18,6 +18,47 @@ use tern_security::roles::Role;
 use tern_security::secret::SecretString;
 use tern_security::token::{OpaqueToken, TokenHash};
 
+/// What a new workspace starts with.
+pub struct NewWorkspace {
+    pub name: String,
+    pub plan: Plan,
+    pub timezone: String,
+    pub locale: String,
+    pub parent_id: Option<WorkspaceId>,
+}
+
+/// Creates a workspace, its own KMS key, and `owner` as its owner, and audits it.
+pub(crate) async fn create_workspace(
+    state: &ApiState,
+    workspace: WorkspaceId,
+    settings: NewWorkspace,
+    owner: &User,
+    client: &Client,
+) -> Result<Workspace, ApiError> {
+    let kms_key_id = tern_aws::workspace_keys::create_workspace_key(&state.clients.kms, workspace).await.map_err(ApiError::unavailable)?;
+    let now = state.clock.now().unix_timestamp();
+    let record = Workspace {
+        id: workspace.to_string(),
+        name: settings.name,
+        plan: settings.plan,
+        timezone: settings.timezone,
+        locale: settings.locale,
+        parent_id: settings.parent_id.map(|p| p.to_string()),
+        kms_key_id,
+        require_2fa: false,
+        created_at: now,
+        ip_allowlist: Vec::new(),
+        parent_may_read_audit: false,
+    };
+    let scoped = state.table.scope(workspace);
+    scoped.create(&record, None).await.map_err(ApiError::unavailable)?;
+    let member = Member { user_id: owner.id.clone(), email: owner.email.clone(), name: owner.name.clone(), role: Role::Owner, joined_at: now };
+    scoped.create(&member, None).await.map_err(ApiError::unavailable)?;
+    let parameters = serde_json::json!({ "plan": record.plan, "parent": record.parent_id });
+    audit(state, workspace, &owner.id, "workspace.created", Some(&record.id), parameters, client).await?;
+    Ok(record)
+}
+
 /// How long an invitation link works.
 pub const INVITE_LIFETIME: time::Duration = time::Duration::days(7);
 
@@ -67,6 +108,10 @@ pub struct WorkspaceChanges {
     timezone: Option<String>,
     locale: Option<String>,
     require_2fa: Option<bool>,
+    /// Enterprise plan: CIDR entries; requests from elsewhere are refused.
+    ip_allowlist: Option<Vec<String>>,
+    /// For a sub-workspace: let the agency's owners read this audit trail.
+    parent_may_read_audit: Option<bool>,
 }
 
 #[utoipa::path(patch, path = "/v1/workspaces/{ws}", params(("ws" = String, Path)), request_body = WorkspaceChanges,
@@ -90,9 +135,31 @@ pub async fn update_workspace(
     if let Some(required) = changes.require_2fa {
         workspace.require_2fa = required;
     }
+    if let Some(entries) = &changes.ip_allowlist {
+        if workspace.plan != Plan::Enterprise {
+            return Err(ApiError::unprocessable("plan_required", "IP allow-listing is part of the enterprise plan."));
+        }
+        let allowlist = tern_security::allowlist::IpAllowlist::parse(entries.iter().map(String::as_str))
+            .map_err(|e| ApiError::unprocessable("invalid_cidr", e.to_string()))?;
+        let here = client.ip.as_deref().and_then(|ip| ip.parse().ok());
+        if !allowlist.is_empty() && !here.is_some_and(|ip| allowlist.contains(ip)) {
+            return Err(ApiError::unprocessable("would_lock_you_out", "The list must include the address you are connecting from."));
+        }
+        workspace.ip_allowlist = entries.iter().map(|e| e.trim().to_string()).filter(|e| !e.is_empty()).collect();
+    }
+    if let Some(grant) = changes.parent_may_read_audit {
+        if workspace.parent_id.is_none() {
+            return Err(ApiError::unprocessable("not_a_sub_workspace", "Only a sub-workspace of an agency can grant its agency access."));
+        }
+        workspace.parent_may_read_audit = grant;
+    }
     ctx.scoped.put(&workspace, None).await.map_err(ApiError::unavailable)?;
-    let parameters = serde_json::json!({ "name": changes.name, "timezone": changes.timezone, "locale": changes.locale, "require_2fa": changes.require_2fa });
-    audit(&state, ctx.workspace, &ctx.caller.user_id, "workspace.updated", Some(&workspace.id), parameters, &client).await?;
+    state.remember_settings(ctx.workspace, Arc::new(workspace.clone()));
+    let parameters = serde_json::json!({
+        "name": changes.name, "timezone": changes.timezone, "locale": changes.locale, "require_2fa": changes.require_2fa,
+        "ip_allowlist": changes.ip_allowlist, "parent_may_read_audit": changes.parent_may_read_audit,
+    });
+    audit(&state, ctx.workspace, &ctx.actor.audit_name(), "workspace.updated", Some(&workspace.id), parameters, &client).await?;
     Ok(Json(view(workspace, ctx.role)))
 }
 
@@ -118,6 +185,46 @@ pub struct MemberPage {
 pub struct PageQuery {
     after: Option<String>,
     limit: Option<i32>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewSubWorkspace {
+    name: String,
+    timezone: Option<String>,
+    locale: Option<String>,
+}
+
+/// An agency creates a client workspace: its own tenancy boundary and KMS key. The
+/// agency sees into it only as its members, or through the grants it gives.
+#[utoipa::path(post, path = "/v1/workspaces/{ws}/sub-workspaces", params(("ws" = String, Path)), request_body = NewSubWorkspace,
+    responses((status = 201, body = WorkspaceView), (status = 403), (status = 404), (status = 422)))]
+pub async fn create_sub_workspace(
+    State(state): State<Arc<ApiState>>,
+    client: Client,
+    ctx: InWorkspace<need::ManageWorkspace>,
+    Json(input): Json<NewSubWorkspace>,
+) -> Result<Response, ApiError> {
+    if ctx.settings.plan != Plan::Agency {
+        return Err(ApiError::unprocessable("plan_required", "Sub-workspaces are part of the agency plan."));
+    }
+    let crate::auth::Actor::User { user_id, .. } = &ctx.actor else {
+        return Err(ApiError::forbidden("API keys cannot create workspaces."));
+    };
+    let mut owner = state.global.get::<User>(user_id).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)?;
+    let settings = NewWorkspace {
+        name: text("name", &input.name, 100)?,
+        plan: Plan::Agency,
+        timezone: timezone(input.timezone.as_deref().or(Some(&ctx.settings.timezone)))?,
+        locale: locale(input.locale.as_deref().or(Some(&ctx.settings.locale)))?,
+        parent_id: Some(ctx.workspace),
+    };
+    let sub = WorkspaceId::generate();
+    let created = create_workspace(&state, sub, settings, &owner, &client).await?;
+    owner.workspaces.push(sub.to_string());
+    state.global.put(&owner, None).await.map_err(ApiError::unavailable)?;
+    audit(&state, ctx.workspace, &ctx.actor.audit_name(), "workspace.sub_created", Some(&created.id), serde_json::json!({}), &client).await?;
+    Ok((StatusCode::CREATED, Json(view(created, Role::Owner))).into_response())
 }
 
 #[utoipa::path(get, path = "/v1/workspaces/{ws}/members", params(("ws" = String, Path), PageQuery), responses((status = 200, body = MemberPage), (status = 404)))]
@@ -177,7 +284,8 @@ pub async fn change_role(
     member.role = change.role;
     ctx.scoped.put(&member, None).await.map_err(ApiError::unavailable)?;
     let parameters = serde_json::json!({ "from": previous, "to": change.role });
-    audit(&state, ctx.workspace, &ctx.caller.user_id, "member.role_changed", Some(&user_id), parameters, &client).await?;
+    audit(&state, ctx.workspace, &ctx.actor.audit_name(), "member.role_changed", Some(&user_id), parameters, &client).await?;
+    super::api_keys::revoke_beyond_role(&state, &ctx.scoped, &user_id, Some(change.role), &ctx.actor.audit_name(), &client).await?;
     Ok(Json(MemberView { user_id: member.user_id, email: member.email, name: member.name, role: member.role, joined_at: member.joined_at }))
 }
 
@@ -197,7 +305,8 @@ pub async fn remove_member(
         return Err(ApiError::new(StatusCode::CONFLICT, "last_owner", "A workspace keeps at least one owner."));
     }
     ctx.scoped.delete::<Member>(&user_id).await.map_err(ApiError::unavailable)?;
-    audit(&state, ctx.workspace, &ctx.caller.user_id, "member.removed", Some(&user_id), serde_json::json!({ "role": member.role }), &client).await?;
+    audit(&state, ctx.workspace, &ctx.actor.audit_name(), "member.removed", Some(&user_id), serde_json::json!({ "role": member.role }), &client).await?;
+    super::api_keys::revoke_beyond_role(&state, &ctx.scoped, &user_id, None, &ctx.actor.audit_name(), &client).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -235,11 +344,11 @@ pub async fn invite(
         workspace_id: ctx.workspace.to_string(),
         email: email.clone(),
         role: input.role,
-        invited_by: ctx.caller.user_id.clone(),
+        invited_by: ctx.actor.audit_name(),
         expires_at: expires.unix_timestamp(),
     };
     state.global.create(&invite, Some(expires)).await.map_err(ApiError::unavailable)?;
-    audit(&state, ctx.workspace, &ctx.caller.user_id, "member.invited", Some(&email), serde_json::json!({ "role": input.role }), &client).await?;
+    audit(&state, ctx.workspace, &ctx.actor.audit_name(), "member.invited", Some(&email), serde_json::json!({ "role": input.role }), &client).await?;
     Ok((StatusCode::CREATED, Json(InviteCreated { token: token.expose().to_string(), expires_at: invite.expires_at })).into_response())
 }
 
@@ -280,12 +389,12 @@ pub async fn accept_invite(State(state): State<Arc<ApiState>>, client: Client, J
     state.global.delete::<Invite>(&hash).await.map_err(ApiError::unavailable)?;
     let now = state.clock.now().unix_timestamp();
     let password_hash = state.hasher.hash(&input.password).map_err(ApiError::internal)?;
-    let user = User { id: user_id.clone(), email: invite.email.clone(), name: name.clone(), password_hash: password_hash.as_str().to_string(), created_at: now, workspaces: vec![invite.workspace_id.clone()] };
+    let user = User::new(user_id.clone(), invite.email.clone(), name.clone(), password_hash.as_str().to_string(), now, invite.workspace_id.clone());
     state.global.create(&user, None).await.map_err(ApiError::unavailable)?;
     let member = Member { user_id: user_id.clone(), email: invite.email.clone(), name, role: invite.role, joined_at: now };
     state.table.scope(workspace).create(&member, None).await.map_err(ApiError::unavailable)?;
     audit(&state, workspace, &user_id, "member.joined", Some(&user_id), serde_json::json!({ "role": invite.role, "invited_by": invite.invited_by }), &client).await?;
-    let (headers, body): (_, SignedIn) = sessions::start(&state, &user_id, &invite.workspace_id, invite.role, input.remember_me, &client).await?;
+    let (headers, body): (_, SignedIn) = sessions::start(&state, &user_id, &invite.workspace_id, invite.role, input.remember_me, false, &client).await?;
     Ok((StatusCode::CREATED, headers, Json(body)).into_response())
 }
 
