@@ -4,6 +4,7 @@
 mod access;
 mod events;
 mod identity;
+mod logs;
 mod inbound;
 mod platform;
 mod queues;

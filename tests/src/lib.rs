@@ -29,6 +29,7 @@ pub async fn start_dev_host(name: &str) -> DevHost {
 }
 
 pub async fn start_dev_host_with_secret(name: &str, secret: &str) -> DevHost {
+    capture_logs();
     DevHost::start(DevHostOptions {
         aws_endpoint: aws_endpoint(),
         prefix: unique_prefix(name),
@@ -111,3 +112,36 @@ pub async fn queue_depth(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> u64 {
 }
 
 pub const SECOND: Duration = Duration::from_secs(1);
+
+static LOGS: std::sync::OnceLock<std::sync::Arc<std::sync::Mutex<Vec<u8>>>> = std::sync::OnceLock::new();
+
+#[derive(Clone)]
+struct Capture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Sends every log line of this test process (all tests, every crate, at debug
+/// level) to a buffer, as JSON lines like production, so tests can search them.
+pub fn capture_logs() {
+    let buffer = LOGS.get_or_init(Default::default).clone();
+    let writer = Capture(buffer);
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("debug,hyper=info,h2=info"))
+        .with_current_span(true)
+        .with_writer(move || writer.clone())
+        .try_init();
+}
+
+/// Everything logged so far in this process.
+pub fn captured_logs() -> String {
+    LOGS.get().map(|b| String::from_utf8_lossy(&b.lock().unwrap_or_else(|p| p.into_inner())).into_owned()).unwrap_or_default()
+}
