@@ -5,6 +5,7 @@ mod access;
 mod events;
 mod identity;
 mod logs;
+mod openapi;
 mod inbound;
 mod platform;
 mod queues;

@@ -95,3 +95,19 @@ fn every_queue_a_function_consumes_has_a_dead_letter_queue() {
         }
     }
 }
+
+#[test]
+fn only_housekeeping_may_change_or_delete_audit_entries() {
+    let template = raw_template();
+    for (name, resource) in template["Resources"].as_mapping().unwrap() {
+        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let statements = resource["Properties"]["Policies"][0]["Statement"].as_sequence().unwrap();
+        let denies_audit = statements.iter().any(|s| {
+            s["Effect"].as_str() == Some("Deny") && serde_yaml::to_string(&s["Condition"]).unwrap().contains("WS#*#AUDIT")
+        });
+        let is_housekeeping = name.as_str() == Some("HousekeepingFunction");
+        assert_eq!(denies_audit, !is_housekeeping, "{name:?}");
+    }
+}
