@@ -4,22 +4,9 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tern_devhost::DevHost;
-use tern_tests::{observer_clients, start_dev_host};
+use tern_tests::{call, observer_clients, start_dev_host};
 
 const PASSWORD: &str = "correct horse battery staple 42";
-
-async fn call(host: &DevHost, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
-    let mut request = reqwest::Client::new().request(method, format!("{}{path}", host.base_url()));
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
 
 /// `(access token, workspace id, user id)` of a new account.
 async fn sign_up(host: &DevHost, email: &str, plan: &str) -> (String, String, String) {

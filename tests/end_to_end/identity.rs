@@ -4,7 +4,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tern_devhost::DevHost;
-use tern_tests::{observer_clients, start_dev_host};
+use tern_tests::{call, observer_clients, start_dev_host};
 
 const PASSWORD: &str = "correct horse battery staple 42";
 
@@ -47,19 +47,6 @@ async fn sign_up(host: &DevHost, email: &str) -> Account {
         .unwrap();
     assert_eq!(response.status(), StatusCode::CREATED);
     account_from(response).await
-}
-
-async fn call(host: &DevHost, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
-    let mut request = reqwest::Client::new().request(method, format!("{}{path}", host.base_url()));
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status();
-    (status, response.json().await.unwrap_or(Value::Null))
 }
 
 /// Invites `email` with `role` into `owner`'s workspace and accepts as a new user.

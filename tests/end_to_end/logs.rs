@@ -4,22 +4,7 @@
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use tern_devhost::DevHost;
-use tern_tests::{captured_logs, start_dev_host};
-
-async fn call(host: &DevHost, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value, Vec<String>) {
-    let mut request = reqwest::Client::new().request(method, format!("{}{path}", host.base_url()));
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status();
-    let cookies = response.headers().get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).map(String::from).collect();
-    (status, response.json().await.unwrap_or(Value::Null), cookies)
-}
+use tern_tests::{call, captured_logs, start_dev_host};
 
 #[tokio::test]
 async fn planted_secrets_never_appear_in_any_log_line() {
@@ -27,30 +12,37 @@ async fn planted_secrets_never_appear_in_any_log_line() {
     let host = start_dev_host("logs").await;
     let password = format!("planted-password-{}", tern_domain::ids::RequestId::generate());
     let email = "quinn@acme.example";
-    let (status, signed_up, cookies) = call(&host, Method::POST, "/v1/signup", None, Some(json!({ "email": email, "password": password, "name": "Quinn Example", "workspace_name": "Workspace" }))).await;
-    assert_eq!(status, StatusCode::CREATED);
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/signup", host.base_url()))
+        .json(&json!({ "email": email, "password": password, "name": "Quinn Example", "workspace_name": "Workspace" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let cookies: Vec<String> = response.headers().get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).map(String::from).collect();
+    let signed_up: Value = response.json().await.unwrap();
     let access = signed_up["access_token"].as_str().unwrap().to_string();
     let ws = signed_up["workspace_id"].as_str().unwrap().to_string();
     let refresh = cookies.iter().find_map(|c| c.strip_prefix("tern_refresh=")).unwrap().split(';').next().unwrap().to_string();
 
-    let (_, setup, _) = call(&host, Method::POST, "/v1/me/2fa/setup", Some(&access), None).await;
+    let (_, setup) = call(&host, Method::POST, "/v1/me/2fa/setup", Some(&access), None).await;
     let totp_secret = setup["secret"].as_str().unwrap().to_string();
     let secret = tern_security::totp::TotpSecret::from_base32(&totp_secret).unwrap();
     let code = tern_security::totp::code_at(&secret, host.clock.now().unix_timestamp() as u64, tern_security::totp::TotpParams::DEFAULT).unwrap();
-    let (_, confirmed, _) = call(&host, Method::POST, "/v1/me/2fa/confirm", Some(&access), Some(json!({ "code": code }))).await;
+    let (_, confirmed) = call(&host, Method::POST, "/v1/me/2fa/confirm", Some(&access), Some(json!({ "code": code }))).await;
     let recovery = confirmed["recovery_codes"][0].as_str().unwrap().to_string();
 
-    let (_, key, _) = call(&host, Method::POST, &format!("/v1/workspaces/{ws}/api-keys"), Some(&access), Some(json!({ "name": "k", "scopes": ["audit:read"] }))).await;
+    let (_, key) = call(&host, Method::POST, &format!("/v1/workspaces/{ws}/api-keys"), Some(&access), Some(json!({ "name": "k", "scopes": ["audit:read"] }))).await;
     let api_key = key["key"].as_str().unwrap().to_string();
     call(&host, Method::GET, &format!("/v1/workspaces/{ws}/audit"), Some(&api_key), None).await;
-    let (_, invite, _) = call(&host, Method::POST, &format!("/v1/workspaces/{ws}/invites"), Some(&access), Some(json!({ "email": "n@acme.example", "role": "member" }))).await;
+    let (_, invite) = call(&host, Method::POST, &format!("/v1/workspaces/{ws}/invites"), Some(&access), Some(json!({ "email": "n@acme.example", "role": "member" }))).await;
     let invite_token = invite["token"].as_str().unwrap().to_string();
     call(&host, Method::POST, "/v1/invites/accept", None, Some(json!({ "token": invite_token, "name": "Nora Example", "password": password }))).await;
 
     // Failures log more than successes: wrong password, wrong code, reused refresh token.
     call(&host, Method::POST, "/v1/sessions", None, Some(json!({ "email": email, "password": format!("{password}-wrong") }))).await;
     call(&host, Method::POST, "/v1/sessions", None, Some(json!({ "email": email, "password": password, "totp_code": "000000" }))).await;
-    let (status, _, _) = call(&host, Method::POST, "/v1/sessions", None, Some(json!({ "email": email, "password": password, "recovery_code": recovery }))).await;
+    let (status, _) = call(&host, Method::POST, "/v1/sessions", None, Some(json!({ "email": email, "password": password, "recovery_code": recovery }))).await;
     assert_eq!(status, StatusCode::OK);
     for _ in 0..2 {
         reqwest::Client::new().post(format!("{}/v1/sessions/refresh", host.base_url())).header("cookie", format!("tern_refresh={refresh}")).send().await.unwrap();

@@ -7,7 +7,7 @@
 //! The entry is stored as its exact JSON (plus a few attributes for filtering) so
 //! what is read back hashes to what was written.
 
-use crate::table::StoreError;
+use crate::table::{Condition, StoreError, write_item};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity};
 use std::collections::HashMap;
 use tern_domain::ids::WorkspaceId;
@@ -53,17 +53,7 @@ impl AuditLog {
                 ("entry".to_string(), AttributeValue::S(json)),
                 (crate::table::EXPIRES_AT.to_string(), AttributeValue::N(expires.to_string())),
             ]);
-            let written = self
-                .client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(pk)")
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                .send()
-                .await
-                .map_err(StoreError::from_sdk);
-            match written {
+            match write_item(&self.client, &self.table, item, Condition::New).await {
                 Ok(_) => return Ok(entry),
                 Err(StoreError::ConditionFailed) => continue,
                 Err(e) => return Err(e),

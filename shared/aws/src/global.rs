@@ -13,7 +13,7 @@
 //! Keys are `pk = <KIND>#<key>`, `sk = <KIND>`. A record may also appear in the
 //! `gsi1` index (sessions by user).
 
-use crate::table::{EXPIRES_AT, StoreError};
+use crate::table::{Condition, EXPIRES_AT, StoreError, delete_item, read_item, write_item};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -86,28 +86,11 @@ impl GlobalTable {
 
     /// Writes a new record; [`StoreError::ConditionFailed`] when the key is taken.
     pub async fn create<R: GlobalRecord>(&self, record: &R, expires_at: Option<OffsetDateTime>) -> Result<(), StoreError> {
-        self.client
-            .put_item()
-            .table_name(&self.name)
-            .set_item(Some(Self::item(record, expires_at)?))
-            .condition_expression("attribute_not_exists(pk)")
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await
-            .map_err(StoreError::from_sdk)?;
-        Ok(())
+        write_item(&self.client, &self.name, Self::item(record, expires_at)?, Condition::New).await
     }
 
     pub async fn put<R: GlobalRecord>(&self, record: &R, expires_at: Option<OffsetDateTime>) -> Result<(), StoreError> {
-        self.client
-            .put_item()
-            .table_name(&self.name)
-            .set_item(Some(Self::item(record, expires_at)?))
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await
-            .map_err(StoreError::from_sdk)?;
-        Ok(())
+        write_item(&self.client, &self.name, Self::item(record, expires_at)?, Condition::Always).await
     }
 
     /// Replaces a record only while `attribute` still holds `expected`.
@@ -118,44 +101,16 @@ impl GlobalTable {
         attribute: &str,
         expected: AttributeValue,
     ) -> Result<(), StoreError> {
-        self.client
-            .put_item()
-            .table_name(&self.name)
-            .set_item(Some(Self::item(record, expires_at)?))
-            .condition_expression("#a = :expected")
-            .expression_attribute_names("#a", attribute)
-            .expression_attribute_values(":expected", expected)
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await
-            .map_err(StoreError::from_sdk)?;
-        Ok(())
+        let condition = Condition::Unchanged(attribute.to_string(), expected);
+        write_item(&self.client, &self.name, Self::item(record, expires_at)?, condition).await
     }
 
     pub async fn get<R: GlobalRecord>(&self, key: &str) -> Result<Option<R>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.name)
-            .set_key(Some(key_of::<R>(key)))
-            .consistent_read(true)
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await
-            .map_err(StoreError::from_sdk)?;
-        output.item.map(|i| serde_dynamo::from_item(i).map_err(|e| StoreError::Codec(e.to_string()))).transpose()
+        read_item(&self.client, &self.name, key_of::<R>(key)).await
     }
 
     pub async fn delete<R: GlobalRecord>(&self, key: &str) -> Result<(), StoreError> {
-        self.client
-            .delete_item()
-            .table_name(&self.name)
-            .set_key(Some(key_of::<R>(key)))
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await
-            .map_err(StoreError::from_sdk)?;
-        Ok(())
+        delete_item(&self.client, &self.name, key_of::<R>(key)).await
     }
 
     /// Records listed under `gsi1pk` (eventually consistent, as every GSI read is).

@@ -69,6 +69,73 @@ impl StoreError {
     }
 }
 
+/// The condition a write is made under.
+pub(crate) enum Condition {
+    Always,
+    /// The item must not exist yet (creates; idempotent producers).
+    New,
+    /// `attribute` must still hold this value (optimistic concurrency).
+    Unchanged(String, AttributeValue),
+}
+
+/// The one place items are written; scoped and global records both come through here.
+pub(crate) async fn write_item(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    item: HashMap<String, AttributeValue>,
+    condition: Condition,
+) -> Result<(), StoreError> {
+    let mut request = client
+        .put_item()
+        .table_name(table)
+        .set_item(Some(item))
+        .return_consumed_capacity(ReturnConsumedCapacity::Total);
+    request = match condition {
+        Condition::Always => request,
+        Condition::New => request.condition_expression("attribute_not_exists(pk)"),
+        Condition::Unchanged(attribute, expected) => request
+            .condition_expression("#a = :expected")
+            .expression_attribute_names("#a", attribute)
+            .expression_attribute_values(":expected", expected),
+    };
+    request.send().await.map_err(StoreError::from_sdk)?;
+    Ok(())
+}
+
+/// Reads and decodes one item by key (strongly consistent).
+pub(crate) async fn read_item<T: DeserializeOwned>(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    key: HashMap<String, AttributeValue>,
+) -> Result<Option<T>, StoreError> {
+    let output = client
+        .get_item()
+        .table_name(table)
+        .set_key(Some(key))
+        .consistent_read(true)
+        .return_consumed_capacity(ReturnConsumedCapacity::Total)
+        .send()
+        .await
+        .map_err(StoreError::from_sdk)?;
+    output.item.map(|item| serde_dynamo::from_item(item).map_err(|e| StoreError::Codec(e.to_string()))).transpose()
+}
+
+pub(crate) async fn delete_item(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    key: HashMap<String, AttributeValue>,
+) -> Result<(), StoreError> {
+    client
+        .delete_item()
+        .table_name(table)
+        .set_key(Some(key))
+        .return_consumed_capacity(ReturnConsumedCapacity::Total)
+        .send()
+        .await
+        .map_err(StoreError::from_sdk)?;
+    Ok(())
+}
+
 #[derive(Debug, Clone)]
 pub struct Table {
     client: aws_sdk_dynamodb::Client,
@@ -120,63 +187,21 @@ impl ScopedTable {
     /// Writes a new item; [`StoreError::ConditionFailed`] when one with that id exists,
     /// which makes at-least-once producers idempotent.
     pub async fn create<E: Entity>(&self, entity: &E, expires_at: Option<OffsetDateTime>) -> Result<(), StoreError> {
-        self.table
-            .client
-            .put_item()
-            .table_name(&self.table.name)
-            .set_item(Some(self.item(entity, expires_at)?))
-            .condition_expression("attribute_not_exists(pk)")
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await
-            .map_err(StoreError::from_sdk)?;
-        Ok(())
+        write_item(&self.table.client, &self.table.name, self.item(entity, expires_at)?, Condition::New).await
     }
 
     /// Replaces an existing item (or writes it), keeping its workspace and key.
     pub async fn put<E: Entity>(&self, entity: &E, expires_at: Option<OffsetDateTime>) -> Result<(), StoreError> {
-        self.table
-            .client
-            .put_item()
-            .table_name(&self.table.name)
-            .set_item(Some(self.item(entity, expires_at)?))
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await
-            .map_err(StoreError::from_sdk)?;
-        Ok(())
+        write_item(&self.table.client, &self.table.name, self.item(entity, expires_at)?, Condition::Always).await
     }
 
     pub async fn get<E: Entity>(&self, id: &str) -> Result<Option<E>, StoreError> {
-        let output = self
-            .table
-            .client
-            .get_item()
-            .table_name(&self.table.name)
-            .set_key(Some(self.key::<E>(id)))
-            .consistent_read(true)
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await
-            .map_err(StoreError::from_sdk)?;
-        output
-            .item
-            .map(|item| serde_dynamo::from_item(item).map_err(|e| StoreError::Codec(e.to_string())))
-            .transpose()
+        read_item(&self.table.client, &self.table.name, self.key::<E>(id)).await
     }
 
     /// Deletes an item; deleting what is not there is not an error.
     pub async fn delete<E: Entity>(&self, id: &str) -> Result<(), StoreError> {
-        self.table
-            .client
-            .delete_item()
-            .table_name(&self.table.name)
-            .set_key(Some(self.key::<E>(id)))
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await
-            .map_err(StoreError::from_sdk)?;
-        Ok(())
+        delete_item(&self.table.client, &self.table.name, self.key::<E>(id)).await
     }
 
     /// Replaces an item only while `attribute` still holds `expected` (optimistic
@@ -188,19 +213,8 @@ impl ScopedTable {
         attribute: &str,
         expected: AttributeValue,
     ) -> Result<(), StoreError> {
-        self.table
-            .client
-            .put_item()
-            .table_name(&self.table.name)
-            .set_item(Some(self.item(entity, expires_at)?))
-            .condition_expression("#a = :expected")
-            .expression_attribute_names("#a", attribute)
-            .expression_attribute_values(":expected", expected)
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await
-            .map_err(StoreError::from_sdk)?;
-        Ok(())
+        let condition = Condition::Unchanged(attribute.to_string(), expected);
+        write_item(&self.table.client, &self.table.name, self.item(entity, expires_at)?, condition).await
     }
 
     /// One page of a collection entity, in id order, starting after `after`.
