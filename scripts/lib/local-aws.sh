@@ -10,7 +10,7 @@ ensure_venv() {
     return 0
   fi
   command -v python3 >/dev/null || { echo "python3 is required (with the venv module)" >&2; return 1; }
-  echo "setting up $TERN_VENV (moto, cfn-lint)…" >&2
+  echo "setting up $TERN_VENV (moto, cfn-lint, schemathesis)…" >&2
   python3 -m venv "$TERN_VENV" || { echo "python3 -m venv failed: install python3-venv" >&2; return 1; }
   "$TERN_VENV/bin/pip" install --quiet --disable-pip-version-check -r infra/local/requirements.txt >&2
   cp infra/local/requirements.txt "$stamp"
