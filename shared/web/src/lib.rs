@@ -1,0 +1,19 @@
+//! tern-web: everything Tern does on the open network on a lead's behalf.
+//!
+//! - [`guard`]: the SSRF guard — which URLs, hosts, ports and addresses we may
+//!   connect to. Every outbound fetch and every mailbox host goes through it.
+//! - [`fetch`]: the guarded website fetcher (DNS pinned to checked addresses,
+//!   manual redirects, time/size/page limits, robots.txt).
+//! - [`robots`]: robots.txt parsing and matching (RFC 9309).
+//! - [`verify`]: e-mail address verification without probing mailboxes.
+
+pub mod fetch;
+pub mod guard;
+pub mod robots;
+pub mod verify;
+
+pub use fetch::{FetchError, FetchSession, Fetcher, Limits, Page};
+pub use guard::{
+    AddressClass, Policy, Refusal, check_mail_host, check_url, classify_ip, is_forbidden,
+};
+pub use verify::{Reason, Verdict, Verification, Verifier};
