@@ -17,13 +17,18 @@ pub struct ClassifyJob {
     pub inbound_id: String,
 }
 
-/// Enrich one company by its website's domain.
+/// Enrich one company from its website.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EnrichJob {
     pub workspace_id: WorkspaceId,
     pub request_id: RequestId,
+    /// The registrable domain, the enrichment's key.
     pub domain: String,
+    /// Where fetching starts (`https://example.com/`).
+    pub website: String,
+    /// The plan's monthly enrichment quota when the job was made.
+    pub monthly_quota: u32,
 }
 
 /// Send one step of one enrollment. `(enrollment_id, step)` is the idempotency key.

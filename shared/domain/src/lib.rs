@@ -4,8 +4,10 @@
 //! reads the wall clock directly: time arrives through [`clock::Clock`]. That is
 //! what lets every rule be tested in microseconds and every adapter be swapped.
 
+pub mod cadence;
 pub mod clock;
 pub mod cost;
+pub mod enrollment;
 pub mod ids;
 pub mod inbound;
 pub mod jobs;
