@@ -20,6 +20,7 @@ async fn main() {
         tick_every_seconds: None,
         poll_wait_seconds: 1,
         webhook_secret: tern_tests::WEBHOOK_SECRET.into(),
+        website_fetch: Default::default(),
     })
     .await
     .expect("dev host");

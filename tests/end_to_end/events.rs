@@ -58,14 +58,21 @@ async fn every_sample_event_reaches_its_handler() {
 
     // Workers whose capability is not built yet keep their job for redrive: the
     // record is reported failed, never acknowledged and dropped.
-    let enrich = tern_enrich::EnrichDeps { config: config.clone(), clients: clients.clone(), clock: clock.clone() };
+    let fetcher = tern_web::fetch::Fetcher::new(tern_web::guard::Policy::website(), Default::default()).unwrap();
+    let enrich = tern_enrich::EnrichDeps::new(config.clone(), clients.clone(), clock.clone(), fetcher);
     let send = tern_send::SendDeps { config: config.clone(), clients: clients.clone(), clock: clock.clone() };
     let feedback = tern_feedback::FeedbackDeps { config: config.clone(), clients: clients.clone(), clock: clock.clone() };
     let enrich_event: SqsEvent = serde_json::from_str(&sample("enrich/sqs.json")).unwrap();
+    // No network here: the sample's site cannot be reached, which the worker records
+    // as a failed enrichment and finishes the job.
+    assert!(failed_ids(&tern_enrich::handle(&enrich, enrich_event).await).is_empty());
+    let recorded: tern_aws::entities::Enrichment =
+        enrich.table.scope(workspace).get("customer.example").await.unwrap().expect("the enrichment is recorded");
+    assert_eq!(recorded.status, tern_aws::entities::EnrichmentStatus::Failed);
+    assert!(recorded.failure.is_some());
     let send_event: SqsEvent = serde_json::from_str(&sample("send/sqs.json")).unwrap();
     let feedback_event: SqsEvent = serde_json::from_str(&sample("feedback/sqs.json")).unwrap();
     for (event, response) in [
-        (enrich_event.clone(), tern_enrich::handle(&enrich, enrich_event).await),
         (send_event.clone(), tern_send::handle(&send, send_event).await),
         (feedback_event.clone(), tern_feedback::handle(&feedback, feedback_event).await),
     ] {

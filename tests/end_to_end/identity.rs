@@ -100,6 +100,12 @@ async fn a_foreign_workspace_is_not_found_on_every_route() {
         (Method::GET, format!("/v1/workspaces/{foreign}/api-keys"), None),
         (Method::DELETE, format!("/v1/workspaces/{foreign}/api-keys/{}", bob_key(&host, &bob).await), None),
         (Method::POST, format!("/v1/workspaces/{foreign}/sub-workspaces"), Some(json!({ "name": "x" }))),
+        (Method::POST, format!("/v1/workspaces/{foreign}/enrichments"), Some(json!({ "website": "example.com" }))),
+        (Method::GET, format!("/v1/workspaces/{foreign}/enrichments"), None),
+        (Method::GET, format!("/v1/workspaces/{foreign}/enrichments/example.com"), None),
+        (Method::GET, format!("/v1/workspaces/{foreign}/enrichment-usage"), None),
+        (Method::GET, format!("/v1/workspaces/{foreign}/ideal-customer"), None),
+        (Method::PUT, format!("/v1/workspaces/{foreign}/ideal-customer"), Some(json!({ "keywords": ["x"] }))),
         (Method::DELETE, format!("/v1/sessions/{}", bob_session(&host, &bob).await), None),
     ];
     for (method, path, body) in routes {
@@ -158,6 +164,12 @@ async fn the_role_by_route_matrix_holds() {
         (Method::POST, format!("/v1/workspaces/{ws}/api-keys"), Some(json!({ "name": "ci", "scopes": ["members:read"] })), Permission::ManageApiKeys),
         (Method::GET, format!("/v1/workspaces/{ws}/api-keys"), None, Permission::ManageApiKeys),
         (Method::DELETE, format!("/v1/workspaces/{ws}/api-keys/NOSUCHKY"), None, Permission::ManageApiKeys),
+        (Method::POST, format!("/v1/workspaces/{ws}/enrichments"), Some(json!({ "website": "not a website" })), Permission::WriteContacts),
+        (Method::GET, format!("/v1/workspaces/{ws}/enrichments"), None, Permission::ReadContacts),
+        (Method::GET, format!("/v1/workspaces/{ws}/enrichments/example.com"), None, Permission::ReadContacts),
+        (Method::GET, format!("/v1/workspaces/{ws}/enrichment-usage"), None, Permission::ReadWorkspace),
+        (Method::GET, format!("/v1/workspaces/{ws}/ideal-customer"), None, Permission::ReadWorkspace),
+        (Method::PUT, format!("/v1/workspaces/{ws}/ideal-customer"), Some(json!({ "keywords": ["robots"] })), Permission::ManageWorkspace),
         // Plan-gated: allowed roles get 422 on a trial workspace, the others 403.
         (Method::POST, format!("/v1/workspaces/{ws}/sub-workspaces"), Some(json!({ "name": "Client" })), Permission::ManageWorkspace),
     ];

@@ -29,6 +29,12 @@ async fn the_openapi_document_lists_every_route() {
         ("post", "/v1/workspaces/{ws}/api-keys"),
         ("get", "/v1/workspaces/{ws}/api-keys"),
         ("delete", "/v1/workspaces/{ws}/api-keys/{key_id}"),
+        ("post", "/v1/workspaces/{ws}/enrichments"),
+        ("get", "/v1/workspaces/{ws}/enrichments"),
+        ("get", "/v1/workspaces/{ws}/enrichments/{domain}"),
+        ("get", "/v1/workspaces/{ws}/enrichment-usage"),
+        ("get", "/v1/workspaces/{ws}/ideal-customer"),
+        ("put", "/v1/workspaces/{ws}/ideal-customer"),
         ("get", "/v1/workspaces/{ws}/audit"),
         ("get", "/v1/workspaces/{ws}/audit/verify"),
     ];

@@ -29,6 +29,10 @@ pub async fn start_dev_host(name: &str) -> DevHost {
 }
 
 pub async fn start_dev_host_with_secret(name: &str, secret: &str) -> DevHost {
+    start_dev_host_with(name, secret, Default::default()).await
+}
+
+pub async fn start_dev_host_with(name: &str, secret: &str, website_fetch: tern_devhost::WebsiteFetch) -> DevHost {
     capture_logs();
     DevHost::start(DevHostOptions {
         aws_endpoint: aws_endpoint(),
@@ -37,6 +41,7 @@ pub async fn start_dev_host_with_secret(name: &str, secret: &str) -> DevHost {
         tick_every_seconds: None,
         poll_wait_seconds: 1,
         webhook_secret: secret.to_string(),
+        website_fetch,
     })
     .await
     .expect("dev host starts on moto")

@@ -112,7 +112,7 @@ macro_rules! permissions {
     };
 }
 
-permissions!(ReadWorkspace, ManageWorkspace, ManageMembers, ReadAudit, ManageApiKeys);
+permissions!(ReadWorkspace, ManageWorkspace, ManageMembers, ReadAudit, ManageApiKeys, ReadContacts, WriteContacts);
 
 /// Who acts in a workspace.
 #[derive(Debug, Clone)]

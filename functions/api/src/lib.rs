@@ -101,7 +101,7 @@ impl ApiState {
 }
 
 pub fn router(state: Arc<ApiState>) -> Router {
-    use routes::{api_keys, audit, identity, two_factor, workspaces};
+    use routes::{api_keys, audit, enrichment, identity, two_factor, workspaces};
     let routes = Router::new()
         .route("/health", get(health))
         .route("/openapi.json", get(openapi::document))
@@ -124,6 +124,10 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/v1/workspaces/{ws}/sub-workspaces", post(workspaces::create_sub_workspace))
         .route("/v1/workspaces/{ws}/api-keys", post(api_keys::create).get(api_keys::list))
         .route("/v1/workspaces/{ws}/api-keys/{key_id}", delete(api_keys::revoke))
+        .route("/v1/workspaces/{ws}/enrichments", post(enrichment::request).get(enrichment::list))
+        .route("/v1/workspaces/{ws}/enrichments/{domain}", get(enrichment::get))
+        .route("/v1/workspaces/{ws}/enrichment-usage", get(enrichment::usage))
+        .route("/v1/workspaces/{ws}/ideal-customer", get(enrichment::get_ideal_customer).put(enrichment::set_ideal_customer))
         .route("/v1/workspaces/{ws}/audit", get(audit::list))
         .route("/v1/workspaces/{ws}/audit/verify", get(audit::verify))
         .with_state(state);

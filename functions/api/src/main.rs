@@ -1,3 +1,5 @@
+// The async main nests many SDK futures; their layout needs more than the default depth.
+#![recursion_limit = "256"]
 use std::sync::Arc;
 use tern_aws::{AwsClients, Config};
 use tern_domain::clock::SystemClock;

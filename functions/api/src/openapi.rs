@@ -1,6 +1,6 @@
 //! The OpenAPI 3 document, generated from the handlers' own annotations.
 
-use crate::routes::{api_keys, audit, identity, two_factor, workspaces};
+use crate::routes::{api_keys, audit, enrichment, identity, two_factor, workspaces};
 use tern_http::Json;
 use utoipa::OpenApi;
 
@@ -29,6 +29,12 @@ use utoipa::OpenApi;
         api_keys::list,
         api_keys::revoke,
         workspaces::accept_invite,
+        enrichment::request,
+        enrichment::list,
+        enrichment::get,
+        enrichment::usage,
+        enrichment::get_ideal_customer,
+        enrichment::set_ideal_customer,
         audit::list,
         audit::verify,
     )

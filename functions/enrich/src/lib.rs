@@ -1,24 +1,138 @@
-//! The `enrich` worker: company facts from public websites.
+//! The `enrich` worker: public company facts from a company's own website.
 //!
-//! The SSRF-guarded fetcher and the extractors arrive with the enrichment issue.
-//! Until then a job is refused as not yet processable, so it is retried and then
-//! parked in the dead-letter queue where it can be redriven, never dropped.
+//! For each [`EnrichJob`]: reuse the cross-tenant cache of public facts when it is
+//! fresh, otherwise crawl the site through the SSRF-guarded fetcher and cache the
+//! depersonalised result; count the success against the workspace's monthly quota;
+//! store the workspace's own copy. Every way a site can fail (refused address,
+//! timeout, redirect loop, not HTML, too large) ends as a recorded, readable failure
+//! and a finished job: nothing is retried forever. The lead score is computed when
+//! read, against the workspace's current ideal-customer settings.
+
+pub mod crawl;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use tern_aws::worker::{JobError, process_batch};
+use tern_aws::entities::{Enrichment, EnrichmentStatus, EnrichmentUsage};
+use tern_aws::global::{COMPANY_CACHE_TTL, CachedCompany, GlobalTable};
+use tern_aws::table::{AttributeValue, ScopedTable, StoreError, Table};
+use tern_aws::worker::{Delivery, JobError, process_batch};
 use tern_aws::{AwsClients, Config};
 use tern_domain::clock::SharedClock;
 use tern_domain::jobs::EnrichJob;
+use tern_web::fetch::Fetcher;
 
 pub struct EnrichDeps {
     pub config: Config,
     pub clients: AwsClients,
     pub clock: SharedClock,
+    pub table: Table,
+    pub global: GlobalTable,
+    pub fetcher: Fetcher,
 }
 
-pub async fn handle(_deps: &EnrichDeps, event: SqsEvent) -> SqsBatchResponse {
-    process_batch("enrich", event, |job: EnrichJob, _delivery| async move {
-        Err(JobError::Transient(format!("enrichment of {} is not available yet; kept for redrive", job.domain)))
-    })
-    .await
+impl EnrichDeps {
+    pub fn new(config: Config, clients: AwsClients, clock: SharedClock, fetcher: Fetcher) -> Self {
+        let table = Table::new(clients.dynamodb.clone(), config.table.clone());
+        let global = GlobalTable::new(clients.dynamodb.clone(), config.table.clone());
+        Self { config, clients, clock, table, global, fetcher }
+    }
+}
+
+pub async fn handle(deps: &EnrichDeps, event: SqsEvent) -> SqsBatchResponse {
+    process_batch("enrich", event, |job: EnrichJob, delivery| enrich_one(deps, job, delivery)).await
+}
+
+fn transient(e: StoreError) -> JobError {
+    JobError::Transient(e.to_string())
+}
+
+async fn enrich_one(deps: &EnrichDeps, job: EnrichJob, _delivery: Delivery) -> Result<(), JobError> {
+    let scoped = deps.table.scope(job.workspace_id);
+    let now = deps.clock.now();
+    let mut record = match scoped.get::<Enrichment>(&job.domain).await.map_err(transient)? {
+        Some(done) if done.status != EnrichmentStatus::Pending => return Ok(()),
+        Some(pending) => pending,
+        None => Enrichment {
+            domain: job.domain.clone(),
+            website: job.website.clone(),
+            status: EnrichmentStatus::Pending,
+            requested_at: now.unix_timestamp(),
+            finished_at: None,
+            failure: None,
+            profile: None,
+            pages_fetched: 0,
+            from_cache: false,
+        },
+    };
+
+    let month = format!("{:04}-{:02}", now.year(), u8::from(now.month()));
+    let usage = scoped.get::<EnrichmentUsage>(&month).await.map_err(transient)?;
+    let used = usage.as_ref().map_or(0, |u| u.used);
+    if used >= job.monthly_quota {
+        return finish(deps, &scoped, record, Err(format!("the plan's {} enrichments this month are used up", job.monthly_quota))).await;
+    }
+
+    let cached = deps.global.get::<CachedCompany>(&job.domain).await.map_err(transient)?;
+    let fresh = cached.filter(|c| now.unix_timestamp() - c.fetched_at < COMPANY_CACHE_TTL.whole_seconds());
+    let outcome = match fresh {
+        Some(cached) => {
+            record.from_cache = true;
+            Ok(cached.profile)
+        }
+        None => match crawl::website_url(&job.website) {
+            Err(e) => Err(e.to_string()),
+            Ok(url) => match crawl::crawl(&deps.fetcher, &url).await {
+                Ok(crawled) => {
+                    record.pages_fetched = crawled.pages_fetched;
+                    let entry = CachedCompany {
+                        domain: job.domain.clone(),
+                        profile: CachedCompany::depersonalised(crawled.profile.clone()),
+                        fetched_at: now.unix_timestamp(),
+                        pages_fetched: crawled.pages_fetched,
+                    };
+                    deps.global.put(&entry, Some(now + COMPANY_CACHE_TTL)).await.map_err(transient)?;
+                    Ok(crawled.profile)
+                }
+                Err(e) => Err(e.to_string()),
+            },
+        },
+    };
+    if outcome.is_ok() {
+        count_success(&scoped, &month, usage).await?;
+    }
+    finish(deps, &scoped, record, outcome).await
+}
+
+/// Adds one success to the month's count; two workers counting at once both land.
+async fn count_success(scoped: &ScopedTable, month: &str, mut usage: Option<EnrichmentUsage>) -> Result<(), JobError> {
+    for _ in 0..10 {
+        let written = match &usage {
+            None => scoped.create(&EnrichmentUsage { month: month.to_string(), used: 1 }, None).await,
+            Some(current) => {
+                let next = EnrichmentUsage { month: month.to_string(), used: current.used + 1 };
+                scoped.replace_if(&next, None, "used", AttributeValue::N(current.used.to_string())).await
+            }
+        };
+        match written {
+            Ok(()) => return Ok(()),
+            Err(StoreError::ConditionFailed) => usage = scoped.get::<EnrichmentUsage>(month).await.map_err(transient)?,
+            Err(e) => return Err(transient(e)),
+        }
+    }
+    Err(JobError::Transient("the usage counter kept changing; will retry".into()))
+}
+
+async fn finish(deps: &EnrichDeps, scoped: &ScopedTable, mut record: Enrichment, outcome: Result<tern_extract::CompanyProfile, String>) -> Result<(), JobError> {
+    record.finished_at = Some(deps.clock.now().unix_timestamp());
+    match outcome {
+        Ok(profile) => {
+            record.status = EnrichmentStatus::Done;
+            record.profile = Some(profile);
+        }
+        Err(reason) => {
+            tracing::info!(domain = %record.domain, %reason, "enrichment failed");
+            record.status = EnrichmentStatus::Failed;
+            record.failure = Some(reason);
+        }
+    }
+    scoped.put(&record, None).await.map_err(transient)
 }

@@ -1,3 +1,5 @@
+// The async main nests many SDK futures; their layout needs more than the default depth.
+#![recursion_limit = "256"]
 use aws_lambda_events::event::cloudwatch_events::CloudWatchEvent;
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use std::sync::Arc;

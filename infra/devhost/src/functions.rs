@@ -36,13 +36,18 @@ pub const KNOWN: [&str; 8] = [
 ];
 
 impl Functions {
-    pub fn new(config: &Config, clients: &AwsClients, clock: SharedClock) -> Result<Self, tern_aws::ConfigError> {
+    pub fn new(
+        config: &Config,
+        clients: &AwsClients,
+        clock: SharedClock,
+        fetcher: tern_web::fetch::Fetcher,
+    ) -> Result<Self, tern_aws::ConfigError> {
         let (c, a, k) = (config.clone(), clients.clone(), clock.clone());
         Ok(Self {
             api: tern_api::router(Arc::new(tern_api::ApiState::new(c.clone(), a.clone(), k.clone())?)),
             inbound: tern_inbound::router(Arc::new(tern_inbound::InboundState::new(c.clone(), a.clone(), k.clone()))),
             classify: tern_classify::ClassifyDeps::new(c.clone(), a.clone(), k.clone()),
-            enrich: tern_enrich::EnrichDeps { config: c.clone(), clients: a.clone(), clock: k.clone() },
+            enrich: tern_enrich::EnrichDeps::new(c.clone(), a.clone(), k.clone(), fetcher),
             send: tern_send::SendDeps { config: c.clone(), clients: a.clone(), clock: k.clone() },
             feedback: tern_feedback::FeedbackDeps { config: c.clone(), clients: a.clone(), clock: k.clone() },
             dispatch: tern_dispatch::DispatchDeps { config: c.clone(), clients: a.clone(), clock: k.clone() },

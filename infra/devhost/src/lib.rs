@@ -39,6 +39,28 @@ pub struct DevHostOptions {
     pub poll_wait_seconds: i32,
     /// The inbound webhooks' basic-auth password.
     pub webhook_secret: String,
+    /// How the enrich worker reaches websites. Production rules by default; tests
+    /// add an explicit loopback allowance and their own name resolution.
+    pub website_fetch: WebsiteFetch,
+}
+
+#[derive(Clone)]
+pub struct WebsiteFetch {
+    pub policy: tern_web::guard::Policy,
+    pub limits: tern_web::fetch::Limits,
+    pub resolver: Option<Arc<dyn tern_web::fetch::HostResolver>>,
+}
+
+impl Default for WebsiteFetch {
+    fn default() -> Self {
+        Self { policy: tern_web::guard::Policy::website(), limits: tern_web::fetch::Limits::default(), resolver: None }
+    }
+}
+
+impl std::fmt::Debug for WebsiteFetch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebsiteFetch").field("limits", &self.limits).field("custom_resolver", &self.resolver.is_some()).finish()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +73,8 @@ pub enum DevHostError {
     UnknownFunction(String),
     #[error(transparent)]
     Config(#[from] tern_aws::ConfigError),
+    #[error("the website fetcher could not be built: {0}")]
+    Fetcher(String),
     #[error("no randomness for the session key: {0}")]
     Random(String),
     #[error("cannot listen on {addr}: {source}")]
@@ -86,7 +110,16 @@ impl DevHost {
         );
         let clock = Arc::new(AdjustableClock::new());
         let shared_clock: SharedClock = clock.clone();
-        let functions = Arc::new(Functions::new(&config, &clients, shared_clock.clone())?);
+        let fetcher = match &options.website_fetch.resolver {
+            Some(resolver) => tern_web::fetch::Fetcher::with_resolver(
+                options.website_fetch.policy.clone(),
+                options.website_fetch.limits.clone(),
+                resolver.clone(),
+            ),
+            None => tern_web::fetch::Fetcher::new(options.website_fetch.policy.clone(), options.website_fetch.limits.clone()),
+        }
+        .map_err(|e| DevHostError::Fetcher(e.to_string()))?;
+        let functions = Arc::new(Functions::new(&config, &clients, shared_clock.clone(), fetcher)?);
         let (shutdown, shutdown_rx) = watch::channel(false);
         let mut tasks = JoinSet::new();
 

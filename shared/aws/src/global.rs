@@ -9,6 +9,7 @@
 //! | `APIKEY` | SHA-256 of the key | a presented key must be found before its workspace |
 //! | `INVITE` | SHA-256 of the invite token | the invite link names only its token |
 //! | `THROTTLE` | `account:…` / `ip:…` | sign-in throttling precedes authentication |
+//! | `COMPANY` | registrable domain | public company facts, found once, reused by every workspace |
 //!
 //! Keys are `pk = <KIND>#<key>`, `sk = <KIND>`. A record may also appear in the
 //! `gsi1` index (sessions by user).
@@ -28,6 +29,7 @@ pub enum GlobalKind {
     ApiKey,
     Invite,
     Throttle,
+    Company,
 }
 
 impl GlobalKind {
@@ -39,6 +41,7 @@ impl GlobalKind {
             Self::ApiKey => "APIKEY",
             Self::Invite => "INVITE",
             Self::Throttle => "THROTTLE",
+            Self::Company => "COMPANY",
         }
     }
 }
@@ -136,3 +139,41 @@ impl GlobalTable {
             .collect()
     }
 }
+
+/// The cross-tenant cache of public company facts. Only what a company publishes
+/// about itself: no workspace's notes, scores or history, and no people (team members
+/// and personal e-mail addresses are dropped before caching), so erasing a workspace
+/// leaves nothing personal behind here.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CachedCompany {
+    pub domain: String,
+    pub profile: tern_extract::CompanyProfile,
+    pub fetched_at: i64,
+    pub pages_fetched: u32,
+}
+
+/// How long cached company facts are reused before a fresh fetch.
+pub const COMPANY_CACHE_TTL: time::Duration = time::Duration::days(30);
+
+impl GlobalRecord for CachedCompany {
+    const KIND: GlobalKind = GlobalKind::Company;
+    fn key(&self) -> String {
+        self.domain.clone()
+    }
+}
+
+impl CachedCompany {
+    /// The profile without people: what may be shared across tenants.
+    pub fn depersonalised(mut profile: tern_extract::CompanyProfile) -> tern_extract::CompanyProfile {
+        profile.team.clear();
+        profile.emails.retain(|e| {
+            let local = e.value.split('@').next().unwrap_or_default();
+            ROLE_LOCAL_PARTS.contains(&local)
+        });
+        profile
+    }
+}
+
+/// Addresses of a function, not a person, which a company publishes to be contacted.
+const ROLE_LOCAL_PARTS: &[&str] =
+    &["info", "hello", "contact", "kontakt", "office", "sales", "support", "service", "mail", "team", "press", "presse", "jobs", "careers", "billing", "legal", "privacy", "datenschutz"];

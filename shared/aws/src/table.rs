@@ -6,7 +6,8 @@
 //! Each item type implements [`Entity`], which names its kind; keys are
 //! `pk = WS#<workspace>#<KIND>#<id>`, `sk = <KIND>`.
 
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity};
+pub use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::ReturnConsumedCapacity;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;

@@ -3,6 +3,7 @@
 
 pub mod api_keys;
 pub mod audit;
+pub mod enrichment;
 pub mod identity;
 pub mod two_factor;
 pub mod workspaces;

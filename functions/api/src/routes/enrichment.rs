@@ -1,0 +1,180 @@
+//! Company enrichment: request it for a website, read the profile and its lead
+//! score, see the month's usage against the plan, and set the ideal customer the
+//! score is measured against. The work itself is the `enrich` worker's.
+
+use crate::ApiState;
+use crate::auth::{InWorkspace, need};
+use crate::records::Plan;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use tern_aws::QueueName;
+use tern_aws::entities::{Enrichment, EnrichmentStatus, EnrichmentUsage, IdealCustomerSettings};
+use tern_domain::ids::RequestId;
+use tern_domain::jobs::EnrichJob;
+use tern_extract::{IdealCustomer, LeadScore};
+use tern_http::{ApiError, Json, Path, Query};
+
+/// Successful enrichments a plan includes per calendar month.
+pub fn monthly_quota(plan: Plan) -> u32 {
+    match plan {
+        Plan::Trial => 50,
+        Plan::Starter => 500,
+        Plan::Growth => 2_000,
+        Plan::Pro => 10_000,
+        Plan::Agency => 25_000,
+        Plan::Enterprise => 100_000,
+    }
+}
+
+fn this_month(state: &ApiState) -> String {
+    let now = state.clock.now();
+    format!("{:04}-{:02}", now.year(), u8::from(now.month()))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnrichmentRequest {
+    /// A domain (`example.com`) or a website address (`https://www.example.com/`).
+    website: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct EnrichmentView {
+    #[schema(value_type = Object)]
+    enrichment: Enrichment,
+    /// Against the workspace's ideal customer; present once a profile exists.
+    #[schema(value_type = Option<Object>)]
+    score: Option<LeadScore>,
+}
+
+/// Queues an enrichment (or returns the one already there). Only successful ones
+/// count against the plan's monthly quota.
+#[utoipa::path(post, path = "/v1/workspaces/{ws}/enrichments", params(("ws" = String, Path)), request_body = EnrichmentRequest,
+    responses((status = 202, body = EnrichmentView), (status = 200, body = EnrichmentView), (status = 422), (status = 429, description = "quota used up")))]
+pub async fn request(
+    State(state): State<Arc<ApiState>>,
+    ctx: InWorkspace<need::WriteContacts>,
+    request_id: Option<axum::Extension<RequestId>>,
+    Json(input): Json<EnrichmentRequest>,
+) -> Result<Response, ApiError> {
+    let website = website_url(&input.website)?;
+    let host = website.host_str().unwrap_or_default();
+    let domain = tern_extract::registrable_domain(host);
+    if let Some(existing) = ctx.scoped.get::<Enrichment>(&domain).await.map_err(ApiError::unavailable)?
+        && existing.status != EnrichmentStatus::Failed
+    {
+        let score = score_of(&ctx, &existing).await?;
+        return Ok((StatusCode::OK, Json(EnrichmentView { enrichment: existing, score })).into_response());
+    }
+    let quota = monthly_quota(ctx.settings.plan);
+    let used = ctx.scoped.get::<EnrichmentUsage>(&this_month(&state)).await.map_err(ApiError::unavailable)?.map_or(0, |u| u.used);
+    if used >= quota {
+        return Err(ApiError::new(StatusCode::TOO_MANY_REQUESTS, "quota_exceeded", format!("This month's {quota} enrichments are used up.")));
+    }
+    let record = Enrichment {
+        domain: domain.clone(),
+        website: website.to_string(),
+        status: EnrichmentStatus::Pending,
+        requested_at: state.clock.now().unix_timestamp(),
+        finished_at: None,
+        failure: None,
+        profile: None,
+        pages_fetched: 0,
+        from_cache: false,
+    };
+    ctx.scoped.put(&record, None).await.map_err(ApiError::unavailable)?;
+    let job = EnrichJob {
+        workspace_id: ctx.workspace,
+        request_id: request_id.map(|r| r.0).unwrap_or_else(RequestId::generate),
+        domain,
+        website: website.to_string(),
+        monthly_quota: quota,
+    };
+    let queue = state.config.queue_url(QueueName::Enrich).map_err(ApiError::internal)?;
+    tern_aws::queue::enqueue(&state.clients.sqs, queue, &job).await.map_err(ApiError::unavailable)?;
+    Ok((StatusCode::ACCEPTED, Json(EnrichmentView { enrichment: record, score: None })).into_response())
+}
+
+fn website_url(input: &str) -> Result<url::Url, ApiError> {
+    let input = input.trim();
+    let with_scheme = if input.contains("://") { input.to_string() } else { format!("https://{input}/") };
+    url::Url::parse(&with_scheme)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| h.contains('.')) && input.len() <= 2048)
+        .ok_or_else(|| ApiError::unprocessable("invalid_website", "Give a domain such as example.com or an http(s) address."))
+}
+
+async fn score_of<P: crate::auth::Needs>(ctx: &InWorkspace<P>, enrichment: &Enrichment) -> Result<Option<LeadScore>, ApiError> {
+    let Some(profile) = &enrichment.profile else { return Ok(None) };
+    let icp = ctx.scoped.get::<IdealCustomerSettings>(IdealCustomerSettings::ID).await.map_err(ApiError::unavailable)?;
+    Ok(Some(tern_extract::score(profile, &icp.map(|s| s.ideal_customer).unwrap_or_default())))
+}
+
+#[utoipa::path(get, path = "/v1/workspaces/{ws}/enrichments/{domain}", params(("ws" = String, Path), ("domain" = String, Path)),
+    responses((status = 200, body = EnrichmentView), (status = 404)))]
+pub async fn get(ctx: InWorkspace<need::ReadContacts>, Path((_, domain)): Path<(String, String)>) -> Result<Json<EnrichmentView>, ApiError> {
+    let enrichment = ctx.scoped.get::<Enrichment>(&domain.to_ascii_lowercase()).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)?;
+    let score = score_of(&ctx, &enrichment).await?;
+    Ok(Json(EnrichmentView { enrichment, score }))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    after: Option<String>,
+    limit: Option<i32>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct EnrichmentPage {
+    #[schema(value_type = Vec<Object>)]
+    enrichments: Vec<Enrichment>,
+    next: Option<String>,
+}
+
+#[utoipa::path(get, path = "/v1/workspaces/{ws}/enrichments", params(("ws" = String, Path), PageQuery), responses((status = 200, body = EnrichmentPage)))]
+pub async fn list(ctx: InWorkspace<need::ReadContacts>, Query(page): Query<PageQuery>) -> Result<Json<EnrichmentPage>, ApiError> {
+    let limit = page.limit.unwrap_or(50);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::unprocessable("invalid_limit", "`limit` must be from 1 to 100."));
+    }
+    let found = ctx.scoped.list::<Enrichment>(limit, page.after.as_deref()).await.map_err(ApiError::unavailable)?;
+    Ok(Json(EnrichmentPage { enrichments: found.items, next: found.next }))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Usage {
+    month: String,
+    used: u32,
+    quota: u32,
+}
+
+#[utoipa::path(get, path = "/v1/workspaces/{ws}/enrichment-usage", params(("ws" = String, Path)), responses((status = 200, body = Usage)))]
+pub async fn usage(State(state): State<Arc<ApiState>>, ctx: InWorkspace<need::ReadWorkspace>) -> Result<Json<Usage>, ApiError> {
+    let month = this_month(&state);
+    let used = ctx.scoped.get::<EnrichmentUsage>(&month).await.map_err(ApiError::unavailable)?.map_or(0, |u| u.used);
+    Ok(Json(Usage { month, used, quota: monthly_quota(ctx.settings.plan) }))
+}
+
+#[utoipa::path(get, path = "/v1/workspaces/{ws}/ideal-customer", params(("ws" = String, Path)), responses((status = 200, body = Object)))]
+pub async fn get_ideal_customer(ctx: InWorkspace<need::ReadWorkspace>) -> Result<Json<IdealCustomer>, ApiError> {
+    let settings = ctx.scoped.get::<IdealCustomerSettings>(IdealCustomerSettings::ID).await.map_err(ApiError::unavailable)?;
+    Ok(Json(settings.map(|s| s.ideal_customer).unwrap_or_default()))
+}
+
+#[utoipa::path(put, path = "/v1/workspaces/{ws}/ideal-customer", params(("ws" = String, Path)), request_body = Object, responses((status = 200, body = Object), (status = 422)))]
+pub async fn set_ideal_customer(ctx: InWorkspace<need::ManageWorkspace>, Json(icp): Json<IdealCustomer>) -> Result<Json<IdealCustomer>, ApiError> {
+    let lists = [&icp.industries, &icp.countries, &icp.keywords, &icp.required_technologies];
+    if lists.iter().any(|l| l.len() > 50 || l.iter().any(|v| v.trim().is_empty() || v.chars().count() > 100)) {
+        return Err(ApiError::unprocessable("invalid_fields", "Each list holds at most 50 entries of 1 to 100 characters."));
+    }
+    if icp.countries.iter().any(|c| c.len() != 2 || !c.chars().all(|ch| ch.is_ascii_alphabetic())) {
+        return Err(ApiError::unprocessable("invalid_country", "Countries are ISO 3166-1 alpha-2 codes such as DE or US."));
+    }
+    let settings = IdealCustomerSettings { id: IdealCustomerSettings::ID.into(), ideal_customer: icp };
+    ctx.scoped.put(&settings, None).await.map_err(ApiError::unavailable)?;
+    Ok(Json(settings.ideal_customer))
+}
