@@ -82,11 +82,23 @@ pub async fn sign_up(State(state): State<Arc<ApiState>>, client: Client, Json(in
         }
         Err(e) => return Err(ApiError::unavailable(e)),
     }
-    let now = state.clock.now().unix_timestamp();
-    let user = User::new(user_id.clone(), email.clone(), name.clone(), password_hash.as_str().to_string(), now, workspace.to_string());
-    state.global.create(&user, None).await.map_err(ApiError::unavailable)?;
-    let settings = super::workspaces::NewWorkspace { name: workspace_name, plan: input.plan.unwrap_or(Plan::Trial), timezone, locale, parent_id: None };
-    super::workspaces::create_workspace(&state, workspace, settings, &user, &client).await?;
+    // The e-mail is claimed first (that is what makes sign-up race-free); if anything
+    // after it fails, the claim is released so the person can simply try again.
+    let created = async {
+        let now = state.clock.now().unix_timestamp();
+        let user = User::new(user_id.clone(), email.clone(), name.clone(), password_hash.as_str().to_string(), now, workspace.to_string());
+        state.global.create(&user, None).await.map_err(ApiError::unavailable)?;
+        let settings = super::workspaces::NewWorkspace { name: workspace_name, plan: input.plan.unwrap_or(Plan::Trial), timezone, locale, parent_id: None };
+        super::workspaces::create_workspace(&state, workspace, settings, &user, &client).await?;
+        Ok::<_, ApiError>(())
+    }
+    .await;
+    if let Err(error) = created {
+        if let Err(e) = state.global.delete::<EmailLookup>(&email).await {
+            tracing::error!(error = %e, "could not release the e-mail claim of a failed sign-up");
+        }
+        return Err(error);
+    }
     let (headers, body) = sessions::start(&state, &user_id, &workspace.to_string(), Role::Owner, input.remember_me, false, &client).await?;
     audit(&state, workspace, &user_id, "session.signed_in", Some(&body.session_id), serde_json::json!({ "via": "signup" }), &client).await?;
     Ok((StatusCode::CREATED, headers, Json(body)).into_response())
