@@ -11,3 +11,7 @@ pub mod enrollment;
 pub mod ids;
 pub mod inbound;
 pub mod jobs;
+pub mod template;
+pub mod address;
+pub mod deliverability;
+pub mod contact_csv;

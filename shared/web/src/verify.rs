@@ -9,9 +9,7 @@
 //! cannot be detected: nothing learnable from DNS alone says a domain accepts
 //! every local part, so no catch-all hint is produced.
 
-use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use hickory_resolver::config::{
@@ -184,106 +182,9 @@ pub fn parse_address(input: &str) -> Result<Address, String> {
     })
 }
 
-/// Lists embedded at build time: see the header of each file for its source.
-const DISPOSABLE_TXT: &str = include_str!("../data/disposable_domains.txt");
-const FREE_TXT: &str = include_str!("../data/free_providers.txt");
-
-fn list(text: &'static str) -> HashSet<&'static str> {
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .collect()
-}
-
-fn in_list(set: &HashSet<&'static str>, domain: &str) -> bool {
-    // A listed domain covers its subdomains (mail.mailinator.com).
-    let mut d = domain;
-    loop {
-        if set.contains(d) {
-            return true;
-        }
-        match d.split_once('.') {
-            Some((_, rest)) if rest.contains('.') => d = rest,
-            _ => return false,
-        }
-    }
-}
-
-/// Whether `domain` (ASCII, lower-case) is a known disposable-inbox domain.
-pub fn is_disposable(domain: &str) -> bool {
-    static SET: OnceLock<HashSet<&'static str>> = OnceLock::new();
-    in_list(SET.get_or_init(|| list(DISPOSABLE_TXT)), domain)
-}
-
-/// Whether `domain` (ASCII, lower-case) is a known free mailbox provider.
-pub fn is_free_provider(domain: &str) -> bool {
-    static SET: OnceLock<HashSet<&'static str>> = OnceLock::new();
-    in_list(SET.get_or_init(|| list(FREE_TXT)), domain)
-}
-
-/// Role mailboxes: shared, departmental or automated addresses (RFC 2142 and
-/// common practice). Matched on the local part before any `+tag`.
-const ROLE_ACCOUNTS: &[&str] = &[
-    "abuse",
-    "accounting",
-    "accounts",
-    "admin",
-    "administrator",
-    "billing",
-    "careers",
-    "contact",
-    "contactus",
-    "customerservice",
-    "enquiries",
-    "enquiry",
-    "feedback",
-    "finance",
-    "hello",
-    "help",
-    "helpdesk",
-    "hostmaster",
-    "hr",
-    "info",
-    "information",
-    "inquiries",
-    "inquiry",
-    "it",
-    "jobs",
-    "legal",
-    "mail",
-    "mailer-daemon",
-    "marketing",
-    "media",
-    "news",
-    "newsletter",
-    "no-reply",
-    "noc",
-    "noreply",
-    "do-not-reply",
-    "donotreply",
-    "office",
-    "orders",
-    "postmaster",
-    "press",
-    "privacy",
-    "recruiting",
-    "reception",
-    "root",
-    "sales",
-    "security",
-    "service",
-    "support",
-    "team",
-    "webmaster",
-    "welcome",
-    "www",
-];
-
-/// Whether `local` (lower-case) is a role account.
-pub fn is_role_account(local: &str) -> bool {
-    let base = local.split('+').next().unwrap_or(local);
-    ROLE_ACCOUNTS.contains(&base)
-}
+// The list and role-account facts are pure, and the send path and lead score
+// need them too, so they live in the domain crate; verification reuses them.
+pub use tern_domain::address::{is_disposable_domain, is_free_mail_domain, is_role_account};
 
 /// Verifies addresses. Holds one DNS resolver (with its cache); share it.
 #[derive(Clone)]
@@ -354,8 +255,8 @@ impl Verifier {
             reasons: Vec::new(),
             normalised: address.normalised(),
             mx_hosts: Vec::new(),
-            free_provider: is_free_provider(&address.domain),
-            disposable: is_disposable(&address.domain),
+            free_provider: is_free_mail_domain(&address.domain),
+            disposable: is_disposable_domain(&address.domain),
             role_account: is_role_account(&address.local),
         };
         if v.disposable {
@@ -538,15 +439,13 @@ mod tests {
 
     #[test]
     fn lists_and_roles() {
-        assert!(is_disposable("mailinator.com"));
-        assert!(is_disposable("sub.mailinator.com"));
-        assert!(!is_disposable("example.com"));
-        assert!(is_free_provider("gmail.com"));
-        assert!(!is_free_provider("com"));
+        assert!(is_disposable_domain("mailinator.com"));
+        assert!(is_disposable_domain("sub.mailinator.com"));
+        assert!(!is_disposable_domain("example.com"));
+        assert!(is_free_mail_domain("gmail.com"));
+        assert!(!is_free_mail_domain("com"));
         assert!(is_role_account("info"));
         assert!(is_role_account("sales+eu"));
         assert!(!is_role_account("jane"));
-        assert!(list(DISPOSABLE_TXT).len() >= 200);
-        assert!(list(FREE_TXT).len() >= 200);
     }
 }
