@@ -14,6 +14,7 @@
 mod autoreply;
 mod bounce;
 mod classify;
+pub mod compose;
 mod dates;
 mod dsn;
 pub mod eval;
