@@ -119,6 +119,11 @@ impl Calendar {
         date.to_datetime(time).to_zoned(self.zone.clone()).map_err(|_| CadenceError::OutOfRange)
     }
 
+    /// The first instant of `date` in this calendar's zone.
+    pub fn start_of(&self, date: Date) -> Result<Timestamp, CadenceError> {
+        Ok(self.at(date, Time::midnight())?.timestamp())
+    }
+
     /// The first moment at or after `instant` when the window is open.
     pub fn next_send_slot(&self, instant: Timestamp) -> Result<Timestamp, CadenceError> {
         let local = instant.to_zoned(self.zone.clone());

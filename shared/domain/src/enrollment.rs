@@ -16,6 +16,9 @@ pub enum StopReason {
     Bounced,
     Complained,
     Manual,
+    /// A step could not be sent at all (provider refused it, template or contact
+    /// incomplete); the step's send record says why.
+    Failed,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

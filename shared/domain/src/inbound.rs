@@ -51,6 +51,12 @@ pub struct InboundMessage {
     pub reason: Option<String>,
     /// ISO date an out-of-office notice gives for the person's return.
     pub return_date: Option<String>,
+    /// The enrollment this message answers, when it could be linked.
+    #[serde(default)]
+    pub enrollment_id: Option<String>,
+    /// What the message did to it (`stopped: replied`, `paused until …`), in words.
+    #[serde(default)]
+    pub effect: Option<String>,
 }
 
 impl InboundMessage {
@@ -70,6 +76,8 @@ impl InboundMessage {
             status_code: None,
             reason: None,
             return_date: None,
+            enrollment_id: None,
+            effect: None,
         }
     }
 

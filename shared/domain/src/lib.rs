@@ -11,6 +11,7 @@ pub mod enrollment;
 pub mod ids;
 pub mod inbound;
 pub mod jobs;
+pub mod plan;
 pub mod template;
 pub mod address;
 pub mod deliverability;

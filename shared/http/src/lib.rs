@@ -17,6 +17,10 @@ use tracing::Instrument;
 /// Requests larger than this are refused with 413 before any handler reads them.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 
+/// For routes that take files (CSV imports, attachments): what fits in a Lambda
+/// payload (6 MB) once API Gateway has base64-encoded it.
+pub const UPLOAD_BODY_LIMIT: usize = 4 * 1024 * 1024;
+
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -215,14 +219,14 @@ async fn request_id(mut request: Request, next: Next) -> Response {
 }
 
 /// A body-limit failure from the limit layer arrives as a bare 413; give it the stable body.
-async fn error_bodies(request: Request, next: Next) -> Response {
+async fn error_bodies(axum::extract::State(limit): axum::extract::State<usize>, request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     let is_plain = response
         .headers()
         .get(http::header::CONTENT_TYPE)
         .is_none_or(|v| !v.as_bytes().starts_with(b"application/json"));
     if response.status() == StatusCode::PAYLOAD_TOO_LARGE && is_plain {
-        return ApiError::payload_too_large(DEFAULT_BODY_LIMIT).into_response();
+        return ApiError::payload_too_large(limit).into_response();
     }
     response
 }
@@ -240,7 +244,7 @@ pub fn with_common_layers(router: Router, body_limit: usize) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(tower_http::limit::RequestBodyLimitLayer::new(body_limit))
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))
-        .layer(axum::middleware::from_fn(error_bodies))
+        .layer(axum::middleware::from_fn_with_state(body_limit, error_bodies))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
         .layer(axum::middleware::from_fn(request_id))
 }
