@@ -51,6 +51,10 @@ pub const PLATFORM_KEY_VAR: &str = "TERN_PLATFORM_KEY";
 pub const S3_PATH_STYLE_VAR: &str = "TERN_S3_PATH_STYLE";
 pub const INBOUND_SECRET_VAR: &str = "TERN_INBOUND_WEBHOOK_SECRET";
 pub const SESSION_KEY_VAR: &str = "TERN_SESSION_KEY";
+pub const SENDING_DOMAIN_VAR: &str = "TERN_SENDING_DOMAIN";
+pub const PUBLIC_URL_VAR: &str = "TERN_PUBLIC_URL";
+pub const INBOUND_DOMAIN_VAR: &str = "TERN_INBOUND_DOMAIN";
+pub const SES_CONFIGURATION_SET_VAR: &str = "TERN_SES_CONFIGURATION_SET";
 
 #[derive(Clone, PartialEq, Eq)]
 pub struct Config {
@@ -65,6 +69,14 @@ pub struct Config {
     pub inbound_webhook_secret: Option<String>,
     /// Key that signs access tokens (at least 32 bytes); the api function needs it.
     pub session_key: Option<String>,
+    /// The platform's sending domain (trial and starter plans send from it).
+    pub sending_domain: Option<String>,
+    /// Where recipients reach the API: unsubscribe links start with it.
+    pub public_url: Option<String>,
+    /// The domain inbound mail arrives at (replies, mailto unsubscribes).
+    pub inbound_domain: Option<String>,
+    /// SES configuration set whose events (bounces, complaints) feed back to us.
+    pub ses_configuration_set: Option<String>,
 }
 
 impl std::fmt::Debug for Config {
@@ -78,6 +90,10 @@ impl std::fmt::Debug for Config {
             .field("queues", &self.queues)
             .field("inbound_webhook_secret", &self.inbound_webhook_secret.as_ref().map(|_| "[redacted]"))
             .field("session_key", &self.session_key.as_ref().map(|_| "[redacted]"))
+            .field("sending_domain", &self.sending_domain)
+            .field("public_url", &self.public_url)
+            .field("inbound_domain", &self.inbound_domain)
+            .field("ses_configuration_set", &self.ses_configuration_set)
             .finish()
     }
 }
@@ -114,6 +130,10 @@ impl Config {
             queues,
             inbound_webhook_secret: lookup(INBOUND_SECRET_VAR).filter(|v| !v.is_empty()),
             session_key: lookup(SESSION_KEY_VAR).filter(|v| !v.is_empty()),
+            sending_domain: lookup(SENDING_DOMAIN_VAR).filter(|v| !v.is_empty()),
+            public_url: lookup(PUBLIC_URL_VAR).filter(|v| !v.is_empty()).map(|v| v.trim_end_matches('/').to_string()),
+            inbound_domain: lookup(INBOUND_DOMAIN_VAR).filter(|v| !v.is_empty()),
+            ses_configuration_set: lookup(SES_CONFIGURATION_SET_VAR).filter(|v| !v.is_empty()),
         })
     }
 
@@ -141,6 +161,13 @@ impl Config {
         if let Some(key) = &self.session_key {
             vars.push((SESSION_KEY_VAR.to_string(), key.clone()));
         }
+        let optional = [
+            (SENDING_DOMAIN_VAR, &self.sending_domain),
+            (PUBLIC_URL_VAR, &self.public_url),
+            (INBOUND_DOMAIN_VAR, &self.inbound_domain),
+            (SES_CONFIGURATION_SET_VAR, &self.ses_configuration_set),
+        ];
+        vars.extend(optional.into_iter().filter_map(|(name, value)| value.as_ref().map(|v| (name.to_string(), v.clone()))));
         vars
     }
 }

@@ -3,7 +3,51 @@
 use crate::table::Entity;
 use serde::{Deserialize, Serialize};
 use tern_domain::inbound::InboundMessage;
+use tern_domain::plan::Plan;
 use tern_extract::{CompanyProfile, IdealCustomer};
+
+/// A tenant: its settings and its own KMS key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Workspace {
+    pub id: String,
+    pub name: String,
+    pub plan: Plan,
+    pub timezone: String,
+    pub locale: String,
+    /// The agency workspace this one belongs to, if any.
+    pub parent_id: Option<String>,
+    pub kms_key_id: String,
+    pub require_2fa: bool,
+    pub created_at: i64,
+    /// Enterprise: requests from other addresses are refused (CIDR entries).
+    #[serde(default)]
+    pub ip_allowlist: Vec<String>,
+    /// A sub-workspace's explicit grant: its agency's owners may read its audit trail.
+    #[serde(default)]
+    pub parent_may_read_audit: bool,
+    /// Days no sequence step falls on (besides weekends).
+    #[serde(default)]
+    pub holidays: std::collections::BTreeSet<jiff::civil::Date>,
+    /// The sender's postal address, printed in every message's footer (CAN-SPAM).
+    #[serde(default)]
+    pub postal_address: Option<String>,
+    /// `{{my_company_description}}` in templates.
+    #[serde(default)]
+    pub company_description: Option<String>,
+    /// Custom contact fields templates may use (`{{industry}}`); imports add to it.
+    #[serde(default)]
+    pub custom_fields: std::collections::BTreeSet<String>,
+    /// Growth and above: the workspace's own domain, verified in SES.
+    #[serde(default)]
+    pub sending_domain: Option<String>,
+}
+
+impl Entity for Workspace {
+    const KIND: &'static str = "WORKSPACE";
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
 
 impl Entity for InboundMessage {
     const KIND: &'static str = "INBOUND";

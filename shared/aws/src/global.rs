@@ -10,6 +10,7 @@
 //! | `INVITE` | SHA-256 of the invite token | the invite link names only its token |
 //! | `THROTTLE` | `account:…` / `ip:…` | sign-in throttling precedes authentication |
 //! | `COMPANY` | registrable domain | public company facts, found once, reused by every workspace |
+//! | `UNSUB` | SHA-256 of the unsubscribe token | a recipient's one-click link names only its token |
 //!
 //! Keys are `pk = <KIND>#<key>`, `sk = <KIND>`. A record may also appear in the
 //! `gsi1` index (sessions by user).
@@ -30,6 +31,7 @@ pub enum GlobalKind {
     Invite,
     Throttle,
     Company,
+    Unsubscribe,
 }
 
 impl GlobalKind {
@@ -42,6 +44,7 @@ impl GlobalKind {
             Self::Invite => "INVITE",
             Self::Throttle => "THROTTLE",
             Self::Company => "COMPANY",
+            Self::Unsubscribe => "UNSUB",
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod cost_meter;
 pub mod entities;
 pub mod global;
 pub mod logging;
+pub mod outreach;
 pub mod provision;
 pub mod queue;
 pub mod sealing;

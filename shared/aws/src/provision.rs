@@ -115,6 +115,16 @@ pub async fn provision(
     let key = single(template.keys(), "AWS::KMS::Key")?;
     let key_id = create_key(clients, prefix, &key.aliases, key.rotation).await?;
 
+    // SES refuses to send from an unverified identity (moto enforces it too); the
+    // local platform's sending domain is verified here, as DNS records would on AWS.
+    clients
+        .ses
+        .verify_domain_identity()
+        .domain(LOCAL_SENDING_DOMAIN)
+        .send()
+        .await
+        .map_err(|e| aws_error(LOCAL_SENDING_DOMAIN, e))?;
+
     let config = Config {
         table: table_name,
         bucket: bucket_name,
@@ -126,9 +136,17 @@ pub async fn provision(
             .collect(),
         inbound_webhook_secret: None,
         session_key: None,
+        sending_domain: Some(LOCAL_SENDING_DOMAIN.to_string()),
+        public_url: None,
+        inbound_domain: Some(LOCAL_INBOUND_DOMAIN.to_string()),
+        ses_configuration_set: None,
     };
     Ok((config, provisioned))
 }
+
+/// The local platform's domains (`.test` is reserved: nothing real answers there).
+pub const LOCAL_SENDING_DOMAIN: &str = "send.tern.test";
+pub const LOCAL_INBOUND_DOMAIN: &str = "in.tern.test";
 
 fn single<T>(mut items: Vec<T>, what: &'static str) -> Result<T, ProvisionError> {
     if items.len() == 1 { Ok(items.remove(0)) } else { Err(ProvisionError::Shape(what)) }

@@ -250,6 +250,58 @@ impl ScopedTable {
         Ok(Page { items, next })
     }
 
+    /// Adds `by` to numeric attributes of an existing item (counters such as a
+    /// mailbox's bounces), atomically and without reading it first.
+    pub async fn increment<E: Entity>(&self, id: &str, counts: &[(&str, i64)]) -> Result<(), StoreError> {
+        let mut request = self
+            .table
+            .client
+            .update_item()
+            .table_name(&self.table.name)
+            .set_key(Some(self.key::<E>(id)))
+            .condition_expression("attribute_exists(pk)")
+            .return_consumed_capacity(ReturnConsumedCapacity::Total);
+        let mut parts = Vec::new();
+        for (i, (attribute, by)) in counts.iter().enumerate() {
+            parts.push(format!("#a{i} :v{i}"));
+            request = request
+                .expression_attribute_names(format!("#a{i}"), *attribute)
+                .expression_attribute_values(format!(":v{i}"), AttributeValue::N(by.to_string()));
+        }
+        request.update_expression(format!("ADD {}", parts.join(", "))).send().await.map_err(StoreError::from_sdk)?;
+        Ok(())
+    }
+
+    /// Every item of a collection, page by page (exports, erasure, small listings).
+    pub async fn list_all<E: Entity>(&self) -> Result<Vec<E>, StoreError> {
+        let mut all = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = self.list::<E>(100, after.as_deref()).await?;
+            all.extend(page.items);
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return Ok(all),
+            }
+        }
+    }
+
+    pub(crate) fn client(&self) -> &aws_sdk_dynamodb::Client {
+        &self.table.client
+    }
+
+    pub(crate) fn table_name(&self) -> &str {
+        &self.table.name
+    }
+
+    pub(crate) fn key_of<E: Entity>(&self, id: &str) -> HashMap<String, AttributeValue> {
+        self.key::<E>(id)
+    }
+
+    pub(crate) fn item_of<E: Entity>(&self, entity: &E, expires_at: Option<OffsetDateTime>) -> Result<HashMap<String, AttributeValue>, StoreError> {
+        self.item(entity, expires_at)
+    }
+
     /// Reads the TTL an item was written with (retention checks and tests).
     pub async fn expires_at<E: Entity>(&self, id: &str) -> Result<Option<i64>, StoreError> {
         let output = self

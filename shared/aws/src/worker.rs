@@ -111,3 +111,10 @@ mod tests {
         assert_eq!(*seen.lock().unwrap(), [(1, 2), (-1, 2), (2, 2)]);
     }
 }
+
+/// Storage failures inside a job are worth another delivery.
+impl From<crate::table::StoreError> for JobError {
+    fn from(error: crate::table::StoreError) -> Self {
+        JobError::Transient(format!("storage: {error}"))
+    }
+}

@@ -1,0 +1,171 @@
+//! What a reply, bounce or complaint does to the outreach: find the enrollment it
+//! answers, then stop, pause or suppress. Used by the classify worker (inbound mail)
+//! and the feedback worker (provider notifications), so both have the same effects.
+//! Every effect is idempotent: applying it twice leaves the same state.
+
+use super::schedule::{calendar, next_due};
+use super::store::{suppress_and_stop, update_enrollment};
+use super::{Contact, EnrollmentRecord, Mailbox, SendCounter, Sequence, SuppressionReason};
+use crate::entities::Workspace;
+use crate::table::{ScopedTable, StoreError};
+use tern_domain::enrollment::{Event, StopReason};
+
+/// The enrollment whose message `message_id` is: our Message-IDs are
+/// `<enrollment_id>.<step>@<domain>`.
+pub fn enrollment_of_message_id(message_id: &str) -> Option<&str> {
+    let local = message_id.trim().trim_start_matches('<').trim_end_matches('>').split('@').next()?;
+    let (enrollment, step) = local.rsplit_once('.')?;
+    (step.parse::<u32>().is_ok() && enrollment.contains('.')).then_some(enrollment)
+}
+
+/// Finds the enrollment a message answers: by the Message-IDs it refers to (ours
+/// are deterministic), newest reference first; then, when none matches, by the
+/// sender's blind index among the enrollments that have not ended.
+pub async fn link(scoped: &ScopedTable, references: &[String], sender_index: Option<&str>) -> Result<Option<EnrollmentRecord>, StoreError> {
+    for reference in references.iter().rev() {
+        if let Some(id) = enrollment_of_message_id(reference)
+            && let Some(enrollment) = scoped.get::<EnrollmentRecord>(id).await?
+        {
+            return Ok(Some(enrollment));
+        }
+    }
+    let Some(index) = sender_index else { return Ok(None) };
+    let mut candidates: Vec<EnrollmentRecord> =
+        scoped.list_all::<EnrollmentRecord>().await?.into_iter().filter(|e| e.email_index == index && !e.machine.is_ended()).collect();
+    // The most recently written one is the conversation most likely answered.
+    candidates.sort_by_key(|e| e.updated_at);
+    Ok(candidates.pop())
+}
+
+/// Is `address` one of the workspace's own sending addresses? Our own messages
+/// copied back (a BCC, a forwarding rule) are never replies.
+pub async fn is_own_address(scoped: &ScopedTable, address: &str) -> Result<bool, StoreError> {
+    let address = address.trim().to_ascii_lowercase();
+    Ok(scoped.list_all::<Mailbox>().await?.iter().any(|m| m.from_email == address || m.reply_to.as_deref() == Some(address.as_str())))
+}
+
+/// Soft bounces of one address before it is suppressed.
+pub const SOFT_BOUNCES_BEFORE_SUPPRESSION: u32 = 3;
+
+/// Applies a classified message's effect to `enrollment` and says what it did.
+/// `kind` is the classifier's name (`human`, `auto_reply_ooo`, `bounce_hard`, …);
+/// `return_date` is an out-of-office's stated return.
+pub async fn apply(
+    scoped: &ScopedTable,
+    enrollment: &EnrollmentRecord,
+    kind: &str,
+    return_date: Option<jiff::civil::Date>,
+    now: i64,
+) -> Result<String, StoreError> {
+    match kind {
+        "human" => {
+            stop(scoped, &enrollment.id, StopReason::Replied, "a person replied", now).await?;
+            let mut effect = "stopped: replied".to_string();
+            if let Some(sequence) = scoped.get::<Sequence>(&enrollment.sequence_id).await?
+                && sequence.stop_company_on_reply
+                && let Some(domain) = &enrollment.company_domain
+            {
+                let colleagues: Vec<EnrollmentRecord> = scoped
+                    .list_all::<EnrollmentRecord>()
+                    .await?
+                    .into_iter()
+                    .filter(|e| e.sequence_id == enrollment.sequence_id && e.id != enrollment.id && e.company_domain.as_ref() == Some(domain) && !e.machine.is_ended())
+                    .collect();
+                for colleague in &colleagues {
+                    stop(scoped, &colleague.id, StopReason::Replied, "a colleague at the same company replied", now).await?;
+                }
+                effect.push_str(&format!(" (and {} at the same company)", colleagues.len()));
+            }
+            Ok(effect)
+        }
+        "unsubscribe_request" => {
+            suppress_and_stop(scoped, &enrollment.email_index, SuppressionReason::Unsubscribed, now).await?;
+            Ok("stopped and suppressed: asked not to be contacted".into())
+        }
+        "auto_reply_ooo" => match return_date {
+            Some(date) => pause_until_return(scoped, enrollment, date, now).await,
+            None => Ok("no change: out of office without a return date".into()),
+        },
+        "bounce_hard" => {
+            suppress_and_stop(scoped, &enrollment.email_index, SuppressionReason::HardBounce, now).await?;
+            count_on_mailbox(scoped, &enrollment.mailbox_id, "hard_bounces").await?;
+            Ok("stopped and suppressed: hard bounce".into())
+        }
+        "complaint" => {
+            suppress_and_stop(scoped, &enrollment.email_index, SuppressionReason::Complaint, now).await?;
+            count_on_mailbox(scoped, &enrollment.mailbox_id, "complaints").await?;
+            Ok("stopped and suppressed: complaint".into())
+        }
+        "bounce_soft" => {
+            count_on_mailbox(scoped, &enrollment.mailbox_id, "soft_bounces").await?;
+            let counter = format!("softbounce.{}", enrollment.email_index);
+            let seen = match scoped.get::<SendCounter>(&counter).await? {
+                Some(mut c) => {
+                    c.count += 1;
+                    scoped.put(&c, None).await?;
+                    c.count
+                }
+                None => {
+                    scoped.put(&SendCounter { id: counter, count: 1 }, None).await?;
+                    1
+                }
+            };
+            if seen >= SOFT_BOUNCES_BEFORE_SUPPRESSION {
+                suppress_and_stop(scoped, &enrollment.email_index, SuppressionReason::RepeatedSoftBounces, now).await?;
+                return Ok(format!("stopped and suppressed: {seen} soft bounces"));
+            }
+            Ok(format!("counted: soft bounce {seen} of {SOFT_BOUNCES_BEFORE_SUPPRESSION}"))
+        }
+        _ => Ok("no change".into()),
+    }
+}
+
+async fn stop(scoped: &ScopedTable, id: &str, reason: StopReason, why: &str, now: i64) -> Result<(), StoreError> {
+    update_enrollment::<StoreError>(scoped, id, now, |e| {
+        if e.machine.is_ended() {
+            return Ok(false);
+        }
+        e.machine = e.machine.apply(Event::Stop(reason)).map_err(|err| StoreError::Codec(err.to_string()))?;
+        e.schedule(None);
+        e.note = Some(why.to_string());
+        Ok(true)
+    })
+    .await?;
+    Ok(())
+}
+
+async fn count_on_mailbox(scoped: &ScopedTable, mailbox_id: &str, attribute: &str) -> Result<(), StoreError> {
+    match scoped.increment::<Mailbox>(mailbox_id, &[(attribute, 1)]).await {
+        // The mailbox was removed since: nothing to count against.
+        Ok(()) | Err(StoreError::ConditionFailed) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Pauses until the morning of the first business day after the stated return, in
+/// the enrollment's own calendar; the schedule then continues from there.
+async fn pause_until_return(scoped: &ScopedTable, enrollment: &EnrollmentRecord, back: jiff::civil::Date, now: i64) -> Result<String, StoreError> {
+    let workspace = scoped.get::<Workspace>(&scoped.workspace().to_string()).await?;
+    let sequence = scoped.get::<Sequence>(&enrollment.sequence_id).await?;
+    let contact = scoped.get::<Contact>(&enrollment.contact_id).await?;
+    let (Some(workspace), Some(sequence)) = (workspace, sequence) else { return Ok("no change: the sequence is gone".into()) };
+    let cal = calendar(&workspace, &sequence, contact.as_ref().and_then(|c| c.timezone.as_deref())).map_err(|e| StoreError::Codec(e.to_string()))?;
+    let resume_day = cal.add_business_days(back, 1).map_err(|e| StoreError::Codec(e.to_string()))?;
+    let start_of_day = cal.start_of(resume_day).map_err(|e| StoreError::Codec(e.to_string()))?;
+    let until = cal.next_send_slot(start_of_day).map_err(|e| StoreError::Codec(e.to_string()))?.as_second();
+    if until <= now {
+        return Ok("no change: the stated return has passed".into());
+    }
+    update_enrollment::<StoreError>(scoped, &enrollment.id, now, |e| {
+        if e.machine.is_ended() {
+            return Ok(false);
+        }
+        e.machine = e.machine.apply(Event::Pause { until }).map_err(|err| StoreError::Codec(err.to_string()))?;
+        let due = next_due(&cal, &sequence, e).map_err(|err| StoreError::Codec(err.to_string()))?;
+        e.schedule(due);
+        e.note = Some(format!("paused: out of office until {back}"));
+        Ok(true)
+    })
+    .await?;
+    Ok(format!("paused until {back} plus one business day"))
+}
