@@ -112,7 +112,21 @@ macro_rules! permissions {
     };
 }
 
-permissions!(ReadWorkspace, ManageWorkspace, ManageMembers, ReadAudit, ManageApiKeys, ReadContacts, WriteContacts);
+permissions!(
+    ReadWorkspace,
+    ManageWorkspace,
+    ManageMembers,
+    ReadAudit,
+    ManageApiKeys,
+    ReadContacts,
+    WriteContacts,
+    Import,
+    Export,
+    Send,
+    ManageMailboxes,
+    ManageTemplates,
+    ManageSequences
+);
 
 /// Who acts in a workspace.
 #[derive(Debug, Clone)]

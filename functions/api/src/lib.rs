@@ -35,6 +35,9 @@ pub struct ApiState {
     pub hasher: PasswordHasher,
     pub policy: PasswordPolicy,
     pub sealer: tern_aws::sealing::Sealer,
+    /// Which mail hosts a mailbox may name: the SSRF guard's mail policy (tests
+    /// allow their own loopback SMTP server through it, explicitly).
+    pub mail_policy: tern_web::Policy,
     /// Workspace settings read on every request (allow-list, 2FA rule), kept for a
     /// few seconds per container so each request does not pay a read for them.
     settings_cache: std::sync::Mutex<std::collections::HashMap<WorkspaceId, (std::time::Instant, Arc<records::Workspace>)>>,
@@ -61,6 +64,7 @@ impl ApiState {
             policy: PasswordPolicy::default(),
             sealer: tern_aws::sealing::Sealer::new(clients.kms.clone(), tern_aws::sealing::DEFAULT_CACHE_TTL),
             settings_cache: Default::default(),
+            mail_policy: tern_web::Policy::mail(),
             clients,
         })
     }
@@ -101,7 +105,7 @@ impl ApiState {
 }
 
 pub fn router(state: Arc<ApiState>) -> Router {
-    use routes::{api_keys, audit, enrichment, identity, two_factor, workspaces};
+    use routes::{api_keys, audit, contacts, enrichment, identity, mailboxes, sequences, templates, two_factor, workspaces};
     let routes = Router::new()
         .route("/health", get(health))
         .route("/openapi.json", get(openapi::document))
@@ -128,10 +132,30 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/v1/workspaces/{ws}/enrichments/{domain}", get(enrichment::get))
         .route("/v1/workspaces/{ws}/enrichment-usage", get(enrichment::usage))
         .route("/v1/workspaces/{ws}/ideal-customer", get(enrichment::get_ideal_customer).put(enrichment::set_ideal_customer))
+        .route("/v1/workspaces/{ws}/contacts", post(contacts::create).get(contacts::list))
+        .route("/v1/workspaces/{ws}/contacts/import", post(contacts::import))
+        .route("/v1/workspaces/{ws}/contacts/export", get(contacts::export))
+        .route("/v1/workspaces/{ws}/contacts/{contact_id}", get(contacts::get).patch(contacts::update).delete(contacts::delete))
+        .route("/v1/workspaces/{ws}/suppressions", post(contacts::suppress).get(contacts::list_suppressions))
+        .route("/v1/workspaces/{ws}/attachments", post(templates::upload_attachment))
+        .route("/v1/workspaces/{ws}/templates", post(templates::create).get(templates::list))
+        .route("/v1/workspaces/{ws}/templates/{template_id}", get(templates::get).put(templates::replace).delete(templates::delete))
+        .route("/v1/workspaces/{ws}/templates/{template_id}/preview", post(templates::preview))
+        .route("/v1/workspaces/{ws}/mailboxes", post(mailboxes::create).get(mailboxes::list))
+        .route("/v1/workspaces/{ws}/mailboxes/{mailbox_id}", get(mailboxes::get).patch(mailboxes::update_limits).delete(mailboxes::delete))
+        .route("/v1/workspaces/{ws}/sequences", post(sequences::create).get(sequences::list))
+        .route("/v1/workspaces/{ws}/sequences/{sequence_id}", get(sequences::get).put(sequences::replace))
+        .route("/v1/workspaces/{ws}/sequences/{sequence_id}/enrollments", post(sequences::enroll))
+        .route("/v1/workspaces/{ws}/enrollments", get(sequences::list_enrollments))
+        .route("/v1/workspaces/{ws}/enrollments/{enrollment_id}", get(sequences::get_enrollment))
+        .route("/v1/workspaces/{ws}/enrollments/{enrollment_id}/actions", post(sequences::act_on_enrollment))
+        .route("/v1/workspaces/{ws}/sends", get(sequences::list_sends))
+        .route("/v1/workspaces/{ws}/sends/{send_id}/resolve", post(sequences::resolve_send))
+        .route("/v1/unsubscribe/{token}", get(sequences::unsubscribe_page).post(sequences::unsubscribe))
         .route("/v1/workspaces/{ws}/audit", get(audit::list))
         .route("/v1/workspaces/{ws}/audit/verify", get(audit::verify))
         .with_state(state);
-    tern_http::with_common_layers(routes, tern_http::DEFAULT_BODY_LIMIT)
+    tern_http::with_common_layers(routes, tern_http::UPLOAD_BODY_LIMIT)
 }
 
 #[derive(serde::Serialize, utoipa::ToSchema)]

@@ -1,6 +1,6 @@
 //! The OpenAPI 3 document, generated from the handlers' own annotations.
 
-use crate::routes::{api_keys, audit, enrichment, identity, two_factor, workspaces};
+use crate::routes::{api_keys, audit, contacts, enrichment, identity, mailboxes, sequences, templates, two_factor, workspaces};
 use tern_http::Json;
 use utoipa::OpenApi;
 
@@ -35,6 +35,39 @@ use utoipa::OpenApi;
         enrichment::usage,
         enrichment::get_ideal_customer,
         enrichment::set_ideal_customer,
+        contacts::create,
+        contacts::list,
+        contacts::get,
+        contacts::update,
+        contacts::delete,
+        contacts::import,
+        contacts::export,
+        contacts::suppress,
+        contacts::list_suppressions,
+        templates::create,
+        templates::list,
+        templates::get,
+        templates::replace,
+        templates::delete,
+        templates::preview,
+        templates::upload_attachment,
+        mailboxes::create,
+        mailboxes::list,
+        mailboxes::get,
+        mailboxes::update_limits,
+        mailboxes::delete,
+        sequences::create,
+        sequences::list,
+        sequences::get,
+        sequences::replace,
+        sequences::enroll,
+        sequences::list_enrollments,
+        sequences::get_enrollment,
+        sequences::act_on_enrollment,
+        sequences::list_sends,
+        sequences::resolve_send,
+        sequences::unsubscribe_page,
+        sequences::unsubscribe,
         audit::list,
         audit::verify,
     )

@@ -147,44 +147,8 @@ impl GlobalRecord for Invite {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Plan {
-    Trial,
-    Starter,
-    Growth,
-    Pro,
-    Agency,
-    Enterprise,
-}
-
-/// A tenant: its settings and its own KMS key.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Workspace {
-    pub id: String,
-    pub name: String,
-    pub plan: Plan,
-    pub timezone: String,
-    pub locale: String,
-    /// The agency workspace this one belongs to, if any.
-    pub parent_id: Option<String>,
-    pub kms_key_id: String,
-    pub require_2fa: bool,
-    pub created_at: i64,
-    /// Enterprise: requests from other addresses are refused (CIDR entries).
-    #[serde(default)]
-    pub ip_allowlist: Vec<String>,
-    /// A sub-workspace's explicit grant: its agency's owners may read its audit trail.
-    #[serde(default)]
-    pub parent_may_read_audit: bool,
-}
-
-impl Entity for Workspace {
-    const KIND: &'static str = "WORKSPACE";
-    fn id(&self) -> &str {
-        &self.id
-    }
-}
+pub use tern_aws::entities::Workspace;
+pub use tern_domain::plan::Plan;
 
 /// A user's membership and role in a workspace.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -4,7 +4,6 @@
 
 use crate::ApiState;
 use crate::auth::{InWorkspace, need};
-use crate::records::Plan;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -16,18 +15,6 @@ use tern_domain::ids::RequestId;
 use tern_domain::jobs::EnrichJob;
 use tern_extract::{IdealCustomer, LeadScore};
 use tern_http::{ApiError, Json, Path, Query};
-
-/// Successful enrichments a plan includes per calendar month.
-pub fn monthly_quota(plan: Plan) -> u32 {
-    match plan {
-        Plan::Trial => 50,
-        Plan::Starter => 500,
-        Plan::Growth => 2_000,
-        Plan::Pro => 10_000,
-        Plan::Agency => 25_000,
-        Plan::Enterprise => 100_000,
-    }
-}
 
 fn this_month(state: &ApiState) -> String {
     let now = state.clock.now();
@@ -69,7 +56,7 @@ pub async fn request(
         let score = score_of(&ctx, &existing).await?;
         return Ok((StatusCode::OK, Json(EnrichmentView { enrichment: existing, score })).into_response());
     }
-    let quota = monthly_quota(ctx.settings.plan);
+    let quota = ctx.settings.plan.monthly_enrichments();
     let used = ctx.scoped.get::<EnrichmentUsage>(&this_month(&state)).await.map_err(ApiError::unavailable)?.map_or(0, |u| u.used);
     if used >= quota {
         return Err(ApiError::new(StatusCode::TOO_MANY_REQUESTS, "quota_exceeded", format!("This month's {quota} enrichments are used up.")));
@@ -156,7 +143,7 @@ pub struct Usage {
 pub async fn usage(State(state): State<Arc<ApiState>>, ctx: InWorkspace<need::ReadWorkspace>) -> Result<Json<Usage>, ApiError> {
     let month = this_month(&state);
     let used = ctx.scoped.get::<EnrichmentUsage>(&month).await.map_err(ApiError::unavailable)?.map_or(0, |u| u.used);
-    Ok(Json(Usage { month, used, quota: monthly_quota(ctx.settings.plan) }))
+    Ok(Json(Usage { month, used, quota: ctx.settings.plan.monthly_enrichments() }))
 }
 
 #[utoipa::path(get, path = "/v1/workspaces/{ws}/ideal-customer", params(("ws" = String, Path)), responses((status = 200, body = Object)))]

@@ -3,8 +3,12 @@
 
 pub mod api_keys;
 pub mod audit;
+pub mod contacts;
 pub mod enrichment;
 pub mod identity;
+pub mod mailboxes;
+pub mod sequences;
+pub mod templates;
 pub mod two_factor;
 pub mod workspaces;
 

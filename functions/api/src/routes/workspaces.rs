@@ -49,6 +49,11 @@ pub(crate) async fn create_workspace(
         created_at: now,
         ip_allowlist: Vec::new(),
         parent_may_read_audit: false,
+        holidays: Default::default(),
+        postal_address: None,
+        company_description: None,
+        custom_fields: Default::default(),
+        sending_domain: None,
     };
     let scoped = state.table.scope(workspace);
     scoped.create(&record, None).await.map_err(ApiError::unavailable)?;
@@ -72,6 +77,12 @@ pub struct WorkspaceView {
     parent_id: Option<String>,
     require_2fa: bool,
     created_at: i64,
+    #[schema(value_type = Vec<String>)]
+    holidays: std::collections::BTreeSet<jiff::civil::Date>,
+    postal_address: Option<String>,
+    company_description: Option<String>,
+    custom_fields: std::collections::BTreeSet<String>,
+    sending_domain: Option<String>,
     /// The caller's role here.
     #[schema(value_type = String)]
     your_role: Role,
@@ -87,6 +98,11 @@ fn view(w: Workspace, role: Role) -> WorkspaceView {
         parent_id: w.parent_id,
         require_2fa: w.require_2fa,
         created_at: w.created_at,
+        holidays: w.holidays,
+        postal_address: w.postal_address,
+        company_description: w.company_description,
+        custom_fields: w.custom_fields,
+        sending_domain: w.sending_domain,
         your_role: role,
     }
 }
@@ -112,6 +128,16 @@ pub struct WorkspaceChanges {
     ip_allowlist: Option<Vec<String>>,
     /// For a sub-workspace: let the agency's owners read this audit trail.
     parent_may_read_audit: Option<bool>,
+    /// Dates (`YYYY-MM-DD`) no sequence step falls on; replaces the list.
+    holidays: Option<Vec<String>>,
+    /// The postal address printed in every message's footer.
+    postal_address: Option<String>,
+    /// What `{{my_company_description}}` says in templates.
+    company_description: Option<String>,
+    /// Custom contact fields templates may use; replaces the list.
+    custom_fields: Option<Vec<String>>,
+    /// Growth plans and above: send from this domain (verified in SES) instead of the platform's.
+    sending_domain: Option<String>,
 }
 
 #[utoipa::path(patch, path = "/v1/workspaces/{ws}", params(("ws" = String, Path)), request_body = WorkspaceChanges,
@@ -153,14 +179,65 @@ pub async fn update_workspace(
         }
         workspace.parent_may_read_audit = grant;
     }
+    apply_outreach_settings(&state, &mut workspace, &changes).await?;
     ctx.scoped.put(&workspace, None).await.map_err(ApiError::unavailable)?;
     state.remember_settings(ctx.workspace, Arc::new(workspace.clone()));
     let parameters = serde_json::json!({
+        "holidays": changes.holidays, "postal_address": changes.postal_address.is_some(), "company_description": changes.company_description.is_some(),
+        "custom_fields": changes.custom_fields, "sending_domain": changes.sending_domain,
         "name": changes.name, "timezone": changes.timezone, "locale": changes.locale, "require_2fa": changes.require_2fa,
         "ip_allowlist": changes.ip_allowlist, "parent_may_read_audit": changes.parent_may_read_audit,
     });
     audit(&state, ctx.workspace, &ctx.actor.audit_name(), "workspace.updated", Some(&workspace.id), parameters, &client).await?;
     Ok(Json(view(workspace, ctx.role)))
+}
+
+/// The settings outreach reads: holidays, footer address, description, custom fields, sending domain.
+async fn apply_outreach_settings(state: &ApiState, workspace: &mut Workspace, changes: &WorkspaceChanges) -> Result<(), ApiError> {
+    if let Some(days) = &changes.holidays {
+        if days.len() > 366 {
+            return Err(ApiError::unprocessable("invalid_holidays", "At most 366 holidays."));
+        }
+        workspace.holidays = days
+            .iter()
+            .map(|d| d.trim().parse::<jiff::civil::Date>())
+            .collect::<Result<_, _>>()
+            .map_err(|_| ApiError::unprocessable("invalid_holidays", "Holidays are dates written YYYY-MM-DD."))?;
+    }
+    if let Some(address) = &changes.postal_address {
+        workspace.postal_address = if address.trim().is_empty() { None } else { Some(multiline_text("postal_address", address, 300)?) };
+    }
+    if let Some(description) = &changes.company_description {
+        workspace.company_description = if description.trim().is_empty() { None } else { Some(multiline_text("company_description", description, 1000)?) };
+    }
+    if let Some(fields) = &changes.custom_fields {
+        if fields.len() > 64 || !fields.iter().all(|f| crate::routes::contacts::is_custom_field_name(f)) {
+            return Err(ApiError::unprocessable("invalid_custom_fields", "Up to 64 custom fields, each 1 to 40 lower-case letters, digits or underscores."));
+        }
+        workspace.custom_fields = fields.iter().cloned().collect();
+    }
+    if let Some(domain) = &changes.sending_domain {
+        let domain = domain.trim().trim_end_matches('.').to_ascii_lowercase();
+        if domain.is_empty() {
+            workspace.sending_domain = None;
+        } else {
+            if !workspace.plan.may_use_custom_domain() {
+                return Err(ApiError::unprocessable("plan_required", "Sending from your own domain is part of the growth plan and above."));
+            }
+            crate::routes::mailboxes::require_verified_domain(state, &domain).await?;
+            workspace.sending_domain = Some(domain);
+        }
+    }
+    Ok(())
+}
+
+/// Free text that may span lines (addresses, descriptions), without other control characters.
+pub(crate) fn multiline_text(field: &'static str, value: &str, max: usize) -> Result<String, ApiError> {
+    let value = value.trim();
+    if value.chars().count() > max || value.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(ApiError::unprocessable("invalid_fields", format!("`{field}` must be at most {max} characters of text.")));
+    }
+    Ok(value.to_string())
 }
 
 #[derive(Serialize, utoipa::ToSchema)]

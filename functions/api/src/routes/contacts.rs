@@ -1,0 +1,590 @@
+//! Contacts: create (merging duplicates by the address's blind index), read, list
+//! with filters, change, delete; CSV import and export; the suppression list.
+
+use crate::ApiState;
+use crate::auth::{Client, InWorkspace, need};
+use crate::routes::audit;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use tern_aws::outreach::store::blind_index_key;
+use tern_aws::outreach::{Contact, ContactByEmail, Suppression, SuppressionReason};
+use tern_aws::table::{ScopedTable, StoreError};
+use tern_domain::contact_csv;
+use tern_http::{ApiError, Json, Path, Query};
+use tern_security::blind_index::{BlindIndexKey, index_normalised, normalise_email};
+
+/// A custom field's name: what templates write between braces.
+pub(crate) fn is_custom_field_name(name: &str) -> bool {
+    (1..=40).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContactInput {
+    email: String,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    company: Option<String>,
+    /// Company website or domain.
+    website: Option<String>,
+    title: Option<String>,
+    /// IANA zone, e.g. `Europe/Berlin`.
+    timezone: Option<String>,
+    #[serde(default)]
+    custom: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContactChanges {
+    first_name: Option<String>,
+    last_name: Option<String>,
+    company: Option<String>,
+    website: Option<String>,
+    title: Option<String>,
+    timezone: Option<String>,
+    /// Merged into the contact's custom fields; an empty value removes the field.
+    custom: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ContactView {
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    contact: Contact,
+    /// On the workspace's suppression list: nothing will be sent to it.
+    suppressed: bool,
+}
+
+fn optional_text(field: &'static str, value: Option<&String>, max: usize) -> Result<Option<String>, ApiError> {
+    match value.map(|v| v.trim()).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => super::text(field, v, max).map(Some),
+    }
+}
+
+fn website_domain(value: &str) -> Option<String> {
+    let trimmed = value.trim().trim_start_matches("https://").trim_start_matches("http://");
+    let host = trimmed.split(['/', '?', '#', ':']).next().unwrap_or_default().trim_end_matches('.').to_ascii_lowercase();
+    (host.contains('.') && host.len() <= 253 && host.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-'))
+        .then(|| tern_extract::registrable_domain(&host))
+}
+
+/// A contact's fields after checking, before it meets the table.
+pub(crate) struct CheckedContact {
+    email: String,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    company: Option<String>,
+    domain: Option<String>,
+    title: Option<String>,
+    timezone: Option<String>,
+    custom: BTreeMap<String, String>,
+}
+
+fn check_custom(custom: &BTreeMap<String, String>) -> Result<BTreeMap<String, String>, (&'static str, String)> {
+    if custom.len() > 64 {
+        return Err(("invalid_custom_fields", "At most 64 custom fields per contact.".into()));
+    }
+    let mut checked = BTreeMap::new();
+    for (name, value) in custom {
+        if !is_custom_field_name(name) {
+            return Err(("invalid_custom_fields", format!("`{}` is not a field name: use 1 to 40 lower-case letters, digits or underscores.", name.chars().take(60).collect::<String>())));
+        }
+        if value.chars().count() > 2_000 || value.chars().any(|c| c.is_control() && c != '\n') {
+            return Err(("invalid_custom_fields", format!("`{name}` must be at most 2000 characters of text.")));
+        }
+        checked.insert(name.clone(), value.trim().to_string());
+    }
+    Ok(checked)
+}
+
+fn check_timezone(zone: Option<&String>) -> Result<Option<String>, ApiError> {
+    match zone.map(|z| z.trim()).filter(|z| !z.is_empty()) {
+        None => Ok(None),
+        Some(z) if z.len() <= 64 && jiff::tz::TimeZone::get(z).is_ok() => Ok(Some(z.to_string())),
+        Some(_) => Err(ApiError::unprocessable("invalid_timezone", "`timezone` must be an IANA zone such as Europe/Berlin.")),
+    }
+}
+
+pub(crate) fn check_contact(input: &ContactInput) -> Result<CheckedContact, ApiError> {
+    let email = super::email(&input.email)?;
+    let custom = check_custom(&input.custom).map_err(|(code, message)| ApiError::unprocessable(code, message))?;
+    Ok(CheckedContact {
+        first_name: optional_text("first_name", input.first_name.as_ref(), 100)?,
+        last_name: optional_text("last_name", input.last_name.as_ref(), 100)?,
+        company: optional_text("company", input.company.as_ref(), 200)?,
+        domain: match input.website.as_ref().map(|w| w.trim()).filter(|w| !w.is_empty()) {
+            None => None,
+            Some(w) => Some(website_domain(w).ok_or_else(|| ApiError::unprocessable("invalid_website", "`website` must be a domain such as example.com."))?),
+        },
+        title: optional_text("title", input.title.as_ref(), 200)?,
+        timezone: check_timezone(input.timezone.as_ref())?,
+        custom,
+        email,
+    })
+}
+
+/// What happened to one contact written through [`upsert`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Upserted {
+    Created,
+    Merged,
+}
+
+/// Creates the contact, or merges it into the one that already holds the address:
+/// values given win over stored ones, custom fields are merged. The address's
+/// blind-index item is created first, conditionally, so two concurrent imports of
+/// one address end in one contact.
+pub(crate) async fn upsert(
+    scoped: &ScopedTable,
+    key: &BlindIndexKey,
+    input: CheckedContact,
+    now: i64,
+) -> Result<(Contact, Upserted), ApiError> {
+    let normalised = normalise_email(&input.email).map_err(|_| ApiError::unprocessable("invalid_email", "That is not a valid e-mail address."))?;
+    let email_index = index_normalised(key, &normalised).map_err(ApiError::internal)?;
+    let facts = tern_domain::address::facts(normalised.as_str());
+    for _ in 0..3 {
+        let link = scoped.get::<ContactByEmail>(&email_index).await.map_err(ApiError::unavailable)?;
+        let existing = match &link {
+            Some(link) => scoped.get::<Contact>(&link.contact_id).await.map_err(ApiError::unavailable)?,
+            None => None,
+        };
+        if let Some(mut contact) = existing {
+            merge(&mut contact, &input, now);
+            scoped.put(&contact, None).await.map_err(ApiError::unavailable)?;
+            return Ok((contact, Upserted::Merged));
+        }
+        let id = match &link {
+            // The link was written but its contact was not (an interrupted create): finish it.
+            Some(link) => link.contact_id.clone(),
+            None => {
+                let id = uuid::Uuid::now_v7().to_string();
+                match scoped.create(&ContactByEmail { email_index: email_index.clone(), contact_id: id.clone() }, None).await {
+                    Ok(()) => id,
+                    Err(StoreError::ConditionFailed) => continue,
+                    Err(e) => return Err(ApiError::unavailable(e)),
+                }
+            }
+        };
+        let email_domain = normalised.as_str().rsplit('@').next().unwrap_or_default().to_string();
+        let contact = Contact {
+            id,
+            email: normalised.as_str().to_string(),
+            email_index: email_index.clone(),
+            first_name: input.first_name,
+            last_name: input.last_name,
+            company: input.company,
+            domain: input.domain.or_else(|| (!facts.free_mail).then(|| tern_extract::registrable_domain(&email_domain))),
+            title: input.title,
+            timezone: input.timezone,
+            custom: input.custom,
+            free_mail: facts.free_mail,
+            role_account: facts.role_account,
+            first_line: None,
+            created_at: now,
+            updated_at: now,
+        };
+        scoped.put(&contact, None).await.map_err(ApiError::unavailable)?;
+        return Ok((contact, Upserted::Created));
+    }
+    Err(ApiError::unavailable("the contact kept changing while it was written"))
+}
+
+fn merge(contact: &mut Contact, input: &CheckedContact, now: i64) {
+    let take = |slot: &mut Option<String>, value: &Option<String>| {
+        if value.is_some() {
+            slot.clone_from(value);
+        }
+    };
+    take(&mut contact.first_name, &input.first_name);
+    take(&mut contact.last_name, &input.last_name);
+    take(&mut contact.company, &input.company);
+    take(&mut contact.domain, &input.domain);
+    take(&mut contact.title, &input.title);
+    take(&mut contact.timezone, &input.timezone);
+    for (name, value) in &input.custom {
+        if value.is_empty() {
+            contact.custom.remove(name);
+        } else {
+            contact.custom.insert(name.clone(), value.clone());
+        }
+    }
+    contact.updated_at = now;
+}
+
+async fn suppressed(scoped: &ScopedTable, contact: &Contact) -> Result<bool, ApiError> {
+    Ok(scoped.get::<Suppression>(&contact.email_index).await.map_err(ApiError::unavailable)?.is_some())
+}
+
+async fn workspace_key(state: &ApiState, scoped: &ScopedTable) -> Result<BlindIndexKey, ApiError> {
+    blind_index_key(scoped, &state.sealer).await.map_err(ApiError::unavailable)
+}
+
+#[utoipa::path(post, path = "/v1/workspaces/{ws}/contacts", params(("ws" = String, Path)), request_body = ContactInput,
+    responses((status = 201, body = ContactView), (status = 200, description = "merged into the contact with that address", body = ContactView), (status = 422)))]
+pub async fn create(
+    State(state): State<Arc<ApiState>>,
+    ctx: InWorkspace<need::WriteContacts>,
+    Json(input): Json<ContactInput>,
+) -> Result<Response, ApiError> {
+    let checked = check_contact(&input)?;
+    let key = workspace_key(&state, &ctx.scoped).await?;
+    let (contact, outcome) = upsert(&ctx.scoped, &key, checked, state.clock.now().unix_timestamp()).await?;
+    let suppressed = suppressed(&ctx.scoped, &contact).await?;
+    let status = if outcome == Upserted::Created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(ContactView { contact, suppressed })).into_response())
+}
+
+async fn load(ctx: &InWorkspace<impl crate::auth::Needs>, id: &str) -> Result<Contact, ApiError> {
+    ctx.scoped.get::<Contact>(id).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)
+}
+
+#[utoipa::path(get, path = "/v1/workspaces/{ws}/contacts/{contact_id}", params(("ws" = String, Path), ("contact_id" = String, Path)),
+    responses((status = 200, body = ContactView), (status = 404)))]
+pub async fn get(ctx: InWorkspace<need::ReadContacts>, Path((_, id)): Path<(String, String)>) -> Result<Json<ContactView>, ApiError> {
+    let contact = load(&ctx, &id).await?;
+    let suppressed = suppressed(&ctx.scoped, &contact).await?;
+    Ok(Json(ContactView { contact, suppressed }))
+}
+
+#[utoipa::path(patch, path = "/v1/workspaces/{ws}/contacts/{contact_id}", params(("ws" = String, Path), ("contact_id" = String, Path)),
+    request_body = ContactChanges, responses((status = 200, body = ContactView), (status = 404), (status = 422)))]
+pub async fn update(
+    State(state): State<Arc<ApiState>>,
+    ctx: InWorkspace<need::WriteContacts>,
+    Path((_, id)): Path<(String, String)>,
+    Json(changes): Json<ContactChanges>,
+) -> Result<Json<ContactView>, ApiError> {
+    let mut contact = load(&ctx, &id).await?;
+    let checked = CheckedContact {
+        email: contact.email.clone(),
+        first_name: optional_text("first_name", changes.first_name.as_ref(), 100)?,
+        last_name: optional_text("last_name", changes.last_name.as_ref(), 100)?,
+        company: optional_text("company", changes.company.as_ref(), 200)?,
+        domain: match changes.website.as_ref().map(|w| w.trim()).filter(|w| !w.is_empty()) {
+            None => None,
+            Some(w) => Some(website_domain(w).ok_or_else(|| ApiError::unprocessable("invalid_website", "`website` must be a domain such as example.com."))?),
+        },
+        title: optional_text("title", changes.title.as_ref(), 200)?,
+        timezone: check_timezone(changes.timezone.as_ref())?,
+        custom: check_custom(&changes.custom.unwrap_or_default()).map_err(|(code, message)| ApiError::unprocessable(code, message))?,
+    };
+    merge(&mut contact, &checked, state.clock.now().unix_timestamp());
+    ctx.scoped.put(&contact, None).await.map_err(ApiError::unavailable)?;
+    let suppressed = suppressed(&ctx.scoped, &contact).await?;
+    Ok(Json(ContactView { contact, suppressed }))
+}
+
+/// Deletes the contact (its enrollments stop at their next step). Its suppression
+/// entry, if any, stays: a deleted contact is still never written to.
+#[utoipa::path(delete, path = "/v1/workspaces/{ws}/contacts/{contact_id}", params(("ws" = String, Path), ("contact_id" = String, Path)),
+    responses((status = 204), (status = 404)))]
+pub async fn delete(
+    State(state): State<Arc<ApiState>>,
+    client: Client,
+    ctx: InWorkspace<need::WriteContacts>,
+    Path((_, id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let contact = load(&ctx, &id).await?;
+    ctx.scoped.delete::<Contact>(&contact.id).await.map_err(ApiError::unavailable)?;
+    ctx.scoped.delete::<ContactByEmail>(&contact.email_index).await.map_err(ApiError::unavailable)?;
+    audit(&state, ctx.workspace, &ctx.actor.audit_name(), "contact.deleted", Some(&contact.id), serde_json::json!({}), &client).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ContactQuery {
+    after: Option<String>,
+    limit: Option<i32>,
+    /// Matches name, address, company or title (case-insensitive substring).
+    q: Option<String>,
+    company: Option<String>,
+    domain: Option<String>,
+    free_mail: Option<bool>,
+    role_account: Option<bool>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ContactPage {
+    #[schema(value_type = Vec<Object>)]
+    contacts: Vec<Contact>,
+    /// Pass as `after` for the next page.
+    next: Option<String>,
+}
+
+/// How many stored contacts one filtered listing reads at most before it returns
+/// what it found with a cursor: a filter that matches little stays fast.
+const MAX_SCANNED_PER_PAGE: usize = 1_000;
+
+pub(crate) struct ContactFilter {
+    q: Option<String>,
+    company: Option<String>,
+    domain: Option<String>,
+    free_mail: Option<bool>,
+    role_account: Option<bool>,
+}
+
+impl ContactFilter {
+    pub(crate) fn matches(&self, c: &Contact) -> bool {
+        let has = |value: &Option<String>, needle: &str| value.as_deref().is_some_and(|v| v.to_lowercase().contains(needle));
+        self.q.as_deref().is_none_or(|q| {
+            c.email.contains(q) || has(&c.first_name, q) || has(&c.last_name, q) || has(&c.company, q) || has(&c.title, q)
+        }) && self.company.as_deref().is_none_or(|company| has(&c.company, company))
+            && self.domain.as_deref().is_none_or(|d| c.domain.as_deref() == Some(d))
+            && self.free_mail.is_none_or(|f| c.free_mail == f)
+            && self.role_account.is_none_or(|r| c.role_account == r)
+    }
+}
+
+/// A page of contacts matching `filter`, in creation order.
+pub(crate) async fn find(scoped: &ScopedTable, filter: &ContactFilter, limit: usize, after: Option<String>) -> Result<(Vec<Contact>, Option<String>), ApiError> {
+    let mut found = Vec::new();
+    let mut cursor = after;
+    let mut scanned = 0;
+    loop {
+        let page = scoped.list::<Contact>(100, cursor.as_deref()).await.map_err(ApiError::unavailable)?;
+        for contact in page.items {
+            scanned += 1;
+            let id = contact.id.clone();
+            if filter.matches(&contact) {
+                found.push(contact);
+            }
+            if found.len() == limit || scanned >= MAX_SCANNED_PER_PAGE {
+                cursor = Some(id);
+                // Only a cursor that may lead somewhere is returned.
+                return Ok((found, cursor));
+            }
+        }
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => return Ok((found, None)),
+        }
+    }
+}
+
+pub(crate) fn filter_of(q: Option<String>, company: Option<String>, domain: Option<String>, free_mail: Option<bool>, role_account: Option<bool>) -> ContactFilter {
+    let lower = |v: Option<String>| v.map(|v| v.trim().to_lowercase()).filter(|v| !v.is_empty());
+    ContactFilter { q: lower(q), company: lower(company), domain: lower(domain), free_mail, role_account }
+}
+
+#[utoipa::path(get, path = "/v1/workspaces/{ws}/contacts", params(("ws" = String, Path), ContactQuery), responses((status = 200, body = ContactPage)))]
+pub async fn list(ctx: InWorkspace<need::ReadContacts>, Query(query): Query<ContactQuery>) -> Result<Json<ContactPage>, ApiError> {
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::unprocessable("invalid_limit", "`limit` must be from 1 to 100."));
+    }
+    let filter = filter_of(query.q, query.company, query.domain, query.free_mail, query.role_account);
+    let (contacts, next) = find(&ctx.scoped, &filter, limit as usize, query.after).await?;
+    Ok(Json(ContactPage { contacts, next }))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ImportQuery {
+    /// JSON object from CSV header to field (`email`, `first_name`, …, or `custom:<name>`);
+    /// headers not named are mapped by their name.
+    mapping: Option<String>,
+    /// Drop columns that map to no standard field instead of keeping them as custom fields.
+    ignore_unmapped: Option<bool>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RowProblem {
+    line: u64,
+    code: String,
+    message: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ImportReport {
+    created: u32,
+    /// Rows whose address was already a contact (or repeated in the file): merged into it.
+    merged: u32,
+    /// Imported rows whose address is on the suppression list: stored, never written to.
+    suppressed: u32,
+    /// Rows not imported, each with its line and why.
+    errors: Vec<RowProblem>,
+    /// Which header went to which field.
+    #[schema(value_type = Object)]
+    columns: BTreeMap<String, String>,
+}
+
+/// At most this many per-row errors are listed; the count goes on.
+const MAX_LISTED_ERRORS: usize = 1_000;
+
+/// Imports a CSV file (the request body, UTF-8 with or without BOM, `,` or `;`).
+/// Bad rows are reported with their line and skipped; good rows are created or
+/// merged by address. The file's custom columns become workspace custom fields.
+#[utoipa::path(post, path = "/v1/workspaces/{ws}/contacts/import", params(("ws" = String, Path), ImportQuery),
+    request_body(content = String, content_type = "text/csv"),
+    responses((status = 200, body = ImportReport), (status = 422), (status = 413)))]
+pub async fn import(
+    State(state): State<Arc<ApiState>>,
+    client: Client,
+    ctx: InWorkspace<need::Import>,
+    Query(query): Query<ImportQuery>,
+    body: Bytes,
+) -> Result<Json<ImportReport>, ApiError> {
+    let mapping: BTreeMap<String, String> = match query.mapping.as_deref() {
+        None | Some("") => BTreeMap::new(),
+        Some(json) => serde_json::from_str(json)
+            .map_err(|_| ApiError::unprocessable("invalid_mapping", "`mapping` must be a JSON object from header to field name."))?,
+    };
+    let options = contact_csv::ImportOptions { mapping, ignore_unmapped: query.ignore_unmapped.unwrap_or(false), ..Default::default() };
+    let rows = contact_csv::import(std::io::Cursor::new(body), &options).map_err(|e| ApiError::unprocessable("invalid_csv", e.to_string()))?;
+    let columns: BTreeMap<String, String> = rows.columns().iter().map(|c| (c.header.clone(), c.target.to_string())).collect();
+    let key = workspace_key(&state, &ctx.scoped).await?;
+    let now = state.clock.now().unix_timestamp();
+    let mut report = ImportReport { created: 0, merged: 0, suppressed: 0, errors: Vec::new(), columns };
+    let mut new_fields = std::collections::BTreeSet::new();
+    let mut error_count = 0usize;
+    for row in rows {
+        let imported = match row {
+            Ok(contact_csv::RowOutcome::Contact(contact)) => contact,
+            // The rest of the file cannot be read (a quote never closed): say where, keep what was imported.
+            Err(stream) => {
+                error_count += 1;
+                report.errors.push(RowProblem { line: 0, code: "unreadable_rest".into(), message: stream.to_string() });
+                break;
+            }
+            Ok(contact_csv::RowOutcome::Invalid(problem)) => {
+                error_count += 1;
+                if report.errors.len() < MAX_LISTED_ERRORS {
+                    report.errors.push(RowProblem { line: problem.line, code: problem.code.to_string(), message: problem.message });
+                }
+                continue;
+            }
+        };
+        let line = imported.line;
+        let input = ContactInput {
+            email: imported.email,
+            first_name: imported.first_name,
+            last_name: imported.last_name,
+            company: imported.company,
+            website: imported.website,
+            title: imported.title,
+            timezone: imported.timezone,
+            custom: imported.custom,
+        };
+        let checked = match check_contact(&input) {
+            Ok(checked) => checked,
+            Err(e) => {
+                error_count += 1;
+                if report.errors.len() < MAX_LISTED_ERRORS {
+                    report.errors.push(RowProblem { line, code: e.code.to_string(), message: e.message });
+                }
+                continue;
+            }
+        };
+        new_fields.extend(checked.custom.keys().cloned());
+        let (contact, outcome) = upsert(&ctx.scoped, &key, checked, now).await?;
+        match outcome {
+            Upserted::Created => report.created += 1,
+            Upserted::Merged => report.merged += 1,
+        }
+        if suppressed(&ctx.scoped, &contact).await? {
+            report.suppressed += 1;
+        }
+    }
+    register_custom_fields(&state, &ctx, new_fields).await?;
+    let parameters = serde_json::json!({ "created": report.created, "merged": report.merged, "errors": error_count, "bytes": report.columns.len() });
+    audit(&state, ctx.workspace, &ctx.actor.audit_name(), "contacts.imported", None, parameters, &client).await?;
+    Ok(Json(report))
+}
+
+/// New custom columns become fields templates may use.
+async fn register_custom_fields(state: &ApiState, ctx: &InWorkspace<need::Import>, fields: std::collections::BTreeSet<String>) -> Result<(), ApiError> {
+    let Some(mut workspace) = ctx.scoped.get::<tern_aws::entities::Workspace>(&ctx.workspace.to_string()).await.map_err(ApiError::unavailable)? else {
+        return Ok(());
+    };
+    let before = workspace.custom_fields.len();
+    workspace.custom_fields.extend(fields.into_iter().take(64usize.saturating_sub(before)));
+    if workspace.custom_fields.len() != before {
+        ctx.scoped.put(&workspace, None).await.map_err(ApiError::unavailable)?;
+        state.remember_settings(ctx.workspace, Arc::new(workspace));
+    }
+    Ok(())
+}
+
+/// All contacts as CSV (standard columns, then the workspace's custom fields).
+#[utoipa::path(get, path = "/v1/workspaces/{ws}/contacts/export", params(("ws" = String, Path)),
+    responses((status = 200, content_type = "text/csv", body = String)))]
+pub async fn export(State(state): State<Arc<ApiState>>, client: Client, ctx: InWorkspace<need::Export>) -> Result<Response, ApiError> {
+    let contacts = ctx.scoped.list_all::<Contact>().await.map_err(ApiError::unavailable)?;
+    let custom_columns: Vec<String> = ctx.settings.custom_fields.iter().cloned().collect();
+    let rows = contacts.iter().map(|c| contact_csv::ExportRow {
+        email: c.email.clone(),
+        first_name: c.first_name.clone(),
+        last_name: c.last_name.clone(),
+        company: c.company.clone(),
+        website: c.domain.clone(),
+        title: c.title.clone(),
+        timezone: c.timezone.clone(),
+        custom: c.custom.clone(),
+    });
+    let mut csv = Vec::new();
+    contact_csv::export(&mut csv, &custom_columns, rows).map_err(ApiError::internal)?;
+    audit(&state, ctx.workspace, &ctx.actor.audit_name(), "contacts.exported", None, serde_json::json!({ "contacts": contacts.len() }), &client).await?;
+    Ok((
+        [(header::CONTENT_TYPE, "text/csv; charset=utf-8"), (header::CONTENT_DISPOSITION, "attachment; filename=\"contacts.csv\"")],
+        csv,
+    )
+        .into_response())
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SuppressionInput {
+    email: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SuppressionPage {
+    /// Blind indexes only: the list never holds an address in clear.
+    #[schema(value_type = Vec<Object>)]
+    suppressions: Vec<Suppression>,
+    next: Option<String>,
+}
+
+/// Adds an address to the suppression list (by blind index) and stops its enrollments.
+#[utoipa::path(post, path = "/v1/workspaces/{ws}/suppressions", params(("ws" = String, Path)), request_body = SuppressionInput,
+    responses((status = 201), (status = 422)))]
+pub async fn suppress(
+    State(state): State<Arc<ApiState>>,
+    client: Client,
+    ctx: InWorkspace<need::WriteContacts>,
+    Json(input): Json<SuppressionInput>,
+) -> Result<StatusCode, ApiError> {
+    let email = super::email(&input.email)?;
+    let key = workspace_key(&state, &ctx.scoped).await?;
+    let index = tern_security::blind_index::blind_index(&key, &email).map_err(ApiError::internal)?;
+    let now = state.clock.now().unix_timestamp();
+    crate::routes::sequences::suppress_and_stop(&state, &ctx.scoped, &index, SuppressionReason::Manual, now).await?;
+    audit(&state, ctx.workspace, &ctx.actor.audit_name(), "suppression.added", Some(&index), serde_json::json!({}), &client).await?;
+    Ok(StatusCode::CREATED)
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    after: Option<String>,
+    limit: Option<i32>,
+}
+
+#[utoipa::path(get, path = "/v1/workspaces/{ws}/suppressions", params(("ws" = String, Path), PageQuery), responses((status = 200, body = SuppressionPage)))]
+pub async fn list_suppressions(ctx: InWorkspace<need::ReadContacts>, Query(page): Query<PageQuery>) -> Result<Json<SuppressionPage>, ApiError> {
+    let limit = page.limit.unwrap_or(50);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::unprocessable("invalid_limit", "`limit` must be from 1 to 100."));
+    }
+    let found = ctx.scoped.list::<Suppression>(limit, page.after.as_deref()).await.map_err(ApiError::unavailable)?;
+    Ok(Json(SuppressionPage { suppressions: found.items, next: found.next }))
+}
