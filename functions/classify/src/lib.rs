@@ -5,11 +5,17 @@
 //! records the metadata Tern keeps (never the body), and deletes the raw message.
 //! Re-delivery is harmless: a message already classified is only cleaned up.
 //!
-//! Linking the verdict to an enrollment and its effects (stop, pause, suppress)
-//! arrives with the outreach engine.
+//! The verdict is then linked to the enrollment it answers (our deterministic
+//! Message-IDs in In-Reply-To/References, else the sender's blind index) and its
+//! effect applied before the message is marked classified: a human reply stops the
+//! sequence, an out-of-office pauses it until the stated return, a hard bounce or
+//! complaint suppresses the address. A redelivered job re-applies the same,
+//! idempotent effects.
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use tern_aws::table::Table;
+use tern_aws::outreach::effects;
+use tern_aws::sealing::Sealer;
+use tern_aws::table::{ScopedTable, Table};
 use tern_aws::worker::{Delivery, JobError, process_batch};
 use tern_aws::{AwsClients, Config};
 use tern_domain::clock::SharedClock;
@@ -21,12 +27,14 @@ pub struct ClassifyDeps {
     pub clients: AwsClients,
     pub table: Table,
     pub clock: SharedClock,
+    pub sealer: Sealer,
 }
 
 impl ClassifyDeps {
     pub fn new(config: Config, clients: AwsClients, clock: SharedClock) -> Self {
         let table = Table::new(clients.dynamodb.clone(), config.table.clone());
-        Self { config, clients, table, clock }
+        let sealer = Sealer::new(clients.kms.clone(), tern_aws::sealing::DEFAULT_CACHE_TTL);
+        Self { config, clients, table, clock, sealer }
     }
 }
 
@@ -70,6 +78,9 @@ async fn classify_one(deps: &ClassifyDeps, job: ClassifyJob, _delivery: Delivery
             message.status_code = verdict.status.clone();
             message.reason = verdict.reason.clone();
             message.return_date = verdict.return_date.map(|d| d.to_string());
+            let (enrollment_id, effect) = apply_effects(deps, &scoped, &mail, &verdict).await?;
+            message.enrollment_id = enrollment_id;
+            message.effect = effect;
             tracing::info!(inbound_id = %job.inbound_id, kind = verdict.kind.as_str(), request_id = %job.request_id, "classified");
         }
         Err(error) => {
@@ -81,6 +92,38 @@ async fn classify_one(deps: &ClassifyDeps, job: ClassifyJob, _delivery: Delivery
     }
     scoped.put(&message, Some(message.expires_at(DEFAULT_INBOUND_RETENTION))).await.map_err(|e| transient(&e))?;
     delete_raw(deps, &key).await
+}
+
+/// Links the message to the enrollment it answers and applies its effect.
+async fn apply_effects(
+    deps: &ClassifyDeps,
+    scoped: &ScopedTable,
+    mail: &tern_mail::ParsedMail,
+    verdict: &tern_mail::Classification,
+) -> Result<(Option<String>, Option<String>), JobError> {
+    let transient = |e: &dyn std::fmt::Display| JobError::Transient(e.to_string());
+    let sender = mail.from.as_ref().and_then(|m| m.address.clone());
+    if let Some(sender) = &sender
+        && effects::is_own_address(scoped, sender).await.map_err(|e| transient(&e))?
+    {
+        return Ok((None, Some("none: sent by one of the workspace's own mailboxes".into())));
+    }
+    let references: Vec<String> = mail.references.iter().chain(mail.in_reply_to.iter()).cloned().collect();
+    let sender_index = match &sender {
+        Some(address) => {
+            let key = tern_aws::outreach::store::blind_index_key(scoped, &deps.sealer).await.map_err(|e| transient(&e))?;
+            tern_security::blind_index::blind_index(&key, address).ok()
+        }
+        None => None,
+    };
+    let Some(enrollment) = effects::link(scoped, &references, sender_index.as_deref()).await.map_err(|e| transient(&e))? else {
+        return Ok((None, None));
+    };
+    let return_date = verdict.return_date.and_then(|d| jiff::civil::Date::new(d.year() as i16, u8::from(d.month()) as i8, d.day() as i8).ok());
+    let now = deps.clock.now().unix_timestamp();
+    let effect = effects::apply(scoped, &enrollment, verdict.kind.as_str(), return_date, now).await.map_err(|e| transient(&e))?;
+    tracing::info!(enrollment = %enrollment.id, kind = verdict.kind.as_str(), effect = %effect, "reply applied");
+    Ok((Some(enrollment.id), Some(effect)))
 }
 
 async fn delete_raw(deps: &ClassifyDeps, key: &str) -> Result<(), JobError> {

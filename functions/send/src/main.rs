@@ -11,7 +11,8 @@ async fn main() -> Result<(), Error> {
     tern_aws::logging::init();
     let config = Config::from_env()?;
     let clients = AwsClients::from_env(&config).await;
-    let deps = tern_send::SendDeps { config, clients, clock: Arc::new(SystemClock) };
+    let smtp = tern_send::smtp::SmtpClient::new(tern_web::Policy::mail(), Arc::new(tern_web::fetch::SystemResolver));
+    let deps = tern_send::SendDeps::new(config, clients, Arc::new(SystemClock), smtp);
     let deps = &deps;
     run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         Ok::<_, Error>(tern_send::handle(deps, event.payload).await)
