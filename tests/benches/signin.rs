@@ -21,6 +21,7 @@ async fn main() {
         poll_wait_seconds: 1,
         webhook_secret: tern_tests::WEBHOOK_SECRET.into(),
         website_fetch: Default::default(),
+        mail_delivery: Default::default(),
     })
     .await
     .expect("dev host");

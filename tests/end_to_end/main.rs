@@ -8,6 +8,7 @@ mod identity;
 mod logs;
 mod openapi;
 mod inbound;
+mod outreach;
 mod platform;
 mod queues;
 mod template;

@@ -33,18 +33,28 @@ pub async fn start_dev_host_with_secret(name: &str, secret: &str) -> DevHost {
 }
 
 pub async fn start_dev_host_with(name: &str, secret: &str, website_fetch: tern_devhost::WebsiteFetch) -> DevHost {
+    start_dev_host_custom(name, |options| {
+        options.webhook_secret = secret.to_string();
+        options.website_fetch = website_fetch;
+    })
+    .await
+}
+
+/// A dev host with the test's own adjustments to the options (mail delivery, ticks…).
+pub async fn start_dev_host_custom(name: &str, adjust: impl FnOnce(&mut DevHostOptions)) -> DevHost {
     capture_logs();
-    DevHost::start(DevHostOptions {
+    let mut options = DevHostOptions {
         aws_endpoint: aws_endpoint(),
         prefix: unique_prefix(name),
         bind: "127.0.0.1:0".parse().expect("loopback address"),
         tick_every_seconds: None,
         poll_wait_seconds: 1,
-        webhook_secret: secret.to_string(),
-        website_fetch,
-    })
-    .await
-    .expect("dev host starts on moto")
+        webhook_secret: WEBHOOK_SECRET.to_string(),
+        website_fetch: Default::default(),
+        mail_delivery: Default::default(),
+    };
+    adjust(&mut options);
+    DevHost::start(options).await.expect("dev host starts on moto")
 }
 
 /// Clients for a test's own look-ups, with their own cost meter, so what the test

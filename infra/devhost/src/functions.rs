@@ -41,14 +41,22 @@ impl Functions {
         clients: &AwsClients,
         clock: SharedClock,
         fetcher: tern_web::fetch::Fetcher,
+        mail: &crate::MailDelivery,
     ) -> Result<Self, tern_aws::ConfigError> {
         let (c, a, k) = (config.clone(), clients.clone(), clock.clone());
+        let mut api = tern_api::ApiState::new(c.clone(), a.clone(), k.clone())?;
+        api.mail_policy = mail.policy.clone();
+        let resolver = mail.resolver.clone().unwrap_or_else(|| Arc::new(tern_web::fetch::SystemResolver));
+        let smtp = mail
+            .extra_roots
+            .iter()
+            .fold(tern_send::smtp::SmtpClient::new(mail.policy.clone(), resolver), |client, der| client.with_extra_root(der.clone()));
         Ok(Self {
-            api: tern_api::router(Arc::new(tern_api::ApiState::new(c.clone(), a.clone(), k.clone())?)),
+            api: tern_api::router(Arc::new(api)),
             inbound: tern_inbound::router(Arc::new(tern_inbound::InboundState::new(c.clone(), a.clone(), k.clone()))),
             classify: tern_classify::ClassifyDeps::new(c.clone(), a.clone(), k.clone()),
             enrich: tern_enrich::EnrichDeps::new(c.clone(), a.clone(), k.clone(), fetcher),
-            send: tern_send::SendDeps { config: c.clone(), clients: a.clone(), clock: k.clone() },
+            send: tern_send::SendDeps::new(c.clone(), a.clone(), k.clone(), smtp),
             feedback: tern_feedback::FeedbackDeps { config: c.clone(), clients: a.clone(), clock: k.clone() },
             dispatch: tern_dispatch::DispatchDeps { config: c.clone(), clients: a.clone(), clock: k.clone() },
             housekeeping: tern_housekeeping::HousekeepingDeps { config: c, clients: a, clock: k },

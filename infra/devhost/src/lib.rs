@@ -42,6 +42,29 @@ pub struct DevHostOptions {
     /// How the enrich worker reaches websites. Production rules by default; tests
     /// add an explicit loopback allowance and their own name resolution.
     pub website_fetch: WebsiteFetch,
+    /// How mailboxes' SMTP servers are reached. Production rules by default; tests
+    /// allow their own loopback mail sink and trust its certificate, explicitly.
+    pub mail_delivery: MailDelivery,
+}
+
+#[derive(Clone)]
+pub struct MailDelivery {
+    pub policy: tern_web::guard::Policy,
+    /// Extra trusted root certificates (DER): a local sink's self-signed one.
+    pub extra_roots: Vec<Vec<u8>>,
+    pub resolver: Option<Arc<dyn tern_web::fetch::HostResolver>>,
+}
+
+impl Default for MailDelivery {
+    fn default() -> Self {
+        Self { policy: tern_web::guard::Policy::mail(), extra_roots: Vec::new(), resolver: None }
+    }
+}
+
+impl std::fmt::Debug for MailDelivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MailDelivery").field("policy", &self.policy).field("extra_roots", &self.extra_roots.len()).finish()
+    }
 }
 
 #[derive(Clone)]
@@ -119,7 +142,15 @@ impl DevHost {
             None => tern_web::fetch::Fetcher::new(options.website_fetch.policy.clone(), options.website_fetch.limits.clone()),
         }
         .map_err(|e| DevHostError::Fetcher(e.to_string()))?;
-        let functions = Arc::new(Functions::new(&config, &clients, shared_clock.clone(), fetcher)?);
+        // Bound before the functions are built: unsubscribe links point at this address.
+        // They say https, as RFC 8058 requires of every message; the dev host itself
+        // serves plain http, so locally the link is followed with http.
+        let listener = tokio::net::TcpListener::bind(options.bind)
+            .await
+            .map_err(|source| DevHostError::Bind { addr: options.bind, source })?;
+        let addr = listener.local_addr().map_err(|source| DevHostError::Bind { addr: options.bind, source })?;
+        config.public_url = Some(format!("https://{addr}"));
+        let functions = Arc::new(Functions::new(&config, &clients, shared_clock.clone(), fetcher, &options.mail_delivery)?);
         let (shutdown, shutdown_rx) = watch::channel(false);
         let mut tasks = JoinSet::new();
 
@@ -165,10 +196,6 @@ impl DevHost {
         }
 
         let app = admin::router(functions.clone(), clock.clone(), clients.meter.clone(), &http_routes);
-        let listener = tokio::net::TcpListener::bind(options.bind)
-            .await
-            .map_err(|source| DevHostError::Bind { addr: options.bind, source })?;
-        let addr = listener.local_addr().map_err(|source| DevHostError::Bind { addr: options.bind, source })?;
         let mut http_shutdown = shutdown_rx.clone();
         tasks.spawn(async move {
             // Connection addresses stand in for API Gateway's source IP.

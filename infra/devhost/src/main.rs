@@ -21,6 +21,7 @@ fn parse_args() -> Result<DevHostOptions, String> {
         webhook_secret: std::env::var("TERN_INBOUND_WEBHOOK_SECRET")
             .unwrap_or_else(|_| tern_domain::ids::RequestId::generate().to_string().replace('-', "")),
         website_fetch: Default::default(),
+        mail_delivery: Default::default(),
     };
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
