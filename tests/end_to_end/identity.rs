@@ -108,6 +108,51 @@ async fn a_foreign_workspace_is_not_found_on_every_route() {
         (Method::PUT, format!("/v1/workspaces/{foreign}/ideal-customer"), Some(json!({ "keywords": ["x"] }))),
         (Method::DELETE, format!("/v1/sessions/{}", bob_session(&host, &bob).await), None),
     ];
+    let bobs = outreach_items(&host, &bob).await;
+    let mut routes = routes.to_vec();
+    // Outreach routes: under bob's workspace, and under ann's own with bob's ids.
+    for ws in [foreign.as_str(), ann.workspace.as_str()] {
+        let (contact, template, mailbox, sequence, enrollment) = (&bobs.contact, &bobs.template, &bobs.mailbox, &bobs.sequence, &bobs.enrollment);
+        let template_body = json!({ "name": "t", "subject": "Hi", "text": "Hello" });
+        let sequence_body = json!({ "name": "s", "mailbox_id": mailbox, "steps": [{ "template_id": template }] });
+        routes.extend([
+            (Method::GET, format!("/v1/workspaces/{ws}/contacts/{contact}"), None),
+            (Method::PATCH, format!("/v1/workspaces/{ws}/contacts/{contact}"), Some(json!({ "title": "pwned" }))),
+            (Method::DELETE, format!("/v1/workspaces/{ws}/contacts/{contact}"), None),
+            (Method::GET, format!("/v1/workspaces/{ws}/templates/{template}"), None),
+            (Method::PUT, format!("/v1/workspaces/{ws}/templates/{template}"), Some(template_body)),
+            (Method::DELETE, format!("/v1/workspaces/{ws}/templates/{template}"), None),
+            (Method::POST, format!("/v1/workspaces/{ws}/templates/{template}/preview"), Some(json!({ "contact_id": contact }))),
+            (Method::GET, format!("/v1/workspaces/{ws}/mailboxes/{mailbox}"), None),
+            (Method::PATCH, format!("/v1/workspaces/{ws}/mailboxes/{mailbox}"), Some(json!({ "daily_cap": 1 }))),
+            (Method::DELETE, format!("/v1/workspaces/{ws}/mailboxes/{mailbox}"), None),
+            (Method::GET, format!("/v1/workspaces/{ws}/sequences/{sequence}"), None),
+            (Method::PUT, format!("/v1/workspaces/{ws}/sequences/{sequence}"), Some(sequence_body)),
+            (Method::POST, format!("/v1/workspaces/{ws}/sequences/{sequence}/enrollments"), Some(json!({ "contact_ids": [contact] }))),
+            (Method::GET, format!("/v1/workspaces/{ws}/enrollments/{enrollment}"), None),
+            (Method::POST, format!("/v1/workspaces/{ws}/enrollments/{enrollment}/actions"), Some(json!({ "action": "stop" }))),
+            (Method::POST, format!("/v1/workspaces/{ws}/sends/{enrollment}~0/resolve"), Some(json!({ "outcome": "sent" }))),
+        ]);
+    }
+    for ws in [foreign.as_str()] {
+        routes.extend([
+            (Method::POST, format!("/v1/workspaces/{ws}/contacts"), Some(json!({ "email": "x@y.example" }))),
+            (Method::GET, format!("/v1/workspaces/{ws}/contacts"), None),
+            (Method::POST, format!("/v1/workspaces/{ws}/contacts/import"), Some(json!({}))),
+            (Method::GET, format!("/v1/workspaces/{ws}/contacts/export"), None),
+            (Method::POST, format!("/v1/workspaces/{ws}/suppressions"), Some(json!({ "email": "x@y.example" }))),
+            (Method::GET, format!("/v1/workspaces/{ws}/suppressions"), None),
+            (Method::POST, format!("/v1/workspaces/{ws}/attachments?filename=a.txt"), Some(json!({}))),
+            (Method::POST, format!("/v1/workspaces/{ws}/templates"), Some(json!({ "name": "t", "subject": "Hi", "text": "Hello" }))),
+            (Method::GET, format!("/v1/workspaces/{ws}/templates"), None),
+            (Method::POST, format!("/v1/workspaces/{ws}/mailboxes"), Some(json!({ "name": "m", "from_email": "a@b.example", "provider": { "kind": "ses" } }))),
+            (Method::GET, format!("/v1/workspaces/{ws}/mailboxes"), None),
+            (Method::POST, format!("/v1/workspaces/{ws}/sequences"), Some(json!({ "name": "s", "mailbox_id": "x", "steps": [] }))),
+            (Method::GET, format!("/v1/workspaces/{ws}/sequences"), None),
+            (Method::GET, format!("/v1/workspaces/{ws}/enrollments"), None),
+            (Method::GET, format!("/v1/workspaces/{ws}/sends"), None),
+        ]);
+    }
     for (method, path, body) in routes {
         let (status, error) = call(&host, method.clone(), &path, Some(&ann.access), body).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}: {error}");
@@ -123,7 +168,48 @@ async fn a_foreign_workspace_is_not_found_on_every_route() {
     assert_eq!(status, StatusCode::OK, "bob's session survived");
     let (_, keys) = call(&host, Method::GET, &format!("/v1/workspaces/{foreign}/api-keys"), Some(&bob.access), None).await;
     assert!(keys.as_array().unwrap().iter().all(|k| k["revoked_at"].is_null()), "bob's key survived: {keys}");
+    let (_, contact) = call(&host, Method::GET, &format!("/v1/workspaces/{foreign}/contacts/{}", bobs.contact), Some(&bob.access), None).await;
+    assert_eq!(contact["title"], "CTO", "bob's contact is untouched");
+    let (_, enrollment) = call(&host, Method::GET, &format!("/v1/workspaces/{foreign}/enrollments/{}", bobs.enrollment), Some(&bob.access), None).await;
+    assert_eq!(enrollment["state"]["state"], "active", "bob's enrollment is untouched");
+    let (_, mailbox) = call(&host, Method::GET, &format!("/v1/workspaces/{foreign}/mailboxes/{}", bobs.mailbox), Some(&bob.access), None).await;
+    assert_eq!(mailbox["daily_cap"], 200, "bob's mailbox is untouched");
     host.stop().await;
+}
+
+/// Ids of one of each outreach item in `owner`'s workspace.
+struct OutreachItems {
+    contact: String,
+    template: String,
+    mailbox: String,
+    sequence: String,
+    enrollment: String,
+}
+
+async fn outreach_items(host: &DevHost, owner: &Account) -> OutreachItems {
+    let ws = &owner.workspace;
+    let create = |path: String, body: Value| {
+        let token = owner.access.clone();
+        async move {
+            let (status, created) = call(host, Method::POST, &path, Some(&token), Some(body)).await;
+            assert!(status.is_success(), "{path}: {status} {created}");
+            created
+        }
+    };
+    let contact = create(format!("/v1/workspaces/{ws}/contacts"), json!({ "email": "cto@customer.example", "first_name": "Cy", "title": "CTO" })).await;
+    let template = create(format!("/v1/workspaces/{ws}/templates"), json!({ "name": "t", "subject": "Hi {{first_name}}", "text": "Hello" })).await;
+    let mailbox = create(format!("/v1/workspaces/{ws}/mailboxes"), json!({ "name": "m", "from_email": "bob@globex.example", "provider": { "kind": "ses" } })).await;
+    let sequence = create(format!("/v1/workspaces/{ws}/sequences"), json!({ "name": "s", "mailbox_id": mailbox["id"], "steps": [{ "template_id": template["id"] }] })).await;
+    let enrolled = create(format!("/v1/workspaces/{ws}/sequences/{}/enrollments", sequence["id"].as_str().unwrap()), json!({ "contact_ids": [contact["id"]] })).await;
+    assert_eq!(enrolled["enrolled"].as_array().unwrap().len(), 1, "{enrolled}");
+    let id = |v: &Value| v["id"].as_str().unwrap().to_string();
+    OutreachItems {
+        enrollment: format!("{}.{}", id(&sequence), id(&contact)),
+        contact: id(&contact),
+        template: id(&template),
+        mailbox: id(&mailbox),
+        sequence: id(&sequence),
+    }
 }
 
 async fn bob_key(host: &DevHost, bob: &Account) -> String {
@@ -172,6 +258,39 @@ async fn the_role_by_route_matrix_holds() {
         (Method::PUT, format!("/v1/workspaces/{ws}/ideal-customer"), Some(json!({ "keywords": ["robots"] })), Permission::ManageWorkspace),
         // Plan-gated: allowed roles get 422 on a trial workspace, the others 403.
         (Method::POST, format!("/v1/workspaces/{ws}/sub-workspaces"), Some(json!({ "name": "Client" })), Permission::ManageWorkspace),
+        (Method::POST, format!("/v1/workspaces/{ws}/contacts"), Some(json!({ "email": "lead@customer.example" })), Permission::WriteContacts),
+        (Method::GET, format!("/v1/workspaces/{ws}/contacts"), None, Permission::ReadContacts),
+        // A JSON body is no CSV with an e-mail column: allowed roles get 422.
+        (Method::POST, format!("/v1/workspaces/{ws}/contacts/import"), Some(json!({ "not": "csv" })), Permission::Import),
+        (Method::GET, format!("/v1/workspaces/{ws}/contacts/export"), None, Permission::Export),
+        (Method::GET, format!("/v1/workspaces/{ws}/contacts/{nobody}"), None, Permission::ReadContacts),
+        (Method::PATCH, format!("/v1/workspaces/{ws}/contacts/{nobody}"), Some(json!({ "title": "CEO" })), Permission::WriteContacts),
+        (Method::DELETE, format!("/v1/workspaces/{ws}/contacts/{nobody}"), None, Permission::WriteContacts),
+        (Method::POST, format!("/v1/workspaces/{ws}/suppressions"), Some(json!({ "email": "stop@customer.example" })), Permission::WriteContacts),
+        (Method::GET, format!("/v1/workspaces/{ws}/suppressions"), None, Permission::ReadContacts),
+        // JSON is not an attachment type: allowed roles get 415.
+        (Method::POST, format!("/v1/workspaces/{ws}/attachments?filename=a.pdf"), Some(json!({})), Permission::ManageTemplates),
+        (Method::POST, format!("/v1/workspaces/{ws}/templates"), Some(json!({ "name": "t", "subject": "Hi", "text": "Hello" })), Permission::ManageTemplates),
+        (Method::GET, format!("/v1/workspaces/{ws}/templates"), None, Permission::ReadWorkspace),
+        (Method::GET, format!("/v1/workspaces/{ws}/templates/{nobody}"), None, Permission::ReadWorkspace),
+        (Method::PUT, format!("/v1/workspaces/{ws}/templates/{nobody}"), Some(json!({ "name": "t", "subject": "Hi", "text": "Hello" })), Permission::ManageTemplates),
+        (Method::DELETE, format!("/v1/workspaces/{ws}/templates/{nobody}"), None, Permission::ManageTemplates),
+        (Method::POST, format!("/v1/workspaces/{ws}/templates/{nobody}/preview"), Some(json!({ "contact_id": "x" })), Permission::ReadContacts),
+        (Method::POST, format!("/v1/workspaces/{ws}/mailboxes"), Some(json!({ "name": "m", "from_email": "ann@acme.example", "provider": { "kind": "ses" } })), Permission::ManageMailboxes),
+        (Method::GET, format!("/v1/workspaces/{ws}/mailboxes"), None, Permission::ReadWorkspace),
+        (Method::GET, format!("/v1/workspaces/{ws}/mailboxes/{nobody}"), None, Permission::ReadWorkspace),
+        (Method::PATCH, format!("/v1/workspaces/{ws}/mailboxes/{nobody}"), Some(json!({ "daily_cap": 50 })), Permission::ManageMailboxes),
+        (Method::DELETE, format!("/v1/workspaces/{ws}/mailboxes/{nobody}"), None, Permission::ManageMailboxes),
+        (Method::POST, format!("/v1/workspaces/{ws}/sequences"), Some(json!({ "name": "s", "mailbox_id": "none", "steps": [] })), Permission::ManageSequences),
+        (Method::GET, format!("/v1/workspaces/{ws}/sequences"), None, Permission::ReadWorkspace),
+        (Method::GET, format!("/v1/workspaces/{ws}/sequences/{nobody}"), None, Permission::ReadWorkspace),
+        (Method::PUT, format!("/v1/workspaces/{ws}/sequences/{nobody}"), Some(json!({ "name": "s", "mailbox_id": "none", "steps": [] })), Permission::ManageSequences),
+        (Method::POST, format!("/v1/workspaces/{ws}/sequences/{nobody}/enrollments"), Some(json!({ "contact_ids": ["x"] })), Permission::Send),
+        (Method::GET, format!("/v1/workspaces/{ws}/enrollments"), None, Permission::ReadContacts),
+        (Method::GET, format!("/v1/workspaces/{ws}/enrollments/{nobody}"), None, Permission::ReadContacts),
+        (Method::POST, format!("/v1/workspaces/{ws}/enrollments/{nobody}/actions"), Some(json!({ "action": "stop" })), Permission::ManageSequences),
+        (Method::GET, format!("/v1/workspaces/{ws}/sends"), None, Permission::ReadContacts),
+        (Method::POST, format!("/v1/workspaces/{ws}/sends/{nobody}/resolve"), Some(json!({ "outcome": "sent" })), Permission::ManageSequences),
     ];
     for (method, path, body, permission) in &routes {
         let (status, _) = call(&host, method.clone(), path, None, body.clone()).await;
@@ -179,7 +298,8 @@ async fn the_role_by_route_matrix_holds() {
         for (role, account) in &accounts {
             let (status, answer) = call(&host, method.clone(), path, Some(&account.access), body.clone()).await;
             if role.has(*permission) {
-                let allowed = status.is_success() || status == StatusCode::NOT_FOUND || status == StatusCode::UNPROCESSABLE_ENTITY;
+                let allowed = status.is_success()
+                    || [StatusCode::NOT_FOUND, StatusCode::UNPROCESSABLE_ENTITY, StatusCode::UNSUPPORTED_MEDIA_TYPE].contains(&status);
                 assert!(allowed, "{role} {method} {path}: {status} {answer}");
             } else {
                 assert_eq!(status, StatusCode::FORBIDDEN, "{role} {method} {path}: {answer}");
@@ -413,7 +533,7 @@ async fn bad_input_gets_a_4xx_with_the_stable_body_never_a_500() {
         assert!(status.is_client_error(), "{method} {path}: {status} {answer}");
         assert!(answer["error"]["code"].is_string(), "{method} {path}: {answer}");
     }
-    let huge = "x".repeat(2 * 1024 * 1024);
+    let huge = "x".repeat(5 * 1024 * 1024);
     let (status, answer) = call(&host, Method::POST, "/v1/signup", None, Some(json!({ "email": huge }))).await;
     assert_eq!((status, answer["error"]["code"].as_str()), (StatusCode::PAYLOAD_TOO_LARGE, Some("payload_too_large")));
     host.stop().await;

@@ -4,6 +4,7 @@
 mod access;
 mod enrichment;
 mod events;
+mod exactly_once;
 mod identity;
 mod logs;
 mod openapi;

@@ -102,6 +102,11 @@ async fn apply_effects(
     verdict: &tern_mail::Classification,
 ) -> Result<(Option<String>, Option<String>), JobError> {
     let transient = |e: &dyn std::fmt::Display| JobError::Transient(e.to_string());
+    let workspace = scoped.get::<tern_aws::entities::Workspace>(&scoped.workspace().to_string()).await.map_err(|e| transient(&e))?;
+    if workspace.is_none() {
+        // Mail for a workspace that does not (or no longer) exist answers nothing.
+        return Ok((None, Some("none: no such workspace".into())));
+    }
     let sender = mail.from.as_ref().and_then(|m| m.address.clone());
     if let Some(sender) = &sender
         && effects::is_own_address(scoped, sender).await.map_err(|e| transient(&e))?

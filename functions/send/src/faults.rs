@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use tern_aws::worker::JobError;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum FaultPoint {
     /// The claim is written; the provider has not been called.
     AfterClaim,

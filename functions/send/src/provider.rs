@@ -130,7 +130,7 @@ impl Provider {
     }
 }
 
-async fn send_ses(deps: &SendDeps, raw: &[u8], envelope_from: &str, recipient: &str) -> Outcome {
+async fn send_ses(deps: &SendDeps, raw: &[u8], envelope_from: &str, _recipient: &str) -> Outcome {
     use aws_sdk_ses::error::SdkError;
     use aws_sdk_ses::primitives::Blob;
     use aws_sdk_ses::types::RawMessage;
@@ -144,7 +144,9 @@ async fn send_ses(deps: &SendDeps, raw: &[u8], envelope_from: &str, recipient: &
         .send_raw_email()
         .raw_message(message)
         .source(envelope_from)
-        .destinations(recipient)
+        // No explicit Destinations: SES then sends to the message's own To, which
+        // is exactly `recipient` (compose writes one). Naming it twice would make
+        // moto count two sends for one message.
         .set_configuration_set_name(deps.config.ses_configuration_set.clone())
         .send()
         .await;

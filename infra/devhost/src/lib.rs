@@ -45,6 +45,9 @@ pub struct DevHostOptions {
     /// How mailboxes' SMTP servers are reached. Production rules by default; tests
     /// allow their own loopback mail sink and trust its certificate, explicitly.
     pub mail_delivery: MailDelivery,
+    /// Functions (logical ids) whose queues and schedules the host leaves alone, so a
+    /// test can invoke them by hand (with injected faults, say).
+    pub manual_functions: Vec<String>,
 }
 
 #[derive(Clone)]
@@ -160,8 +163,10 @@ impl DevHost {
             if !functions.knows(&spec.logical_id) {
                 return Err(DevHostError::UnknownFunction(spec.logical_id.clone()));
             }
+            let manual = options.manual_functions.contains(&spec.logical_id);
             for trigger in &spec.triggers {
                 match trigger {
+                    Trigger::Sqs { .. } | Trigger::Schedule { .. } if manual => {}
                     Trigger::HttpApi { method, path } => http_routes.push((spec.logical_id.clone(), method.clone(), path.clone())),
                     Trigger::Sqs { queue_logical_id, batch_size, report_batch_item_failures } => {
                         let queue_url = provisioned.queue_urls.get(queue_logical_id).cloned().unwrap_or_default();

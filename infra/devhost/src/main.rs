@@ -22,6 +22,7 @@ fn parse_args() -> Result<DevHostOptions, String> {
             .unwrap_or_else(|_| tern_domain::ids::RequestId::generate().to_string().replace('-', "")),
         website_fetch: Default::default(),
         mail_delivery: Default::default(),
+        manual_functions: Vec::new(),
     };
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
