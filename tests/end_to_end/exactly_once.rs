@@ -207,3 +207,144 @@ async fn all_finished(host: &DevHost, email: &str, ws: &str) -> bool {
     assert!(stopped.is_empty(), "no enrollment stops for a provider hiccup: {stopped:?}");
     enrollments.iter().all(|e| e["state"]["state"] == "finished")
 }
+
+/// A dev host whose send worker and dispatch schedule the test runs by hand.
+async fn manual_host(name: &str, sink: &MailSink) -> (DevHost, tern_send::SendDeps, tern_dispatch::DispatchDeps) {
+    let (port, cert) = (sink.port(), sink.certificate_der());
+    let host = start_dev_host_custom(name, move |options| {
+        options.mail_delivery = MailDelivery { policy: tern_web::guard::Policy::mail().allow_loopback_for_tests(port), extra_roots: vec![cert], resolver: None };
+        options.manual_functions = vec!["SendFunction".into(), "DispatchFunction".into()];
+    })
+    .await;
+    let smtp = tern_send::smtp::SmtpClient::new(tern_web::guard::Policy::mail().allow_loopback_for_tests(port), Arc::new(tern_web::fetch::SystemResolver))
+        .with_extra_root(sink.certificate_der());
+    let send = tern_send::SendDeps::new(host.config.clone(), host.clients.clone(), host.clock.clone(), smtp);
+    let dispatch = tern_dispatch::DispatchDeps { config: host.config.clone(), clients: host.clients.clone(), clock: host.clock.clone() };
+    (host, send, dispatch)
+}
+
+/// Runs every queued send job once, as the SQS event source would; returns how many.
+async fn drain(host: &DevHost, send: &tern_send::SendDeps) -> usize {
+    let queue = host.config.queue_url(tern_aws::QueueName::Send).unwrap().to_string();
+    let mut handled = 0;
+    loop {
+        let received = host.clients.sqs.receive_message().queue_url(&queue).max_number_of_messages(10).send().await.unwrap();
+        let messages = received.messages.unwrap_or_default();
+        if messages.is_empty() {
+            return handled;
+        }
+        for message in messages {
+            let job: tern_domain::jobs::SendJob = serde_json::from_str(message.body.as_deref().unwrap()).unwrap();
+            tern_send::send_step(send, &job).await.expect("no failures injected here");
+            host.clients.sqs.delete_message().queue_url(&queue).receipt_handle(message.receipt_handle.unwrap()).send().await.unwrap();
+            handled += 1;
+        }
+    }
+}
+
+#[tokio::test]
+async fn overlapping_ticks_queue_a_step_once_and_a_reply_after_it_was_queued_still_prevents_it() {
+    let sink = MailSink::start(SinkOptions { mode: TlsMode::StartTls, credentials: Some(("ann".into(), SMTP_PASSWORD.into())) }).await.unwrap();
+    let (host, send, dispatch) = manual_host("queued-reply", &sink).await;
+    set_clock(&host, datetime!(2027-06-07 10:00 UTC));
+    let email = "ann@acme.example";
+    let (owner, ws) = sign_up(&host, email, "growth").await;
+    setup(&host, &owner, &ws, &sink).await;
+    let first = tern_dispatch::handle(&dispatch, Default::default()).await.unwrap();
+    assert_eq!(first.steps_enqueued, (CONTACTS * 2) as u64);
+    assert_eq!(drain(&host, &send).await, CONTACTS * 2);
+    assert_eq!(sink.count(), CONTACTS);
+
+    // The follow-up comes due; two ticks overlap (a slow one and the next minute's).
+    host.clock.advance(time::Duration::days(1)).unwrap();
+    let (a, b) = tokio::join!(tern_dispatch::handle(&dispatch, Default::default()), tern_dispatch::handle(&dispatch, Default::default()));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.steps_enqueued + b.steps_enqueued, (CONTACTS * 2) as u64, "each step queued once: {a:?} {b:?}");
+    let queue = host.config.queue_url(tern_aws::QueueName::Send).unwrap();
+    assert_eq!(tern_tests::queue_depth(&host.clients.sqs, queue).await, (CONTACTS * 2) as u64);
+
+    // Lead 0 answers the first e-mail while its follow-up waits in the queue.
+    let original = crate::outreach::to(&sink, "lead0@customer0.example").remove(0);
+    crate::outreach::reply_from(&host, &ws, "lead0@customer0.example", &original).await;
+    let stopped = tern_tests::eventually("the reply stops the enrollment", std::time::Duration::from_secs(30), || {
+        let (host, ws) = (&host, &ws);
+        async move {
+            let owner = token(host, email).await;
+            let (_, page) = call(host, Method::GET, &format!("/v1/workspaces/{ws}/enrollments?limit=100"), Some(&owner), None).await;
+            page["enrollments"].as_array().unwrap().iter().find(|e| e["state"]["reason"] == "replied").cloned()
+        }
+    })
+    .await;
+    assert_eq!(drain(&host, &send).await, CONTACTS * 2);
+    assert_eq!(crate::outreach::to(&sink, "lead0@customer0.example").len(), 1, "the queued follow-up was not sent: {stopped}");
+    assert_eq!(sink.count(), CONTACTS * 2 - 1);
+    host.stop().await;
+}
+
+#[tokio::test]
+async fn sending_limits_defer_steps_to_the_next_allowed_slot_and_never_drop_them() {
+    let sink = MailSink::start(SinkOptions { mode: TlsMode::StartTls, credentials: Some(("ann".into(), SMTP_PASSWORD.into())) }).await.unwrap();
+    let (host, send, dispatch) = manual_host("limits", &sink).await;
+    // Monday 7 June 2027, 10:00 UTC = 12:00 in Berlin.
+    set_clock(&host, datetime!(2027-06-07 10:00 UTC));
+    let email = "ann@acme.example";
+    let (owner, ws) = sign_up(&host, email, "growth").await;
+    let template = ok(&host, Method::POST, &format!("/v1/workspaces/{ws}/templates"), &owner, json!({ "name": "t", "subject": "Hi", "text": "Hello" })).await;
+    let always = json!({ "days": ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"], "opens": "00:00", "closes": "23:59" });
+    let mut sequences = Vec::new();
+    // A mailbox capped at two a day (counted in Berlin), and one that waits ten minutes between sends.
+    for limits in [json!({ "daily_cap": 2, "warmup_start": 2, "min_spacing_seconds": 0 }), json!({ "daily_cap": 100, "warmup_start": 100, "min_spacing_seconds": 600 })] {
+        let mut mailbox = json!({
+            "name": "m", "from_email": "ann@acme.example", "timezone": "Europe/Berlin",
+            "provider": { "kind": "smtp", "host": "127.0.0.1", "port": sink.port(), "security": "start_tls", "username": "ann", "password": SMTP_PASSWORD },
+        });
+        mailbox.as_object_mut().unwrap().extend(limits.as_object().unwrap().clone());
+        let mailbox = ok(&host, Method::POST, &format!("/v1/workspaces/{ws}/mailboxes"), &owner, mailbox).await;
+        let sequence = ok(&host, Method::POST, &format!("/v1/workspaces/{ws}/sequences"), &owner, json!({
+            "name": "s", "mailbox_id": mailbox["id"], "timezone": "UTC", "window": always, "steps": [{ "template_id": template["id"] }],
+        }))
+        .await;
+        sequences.push(sequence["id"].as_str().unwrap().to_string());
+    }
+    let mut contacts = Vec::new();
+    for i in 0..3 {
+        let contact = ok(&host, Method::POST, &format!("/v1/workspaces/{ws}/contacts"), &owner, json!({ "email": format!("l{i}@c{i}.example") })).await;
+        contacts.push(contact["id"].clone());
+    }
+    ok(&host, Method::POST, &format!("/v1/workspaces/{ws}/sequences/{}/enrollments", sequences[0]), &owner, json!({ "contact_ids": contacts })).await;
+    ok(&host, Method::POST, &format!("/v1/workspaces/{ws}/sequences/{}/enrollments", sequences[1]), &owner, json!({ "contact_ids": contacts[..2] })).await;
+    tern_dispatch::handle(&dispatch, Default::default()).await.unwrap();
+    drain(&host, &send).await;
+    assert_eq!(sink.count(), 3, "two under the daily cap, one under the spacing");
+
+    let deferred = |sequence: String| {
+        let (host, ws) = (&host, &ws);
+        async move {
+            let owner = token(host, email).await;
+            let (_, page) = call(host, Method::GET, &format!("/v1/workspaces/{ws}/enrollments?sequence_id={sequence}"), Some(&owner), None).await;
+            page["enrollments"].as_array().unwrap().iter().filter(|e| e["state"]["state"] == "active").cloned().collect::<Vec<_>>()
+        }
+    };
+    let capped = deferred(sequences[0].clone()).await;
+    assert_eq!(capped.len(), 1);
+    // Midnight in Berlin (CEST) is 22:00 UTC.
+    assert_eq!(capped[0]["next_due_at"].as_i64(), Some(datetime!(2027-06-07 22:00 UTC).unix_timestamp()), "{capped:?}");
+    assert!(capped[0]["note"].as_str().unwrap().contains("daily limit"));
+    let spaced = deferred(sequences[1].clone()).await;
+    assert_eq!(spaced.len(), 1);
+    let due = spaced[0]["next_due_at"].as_i64().unwrap();
+    let now = datetime!(2027-06-07 10:00 UTC).unix_timestamp();
+    assert!((now + 600..now + 660).contains(&due), "ten minutes after the first send: {spaced:?}");
+
+    // The deferred steps go out at their slots.
+    host.clock.advance(time::Duration::minutes(11)).unwrap();
+    tern_dispatch::handle(&dispatch, Default::default()).await.unwrap();
+    drain(&host, &send).await;
+    assert_eq!(sink.count(), 4, "the spaced one");
+    set_clock(&host, datetime!(2027-06-07 22:00:30 UTC));
+    tern_dispatch::handle(&dispatch, Default::default()).await.unwrap();
+    drain(&host, &send).await;
+    assert_eq!(sink.count(), 5, "the capped one, the next local day");
+    assert!(deferred(sequences[0].clone()).await.is_empty() && deferred(sequences[1].clone()).await.is_empty());
+    host.stop().await;
+}

@@ -294,3 +294,124 @@ pub async fn one_click_unsubscribe(host: &DevHost, message: &[u8]) {
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn templates_are_checked_when_saved_and_rendering_problems_show_at_preview() {
+    let host = tern_tests::start_dev_host("templates").await;
+    let (owner, ws) = sign_up(&host, "ann@acme.example", "growth").await;
+    let path = format!("/v1/workspaces/{ws}/templates");
+    let (status, error) = call(&host, Method::POST, &path, Some(&owner), Some(json!({ "name": "t", "subject": "Hi {{frist_name}}", "text": "x" }))).await;
+    assert_eq!((status, error["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("unknown_variables")), "{error}");
+    assert!(error["error"]["message"].as_str().unwrap().contains("{{frist_name}}"));
+    let (status, error) = call(&host, Method::POST, &path, Some(&owner), Some(json!({ "name": "t", "subject": "Hi {{first_name", "text": "x" }))).await;
+    assert_eq!((status, error["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_template")), "{error}");
+    // A custom field becomes usable once the workspace has it.
+    let (status, _) = call(&host, Method::POST, &path, Some(&owner), Some(json!({ "name": "t", "subject": "About {{industry}}", "text": "x" }))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    ok(&host, Method::PATCH, &format!("/v1/workspaces/{ws}"), &owner, json!({ "custom_fields": ["industry"] })).await;
+    let strict = ok(&host, Method::POST, &path, &owner, json!({ "name": "strict", "subject": "Hi {{first_name}}", "text": "About {{industry}} at {{company | your company}}", "html": "<p>Hi {{first_name}}</p>" })).await;
+    let lenient = ok(&host, Method::POST, &path, &owner, json!({ "name": "lenient", "subject": "Hi {{first_name | there}}", "text": "Hello" })).await;
+    let nameless = ok(&host, Method::POST, &format!("/v1/workspaces/{ws}/contacts"), &owner, json!({ "email": "someone@customer.example" })).await;
+    let named = ok(&host, Method::POST, &format!("/v1/workspaces/{ws}/contacts"), &owner, json!({ "email": "eve@customer.example", "first_name": "<b>Eve</b>", "custom": { "industry": "robots" } })).await;
+    let preview = |template: &Value, contact: &Value| {
+        let path = format!("/v1/workspaces/{ws}/templates/{}/preview", template["id"].as_str().unwrap());
+        let body = json!({ "contact_id": contact["id"] });
+        let (host, owner) = (&host, &owner);
+        async move { call(host, Method::POST, &path, Some(owner), Some(body)).await }
+    };
+    let (status, error) = preview(&strict, &nameless).await;
+    assert_eq!((status, error["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("missing_values")), "{error}");
+    assert!(error["error"]["message"].as_str().unwrap().contains("first_name"), "{error}");
+    let (status, rendered) = preview(&lenient, &nameless).await;
+    assert_eq!((status, rendered["subject"].as_str()), (StatusCode::OK, Some("Hi there")));
+    let (_, rendered) = preview(&strict, &named).await;
+    assert_eq!(rendered["text"], "About robots at your company");
+    assert_eq!(rendered["html"], "<p>Hi &lt;b&gt;Eve&lt;/b&gt;</p>", "values are escaped in HTML");
+    // Enrolling a contact a step cannot render for is refused for that contact, before anything is sent.
+    let mailbox = ok(&host, Method::POST, &format!("/v1/workspaces/{ws}/mailboxes"), &owner, json!({ "name": "m", "from_email": "ann@acme.example", "provider": { "kind": "ses" } })).await;
+    let sequence = ok(&host, Method::POST, &format!("/v1/workspaces/{ws}/sequences"), &owner, json!({ "name": "s", "mailbox_id": mailbox["id"], "steps": [{ "template_id": strict["id"] }] })).await;
+    let report = ok(&host, Method::POST, &format!("/v1/workspaces/{ws}/sequences/{}/enrollments", sequence["id"].as_str().unwrap()), &owner, json!({ "contact_ids": [nameless["id"], named["id"]] })).await;
+    assert_eq!(report["enrolled"], json!([named["id"]]), "{report}");
+    assert_eq!(report["skipped"][0]["reason"], "missing_values");
+
+    // Attachments: type- and size-limited, stored under the workspace's own key.
+    let upload = |name: &str, content_type: &str, bytes: Vec<u8>| {
+        let url = format!("{}/v1/workspaces/{ws}/attachments?filename={name}", host.base_url());
+        let (owner, content_type) = (owner.clone(), content_type.to_string());
+        async move { reqwest::Client::new().post(url).bearer_auth(owner).header("content-type", content_type).body(bytes).send().await.unwrap() }
+    };
+    assert_eq!(upload("run.exe", "application/x-msdownload", b"MZ".to_vec()).await.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(upload("fake.pdf", "application/pdf", b"MZ not a pdf".to_vec()).await.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(upload("big.pdf", "application/pdf", [b"%PDF-".to_vec(), vec![b'x'; 3 * 1024 * 1024 + 1]].concat()).await.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let stored = upload("deck.pdf", "application/pdf", b"%PDF-1.7 a tiny deck".to_vec()).await;
+    assert_eq!(stored.status(), StatusCode::CREATED);
+    let attachment: Value = stored.json().await.unwrap();
+    let head = host.clients.s3.head_object().bucket(&host.config.bucket).key(attachment["object_key"].as_str().unwrap()).send().await.unwrap();
+    let (_, workspace) = call(&host, Method::GET, &format!("/v1/workspaces/{ws}"), Some(&owner), None).await;
+    assert_eq!(head.server_side_encryption, Some(aws_sdk_s3::types::ServerSideEncryption::AwsKms));
+    let key_id = head.ssekms_key_id.unwrap_or_default();
+    let workspace_key = host.clients.kms.describe_key().key_id(format!("alias/tern/ws/{ws}")).send().await.unwrap().key_metadata.unwrap().key_id;
+    assert!(key_id.ends_with(&workspace_key), "encrypted under the workspace's key, not the platform's: {key_id} {workspace}");
+    let with_attachment = ok(&host, Method::POST, &path, &owner, json!({ "name": "a", "subject": "Deck", "text": "Attached.", "attachment_ids": [attachment["id"]] })).await;
+    assert_eq!(with_attachment["attachment_ids"][0], attachment["id"]);
+    let (status, _) = call(&host, Method::POST, &path, Some(&owner), Some(json!({ "name": "a", "subject": "x", "text": "y", "attachment_ids": ["nope"] }))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    host.stop().await;
+}
+
+#[tokio::test]
+async fn contacts_merge_by_address_flag_free_mail_and_role_accounts_and_export_as_csv() {
+    let host = tern_tests::start_dev_host("contacts").await;
+    let (owner, ws) = sign_up(&host, "ann@acme.example", "growth").await;
+    let report = import(&host, &owner, &ws, "E-Mail;Vorname;Firma;Industry Vertical\n\
+        lena@firma.example;Lena;Firma GmbH;Robots\n\
+        LENA@Firma.example;Lena-Marie;;\n\
+        info@firma.example;;Firma GmbH;\n\
+        someone@gmail.com;Sam;;\n\
+        no address here;Mallory;;\n").await;
+    assert_eq!((report["created"].as_u64(), report["merged"].as_u64()), (Some(3), Some(1)), "{report}");
+    assert_eq!(report["errors"].as_array().unwrap().len(), 1, "a row without an address is reported: {report}");
+    assert_eq!(report["columns"]["Industry Vertical"], "custom:industry_vertical", "{report}");
+    let (_, workspace) = call(&host, Method::GET, &format!("/v1/workspaces/{ws}"), Some(&owner), None).await;
+    assert_eq!(workspace["custom_fields"], json!(["industry_vertical"]), "imported columns become template fields");
+    let (_, page) = call(&host, Method::GET, &format!("/v1/workspaces/{ws}/contacts?q=lena"), Some(&owner), None).await;
+    let lena = &page["contacts"][0];
+    assert_eq!((lena["email"].as_str(), lena["first_name"].as_str(), lena["company"].as_str()), (Some("lena@firma.example"), Some("Lena-Marie"), Some("Firma GmbH")), "{page}");
+    assert_eq!(lena["custom"]["industry_vertical"], "Robots");
+    assert_eq!(lena["domain"], "firma.example");
+    let (_, roles) = call(&host, Method::GET, &format!("/v1/workspaces/{ws}/contacts?role_account=true"), Some(&owner), None).await;
+    assert_eq!(roles["contacts"].as_array().unwrap().len(), 1);
+    assert_eq!(roles["contacts"][0]["email"], "info@firma.example");
+    let (_, free) = call(&host, Method::GET, &format!("/v1/workspaces/{ws}/contacts?free_mail=true"), Some(&owner), None).await;
+    assert_eq!(free["contacts"][0]["email"], "someone@gmail.com");
+    assert!(free["contacts"][0]["domain"].is_null(), "a free-mail domain is not the company's");
+    // Paging: one at a time through all three.
+    let mut seen = Vec::new();
+    let mut after = String::new();
+    loop {
+        let (_, page) = call(&host, Method::GET, &format!("/v1/workspaces/{ws}/contacts?limit=1{after}"), Some(&owner), None).await;
+        seen.extend(page["contacts"].as_array().unwrap().iter().map(|c| c["email"].as_str().unwrap().to_string()));
+        match page["next"].as_str() {
+            Some(next) => after = format!("&after={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    // A duplicate through the API merges too (200, not 201).
+    let (status, merged) = call(&host, Method::POST, &format!("/v1/workspaces/{ws}/contacts"), Some(&owner), Some(json!({ "email": " Lena@FIRMA.example ", "title": "CTO" }))).await;
+    assert_eq!((status, merged["title"].as_str()), (StatusCode::OK, Some("CTO")));
+    let (status, error) = call(&host, Method::POST, &format!("/v1/workspaces/{ws}/contacts"), Some(&owner), Some(json!({ "email": "not an address" }))).await;
+    assert_eq!((status, error["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_email")));
+
+    ok(&host, Method::PATCH, &format!("/v1/workspaces/{ws}/contacts/{}", lena["id"].as_str().unwrap()), &owner, json!({ "title": "=cmd|' /C calc'!A0" })).await;
+    let export = reqwest::Client::new().get(format!("{}/v1/workspaces/{ws}/contacts/export", host.base_url())).bearer_auth(&owner).send().await.unwrap();
+    assert_eq!(export.status(), StatusCode::OK);
+    assert!(export.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+    let csv = export.text().await.unwrap();
+    assert_eq!(csv.lines().count(), 4, "{csv}");
+    assert!(csv.contains("lena@firma.example") && csv.contains("'=cmd"), "formulas are defused: {csv}");
+    let (_, audit) = call(&host, Method::GET, &format!("/v1/workspaces/{ws}/audit"), Some(&owner), None).await;
+    let actions: Vec<&str> = audit["entries"].as_array().unwrap().iter().filter_map(|e| e["action"].as_str()).collect();
+    assert!(actions.contains(&"contacts.imported") && actions.contains(&"contacts.exported"), "{actions:?}");
+    host.stop().await;
+}

@@ -179,11 +179,15 @@ async fn attempt(deps: &SendDeps, scoped: &ScopedTable, job: &SendJob) -> Result
             save_send(scoped, &record).await?;
             deps.faults.check(FaultPoint::AfterRecord)?;
             advance(deps, scoped, &enrollment.id, job.step, now, &message, &ctx).await?;
-            let mut counts = vec![("sent", 1)];
-            if ctx.mailbox.first_send_at.is_none() {
-                counts.push(("first_send_at", now));
+            // Health and warm-up bookkeeping: not worth failing a sent step over.
+            if let Err(e) = scoped.increment::<Mailbox>(&ctx.mailbox.id, &[("sent", 1)]).await {
+                tracing::warn!(error = %e, "the send was not counted on the mailbox");
             }
-            scoped.increment::<Mailbox>(&ctx.mailbox.id, &counts).await.map_err(|e| transient("counting the send", e))?;
+            if ctx.mailbox.first_send_at.is_none()
+                && let Err(e) = scoped.set_once::<Mailbox>(&ctx.mailbox.id, "first_send_at", AttributeValue::N(now.to_string())).await
+            {
+                tracing::warn!(error = %e, "the mailbox's first send was not recorded");
+            }
             tracing::info!(enrollment = %enrollment.id, step = job.step, message_id = %message.message_id, "sent");
         }
         Outcome::Transient(reason) => {

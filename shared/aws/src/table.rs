@@ -272,6 +272,30 @@ impl ScopedTable {
         Ok(())
     }
 
+    /// Sets `attribute` of an existing item to `value` unless it already has a value
+    /// (a first-time fact, such as a mailbox's first send). `false` when it had one.
+    pub async fn set_once<E: Entity>(&self, id: &str, attribute: &str, value: AttributeValue) -> Result<bool, StoreError> {
+        let result = self
+            .table
+            .client
+            .update_item()
+            .table_name(&self.table.name)
+            .set_key(Some(self.key::<E>(id)))
+            .update_expression("SET #a = :v")
+            .condition_expression("attribute_exists(pk) AND (attribute_not_exists(#a) OR attribute_type(#a, :null))")
+            .expression_attribute_names("#a", attribute)
+            .expression_attribute_values(":v", value)
+            .expression_attribute_values(":null", AttributeValue::S("NULL".into()))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await;
+        match result.map_err(StoreError::from_sdk) {
+            Ok(_) => Ok(true),
+            Err(StoreError::ConditionFailed) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Every item of a collection, page by page (exports, erasure, small listings).
     pub async fn list_all<E: Entity>(&self) -> Result<Vec<E>, StoreError> {
         let mut all = Vec::new();
