@@ -293,7 +293,12 @@ async fn sending_limits_defer_steps_to_the_next_allowed_slot_and_never_drop_them
     let always = json!({ "days": ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"], "opens": "00:00", "closes": "23:59" });
     let mut sequences = Vec::new();
     // A mailbox capped at two a day (counted in Berlin), and one that waits ten minutes between sends.
-    for limits in [json!({ "daily_cap": 2, "warmup_start": 2, "min_spacing_seconds": 0 }), json!({ "daily_cap": 100, "warmup_start": 100, "min_spacing_seconds": 600 })] {
+    // …and one that sends at most one an hour to any one recipient domain.
+    for limits in [
+        json!({ "daily_cap": 2, "warmup_start": 2, "min_spacing_seconds": 0 }),
+        json!({ "daily_cap": 100, "warmup_start": 100, "min_spacing_seconds": 600 }),
+        json!({ "daily_cap": 100, "warmup_start": 100, "min_spacing_seconds": 0, "per_domain_hourly": 1 }),
+    ] {
         let mut mailbox = json!({
             "name": "m", "from_email": "ann@acme.example", "timezone": "Europe/Berlin",
             "provider": { "kind": "smtp", "host": "127.0.0.1", "port": sink.port(), "security": "start_tls", "username": "ann", "password": SMTP_PASSWORD },
@@ -313,10 +318,12 @@ async fn sending_limits_defer_steps_to_the_next_allowed_slot_and_never_drop_them
     }
     ok(&host, Method::POST, &format!("/v1/workspaces/{ws}/sequences/{}/enrollments", sequences[0]), &owner, json!({ "contact_ids": contacts })).await;
     ok(&host, Method::POST, &format!("/v1/workspaces/{ws}/sequences/{}/enrollments", sequences[1]), &owner, json!({ "contact_ids": contacts[..2] })).await;
-    tern_dispatch::handle(&dispatch, Default::default()).await.unwrap();
-    drain(&host, &send).await;
-    assert_eq!(sink.count(), 3, "two under the daily cap, one under the spacing");
-
+    let mut colleagues = Vec::new();
+    for name in ["a", "b"] {
+        let contact = ok(&host, Method::POST, &format!("/v1/workspaces/{ws}/contacts"), &owner, json!({ "email": format!("{name}@same.example") })).await;
+        colleagues.push(contact["id"].clone());
+    }
+    ok(&host, Method::POST, &format!("/v1/workspaces/{ws}/sequences/{}/enrollments", sequences[2]), &owner, json!({ "contact_ids": colleagues })).await;
     let deferred = |sequence: String| {
         let (host, ws) = (&host, &ws);
         async move {
@@ -325,6 +332,13 @@ async fn sending_limits_defer_steps_to_the_next_allowed_slot_and_never_drop_them
             page["enrollments"].as_array().unwrap().iter().filter(|e| e["state"]["state"] == "active").cloned().collect::<Vec<_>>()
         }
     };
+    tern_dispatch::handle(&dispatch, Default::default()).await.unwrap();
+    drain(&host, &send).await;
+    assert_eq!(sink.count(), 4, "two under the daily cap, one under the spacing, one under the domain limit");
+    let per_domain = deferred(sequences[2].clone()).await;
+    assert_eq!(per_domain.len(), 1);
+    assert_eq!(per_domain[0]["next_due_at"].as_i64(), Some(datetime!(2027-06-07 11:00 UTC).unix_timestamp()), "the next hour: {per_domain:?}");
+
     let capped = deferred(sequences[0].clone()).await;
     assert_eq!(capped.len(), 1);
     // Midnight in Berlin (CEST) is 22:00 UTC.
@@ -340,11 +354,13 @@ async fn sending_limits_defer_steps_to_the_next_allowed_slot_and_never_drop_them
     host.clock.advance(time::Duration::minutes(11)).unwrap();
     tern_dispatch::handle(&dispatch, Default::default()).await.unwrap();
     drain(&host, &send).await;
-    assert_eq!(sink.count(), 4, "the spaced one");
+    assert_eq!(sink.count(), 5, "the spaced one");
     set_clock(&host, datetime!(2027-06-07 22:00:30 UTC));
     tern_dispatch::handle(&dispatch, Default::default()).await.unwrap();
     drain(&host, &send).await;
-    assert_eq!(sink.count(), 5, "the capped one, the next local day");
-    assert!(deferred(sequences[0].clone()).await.is_empty() && deferred(sequences[1].clone()).await.is_empty());
+    assert_eq!(sink.count(), 7, "the capped one the next local day, and the other colleague the next hour");
+    for sequence in &sequences {
+        assert!(deferred(sequence.clone()).await.is_empty(), "nothing was dropped or left behind");
+    }
     host.stop().await;
 }

@@ -155,7 +155,7 @@ async fn attempt(deps: &SendDeps, scoped: &ScopedTable, job: &SendJob) -> Result
         Ok(()) => {}
         Err(ClaimError::Refused(ClaimRefused::AlreadyClaimed | ClaimRefused::EnrollmentChanged)) => return Ok(Attempt::Again),
         Err(ClaimError::Refused(refusal)) => {
-            let (at, why) = ctx.next_allowed(scoped, refusal, &limits, now).await?;
+            let (at, why) = ctx.next_allowed(scoped, refusal, now).await?;
             defer(deps, scoped, &enrollment, job.step, at, false, why).await?;
             return Ok(Attempt::Done);
         }
@@ -425,16 +425,12 @@ impl Context {
         let day = deliverability::local_day(at, &zone);
         let recipient_domain = self.contact.email.rsplit('@').next().unwrap_or_default();
         let month = deliverability::local_month_key(at, &zone);
-        let limits = vec![
+        let daily = deliverability::daily_limit(&settings, days_active, &health);
+        let mut limits = vec![
             CounterLimit {
                 counter_id: format!("day.{}.{day}", m.id),
-                limit: deliverability::daily_limit(&settings, days_active, &health),
+                limit: daily,
                 expires_at: deliverability::next_local_midnight(at, &zone).as_second() + 86_400,
-            },
-            CounterLimit {
-                counter_id: format!("domainhour.{}.{recipient_domain}.{}", m.id, deliverability::utc_hour_key(at)),
-                limit: m.per_domain_hourly,
-                expires_at: deliverability::next_utc_hour(at).as_second() + 3_600,
             },
             CounterLimit {
                 counter_id: format!("month.{month}"),
@@ -442,6 +438,15 @@ impl Context {
                 expires_at: deliverability::next_local_month_start(at, &zone).as_second() + 40 * 86_400,
             },
         ];
+        // A per-domain hourly limit at or above today's whole cap cannot bind: not
+        // reserving it saves a transactional write on every send.
+        if m.per_domain_hourly < daily {
+            limits.push(CounterLimit {
+                counter_id: format!("domainhour.{}.{recipient_domain}.{}", m.id, deliverability::utc_hour_key(at)),
+                limit: m.per_domain_hourly,
+                expires_at: deliverability::next_utc_hour(at).as_second() + 3_600,
+            });
+        }
         let spacing = (m.min_spacing_seconds > 0).then(|| Spacing {
             counter_id: format!("spacing.{}", m.id),
             now,
@@ -455,15 +460,14 @@ impl Context {
         &self,
         scoped: &ScopedTable,
         refusal: ClaimRefused,
-        limits: &[CounterLimit],
         now: i64,
     ) -> Result<(i64, &'static str), JobError> {
         let zone = jiff::tz::TimeZone::get(&self.mailbox.timezone).unwrap_or(jiff::tz::TimeZone::UTC);
         let at = ts(now);
         let (earliest, why) = match refusal {
             ClaimRefused::LimitReached(0) => (deliverability::next_local_midnight(at, &zone), "the mailbox's daily limit is reached"),
-            ClaimRefused::LimitReached(1) => (deliverability::next_utc_hour(at), "the hourly limit for the recipient's domain is reached"),
-            ClaimRefused::LimitReached(_) => (deliverability::next_local_month_start(at, &zone), "the plan's monthly sending quota is used up"),
+            ClaimRefused::LimitReached(1) => (deliverability::next_local_month_start(at, &zone), "the plan's monthly sending quota is used up"),
+            ClaimRefused::LimitReached(_) => (deliverability::next_utc_hour(at), "the hourly limit for the recipient's domain is reached"),
             ClaimRefused::TooSoon => {
                 let last = last_send_at(scoped, &format!("spacing.{}", self.mailbox.id)).await.map_err(|e| transient("reading the spacing", e))?;
                 let next = last.unwrap_or(now) + i64::from(self.mailbox.min_spacing_seconds);
@@ -471,7 +475,6 @@ impl Context {
             }
             ClaimRefused::AlreadyClaimed | ClaimRefused::EnrollmentChanged => (ts(now + 1), "retry"),
         };
-        let _ = limits;
         let slot = self.calendar.next_send_slot(earliest).map_err(|e| JobError::Poison(e.to_string()))?;
         Ok((slot.as_second(), why))
     }

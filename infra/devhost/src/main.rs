@@ -50,7 +50,7 @@ fn parse_args() -> Result<DevHostOptions, String> {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     tern_aws::logging::init();
-    let options = match parse_args() {
+    let mut options = match parse_args() {
         Ok(options) => options,
         Err(message) => {
             if !message.is_empty() {
@@ -61,6 +61,22 @@ async fn main() -> std::process::ExitCode {
         }
     };
     let secret = options.webhook_secret.clone();
+    // A local SMTP server (STARTTLS, self-signed) so SMTP mailboxes can be tried
+    // without sending real mail; the platform may reach it and trusts its certificate.
+    let smtp_password = tern_domain::ids::RequestId::generate().to_string().replace('-', "");
+    let sink_options = tern_mailsink::SinkOptions { mode: tern_mailsink::TlsMode::StartTls, credentials: Some(("dev".into(), smtp_password.clone())) };
+    let sink = match tern_mailsink::MailSink::start(sink_options).await {
+        Ok(sink) => sink,
+        Err(error) => {
+            eprintln!("tern-devhost: the local SMTP sink did not start: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    options.mail_delivery = tern_devhost::MailDelivery {
+        policy: tern_web::guard::Policy::mail().allow_loopback_for_tests(sink.port()),
+        extra_roots: vec![sink.certificate_der()],
+        resolver: None,
+    };
     let host = match DevHost::start(options).await {
         Ok(host) => host,
         Err(error) => {
@@ -72,14 +88,29 @@ async fn main() -> std::process::ExitCode {
     eprintln!(
         "\nTern is running locally.
   API:            {url}   (try: curl {url}/health)
-  inbound mail:   curl -u cloudmailin:{secret} -F message=@mail.eml -F 'envelope[to]=reply+<workspace-id>@in.tern.local' {url}/inbound/raw
+  inbound mail:   curl -u cloudmailin:{secret} -F message=@mail.eml -F 'envelope[to]=reply+<workspace-id>@in.tern.test' {url}/inbound/raw
+  SMTP sink:      a mailbox with provider {{\"kind\":\"smtp\",\"host\":\"127.0.0.1\",\"port\":{port},\"security\":\"start_tls\",\"username\":\"dev\",\"password\":\"{smtp_password}\"}}
+                  delivers here; each message received is listed below
+  unsubscribe:    links in sent mail say https://; locally open them with http://
   clock:          curl {url}/_dev/clock ;  curl -XPOST -H 'content-type: application/json' -d '{{\"days\":2}}' {url}/_dev/clock/advance
   run a schedule: curl -XPOST {url}/_dev/tick/DispatchFunction
   AWS usage:      curl {url}/_dev/usage
   table {}, bucket {}
 Ctrl-C stops everything.\n",
-        host.config.table, host.config.bucket
+        host.config.table, host.config.bucket, port = sink.port()
     );
+    tokio::spawn(async move {
+        let mut shown = 0;
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            for message in sink.messages().iter().skip(shown) {
+                let text = String::from_utf8_lossy(&message.data);
+                let subject = text.lines().find_map(|l| l.strip_prefix("Subject: ")).unwrap_or("(no subject)");
+                eprintln!("SMTP sink: {} -> {}: {subject}", message.mail_from, message.rcpt_to.join(", "));
+                shown += 1;
+            }
+        }
+    });
     let _ = tokio::signal::ctrl_c().await;
     eprintln!("stopping…");
     host.stop().await;

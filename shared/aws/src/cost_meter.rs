@@ -52,7 +52,15 @@ impl Intercept for CostMeter {
         };
         let (read_units, write_units) = if metadata.service() == "DynamoDB" {
             let body = context.response().and_then(|r| r.body().bytes()).unwrap_or_default();
-            dynamodb_capacity(metadata.name(), body)
+            match dynamodb_capacity(metadata.name(), body) {
+                // moto reports no capacity for transactions; AWS bills two write units
+                // per item (up to 1 KB each), so that is what is counted.
+                (0.0, 0.0) if metadata.name() == "TransactWriteItems" => {
+                    let request = context.request().and_then(|r| r.body().bytes()).unwrap_or_default();
+                    (0.0, transaction_estimate(request))
+                }
+                units => units,
+            }
         } else {
             (0.0, 0.0)
         };
@@ -84,6 +92,15 @@ fn dynamodb_capacity(operation: &str, body: &[u8]) -> (f64, f64) {
     if is_read { (units, 0.0) } else { (0.0, units) }
 }
 
+/// Two write units per item of a TransactWriteItems request body, rounded up per KB.
+fn transaction_estimate(request: &[u8]) -> f64 {
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(request) else { return 0.0 };
+    value["TransactItems"]
+        .as_array()
+        .map(|items| items.iter().map(|item| 2.0 * (item.to_string().len() as f64 / 1024.0).ceil().max(1.0)).sum())
+        .unwrap_or(0.0)
+}
+
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
@@ -102,5 +119,12 @@ mod tests {
         assert_eq!(dynamodb_capacity("TransactWriteItems", batch), (0.0, 4.0));
         assert_eq!(dynamodb_capacity("PutItem", b"{}"), (0.0, 0.0));
         assert_eq!(dynamodb_capacity("PutItem", b"not json ConsumedCapacity"), (0.0, 0.0));
+    }
+
+    #[test]
+    fn a_transaction_without_reported_capacity_is_estimated_at_two_units_per_item() {
+        let request = br#"{"TransactItems":[{"Put":{"Item":{}}},{"ConditionCheck":{}},{"Update":{}}]}"#;
+        assert_eq!(transaction_estimate(request), 6.0);
+        assert_eq!(transaction_estimate(b"nonsense"), 0.0);
     }
 }
