@@ -7,10 +7,10 @@
 
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
-use aws_smithy_runtime_api::client::interceptors::context::FinalizerInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::context::{BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef};
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
-use aws_smithy_types::config_bag::ConfigBag;
+use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
 use std::sync::{Arc, Mutex};
 use tern_domain::cost::Usage;
 
@@ -36,9 +36,31 @@ impl CostMeter {
     }
 }
 
+/// Write units a transaction request will be billed, read before it is sent (the
+/// request body is gone by the time the answer arrives).
+#[derive(Debug, Clone)]
+struct TransactionWrites(f64);
+
+impl Storable for TransactionWrites {
+    type Storer = StoreReplace<Self>;
+}
+
 impl Intercept for CostMeter {
     fn name(&self) -> &'static str {
         "TernCostMeter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if cfg.load::<Metadata>().is_some_and(|m| m.service() == "DynamoDB" && m.name() == "TransactWriteItems") {
+            let estimate = transaction_estimate(context.request().body().bytes().unwrap_or_default());
+            cfg.interceptor_state().store_put(TransactionWrites(estimate));
+        }
+        Ok(())
     }
 
     fn read_after_attempt(
@@ -55,10 +77,7 @@ impl Intercept for CostMeter {
             match dynamodb_capacity(metadata.name(), body) {
                 // moto reports no capacity for transactions; AWS bills two write units
                 // per item (up to 1 KB each), so that is what is counted.
-                (0.0, 0.0) if metadata.name() == "TransactWriteItems" => {
-                    let request = context.request().and_then(|r| r.body().bytes()).unwrap_or_default();
-                    (0.0, transaction_estimate(request))
-                }
+                (0.0, 0.0) if metadata.name() == "TransactWriteItems" => (0.0, cfg.load::<TransactionWrites>().map_or(0.0, |t| t.0)),
                 units => units,
             }
         } else {
