@@ -134,7 +134,8 @@ async fn a_foreign_workspace_is_not_found_on_every_route() {
             (Method::POST, format!("/v1/workspaces/{ws}/sends/{enrollment}~0/resolve"), Some(json!({ "outcome": "sent" }))),
         ]);
     }
-    for ws in [foreign.as_str()] {
+    {
+        let ws = foreign.as_str();
         routes.extend([
             (Method::POST, format!("/v1/workspaces/{ws}/contacts"), Some(json!({ "email": "x@y.example" }))),
             (Method::GET, format!("/v1/workspaces/{ws}/contacts"), None),

@@ -515,10 +515,7 @@ async fn advance(deps: &SendDeps, scoped: &ScopedTable, enrollment_id: &str, ste
 }
 
 async fn repair_advance(deps: &SendDeps, scoped: &ScopedTable, enrollment: &EnrollmentRecord, step: u32, sent_at: i64, sent: &SentMessage) -> Result<(), JobError> {
-    let ctx = match Context::load(deps, scoped, enrollment).await? {
-        Ok(ctx) => Some(ctx),
-        Err(_) => None,
-    };
+    let ctx = Context::load(deps, scoped, enrollment).await?.ok();
     advance_with(deps, scoped, &enrollment.id, step, sent_at, sent, ctx.as_ref()).await
 }
 

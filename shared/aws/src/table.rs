@@ -296,6 +296,38 @@ impl ScopedTable {
         }
     }
 
+    /// A page of the collection items that match `keep`, in id order after `after`.
+    /// Reads at most `max_scanned` items per call, so a filter that matches little
+    /// returns early with a cursor instead of reading the whole collection.
+    pub async fn list_matching<E: Entity>(
+        &self,
+        limit: usize,
+        after: Option<String>,
+        max_scanned: usize,
+        keep: impl Fn(&E) -> bool,
+    ) -> Result<Page<E>, StoreError> {
+        let mut items = Vec::new();
+        let mut cursor = after;
+        let mut scanned = 0;
+        loop {
+            let page = self.list::<E>(100, cursor.as_deref()).await?;
+            for item in page.items {
+                scanned += 1;
+                let id = item.id().to_string();
+                if keep(&item) {
+                    items.push(item);
+                }
+                if items.len() == limit || scanned >= max_scanned {
+                    return Ok(Page { items, next: Some(id) });
+                }
+            }
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => return Ok(Page { items, next: None }),
+            }
+        }
+    }
+
     /// Every item of a collection, page by page (exports, erasure, small listings).
     pub async fn list_all<E: Entity>(&self) -> Result<Vec<E>, StoreError> {
         let mut all = Vec::new();

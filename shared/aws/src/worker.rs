@@ -79,6 +79,13 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
     message
 }
 
+/// Storage failures inside a job are worth another delivery.
+impl From<crate::table::StoreError> for JobError {
+    fn from(error: crate::table::StoreError) -> Self {
+        JobError::Transient(format!("storage: {error}"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,12 +116,5 @@ mod tests {
         let failed: Vec<_> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
         assert_eq!(failed, ["b", "c"]);
         assert_eq!(*seen.lock().unwrap(), [(1, 2), (-1, 2), (2, 2)]);
-    }
-}
-
-/// Storage failures inside a job are worth another delivery.
-impl From<crate::table::StoreError> for JobError {
-    fn from(error: crate::table::StoreError) -> Self {
-        JobError::Transient(format!("storage: {error}"))
     }
 }

@@ -75,6 +75,14 @@ fn website_domain(value: &str) -> Option<String> {
         .then(|| tern_extract::registrable_domain(&host))
 }
 
+/// The registrable domain of a website column, if one was given.
+fn check_website(value: Option<&String>) -> Result<Option<String>, ApiError> {
+    match value.map(|w| w.trim()).filter(|w| !w.is_empty()) {
+        None => Ok(None),
+        Some(w) => website_domain(w).map(Some).ok_or_else(|| ApiError::unprocessable("invalid_website", "`website` must be a domain such as example.com.")),
+    }
+}
+
 /// A contact's fields after checking, before it meets the table.
 pub(crate) struct CheckedContact {
     email: String,
@@ -119,10 +127,7 @@ pub(crate) fn check_contact(input: &ContactInput) -> Result<CheckedContact, ApiE
         first_name: optional_text("first_name", input.first_name.as_ref(), 100)?,
         last_name: optional_text("last_name", input.last_name.as_ref(), 100)?,
         company: optional_text("company", input.company.as_ref(), 200)?,
-        domain: match input.website.as_ref().map(|w| w.trim()).filter(|w| !w.is_empty()) {
-            None => None,
-            Some(w) => Some(website_domain(w).ok_or_else(|| ApiError::unprocessable("invalid_website", "`website` must be a domain such as example.com."))?),
-        },
+        domain: check_website(input.website.as_ref())?,
         title: optional_text("title", input.title.as_ref(), 200)?,
         timezone: check_timezone(input.timezone.as_ref())?,
         custom,
@@ -268,10 +273,7 @@ pub async fn update(
         first_name: optional_text("first_name", changes.first_name.as_ref(), 100)?,
         last_name: optional_text("last_name", changes.last_name.as_ref(), 100)?,
         company: optional_text("company", changes.company.as_ref(), 200)?,
-        domain: match changes.website.as_ref().map(|w| w.trim()).filter(|w| !w.is_empty()) {
-            None => None,
-            Some(w) => Some(website_domain(w).ok_or_else(|| ApiError::unprocessable("invalid_website", "`website` must be a domain such as example.com."))?),
-        },
+        domain: check_website(changes.website.as_ref())?,
         title: optional_text("title", changes.title.as_ref(), 200)?,
         timezone: check_timezone(changes.timezone.as_ref())?,
         custom: check_custom(&changes.custom.unwrap_or_default()).map_err(|(code, message)| ApiError::unprocessable(code, message))?,
@@ -346,28 +348,8 @@ impl ContactFilter {
 
 /// A page of contacts matching `filter`, in creation order.
 pub(crate) async fn find(scoped: &ScopedTable, filter: &ContactFilter, limit: usize, after: Option<String>) -> Result<(Vec<Contact>, Option<String>), ApiError> {
-    let mut found = Vec::new();
-    let mut cursor = after;
-    let mut scanned = 0;
-    loop {
-        let page = scoped.list::<Contact>(100, cursor.as_deref()).await.map_err(ApiError::unavailable)?;
-        for contact in page.items {
-            scanned += 1;
-            let id = contact.id.clone();
-            if filter.matches(&contact) {
-                found.push(contact);
-            }
-            if found.len() == limit || scanned >= MAX_SCANNED_PER_PAGE {
-                cursor = Some(id);
-                // Only a cursor that may lead somewhere is returned.
-                return Ok((found, cursor));
-            }
-        }
-        match page.next {
-            Some(next) => cursor = Some(next),
-            None => return Ok((found, None)),
-        }
-    }
+    let page = scoped.list_matching::<Contact>(limit, after, MAX_SCANNED_PER_PAGE, |c| filter.matches(c)).await.map_err(ApiError::unavailable)?;
+    Ok((page.items, page.next))
 }
 
 pub(crate) fn filter_of(q: Option<String>, company: Option<String>, domain: Option<String>, free_mail: Option<bool>, role_account: Option<bool>) -> ContactFilter {

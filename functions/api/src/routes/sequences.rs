@@ -22,6 +22,9 @@ use tern_domain::cadence::{DEFAULT_CADENCE, SendWindow, WeekdayName};
 use tern_domain::enrollment::{Enrollment, Event, State as EnrollmentState, StopReason};
 use tern_http::{ApiError, Json, Path, Query};
 
+/// Items one filtered listing reads at most before it answers with a cursor.
+const MAX_SCANNED_PER_PAGE: usize = 1_000;
+
 /// Most steps a sequence may have, and the latest a follow-up may come.
 pub const MAX_STEPS: usize = 10;
 pub const MAX_BUSINESS_DAYS: u32 = 120;
@@ -389,24 +392,9 @@ pub async fn list_enrollments(ctx: InWorkspace<need::ReadContacts>, Query(query)
     if !(1..=100).contains(&limit) {
         return Err(ApiError::unprocessable("invalid_limit", "`limit` must be from 1 to 100."));
     }
-    let mut found = Vec::new();
-    let mut cursor = query.after;
-    loop {
-        let page = ctx.scoped.list::<EnrollmentRecord>(100, cursor.as_deref()).await.map_err(ApiError::unavailable)?;
-        for e in page.items {
-            let id = e.id.clone();
-            if query.sequence_id.as_ref().is_none_or(|s| *s == e.sequence_id) && query.contact_id.as_ref().is_none_or(|c| *c == e.contact_id) {
-                found.push(enrollment_view(e));
-            }
-            if found.len() == limit as usize {
-                return Ok(Json(EnrollmentPage { enrollments: found, next: Some(id) }));
-            }
-        }
-        match page.next {
-            Some(next) => cursor = Some(next),
-            None => return Ok(Json(EnrollmentPage { enrollments: found, next: None })),
-        }
-    }
+    let keep = |e: &EnrollmentRecord| query.sequence_id.as_ref().is_none_or(|s| *s == e.sequence_id) && query.contact_id.as_ref().is_none_or(|c| *c == e.contact_id);
+    let page = ctx.scoped.list_matching(limit as usize, query.after.clone(), MAX_SCANNED_PER_PAGE, keep).await.map_err(ApiError::unavailable)?;
+    Ok(Json(EnrollmentPage { enrollments: page.items.into_iter().map(enrollment_view).collect(), next: page.next }))
 }
 
 #[utoipa::path(get, path = "/v1/workspaces/{ws}/enrollments/{enrollment_id}", params(("ws" = String, Path), ("enrollment_id" = String, Path)),
@@ -523,24 +511,9 @@ pub async fn list_sends(ctx: InWorkspace<need::ReadContacts>, Query(query): Quer
     if wanted.is_some_and(|s| !["claimed", "sending", "sent", "failed", "parked"].contains(&s)) {
         return Err(ApiError::unprocessable("invalid_state", "`state` is one of claimed, sending, sent, failed, parked."));
     }
-    let mut found = Vec::new();
-    let mut cursor = query.after;
-    loop {
-        let page = ctx.scoped.list::<SendRecord>(100, cursor.as_deref()).await.map_err(ApiError::unavailable)?;
-        for record in page.items {
-            let id = record.id.clone();
-            if wanted.is_none_or(|w| w == state_name(&record.state)) {
-                found.push(record);
-            }
-            if found.len() == limit as usize {
-                return Ok(Json(SendPage { sends: found, next: Some(id) }));
-            }
-        }
-        match page.next {
-            Some(next) => cursor = Some(next),
-            None => return Ok(Json(SendPage { sends: found, next: None })),
-        }
-    }
+    let keep = |record: &SendRecord| wanted.is_none_or(|w| w == state_name(&record.state));
+    let page = ctx.scoped.list_matching(limit as usize, query.after.clone(), MAX_SCANNED_PER_PAGE, keep).await.map_err(ApiError::unavailable)?;
+    Ok(Json(SendPage { sends: page.items, next: page.next }))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
