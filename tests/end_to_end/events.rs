@@ -56,8 +56,7 @@ async fn every_sample_event_reaches_its_handler() {
     assert_eq!(message.status, InboundStatus::Classified);
     assert_eq!(message.kind.as_deref(), Some("human"));
 
-    // Workers whose capability is not built yet keep their job for redrive: the
-    // record is reported failed, never acknowledged and dropped.
+    // The other workers, each with its sample.
     let fetcher = tern_web::fetch::Fetcher::new(tern_web::guard::Policy::website(), Default::default()).unwrap();
     let enrich = tern_enrich::EnrichDeps::new(config.clone(), clients.clone(), clock.clone(), fetcher);
     let smtp = tern_send::smtp::SmtpClient::new(tern_web::guard::Policy::mail(), Arc::new(tern_web::fetch::SystemResolver));
@@ -75,9 +74,9 @@ async fn every_sample_event_reaches_its_handler() {
     // send, and the job is settled rather than retried.
     let send_event: SqsEvent = serde_json::from_str(&sample("send/sqs.json")).unwrap();
     assert!(failed_ids(&tern_send::handle(&send, send_event).await).is_empty());
+    // The feedback sample is a bounce of mail Tern did not tag: acknowledged, not retried.
     let feedback_event: SqsEvent = serde_json::from_str(&sample("feedback/sqs.json")).unwrap();
-    let response = tern_feedback::handle(&feedback, feedback_event.clone()).await;
-    assert_eq!(failed_ids(&response), vec![feedback_event.records[0].message_id.clone().unwrap()]);
+    assert!(failed_ids(&tern_feedback::handle(&feedback, feedback_event).await).is_empty());
 
     // Scheduled functions get EventBridge's scheduled event and run at the host's clock.
     let dispatch = tern_dispatch::DispatchDeps { config: config.clone(), clients: clients.clone(), clock: clock.clone() };

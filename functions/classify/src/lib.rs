@@ -113,7 +113,9 @@ async fn apply_effects(
     {
         return Ok((None, Some("none: sent by one of the workspace's own mailboxes".into())));
     }
-    let references: Vec<String> = mail.references.iter().chain(mail.in_reply_to.iter()).cloned().collect();
+    // A bounce names our message in the returned original's headers, a reply in its own.
+    let original = mail.original.as_ref().and_then(|o| o.message_id.clone());
+    let references: Vec<String> = mail.references.iter().chain(mail.in_reply_to.iter()).cloned().chain(original).collect();
     let sender_index = match &sender {
         Some(address) => {
             let key = tern_aws::outreach::store::blind_index_key(scoped, &deps.sealer).await.map_err(|e| transient(&e))?;

@@ -169,7 +169,8 @@ async fn attempt(deps: &SendDeps, scoped: &ScopedTable, job: &SendJob) -> Result
     save_send(scoped, &record).await?;
     deps.faults.check(FaultPoint::BeforeProvider)?;
 
-    let outcome = ctx.provider.send(deps, &message.raw, &message.envelope_from, &message.recipient).await;
+    let workspace = scoped.workspace().to_string();
+    let outcome = ctx.provider.send(deps, &message.raw, &message.envelope_from, &message.recipient, &workspace, &enrollment.id).await;
     let now = deps.clock.now().unix_timestamp();
     match outcome {
         Outcome::Accepted { provider_message_id } => {

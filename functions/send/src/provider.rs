@@ -93,9 +93,11 @@ impl Provider {
         }
     }
 
-    pub async fn send(&self, deps: &SendDeps, raw: &[u8], envelope_from: &str, recipient: &str) -> Outcome {
+    /// Hands the message over. `workspace` and `enrollment` tag SES mail, so its
+    /// bounce and complaint events find their way back.
+    pub async fn send(&self, deps: &SendDeps, raw: &[u8], envelope_from: &str, recipient: &str, workspace: &str, enrollment: &str) -> Outcome {
         match self {
-            Provider::Ses { .. } => send_ses(deps, raw, envelope_from, recipient).await,
+            Provider::Ses { .. } => send_ses(deps, raw, envelope_from, recipient, workspace, enrollment).await,
             Provider::Smtp { workspace, mailbox_id, host, port, security, username, password, .. } => {
                 let Ok(ws) = tern_domain::ids::WorkspaceId::parse(workspace) else { return Outcome::Permanent("invalid workspace id".into()) };
                 let identity = smtp_password_identity(workspace, mailbox_id);
@@ -130,7 +132,7 @@ impl Provider {
     }
 }
 
-async fn send_ses(deps: &SendDeps, raw: &[u8], envelope_from: &str, _recipient: &str) -> Outcome {
+async fn send_ses(deps: &SendDeps, raw: &[u8], envelope_from: &str, _recipient: &str, workspace: &str, enrollment: &str) -> Outcome {
     use aws_sdk_ses::error::SdkError;
     use aws_sdk_ses::primitives::Blob;
     use aws_sdk_ses::types::RawMessage;
@@ -138,6 +140,13 @@ async fn send_ses(deps: &SendDeps, raw: &[u8], envelope_from: &str, _recipient: 
         Ok(message) => message,
         Err(e) => return Outcome::Permanent(e.to_string()),
     };
+    let tags = [
+        (tern_mail::ses::WORKSPACE_TAG, workspace.to_string()),
+        (tern_mail::ses::ENROLLMENT_TAG, tern_mail::ses::enrollment_tag_value(enrollment)),
+    ]
+    .into_iter()
+    .filter_map(|(name, value)| aws_sdk_ses::types::MessageTag::builder().name(name).value(value).build().ok())
+    .collect::<Vec<_>>();
     let result = deps
         .clients
         .ses
@@ -148,6 +157,7 @@ async fn send_ses(deps: &SendDeps, raw: &[u8], envelope_from: &str, _recipient: 
         // is exactly `recipient` (compose writes one). Naming it twice would make
         // moto count two sends for one message.
         .set_configuration_set_name(deps.config.ses_configuration_set.clone())
+        .set_tags(Some(tags))
         .send()
         .await;
     match result {

@@ -18,6 +18,7 @@ pub mod compose;
 mod dates;
 mod dsn;
 pub mod eval;
+pub mod ses;
 mod intent;
 mod parse;
 mod reason;
