@@ -490,3 +490,43 @@ async fn post_inbound(host: &DevHost, ws: &str, message: &[u8]) {
         .unwrap();
     assert_eq!(response.status(), reqwest::StatusCode::ACCEPTED);
 }
+
+#[tokio::test]
+async fn a_refusing_server_stops_the_step_with_its_reason_and_own_domains_need_the_plan_and_verification() {
+    let sink = MailSink::start(SinkOptions { mode: TlsMode::StartTls, credentials: Some(("ann".into(), SMTP_PASSWORD.into())) }).await.unwrap();
+    let (host, send, dispatch) = manual_host("refusals", &sink).await;
+    set_clock(&host, datetime!(2027-06-07 10:00 UTC));
+    let email = "ann@acme.example";
+    let (owner, ws) = sign_up(&host, email, "growth").await;
+    let sequences = setup(&host, &owner, &ws, &sink).await;
+    // The server refuses every recipient with a 550: permanent, so the steps stop with the reason.
+    sink.set_behaviour(Behaviour::PermFailRcpt);
+    tern_dispatch::handle(&dispatch, Default::default()).await.unwrap();
+    drain(&host, &send).await;
+    assert_eq!(sink.count(), 0);
+    let (_, failed) = call(&host, Method::GET, &format!("/v1/workspaces/{ws}/sends?state=failed&limit=100"), Some(&owner), None).await;
+    assert_eq!(failed["sends"].as_array().unwrap().len(), CONTACTS, "{failed}");
+    assert!(failed["sends"][0]["reason"].as_str().unwrap().contains("550"), "{failed}");
+    let (_, stopped) = call(&host, Method::GET, &format!("/v1/workspaces/{ws}/enrollments?sequence_id={}&limit=100", sequences[0]), Some(&owner), None).await;
+    assert!(stopped["enrollments"].as_array().unwrap().iter().all(|e| e["state"]["reason"] == "failed"), "{stopped}");
+
+    // SES sends went out from the platform's domain (no own domain yet).
+    let (_, sent) = call(&host, Method::GET, &format!("/v1/workspaces/{ws}/sends?state=sent&limit=100"), Some(&owner), None).await;
+    assert!(sent["sends"].as_array().unwrap().iter().all(|s| s["message_id"].as_str().unwrap().ends_with("@send.tern.test")), "{sent}");
+    // An own sending domain must be verified in SES first, and is for growth plans and above.
+    let (status, error) = call(&host, Method::PATCH, &format!("/v1/workspaces/{ws}"), Some(&owner), Some(json!({ "sending_domain": "acme.example" }))).await;
+    assert_eq!((status.as_u16(), error["error"]["code"].as_str()), (422, Some("domain_not_verified")), "{error}");
+    host.clients.ses.verify_domain_identity().domain("acme.example").send().await.unwrap();
+    ok(&host, Method::PATCH, &format!("/v1/workspaces/{ws}"), &owner, json!({ "sending_domain": "acme.example" })).await;
+    let (trial, trial_ws) = sign_up(&host, "tim@trial.example", "trial").await;
+    let (status, error) = call(&host, Method::PATCH, &format!("/v1/workspaces/{trial_ws}"), Some(&trial), Some(json!({ "sending_domain": "trial.example" }))).await;
+    assert_eq!((status.as_u16(), error["error"]["code"].as_str()), (422, Some("plan_required")), "{error}");
+    // The SES follow-ups now leave from the workspace's own domain.
+    host.clock.advance(time::Duration::days(1)).unwrap();
+    tern_dispatch::handle(&dispatch, Default::default()).await.unwrap();
+    drain(&host, &send).await;
+    let (_, sent) = call(&host, Method::GET, &format!("/v1/workspaces/{ws}/sends?state=sent&limit=100"), Some(&token(&host, email).await), None).await;
+    let own = sent["sends"].as_array().unwrap().iter().filter(|s| s["message_id"].as_str().unwrap().ends_with("@acme.example")).count();
+    assert_eq!(own, CONTACTS, "{sent}");
+    host.stop().await;
+}

@@ -363,17 +363,22 @@ async fn templates_are_checked_when_saved_and_rendering_problems_show_at_preview
 async fn contacts_merge_by_address_flag_free_mail_and_role_accounts_and_export_as_csv() {
     let host = tern_tests::start_dev_host("contacts").await;
     let (owner, ws) = sign_up(&host, "ann@acme.example", "growth").await;
-    let report = import(&host, &owner, &ws, "E-Mail;Vorname;Firma;Industry Vertical\n\
-        lena@firma.example;Lena;Firma GmbH;Robots\n\
-        LENA@Firma.example;Lena-Marie;;\n\
-        info@firma.example;;Firma GmbH;\n\
-        someone@gmail.com;Sam;;\n\
-        no address here;Mallory;;\n").await;
-    assert_eq!((report["created"].as_u64(), report["merged"].as_u64()), (Some(3), Some(1)), "{report}");
+    let report = import(&host, &owner, &ws, "E-Mail;Vorname;Firma;Industry Vertical;Work Email\n\
+        lena@firma.example;Lena;Firma GmbH;Robots;\n\
+        LENA@Firma.example;Lena-Marie;;;\n\
+        info@firma.example;;Firma GmbH;;\n\
+        someone@gmail.com;Sam;;;\n\
+        tom.private@gmail.com;Tom;;;tom@firma.example\n\
+        no address here;Mallory;;;\n").await;
+    assert_eq!((report["created"].as_u64(), report["merged"].as_u64()), (Some(4), Some(1)), "{report}");
     assert_eq!(report["errors"].as_array().unwrap().len(), 1, "a row without an address is reported: {report}");
     assert_eq!(report["columns"]["Industry Vertical"], "custom:industry_vertical", "{report}");
     let (_, workspace) = call(&host, Method::GET, &format!("/v1/workspaces/{ws}"), Some(&owner), None).await;
-    assert_eq!(workspace["custom_fields"], json!(["industry_vertical"]), "imported columns become template fields");
+    assert_eq!(workspace["custom_fields"], json!(["industry_vertical", "personal_email"]), "imported columns become template fields");
+    let (_, tom) = call(&host, Method::GET, &format!("/v1/workspaces/{ws}/contacts?q=tom"), Some(&owner), None).await;
+    assert_eq!(tom["contacts"][0]["email"], "tom@firma.example", "the work address is preferred: {tom}");
+    assert_eq!(tom["contacts"][0]["custom"]["personal_email"], "tom.private@gmail.com");
+    assert_eq!(tom["contacts"][0]["free_mail"], false);
     let (_, page) = call(&host, Method::GET, &format!("/v1/workspaces/{ws}/contacts?q=lena"), Some(&owner), None).await;
     let lena = &page["contacts"][0];
     assert_eq!((lena["email"].as_str(), lena["first_name"].as_str(), lena["company"].as_str()), (Some("lena@firma.example"), Some("Lena-Marie"), Some("Firma GmbH")), "{page}");
@@ -396,7 +401,7 @@ async fn contacts_merge_by_address_flag_free_mail_and_role_accounts_and_export_a
             None => break,
         }
     }
-    assert_eq!(seen.len(), 3, "{seen:?}");
+    assert_eq!(seen.len(), 4, "{seen:?}");
     // A duplicate through the API merges too (200, not 201).
     let (status, merged) = call(&host, Method::POST, &format!("/v1/workspaces/{ws}/contacts"), Some(&owner), Some(json!({ "email": " Lena@FIRMA.example ", "title": "CTO" }))).await;
     assert_eq!((status, merged["title"].as_str()), (StatusCode::OK, Some("CTO")));
@@ -408,7 +413,7 @@ async fn contacts_merge_by_address_flag_free_mail_and_role_accounts_and_export_a
     assert_eq!(export.status(), StatusCode::OK);
     assert!(export.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
     let csv = export.text().await.unwrap();
-    assert_eq!(csv.lines().count(), 4, "{csv}");
+    assert_eq!(csv.lines().count(), 5, "{csv}");
     assert!(csv.contains("lena@firma.example") && csv.contains("'=cmd"), "formulas are defused: {csv}");
     let (_, audit) = call(&host, Method::GET, &format!("/v1/workspaces/{ws}/audit"), Some(&owner), None).await;
     let actions: Vec<&str> = audit["entries"].as_array().unwrap().iter().filter_map(|e| e["action"].as_str()).collect();

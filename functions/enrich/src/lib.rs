@@ -20,20 +20,45 @@ use tern_domain::clock::SharedClock;
 use tern_domain::jobs::EnrichJob;
 use tern_web::fetch::Fetcher;
 
+/// Builds the website fetcher when the first crawl needs it.
+pub type MakeFetcher = Box<dyn Fn() -> Result<Fetcher, tern_web::FetchError> + Send + Sync>;
+
 pub struct EnrichDeps {
     pub config: Config,
     pub clients: AwsClients,
     pub clock: SharedClock,
     pub table: Table,
     pub global: GlobalTable,
-    pub fetcher: Fetcher,
+    fetcher: std::sync::OnceLock<Fetcher>,
+    make_fetcher: Option<MakeFetcher>,
 }
 
 impl EnrichDeps {
     pub fn new(config: Config, clients: AwsClients, clock: SharedClock, fetcher: Fetcher) -> Self {
+        let deps = Self::lazy(config, clients, clock, None);
+        let _ = deps.fetcher.set(fetcher);
+        deps
+    }
+
+    /// The fetcher (its TLS roots and resolver, a few milliseconds) is built on the
+    /// first crawl, not at cold start: most invocations are cache hits or quota checks.
+    pub fn with_lazy_fetcher(config: Config, clients: AwsClients, clock: SharedClock, make: MakeFetcher) -> Self {
+        Self::lazy(config, clients, clock, Some(make))
+    }
+
+    fn lazy(config: Config, clients: AwsClients, clock: SharedClock, make_fetcher: Option<MakeFetcher>) -> Self {
         let table = Table::new(clients.dynamodb.clone(), config.table.clone());
         let global = GlobalTable::new(clients.dynamodb.clone(), config.table.clone());
-        Self { config, clients, clock, table, global, fetcher }
+        Self { config, clients, clock, table, global, fetcher: std::sync::OnceLock::new(), make_fetcher }
+    }
+
+    fn fetcher(&self) -> Result<&Fetcher, JobError> {
+        if let Some(fetcher) = self.fetcher.get() {
+            return Ok(fetcher);
+        }
+        let make = self.make_fetcher.as_ref().ok_or_else(|| JobError::Transient("no website fetcher configured".into()))?;
+        let built = make().map_err(|e| JobError::Transient(format!("the website fetcher could not be built: {e}")))?;
+        Ok(self.fetcher.get_or_init(|| built))
     }
 }
 
@@ -80,7 +105,7 @@ async fn enrich_one(deps: &EnrichDeps, job: EnrichJob, _delivery: Delivery) -> R
         }
         None => match crawl::website_url(&job.website) {
             Err(e) => Err(e.to_string()),
-            Ok(url) => match crawl::crawl(&deps.fetcher, &url).await {
+            Ok(url) => match crawl::crawl(deps.fetcher()?, &url).await {
                 Ok(crawled) => {
                     record.pages_fetched = crawled.pages_fetched;
                     let entry = CachedCompany {

@@ -13,8 +13,8 @@ async fn main() -> Result<(), Error> {
     tern_aws::logging::init();
     let config = Config::from_env()?;
     let clients = AwsClients::from_env(&config).await;
-    let fetcher = Fetcher::new(Policy::website(), Limits::default())?;
-    let deps = tern_enrich::EnrichDeps::new(config, clients, Arc::new(SystemClock), fetcher);
+    let make = Box::new(|| Fetcher::new(Policy::website(), Limits::default()));
+    let deps = tern_enrich::EnrichDeps::with_lazy_fetcher(config, clients, Arc::new(SystemClock), make);
     let deps = &deps;
     run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         Ok::<_, Error>(tern_enrich::handle(deps, event.payload).await)

@@ -29,7 +29,7 @@ const FUNCTION_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone)]
 pub enum Outcome {
     Response { at: Instant, body: Bytes },
-    InvocationError { body: Bytes },
+    InvocationError { at: Instant, body: Bytes },
     InitError { body: Bytes },
 }
 
@@ -155,7 +155,7 @@ async fn response(State(shared): State<Arc<Shared>>, Path(_id): Path<String>, bo
 }
 
 async fn invocation_error(State(shared): State<Arc<Shared>>, Path(_id): Path<String>, body: Bytes) -> StatusCode {
-    finish(&shared, Outcome::InvocationError { body })
+    finish(&shared, Outcome::InvocationError { at: Instant::now(), body })
 }
 
 async fn init_error(State(shared): State<Arc<Shared>>, body: Bytes) -> StatusCode {

@@ -446,15 +446,16 @@ pub async fn import(
             }
         };
         let line = imported.line;
+        let (email, custom) = prefer_work_address(imported.email, imported.custom);
         let input = ContactInput {
-            email: imported.email,
+            email,
             first_name: imported.first_name,
             last_name: imported.last_name,
             company: imported.company,
             website: imported.website,
             title: imported.title,
             timezone: imported.timezone,
-            custom: imported.custom,
+            custom,
         };
         let checked = match check_contact(&input) {
             Ok(checked) => checked,
@@ -480,6 +481,30 @@ pub async fn import(
     let parameters = serde_json::json!({ "created": report.created, "merged": report.merged, "errors": error_count, "bytes": report.columns.len() });
     audit(&state, ctx.workspace, &ctx.actor.audit_name(), "contacts.imported", None, parameters, &client).await?;
     Ok(Json(report))
+}
+
+/// A row with a free-mail address in its e-mail column and a work address in another
+/// column (say "Work Email") is imported under the work address; the free-mail one is
+/// kept as the custom field `personal_email`.
+fn prefer_work_address(email: String, mut custom: BTreeMap<String, String>) -> (String, BTreeMap<String, String>) {
+    let is_free = |address: &str| {
+        tern_security::blind_index::normalise_email(address).is_ok_and(|n| tern_domain::address::facts(n.as_str()).free_mail)
+    };
+    if !is_free(&email) {
+        return (email, custom);
+    }
+    let work = custom
+        .iter()
+        .find(|(_, value)| tern_security::blind_index::normalise_email(value).is_ok() && !is_free(value))
+        .map(|(name, value)| (name.clone(), value.clone()));
+    match work {
+        Some((name, address)) => {
+            custom.remove(&name);
+            custom.insert("personal_email".into(), email);
+            (address, custom)
+        }
+        None => (email, custom),
+    }
 }
 
 /// New custom columns become fields templates may use.
