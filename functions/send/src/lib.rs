@@ -120,8 +120,9 @@ async fn attempt(deps: &SendDeps, scoped: &ScopedTable, job: &SendJob) -> Result
             return Ok(Attempt::Done);
         }
     };
-    if scoped.get::<Suppression>(&enrollment.email_index).await.map_err(|e| transient("reading suppressions", e))?.is_some() {
-        stop_enrollment(deps, scoped, &enrollment.id, StopReason::Unsubscribed, "the address is on the suppression list").await?;
+    if let Some(suppression) = scoped.get::<Suppression>(&enrollment.email_index).await.map_err(|e| transient("reading suppressions", e))? {
+        let reason = tern_aws::outreach::stop_reason_for(suppression.reason);
+        stop_enrollment(deps, scoped, &enrollment.id, reason, "the address is on the suppression list").await?;
         return Ok(Attempt::Done);
     }
     // A queue delay can push a step past its window's close: wait for the next opening.
