@@ -32,6 +32,7 @@ async fn main() {
         website_fetch: Default::default(),
         mail_delivery: Default::default(),
         manual_functions: vec!["SendFunction".into(), "DispatchFunction".into()],
+        region: None,
     })
     .await
     .expect("dev host");

@@ -23,6 +23,7 @@ async fn main() {
         website_fetch: Default::default(),
         mail_delivery: Default::default(),
         manual_functions: Vec::new(),
+        region: None,
     })
     .await
     .expect("dev host");

@@ -191,11 +191,23 @@ async fn a_default_cadence_sends_each_step_once_at_its_local_time_and_replies_an
     let mut instants: Vec<OffsetDateTime> = expected.iter().map(|e| e.0).collect();
     instants.dedup();
     for at in instants {
-        // Dispatch runs each minute; its tick comes within the minute after the due time.
-        set_clock(&host, at + time::Duration::seconds(30));
-        tick_dispatch(&host).await;
+        // Dispatch runs each minute. A step is due at the minute its first e-mail
+        // left, which on a busy machine can be a minute or two after its slot: tick
+        // each half minute until the steps arrive.
         let due_by_now = expected.iter().filter(|e| e.0 <= at).count();
-        eventually(&format!("{due_by_now} messages by {at}"), Duration::from_secs(30), || async { (sink.count() >= due_by_now).then_some(()) }).await;
+        let mut late = 0;
+        while sink.count() < due_by_now {
+            late += 30;
+            assert!(late <= 300, "{due_by_now} messages by {at}: {} arrived", sink.count());
+            set_clock(&host, at + time::Duration::seconds(late));
+            tick_dispatch(&host).await;
+            for _ in 0..50 {
+                if sink.count() >= due_by_now {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
         if at == berlin[0] {
             // Between steps: Carla answers, Dan unsubscribes with one click.
             reply_from(&host, &ws, carla, &to(&sink, carla)[0]).await;
@@ -229,7 +241,8 @@ async fn a_default_cadence_sends_each_step_once_at_its_local_time_and_replies_an
         let first_id = header(&messages[0], "Message-ID").unwrap();
         for (step, (raw, at)) in messages.iter().zip(times).enumerate() {
             let drift = (sent_at(raw) - *at).abs();
-            assert!(drift < time::Duration::minutes(2), "{who} step {step} sent at {} instead of {at}", sent_at(raw));
+            // Minutes of slack for a busy machine; a wrong zone, DST or window is an hour or more.
+            assert!(drift < time::Duration::minutes(6), "{who} step {step} sent at {} instead of {at}", sent_at(raw));
             assert_eq!(tern_mail::compose::check_one_click(raw), Ok(()), "RFC 8058 headers on {who} step {step}");
             let body = String::from_utf8_lossy(raw);
             assert!(body.contains("Hauptstra"), "the footer carries the postal address");

@@ -53,6 +53,7 @@ pub async fn start_dev_host_custom(name: &str, adjust: impl FnOnce(&mut DevHostO
         website_fetch: Default::default(),
         mail_delivery: Default::default(),
         manual_functions: Vec::new(),
+        region: None,
     };
     adjust(&mut options);
     DevHost::start(options).await.expect("dev host starts on moto")

@@ -48,6 +48,8 @@ pub struct DevHostOptions {
     /// Functions (logical ids) whose queues and schedules the host leaves alone, so a
     /// test can invoke them by hand (with injected faults, say).
     pub manual_functions: Vec<String>,
+    /// The stand-in's region (us-east-1 when `None`).
+    pub region: Option<String>,
 }
 
 #[derive(Clone)]
@@ -121,7 +123,7 @@ pub struct DevHost {
 impl DevHost {
     pub async fn start(options: DevHostOptions) -> Result<Self, DevHostError> {
         let template = Template::repository()?;
-        let sdk = tern_aws::clients::local_sdk_config(&options.aws_endpoint);
+        let sdk = tern_aws::clients::local_sdk_config_in(&options.aws_endpoint, options.region.as_deref().unwrap_or("us-east-1"));
         // The functions share one set of clients, hence one cost meter, as one
         // account's bill would; provisioning is counted too.
         let clients = AwsClients::from_sdk_config(&sdk, true);

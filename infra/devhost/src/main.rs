@@ -23,6 +23,7 @@ fn parse_args() -> Result<DevHostOptions, String> {
         website_fetch: Default::default(),
         mail_delivery: Default::default(),
         manual_functions: Vec::new(),
+        region: None,
     };
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));

@@ -52,10 +52,16 @@ impl AwsClients {
 /// An SDK configuration for a local AWS stand-in at `endpoint`, with fixed test
 /// credentials. Used by the dev host and tests; Lambda uses [`AwsClients::from_env`].
 pub fn local_sdk_config(endpoint: &str) -> SdkConfig {
+    local_sdk_config_in(endpoint, "us-east-1")
+}
+
+/// As [`local_sdk_config`], in another region: the stand-in keeps each region's
+/// services apart (a test that counts SES sends gets its own SES this way).
+pub fn local_sdk_config_in(endpoint: &str, region: &str) -> SdkConfig {
     let credentials = aws_sdk_dynamodb::config::Credentials::new("testing", "testing", None, None, "tern-local");
     SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
+        .region(aws_config::Region::new(region.to_string()))
         .endpoint_url(endpoint)
         .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(credentials))
         .build()

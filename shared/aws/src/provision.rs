@@ -92,7 +92,16 @@ pub async fn provision(
 
     let bucket = single(template.buckets(), "AWS::S3::Bucket")?;
     let bucket_name = format!("{prefix}-{}", bucket.logical_id).to_ascii_lowercase();
-    match clients.s3.create_bucket().bucket(&bucket_name).send().await {
+    let mut create_bucket = clients.s3.create_bucket().bucket(&bucket_name);
+    // Outside us-east-1, S3 wants the bucket's region named.
+    if let Some(region) = clients.s3.config().region().map(|r| r.to_string()).filter(|r| r != "us-east-1") {
+        create_bucket = create_bucket.create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(region.as_str()))
+                .build(),
+        );
+    }
+    match create_bucket.send().await {
         Ok(_) => {}
         Err(e) if e.as_service_error().is_some_and(|s| s.is_bucket_already_owned_by_you()) => {}
         Err(e) => return Err(aws_error(&bucket_name, e)),
