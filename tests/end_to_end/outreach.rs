@@ -192,16 +192,21 @@ async fn a_default_cadence_sends_each_step_once_at_its_local_time_and_replies_an
     instants.dedup();
     for at in instants {
         // Dispatch runs each minute. A step is due at the minute its first e-mail
-        // left, which on a busy machine can be a minute or two after its slot: tick
-        // each half minute until the steps arrive.
+        // left, which on a busy machine can be a minute or two after its slot, and a
+        // job that failed for a moment comes back after the queue's visibility timeout
+        // (two real minutes): tick each half minute until the steps arrive.
         let due_by_now = expected.iter().filter(|e| e.0 <= at).count();
         let mut late = 0;
         while sink.count() < due_by_now {
             late += 30;
-            assert!(late <= 300, "{due_by_now} messages by {at}: {} arrived", sink.count());
+            if late > 360 {
+                let owner = token(&host, email).await;
+                let (_, states) = call(&host, Method::GET, &format!("/v1/workspaces/{ws}/enrollments"), Some(&owner), None).await;
+                panic!("{due_by_now} messages by {at}: {} arrived; enrollments: {states}", sink.count());
+            }
             set_clock(&host, at + time::Duration::seconds(late));
             tick_dispatch(&host).await;
-            for _ in 0..50 {
+            for _ in 0..100 {
                 if sink.count() >= due_by_now {
                     break;
                 }
@@ -242,7 +247,7 @@ async fn a_default_cadence_sends_each_step_once_at_its_local_time_and_replies_an
         for (step, (raw, at)) in messages.iter().zip(times).enumerate() {
             let drift = (sent_at(raw) - *at).abs();
             // Minutes of slack for a busy machine; a wrong zone, DST or window is an hour or more.
-            assert!(drift < time::Duration::minutes(6), "{who} step {step} sent at {} instead of {at}", sent_at(raw));
+            assert!(drift < time::Duration::minutes(7), "{who} step {step} sent at {} instead of {at}", sent_at(raw));
             assert_eq!(tern_mail::compose::check_one_click(raw), Ok(()), "RFC 8058 headers on {who} step {step}");
             let body = String::from_utf8_lossy(raw);
             assert!(body.contains("Hauptstra"), "the footer carries the postal address");
