@@ -10,6 +10,7 @@ pub mod cost;
 pub mod enrollment;
 pub mod ids;
 pub mod inbound;
+pub mod intent;
 pub mod jobs;
 pub mod plan;
 pub mod template;
