@@ -562,7 +562,7 @@ fn media_type(response: &Response) -> String {
 
 /// Maps a reqwest error to ours, recovering the guard's verdict from the
 /// error chain (the resolver's error is wrapped by hyper and reqwest).
-fn map_reqwest(e: reqwest::Error) -> FetchError {
+pub(crate) fn map_reqwest(e: reqwest::Error) -> FetchError {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
     while let Some(err) = source {
         if let Some(resolve) = err.downcast_ref::<ResolveError>() {
@@ -584,7 +584,7 @@ fn map_reqwest(e: reqwest::Error) -> FetchError {
 }
 
 /// "outer: inner: innermost", for readable reasons.
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

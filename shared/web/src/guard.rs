@@ -332,9 +332,21 @@ impl Policy {
         }
     }
 
+    /// HTTPS APIs a workspace points Tern at (an OpenAI-compatible language
+    /// model provider): https on 443 only. The key travels in a header, so
+    /// plain http is never allowed to a real host.
+    pub fn provider_api() -> Self {
+        Self {
+            schemes: &["https"],
+            ports: &[443],
+            loopback_test_port: None,
+        }
+    }
+
     /// Test-only allowance for a server the test started on loopback:
     /// `port` becomes an allowed port, and a loopback IP *literal*
-    /// (`127.0.0.0/8`, `::1`) is allowed on exactly that port.
+    /// (`127.0.0.0/8`, `::1`) is allowed on exactly that port, over plain
+    /// http too (a test server has no certificate).
     ///
     /// It is scoped on purpose: a name that resolves to loopback is still
     /// refused (so DNS-rebinding tests stay meaningful), as is loopback on
@@ -354,6 +366,16 @@ impl Policy {
     /// Whether the port is allowed for a public host.
     pub fn allows_port(&self, port: u16) -> bool {
         self.ports.contains(&port)
+    }
+
+    /// Plain http to the test allowance's loopback literal and port.
+    fn allows_test_http(&self, url: &Url) -> bool {
+        let loopback = match url.host() {
+            Some(Host::Ipv4(v4)) => v4.is_loopback(),
+            Some(Host::Ipv6(v6)) => v6.is_loopback(),
+            _ => false,
+        };
+        url.scheme() == "http" && loopback && self.loopback_test_port.is_some() && url.port() == self.loopback_test_port
     }
 
     /// Checks an address a *name* resolved to. The loopback test allowance
@@ -453,7 +475,7 @@ fn check_host(host: Host<&str>, port: u16, policy: &Policy) -> Result<CheckedHos
 /// `http://0x7f.1/`, `http://0177.0.0.1/` and `http://127.1/` arrive here as
 /// the IPv4 address 127.0.0.1, and IDN hosts as punycode.
 pub fn check_url(url: &Url, policy: &Policy) -> Result<CheckedHost, Refusal> {
-    if !policy.allows_scheme(url.scheme()) {
+    if !policy.allows_scheme(url.scheme()) && !policy.allows_test_http(url) {
         return Err(Refusal::Scheme(url.scheme().to_string()));
     }
     if !url.username().is_empty() || url.password().is_some() {
@@ -617,6 +639,28 @@ mod tests {
             check_mail_host("mail.bücher.example", 465),
             Ok(CheckedHost::Domain(d)) if d == "mail.xn--bcher-kva.example"
         ));
+    }
+
+    #[test]
+    fn provider_apis_need_https_on_443_at_a_public_address() {
+        let check = |url: &str, policy: &Policy| check_url(&Url::parse(url).expect("parses"), policy);
+        let api = Policy::provider_api();
+        assert!(matches!(check("https://api.openai.com/v1", &api), Ok(CheckedHost::Domain(d)) if d == "api.openai.com"));
+        assert_eq!(check("http://api.openai.com/v1", &api), Err(Refusal::Scheme("http".into())));
+        assert_eq!(check("https://api.openai.com:8443/v1", &api), Err(Refusal::Port(8443)));
+        for url in ["https://169.254.169.254/v1", "https://127.0.0.1/v1", "https://10.0.0.8/v1", "https://[::1]/v1", "https://localhost/v1"] {
+            assert!(check(url, &api).is_err(), "{url}");
+        }
+        // The test allowance opens exactly one loopback port, over http or https,
+        // and nothing else.
+        let test = Policy::provider_api().allow_loopback_for_tests(4555);
+        assert!(check("http://127.0.0.1:4555/v1", &test).is_ok());
+        assert!(check("https://127.0.0.1:4555/v1", &test).is_ok());
+        assert_eq!(check("http://127.0.0.1:4556/v1", &test), Err(Refusal::Scheme("http".into())));
+        assert_eq!(check("http://api.openai.com:4555/v1", &test), Err(Refusal::Scheme("http".into())));
+        assert!(check("http://169.254.169.254:4555/v1", &test).is_err());
+        assert!(check("http://localhost:4555/v1", &test).is_err());
+        assert!(check("http://127.0.0.1:4555/v1", &api).is_err());
     }
 
     #[test]
