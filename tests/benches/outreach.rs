@@ -31,6 +31,7 @@ async fn main() {
         webhook_secret: tern_tests::WEBHOOK_SECRET.into(),
         website_fetch: Default::default(),
         mail_delivery: Default::default(),
+        llm: Default::default(),
         manual_functions: vec!["SendFunction".into(), "DispatchFunction".into()],
         region: None,
     })

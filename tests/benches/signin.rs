@@ -22,6 +22,7 @@ async fn main() {
         webhook_secret: tern_tests::WEBHOOK_SECRET.into(),
         website_fetch: Default::default(),
         mail_delivery: Default::default(),
+        llm: Default::default(),
         manual_functions: Vec::new(),
         region: None,
     })

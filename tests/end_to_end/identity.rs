@@ -106,6 +106,9 @@ async fn a_foreign_workspace_is_not_found_on_every_route() {
         (Method::GET, format!("/v1/workspaces/{foreign}/enrichment-usage"), None),
         (Method::GET, format!("/v1/workspaces/{foreign}/ideal-customer"), None),
         (Method::PUT, format!("/v1/workspaces/{foreign}/ideal-customer"), Some(json!({ "keywords": ["x"] }))),
+        (Method::GET, format!("/v1/workspaces/{foreign}/llm"), None),
+        (Method::PUT, format!("/v1/workspaces/{foreign}/llm"), Some(json!({ "base_url": "https://api.openai.com/v1", "model": "m", "api_key": "sk-x" }))),
+        (Method::DELETE, format!("/v1/workspaces/{foreign}/llm"), None),
         (Method::DELETE, format!("/v1/sessions/{}", bob_session(&host, &bob).await), None),
     ];
     let bobs = outreach_items(&host, &bob).await;
@@ -257,6 +260,10 @@ async fn the_role_by_route_matrix_holds() {
         (Method::GET, format!("/v1/workspaces/{ws}/enrichment-usage"), None, Permission::ReadWorkspace),
         (Method::GET, format!("/v1/workspaces/{ws}/ideal-customer"), None, Permission::ReadWorkspace),
         (Method::PUT, format!("/v1/workspaces/{ws}/ideal-customer"), Some(json!({ "keywords": ["robots"] })), Permission::ManageWorkspace),
+        // No provider is set (allowed roles get 404), and the metadata address is refused (422).
+        (Method::GET, format!("/v1/workspaces/{ws}/llm"), None, Permission::ManageWorkspace),
+        (Method::PUT, format!("/v1/workspaces/{ws}/llm"), Some(json!({ "base_url": "https://169.254.169.254/v1", "model": "m", "api_key": "sk-x" })), Permission::ManageWorkspace),
+        (Method::DELETE, format!("/v1/workspaces/{ws}/llm"), None, Permission::ManageWorkspace),
         // Plan-gated: allowed roles get 422 on a trial workspace, the others 403.
         (Method::POST, format!("/v1/workspaces/{ws}/sub-workspaces"), Some(json!({ "name": "Client" })), Permission::ManageWorkspace),
         (Method::POST, format!("/v1/workspaces/{ws}/contacts"), Some(json!({ "email": "lead@customer.example" })), Permission::WriteContacts),

@@ -9,6 +9,7 @@ mod identity;
 mod logs;
 mod openapi;
 mod inbound;
+mod llm;
 mod outreach;
 mod platform;
 mod queues;

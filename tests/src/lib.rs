@@ -52,6 +52,7 @@ pub async fn start_dev_host_custom(name: &str, adjust: impl FnOnce(&mut DevHostO
         webhook_secret: WEBHOOK_SECRET.to_string(),
         website_fetch: Default::default(),
         mail_delivery: Default::default(),
+        llm: Default::default(),
         manual_functions: Vec::new(),
         region: None,
     };

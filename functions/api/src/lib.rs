@@ -38,6 +38,9 @@ pub struct ApiState {
     /// Which mail hosts a mailbox may name: the SSRF guard's mail policy (tests
     /// allow their own loopback SMTP server through it, explicitly).
     pub mail_policy: tern_web::Policy,
+    /// Which language-model providers a workspace may name: the SSRF guard's
+    /// provider policy (tests allow their own loopback fake, explicitly).
+    pub llm_policy: tern_web::Policy,
     /// Workspace settings read on every request (allow-list, 2FA rule), kept for a
     /// few seconds per container so each request does not pay a read for them.
     settings_cache: std::sync::Mutex<std::collections::HashMap<WorkspaceId, (std::time::Instant, Arc<records::Workspace>)>>,
@@ -65,6 +68,7 @@ impl ApiState {
             sealer: tern_aws::sealing::Sealer::new(clients.kms.clone(), tern_aws::sealing::DEFAULT_CACHE_TTL),
             settings_cache: Default::default(),
             mail_policy: tern_web::Policy::mail(),
+            llm_policy: tern_web::Policy::provider_api(),
             clients,
         })
     }
@@ -105,7 +109,7 @@ impl ApiState {
 }
 
 pub fn router(state: Arc<ApiState>) -> Router {
-    use routes::{api_keys, audit, contacts, enrichment, identity, mailboxes, sequences, templates, two_factor, workspaces};
+    use routes::{api_keys, audit, contacts, enrichment, identity, llm, mailboxes, sequences, templates, two_factor, workspaces};
     let routes = Router::new()
         .route("/health", get(health))
         .route("/openapi.json", get(openapi::document))
@@ -132,6 +136,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/v1/workspaces/{ws}/enrichments/{domain}", get(enrichment::get))
         .route("/v1/workspaces/{ws}/enrichment-usage", get(enrichment::usage))
         .route("/v1/workspaces/{ws}/ideal-customer", get(enrichment::get_ideal_customer).put(enrichment::set_ideal_customer))
+        .route("/v1/workspaces/{ws}/llm", get(llm::get).put(llm::put).delete(llm::delete))
         .route("/v1/workspaces/{ws}/contacts", post(contacts::create).get(contacts::list))
         .route("/v1/workspaces/{ws}/contacts/import", post(contacts::import))
         .route("/v1/workspaces/{ws}/contacts/export", get(contacts::export))

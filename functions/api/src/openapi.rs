@@ -1,6 +1,6 @@
 //! The OpenAPI 3 document, generated from the handlers' own annotations.
 
-use crate::routes::{api_keys, audit, contacts, enrichment, identity, mailboxes, sequences, templates, two_factor, workspaces};
+use crate::routes::{api_keys, audit, contacts, enrichment, identity, llm, mailboxes, sequences, templates, two_factor, workspaces};
 use tern_http::Json;
 use utoipa::OpenApi;
 
@@ -35,6 +35,9 @@ use utoipa::OpenApi;
         enrichment::usage,
         enrichment::get_ideal_customer,
         enrichment::set_ideal_customer,
+        llm::put,
+        llm::get,
+        llm::delete,
         contacts::create,
         contacts::list,
         contacts::get,

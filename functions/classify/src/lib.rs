@@ -12,6 +12,8 @@
 //! complaint suppresses the address. A redelivered job re-applies the same,
 //! idempotent effects.
 
+pub mod intent;
+
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use tern_aws::outreach::effects;
 use tern_aws::sealing::Sealer;
@@ -28,13 +30,15 @@ pub struct ClassifyDeps {
     pub table: Table,
     pub clock: SharedClock,
     pub sealer: Sealer,
+    /// The optional language model that reads human replies' intent.
+    pub llm: intent::LlmAccess,
 }
 
 impl ClassifyDeps {
     pub fn new(config: Config, clients: AwsClients, clock: SharedClock) -> Self {
         let table = Table::new(clients.dynamodb.clone(), config.table.clone());
         let sealer = Sealer::new(clients.kms.clone(), tern_aws::sealing::DEFAULT_CACHE_TTL);
-        Self { config, clients, table, clock, sealer }
+        Self { config, clients, table, clock, sealer, llm: Default::default() }
     }
 }
 
@@ -81,6 +85,7 @@ async fn classify_one(deps: &ClassifyDeps, job: ClassifyJob, _delivery: Delivery
             let (enrollment_id, effect) = apply_effects(deps, &scoped, &mail, &verdict).await?;
             message.enrollment_id = enrollment_id;
             message.effect = effect;
+            intent::refine(&deps.llm, &deps.sealer, &scoped, &mut message).await?;
             tracing::info!(inbound_id = %job.inbound_id, kind = verdict.kind.as_str(), request_id = %job.request_id, "classified");
         }
         Err(error) => {

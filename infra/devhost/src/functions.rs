@@ -42,10 +42,14 @@ impl Functions {
         clock: SharedClock,
         fetcher: tern_web::fetch::Fetcher,
         mail: &crate::MailDelivery,
+        llm: &crate::LlmAccess,
     ) -> Result<Self, tern_aws::ConfigError> {
         let (c, a, k) = (config.clone(), clients.clone(), clock.clone());
         let mut api = tern_api::ApiState::new(c.clone(), a.clone(), k.clone())?;
         api.mail_policy = mail.policy.clone();
+        api.llm_policy = llm.policy.clone();
+        let mut classify = tern_classify::ClassifyDeps::new(c.clone(), a.clone(), k.clone());
+        classify.llm = tern_classify::intent::LlmAccess::new(llm.policy.clone(), llm.limits.clone());
         let resolver = mail.resolver.clone().unwrap_or_else(|| Arc::new(tern_web::fetch::SystemResolver));
         let smtp = mail
             .extra_roots
@@ -54,7 +58,7 @@ impl Functions {
         Ok(Self {
             api: tern_api::router(Arc::new(api)),
             inbound: tern_inbound::router(Arc::new(tern_inbound::InboundState::new(c.clone(), a.clone(), k.clone()))),
-            classify: tern_classify::ClassifyDeps::new(c.clone(), a.clone(), k.clone()),
+            classify,
             enrich: tern_enrich::EnrichDeps::new(c.clone(), a.clone(), k.clone(), fetcher),
             send: tern_send::SendDeps::new(c.clone(), a.clone(), k.clone(), smtp),
             feedback: tern_feedback::FeedbackDeps { config: c.clone(), clients: a.clone(), clock: k.clone() },

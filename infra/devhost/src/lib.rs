@@ -45,6 +45,9 @@ pub struct DevHostOptions {
     /// How mailboxes' SMTP servers are reached. Production rules by default; tests
     /// allow their own loopback mail sink and trust its certificate, explicitly.
     pub mail_delivery: MailDelivery,
+    /// How workspaces' language-model providers are reached. Production rules by
+    /// default; tests allow their own loopback fake provider, explicitly.
+    pub llm: LlmAccess,
     /// Functions (logical ids) whose queues and schedules the host leaves alone, so a
     /// test can invoke them by hand (with injected faults, say).
     pub manual_functions: Vec<String>,
@@ -69,6 +72,18 @@ impl Default for MailDelivery {
 impl std::fmt::Debug for MailDelivery {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MailDelivery").field("policy", &self.policy).field("extra_roots", &self.extra_roots.len()).finish()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct LlmAccess {
+    pub policy: tern_web::guard::Policy,
+    pub limits: tern_web::llm::LlmLimits,
+}
+
+impl Default for LlmAccess {
+    fn default() -> Self {
+        Self { policy: tern_web::guard::Policy::provider_api(), limits: Default::default() }
     }
 }
 
@@ -155,7 +170,7 @@ impl DevHost {
             .map_err(|source| DevHostError::Bind { addr: options.bind, source })?;
         let addr = listener.local_addr().map_err(|source| DevHostError::Bind { addr: options.bind, source })?;
         config.public_url = Some(format!("https://{addr}"));
-        let functions = Arc::new(Functions::new(&config, &clients, shared_clock.clone(), fetcher, &options.mail_delivery)?);
+        let functions = Arc::new(Functions::new(&config, &clients, shared_clock.clone(), fetcher, &options.mail_delivery, &options.llm)?);
         let (shutdown, shutdown_rx) = watch::channel(false);
         let mut tasks = JoinSet::new();
 

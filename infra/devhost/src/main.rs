@@ -22,6 +22,7 @@ fn parse_args() -> Result<DevHostOptions, String> {
             .unwrap_or_else(|_| tern_domain::ids::RequestId::generate().to_string().replace('-', "")),
         website_fetch: Default::default(),
         mail_delivery: Default::default(),
+        llm: Default::default(),
         manual_functions: Vec::new(),
         region: None,
     };

@@ -57,6 +57,22 @@ pub struct InboundMessage {
     /// What the message did to it (`stopped: replied`, `paused until …`), in words.
     #[serde(default)]
     pub effect: Option<String>,
+    /// The optional language model's reading of a human reply; it never changes
+    /// `kind` or `effect`.
+    #[serde(default)]
+    pub intent: Option<crate::intent::ReplyIntent>,
+    #[serde(default)]
+    pub intent_confidence: Option<crate::intent::Confidence>,
+    #[serde(default)]
+    pub intent_reason: Option<String>,
+    /// Why a reply the model was asked about has no intent (provider down, unusable answer).
+    #[serde(default)]
+    pub intent_error: Option<String>,
+    /// The prompt version the model was asked with, and its answer word for word.
+    #[serde(default)]
+    pub intent_prompt_version: Option<String>,
+    #[serde(default)]
+    pub intent_raw_output: Option<String>,
 }
 
 impl InboundMessage {
@@ -78,6 +94,12 @@ impl InboundMessage {
             return_date: None,
             enrollment_id: None,
             effect: None,
+            intent: None,
+            intent_confidence: None,
+            intent_reason: None,
+            intent_error: None,
+            intent_prompt_version: None,
+            intent_raw_output: None,
         }
     }
 
