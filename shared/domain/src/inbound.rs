@@ -9,14 +9,61 @@ use time::{Duration, OffsetDateTime};
 
 pub const DEFAULT_INBOUND_RETENTION: Duration = Duration::days(60);
 
-/// The transport facts the receiving provider reports.
+/// The transport facts the receiving provider reports. Verdicts are the
+/// provider's words, lowercased (`pass`, `fail`, `softfail`, `none`, ...); `None`
+/// when the provider did not say.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Transport {
+    /// `cloudmailin` or `ses`.
+    #[serde(default)]
+    pub provider: String,
     pub envelope_from: Option<String>,
     pub envelope_to: String,
+    /// Every envelope recipient, when the provider lists them.
+    #[serde(default)]
+    pub recipients: Vec<String>,
     pub remote_ip: Option<String>,
     pub helo_domain: Option<String>,
+    /// Whether the sending server used TLS to the provider.
+    #[serde(default)]
+    pub tls: Option<bool>,
     pub spf: Option<String>,
+    #[serde(default)]
+    pub dkim: Option<String>,
+    #[serde(default)]
+    pub dmarc: Option<String>,
+    #[serde(default)]
+    pub spam: Option<String>,
+    #[serde(default)]
+    pub virus: Option<String>,
+}
+
+/// What an inbound address says about where a message belongs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// `<anything>+<workspace>[.<reply token>]@…`: the workspace's inbound address,
+    /// optionally carrying one enrollment's token.
+    Workspace { workspace: String, reply_token: Option<String> },
+    /// `unsubscribe+<token>@…`: the `mailto:` of a message's List-Unsubscribe.
+    Unsubscribe { token: String },
+}
+
+/// Reads the route out of a recipient address. Tokens and workspace ids are
+/// alphanumeric (with `-`/`_`); anything else in their place is no route.
+pub fn route(recipient: &str) -> Option<Route> {
+    let address = recipient.trim().trim_start_matches('<').trim_end_matches('>');
+    let local = address.rsplit_once('@')?.0;
+    let (base, tag) = local.split_once('+')?;
+    let plain = |s: &str| !s.is_empty() && s.len() <= 128 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if base.eq_ignore_ascii_case("unsubscribe") {
+        return plain(tag).then(|| Route::Unsubscribe { token: tag.to_string() });
+    }
+    match tag.split_once('.') {
+        Some((workspace, token)) => {
+            (plain(workspace) && plain(token)).then(|| Route::Workspace { workspace: workspace.to_string(), reply_token: Some(token.to_string()) })
+        }
+        None => plain(tag).then(|| Route::Workspace { workspace: tag.to_string(), reply_token: None }),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,6 +104,14 @@ pub struct InboundMessage {
     /// What the message did to it (`stopped: replied`, `paused until …`), in words.
     #[serde(default)]
     pub effect: Option<String>,
+    /// The enrollment whose token the recipient address carried (a reply token,
+    /// or the List-Unsubscribe `mailto:` address).
+    #[serde(default)]
+    pub addressed_enrollment: Option<String>,
+    /// Sent to a List-Unsubscribe `mailto:` address: a request to unsubscribe,
+    /// whatever the text says.
+    #[serde(default)]
+    pub to_unsubscribe_address: bool,
     /// The optional language model's reading of a human reply; it never changes
     /// `kind` or `effect`.
     #[serde(default)]
@@ -94,6 +149,8 @@ impl InboundMessage {
             return_date: None,
             enrollment_id: None,
             effect: None,
+            addressed_enrollment: None,
+            to_unsubscribe_address: false,
             intent: None,
             intent_confidence: None,
             intent_reason: None,
@@ -108,24 +165,26 @@ impl InboundMessage {
     }
 }
 
-/// Where a reply addressed to `local+<tag>@domain` belongs: the workspace id is the
-/// tag's first dot-separated part (a reply token may follow it).
-pub fn workspace_tag(recipient: &str) -> Option<&str> {
-    let local = recipient.trim().trim_start_matches('<').rsplit_once('@')?.0;
-    let tag = local.split_once('+')?.1;
-    Some(tag.split('.').next().unwrap_or(tag))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn workspace(workspace: &str, token: Option<&str>) -> Option<Route> {
+        Some(Route::Workspace { workspace: workspace.into(), reply_token: token.map(String::from) })
+    }
+
     #[test]
-    fn finds_the_workspace_tag_in_a_recipient() {
-        assert_eq!(workspace_tag("reply+abc@in.tern.dev"), Some("abc"));
-        assert_eq!(workspace_tag("<reply+abc.tok123@in.tern.dev>"), Some("abc"));
-        assert_eq!(workspace_tag("reply@in.tern.dev"), None);
-        assert_eq!(workspace_tag("no-at-sign+abc"), None);
+    fn reads_the_route_out_of_a_recipient() {
+        assert_eq!(route("reply+abc@in.tern.dev"), workspace("abc", None));
+        assert_eq!(route("<reply+abc.tok123@in.tern.dev>"), workspace("abc", Some("tok123")));
+        assert_eq!(route("unsubscribe+tok_1-2@in.tern.dev"), Some(Route::Unsubscribe { token: "tok_1-2".into() }));
+        assert_eq!(route("UNSUBSCRIBE+tok@in.tern.dev"), Some(Route::Unsubscribe { token: "tok".into() }));
+        assert_eq!(route("reply@in.tern.dev"), None);
+        assert_eq!(route("no-at-sign+abc"), None);
+        assert_eq!(route("reply+@in.tern.dev"), None);
+        assert_eq!(route("reply+abc.@in.tern.dev"), None);
+        assert_eq!(route("reply+a/b@in.tern.dev"), None);
+        assert_eq!(route("unsubscribe+a.b@in.tern.dev"), None);
     }
 
     #[test]

@@ -24,6 +24,7 @@ mod parse;
 mod reason;
 mod reply;
 mod text;
+pub mod webhook;
 
 pub use classify::{Classification, Kind, classify};
 pub use dsn::{DeliveryStatus, FeedbackReport, RecipientStatus};
