@@ -46,19 +46,13 @@ pub async fn handle(deps: &ClassifyDeps, event: SqsEvent) -> SqsBatchResponse {
     process_batch("classify", event, |job: ClassifyJob, delivery| classify_one(deps, job, delivery)).await
 }
 
-/// Where the inbound function left the raw message (same layout as `tern_inbound::raw_object_key`,
-/// which this worker may not import).
-fn raw_object_key(job: &ClassifyJob) -> String {
-    format!("inbound/{}/{}.eml", job.workspace_id, job.inbound_id)
-}
-
 async fn classify_one(deps: &ClassifyDeps, job: ClassifyJob, _delivery: Delivery) -> Result<(), JobError> {
     let scoped = deps.table.scope(job.workspace_id);
     let transient = |e: &dyn std::fmt::Display| JobError::Transient(e.to_string());
     let Some(mut message) = scoped.get::<InboundMessage>(&job.inbound_id).await.map_err(|e| transient(&e))? else {
         return Err(JobError::Poison(format!("no inbound message {} in this workspace", job.inbound_id)));
     };
-    let key = raw_object_key(&job);
+    let key = tern_aws::inbound::raw_object_key(job.workspace_id, &job.inbound_id);
     if message.status != InboundStatus::Received {
         return delete_raw(deps, &key).await;
     }
@@ -69,8 +63,12 @@ async fn classify_one(deps: &ClassifyDeps, job: ClassifyJob, _delivery: Delivery
         }
         Err(e) => return Err(JobError::Transient(tern_aws::worker::error_chain(&e))),
     };
+    let workspace = scoped.get::<tern_aws::entities::Workspace>(&job.workspace_id.to_string()).await.map_err(|e| transient(&e))?;
     match tern_mail::parse_and_classify(&raw) {
-        Ok((mail, verdict)) => {
+        Ok((mail, mut verdict)) => {
+            if message.to_unsubscribe_address {
+                to_unsubscribe_address(&mut verdict);
+            }
             message.status = InboundStatus::Classified;
             message.from = mail.from.as_ref().and_then(|m| m.address.clone());
             message.subject = mail.subject.clone();
@@ -82,7 +80,11 @@ async fn classify_one(deps: &ClassifyDeps, job: ClassifyJob, _delivery: Delivery
             message.status_code = verdict.status.clone();
             message.reason = verdict.reason.clone();
             message.return_date = verdict.return_date.map(|d| d.to_string());
-            let (enrollment_id, effect) = apply_effects(deps, &scoped, &mail, &verdict).await?;
+            let (enrollment_id, effect) = match &workspace {
+                Some(_) => apply_effects(deps, &scoped, &mail, &verdict, message.addressed_enrollment.as_deref()).await?,
+                // Mail for a workspace that does not (or no longer) exist answers nothing.
+                None => (None, Some("none: no such workspace".into())),
+            };
             message.enrollment_id = enrollment_id;
             message.effect = effect;
             intent::refine(&deps.llm, &deps.sealer, &scoped, &mut message).await?;
@@ -95,7 +97,8 @@ async fn classify_one(deps: &ClassifyDeps, job: ClassifyJob, _delivery: Delivery
             tracing::warn!(inbound_id = %job.inbound_id, error = %error, "inbound message is not parseable e-mail");
         }
     }
-    scoped.put(&message, Some(message.expires_at(DEFAULT_INBOUND_RETENTION))).await.map_err(|e| transient(&e))?;
+    let retention = workspace.as_ref().map(|w| w.inbound_retention()).unwrap_or(DEFAULT_INBOUND_RETENTION);
+    scoped.put(&message, Some(message.expires_at(retention))).await.map_err(|e| transient(&e))?;
     delete_raw(deps, &key).await
 }
 
@@ -105,13 +108,9 @@ async fn apply_effects(
     scoped: &ScopedTable,
     mail: &tern_mail::ParsedMail,
     verdict: &tern_mail::Classification,
+    addressed_enrollment: Option<&str>,
 ) -> Result<(Option<String>, Option<String>), JobError> {
     let transient = |e: &dyn std::fmt::Display| JobError::Transient(e.to_string());
-    let workspace = scoped.get::<tern_aws::entities::Workspace>(&scoped.workspace().to_string()).await.map_err(|e| transient(&e))?;
-    if workspace.is_none() {
-        // Mail for a workspace that does not (or no longer) exist answers nothing.
-        return Ok((None, Some("none: no such workspace".into())));
-    }
     let sender = mail.from.as_ref().and_then(|m| m.address.clone());
     if let Some(sender) = &sender
         && effects::is_own_address(scoped, sender).await.map_err(|e| transient(&e))?
@@ -128,7 +127,7 @@ async fn apply_effects(
         }
         None => None,
     };
-    let Some(enrollment) = effects::link(scoped, &references, sender_index.as_deref()).await.map_err(|e| transient(&e))? else {
+    let Some(enrollment) = effects::link(scoped, &references, addressed_enrollment, sender_index.as_deref()).await.map_err(|e| transient(&e))? else {
         return Ok((None, None));
     };
     let return_date = verdict.return_date.and_then(|d| jiff::civil::Date::new(d.year() as i16, u8::from(d.month()) as i8, d.day() as i8).ok());
@@ -136,6 +135,17 @@ async fn apply_effects(
     let effect = effects::apply(scoped, &enrollment, verdict.kind.as_str(), return_date, now).await.map_err(|e| transient(&e))?;
     tracing::info!(enrollment = %enrollment.id, kind = verdict.kind.as_str(), effect = %effect, "reply applied");
     Ok((Some(enrollment.id), Some(effect)))
+}
+
+/// Mail sent to a List-Unsubscribe `mailto:` address asks to unsubscribe,
+/// whatever its text says; bounces and automatic replies that land there are
+/// still what they are.
+fn to_unsubscribe_address(verdict: &mut tern_mail::Classification) {
+    use tern_mail::Kind;
+    if matches!(verdict.kind, Kind::Human | Kind::UnsubscribeRequest) {
+        verdict.kind = Kind::UnsubscribeRequest;
+        verdict.evidence.push("sent to the List-Unsubscribe mailto: address".into());
+    }
 }
 
 async fn delete_raw(deps: &ClassifyDeps, key: &str) -> Result<(), JobError> {

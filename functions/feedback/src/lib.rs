@@ -9,6 +9,13 @@
 //! `Transient`/`General` bounces, where out-of-office replies land too, change
 //! nothing. A notification for mail Tern did not tag (or a deleted enrollment) is
 //! acknowledged and logged, never retried forever.
+//!
+//! SES inbound shares the queue: a receipt rule on the inbound domain writes each
+//! received message to the bucket under `ses-inbound/` (or sends it inline) and
+//! notifies the same topic. A `Received` notification is taken in exactly as a
+//! webhook post is (`tern_aws::inbound::Intake`: routed by recipient, re-stored
+//! under the workspace's key, queued for classification), then SES's copy is
+//! deleted.
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use tern_aws::outreach::effects;
@@ -17,7 +24,9 @@ use tern_aws::table::Table;
 use tern_aws::worker::{Delivery, JobError, process_batch};
 use tern_aws::{AwsClients, Config};
 use tern_domain::clock::SharedClock;
-use tern_domain::ids::WorkspaceId;
+use tern_aws::inbound::{Intake, IntakeError, SES_INBOUND_PREFIX};
+use tern_domain::ids::{RequestId, WorkspaceId};
+use tern_mail::webhook::SesContent;
 use tern_mail::ses::{ENROLLMENT_TAG, WORKSPACE_TAG, enrollment_from_tag};
 
 pub struct FeedbackDeps {
@@ -37,6 +46,9 @@ pub async fn handle(deps: &FeedbackDeps, event: SqsEvent) -> SqsBatchResponse {
 
 async fn apply(deps: &FeedbackDeps, envelope: Envelope, _delivery: Delivery) -> Result<(), JobError> {
     let bytes = serde_json::to_vec(&envelope.0).map_err(|e| JobError::Poison(e.to_string()))?;
+    if tern_mail::webhook::is_ses_receipt(&bytes) {
+        return receive(deps, &bytes).await;
+    }
     let feedback = tern_mail::ses::parse_notification(&bytes).map_err(|e| JobError::Poison(format!("not an SES notification: {e}")))?;
     let Some(kind) = feedback.kind.classifier_kind() else {
         tracing::info!(kind = ?feedback.kind, "SES notification needs no action");
@@ -59,5 +71,50 @@ async fn apply(deps: &FeedbackDeps, envelope: Envelope, _delivery: Delivery) -> 
     let now = deps.clock.now().unix_timestamp();
     let effect = effects::apply(&scoped, &enrollment, kind, None, now).await?;
     tracing::info!(enrollment = %enrollment.id, kind, effect = %effect, "SES feedback applied");
+    Ok(())
+}
+
+/// Takes in one message SES received.
+async fn receive(deps: &FeedbackDeps, notification: &[u8]) -> Result<(), JobError> {
+    let receipt = tern_mail::webhook::ses_receipt(notification).map_err(|e| JobError::Poison(format!("SES receipt: {e}")))?;
+    let (message, stored_at) = match receipt.content {
+        SesContent::Inline(message) => (message, None),
+        SesContent::Stored { bucket, key } => {
+            // Only our own bucket's SES prefix: a notification must not make us read
+            // (or delete) anything else.
+            if bucket != deps.config.bucket || !key.starts_with(SES_INBOUND_PREFIX) {
+                return Err(JobError::Poison(format!("SES receipt points outside {}/{SES_INBOUND_PREFIX}", deps.config.bucket)));
+            }
+            let object = match deps.clients.s3.get_object().bucket(&bucket).key(&key).send().await {
+                Ok(object) => object,
+                Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => {
+                    // Already taken in and deleted by an earlier delivery of this notification.
+                    tracing::info!(key = %key, "SES receipt's message is gone; already taken in");
+                    return Ok(());
+                }
+                Err(e) => return Err(JobError::Transient(tern_aws::worker::error_chain(&e))),
+            };
+            let body = object.body.collect().await.map_err(|e| JobError::Transient(e.to_string()))?.into_bytes().to_vec();
+            (body, Some(key))
+        }
+    };
+    let intake = Intake::new(deps.config.clone(), deps.clients.clone(), deps.clock.clone());
+    match intake.accept(message, receipt.transport, None, RequestId::generate()).await {
+        Ok(accepted) => tracing::info!(inbound_id = %accepted.id, ses_message_id = ?receipt.ses_message_id, "SES inbound mail taken in"),
+        Err(IntakeError::UnknownRecipient) => {
+            tracing::warn!(ses_message_id = ?receipt.ses_message_id, "SES inbound mail for no workspace; dropped")
+        }
+        Err(IntakeError::Unavailable(e)) => return Err(JobError::Transient(e)),
+    }
+    if let Some(key) = stored_at {
+        deps.clients
+            .s3
+            .delete_object()
+            .bucket(&deps.config.bucket)
+            .key(&key)
+            .send()
+            .await
+            .map_err(|e| JobError::Transient(tern_aws::worker::error_chain(&e)))?;
+    }
     Ok(())
 }

@@ -3,13 +3,15 @@
 use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use std::sync::Arc;
-use tern_aws::{AwsClients, Config};
+use tern_aws::{AwsClients, Config, QueueName};
 use tern_domain::clock::SystemClock;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     tern_aws::logging::init();
     let config = Config::from_env()?;
+    // SES inbound mail is queued for classification.
+    config.require_queues(&[QueueName::Classify])?;
     let clients = AwsClients::from_env(&config).await;
     let deps = tern_feedback::FeedbackDeps { config, clients, clock: Arc::new(SystemClock) };
     let deps = &deps;

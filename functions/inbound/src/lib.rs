@@ -1,214 +1,259 @@
 //! The `inbound` function: inbound-mail webhooks.
 //!
-//! A provider (CloudMailin today) POSTs each received e-mail here. The handler
-//! authenticates the provider, routes the mail to its workspace by recipient,
-//! stores the raw message encrypted in the bucket (only until it is classified),
-//! records its transport metadata and queues classification. It answers fast and
-//! does no parsing beyond the envelope: classification is the `classify` worker's.
+//! A mail provider POSTs each received e-mail here, in one of CloudMailin's
+//! formats (`raw`, `json`, `multipart`; normalised or original). Two doors:
+//!
+//! - `POST /inbound/{format}`: the platform's own inbound domain, authenticated
+//!   with the platform's webhook secret (HTTP basic); the recipient address says
+//!   which workspace (`reply+<workspace>[.<token>]@…`, `unsubscribe+<token>@…`).
+//! - `POST /inbound/workspaces/{workspace}/{format}`: a workspace's own provider
+//!   account, authenticated with that workspace's credential, by HTTP basic or an
+//!   HMAC-SHA256 signature (`X-Tern-Signature: t=<unix seconds>,v1=<hex>` over
+//!   `<t>.<body>`), compared in constant time.
+//!
+//! Unauthenticated posts get 401 and nothing is stored. The handler decodes the
+//! post (`tern_mail::webhook`, pure), then `tern_aws::inbound::Intake` stores the
+//! raw message under the workspace's key until classification, records the
+//! metadata and queues the `classify` worker. It answers fast: no classification
+//! here.
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Multipart, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::post;
-use serde::Serialize;
-use sha2::{Digest, Sha256};
+use hmac::{KeyInit, Mac};
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
-use tern_aws::table::{StoreError, Table};
-use tern_aws::{AwsClients, Config, QueueName};
+use tern_aws::inbound::{Accepted, InboundWebhookCredential, Intake, IntakeError, WEBHOOK_SECRET_PURPOSE, webhook_secret_identity};
+use tern_aws::sealing::Sealer;
+use tern_aws::{AwsClients, Config};
 use tern_domain::clock::SharedClock;
 use tern_domain::ids::{RequestId, WorkspaceId};
-use tern_domain::inbound::{DEFAULT_INBOUND_RETENTION, InboundMessage, Transport, workspace_tag};
-use tern_domain::jobs::ClassifyJob;
 use tern_http::{ApiError, Json, Path};
+use tern_mail::webhook::{self, MAX_WEBHOOK_BYTES, Received, WebhookError};
+use tern_security::token::TokenHash;
 
-/// E-mails larger than this are refused with 413 (the provider bounces them).
-pub const MAX_WEBHOOK_BYTES: usize = 12 * 1024 * 1024;
+pub use tern_aws::inbound::raw_object_key;
+
+/// A signature older or newer than this is refused (replays of a captured post).
+pub const SIGNATURE_TOLERANCE_SECONDS: i64 = 300;
+pub const SIGNATURE_HEADER: &str = "x-tern-signature";
 
 pub struct InboundState {
-    pub config: Config,
-    pub clients: AwsClients,
-    pub table: Table,
-    pub clock: SharedClock,
+    pub intake: Intake,
+    pub sealer: Sealer,
 }
 
 impl InboundState {
     pub fn new(config: Config, clients: AwsClients, clock: SharedClock) -> Self {
-        let table = Table::new(clients.dynamodb.clone(), config.table.clone());
-        Self { config, clients, table, clock }
+        let sealer = Sealer::new(clients.kms.clone(), tern_aws::sealing::DEFAULT_CACHE_TTL);
+        Self { intake: Intake::new(config, clients, clock), sealer }
     }
 }
 
 pub fn router(state: Arc<InboundState>) -> Router {
     let routes = Router::new()
-        .route("/inbound/{format}", post(receive))
+        .route("/inbound/{format}", post(receive_platform))
+        .route("/inbound/workspaces/{workspace}/{format}", post(receive_workspace))
         .layer(DefaultBodyLimit::max(MAX_WEBHOOK_BYTES))
         .with_state(state);
     tern_http::with_common_layers(routes, MAX_WEBHOOK_BYTES)
 }
 
-#[derive(Debug, Serialize)]
-pub struct Accepted {
-    pub id: String,
-    pub workspace_id: WorkspaceId,
-}
-
-async fn receive(
+async fn receive_platform(
     State(state): State<Arc<InboundState>>,
     Path(format): Path<String>,
     headers: HeaderMap,
     request_id: Option<axum::Extension<RequestId>>,
-    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
-    authenticate(&headers, state.config.inbound_webhook_secret.as_deref())?;
-    if format != "raw" {
-        return Err(ApiError::bad_request(
-            "unsupported_format",
-            format!("Unknown webhook format `{}`; this endpoint accepts: raw.", format.chars().take(32).collect::<String>()),
-        ));
-    }
-    let multipart = multipart.map_err(|e| ApiError::bad_request("invalid_body", e.body_text()))?;
-    let post = read_raw_post(multipart).await?;
-    let workspace = workspace_tag(&post.transport.envelope_to)
-        .and_then(|tag| WorkspaceId::parse(tag).ok())
-        .ok_or_else(|| {
-            ApiError::unprocessable("unknown_recipient", "The recipient address does not belong to any workspace.")
-        })?;
-
-    // The id is derived from the content, so a provider's retry of the same post is
-    // stored once and classified once.
-    let id = content_id(workspace, &post.message);
-    let object_key = raw_object_key(workspace, &id);
-    state
-        .clients
-        .s3
-        .put_object()
-        .bucket(&state.config.bucket)
-        .key(&object_key)
-        .body(post.message.into())
-        .content_type("message/rfc822")
-        .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::AwsKms)
-        .ssekms_key_id(&state.config.platform_key)
-        .send()
-        .await
-        .map_err(|e| ApiError::unavailable(tern_aws::worker::error_chain(&e)))?;
-
-    let message = InboundMessage::received(id.clone(), state.clock.now(), post.transport);
-    let scoped = state.table.scope(workspace);
-    match scoped.create(&message, Some(message.expires_at(DEFAULT_INBOUND_RETENTION))).await {
-        Ok(()) | Err(StoreError::ConditionFailed) => {}
-        Err(e) => return Err(ApiError::unavailable(e)),
-    }
-    let queue = state.config.queue_url(QueueName::Classify).map_err(ApiError::internal)?;
-    let job = ClassifyJob {
-        workspace_id: workspace,
-        request_id: request_id.map(|r| r.0).unwrap_or_else(RequestId::generate),
-        inbound_id: id.clone(),
-    };
-    tern_aws::queue::enqueue(&state.clients.sqs, queue, &job).await.map_err(ApiError::unavailable)?;
-    tracing::info!(workspace = %workspace, inbound_id = %id, "inbound mail accepted");
-    Ok((StatusCode::ACCEPTED, Json(Accepted { id, workspace_id: workspace })))
-}
-
-/// Where a raw message waits for classification. The bucket's lifecycle rule on
-/// `inbound/` deletes anything the worker did not.
-pub fn raw_object_key(workspace: WorkspaceId, inbound_id: &str) -> String {
-    format!("inbound/{workspace}/{inbound_id}.eml")
-}
-
-fn content_id(workspace: WorkspaceId, message: &[u8]) -> String {
-    let mut hasher = Sha256::new();
-    hasher.update(workspace.to_string().as_bytes());
-    hasher.update(message);
-    data_encoding::HEXLOWER.encode(&hasher.finalize()[..16])
-}
-
-/// HTTP basic authentication against the webhook secret, compared in constant time.
-/// Any user name is accepted: the password alone carries the secret.
-fn authenticate(headers: &HeaderMap, secret: Option<&str>) -> Result<(), ApiError> {
-    let refused = || ApiError::unauthorized("Webhook credentials are missing or wrong.");
-    let Some(secret) = secret else {
+    let secret = state.intake.config.inbound_webhook_secret.as_deref();
+    if secret.is_none() {
         tracing::error!("inbound webhook secret is not configured; refusing every post");
+    }
+    if !secret.is_some_and(|secret| basic_password(&headers).is_some_and(|(_, password)| bool::from(password.as_bytes().ct_eq(secret.as_bytes())))) {
         return Err(refused());
-    };
-    let encoded = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic "))
+    }
+    let body = body.map_err(body_error)?;
+    let received = decode(&format, &headers, &body)?;
+    accept(&state, received, None, request_id).await
+}
+
+async fn receive_workspace(
+    State(state): State<Arc<InboundState>>,
+    Path((workspace, format)): Path<(String, String)>,
+    headers: HeaderMap,
+    request_id: Option<axum::Extension<RequestId>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    // An unknown workspace looks exactly like wrong credentials.
+    let workspace = WorkspaceId::parse(&workspace).map_err(|_| refused())?;
+    let body = body.map_err(body_error)?;
+    let credential = state
+        .intake
+        .table
+        .scope(workspace)
+        .get::<InboundWebhookCredential>(InboundWebhookCredential::ID)
+        .await
+        .map_err(ApiError::unavailable)?
         .ok_or_else(refused)?;
-    let decoded = data_encoding::BASE64.decode(encoded.trim().as_bytes()).map_err(|_| refused())?;
-    let password = decoded.splitn(2, |b| *b == b':').nth(1).ok_or_else(refused)?;
-    if bool::from(password.ct_eq(secret.as_bytes())) { Ok(()) } else { Err(refused()) }
+    authenticate_workspace(&state, workspace, &credential, &headers, &body).await?;
+    let received = decode(&format, &headers, &body)?;
+    accept(&state, received, Some(workspace), request_id).await
 }
 
-struct RawPost {
-    message: Vec<u8>,
-    transport: Transport,
+async fn accept(
+    state: &InboundState,
+    received: Received,
+    only: Option<WorkspaceId>,
+    request_id: Option<axum::Extension<RequestId>>,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    let request_id = request_id.map(|r| r.0).unwrap_or_else(RequestId::generate);
+    match state.intake.accept(received.message, received.transport, only, request_id).await {
+        Ok(accepted) => Ok((StatusCode::ACCEPTED, Json(accepted))),
+        Err(IntakeError::UnknownRecipient) => {
+            Err(ApiError::unprocessable("unknown_recipient", "The recipient address does not belong to any workspace."))
+        }
+        Err(IntakeError::Unavailable(e)) => Err(ApiError::unavailable(e)),
+    }
 }
 
-/// CloudMailin's raw format: the whole message in `message`, the SMTP envelope in
-/// `envelope[...]` fields.
-async fn read_raw_post(mut multipart: Multipart) -> Result<RawPost, ApiError> {
-    let mut message = None;
-    let mut transport = Transport::default();
-    let mut to = None;
-    while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
-        let name = field.name().unwrap_or_default().to_string();
-        let value = field.bytes().await.map_err(multipart_error)?;
-        let text = || String::from_utf8_lossy(&value).trim().chars().take(512).collect::<String>();
-        match name.as_str() {
-            "message" => message = Some(value.to_vec()),
-            "envelope[to]" => to = Some(text()),
-            "envelope[from]" => transport.envelope_from = Some(text()),
-            "envelope[remote_ip]" => transport.remote_ip = Some(text()),
-            "envelope[helo_domain]" => transport.helo_domain = Some(text()),
-            "envelope[spf][result]" => transport.spf = Some(text()),
+fn refused() -> ApiError {
+    ApiError::unauthorized("Webhook credentials are missing or wrong.")
+}
+
+fn body_error(rejection: BytesRejection) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::payload_too_large(MAX_WEBHOOK_BYTES)
+    } else {
+        ApiError::bad_request("invalid_body", rejection.body_text())
+    }
+}
+
+/// The user name and password of an HTTP basic `Authorization` header.
+fn basic_password(headers: &HeaderMap) -> Option<(String, String)> {
+    let encoded = headers.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Basic ")?;
+    let decoded = data_encoding::BASE64.decode(encoded.trim().as_bytes()).ok()?;
+    let decoded = String::from_utf8(decoded).ok()?;
+    let (user, password) = decoded.split_once(':')?;
+    Some((user.to_string(), password.to_string()))
+}
+
+/// Basic authentication when an `Authorization` header is present, else the
+/// HMAC signature. Both compare in constant time.
+async fn authenticate_workspace(
+    state: &InboundState,
+    workspace: WorkspaceId,
+    credential: &InboundWebhookCredential,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(), ApiError> {
+    if headers.contains_key(header::AUTHORIZATION) {
+        let (user, password) = basic_password(headers).ok_or_else(refused)?;
+        let stored = TokenHash::from_hex(&credential.secret_hash).map_err(ApiError::internal)?;
+        // Both checks run whatever the first says.
+        let user_ok = user.as_bytes().ct_eq(credential.username.as_bytes());
+        let secret_ok = TokenHash::of(&password) == stored;
+        return if bool::from(user_ok) & secret_ok { Ok(()) } else { Err(refused()) };
+    }
+    let signature = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok()).ok_or_else(refused)?;
+    let (timestamp, presented) = parse_signature(signature).ok_or_else(refused)?;
+    let now = state.intake.clock.now().unix_timestamp();
+    if (now - timestamp).abs() > SIGNATURE_TOLERANCE_SECONDS {
+        return Err(refused());
+    }
+    let workspace_text = workspace.to_string();
+    let secret = state
+        .sealer
+        .open(workspace, WEBHOOK_SECRET_PURPOSE, &webhook_secret_identity(&workspace_text), &credential.sealed_secret)
+        .await
+        .map_err(|e| match e {
+            tern_aws::sealing::SealingError::Kms(e) => ApiError::unavailable(e),
+            other => ApiError::internal(other),
+        })?;
+    let expected = signature_of(secret.expose(), timestamp, body);
+    if bool::from(expected.as_slice().ct_eq(&presented)) { Ok(()) } else { Err(refused()) }
+}
+
+/// `t=<unix seconds>,v1=<hex>`, in any order.
+fn parse_signature(header: &str) -> Option<(i64, Vec<u8>)> {
+    let mut timestamp = None;
+    let mut signature = None;
+    for part in header.split(',') {
+        match part.trim().split_once('=')? {
+            ("t", t) => timestamp = t.parse::<i64>().ok(),
+            ("v1", v) => signature = data_encoding::HEXLOWER_PERMISSIVE.decode(v.as_bytes()).ok(),
             _ => {}
         }
     }
-    let message = message
-        .filter(|m| !m.is_empty())
-        .ok_or_else(|| ApiError::unprocessable("missing_field", "The post has no `message` field."))?;
-    transport.envelope_to =
-        to.ok_or_else(|| ApiError::unprocessable("missing_field", "The post has no `envelope[to]` field."))?;
-    Ok(RawPost { message, transport })
+    Some((timestamp?, signature?))
 }
 
-fn multipart_error(error: axum::extract::multipart::MultipartError) -> ApiError {
-    if error.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::payload_too_large(MAX_WEBHOOK_BYTES)
-    } else {
-        ApiError::bad_request("invalid_body", format!("The multipart body could not be read: {}", error.body_text()))
-    }
+/// HMAC-SHA256 of `<timestamp>.<body>` under the workspace's webhook secret: what
+/// a sender puts in `X-Tern-Signature` as `v1`.
+pub fn signature_of(secret: &[u8], timestamp: i64, body: &[u8]) -> Vec<u8> {
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret).expect("HMAC takes a key of any length");
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    mac.finalize().into_bytes().to_vec()
+}
+
+fn decode(format: &str, headers: &HeaderMap, body: &[u8]) -> Result<Received, ApiError> {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let decoded = match format {
+        "raw" => webhook::form_fields(body, content_type).and_then(|fields| webhook::cloudmailin_raw(&fields)),
+        "multipart" => webhook::form_fields(body, content_type).and_then(|fields| webhook::cloudmailin_multipart(&fields)),
+        "json" => webhook::cloudmailin_json(body),
+        other => {
+            return Err(ApiError::bad_request(
+                "unsupported_format",
+                format!("Unknown webhook format `{}`; use raw, json or multipart.", other.chars().take(32).collect::<String>()),
+            ));
+        }
+    };
+    decoded.map_err(|e| match e {
+        WebhookError::TooLarge { limit, .. } => ApiError::payload_too_large(limit),
+        WebhookError::NotJson(_) | WebhookError::NotMultipart(_) => ApiError::bad_request("invalid_body", e.to_string()),
+        WebhookError::MissingField(_) => ApiError::unprocessable("missing_field", e.to_string()),
+        WebhookError::InvalidField { .. } | WebhookError::NotReceipt(_) => ApiError::unprocessable("invalid_field", e.to_string()),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn basic(user: &str, password: &str) -> HeaderMap {
+    #[test]
+    fn reads_basic_credentials() {
         let mut headers = HeaderMap::new();
-        let value = data_encoding::BASE64.encode(format!("{user}:{password}").as_bytes());
-        headers.insert(axum::http::header::AUTHORIZATION, format!("Basic {value}").parse().unwrap());
-        headers
+        let value = data_encoding::BASE64.encode(b"ws-hook:s3:cret");
+        headers.insert(header::AUTHORIZATION, format!("Basic {value}").parse().unwrap());
+        assert_eq!(basic_password(&headers), Some(("ws-hook".into(), "s3:cret".into())));
+        headers.insert(header::AUTHORIZATION, "Basic !!!".parse().unwrap());
+        assert_eq!(basic_password(&headers), None);
+        headers.insert(header::AUTHORIZATION, "Bearer abc".parse().unwrap());
+        assert_eq!(basic_password(&headers), None);
     }
 
     #[test]
-    fn accepts_only_the_configured_secret() {
-        assert!(authenticate(&basic("cloudmailin", "s3cret"), Some("s3cret")).is_ok());
-        assert!(authenticate(&basic("cloudmailin", "s3cre"), Some("s3cret")).is_err());
-        assert!(authenticate(&basic("cloudmailin", "s3cret"), None).is_err());
-        assert!(authenticate(&HeaderMap::new(), Some("s3cret")).is_err());
-        let mut garbage = HeaderMap::new();
-        garbage.insert(axum::http::header::AUTHORIZATION, "Basic !!!".parse().unwrap());
-        assert!(authenticate(&garbage, Some("s3cret")).is_err());
+    fn parses_signatures_in_any_order_and_refuses_garbage() {
+        assert_eq!(parse_signature("t=17,v1=0aff"), Some((17, vec![0x0a, 0xff])));
+        assert_eq!(parse_signature("v1=0AFF, t=17"), Some((17, vec![0x0a, 0xff])));
+        assert_eq!(parse_signature("t=17"), None);
+        assert_eq!(parse_signature("t=x,v1=00"), None);
+        assert_eq!(parse_signature("t=17,v1=zz"), None);
+        assert_eq!(parse_signature("garbage"), None);
     }
 
     #[test]
-    fn the_same_message_gets_the_same_id_per_workspace_only() {
-        let (a, b) = (WorkspaceId::generate(), WorkspaceId::generate());
-        assert_eq!(content_id(a, b"mail"), content_id(a, b"mail"));
-        assert_ne!(content_id(a, b"mail"), content_id(b, b"mail"));
-        assert_ne!(content_id(a, b"mail"), content_id(a, b"mail2"));
+    fn the_signature_covers_timestamp_and_body() {
+        let a = signature_of(b"k", 1, b"body");
+        assert_eq!(a, signature_of(b"k", 1, b"body"));
+        assert_ne!(a, signature_of(b"k", 2, b"body"));
+        assert_ne!(a, signature_of(b"k", 1, b"bodY"));
+        assert_ne!(a, signature_of(b"k2", 1, b"body"));
     }
 }

@@ -40,6 +40,18 @@ pub struct Workspace {
     /// Growth and above: the workspace's own domain, verified in SES.
     #[serde(default)]
     pub sending_domain: Option<String>,
+    /// Days inbound-mail metadata is kept (60 unless the workspace set otherwise).
+    #[serde(default)]
+    pub inbound_retention_days: Option<u16>,
+}
+
+impl Workspace {
+    /// How long inbound-mail metadata is kept: the workspace's window, else the default.
+    pub fn inbound_retention(&self) -> time::Duration {
+        self.inbound_retention_days
+            .map(|days| time::Duration::days(i64::from(days)))
+            .unwrap_or(tern_domain::inbound::DEFAULT_INBOUND_RETENTION)
+    }
 }
 
 impl Entity for Workspace {
@@ -49,8 +61,11 @@ impl Entity for Workspace {
     }
 }
 
+/// In the workspace's collection, so the workspace's inbound mail can be listed
+/// (and erased) with the rest of its data.
 impl Entity for InboundMessage {
     const KIND: &'static str = "INBOUND";
+    const COLLECTION: bool = true;
     fn id(&self) -> &str {
         &self.id
     }

@@ -11,6 +11,7 @@ pub mod config;
 pub mod cost_meter;
 pub mod entities;
 pub mod global;
+pub mod inbound;
 pub mod llm;
 pub mod logging;
 pub mod outreach;

@@ -19,13 +19,18 @@ pub fn enrollment_of_message_id(message_id: &str) -> Option<&str> {
 }
 
 /// Finds the enrollment a message answers: by the Message-IDs it refers to (ours
-/// are deterministic), newest reference first; then, when none matches, by the
-/// sender's blind index among the enrollments that have not ended.
-pub async fn link(scoped: &ScopedTable, references: &[String], sender_index: Option<&str>) -> Result<Option<EnrollmentRecord>, StoreError> {
-    for reference in references.iter().rev() {
-        if let Some(id) = enrollment_of_message_id(reference)
-            && let Some(enrollment) = scoped.get::<EnrollmentRecord>(id).await?
-        {
+/// are deterministic), newest reference first; then by the token its recipient
+/// address carried (`addressed`); then, when neither matches, by the sender's
+/// blind index among the enrollments that have not ended.
+pub async fn link(
+    scoped: &ScopedTable,
+    references: &[String],
+    addressed: Option<&str>,
+    sender_index: Option<&str>,
+) -> Result<Option<EnrollmentRecord>, StoreError> {
+    let referenced = references.iter().rev().filter_map(|r| enrollment_of_message_id(r));
+    for id in referenced.chain(addressed) {
+        if let Some(enrollment) = scoped.get::<EnrollmentRecord>(id).await? {
             return Ok(Some(enrollment));
         }
     }

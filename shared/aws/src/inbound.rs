@@ -1,0 +1,193 @@
+//! Taking in a received e-mail, whichever way it arrived (a CloudMailin webhook
+//! in the `inbound` function, an SES receipt in the `feedback` worker): find its
+//! workspace (and enrollment, when the address carries a token), keep the raw
+//! message under the workspace's own key only until it is classified, record its
+//! metadata with the workspace's retention, and queue classification.
+//!
+//! Also the per-workspace webhook credential: what a workspace's own mail
+//! provider authenticates with.
+
+use crate::entities::Workspace;
+use crate::global::GlobalTable;
+use crate::outreach::UnsubscribeLink;
+use crate::table::{Entity, StoreError, Table};
+use crate::{AwsClients, Config, QueueName};
+use sha2::{Digest, Sha256};
+use tern_domain::clock::SharedClock;
+use tern_domain::ids::{RequestId, WorkspaceId};
+use tern_domain::inbound::{InboundMessage, Route, Transport, route};
+use tern_domain::jobs::ClassifyJob;
+
+/// Where a raw message waits for classification. The bucket's lifecycle rule on
+/// `inbound/` deletes anything the classify worker did not.
+pub fn raw_object_key(workspace: WorkspaceId, inbound_id: &str) -> String {
+    format!("inbound/{workspace}/{inbound_id}.eml")
+}
+
+/// Where SES receipt rules write incoming mail (the receipt rule's prefix).
+pub const SES_INBOUND_PREFIX: &str = "ses-inbound/";
+
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    /// No recipient belongs to a workspace (that exists).
+    #[error("the recipient address does not belong to any workspace")]
+    UnknownRecipient,
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+impl From<StoreError> for IntakeError {
+    fn from(e: StoreError) -> Self {
+        IntakeError::Unavailable(e.to_string())
+    }
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Accepted {
+    pub id: String,
+    pub workspace_id: WorkspaceId,
+}
+
+pub struct Intake {
+    pub config: Config,
+    pub clients: AwsClients,
+    pub table: Table,
+    pub global: GlobalTable,
+    pub clock: SharedClock,
+}
+
+/// Where a message belongs, as its recipients say.
+struct Destination {
+    workspace: Workspace,
+    enrollment: Option<String>,
+    unsubscribe: bool,
+}
+
+impl Intake {
+    pub fn new(config: Config, clients: AwsClients, clock: SharedClock) -> Self {
+        let table = Table::new(clients.dynamodb.clone(), config.table.clone());
+        let global = GlobalTable::new(clients.dynamodb.clone(), config.table.clone());
+        Self { config, clients, table, global, clock }
+    }
+
+    /// Takes in one message. `only` is the workspace a workspace's own webhook is
+    /// for: recipients naming another workspace are then ignored. The id comes
+    /// from the content, so a provider's retry of the same post is stored and
+    /// classified once.
+    pub async fn accept(&self, message: Vec<u8>, transport: Transport, only: Option<WorkspaceId>, request_id: RequestId) -> Result<Accepted, IntakeError> {
+        let destination = self.destination(&transport, only).await?.ok_or(IntakeError::UnknownRecipient)?;
+        let workspace_id = WorkspaceId::parse(&destination.workspace.id).map_err(|e| IntakeError::Unavailable(e.to_string()))?;
+        let id = content_id(workspace_id, &message);
+        self.clients
+            .s3
+            .put_object()
+            .bucket(&self.config.bucket)
+            .key(raw_object_key(workspace_id, &id))
+            .body(message.into())
+            .content_type("message/rfc822")
+            .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::AwsKms)
+            .ssekms_key_id(&destination.workspace.kms_key_id)
+            .send()
+            .await
+            .map_err(|e| IntakeError::Unavailable(crate::worker::error_chain(&e)))?;
+
+        let mut record = InboundMessage::received(id.clone(), self.clock.now(), transport);
+        record.addressed_enrollment = destination.enrollment;
+        record.to_unsubscribe_address = destination.unsubscribe;
+        let scoped = self.table.scope(workspace_id);
+        match scoped.create(&record, Some(record.expires_at(destination.workspace.inbound_retention()))).await {
+            Ok(()) | Err(StoreError::ConditionFailed) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let queue = self.config.queue_url(QueueName::Classify).map_err(|e| IntakeError::Unavailable(e.to_string()))?;
+        let job = ClassifyJob { workspace_id, request_id, inbound_id: id.clone() };
+        crate::queue::enqueue(&self.clients.sqs, queue, &job).await.map_err(|e| IntakeError::Unavailable(e.to_string()))?;
+        tracing::info!(workspace = %workspace_id, inbound_id = %id, provider = %record.transport.provider, "inbound mail accepted");
+        Ok(Accepted { id, workspace_id })
+    }
+
+    /// The first recipient that names an existing workspace (directly, through a
+    /// reply token, or through a List-Unsubscribe address) decides.
+    async fn destination(&self, transport: &Transport, only: Option<WorkspaceId>) -> Result<Option<Destination>, IntakeError> {
+        let recipients = std::iter::once(&transport.envelope_to).chain(transport.recipients.iter());
+        for recipient in recipients {
+            let (workspace, enrollment, unsubscribe) = match route(recipient) {
+                Some(Route::Unsubscribe { token }) => match self.link(&token).await? {
+                    Some(link) => (link.workspace_id, Some(link.enrollment_id), true),
+                    None => continue,
+                },
+                Some(Route::Workspace { workspace, reply_token }) => {
+                    let enrollment = match reply_token {
+                        Some(token) => self.link(&token).await?.filter(|l| l.workspace_id == workspace).map(|l| l.enrollment_id),
+                        None => None,
+                    };
+                    (workspace, enrollment, false)
+                }
+                None => continue,
+            };
+            let Ok(workspace_id) = WorkspaceId::parse(&workspace) else { continue };
+            if only.is_some_and(|only| only != workspace_id) {
+                continue;
+            }
+            if let Some(found) = self.table.scope(workspace_id).get::<Workspace>(&workspace).await? {
+                return Ok(Some(Destination { workspace: found, enrollment, unsubscribe }));
+            }
+        }
+        // A workspace's own webhook takes mail for any address it is pointed at.
+        if let Some(only) = only
+            && let Some(found) = self.table.scope(only).get::<Workspace>(&only.to_string()).await?
+        {
+            return Ok(Some(Destination { workspace: found, enrollment: None, unsubscribe: false }));
+        }
+        Ok(None)
+    }
+
+    async fn link(&self, token: &str) -> Result<Option<UnsubscribeLink>, IntakeError> {
+        let Ok(token) = tern_security::token::OpaqueToken::parse(token) else { return Ok(None) };
+        Ok(self.global.get::<UnsubscribeLink>(&token.hash().to_hex()).await?)
+    }
+}
+
+fn content_id(workspace: WorkspaceId, message: &[u8]) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(workspace.to_string().as_bytes());
+    hasher.update(message);
+    data_encoding::HEXLOWER.encode(&hasher.finalize()[..16])
+}
+
+/// A workspace's credential for its own inbound webhook: HTTP basic (user name
+/// and secret) or an HMAC-SHA256 signature with the same secret. The secret is
+/// shown once; Tern keeps its hash for basic authentication and the secret
+/// sealed under the workspace key for signatures.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct InboundWebhookCredential {
+    /// Always [`InboundWebhookCredential::ID`]: one credential per workspace,
+    /// replaced on rotation.
+    pub id: String,
+    pub username: String,
+    /// `TokenHash` of the secret (an opaque token, 256 random bits, so a plain
+    /// hash makes the stored value useless to a reader).
+    pub secret_hash: String,
+    pub sealed_secret: crate::sealing::SealedValue,
+    pub created_at: i64,
+    pub created_by: String,
+}
+
+impl InboundWebhookCredential {
+    pub const ID: &'static str = "webhook";
+}
+
+impl Entity for InboundWebhookCredential {
+    const KIND: &'static str = "INBOUND_WEBHOOK";
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+/// Webhook secrets are sealed for this purpose: the API seals, the inbound
+/// function opens.
+pub const WEBHOOK_SECRET_PURPOSE: &str = "inbound-webhook";
+
+pub fn webhook_secret_identity(workspace: &str) -> crate::sealing::FieldIdentity<'_> {
+    crate::sealing::FieldIdentity { workspace, entity: "inbound_webhook", id: InboundWebhookCredential::ID, field: "secret" }
+}
