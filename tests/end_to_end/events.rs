@@ -40,6 +40,19 @@ async fn every_sample_event_reaches_its_handler() {
     let (status, body) = call_http(api, &sample("api/http-get-health.json")).await;
     assert_eq!((status, body["status"].as_str()), (200, Some("ok")));
 
+    // The samples are addressed to one workspace; it exists here with a key of its own.
+    let sample_workspace = "0193a5f0-7c1e-7d2a-9b3c-1d2e3f405162";
+    let key = tern_aws::workspace_keys::create_workspace_key(&clients.kms, WorkspaceId::parse(sample_workspace).unwrap()).await.unwrap();
+    let workspace: tern_aws::entities::Workspace = serde_json::from_value(serde_json::json!({
+        "id": sample_workspace, "name": "Samples", "plan": "growth", "timezone": "UTC", "locale": "en", "parent_id": null,
+        "kms_key_id": key, "require_2fa": false, "created_at": 0,
+    }))
+    .unwrap();
+    tern_aws::table::Table::new(clients.dynamodb.clone(), config.table.clone())
+        .scope(WorkspaceId::parse(sample_workspace).unwrap())
+        .create(&workspace, None)
+        .await
+        .unwrap();
     let inbound = tern_inbound::router(Arc::new(tern_inbound::InboundState::new(config.clone(), clients.clone(), clock.clone())));
     let (status, accepted) = call_http(inbound, &sample("inbound/http-post-raw.json")).await;
     assert_eq!(status, 202, "{accepted}");

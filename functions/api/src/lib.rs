@@ -132,6 +132,12 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/v1/workspaces/{ws}/sub-workspaces", post(workspaces::create_sub_workspace))
         .route("/v1/workspaces/{ws}/api-keys", post(api_keys::create).get(api_keys::list))
         .route("/v1/workspaces/{ws}/api-keys/{key_id}", delete(api_keys::revoke))
+        .route(
+            "/v1/workspaces/{ws}/inbound/credential",
+            post(routes::inbound::create_credential).get(routes::inbound::get_credential).delete(routes::inbound::delete_credential),
+        )
+        .route("/v1/workspaces/{ws}/inbound/messages", get(routes::inbound::list_messages))
+        .route("/v1/workspaces/{ws}/inbound/messages/{id}", get(routes::inbound::get_message))
         .route("/v1/workspaces/{ws}/enrichments", post(enrichment::request).get(enrichment::list))
         .route("/v1/workspaces/{ws}/enrichments/{domain}", get(enrichment::get))
         .route("/v1/workspaces/{ws}/enrichment-usage", get(enrichment::usage))

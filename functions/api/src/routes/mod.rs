@@ -6,6 +6,7 @@ pub mod audit;
 pub mod contacts;
 pub mod enrichment;
 pub mod identity;
+pub mod inbound;
 pub mod llm;
 pub mod mailboxes;
 pub mod sequences;

@@ -54,6 +54,7 @@ pub(crate) async fn create_workspace(
         company_description: None,
         custom_fields: Default::default(),
         sending_domain: None,
+        inbound_retention_days: None,
     };
     let scoped = state.table.scope(workspace);
     scoped.create(&record, None).await.map_err(ApiError::unavailable)?;
@@ -83,12 +84,15 @@ pub struct WorkspaceView {
     company_description: Option<String>,
     custom_fields: std::collections::BTreeSet<String>,
     sending_domain: Option<String>,
+    /// Days inbound-mail metadata is kept (default 60).
+    inbound_retention_days: u16,
     /// The caller's role here.
     #[schema(value_type = String)]
     your_role: Role,
 }
 
 fn view(w: Workspace, role: Role) -> WorkspaceView {
+    let inbound_retention_days = w.inbound_retention().whole_days() as u16;
     WorkspaceView {
         id: w.id,
         name: w.name,
@@ -102,6 +106,7 @@ fn view(w: Workspace, role: Role) -> WorkspaceView {
         postal_address: w.postal_address,
         company_description: w.company_description,
         custom_fields: w.custom_fields,
+        inbound_retention_days,
         sending_domain: w.sending_domain,
         your_role: role,
     }
@@ -138,6 +143,8 @@ pub struct WorkspaceChanges {
     custom_fields: Option<Vec<String>>,
     /// Growth plans and above: send from this domain (verified in SES) instead of the platform's.
     sending_domain: Option<String>,
+    /// Days inbound-mail metadata is kept, 1 to 730 (applies to mail received from now on).
+    inbound_retention_days: Option<u16>,
 }
 
 #[utoipa::path(patch, path = "/v1/workspaces/{ws}", params(("ws" = String, Path)), request_body = WorkspaceChanges,
@@ -180,6 +187,12 @@ pub async fn update_workspace(
         workspace.parent_may_read_audit = grant;
     }
     apply_outreach_settings(&state, &mut workspace, &changes).await?;
+    if let Some(days) = changes.inbound_retention_days {
+        if !(1..=730).contains(&days) {
+            return Err(ApiError::unprocessable("invalid_retention", "`inbound_retention_days` must be from 1 to 730."));
+        }
+        workspace.inbound_retention_days = Some(days);
+    }
     ctx.scoped.put(&workspace, None).await.map_err(ApiError::unavailable)?;
     state.remember_settings(ctx.workspace, Arc::new(workspace.clone()));
     let parameters = serde_json::json!({
@@ -187,6 +200,7 @@ pub async fn update_workspace(
         "custom_fields": changes.custom_fields, "sending_domain": changes.sending_domain,
         "name": changes.name, "timezone": changes.timezone, "locale": changes.locale, "require_2fa": changes.require_2fa,
         "ip_allowlist": changes.ip_allowlist, "parent_may_read_audit": changes.parent_may_read_audit,
+        "inbound_retention_days": changes.inbound_retention_days,
     });
     audit(&state, ctx.workspace, &ctx.actor.audit_name(), "workspace.updated", Some(&workspace.id), parameters, &client).await?;
     Ok(Json(view(workspace, ctx.role)))

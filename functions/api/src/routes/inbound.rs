@@ -1,0 +1,194 @@
+//! Inbound mail as the workspace sees it: the credential its own mail provider
+//! posts with, and the metadata of what arrived (never bodies: Tern keeps a
+//! 500-character snippet of the new text, shown only to roles that may read
+//! message bodies).
+
+use super::audit;
+use crate::ApiState;
+use crate::auth::{Client, InWorkspace, need};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use tern_aws::inbound::{InboundWebhookCredential, WEBHOOK_SECRET_PURPOSE, webhook_secret_identity};
+use tern_domain::inbound::{InboundMessage, Transport};
+use tern_http::{ApiError, Json, Path, Query};
+use tern_security::roles::Permission;
+use tern_security::token::{OpaqueToken, TokenHash};
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct WebhookCredentialView {
+    username: String,
+    created_at: i64,
+    created_by: String,
+    /// Where the provider posts, one URL per format (`raw`, `json`, `multipart`).
+    urls: Vec<String>,
+    /// For signed posts instead of basic authentication: HMAC-SHA256 of
+    /// `<t>.<body>` under the secret, sent as `X-Tern-Signature: t=<unix seconds>,v1=<hex>`.
+    signature_header: &'static str,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct WebhookCredentialCreated {
+    /// The secret: the basic-authentication password and the HMAC key. Shown once.
+    secret: String,
+    #[serde(flatten)]
+    credential: WebhookCredentialView,
+}
+
+fn view(state: &ApiState, workspace: &str, credential: &InboundWebhookCredential) -> WebhookCredentialView {
+    let base = state.config.public_url.clone().unwrap_or_default();
+    WebhookCredentialView {
+        username: credential.username.clone(),
+        created_at: credential.created_at,
+        created_by: credential.created_by.clone(),
+        urls: ["raw", "json", "multipart"].iter().map(|f| format!("{base}/inbound/workspaces/{workspace}/{f}")).collect(),
+        signature_header: "X-Tern-Signature",
+    }
+}
+
+/// Creates the workspace's webhook credential, or replaces it (the old secret
+/// stops working at once).
+#[utoipa::path(post, path = "/v1/workspaces/{ws}/inbound/credential", params(("ws" = String, Path)),
+    responses((status = 201, body = WebhookCredentialCreated), (status = 403), (status = 404)))]
+pub async fn create_credential(
+    State(state): State<Arc<ApiState>>,
+    client: Client,
+    ctx: InWorkspace<need::ManageMailboxes>,
+) -> Result<Response, ApiError> {
+    let workspace = ctx.workspace.to_string();
+    let secret = OpaqueToken::generate().map_err(ApiError::internal)?;
+    let sealed_secret = state
+        .sealer
+        .seal(ctx.workspace, &ctx.settings.kms_key_id, WEBHOOK_SECRET_PURPOSE, &webhook_secret_identity(&workspace), secret.expose().as_bytes())
+        .await
+        .map_err(ApiError::unavailable)?;
+    let credential = InboundWebhookCredential {
+        id: InboundWebhookCredential::ID.into(),
+        username: format!("tern-{}", &workspace[workspace.len().saturating_sub(8)..]).to_ascii_lowercase(),
+        secret_hash: TokenHash::of(secret.expose()).to_hex(),
+        sealed_secret,
+        created_at: state.clock.now().unix_timestamp(),
+        created_by: ctx.actor.user_id().to_string(),
+    };
+    ctx.scoped.put(&credential, None).await.map_err(ApiError::unavailable)?;
+    audit(&state, ctx.workspace, &ctx.actor.audit_name(), "inbound.credential_created", None, serde_json::json!({ "username": credential.username }), &client).await?;
+    let body = WebhookCredentialCreated { secret: secret.expose().to_string(), credential: view(&state, &workspace, &credential) };
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+#[utoipa::path(get, path = "/v1/workspaces/{ws}/inbound/credential", params(("ws" = String, Path)),
+    responses((status = 200, body = WebhookCredentialView), (status = 403), (status = 404)))]
+pub async fn get_credential(State(state): State<Arc<ApiState>>, ctx: InWorkspace<need::ManageMailboxes>) -> Result<Json<WebhookCredentialView>, ApiError> {
+    let credential = ctx.scoped.get::<InboundWebhookCredential>(InboundWebhookCredential::ID).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)?;
+    Ok(Json(view(&state, &ctx.workspace.to_string(), &credential)))
+}
+
+#[utoipa::path(delete, path = "/v1/workspaces/{ws}/inbound/credential", params(("ws" = String, Path)),
+    responses((status = 204), (status = 403), (status = 404)))]
+pub async fn delete_credential(
+    State(state): State<Arc<ApiState>>,
+    client: Client,
+    ctx: InWorkspace<need::ManageMailboxes>,
+) -> Result<StatusCode, ApiError> {
+    if ctx.scoped.get::<InboundWebhookCredential>(InboundWebhookCredential::ID).await.map_err(ApiError::unavailable)?.is_none() {
+        return Err(ApiError::not_found());
+    }
+    ctx.scoped.delete::<InboundWebhookCredential>(InboundWebhookCredential::ID).await.map_err(ApiError::unavailable)?;
+    audit(&state, ctx.workspace, &ctx.actor.audit_name(), "inbound.credential_revoked", None, serde_json::json!({}), &client).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct InboundMessageView {
+    id: String,
+    received_at: String,
+    status: String,
+    #[schema(value_type = Object)]
+    transport: Transport,
+    from: Option<String>,
+    subject: Option<String>,
+    message_id: Option<String>,
+    in_reply_to: Vec<String>,
+    references: Vec<String>,
+    /// The first 500 characters of the new text; only for roles that may read bodies.
+    snippet: Option<String>,
+    kind: Option<String>,
+    status_code: Option<String>,
+    reason: Option<String>,
+    return_date: Option<String>,
+    enrollment_id: Option<String>,
+    effect: Option<String>,
+    /// With the workspace's language model configured: what a human reply wants
+    /// (`interested`, `not_interested`, `meeting`, `referral`, `wrong_person`).
+    #[schema(value_type = Option<String>)]
+    intent: Option<tern_domain::intent::ReplyIntent>,
+    #[schema(value_type = Option<f64>)]
+    intent_confidence: Option<tern_domain::intent::Confidence>,
+    intent_reason: Option<String>,
+    intent_error: Option<String>,
+}
+
+fn message_view(m: InboundMessage, may_read_bodies: bool) -> InboundMessageView {
+    InboundMessageView {
+        received_at: m.received_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+        status: serde_json::to_value(m.status).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
+        id: m.id,
+        transport: m.transport,
+        from: m.from,
+        subject: m.subject,
+        message_id: m.message_id,
+        in_reply_to: m.in_reply_to,
+        references: m.references,
+        snippet: m.snippet.filter(|_| may_read_bodies),
+        kind: m.kind,
+        status_code: m.status_code,
+        reason: m.reason,
+        return_date: m.return_date,
+        enrollment_id: m.enrollment_id,
+        effect: m.effect,
+        intent: m.intent,
+        intent_confidence: m.intent_confidence,
+        intent_reason: m.intent_reason.filter(|_| may_read_bodies),
+        intent_error: m.intent_error,
+    }
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct InboundListQuery {
+    /// Only this classification (`human`, `bounce_hard`, ...).
+    kind: Option<String>,
+    /// Only messages linked to this enrollment.
+    enrollment_id: Option<String>,
+    limit: Option<usize>,
+    after: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct InboundPage {
+    items: Vec<InboundMessageView>,
+    next: Option<String>,
+}
+
+#[utoipa::path(get, path = "/v1/workspaces/{ws}/inbound/messages", params(("ws" = String, Path), InboundListQuery),
+    responses((status = 200, body = InboundPage), (status = 403), (status = 404)))]
+pub async fn list_messages(ctx: InWorkspace<need::ReadContacts>, Query(query): Query<InboundListQuery>) -> Result<Json<InboundPage>, ApiError> {
+    let limit = query.limit.unwrap_or(50).clamp(1, 200);
+    let may_read_bodies = ctx.role.has(Permission::ReadMessageBodies);
+    let page = ctx
+        .scoped
+        .list_matching::<InboundMessage>(limit, query.after.clone(), 2_000, |m| {
+            query.kind.as_ref().is_none_or(|k| m.kind.as_ref() == Some(k)) && query.enrollment_id.as_ref().is_none_or(|e| m.enrollment_id.as_ref() == Some(e))
+        })
+        .await
+        .map_err(ApiError::unavailable)?;
+    Ok(Json(InboundPage { items: page.items.into_iter().map(|m| message_view(m, may_read_bodies)).collect(), next: page.next }))
+}
+
+#[utoipa::path(get, path = "/v1/workspaces/{ws}/inbound/messages/{id}", params(("ws" = String, Path), ("id" = String, Path)),
+    responses((status = 200, body = InboundMessageView), (status = 403), (status = 404)))]
+pub async fn get_message(ctx: InWorkspace<need::ReadContacts>, Path((_, id)): Path<(String, String)>) -> Result<Json<InboundMessageView>, ApiError> {
+    let message = ctx.scoped.get::<InboundMessage>(&id).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)?;
+    Ok(Json(message_view(message, ctx.role.has(Permission::ReadMessageBodies))))
+}
