@@ -12,6 +12,7 @@ pub mod cost_meter;
 pub mod entities;
 pub mod global;
 pub mod inbound;
+pub mod inventory;
 pub mod llm;
 pub mod logging;
 pub mod outreach;
