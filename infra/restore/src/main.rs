@@ -170,9 +170,9 @@ fn fail(message: impl std::fmt::Display) -> String {
     message.to_string()
 }
 
-fn sdk_error<E: std::error::Error + 'static>(what: &str, error: aws_sdk_dynamodb::error::SdkError<E>) -> String
+fn sdk_error<E>(what: &str, error: aws_sdk_dynamodb::error::SdkError<E>) -> String
 where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+    E: std::error::Error + aws_sdk_dynamodb::error::ProvideErrorMetadata + 'static,
 {
     let detail = match error.as_service_error() {
         Some(service) => format!("{}: {}", service.code().unwrap_or("error"), service.message().unwrap_or_default()),
@@ -268,8 +268,7 @@ async fn run(o: &Options) -> Result<Report, String> {
     }
 
     println!("== 4/5 checking {}", o.target);
-    let mut report = Report::default();
-    report.items = count(&db, &o.target).await?;
+    let mut report = Report { items: count(&db, &o.target).await?, ..Report::default() };
     println!("   items (scan, Select=COUNT): {}", report.items);
     if report.items == 0 {
         report.problems.push(format!("{} is empty", o.target));
