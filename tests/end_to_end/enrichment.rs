@@ -32,7 +32,7 @@ const IMPRINT: &str = r#"<!doctype html><html><head><title>Impressum</title></he
 <p>Geschäftsführer: Erika Mustermann</p><p>E-Mail: <a href="mailto:erika.mustermann@acme.example">erika.mustermann@acme.example</a></p></body></html>"#;
 
 /// A small website that counts what it serves.
-async fn website() -> (u16, Arc<AtomicUsize>) {
+pub(crate) async fn website() -> (u16, Arc<AtomicUsize>) {
     let hits = Arc::new(AtomicUsize::new(0));
     let count = |hits: Arc<AtomicUsize>, body: &'static str, content_type: &'static str| {
         move || {
@@ -73,7 +73,7 @@ async fn workspace(host: &DevHost, email: &str) -> (String, String) {
     (body["access_token"].as_str().unwrap().into(), body["workspace_id"].as_str().unwrap().into())
 }
 
-async fn enrich(host: &DevHost, token: &str, ws: &str, website: &str) -> Value {
+pub(crate) async fn enrich(host: &DevHost, token: &str, ws: &str, website: &str) -> Value {
     let (status, queued) = call(host, Method::POST, &format!("/v1/workspaces/{ws}/enrichments"), Some(token), Some(json!({ "website": website }))).await;
     assert!(status == StatusCode::ACCEPTED || status == StatusCode::OK, "{status} {queued}");
     let domain = queued["enrichment"]["domain"].as_str().unwrap().to_string();

@@ -5,6 +5,7 @@ mod access;
 mod enrichment;
 mod events;
 mod exactly_once;
+mod first_line;
 mod identity;
 mod logs;
 mod openapi;

@@ -41,6 +41,9 @@ pub struct ApiState {
     /// Which language-model providers a workspace may name: the SSRF guard's
     /// provider policy (tests allow their own loopback fake, explicitly).
     pub llm_policy: tern_web::Policy,
+    /// The provider client for first-line drafts, built on the first draft (cold
+    /// starts do not pay for TLS roots most requests never use).
+    llm_client: std::sync::OnceLock<tern_web::llm::LlmClient>,
     /// Workspace settings read on every request (allow-list, 2FA rule), kept for a
     /// few seconds per container so each request does not pay a read for them.
     settings_cache: std::sync::Mutex<std::collections::HashMap<WorkspaceId, (std::time::Instant, Arc<records::Workspace>)>>,
@@ -69,8 +72,18 @@ impl ApiState {
             settings_cache: Default::default(),
             mail_policy: tern_web::Policy::mail(),
             llm_policy: tern_web::Policy::provider_api(),
+            llm_client: std::sync::OnceLock::new(),
             clients,
         })
+    }
+
+    /// The language-model client under [`ApiState::llm_policy`].
+    pub fn llm_client(&self) -> Result<&tern_web::llm::LlmClient, tern_web::llm::LlmError> {
+        if let Some(client) = self.llm_client.get() {
+            return Ok(client);
+        }
+        let built = tern_web::llm::LlmClient::new(self.llm_policy.clone(), tern_web::llm::LlmLimits::default())?;
+        Ok(self.llm_client.get_or_init(|| built))
     }
 
     pub fn now_unix(&self) -> u64 {
@@ -138,6 +151,10 @@ pub fn router(state: Arc<ApiState>) -> Router {
         )
         .route("/v1/workspaces/{ws}/inbound/messages", get(routes::inbound::list_messages))
         .route("/v1/workspaces/{ws}/inbound/messages/{id}", get(routes::inbound::get_message))
+        .route(
+            "/v1/workspaces/{ws}/contacts/{contact_id}/first-line",
+            post(routes::first_line::draft).put(routes::first_line::set).delete(routes::first_line::clear),
+        )
         .route("/v1/workspaces/{ws}/enrichments", post(enrichment::request).get(enrichment::list))
         .route("/v1/workspaces/{ws}/enrichments/{domain}", get(enrichment::get))
         .route("/v1/workspaces/{ws}/enrichment-usage", get(enrichment::usage))

@@ -192,7 +192,7 @@ pub const ITEMS: &[Item] = &[
         sealed: &[],
         blind_indexed: &["email_index"],
         retention: UNTIL_DELETED,
-        used_by: &["api", "send", "classify", "feedback"],
+        used_by: &["api", "send", "classify", "feedback", "the workspace's own LLM provider, when a member drafts a first line (first name and title only)"],
         erasure: "deleted on the person's erasure; an ERASED suppression by blind index remains",
     },
     Item {

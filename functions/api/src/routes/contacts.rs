@@ -193,6 +193,7 @@ pub(crate) async fn upsert(
             free_mail: facts.free_mail,
             role_account: facts.role_account,
             first_line: None,
+            first_line_origin: None,
             created_at: now,
             updated_at: now,
         };

@@ -5,6 +5,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod contacts;
 pub mod enrichment;
+pub mod first_line;
 pub mod identity;
 pub mod inbound;
 pub mod llm;

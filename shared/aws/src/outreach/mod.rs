@@ -52,8 +52,20 @@ pub struct Contact {
     /// A drafted personal first line (`{{first_line}}`), never sent unless a template uses it.
     #[serde(default)]
     pub first_line: Option<String>,
+    /// Who wrote `first_line`: the workspace's model (from which facts, when) or a person.
+    #[serde(default)]
+    pub first_line_origin: Option<FirstLineOrigin>,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "by", rename_all = "snake_case")]
+pub enum FirstLineOrigin {
+    /// Drafted by the workspace's model from the company's public facts.
+    Model { model: String, prompt_version: String, enrichment_domain: String, at: i64 },
+    /// Written or edited by a member.
+    Person { user_id: String, at: i64 },
 }
 
 impl Entity for Contact {
