@@ -8,34 +8,39 @@ use crate::model::{NextPage, PageKind};
 pub(crate) const MAX_NEXT_PAGES: usize = 8;
 const PER_KIND: usize = 2;
 
-/// Second-level suffixes under which registrations happen; a short list
-/// instead of the full public-suffix list keeps the crate light. Hosts under
-/// other multi-label suffixes are compared one label too coarsely, which only
-/// matters for hosting platforms we do not follow links on anyway.
-const TWO_LABEL_SUFFIXES: &[&str] = &[
-    "co.uk", "org.uk", "ac.uk", "gov.uk", "ltd.uk", "plc.uk", "me.uk", "com.au", "net.au",
-    "org.au", "co.nz", "co.jp", "ne.jp", "or.jp", "com.br", "com.cn", "co.at", "or.at", "gv.at",
-    "co.za", "com.tr", "com.mx", "co.in", "com.sg", "com.hk", "co.il", "com.ar", "com.pl",
-];
-
-/// The registrable part of a host: `www.shop.example.co.uk` → `example.co.uk`.
+/// The registrable part of a host (eTLD+1 by the Public Suffix List, compiled in
+/// by the `psl` crate): `www.shop.example.co.uk` → `example.co.uk`.
+///
+/// - Private suffixes count: `a.b.github.io` → `b.github.io`, so every user site
+///   on a hosting platform is its own registrable domain (and its own company
+///   cache entry), never one shared `github.io`.
+/// - The host is lower-cased, loses a trailing dot, and an IDN becomes punycode
+///   (WHATWG host parsing): `www.Bücher.de.` → `xn--bcher-kva.de`.
+/// - IP literals (any notation `url` accepts) come back in their canonical form.
+/// - An unknown TLD follows the list's implicit `*` rule (`a.b.corp` → `b.corp`);
+///   a host that is itself a public suffix (`co.uk`, `github.io`) or has no
+///   registrable part comes back whole.
 pub fn registrable_domain(host: &str) -> String {
-    let host = host.trim_end_matches('.').to_ascii_lowercase();
-    if host.parse::<std::net::IpAddr>().is_ok() || host.starts_with('[') {
-        return host;
+    let trimmed = host.trim().trim_end_matches('.');
+    let bracketless = trimmed.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(trimmed);
+    if let Ok(ip) = bracketless.parse::<std::net::IpAddr>() {
+        return ip.to_string();
     }
-    let labels: Vec<&str> = host.split('.').collect();
-    let n = labels.len();
-    if n <= 2 {
-        return host;
-    }
-    let last_two = format!("{}.{}", labels[n - 2], labels[n - 1]);
-    let keep = if TWO_LABEL_SUFFIXES.contains(&last_two.as_str()) {
-        3
-    } else {
-        2
+    let host = match url::Host::parse(trimmed) {
+        Ok(url::Host::Domain(d)) => d,
+        Ok(ip) => return ip.to_string().trim_start_matches('[').trim_end_matches(']').to_string(),
+        Err(_) => trimmed.to_ascii_lowercase(),
     };
-    labels[n.saturating_sub(keep)..].join(".")
+    match psl_domain(&host) {
+        Some(domain) if !domain.is_empty() => domain,
+        _ => host,
+    }
+}
+
+fn psl_domain(host: &str) -> Option<String> {
+    use psl::Psl as _;
+    let domain = psl::List.domain(host.as_bytes())?;
+    std::str::from_utf8(domain.as_bytes()).ok().map(str::to_owned)
 }
 
 pub(crate) fn same_site(a: &Url, b: &Url) -> bool {
@@ -145,7 +150,43 @@ mod tests {
         );
         assert_eq!(registrable_domain("blog.acme.io"), "acme.io");
         assert_eq!(registrable_domain("acme.io"), "acme.io");
+        assert_eq!(registrable_domain("example.com.au"), "example.com.au");
+        assert_eq!(registrable_domain("www.example.com.au"), "example.com.au");
+        assert_eq!(registrable_domain("WWW.Example.COM"), "example.com");
+    }
+
+    #[test]
+    fn private_suffixes_make_each_hosted_site_its_own_domain() {
+        assert_eq!(registrable_domain("a.b.github.io"), "b.github.io");
+        assert_eq!(registrable_domain("b.github.io"), "b.github.io");
+        assert_ne!(registrable_domain("x.github.io"), registrable_domain("y.github.io"));
+        // The platform itself is a public suffix: nothing to cut.
+        assert_eq!(registrable_domain("github.io"), "github.io");
+    }
+
+    #[test]
+    fn wildcards_and_exceptions() {
+        // *.kawasaki.jp with the exception !city.kawasaki.jp.
+        assert_eq!(registrable_domain("city.kawasaki.jp"), "city.kawasaki.jp");
+        assert_eq!(registrable_domain("www.city.kawasaki.jp"), "city.kawasaki.jp");
+        assert_eq!(registrable_domain("shop.foo.kawasaki.jp"), "shop.foo.kawasaki.jp");
+        assert_eq!(registrable_domain("www.shop.foo.kawasaki.jp"), "shop.foo.kawasaki.jp");
+    }
+
+    #[test]
+    fn idn_trailing_dots_ips_and_unknown_tlds() {
+        assert_eq!(registrable_domain("www.Bücher.de."), "xn--bcher-kva.de");
+        assert_eq!(registrable_domain("shop.xn--bcher-kva.de"), "xn--bcher-kva.de");
+        assert_eq!(registrable_domain("食狮.公司.cn"), "xn--85x722f.xn--55qx5d.cn");
+        assert_eq!(registrable_domain("www.example.com."), "example.com");
         assert_eq!(registrable_domain("127.0.0.1"), "127.0.0.1");
+        assert_eq!(registrable_domain("10.1.2.3"), "10.1.2.3");
+        assert_eq!(registrable_domain("[::1]"), "::1");
+        assert_eq!(registrable_domain("2001:db8::1"), "2001:db8::1");
+        assert_eq!(registrable_domain("a.b.notarealtld"), "b.notarealtld");
+        assert_eq!(registrable_domain("co.uk"), "co.uk");
+        assert_eq!(registrable_domain("localhost"), "localhost");
+        assert_eq!(registrable_domain(""), "");
     }
 
     #[test]
