@@ -7,8 +7,13 @@
 //! timeout, redirect loop, not HTML, too large) ends as a recorded, readable failure
 //! and a finished job: nothing is retried forever. The lead score is computed when
 //! read, against the workspace's current ideal-customer settings.
+//!
+//! A job may also name contacts (`contact_ids`): after the company, their addresses
+//! are verified (syntax, MX with A fallback, disposable/free/role lists; never an SMTP
+//! probe) and the result is stored on each contact. A `verify_only` job does only that.
 
 pub mod crawl;
+pub mod verification;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use tern_aws::entities::{Enrichment, EnrichmentStatus, EnrichmentUsage};
@@ -31,6 +36,7 @@ pub struct EnrichDeps {
     pub global: GlobalTable,
     fetcher: std::sync::OnceLock<Fetcher>,
     make_fetcher: Option<MakeFetcher>,
+    verifier: std::sync::OnceLock<tern_web::Verifier>,
 }
 
 impl EnrichDeps {
@@ -49,7 +55,23 @@ impl EnrichDeps {
     fn lazy(config: Config, clients: AwsClients, clock: SharedClock, make_fetcher: Option<MakeFetcher>) -> Self {
         let table = Table::new(clients.dynamodb.clone(), config.table.clone());
         let global = GlobalTable::new(clients.dynamodb.clone(), config.table.clone());
-        Self { config, clients, clock, table, global, fetcher: std::sync::OnceLock::new(), make_fetcher }
+        Self { config, clients, clock, table, global, fetcher: std::sync::OnceLock::new(), make_fetcher, verifier: std::sync::OnceLock::new() }
+    }
+
+    /// Verifies addresses with this verifier (tests: one on their own DNS server)
+    /// instead of the system's name servers. `false` if one was already in use.
+    pub fn use_verifier(&self, verifier: tern_web::Verifier) -> bool {
+        self.verifier.set(verifier).is_ok()
+    }
+
+    /// The e-mail verifier, on the system's name servers unless one was given.
+    fn verifier(&self) -> Result<&tern_web::Verifier, JobError> {
+        if let Some(verifier) = self.verifier.get() {
+            return Ok(verifier);
+        }
+        let built = tern_web::Verifier::from_system(verification::DNS_TIMEOUT)
+            .map_err(|e| JobError::Transient(format!("the e-mail verifier could not be built: {e}")))?;
+        Ok(self.verifier.get_or_init(|| built))
     }
 
     fn fetcher(&self) -> Result<&Fetcher, JobError> {
@@ -72,6 +94,16 @@ fn transient(e: StoreError) -> JobError {
 
 async fn enrich_one(deps: &EnrichDeps, job: EnrichJob, _delivery: Delivery) -> Result<(), JobError> {
     let scoped = deps.table.scope(job.workspace_id);
+    if !job.verify_only {
+        enrich_company(deps, &scoped, &job).await?;
+    }
+    if !job.contact_ids.is_empty() {
+        verification::verify_contacts(&scoped, deps.verifier()?, &deps.clock, &job.contact_ids).await?;
+    }
+    Ok(())
+}
+
+async fn enrich_company(deps: &EnrichDeps, scoped: &ScopedTable, job: &EnrichJob) -> Result<(), JobError> {
     let now = deps.clock.now();
     let mut record = match scoped.get::<Enrichment>(&job.domain).await.map_err(transient)? {
         Some(done) if done.status != EnrichmentStatus::Pending => return Ok(()),
@@ -93,7 +125,7 @@ async fn enrich_one(deps: &EnrichDeps, job: EnrichJob, _delivery: Delivery) -> R
     let usage = scoped.get::<EnrichmentUsage>(&month).await.map_err(transient)?;
     let used = usage.as_ref().map_or(0, |u| u.used);
     if used >= job.monthly_quota {
-        return finish(deps, &scoped, record, Err(format!("the plan's {} enrichments this month are used up", job.monthly_quota))).await;
+        return finish(deps, scoped, record, Err(format!("the plan's {} enrichments this month are used up", job.monthly_quota))).await;
     }
 
     let cached = deps.global.get::<CachedCompany>(&job.domain).await.map_err(transient)?;
@@ -122,9 +154,9 @@ async fn enrich_one(deps: &EnrichDeps, job: EnrichJob, _delivery: Delivery) -> R
         },
     };
     if outcome.is_ok() {
-        count_success(&scoped, &month, usage).await?;
+        count_success(scoped, &month, usage).await?;
     }
-    finish(deps, &scoped, record, outcome).await
+    finish(deps, scoped, record, outcome).await
 }
 
 /// Adds one success to the month's count; two workers counting at once both land.

@@ -68,6 +68,12 @@ impl Functions {
         })
     }
 
+    /// The enrich worker's dependencies (tests give it their own DNS server for
+    /// e-mail verification with [`tern_enrich::EnrichDeps::use_verifier`]).
+    pub fn enrich(&self) -> &tern_enrich::EnrichDeps {
+        &self.enrich
+    }
+
     pub fn knows(&self, function: &str) -> bool {
         KNOWN.contains(&function)
     }
@@ -98,6 +104,7 @@ impl Functions {
             "EnrichFunction" => tern_enrich::handle(&self.enrich, event).await,
             "SendFunction" => tern_send::handle(&self.send, event).await,
             "FeedbackFunction" => tern_feedback::handle(&self.feedback, event).await,
+            "HousekeepingFunction" => tern_housekeeping::handle_jobs(&self.housekeeping, event).await,
             _ => return None,
         })
     }

@@ -29,6 +29,20 @@ pub struct EnrichJob {
     pub website: String,
     /// The plan's monthly enrichment quota when the job was made.
     pub monthly_quota: u32,
+    /// Contacts whose addresses to verify after the company is enriched (contacts
+    /// created or imported at this domain, or one asked for by hand).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contact_ids: Vec<String>,
+    /// Only verify `contact_ids`: the company is not (re-)enriched, nothing is
+    /// fetched and the quota is not touched.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub verify_only: bool,
+}
+
+impl EnrichJob {
+    /// At most this many contacts ride on one job (an SQS message stays far below
+    /// its 256 KiB limit); more are split over verify-only jobs.
+    pub const MAX_CONTACTS: usize = 200;
 }
 
 /// Send one step of one enrollment. `(enrollment_id, step)` is the idempotency key.
@@ -39,6 +53,16 @@ pub struct SendJob {
     pub request_id: RequestId,
     pub enrollment_id: String,
     pub step: u32,
+}
+
+/// Run one privacy task (an erasure) recorded in the workspace; the task item holds
+/// what to do and its progress, so a redelivered job resumes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrivacyJob {
+    pub workspace_id: WorkspaceId,
+    pub request_id: RequestId,
+    pub task_id: String,
 }
 
 #[cfg(test)]
@@ -53,5 +77,19 @@ mod tests {
         assert!(serde_json::from_str::<ClassifyJob>(&ok).is_ok());
         let typo = format!(r#"{{"workspace_id":"{ws}","request_id":"{rid}","inboundid":"m1"}}"#);
         assert!(serde_json::from_str::<ClassifyJob>(&typo).is_err());
+    }
+
+    #[test]
+    fn enrich_jobs_without_contacts_read_as_before() {
+        let ws = WorkspaceId::generate();
+        let rid = RequestId::generate();
+        let old = format!(r#"{{"workspace_id":"{ws}","request_id":"{rid}","domain":"a.example","website":"https://a.example/","monthly_quota":5}}"#);
+        let job: EnrichJob = serde_json::from_str(&old).expect("an enrich job of before contact_ids");
+        assert!(job.contact_ids.is_empty() && !job.verify_only);
+        // And one without contacts is written exactly as before.
+        assert_eq!(serde_json::to_value(&job).unwrap(), serde_json::from_str::<serde_json::Value>(&old).unwrap());
+        let with = EnrichJob { contact_ids: vec!["c1".into()], verify_only: true, ..job };
+        let back: EnrichJob = serde_json::from_str(&serde_json::to_string(&with).unwrap()).unwrap();
+        assert_eq!(back, with);
     }
 }

@@ -194,7 +194,7 @@ impl GuardedResolver {
         let mut allowed = Vec::new();
         let mut dropped: Vec<(IpAddr, AddressClass)> = Vec::new();
         for ip in answers {
-            match self.policy.check_resolved_ip(ip) {
+            match self.policy.check_resolved_ip_of(&name, ip) {
                 Ok(()) => allowed.push(ip),
                 Err(_) => dropped.push((ip, classify_ip(ip))),
             }

@@ -310,6 +310,9 @@ pub struct Policy {
     ports: &'static [u16],
     /// The explicit test allowance: loopback *literals* on exactly this port.
     loopback_test_port: Option<u16>,
+    /// The explicit test allowance for one host name a test's own resolver maps
+    /// to its loopback server (with `loopback_test_port` set too).
+    loopback_test_name: Option<String>,
 }
 
 impl Policy {
@@ -319,6 +322,7 @@ impl Policy {
             schemes: &["http", "https"],
             ports: &[80, 443],
             loopback_test_port: None,
+            loopback_test_name: None,
         }
     }
 
@@ -329,6 +333,7 @@ impl Policy {
             schemes: &[],
             ports: &[25, 465, 587, 143, 993],
             loopback_test_port: None,
+            loopback_test_name: None,
         }
     }
 
@@ -340,6 +345,7 @@ impl Policy {
             schemes: &["https"],
             ports: &[443],
             loopback_test_port: None,
+            loopback_test_name: None,
         }
     }
 
@@ -356,6 +362,28 @@ impl Policy {
     pub fn allow_loopback_for_tests(mut self, port: u16) -> Self {
         self.loopback_test_port = Some(port);
         self
+    }
+
+    /// Test-only, on top of [`Policy::allow_loopback_for_tests`]: answers for
+    /// exactly this host name (lower-case, no trailing dot) may be loopback, so a
+    /// test site can be reached by a domain name (a test of what is keyed by
+    /// domain). Every other name resolving to loopback is still refused; without
+    /// the port allowance this does nothing.
+    pub fn allow_loopback_name_for_tests(mut self, name: &str) -> Self {
+        self.loopback_test_name = Some(name.trim_end_matches('.').to_ascii_lowercase());
+        self
+    }
+
+    /// Checks an address `name` resolved to: [`Policy::check_resolved_ip`], except
+    /// for the one name of the test allowance, whose loopback answers pass.
+    pub fn check_resolved_ip_of(&self, name: &str, ip: IpAddr) -> Result<(), Refusal> {
+        if self.loopback_test_port.is_some()
+            && self.loopback_test_name.as_deref() == Some(name)
+            && classify_ip(ip) == AddressClass::Loopback
+        {
+            return Ok(());
+        }
+        self.check_resolved_ip(ip)
     }
 
     /// Whether the scheme is allowed (lower-case, as `url` reports it).
@@ -654,6 +682,13 @@ mod tests {
         // The test allowance opens exactly one loopback port, over http or https,
         // and nothing else.
         let test = Policy::provider_api().allow_loopback_for_tests(4555);
+        let named = Policy::website().allow_loopback_for_tests(4555).allow_loopback_name_for_tests("Site.Example.");
+        let lo: IpAddr = "127.0.0.1".parse().unwrap();
+        assert!(named.check_resolved_ip_of("site.example", lo).is_ok());
+        assert!(named.check_resolved_ip_of("other.example", lo).is_err());
+        assert!(named.check_resolved_ip_of("site.example", "10.0.0.1".parse().unwrap()).is_err());
+        let no_port = Policy::website().allow_loopback_name_for_tests("site.example");
+        assert!(no_port.check_resolved_ip_of("site.example", lo).is_err());
         assert!(check("http://127.0.0.1:4555/v1", &test).is_ok());
         assert!(check("https://127.0.0.1:4555/v1", &test).is_ok());
         assert_eq!(check("http://127.0.0.1:4556/v1", &test), Err(Refusal::Scheme("http".into())));

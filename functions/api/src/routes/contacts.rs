@@ -14,7 +14,9 @@ use std::sync::Arc;
 use tern_aws::outreach::store::blind_index_key;
 use tern_aws::outreach::{Contact, ContactByEmail, Suppression, SuppressionReason};
 use tern_aws::table::{ScopedTable, StoreError};
+use crate::routes::enrichment::{ContactWork, queue_for_contacts, queue_verification};
 use tern_domain::contact_csv;
+use tern_domain::ids::RequestId;
 use tern_http::{ApiError, Json, Path, Query};
 use tern_security::blind_index::{BlindIndexKey, index_normalised, normalise_email};
 
@@ -90,6 +92,8 @@ pub(crate) struct CheckedContact {
     last_name: Option<String>,
     company: Option<String>,
     domain: Option<String>,
+    /// The website as given (where an enrichment starts fetching).
+    website: Option<String>,
     title: Option<String>,
     timezone: Option<String>,
     custom: BTreeMap<String, String>,
@@ -128,6 +132,7 @@ pub(crate) fn check_contact(input: &ContactInput) -> Result<CheckedContact, ApiE
         last_name: optional_text("last_name", input.last_name.as_ref(), 100)?,
         company: optional_text("company", input.company.as_ref(), 200)?,
         domain: check_website(input.website.as_ref())?,
+        website: input.website.as_deref().map(str::trim).filter(|w| !w.is_empty()).map(String::from),
         title: optional_text("title", input.title.as_ref(), 200)?,
         timezone: check_timezone(input.timezone.as_ref())?,
         custom,
@@ -194,6 +199,7 @@ pub(crate) async fn upsert(
             role_account: facts.role_account,
             first_line: None,
             first_line_origin: None,
+            verification: None,
             created_at: now,
             updated_at: now,
         };
@@ -238,11 +244,18 @@ async fn workspace_key(state: &ApiState, scoped: &ScopedTable) -> Result<BlindIn
 pub async fn create(
     State(state): State<Arc<ApiState>>,
     ctx: InWorkspace<need::WriteContacts>,
+    request_id: Option<axum::Extension<RequestId>>,
     Json(input): Json<ContactInput>,
 ) -> Result<Response, ApiError> {
     let checked = check_contact(&input)?;
+    let website = checked.website.clone();
     let key = workspace_key(&state, &ctx.scoped).await?;
     let (contact, outcome) = upsert(&ctx.scoped, &key, checked, state.clock.now().unix_timestamp()).await?;
+    let mut work = ContactWork::default();
+    if let Some(domain) = &contact.domain {
+        work.add(domain, website.as_deref(), &contact.id);
+    }
+    queue_for_contacts(&state, &ctx, request_id.map(|r| r.0).unwrap_or_else(RequestId::generate), work).await?;
     let suppressed = suppressed(&ctx.scoped, &contact).await?;
     let status = if outcome == Upserted::Created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(ContactView { contact, suppressed })).into_response())
@@ -260,6 +273,23 @@ pub async fn get(ctx: InWorkspace<need::ReadContacts>, Path((_, id)): Path<(Stri
     Ok(Json(ContactView { contact, suppressed }))
 }
 
+/// Queues the verification of the contact's address (syntax, the domain's mail
+/// servers in DNS, disposable/free/role lists; never a probe of the mailbox). The
+/// result lands on the contact as `verification`.
+#[utoipa::path(post, path = "/v1/workspaces/{ws}/contacts/{contact_id}/verify", params(("ws" = String, Path), ("contact_id" = String, Path)),
+    responses((status = 202, body = ContactView), (status = 404)))]
+pub async fn verify(
+    State(state): State<Arc<ApiState>>,
+    ctx: InWorkspace<need::WriteContacts>,
+    request_id: Option<axum::Extension<RequestId>>,
+    Path((_, id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let contact = load(&ctx, &id).await?;
+    queue_verification(&state, &ctx, request_id.map(|r| r.0).unwrap_or_else(RequestId::generate), &contact).await?;
+    let suppressed = suppressed(&ctx.scoped, &contact).await?;
+    Ok((StatusCode::ACCEPTED, Json(ContactView { contact, suppressed })).into_response())
+}
+
 #[utoipa::path(patch, path = "/v1/workspaces/{ws}/contacts/{contact_id}", params(("ws" = String, Path), ("contact_id" = String, Path)),
     request_body = ContactChanges, responses((status = 200, body = ContactView), (status = 404), (status = 422)))]
 pub async fn update(
@@ -275,6 +305,7 @@ pub async fn update(
         last_name: optional_text("last_name", changes.last_name.as_ref(), 100)?,
         company: optional_text("company", changes.company.as_ref(), 200)?,
         domain: check_website(changes.website.as_ref())?,
+        website: None,
         title: optional_text("title", changes.title.as_ref(), 200)?,
         timezone: check_timezone(changes.timezone.as_ref())?,
         custom: check_custom(&changes.custom.unwrap_or_default()).map_err(|(code, message)| ApiError::unprocessable(code, message))?,
@@ -413,6 +444,7 @@ pub async fn import(
     State(state): State<Arc<ApiState>>,
     client: Client,
     ctx: InWorkspace<need::Import>,
+    request_id: Option<axum::Extension<RequestId>>,
     Query(query): Query<ImportQuery>,
     body: Bytes,
 ) -> Result<Json<ImportReport>, ApiError> {
@@ -429,6 +461,7 @@ pub async fn import(
     let mut report = ImportReport { created: 0, merged: 0, suppressed: 0, errors: Vec::new(), columns };
     let mut new_fields = std::collections::BTreeSet::new();
     let mut error_count = 0usize;
+    let mut work = ContactWork::default();
     for row in rows {
         let imported = match row {
             Ok(contact_csv::RowOutcome::Contact(contact)) => contact,
@@ -469,7 +502,11 @@ pub async fn import(
             }
         };
         new_fields.extend(checked.custom.keys().cloned());
+        let website = checked.website.clone();
         let (contact, outcome) = upsert(&ctx.scoped, &key, checked, now).await?;
+        if let Some(domain) = &contact.domain {
+            work.add(domain, website.as_deref(), &contact.id);
+        }
         match outcome {
             Upserted::Created => report.created += 1,
             Upserted::Merged => report.merged += 1,
@@ -479,6 +516,7 @@ pub async fn import(
         }
     }
     register_custom_fields(&state, &ctx, new_fields).await?;
+    queue_for_contacts(&state, &ctx, request_id.map(|r| r.0).unwrap_or_else(RequestId::generate), work).await?;
     let parameters = serde_json::json!({ "created": report.created, "merged": report.merged, "errors": error_count, "bytes": report.columns.len() });
     audit(&state, ctx.workspace, &ctx.actor.audit_name(), "contacts.imported", None, parameters, &client).await?;
     Ok(Json(report))

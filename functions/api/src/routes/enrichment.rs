@@ -79,6 +79,8 @@ pub async fn request(
         domain,
         website: website.to_string(),
         monthly_quota: quota,
+        contact_ids: Vec::new(),
+        verify_only: false,
     };
     let queue = state.config.queue_url(QueueName::Enrich).map_err(ApiError::internal)?;
     tern_aws::queue::enqueue(&state.clients.sqs, queue, &job).await.map_err(ApiError::unavailable)?;
@@ -164,4 +166,115 @@ pub async fn set_ideal_customer(ctx: InWorkspace<need::ManageWorkspace>, Json(ic
     let settings = IdealCustomerSettings { id: IdealCustomerSettings::ID.into(), ideal_customer: icp };
     ctx.scoped.put(&settings, None).await.map_err(ApiError::unavailable)?;
     Ok(Json(settings.ideal_customer))
+}
+
+/// What created or imported contacts ask of the enrich worker: for each distinct
+/// company domain, an enrichment (where fetching starts, the contacts at it). The
+/// contacts' addresses are verified by the same jobs.
+#[derive(Debug, Default)]
+pub(crate) struct ContactWork {
+    domains: std::collections::BTreeMap<String, (String, Vec<String>)>,
+}
+
+impl ContactWork {
+    /// A contact at `domain` (a registrable domain), whose website, when given, is
+    /// where fetching starts. Free-mail and disposable domains never trigger
+    /// anything, nor does an IP address (no company domain: nothing to key the
+    /// cache by; `POST …/enrichments` still takes one explicitly).
+    pub(crate) fn add(&mut self, domain: &str, website: Option<&str>, contact_id: &str) {
+        if tern_domain::address::is_free_mail_domain(domain)
+            || tern_domain::address::is_disposable_domain(domain)
+            || domain.parse::<std::net::IpAddr>().is_ok()
+            || !domain.contains('.')
+        {
+            return;
+        }
+        let entry = self.domains.entry(domain.to_string()).or_insert_with(|| (format!("https://{domain}/"), Vec::new()));
+        if let Some(website) = website
+            && let Ok(url) = website_url(website)
+            && url.host_str().is_some_and(|h| tern_extract::registrable_domain(h) == domain)
+        {
+            entry.0 = url.to_string();
+        }
+        if !entry.1.iter().any(|id| id == contact_id) {
+            entry.1.push(contact_id.to_string());
+        }
+    }
+}
+
+/// Queues the work for contacts: one enrichment per distinct domain, skipped when the
+/// workspace already has a fresh one (pending, or done within the cache's 30 days)
+/// or its month's quota is used up (as `POST …/enrichments` refuses then); the
+/// contacts are verified either way. Only successful enrichments count.
+pub(crate) async fn queue_for_contacts<P: crate::auth::Needs>(
+    state: &ApiState,
+    ctx: &InWorkspace<P>,
+    request_id: RequestId,
+    work: ContactWork,
+) -> Result<(), ApiError> {
+    if work.domains.is_empty() {
+        return Ok(());
+    }
+    let now = state.clock.now().unix_timestamp();
+    let quota = ctx.settings.plan.monthly_enrichments();
+    let used = ctx.scoped.get::<EnrichmentUsage>(&this_month(state)).await.map_err(ApiError::unavailable)?.map_or(0, |u| u.used);
+    let mut jobs = Vec::new();
+    for (domain, (website, contact_ids)) in work.domains {
+        let fresh = match ctx.scoped.get::<Enrichment>(&domain).await.map_err(ApiError::unavailable)? {
+            Some(e) if e.status == EnrichmentStatus::Pending => true,
+            Some(e) if e.status == EnrichmentStatus::Done => now - e.finished_at.unwrap_or(e.requested_at) < tern_aws::global::COMPANY_CACHE_TTL.whole_seconds(),
+            _ => false,
+        };
+        let enrich = !fresh && used < quota;
+        if enrich {
+            let record = Enrichment {
+                domain: domain.clone(),
+                website: website.clone(),
+                status: EnrichmentStatus::Pending,
+                requested_at: now,
+                finished_at: None,
+                failure: None,
+                profile: None,
+                pages_fetched: 0,
+                from_cache: false,
+            };
+            ctx.scoped.put(&record, None).await.map_err(ApiError::unavailable)?;
+        }
+        for (i, chunk) in contact_ids.chunks(EnrichJob::MAX_CONTACTS).enumerate() {
+            jobs.push(EnrichJob {
+                workspace_id: ctx.workspace,
+                request_id,
+                domain: domain.clone(),
+                website: website.clone(),
+                monthly_quota: quota,
+                contact_ids: chunk.to_vec(),
+                verify_only: !(enrich && i == 0),
+            });
+        }
+    }
+    let queue = state.config.queue_url(QueueName::Enrich).map_err(ApiError::internal)?;
+    tern_aws::queue::enqueue_batch(&state.clients.sqs, queue, &jobs).await.map_err(ApiError::unavailable)
+}
+
+/// Queues the verification of one contact's address.
+pub(crate) async fn queue_verification<P: crate::auth::Needs>(
+    state: &ApiState,
+    ctx: &InWorkspace<P>,
+    request_id: RequestId,
+    contact: &tern_aws::outreach::Contact,
+) -> Result<(), ApiError> {
+    let email_domain = contact.email.rsplit('@').next().unwrap_or_default().to_string();
+    let domain = contact.domain.clone().unwrap_or(email_domain);
+    let job = EnrichJob {
+        workspace_id: ctx.workspace,
+        request_id,
+        website: format!("https://{domain}/"),
+        domain,
+        monthly_quota: ctx.settings.plan.monthly_enrichments(),
+        contact_ids: vec![contact.id.clone()],
+        verify_only: true,
+    };
+    let queue = state.config.queue_url(QueueName::Enrich).map_err(ApiError::internal)?;
+    tern_aws::queue::enqueue(&state.clients.sqs, queue, &job).await.map_err(ApiError::unavailable)?;
+    Ok(())
 }

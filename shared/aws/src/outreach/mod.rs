@@ -55,6 +55,10 @@ pub struct Contact {
     /// Who wrote `first_line`: the workspace's model (from which facts, when) or a person.
     #[serde(default)]
     pub first_line_origin: Option<FirstLineOrigin>,
+    /// The address's last verification (syntax, DNS, lists; never an SMTP probe),
+    /// by the enrich worker.
+    #[serde(default)]
+    pub verification: Option<ContactVerification>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -74,6 +78,27 @@ impl Entity for Contact {
     fn id(&self) -> &str {
         &self.id
     }
+}
+
+/// How deliverable an address looks, as far as it can be told without writing to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VerificationResult {
+    Valid,
+    Risky,
+    Invalid,
+    /// DNS did not answer: try again later.
+    Unknown,
+}
+
+/// A contact's e-mail verification: the result, why (stable codes such as
+/// `role_account`, `implicit_mx`, `domain_not_found`, `dns_timeout`), and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContactVerification {
+    pub result: VerificationResult,
+    #[serde(default)]
+    pub reasons: Vec<String>,
+    pub checked_at: i64,
 }
 
 /// Which contact holds an address, by blind index: the uniqueness guard of contacts.
