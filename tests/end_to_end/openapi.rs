@@ -26,6 +26,8 @@ async fn the_openapi_document_lists_every_route() {
         ("delete", "/v1/workspaces/{ws}/members/{user_id}"),
         ("post", "/v1/workspaces/{ws}/invites"),
         ("post", "/v1/workspaces/{ws}/sub-workspaces"),
+        ("post", "/v1/workspaces/{ws}/deletion"),
+        ("delete", "/v1/workspaces/{ws}/deletion"),
         ("post", "/v1/workspaces/{ws}/api-keys"),
         ("get", "/v1/workspaces/{ws}/api-keys"),
         ("delete", "/v1/workspaces/{ws}/api-keys/{key_id}"),

@@ -125,7 +125,8 @@ permissions!(
     Send,
     ManageMailboxes,
     ManageTemplates,
-    ManageSequences
+    ManageSequences,
+    DeleteWorkspace
 );
 
 /// Who acts in a workspace.

@@ -143,6 +143,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         )
         .route("/v1/workspaces/{ws}/invites", post(workspaces::invite))
         .route("/v1/workspaces/{ws}/sub-workspaces", post(workspaces::create_sub_workspace))
+        .route("/v1/workspaces/{ws}/deletion", post(routes::deletion::schedule).delete(routes::deletion::cancel))
         .route("/v1/workspaces/{ws}/api-keys", post(api_keys::create).get(api_keys::list))
         .route("/v1/workspaces/{ws}/api-keys/{key_id}", delete(api_keys::revoke))
         .route(

@@ -25,6 +25,8 @@ use utoipa::OpenApi;
         workspaces::remove_member,
         workspaces::invite,
         workspaces::create_sub_workspace,
+        crate::routes::deletion::schedule,
+        crate::routes::deletion::cancel,
         api_keys::create,
         api_keys::list,
         api_keys::revoke,

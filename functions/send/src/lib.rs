@@ -120,6 +120,13 @@ async fn attempt(deps: &SendDeps, scoped: &ScopedTable, job: &SendJob) -> Result
             return Ok(Attempt::Done);
         }
     };
+    // A workspace (or its agency) scheduled for deletion sends nothing, but keeps its
+    // enrollments as they are: the owner may still cancel. Deferred a day at a time,
+    // so a cancelled deletion resumes sending within a day.
+    if deletion_scheduled(deps, &ctx.workspace).await? {
+        defer(deps, scoped, &enrollment, job.step, now + 86_400, false, "the workspace is scheduled for deletion").await?;
+        return Ok(Attempt::Done);
+    }
     if let Some(suppression) = scoped.get::<Suppression>(&enrollment.email_index).await.map_err(|e| transient("reading suppressions", e))? {
         let reason = tern_aws::outreach::stop_reason_for(suppression.reason);
         stop_enrollment(deps, scoped, &enrollment.id, reason, "the address is on the suppression list").await?;
@@ -489,6 +496,21 @@ async fn update_enrollment(
     change: impl FnMut(&mut EnrollmentRecord) -> Result<bool, JobError>,
 ) -> Result<Option<EnrollmentRecord>, JobError> {
     tern_aws::outreach::store::update_enrollment(scoped, id, now, change).await
+}
+
+/// Whether `workspace`, or the agency workspace it belongs to (deleted with it), is
+/// scheduled for deletion. The agency's item is read only for sub-workspaces, and
+/// only this flag of it is used.
+async fn deletion_scheduled(deps: &SendDeps, workspace: &Workspace) -> Result<bool, JobError> {
+    if workspace.deletion_scheduled_for.is_some() {
+        return Ok(true);
+    }
+    let Some(parent) = workspace.parent_id.as_deref().and_then(|p| tern_domain::ids::WorkspaceId::parse(p).ok()) else {
+        return Ok(false);
+    };
+    let scoped = Table::new(deps.clients.dynamodb.clone(), deps.config.table.clone()).scope(parent);
+    let agency = scoped.get::<Workspace>(&parent.to_string()).await.map_err(|e| transient("reading the agency workspace", e))?;
+    Ok(agency.is_some_and(|a| a.deletion_scheduled_for.is_some()))
 }
 
 /// Moves the step to `at` (still due, just later).

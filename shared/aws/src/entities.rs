@@ -43,6 +43,10 @@ pub struct Workspace {
     /// Days inbound-mail metadata is kept (60 unless the workspace set otherwise).
     #[serde(default)]
     pub inbound_retention_days: Option<u16>,
+    /// When the owner scheduled the workspace's deletion, the unix time it is due;
+    /// until then it stays readable but sends nothing (see `crate::deletion`).
+    #[serde(default)]
+    pub deletion_scheduled_for: Option<i64>,
 }
 
 impl Workspace {

@@ -11,9 +11,10 @@
 //! | `THROTTLE` | `account:…` / `ip:…` | sign-in throttling precedes authentication |
 //! | `COMPANY` | registrable domain | public company facts, found once, reused by every workspace |
 //! | `UNSUB` | SHA-256 of the unsubscribe token | a recipient's one-click link names only its token |
+//! | `DELETION` | workspace id | housekeeping lists scheduled workspace deletions by due date, across workspaces |
 //!
 //! Keys are `pk = <KIND>#<key>`, `sk = <KIND>`. A record may also appear in the
-//! `gsi1` index (sessions by user).
+//! `gsi1` index (sessions by user, pending deletions by due date).
 
 use crate::table::{Condition, EXPIRES_AT, StoreError, delete_item, read_item, write_item};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity};
@@ -32,6 +33,7 @@ pub enum GlobalKind {
     Throttle,
     Company,
     Unsubscribe,
+    PendingDeletion,
 }
 
 impl GlobalKind {
@@ -45,6 +47,7 @@ impl GlobalKind {
             Self::Throttle => "THROTTLE",
             Self::Company => "COMPANY",
             Self::Unsubscribe => "UNSUB",
+            Self::PendingDeletion => "DELETION",
         }
     }
 }

@@ -96,12 +96,12 @@ pub const ITEMS: &[Item] = &[
         type_name: "Workspace",
         defined_in: "shared/aws/src/entities.rs",
         partition: Partition::Workspace,
-        holds: "a tenant's settings: plan, zone, locale, its KMS key id, sending domain, retention, footer address",
+        holds: "a tenant's settings: plan, zone, locale, its KMS key id, sending domain, retention, footer address, deletion schedule",
         personal: &["postal_address (may be a sole trader's home address)"],
         sealed: &[],
         blind_indexed: &[],
         retention: UNTIL_DELETED,
-        used_by: &["api", "inbound", "feedback", "classify", "send"],
+        used_by: &["api", "inbound", "feedback", "classify", "send", "housekeeping"],
         erasure: "deleted last, after every other item of the workspace; its KMS key is scheduled for deletion",
     },
     Item {
@@ -444,6 +444,19 @@ pub const ITEMS: &[Item] = &[
         erasure: "expires by TTL",
     },
     Item {
+        kind: "DELETION",
+        type_name: "PendingDeletion",
+        defined_in: "shared/aws/src/deletion.rs",
+        partition: Partition::Global,
+        holds: "a scheduled workspace deletion: workspace, its KMS key id, due date, who asked (listed by due date in gsi1)",
+        personal: &["requested_by"],
+        sealed: &[],
+        blind_indexed: &[],
+        retention: "until the deletion is done or cancelled",
+        used_by: &["api", "housekeeping"],
+        erasure: "deleted by housekeeping as the last step of the workspace's deletion",
+    },
+    Item {
         kind: "COMPANY",
         type_name: "CachedCompany",
         defined_in: "shared/aws/src/global.rs",
@@ -640,6 +653,7 @@ mod tests {
             GlobalKind::Throttle,
             GlobalKind::Company,
             GlobalKind::Unsubscribe,
+            GlobalKind::PendingDeletion,
         ];
         for kind in every {
             match kind {
@@ -650,7 +664,8 @@ mod tests {
                 | GlobalKind::Invite
                 | GlobalKind::Throttle
                 | GlobalKind::Company
-                | GlobalKind::Unsubscribe => {}
+                | GlobalKind::Unsubscribe
+                | GlobalKind::PendingDeletion => {}
             }
         }
         every.to_vec()

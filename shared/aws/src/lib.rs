@@ -9,6 +9,7 @@ pub mod audit;
 pub mod clients;
 pub mod config;
 pub mod cost_meter;
+pub mod deletion;
 pub mod entities;
 pub mod global;
 pub mod inbound;

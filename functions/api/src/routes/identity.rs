@@ -120,12 +120,12 @@ pub struct SignIn {
     recovery_code: Option<String>,
 }
 
-fn account_key(email: &str) -> String {
+pub(crate) fn account_key(email: &str) -> String {
     use sha2::Digest;
     format!("account:{}", data_encoding::HEXLOWER.encode(&sha2::Sha256::digest(email.as_bytes())))
 }
 
-fn too_many(until: u64, now: u64) -> Response {
+pub(crate) fn too_many(until: u64, now: u64) -> Response {
     let mut response = ApiError::new(
         StatusCode::TOO_MANY_REQUESTS,
         "too_many_attempts",

@@ -4,6 +4,7 @@
 pub mod api_keys;
 pub mod audit;
 pub mod contacts;
+pub mod deletion;
 pub mod enrichment;
 pub mod first_line;
 pub mod identity;

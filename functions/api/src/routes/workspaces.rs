@@ -55,6 +55,7 @@ pub(crate) async fn create_workspace(
         custom_fields: Default::default(),
         sending_domain: None,
         inbound_retention_days: None,
+        deletion_scheduled_for: None,
     };
     let scoped = state.table.scope(workspace);
     scoped.create(&record, None).await.map_err(ApiError::unavailable)?;
@@ -86,6 +87,8 @@ pub struct WorkspaceView {
     sending_domain: Option<String>,
     /// Days inbound-mail metadata is kept (default 60).
     inbound_retention_days: u16,
+    /// Unix time the workspace's scheduled deletion is due (`POST .../deletion`); `null` when none.
+    deletion_scheduled_for: Option<i64>,
     /// The caller's role here.
     #[schema(value_type = String)]
     your_role: Role,
@@ -108,6 +111,7 @@ fn view(w: Workspace, role: Role) -> WorkspaceView {
         custom_fields: w.custom_fields,
         inbound_retention_days,
         sending_domain: w.sending_domain,
+        deletion_scheduled_for: w.deletion_scheduled_for,
         your_role: role,
     }
 }

@@ -1,0 +1,329 @@
+//! Carrying out workspace deletions whose grace period is over (issue #7; the API
+//! schedules them, see `tern_aws::deletion`).
+//!
+//! For each due [`PendingDeletion`], in this order:
+//! 1. a strongly consistent Scan of the whole table finds everything of the
+//!    workspace: every item under a partition key starting `WS#<ws>` (its own
+//!    items, its collection partition `WS#<ws>`, its audit log `WS#<ws>#AUDIT`),
+//!    the global records naming it (`workspace_id`: API-key lookups, invitations,
+//!    unsubscribe links, sessions acting in it), the users listing it among their
+//!    workspaces, and its sub-workspaces (`parent_id`). A Scan, not Queries per
+//!    partition, because per-entity partitions (`WS#<ws>#CONTACT#<id>`) cannot be
+//!    listed without knowing their ids; deletions are rare and daily, so reading the
+//!    table once per deleted workspace is the price of a sweep that misses nothing.
+//! 2. each sub-workspace gets its own pending deletion (due now), so it is deleted
+//!    by this loop like any other, and survives a crash of this run;
+//! 3. every object version under the workspace's S3 prefixes is deleted;
+//! 4. the items and global records are deleted, the users keep their accounts
+//!    (only the workspace leaves their list), and the workspace item goes last;
+//! 5. a second Scan proves nothing is left (otherwise the run fails and the next
+//!    one resumes);
+//! 6. the workspace's KMS key is disabled and scheduled for deletion, which
+//!    crypto-shreds whatever copies remain (backups, old object versions);
+//! 7. the pending deletion itself is removed and a platform log line records it:
+//!    the workspace's own audit log went with it, so that line (and the KMS key's
+//!    CloudTrail events) are the evidence that remains.
+//!
+//! Every step is idempotent, so a crashed run is finished by the next one.
+//! The cross-tenant company cache (`COMPANY#<domain>`) holds only depersonalised
+//! public facts and no workspace id (`tern_aws::global::CachedCompany`): nothing of
+//! the workspace is there to delete.
+
+use crate::HousekeepingDeps;
+use aws_sdk_dynamodb::types::{DeleteRequest, WriteRequest};
+use std::collections::{BTreeSet, HashMap};
+use tern_aws::deletion::{KEY_DELETION_WINDOW_DAYS, PENDING_DELETIONS, PendingDeletion, object_prefixes};
+use tern_aws::global::{GlobalKind, GlobalTable};
+use tern_aws::table::AttributeValue;
+
+type Item = HashMap<String, AttributeValue>;
+
+/// What one run deleted, for the housekeeping report.
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DeletionReport {
+    pub workspaces_deleted: u64,
+    pub items_deleted: u64,
+    pub objects_deleted: u64,
+    /// Due deletions that failed this time; the next run resumes them.
+    pub failed: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeletionError {
+    #[error("DynamoDB: {0}")]
+    Store(String),
+    #[error("S3: {0}")]
+    Objects(String),
+    #[error("KMS: {0}")]
+    Key(String),
+    #[error("items of the workspace are still there after the sweep: {0}")]
+    Incomplete(String),
+}
+
+fn store<E: std::fmt::Display>(e: E) -> DeletionError {
+    DeletionError::Store(e.to_string())
+}
+
+/// Every pending deletion due by now. Never fails the housekeeping run: a failing
+/// workspace is logged, counted and retried tomorrow, and does not stop the others.
+pub async fn run_due(deps: &HousekeepingDeps) -> DeletionReport {
+    let global = GlobalTable::new(deps.clients.dynamodb.clone(), deps.config.table.clone());
+    let now = deps.clock.now().unix_timestamp();
+    let mut report = DeletionReport::default();
+    // Handled this run: the index is eventually consistent and may list a finished
+    // one again; sub-workspaces found on the way are added and taken next round.
+    let mut handled = BTreeSet::new();
+    loop {
+        let listed = match global.by_gsi1::<PendingDeletion>(PENDING_DELETIONS, 100).await {
+            Ok(listed) => listed,
+            Err(e) => {
+                tracing::error!(error = %e, "listing pending workspace deletions failed");
+                report.failed += 1;
+                return report;
+            }
+        };
+        let due: Vec<_> = listed.into_iter().filter(|p| p.due_at <= now && !handled.contains(&p.workspace_id)).collect();
+        if due.is_empty() {
+            return report;
+        }
+        for pending in due {
+            handled.insert(pending.workspace_id.clone());
+            match delete_workspace(deps, &global, &pending, now).await {
+                Ok((items, objects)) => {
+                    report.workspaces_deleted += 1;
+                    report.items_deleted += items;
+                    report.objects_deleted += objects;
+                }
+                Err(e) => {
+                    tracing::error!(workspace = %pending.workspace_id, error = %e, "workspace deletion failed; the next run resumes it");
+                    report.failed += 1;
+                }
+            }
+        }
+    }
+}
+
+/// What the sweep found of one workspace.
+#[derive(Default)]
+struct Found {
+    /// Items under `WS#<ws>…`, keys only; the workspace item itself apart.
+    items: Vec<Item>,
+    workspace_item: Option<Item>,
+    /// Global records naming the workspace (not its pending deletion).
+    references: Vec<Item>,
+    /// Users listing it among their workspaces, whole.
+    users: Vec<Item>,
+    /// Sub-workspaces' items, whole.
+    children: Vec<Item>,
+}
+
+fn text<'a>(item: &'a Item, name: &str) -> &'a str {
+    item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str).unwrap_or_default()
+}
+
+fn key_of(item: &Item) -> Item {
+    item.iter().filter(|(name, _)| *name == "pk" || *name == "sk").map(|(n, v)| (n.clone(), v.clone())).collect()
+}
+
+async fn sweep(deps: &HousekeepingDeps, workspace: &str) -> Result<Found, DeletionError> {
+    let prefix = format!("WS#{workspace}");
+    let own_record = format!("{}#{workspace}", GlobalKind::PendingDeletion.prefix());
+    let mut found = Found::default();
+    let mut start: Option<Item> = None;
+    loop {
+        let page = deps
+            .clients
+            .dynamodb
+            .scan()
+            .table_name(&deps.config.table)
+            .filter_expression("begins_with(pk, :prefix) OR workspace_id = :ws OR contains(workspaces, :ws) OR parent_id = :ws")
+            .expression_attribute_values(":prefix", AttributeValue::S(prefix.clone()))
+            .expression_attribute_values(":ws", AttributeValue::S(workspace.to_string()))
+            .consistent_read(true)
+            .set_exclusive_start_key(start.take())
+            .send()
+            .await
+            .map_err(|e| store(tern_aws::worker::error_chain(&e)))?;
+        for item in page.items.unwrap_or_default() {
+            let pk = text(&item, "pk");
+            // Workspace ids are fixed-length, so this prefix is this workspace's alone.
+            if pk.starts_with(&prefix) {
+                if text(&item, "sk") == "WORKSPACE" && pk == format!("{prefix}#WORKSPACE#{workspace}") {
+                    found.workspace_item = Some(key_of(&item));
+                } else {
+                    found.items.push(key_of(&item));
+                }
+            } else if text(&item, "sk") == "WORKSPACE" && text(&item, "parent_id") == workspace {
+                found.children.push(item);
+            } else if pk.starts_with("USER#") {
+                found.users.push(item);
+            } else if text(&item, "workspace_id") == workspace && pk != own_record {
+                found.references.push(key_of(&item));
+            }
+        }
+        match page.last_evaluated_key {
+            Some(key) if !key.is_empty() => start = Some(key),
+            _ => return Ok(found),
+        }
+    }
+}
+
+async fn delete_workspace(deps: &HousekeepingDeps, global: &GlobalTable, pending: &PendingDeletion, now: i64) -> Result<(u64, u64), DeletionError> {
+    let ws = pending.workspace_id.as_str();
+    let found = sweep(deps, ws).await?;
+
+    // Sub-workspaces first get their own record, so a crash after this point still
+    // deletes them; this same run takes them in its next round.
+    for child in &found.children {
+        let id = text(child, "id").to_string();
+        if global.get::<PendingDeletion>(&id).await.map_err(store)?.is_none() {
+            let record = PendingDeletion {
+                workspace_id: id.clone(),
+                kms_key_id: text(child, "kms_key_id").to_string(),
+                due_at: pending.due_at.min(now),
+                requested_by: format!("parent:{ws}"),
+                requested_at: now,
+            };
+            global.put(&record, None).await.map_err(store)?;
+            tracing::info!(workspace = %id, parent = ws, "sub-workspace deletion scheduled with its agency's");
+        }
+    }
+
+    let objects = delete_objects(deps, ws).await?;
+
+    let mut keys: Vec<Item> = found.items;
+    keys.extend(found.references);
+    let items = keys.len() as u64 + u64::from(found.workspace_item.is_some());
+    delete_items(deps, keys).await?;
+    for user in &found.users {
+        leave_user_list(deps, user, ws).await?;
+    }
+    // Last, as the inventory says: until now a resumed run still finds it.
+    if let Some(key) = found.workspace_item {
+        delete_items(deps, vec![key]).await?;
+    }
+
+    let left = sweep(deps, ws).await?;
+    let remaining = left.items.len() + left.references.len() + left.users.len() + usize::from(left.workspace_item.is_some());
+    if remaining > 0 {
+        return Err(DeletionError::Incomplete(format!("{remaining} items or references")));
+    }
+
+    tern_aws::workspace_keys::schedule_workspace_key_deletion(&deps.clients.kms, &pending.kms_key_id, KEY_DELETION_WINDOW_DAYS)
+        .await
+        .map_err(|e| DeletionError::Key(e.to_string()))?;
+
+    global.delete::<PendingDeletion>(ws).await.map_err(store)?;
+    // The workspace's audit log is gone with it: this line is the record that remains.
+    tracing::warn!(
+        workspace = ws,
+        requested_by = %pending.requested_by,
+        requested_at = pending.requested_at,
+        items,
+        objects,
+        kms_key = %pending.kms_key_id,
+        key_deletion_window_days = KEY_DELETION_WINDOW_DAYS,
+        "workspace deleted"
+    );
+    Ok((items, objects))
+}
+
+/// Deletes keys 25 at a time (BatchWriteItem's limit), retrying what DynamoDB
+/// leaves unprocessed under load.
+async fn delete_items(deps: &HousekeepingDeps, keys: Vec<Item>) -> Result<(), DeletionError> {
+    for chunk in keys.chunks(25) {
+        let mut requests: Vec<WriteRequest> = chunk
+            .iter()
+            .map(|key| {
+                let delete = DeleteRequest::builder().set_key(Some(key.clone())).build().map_err(store)?;
+                Ok(WriteRequest::builder().delete_request(delete).build())
+            })
+            .collect::<Result<_, DeletionError>>()?;
+        for attempt in 0..8u32 {
+            let output = deps
+                .clients
+                .dynamodb
+                .batch_write_item()
+                .request_items(&deps.config.table, requests)
+                .send()
+                .await
+                .map_err(|e| store(tern_aws::worker::error_chain(&e)))?;
+            requests = output.unprocessed_items.and_then(|mut u| u.remove(&deps.config.table)).unwrap_or_default();
+            if requests.is_empty() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
+        }
+        if !requests.is_empty() {
+            return Err(DeletionError::Store(format!("{} deletes left unprocessed", requests.len())));
+        }
+    }
+    Ok(())
+}
+
+/// Takes the workspace out of a user's list; the account stays (the person can
+/// sign in and create or join another workspace). Conditional on the list read,
+/// so a concurrent change is not overwritten (the final sweep then fails the run
+/// and the next one retries).
+async fn leave_user_list(deps: &HousekeepingDeps, user: &Item, workspace: &str) -> Result<(), DeletionError> {
+    let Some(AttributeValue::L(before)) = user.get("workspaces") else { return Ok(()) };
+    let after: Vec<AttributeValue> = before.iter().filter(|w| w.as_s().map(String::as_str) != Ok(workspace)).cloned().collect();
+    deps.clients
+        .dynamodb
+        .update_item()
+        .table_name(&deps.config.table)
+        .set_key(Some(key_of(user)))
+        .update_expression("SET workspaces = :after")
+        .condition_expression("workspaces = :before")
+        .expression_attribute_values(":after", AttributeValue::L(after))
+        .expression_attribute_values(":before", AttributeValue::L(before.clone()))
+        .send()
+        .await
+        .map_err(|e| store(tern_aws::worker::error_chain(&e)))?;
+    Ok(())
+}
+
+/// Deletes every version (and delete marker) under the workspace's prefixes: the
+/// bucket is versioned, and a plain delete would only hide the current version.
+async fn delete_objects(deps: &HousekeepingDeps, workspace: &str) -> Result<u64, DeletionError> {
+    use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+    let s3 = &deps.clients.s3;
+    let mut deleted = 0;
+    for prefix in object_prefixes(workspace) {
+        loop {
+            // Always from the start: what was deleted is no longer listed.
+            let listed = s3
+                .list_object_versions()
+                .bucket(&deps.config.bucket)
+                .prefix(&prefix)
+                .max_keys(1000)
+                .send()
+                .await
+                .map_err(|e| DeletionError::Objects(tern_aws::worker::error_chain(&e)))?;
+            let versions = listed.versions().iter().filter_map(|v| Some((v.key()?.to_string(), v.version_id().map(String::from))));
+            let markers = listed.delete_markers().iter().filter_map(|m| Some((m.key()?.to_string(), m.version_id().map(String::from))));
+            let ids: Vec<ObjectIdentifier> = versions
+                .chain(markers)
+                .map(|(key, version)| ObjectIdentifier::builder().key(key).set_version_id(version).build())
+                .collect::<Result<_, _>>()
+                .map_err(|e| DeletionError::Objects(e.to_string()))?;
+            if ids.is_empty() {
+                break;
+            }
+            let count = ids.len() as u64;
+            let delete = Delete::builder().set_objects(Some(ids)).quiet(true).build().map_err(|e| DeletionError::Objects(e.to_string()))?;
+            let output = s3
+                .delete_objects()
+                .bucket(&deps.config.bucket)
+                .delete(delete)
+                .send()
+                .await
+                .map_err(|e| DeletionError::Objects(tern_aws::worker::error_chain(&e)))?;
+            if let Some(error) = output.errors().first() {
+                return Err(DeletionError::Objects(format!("{}: {}", error.key().unwrap_or_default(), error.code().unwrap_or_default())));
+            }
+            deleted += count;
+        }
+    }
+    Ok(deleted)
+}
