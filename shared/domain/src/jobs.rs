@@ -40,9 +40,10 @@ pub struct EnrichJob {
 }
 
 impl EnrichJob {
-    /// At most this many contacts ride on one job (an SQS message stays far below
-    /// its 256 KiB limit); more are split over verify-only jobs.
-    pub const MAX_CONTACTS: usize = 200;
+    /// At most this many contacts ride on one job, so verifying them fits the enrich
+    /// function's time limit even when every DNS lookup times out; more are split
+    /// over verify-only jobs.
+    pub const MAX_CONTACTS: usize = 10;
 }
 
 /// Send one step of one enrollment. `(enrollment_id, step)` is the idempotency key.
