@@ -278,3 +278,24 @@ pub(crate) async fn queue_verification<P: crate::auth::Needs>(
     tern_aws::queue::enqueue(&state.clients.sqs, queue, &job).await.map_err(ApiError::unavailable)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::ContactWork;
+
+    #[test]
+    fn contact_work_is_one_entry_per_company_domain_and_nothing_for_free_mail_or_ips() {
+        let mut work = ContactWork::default();
+        work.add("acme.example", None, "c1");
+        work.add("acme.example", Some("http://www.acme.example:8080/"), "c2");
+        work.add("acme.example", None, "c2");
+        // A website on another domain never becomes where this domain's fetch starts.
+        work.add("acme.example", Some("https://evil.example/"), "c3");
+        work.add("gmail.com", None, "c4");
+        work.add("mailinator.com", None, "c5");
+        work.add("127.0.0.1", Some("http://127.0.0.1/"), "c6");
+        work.add("localhost", None, "c7");
+        let got: Vec<_> = work.domains.iter().map(|(d, (w, ids))| (d.as_str(), w.as_str(), ids.clone())).collect();
+        assert_eq!(got, [("acme.example", "http://www.acme.example:8080/", vec!["c1".to_string(), "c2".into(), "c3".into()])]);
+    }
+}
