@@ -2,8 +2,10 @@
 //! Run with `scripts/test` (it starts moto and sets TERN_TEST_AWS_ENDPOINT).
 
 mod access;
+mod contact_enrichment;
 mod deletion;
 mod enrichment;
+mod erasure;
 mod events;
 mod exactly_once;
 mod first_line;

@@ -152,6 +152,8 @@ pub fn router(state: Arc<ApiState>) -> Router {
         )
         .route("/v1/workspaces/{ws}/inbound/messages", get(routes::inbound::list_messages))
         .route("/v1/workspaces/{ws}/inbound/messages/{id}", get(routes::inbound::get_message))
+        .route("/v1/workspaces/{ws}/privacy/erasures", post(routes::privacy::request_erasure))
+        .route("/v1/workspaces/{ws}/privacy/tasks/{task_id}", get(routes::privacy::get_task))
         .route(
             "/v1/workspaces/{ws}/contacts/{contact_id}/first-line",
             post(routes::first_line::draft).put(routes::first_line::set).delete(routes::first_line::clear),
@@ -165,6 +167,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/v1/workspaces/{ws}/contacts/import", post(contacts::import))
         .route("/v1/workspaces/{ws}/contacts/export", get(contacts::export))
         .route("/v1/workspaces/{ws}/contacts/{contact_id}", get(contacts::get).patch(contacts::update).delete(contacts::delete))
+        .route("/v1/workspaces/{ws}/contacts/{contact_id}/verify", post(contacts::verify))
         .route("/v1/workspaces/{ws}/suppressions", post(contacts::suppress).get(contacts::list_suppressions))
         .route("/v1/workspaces/{ws}/attachments", post(templates::upload_attachment))
         .route("/v1/workspaces/{ws}/templates", post(templates::create).get(templates::list))

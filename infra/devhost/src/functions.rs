@@ -104,6 +104,7 @@ impl Functions {
             "EnrichFunction" => tern_enrich::handle(&self.enrich, event).await,
             "SendFunction" => tern_send::handle(&self.send, event).await,
             "FeedbackFunction" => tern_feedback::handle(&self.feedback, event).await,
+            "HousekeepingFunction" => tern_housekeeping::handle_jobs(&self.housekeeping, event).await,
             _ => return None,
         })
     }

@@ -12,10 +12,12 @@ pub enum QueueName {
     Enrich,
     Send,
     Feedback,
+    /// Privacy operations (erasure) run by the housekeeping function.
+    Privacy,
 }
 
 impl QueueName {
-    pub const ALL: [QueueName; 4] = [Self::Classify, Self::Enrich, Self::Send, Self::Feedback];
+    pub const ALL: [QueueName; 5] = [Self::Classify, Self::Enrich, Self::Send, Self::Feedback, Self::Privacy];
 
     pub fn env_var(self) -> &'static str {
         match self {
@@ -23,6 +25,7 @@ impl QueueName {
             Self::Enrich => "TERN_ENRICH_QUEUE_URL",
             Self::Send => "TERN_SEND_QUEUE_URL",
             Self::Feedback => "TERN_FEEDBACK_QUEUE_URL",
+            Self::Privacy => "TERN_PRIVACY_QUEUE_URL",
         }
     }
 
@@ -33,6 +36,7 @@ impl QueueName {
             Self::Enrich => "EnrichQueue",
             Self::Send => "SendQueue",
             Self::Feedback => "FeedbackQueue",
+            Self::Privacy => "PrivacyQueue",
         }
     }
 }

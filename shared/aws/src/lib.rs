@@ -17,6 +17,7 @@ pub mod inventory;
 pub mod llm;
 pub mod logging;
 pub mod outreach;
+pub mod privacy;
 pub mod provision;
 pub mod queue;
 pub mod sealing;

@@ -1,0 +1,53 @@
+//! Privacy tasks: what a workspace asked Tern to do with personal data (erase a
+//! person), recorded in the workspace with their progress. The API records a task
+//! and queues a [`tern_domain::jobs::PrivacyJob`]; the housekeeping function does
+//! the work and updates the task, so a redelivered job resumes it and the API can
+//! show how far it got.
+//!
+//! A task never holds an address in clear: a person is named by the workspace's
+//! blind index of their address.
+
+use crate::table::Entity;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PrivacyTaskKind {
+    /// Everything held about one person (by the blind index of their address) is
+    /// deleted; a suppression by blind index stays so they are never written to again.
+    Erasure { email_index: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskState {
+    Queued,
+    Running,
+    Done,
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrivacyTask {
+    pub id: String,
+    #[serde(flatten)]
+    pub kind: PrivacyTaskKind,
+    pub state: TaskState,
+    /// Items (and objects) removed so far.
+    pub removed: u64,
+    /// What was removed, by kind (`CONTACT: 1`, `ENROLLMENT: 2`, …).
+    #[serde(default)]
+    pub removed_by_kind: std::collections::BTreeMap<String, u64>,
+    pub requested_by: String,
+    pub requested_at: i64,
+    pub finished_at: Option<i64>,
+    pub error: Option<String>,
+}
+
+impl Entity for PrivacyTask {
+    const KIND: &'static str = "PRIVACYTASK";
+    const COLLECTION: bool = true;
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
