@@ -188,7 +188,7 @@ pub const ITEMS: &[Item] = &[
         defined_in: "shared/aws/src/outreach/mod.rs",
         partition: Partition::Workspace,
         holds: "a person the workspace may write to",
-        personal: &["email", "first_name", "last_name", "company", "title", "timezone", "custom (imported columns)", "first_line"],
+        personal: &["email", "first_name", "last_name", "company", "title", "timezone", "custom (imported columns)", "first_line", "verification (result of checking the address)"],
         sealed: &[],
         blind_indexed: &["email_index"],
         retention: UNTIL_DELETED,
