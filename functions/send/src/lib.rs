@@ -179,21 +179,24 @@ async fn attempt(deps: &SendDeps, scoped: &ScopedTable, job: &SendJob) -> Result
 
     let workspace = scoped.workspace().to_string();
     let outcome = ctx.provider.send(deps, &message.raw, &message.envelope_from, &message.recipient, &workspace, &enrollment.id).await;
+    // The step was sent when it was handed over, the moment its Date header names;
+    // the cadence counts from there however long the provider took to answer.
+    let sent_at = now;
     let now = deps.clock.now().unix_timestamp();
     match outcome {
         Outcome::Accepted { provider_message_id } => {
             deps.faults.check(FaultPoint::AfterProvider)?;
-            record.state = SendState::Sent { sent_at: now, provider_message_id };
+            record.state = SendState::Sent { sent_at, provider_message_id };
             record.updated_at = now;
             save_send(scoped, &record).await?;
             deps.faults.check(FaultPoint::AfterRecord)?;
-            advance(deps, scoped, &enrollment.id, job.step, now, &message, &ctx).await?;
+            advance(deps, scoped, &enrollment.id, job.step, sent_at, &message, &ctx).await?;
             // Health and warm-up bookkeeping: not worth failing a sent step over.
             if let Err(e) = scoped.increment::<Mailbox>(&ctx.mailbox.id, &[("sent", 1)]).await {
                 tracing::warn!(error = %e, "the send was not counted on the mailbox");
             }
             if ctx.mailbox.first_send_at.is_none()
-                && let Err(e) = scoped.set_once::<Mailbox>(&ctx.mailbox.id, "first_send_at", AttributeValue::N(now.to_string())).await
+                && let Err(e) = scoped.set_once::<Mailbox>(&ctx.mailbox.id, "first_send_at", AttributeValue::N(sent_at.to_string())).await
             {
                 tracing::warn!(error = %e, "the mailbox's first send was not recorded");
             }
