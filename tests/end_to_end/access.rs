@@ -20,7 +20,7 @@ async fn sign_in(host: &DevHost, body: Value) -> (StatusCode, Value) {
 }
 
 /// Invites and accepts; returns the new member's access token and user id.
-async fn join(host: &DevHost, token: &str, ws: &str, email: &str, role: &str) -> (String, String) {
+pub(crate) async fn join(host: &DevHost, token: &str, ws: &str, email: &str, role: &str) -> (String, String) {
     let (_, invite) = call(host, Method::POST, &format!("/v1/workspaces/{ws}/invites"), Some(token), Some(json!({ "email": email, "role": role }))).await;
     let (status, body) = call(host, Method::POST, "/v1/invites/accept", None, Some(json!({ "token": invite["token"], "name": "Bo", "password": PASSWORD }))).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");

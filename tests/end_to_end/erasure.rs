@@ -80,6 +80,8 @@ async fn an_erased_person_is_nowhere_in_the_table_or_the_bucket_and_stays_suppre
     // Erika is on her company's imprint (name and address), a contact, enrolled, written to, and replies.
     let erika = ok(&host, Method::POST, &format!("/v1/workspaces/{ws}/contacts"), &owner, json!({ "email": ERIKA, "first_name": "Erika", "last_name": "Mustermann", "title": "Geschäftsführerin", "website": site })).await;
     let bob = ok(&host, Method::POST, &format!("/v1/workspaces/{ws}/contacts"), &owner, json!({ "email": "bob@keep.example", "first_name": "Bob" })).await;
+    // A note on her (sealed, so the table search below could not find its text: the count says it went).
+    ok(&host, Method::POST, &format!("/v1/workspaces/{ws}/contacts/{}/notes", erika["id"].as_str().unwrap()), &owner, json!({ "text": "Erika Mustermann prefers German." })).await;
     let enriched = enrich(&host, &owner, &ws, &site).await;
     assert!(enriched.to_string().contains(ERIKA) && enriched.to_string().contains("Erika Mustermann"), "the site names her: {enriched}");
     let mailbox = smtp_mailbox(&host, &owner, &ws, &sink).await;
@@ -104,7 +106,7 @@ async fn an_erased_person_is_nowhere_in_the_table_or_the_bucket_and_stays_suppre
     // A member without the permission cannot erase.
     let task = erase(&host, &owner, &ws, ERIKA).await;
     assert_eq!(task["state"], "done", "{task}");
-    for kind in ["CONTACT", "ENROLLMENT", "SEND", "INBOUND", "UNSUB", "ENRICHMENT facts"] {
+    for kind in ["CONTACT", "CONTACTNOTE", "ENROLLMENT", "SEND", "INBOUND", "INBOUNDTEXT", "UNSUB", "ENRICHMENT facts"] {
         assert!(task["removed_by_kind"][kind].as_u64().unwrap_or(0) >= 1, "{kind}: {task}");
     }
 
@@ -117,8 +119,9 @@ async fn an_erased_person_is_nowhere_in_the_table_or_the_bucket_and_stays_suppre
     for (key, body) in bucket_dump(&host).await {
         assert!(!String::from_utf8_lossy(&body).to_lowercase().contains("mustermann"), "`{key}` still holds her");
     }
-    // No sealed field ever held her data (docs/data-inventory.md lists the sealed
-    // fields: mailbox and provider credentials, webhook secrets, blind-index keys).
+    // Sealed fields cannot be searched: her note is proven gone by kind.
+    let notes: Vec<&String> = after.iter().filter(|i| i.contains("CONTACTNOTE#")).collect();
+    assert!(notes.is_empty(), "her note is still stored: {notes:#?}");
 
     // Bob is untouched: his contact and enrollment are there.
     let (status, kept) = call(&host, Method::GET, &format!("/v1/workspaces/{ws}/contacts/{}", bob["id"].as_str().unwrap()), Some(&owner), None).await;

@@ -36,7 +36,7 @@ fn corpus_file(label: &str) -> Vec<u8> {
     std::fs::read(corpus_dir().join("inbound").join(path)).unwrap()
 }
 
-async fn post(base: &str, message: &[u8], to: &str, password: &str) -> reqwest::Response {
+pub(crate) async fn post(base: &str, message: &[u8], to: &str, password: &str) -> reqwest::Response {
     let (content_type, body) = cloudmailin_raw_post(message, to);
     reqwest::Client::new()
         .post(format!("{base}/inbound/raw"))
@@ -48,7 +48,7 @@ async fn post(base: &str, message: &[u8], to: &str, password: &str) -> reqwest::
         .unwrap()
 }
 
-async fn wait_classified(table: &Table, workspace: WorkspaceId, id: &str) -> InboundMessage {
+pub(crate) async fn wait_classified(table: &Table, workspace: WorkspaceId, id: &str) -> InboundMessage {
     let scoped = table.scope(workspace);
     eventually("classification", Duration::from_secs(20), || {
         let scoped = scoped.clone();
@@ -102,7 +102,7 @@ async fn a_bounce_posted_to_the_webhook_is_stored_classified_and_its_raw_mail_de
     assert_eq!(spent.requests("sqs", "SendMessage"), 1, "{spent}");
     // The workspace's first inbound mail also creates its blind-index key (sealed
     // once under the workspace key) to look the sender up among its enrollments.
-    assert_eq!(spent.requests("dynamodb", "PutItem"), 3, "create, the blind-index key, then record the verdict: {spent}");
+    assert_eq!(spent.requests("dynamodb", "PutItem"), 4, "create, the blind-index key, the text (its own item, under the body window), then the verdict: {spent}");
     assert_eq!(spent.requests("dynamodb", "GetItem"), 4, "the workspace (webhook), the message, the workspace (worker), its secrets: {spent}");
     assert_eq!(spent.requests("dynamodb", "Query"), 2, "its mailboxes (own mail?) and enrollments (whose address?): {spent}");
     assert_eq!(spent.requests("kms", "GenerateDataKey"), 1, "{spent}");
@@ -127,7 +127,9 @@ async fn a_provider_retry_of_the_same_post_is_stored_once() {
     let table = Table::new(observer_clients().dynamodb.clone(), host.config.table.clone());
     let message = wait_classified(&table, workspace, first["id"].as_str().unwrap()).await;
     assert_eq!(message.kind.as_deref(), Some("human"));
-    assert_eq!(message.snippet.as_deref(), Some("yes, Tuesday works"));
+    assert_eq!(message.snippet, None, "the text is kept apart from the metadata");
+    let text = table.scope(workspace).get::<tern_aws::entities::InboundText>(first["id"].as_str().unwrap()).await.unwrap().unwrap();
+    assert_eq!(text.snippet.as_deref(), Some("yes, Tuesday works"));
     host.stop().await;
 }
 

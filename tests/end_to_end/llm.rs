@@ -17,6 +17,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tern_aws::entities::InboundText;
 use tern_aws::table::Table;
 use tern_devhost::{DevHost, LlmAccess, MailDelivery};
 use tern_domain::ids::WorkspaceId;
@@ -147,12 +148,18 @@ async fn reply_with_provider(name: &str, provider: SocketAddr, key: &str) -> Sce
     let id = response.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
     let table = Table::new(observer_clients().dynamodb.clone(), host.config.table.clone());
     let scoped = table.scope(WorkspaceId::parse(&ws).unwrap());
-    let message = eventually("the reply's classification", Duration::from_secs(60), || {
+    let mut message = eventually("the reply's classification", Duration::from_secs(60), || {
         let (scoped, id) = (scoped.clone(), id.clone());
         async move { scoped.get::<InboundMessage>(&id).await.unwrap().filter(|m| m.status != InboundStatus::Received) }
     })
     .await;
     assert!(scoped.expires_at::<InboundMessage>(&id).await.unwrap().is_some(), "the intent expires with the record it is on");
+    // The reply's text and the model's reading of it are kept apart from the
+    // metadata, under the e-mail-body window.
+    assert_eq!((message.snippet.as_deref(), message.intent_reason.as_deref(), message.intent_raw_output.as_deref()), (None, None, None), "{message:?}");
+    let text = scoped.get::<InboundText>(&id).await.unwrap().expect("the reply's text is kept");
+    assert!(scoped.expires_at::<InboundText>(&id).await.unwrap().is_some(), "the text expires");
+    (message.snippet, message.intent_reason, message.intent_raw_output) = (text.snippet, text.intent_reason, text.intent_raw_output);
     let owner = token(&host, "ann@acme.example").await;
     Scenario { host, owner, ws, enrollment: format!("{sequence}.{contact}"), message }
 }

@@ -17,4 +17,5 @@ mod llm;
 mod outreach;
 mod platform;
 mod queues;
+mod retention;
 mod template;

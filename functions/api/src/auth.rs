@@ -119,6 +119,7 @@ permissions!(
     ReadAudit,
     ManageApiKeys,
     ReadContacts,
+    ReadContactNotes,
     WriteContacts,
     Import,
     Export,

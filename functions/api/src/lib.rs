@@ -168,6 +168,8 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/v1/workspaces/{ws}/contacts/export", get(contacts::export))
         .route("/v1/workspaces/{ws}/contacts/{contact_id}", get(contacts::get).patch(contacts::update).delete(contacts::delete))
         .route("/v1/workspaces/{ws}/contacts/{contact_id}/verify", post(contacts::verify))
+        .route("/v1/workspaces/{ws}/contacts/{contact_id}/notes", post(routes::notes::create).get(routes::notes::list))
+        .route("/v1/workspaces/{ws}/contacts/{contact_id}/notes/{note_id}", delete(routes::notes::delete))
         .route("/v1/workspaces/{ws}/suppressions", post(contacts::suppress).get(contacts::list_suppressions))
         .route("/v1/workspaces/{ws}/attachments", post(templates::upload_attachment))
         .route("/v1/workspaces/{ws}/templates", post(templates::create).get(templates::list))

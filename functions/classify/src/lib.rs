@@ -2,7 +2,8 @@
 //!
 //! For each [`ClassifyJob`] it reads the raw message from the bucket, parses and
 //! classifies it with `tern_mail` (pure code, shared with `scripts/classify`),
-//! records the metadata Tern keeps (never the body), and deletes the raw message.
+//! records the metadata Tern keeps (never the body; a snippet of the new text goes
+//! to its own item under the workspace's e-mail-body window), and deletes the raw message.
 //! Re-delivery is harmless: a message already classified is only cleaned up.
 //!
 //! The verdict is then linked to the enrollment it answers (our deterministic
@@ -23,6 +24,8 @@ use tern_aws::{AwsClients, Config};
 use tern_domain::clock::SharedClock;
 use tern_domain::inbound::{DEFAULT_INBOUND_RETENTION, InboundMessage, InboundStatus};
 use tern_domain::jobs::ClassifyJob;
+use tern_domain::retention::RetentionCategory;
+use tern_aws::entities::InboundText;
 
 pub struct ClassifyDeps {
     pub config: Config,
@@ -97,8 +100,15 @@ async fn classify_one(deps: &ClassifyDeps, job: ClassifyJob, _delivery: Delivery
             tracing::warn!(inbound_id = %job.inbound_id, error = %error, "inbound message is not parseable e-mail");
         }
     }
-    let retention = workspace.as_ref().map(|w| w.inbound_retention()).unwrap_or(DEFAULT_INBOUND_RETENTION);
-    scoped.put(&message, Some(message.expires_at(retention))).await.map_err(|e| transient(&e))?;
+    let retention = workspace.as_ref().map(|w| w.retention()).unwrap_or_default();
+    // The text goes to its own item, under the e-mail-body window, before the
+    // metadata says "classified": a crash in between classifies again and rewrites both.
+    if let Some(text) = InboundText::take_from(&mut message) {
+        let expires = retention.expiry(RetentionCategory::EmailBodies, message.received_at);
+        scoped.put(&text, expires).await.map_err(|e| transient(&e))?;
+    }
+    let metadata_window = retention.window(RetentionCategory::InboundMetadata).unwrap_or(DEFAULT_INBOUND_RETENTION);
+    scoped.put(&message, Some(message.expires_at(metadata_window))).await.map_err(|e| transient(&e))?;
     delete_raw(deps, &key).await
 }
 

@@ -1,9 +1,9 @@
 //! Erasing one person from a workspace (right to be forgotten).
 //!
 //! The person is named by the blind index of their address. Everything held about
-//! them is deleted: their contact, enrollments, send records and unsubscribe
-//! links, inbound messages they sent or that answered their enrollments (and any
-//! raw copy still in the bucket), soft-bounce counters, and their name and address
+//! them is deleted: their contact and its notes, enrollments, send records and
+//! unsubscribe links, inbound messages they sent or that answered their enrollments
+//! (with their text, and any raw copy still in the bucket), soft-bounce counters, and their name and address
 //! in the workspace's copy of their company's enrichment. What stays is a
 //! suppression by blind index (reason `erased` unless one already existed), so a
 //! new import of the same address is suppressed and nothing is ever sent to it.
@@ -14,7 +14,7 @@
 //! task again after a crash finishes it and changes nothing more.
 
 use std::collections::{BTreeMap, BTreeSet};
-use tern_aws::entities::Enrichment;
+use tern_aws::entities::{ContactNote, Enrichment, InboundText};
 use tern_aws::global::GlobalTable;
 use tern_aws::outreach::{Contact, ContactByEmail, EnrollmentRecord, SendCounter, SendRecord, Suppression, SuppressionReason, UnsubscribeLink};
 use tern_aws::sealing::Sealer;
@@ -71,6 +71,11 @@ impl Erasure<'_> {
             removed.add("COUNTER", 1);
         }
         for contact in &contacts {
+            // Notes before their contact: they are found through it.
+            for note in self.scoped.list_prefixed::<ContactNote>(&ContactNote::key(&contact.id, "")).await? {
+                self.scoped.delete::<ContactNote>(&note.id).await?;
+                removed.add("CONTACTNOTE", 1);
+            }
             self.scoped.delete::<Contact>(&contact.id).await?;
             removed.add("CONTACT", 1);
         }
@@ -161,6 +166,11 @@ impl Erasure<'_> {
             }
             let object = tern_aws::inbound::raw_object_key(self.scoped.workspace(), &message.id);
             self.s3.delete_object().bucket(self.bucket).key(&object).send().await.map_err(|e| ErasureError::Bucket(tern_aws::worker::error_chain(&e)))?;
+            // Its text before the message: it is found through the message.
+            if self.scoped.get::<InboundText>(&message.id).await?.is_some() {
+                self.scoped.delete::<InboundText>(&message.id).await?;
+                removed.add("INBOUNDTEXT", 1);
+            }
             self.scoped.delete::<InboundMessage>(&message.id).await?;
             removed.add("INBOUND", 1);
         }

@@ -37,6 +37,7 @@ use tern_aws::sealing::Sealer;
 use tern_aws::table::{AttributeValue, ScopedTable, StoreError, Table};
 use tern_aws::worker::{JobError, process_batch};
 use tern_aws::{AwsClients, Config};
+use tern_domain::retention::RetentionCategory;
 use tern_domain::cadence::Calendar;
 use tern_domain::clock::SharedClock;
 use tern_domain::deliverability::{self, Health, SendingLimits};
@@ -157,6 +158,7 @@ async fn attempt(deps: &SendDeps, scoped: &ScopedTable, job: &SendJob) -> Result
         state: SendState::Claimed { lease_until: now + CLAIM_LEASE_SECONDS },
         claimed_at: now,
         updated_at: now,
+        expires_at: ctx.workspace.retention().expiry_unix(RetentionCategory::Logs, now),
     };
     let (limits, spacing) = ctx.limits(now);
     match claim_and_reserve(scoped, &claim, enrollment.version, &limits, spacing.as_ref()).await {
@@ -620,6 +622,7 @@ async fn fail_step(deps: &SendDeps, scoped: &ScopedTable, enrollment: &Enrollmen
         state: SendState::Failed { reason: reason.clone() },
         claimed_at: now,
         updated_at: now,
+        expires_at: ctx.workspace.retention().expiry_unix(RetentionCategory::Logs, now),
     };
     match scoped.create(&record, None).await {
         Ok(()) | Err(StoreError::ConditionFailed) => {}
@@ -634,6 +637,8 @@ async fn park(deps: &SendDeps, scoped: &ScopedTable, enrollment_id: &str, step: 
     if let Some(mut record) = record {
         record.state = SendState::Parked { reason: reason.to_string(), parked_at: now };
         record.updated_at = now;
+        // Waiting for a person is work, not log: it must not expire before they answer.
+        record.expires_at = None;
         save_send(scoped, &record).await?;
     }
     update_enrollment(scoped, enrollment_id, now, |e| {

@@ -3,7 +3,8 @@
 //! Entries live in their own partition, `pk = WS#<ws>#AUDIT`, `sk = <seq, 20 digits>`,
 //! so a workspace's trail reads in order and template.yaml can deny updates and
 //! deletes of that partition to every role but housekeeping. This module offers
-//! append and read, and nothing else: the data layer has no way to change an entry.
+//! append and read, and one housekeeping operation that only moves entries' TTL
+//! earlier (a shortened audit window): the data layer has no way to change an entry.
 //! The entry is stored as its exact JSON (plus a few attributes for filtering) so
 //! what is read back hashes to what was written.
 
@@ -15,7 +16,8 @@ use tern_security::audit::{AuditDraft, AuditEntry};
 use time::OffsetDateTime;
 
 /// Retention every audit entry keeps at least, whatever a workspace chooses.
-pub const MINIMUM_AUDIT_RETENTION: time::Duration = time::Duration::days(400);
+pub const MINIMUM_AUDIT_RETENTION: time::Duration =
+    time::Duration::days(tern_domain::retention::MINIMUM_AUDIT_RETENTION_DAYS as i64);
 
 #[derive(Debug, Clone)]
 pub struct AuditLog {
@@ -38,12 +40,15 @@ impl AuditLog {
 
     /// Appends one entry after the workspace's latest. Two concurrent appends race
     /// for the same position with a conditional write; the loser re-reads and retries.
+    /// The entry is kept for the workspace's audit window (read here, so every
+    /// caller follows the window in force; never below [`MINIMUM_AUDIT_RETENTION`]).
     pub async fn append(&self, workspace: WorkspaceId, draft: AuditDraft, now: OffsetDateTime) -> Result<AuditEntry, StoreError> {
+        let retention = self.retention(workspace).await?;
         for _ in 0..8 {
             let previous = self.latest(workspace).await?;
             let entry = AuditEntry::append(previous.as_ref(), draft.clone()).map_err(|e| StoreError::Codec(e.to_string()))?;
             let json = serde_json::to_string(&entry).map_err(|e| StoreError::Codec(e.to_string()))?;
-            let expires = (now + MINIMUM_AUDIT_RETENTION).unix_timestamp();
+            let expires = (now + retention).unix_timestamp();
             let item = HashMap::from([
                 ("pk".to_string(), AttributeValue::S(partition(workspace))),
                 ("sk".to_string(), AttributeValue::S(sort_key(entry.seq))),
@@ -60,6 +65,52 @@ impl AuditLog {
             }
         }
         Err(StoreError::Unavailable("audit append kept losing the race for the next position".into()))
+    }
+
+    /// The workspace's audit window; the minimum once the workspace is gone (its
+    /// deletion's last lines).
+    async fn retention(&self, workspace: WorkspaceId) -> Result<time::Duration, StoreError> {
+        let settings = crate::table::Table::new(self.client.clone(), self.table.clone())
+            .scope(workspace)
+            .get::<crate::entities::Workspace>(&workspace.to_string())
+            .await?;
+        let window = settings.and_then(|w| w.retention().window(tern_domain::retention::RetentionCategory::Audit));
+        Ok(window.unwrap_or(MINIMUM_AUDIT_RETENTION).max(MINIMUM_AUDIT_RETENTION))
+    }
+
+    /// Brings entries' TTL forward to `window` after each entry (a shortened audit
+    /// window, never below the minimum), from `after` on, a page at a time; the
+    /// entries themselves are not touched. Only the housekeeping function may
+    /// (template.yaml). Returns how many entries now expire earlier and the last
+    /// sequence number read, to resume from.
+    pub async fn bring_expiry_forward(&self, workspace: WorkspaceId, window: time::Duration, after: u64) -> Result<(u64, Option<u64>), StoreError> {
+        let window = window.max(MINIMUM_AUDIT_RETENTION);
+        let entries = self.entries(workspace, after, 500).await?;
+        let mut lowered = 0;
+        for entry in &entries {
+            let due = entry.occurred_at_ms.div_euclid(1000) + window.whole_seconds();
+            let result = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", AttributeValue::S(partition(workspace)))
+                .key("sk", AttributeValue::S(sort_key(entry.seq)))
+                .update_expression("SET #e = :at")
+                .condition_expression("attribute_exists(pk) AND (attribute_not_exists(#e) OR #e > :at)")
+                .expression_attribute_names("#e", crate::table::EXPIRES_AT)
+                .expression_attribute_values(":at", AttributeValue::N(due.to_string()))
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .send()
+                .await
+                .map_err(StoreError::from_sdk);
+            match result {
+                Ok(_) => lowered += 1,
+                Err(StoreError::ConditionFailed) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let next = (entries.len() == 500).then(|| entries.last().map(|e| e.seq)).flatten();
+        Ok((lowered, next))
     }
 
     async fn latest(&self, workspace: WorkspaceId) -> Result<Option<AuditEntry>, StoreError> {

@@ -100,7 +100,7 @@ pub const ITEMS: &[Item] = &[
         personal: &["postal_address (may be a sole trader's home address)"],
         sealed: &[],
         blind_indexed: &[],
-        retention: UNTIL_DELETED,
+        retention: "until deleted; holds the retention windows every other kind's TTL comes from (email_bodies, contact_notes, inbound_metadata, logs, audit)",
         used_by: &["api", "inbound", "feedback", "classify", "send", "housekeeping"],
         erasure: "deleted last, after every other item of the workspace; its KMS key is scheduled for deletion",
     },
@@ -193,7 +193,7 @@ pub const ITEMS: &[Item] = &[
         blind_indexed: &["email_index"],
         retention: UNTIL_DELETED,
         used_by: &["api", "send", "classify", "feedback", "the workspace's own LLM provider, when a member drafts a first line (first name and title only)"],
-        erasure: "deleted on the person's erasure; an ERASED suppression by blind index remains",
+        erasure: "deleted on the person's erasure, with its notes; an ERASED suppression by blind index remains",
     },
     Item {
         kind: "CONTACTEMAIL",
@@ -217,7 +217,7 @@ pub const ITEMS: &[Item] = &[
         personal: &[],
         sealed: &[],
         blind_indexed: &["email_index of the person erased"],
-        retention: UNTIL_DELETED,
+        retention: "until finished; then TTL: the workspace's logs window after it finished (kept while the workspace exists when none is set)",
         used_by: &["api", "housekeeping"],
         erasure: "kept (it names the person only by blind index); deleted with the workspace",
     },
@@ -308,7 +308,7 @@ pub const ITEMS: &[Item] = &[
         personal: &["contact_id"],
         sealed: &[],
         blind_indexed: &[],
-        retention: UNTIL_DELETED,
+        retention: "TTL: the workspace's logs window after the claim (at least 30 days; kept while the workspace exists when none is set); a step parked for a person has none until resolved; a missing old record is harmless (the enrollment, not the record, says which step is next)",
         used_by: &["api", "send"],
         erasure: "deleted with its contact",
     },
@@ -330,13 +330,39 @@ pub const ITEMS: &[Item] = &[
         type_name: "InboundMessage",
         defined_in: "shared/domain/src/inbound.rs (kind in shared/aws/src/entities.rs)",
         partition: Partition::Workspace,
-        holds: "metadata of a received e-mail: transport facts, sender, subject, snippet, classification, intent",
-        personal: &["from", "subject", "snippet", "message_id / in_reply_to / references", "transport (envelope addresses, remote IP)", "reason", "intent_reason / intent_raw_output"],
+        holds: "metadata of a received e-mail: transport facts, sender, subject, classification, intent (its text is INBOUNDTEXT)",
+        personal: &["from", "subject", "message_id / in_reply_to / references", "transport (envelope addresses, remote IP)", "reason"],
         sealed: &[],
         blind_indexed: &[],
-        retention: "TTL: the workspace's inbound_retention_days after receipt (60 days by default)",
+        retention: "TTL: the workspace's inbound_metadata window after receipt (60 days by default)",
         used_by: &["api", "inbound", "feedback", "classify"],
-        erasure: "deleted when its sender is erased; expires by TTL",
+        erasure: "deleted when its sender is erased, with its INBOUNDTEXT; expires by TTL",
+    },
+    Item {
+        kind: "INBOUNDTEXT",
+        type_name: "InboundText",
+        defined_in: "shared/aws/src/entities.rs",
+        partition: Partition::Workspace,
+        holds: "the text Tern keeps of a received e-mail (same id as its INBOUND): the first 500 characters of the new text, and the language model's reading of it",
+        personal: &["snippet", "intent_reason", "intent_raw_output"],
+        sealed: &[],
+        blind_indexed: &[],
+        retention: "TTL: the workspace's email_bodies window after receipt, never later than the metadata's (60 days by default); the raw message itself is in the bucket only until classified (inbound/)",
+        used_by: &["classify", "api (roles that may read message bodies)", "housekeeping"],
+        erasure: "deleted with its INBOUND when the sender is erased",
+    },
+    Item {
+        kind: "CONTACTNOTE",
+        type_name: "ContactNote",
+        defined_in: "shared/aws/src/entities.rs",
+        partition: Partition::Workspace,
+        holds: "a free-text note a member wrote on a contact: author, date, text",
+        personal: &["contact_id", "author (user id)"],
+        sealed: &["text (workspace key, purpose contact-note)"],
+        blind_indexed: &[],
+        retention: "TTL: the workspace's contact_notes window after it was written; until deleted (or its contact is) when none is set",
+        used_by: &["api (roles that may read contact notes; never platform support)", "housekeeping"],
+        erasure: "deleted with its contact (through the API or the person's erasure)",
     },
     Item {
         kind: "ENRICHMENT",
@@ -373,8 +399,8 @@ pub const ITEMS: &[Item] = &[
         personal: &["actor (user id or API key id)", "details of the action"],
         sealed: &[],
         blind_indexed: &[],
-        retention: "TTL: at least 400 days after the entry (MINIMUM_AUDIT_RETENTION)",
-        used_by: &["api"],
+        retention: "TTL: the workspace's audit window after the entry (at least 400 days, MINIMUM_AUDIT_RETENTION; admins cannot go below); a shortened window brings TTLs forward, never deletes at once",
+        used_by: &["api", "housekeeping (appends task completions; brings TTLs forward when the window is shortened)"],
         erasure: "kept for its retention (legal obligation); deleted with the workspace after it",
     },
     // ------------------------------------------------------------ global records
@@ -600,8 +626,18 @@ pub fn render_markdown() -> String {
     out.push_str("  sealed blind-index key, never the address.\n");
     out.push_str("- The whole table is encrypted at rest with the platform KMS key, has point-in-time recovery\n");
     out.push_str("  (35 days) and a TTL on `expires_at`; TTL deletion takes effect within a few days of expiry.\n");
-    out.push_str("- **Erasure** says what erasing a person or deleting a workspace must do with the kind. Exports\n");
-    out.push_str("  and erasure are issue #7 and not built yet: this column is the specification they follow.\n");
+    out.push_str("- **Retention windows** are the workspace's (`PATCH /v1/workspaces/{ws}` `retention`, admins and\n");
+    out.push_str("  owners): `email_bodies` (INBOUNDTEXT; default and ceiling: the metadata window), `contact_notes`\n");
+    out.push_str("  (CONTACTNOTE; default: until deleted), `inbound_metadata` (INBOUND; default 60 days), `logs` (SEND,\n");
+    out.push_str("  finished PRIVACYTASK; at least 30 days; default: while the workspace exists) and `audit` (AUDIT;\n");
+    out.push_str("  at least 400 days, the default). Items get their TTL from the window when written; shortening a\n");
+    out.push_str("  window queues a privacy task in which housekeeping brings existing items' TTL forward and deletes\n");
+    out.push_str("  those already past it (audit entries only get the earlier TTL); lengthening applies to new items.\n");
+    out.push_str("- Platform logs (each function's CloudWatch log group, template.yaml) are kept 30 days, whatever\n");
+    out.push_str("  the workspace's windows; they carry ids and errors, never secrets or message text.\n");
+    out.push_str("- **Erasure** says what erasing a person or deleting a workspace does with the kind. A workspace\n");
+    out.push_str("  export writes every kind of the workspace's collection partition as stored (sealed credentials\n");
+    out.push_str("  withheld); a person's access export holds what erasure would remove.\n");
     out.push_str("  A restore from point-in-time recovery brings back erased items; see the README's Operations.\n\n");
 
     out.push_str("## Table items\n\n");

@@ -16,6 +16,27 @@ pub enum PrivacyTaskKind {
     /// Everything held about one person (by the blind index of their address) is
     /// deleted; a suppression by blind index stays so they are never written to again.
     Erasure { email_index: String },
+    /// Everything the workspace holds, packed as a zip under the workspace's key.
+    WorkspaceExport,
+    /// Everything held about one person (a data-subject access request), as a zip.
+    PersonExport { email_index: String },
+    /// Retention windows were shortened: existing items of these categories are
+    /// made to follow the workspace's windows in force when the task runs (expire
+    /// earlier, or go at once when already past).
+    Retention { shortened: Vec<tern_domain::retention::RetentionCategory> },
+}
+
+/// A finished export: where its zip is (fetched through a short-lived presigned URL
+/// the API makes on request) and what it holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportFile {
+    /// Object key in the data bucket, under `exports/<workspace>/`.
+    pub key: String,
+    pub bytes: u64,
+    /// Files inside the zip.
+    pub files: u32,
+    /// Unix time after which the object is gone (the bucket's lifecycle on `exports/`).
+    pub expires_at: i64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

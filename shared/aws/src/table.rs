@@ -328,6 +328,96 @@ impl ScopedTable {
         }
     }
 
+    /// Every item of a collection whose id starts with `id_prefix` (a contact's
+    /// notes, `<contact_id>~`), with one query per page.
+    pub async fn list_prefixed<E: Entity>(&self, id_prefix: &str) -> Result<Vec<E>, StoreError> {
+        self.query_collection::<E>("pk = :pk AND begins_with(sk, :from)", format!("{}#{id_prefix}", E::KIND), None).await
+    }
+
+    /// Every item of a collection with `first <= id <= last`: the companions of a
+    /// page of another collection keyed by the same ids, with one query.
+    pub async fn list_range<E: Entity>(&self, first: &str, last: &str) -> Result<Vec<E>, StoreError> {
+        let to = format!("{}#{last}", E::KIND);
+        self.query_collection::<E>("pk = :pk AND sk BETWEEN :from AND :to", format!("{}#{first}", E::KIND), Some(to)).await
+    }
+
+    async fn query_collection<E: Entity>(&self, condition: &str, from: String, to: Option<String>) -> Result<Vec<E>, StoreError> {
+        debug_assert!(E::COLLECTION, "only collection entities can be listed");
+        let mut all = Vec::new();
+        let mut start = None;
+        loop {
+            let mut request = self
+                .table
+                .client
+                .query()
+                .table_name(&self.table.name)
+                .key_condition_expression(condition)
+                .expression_attribute_values(":pk", AttributeValue::S(format!("WS#{}", self.workspace)))
+                .expression_attribute_values(":from", AttributeValue::S(from.clone()))
+                .set_exclusive_start_key(start)
+                .consistent_read(true)
+                .return_consumed_capacity(ReturnConsumedCapacity::Total);
+            if let Some(to) = &to {
+                request = request.expression_attribute_values(":to", AttributeValue::S(to.clone()));
+            }
+            let output = request.send().await.map_err(StoreError::from_sdk)?;
+            for item in output.items.unwrap_or_default() {
+                all.push(serde_dynamo::from_item(item).map_err(|e| StoreError::Codec(e.to_string()))?);
+            }
+            match output.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(all),
+            }
+        }
+    }
+
+    /// Brings an existing item's TTL forward to `at` (unix seconds) unless it
+    /// already expires at or before then (a shortened retention window). Never
+    /// extends; `false` when nothing changed (no such item, or already earlier).
+    pub async fn lower_expires_at<E: Entity>(&self, id: &str, at: i64) -> Result<bool, StoreError> {
+        let result = self
+            .table
+            .client
+            .update_item()
+            .table_name(&self.table.name)
+            .set_key(Some(self.key::<E>(id)))
+            .update_expression("SET #e = :at")
+            .condition_expression("attribute_exists(pk) AND (attribute_not_exists(#e) OR attribute_type(#e, :null) OR #e > :at)")
+            .expression_attribute_names("#e", EXPIRES_AT)
+            .expression_attribute_values(":at", AttributeValue::N(at.to_string()))
+            .expression_attribute_values(":null", AttributeValue::S("NULL".into()))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await;
+        match result.map_err(StoreError::from_sdk) {
+            Ok(_) => Ok(true),
+            Err(StoreError::ConditionFailed) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Removes attributes from an existing item (text that must not outlive its
+    /// window on an item that stays). Removing what is not there is not an error.
+    pub async fn remove_attributes<E: Entity>(&self, id: &str, attributes: &[&str]) -> Result<(), StoreError> {
+        let mut request = self
+            .table
+            .client
+            .update_item()
+            .table_name(&self.table.name)
+            .set_key(Some(self.key::<E>(id)))
+            .condition_expression("attribute_exists(pk)")
+            .return_consumed_capacity(ReturnConsumedCapacity::Total);
+        let mut names = Vec::new();
+        for (i, attribute) in attributes.iter().enumerate() {
+            names.push(format!("#a{i}"));
+            request = request.expression_attribute_names(format!("#a{i}"), *attribute);
+        }
+        match request.update_expression(format!("REMOVE {}", names.join(", "))).send().await.map_err(StoreError::from_sdk) {
+            Ok(_) | Err(StoreError::ConditionFailed) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Every item of a collection, page by page (exports, erasure, small listings).
     pub async fn list_all<E: Entity>(&self) -> Result<Vec<E>, StoreError> {
         let mut all = Vec::new();

@@ -13,6 +13,7 @@ pub mod inbound;
 pub mod intent;
 pub mod jobs;
 pub mod plan;
+pub mod retention;
 pub mod template;
 pub mod address;
 pub mod deliverability;

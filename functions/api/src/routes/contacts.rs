@@ -316,8 +316,8 @@ pub async fn update(
     Ok(Json(ContactView { contact, suppressed }))
 }
 
-/// Deletes the contact (its enrollments stop at their next step). Its suppression
-/// entry, if any, stays: a deleted contact is still never written to.
+/// Deletes the contact and its notes (its enrollments stop at their next step).
+/// Its suppression entry, if any, stays: a deleted contact is still never written to.
 #[utoipa::path(delete, path = "/v1/workspaces/{ws}/contacts/{contact_id}", params(("ws" = String, Path), ("contact_id" = String, Path)),
     responses((status = 204), (status = 404)))]
 pub async fn delete(
@@ -327,9 +327,12 @@ pub async fn delete(
     Path((_, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let contact = load(&ctx, &id).await?;
+    // Notes first: they are found through their contact, so a retry after a
+    // failure in between still finds (and deletes) what is left.
+    let notes = super::notes::delete_notes_of(&ctx.scoped, &contact.id).await.map_err(ApiError::unavailable)?;
     ctx.scoped.delete::<Contact>(&contact.id).await.map_err(ApiError::unavailable)?;
     ctx.scoped.delete::<ContactByEmail>(&contact.email_index).await.map_err(ApiError::unavailable)?;
-    audit(&state, ctx.workspace, &ctx.actor.audit_name(), "contact.deleted", Some(&contact.id), serde_json::json!({}), &client).await?;
+    audit(&state, ctx.workspace, &ctx.actor.audit_name(), "contact.deleted", Some(&contact.id), serde_json::json!({ "notes_deleted": notes }), &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -1,7 +1,7 @@
 //! Inbound mail as the workspace sees it: the credential its own mail provider
 //! posts with, and the metadata of what arrived (never bodies: Tern keeps a
-//! 500-character snippet of the new text, shown only to roles that may read
-//! message bodies).
+//! 500-character snippet of the new text, in its own item under the workspace's
+//! e-mail-body window, shown only to roles that may read message bodies).
 
 use super::audit;
 use crate::ApiState;
@@ -11,6 +11,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
+use tern_aws::entities::InboundText;
 use tern_aws::inbound::{InboundWebhookCredential, WEBHOOK_SECRET_PURPOSE, webhook_secret_identity};
 use tern_domain::inbound::{InboundMessage, Transport};
 use tern_http::{ApiError, Json, Path, Query};
@@ -130,7 +131,29 @@ pub struct InboundMessageView {
     intent_error: Option<String>,
 }
 
-fn message_view(m: InboundMessage, may_read_bodies: bool) -> InboundMessageView {
+/// The views of `messages`, with their text (kept apart, under the e-mail-body
+/// window) for roles that may read bodies: one range query for the whole page.
+async fn views(ctx: &InWorkspace<need::ReadContacts>, messages: Vec<InboundMessage>) -> Result<Vec<InboundMessageView>, ApiError> {
+    if !ctx.role.has(Permission::ReadMessageBodies) || messages.is_empty() {
+        return Ok(messages.into_iter().map(|m| message_view(m, None)).collect());
+    }
+    let first = messages.iter().map(|m| m.id.as_str()).min().unwrap_or_default();
+    let last = messages.iter().map(|m| m.id.as_str()).max().unwrap_or_default();
+    let mut texts: std::collections::HashMap<String, InboundText> =
+        ctx.scoped.list_range::<InboundText>(first, last).await.map_err(ApiError::unavailable)?.into_iter().map(|t| (t.id.clone(), t)).collect();
+    Ok(messages
+        .into_iter()
+        .map(|mut m| {
+            // Messages classified before texts had their own item carry it themselves.
+            let text = texts.remove(&m.id).or_else(|| InboundText::take_from(&mut m));
+            message_view(m, text)
+        })
+        .collect())
+}
+
+/// `text` only for roles that may read bodies.
+fn message_view(m: InboundMessage, text: Option<InboundText>) -> InboundMessageView {
+    let (snippet, intent_reason) = text.map(|t| (t.snippet, t.intent_reason)).unwrap_or_default();
     InboundMessageView {
         received_at: m.received_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
         status: serde_json::to_value(m.status).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
@@ -141,7 +164,7 @@ fn message_view(m: InboundMessage, may_read_bodies: bool) -> InboundMessageView 
         message_id: m.message_id,
         in_reply_to: m.in_reply_to,
         references: m.references,
-        snippet: m.snippet.filter(|_| may_read_bodies),
+        snippet,
         kind: m.kind,
         status_code: m.status_code,
         reason: m.reason,
@@ -150,7 +173,7 @@ fn message_view(m: InboundMessage, may_read_bodies: bool) -> InboundMessageView 
         effect: m.effect,
         intent: m.intent,
         intent_confidence: m.intent_confidence,
-        intent_reason: m.intent_reason.filter(|_| may_read_bodies),
+        intent_reason,
         intent_error: m.intent_error,
     }
 }
@@ -175,7 +198,6 @@ pub struct InboundPage {
     responses((status = 200, body = InboundPage), (status = 403), (status = 404)))]
 pub async fn list_messages(ctx: InWorkspace<need::ReadContacts>, Query(query): Query<InboundListQuery>) -> Result<Json<InboundPage>, ApiError> {
     let limit = query.limit.unwrap_or(50).clamp(1, 200);
-    let may_read_bodies = ctx.role.has(Permission::ReadMessageBodies);
     let page = ctx
         .scoped
         .list_matching::<InboundMessage>(limit, query.after.clone(), 2_000, |m| {
@@ -183,12 +205,13 @@ pub async fn list_messages(ctx: InWorkspace<need::ReadContacts>, Query(query): Q
         })
         .await
         .map_err(ApiError::unavailable)?;
-    Ok(Json(InboundPage { items: page.items.into_iter().map(|m| message_view(m, may_read_bodies)).collect(), next: page.next }))
+    Ok(Json(InboundPage { items: views(&ctx, page.items).await?, next: page.next }))
 }
 
 #[utoipa::path(get, path = "/v1/workspaces/{ws}/inbound/messages/{id}", params(("ws" = String, Path), ("id" = String, Path)),
     responses((status = 200, body = InboundMessageView), (status = 403), (status = 404)))]
 pub async fn get_message(ctx: InWorkspace<need::ReadContacts>, Path((_, id)): Path<(String, String)>) -> Result<Json<InboundMessageView>, ApiError> {
     let message = ctx.scoped.get::<InboundMessage>(&id).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)?;
-    Ok(Json(message_view(message, ctx.role.has(Permission::ReadMessageBodies))))
+    let mut views = views(&ctx, vec![message]).await?;
+    Ok(Json(views.remove(0)))
 }

@@ -11,6 +11,7 @@ pub mod identity;
 pub mod inbound;
 pub mod llm;
 pub mod mailboxes;
+pub mod notes;
 pub mod privacy;
 pub mod sequences;
 pub mod templates;

@@ -554,6 +554,8 @@ pub async fn resolve_send(
     if sent {
         record.state = SendState::Sent { sent_at: now, provider_message_id: None };
         record.updated_at = now;
+        // Resolved, the record is log again: kept for the workspace's log window.
+        record.expires_at = ctx.settings.retention().expiry_unix(tern_domain::retention::RetentionCategory::Logs, now);
         ctx.scoped.replace_if(&record, None, "claim_token", token).await.map_err(ApiError::unavailable)?;
     } else {
         ctx.scoped.delete::<SendRecord>(&record.id).await.map_err(ApiError::unavailable)?;

@@ -11,8 +11,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
+use tern_aws::QueueName;
+use tern_aws::privacy::{PrivacyTask, PrivacyTaskKind};
 use tern_aws::table::StoreError;
-use tern_domain::ids::WorkspaceId;
+use tern_domain::ids::{RequestId, WorkspaceId};
+use tern_domain::jobs::PrivacyJob;
+use tern_domain::retention::{RetentionCategory, RetentionError, RetentionSettings};
 use tern_http::{ApiError, Json, Path, Query};
 use tern_security::roles::Role;
 use tern_security::secret::SecretString;
@@ -55,6 +59,7 @@ pub(crate) async fn create_workspace(
         custom_fields: Default::default(),
         sending_domain: None,
         inbound_retention_days: None,
+        retention: Default::default(),
         deletion_scheduled_for: None,
     };
     let scoped = state.table.scope(workspace);
@@ -85,8 +90,13 @@ pub struct WorkspaceView {
     company_description: Option<String>,
     custom_fields: std::collections::BTreeSet<String>,
     sending_domain: Option<String>,
-    /// Days inbound-mail metadata is kept (default 60).
+    /// Days inbound-mail metadata is kept (default 60); the same as `retention.inbound_metadata_days`.
     inbound_retention_days: u16,
+    retention: RetentionView,
+    /// On the PATCH that shortened a window: the privacy task applying it to
+    /// existing items (`GET .../privacy/tasks/{id}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retention_task_id: Option<String>,
     /// Unix time the workspace's scheduled deletion is due (`POST .../deletion`); `null` when none.
     deletion_scheduled_for: Option<i64>,
     /// The caller's role here.
@@ -94,8 +104,37 @@ pub struct WorkspaceView {
     your_role: Role,
 }
 
+/// The retention windows in force, in days (`null`: kept until deleted). New
+/// items get their TTL from these when written; a shortened window is also
+/// applied to existing items by a privacy task, a lengthened one only to new items.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RetentionView {
+    /// Text of received mail (reply snippets, the language model's reading); never longer than `inbound_metadata_days`.
+    email_bodies_days: Option<u16>,
+    /// Notes on contacts; `null` (the default) keeps them until deleted.
+    contact_notes_days: Option<u16>,
+    /// Envelope, headers and verdict of received mail (default 60).
+    inbound_metadata_days: Option<u16>,
+    /// The delivery log (one record per sent step) and finished privacy tasks; `null` (the default) keeps them while the workspace exists.
+    logs_days: Option<u16>,
+    /// The audit trail: at least 400 days (the default).
+    audit_days: Option<u16>,
+}
+
+fn retention_view(settings: &RetentionSettings) -> RetentionView {
+    let days = |category| settings.effective_days(category);
+    RetentionView {
+        email_bodies_days: days(RetentionCategory::EmailBodies),
+        contact_notes_days: days(RetentionCategory::ContactNotes),
+        inbound_metadata_days: days(RetentionCategory::InboundMetadata),
+        logs_days: days(RetentionCategory::Logs),
+        audit_days: days(RetentionCategory::Audit),
+    }
+}
+
 fn view(w: Workspace, role: Role) -> WorkspaceView {
     let inbound_retention_days = w.inbound_retention().whole_days() as u16;
+    let retention = retention_view(&w.retention());
     WorkspaceView {
         id: w.id,
         name: w.name,
@@ -110,6 +149,8 @@ fn view(w: Workspace, role: Role) -> WorkspaceView {
         company_description: w.company_description,
         custom_fields: w.custom_fields,
         inbound_retention_days,
+        retention,
+        retention_task_id: None,
         sending_domain: w.sending_domain,
         deletion_scheduled_for: w.deletion_scheduled_for,
         your_role: role,
@@ -147,19 +188,122 @@ pub struct WorkspaceChanges {
     custom_fields: Option<Vec<String>>,
     /// Growth plans and above: send from this domain (verified in SES) instead of the platform's.
     sending_domain: Option<String>,
-    /// Days inbound-mail metadata is kept, 1 to 730 (applies to mail received from now on).
+    /// Days inbound-mail metadata is kept, 1 to 730; the same as `retention.inbound_metadata_days` (kept for older clients).
     inbound_retention_days: Option<u16>,
+    /// Retention windows; see [`RetentionChanges`].
+    retention: Option<RetentionChanges>,
+}
+
+/// Retention windows in days. A field left out stays as it is; `null` returns it
+/// to its default. New items follow the new windows; when a window gets shorter,
+/// existing items are made to follow it too (a privacy task: they expire earlier,
+/// or go at once when already older than the window). A longer window applies to
+/// items written from then on.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionChanges {
+    /// 1 to 730; default: the metadata's window (bodies never outlive it).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<u16>, nullable)]
+    email_bodies_days: Option<Option<u16>>,
+    /// 1 to 3650; default: kept until deleted.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<u16>, nullable)]
+    contact_notes_days: Option<Option<u16>>,
+    /// 1 to 730; default 60.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<u16>, nullable)]
+    inbound_metadata_days: Option<Option<u16>>,
+    /// 30 to 3650; default: kept while the workspace exists.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<u16>, nullable)]
+    logs_days: Option<Option<u16>>,
+    /// 400 to 3650 (below 400 is refused: `retention_below_minimum`); default 400.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<u16>, nullable)]
+    audit_days: Option<Option<u16>>,
+}
+
+/// A field that is present, even as `null` (which `Option` alone cannot tell from absent).
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Option<u16>>, D::Error> {
+    Option::<u16>::deserialize(deserializer).map(Some)
+}
+
+impl RetentionChanges {
+    fn each(&self) -> [(RetentionCategory, Option<Option<u16>>); 5] {
+        [
+            (RetentionCategory::EmailBodies, self.email_bodies_days),
+            (RetentionCategory::ContactNotes, self.contact_notes_days),
+            (RetentionCategory::InboundMetadata, self.inbound_metadata_days),
+            (RetentionCategory::Logs, self.logs_days),
+            (RetentionCategory::Audit, self.audit_days),
+        ]
+    }
+}
+
+/// The workspace's windows after `changes`, checked.
+fn changed_retention(workspace: &Workspace, changes: &WorkspaceChanges) -> Result<RetentionSettings, ApiError> {
+    let mut settings = workspace.retention();
+    if let Some(days) = changes.inbound_retention_days {
+        if !RetentionCategory::InboundMetadata.allowed_days().contains(&days) {
+            return Err(ApiError::unprocessable("invalid_retention", "`inbound_retention_days` must be from 1 to 730."));
+        }
+        settings.set(RetentionCategory::InboundMetadata, Some(days));
+    }
+    for (category, change) in changes.retention.iter().flat_map(RetentionChanges::each) {
+        if let Some(days) = change {
+            settings.set(category, days);
+        }
+    }
+    settings.validate().map_err(|e| match e {
+        RetentionError::BelowMinimum { .. } => ApiError::unprocessable("retention_below_minimum", e.to_string()),
+        RetentionError::OutOfRange { .. } => ApiError::unprocessable("invalid_retention", e.to_string()),
+    })?;
+    Ok(settings)
+}
+
+/// Audits a change of windows and, when one got shorter, records and queues the
+/// privacy task that applies it to existing items. Returns the task's id.
+async fn retention_changed(
+    state: &ApiState,
+    ctx: &InWorkspace<need::ManageWorkspace>,
+    client: &Client,
+    request_id: Option<RequestId>,
+    old: &RetentionSettings,
+    new: &RetentionSettings,
+) -> Result<Option<String>, ApiError> {
+    let shortened = old.shortened_in(new);
+    let task = if shortened.is_empty() {
+        None
+    } else {
+        let kind = PrivacyTaskKind::Retention { shortened: shortened.clone() };
+        let task = PrivacyTask::queued(kind, ctx.actor.user_id(), state.clock.now().unix_timestamp());
+        ctx.scoped.create(&task, None).await.map_err(ApiError::unavailable)?;
+        Some(task)
+    };
+    let parameters = serde_json::json!({
+        "old": retention_view(old), "new": retention_view(new), "shortened": shortened, "task": task.as_ref().map(|t| t.id.clone()),
+    });
+    audit(state, ctx.workspace, &ctx.actor.audit_name(), "workspace.retention_changed", Some(&ctx.workspace.to_string()), parameters, client).await?;
+    let Some(task) = task else { return Ok(None) };
+    let job = PrivacyJob { workspace_id: ctx.workspace, request_id: request_id.unwrap_or_else(RequestId::generate), task_id: task.id.clone() };
+    let queue = state.config.queue_url(QueueName::Privacy).map_err(ApiError::internal)?;
+    tern_aws::queue::enqueue(&state.clients.sqs, queue, &job).await.map_err(ApiError::unavailable)?;
+    Ok(Some(task.id))
 }
 
 #[utoipa::path(patch, path = "/v1/workspaces/{ws}", params(("ws" = String, Path)), request_body = WorkspaceChanges,
-    responses((status = 200, body = WorkspaceView), (status = 403), (status = 404)))]
+    responses((status = 200, body = WorkspaceView), (status = 403), (status = 404), (status = 422, description = "invalid settings, e.g. `retention_below_minimum`")))]
 pub async fn update_workspace(
     State(state): State<Arc<ApiState>>,
     client: Client,
     ctx: InWorkspace<need::ManageWorkspace>,
+    request_id: Option<axum::Extension<RequestId>>,
     Json(changes): Json<WorkspaceChanges>,
 ) -> Result<Json<WorkspaceView>, ApiError> {
     let mut workspace = load(&ctx).await?;
+    let old_retention = workspace.retention();
+    let new_retention = changed_retention(&workspace, &changes)?;
     if let Some(name) = &changes.name {
         workspace.name = text("name", name, 100)?;
     }
@@ -191,12 +335,9 @@ pub async fn update_workspace(
         workspace.parent_may_read_audit = grant;
     }
     apply_outreach_settings(&state, &mut workspace, &changes).await?;
-    if let Some(days) = changes.inbound_retention_days {
-        if !(1..=730).contains(&days) {
-            return Err(ApiError::unprocessable("invalid_retention", "`inbound_retention_days` must be from 1 to 730."));
-        }
-        workspace.inbound_retention_days = Some(days);
-    }
+    // The older single field moves into `retention` (same value in force).
+    workspace.retention = new_retention;
+    workspace.inbound_retention_days = None;
     ctx.scoped.put(&workspace, None).await.map_err(ApiError::unavailable)?;
     state.remember_settings(ctx.workspace, Arc::new(workspace.clone()));
     let parameters = serde_json::json!({
@@ -207,7 +348,14 @@ pub async fn update_workspace(
         "inbound_retention_days": changes.inbound_retention_days,
     });
     audit(&state, ctx.workspace, &ctx.actor.audit_name(), "workspace.updated", Some(&workspace.id), parameters, &client).await?;
-    Ok(Json(view(workspace, ctx.role)))
+    let retention_task_id = if new_retention != old_retention {
+        retention_changed(&state, &ctx, &client, request_id.map(|r| r.0), &old_retention, &new_retention).await?
+    } else {
+        None
+    };
+    let mut view = view(workspace, ctx.role);
+    view.retention_task_id = retention_task_id;
+    Ok(Json(view))
 }
 
 /// The settings outreach reads: holidays, footer address, description, custom fields, sending domain.

@@ -424,6 +424,11 @@ pub struct SendRecord {
     pub state: SendState,
     pub claimed_at: i64,
     pub updated_at: i64,
+    /// The record's TTL (`expires_at`): the workspace's log window from the claim;
+    /// absent while the workspace keeps its log. A field rather than a write
+    /// option, so every rewrite of the record (sent, failed, parked, resolved) keeps it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
 }
 
 impl Entity for SendRecord {
