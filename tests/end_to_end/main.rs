@@ -8,6 +8,7 @@ mod enrichment;
 mod erasure;
 mod events;
 mod exactly_once;
+mod export;
 mod first_line;
 mod identity;
 mod logs;

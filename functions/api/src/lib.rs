@@ -154,6 +154,9 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/v1/workspaces/{ws}/inbound/messages/{id}", get(routes::inbound::get_message))
         .route("/v1/workspaces/{ws}/privacy/erasures", post(routes::privacy::request_erasure))
         .route("/v1/workspaces/{ws}/privacy/tasks/{task_id}", get(routes::privacy::get_task))
+        .route("/v1/workspaces/{ws}/privacy/exports", post(routes::privacy::request_export))
+        .route("/v1/workspaces/{ws}/privacy/exports/{task_id}/download", get(routes::privacy::download_export))
+        .route("/v1/workspaces/{ws}/privacy/access-requests", post(routes::privacy::request_access_export))
         .route(
             "/v1/workspaces/{ws}/contacts/{contact_id}/first-line",
             post(routes::first_line::draft).put(routes::first_line::set).delete(routes::first_line::clear),

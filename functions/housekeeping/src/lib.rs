@@ -2,11 +2,15 @@
 //! exports, erasure and workspace deletion.
 //!
 //! It also takes privacy tasks from the privacy queue ([`handle_jobs`]): erasing a
-//! person ([`erasure`]). The daily run reports the time it ran for and what it
+//! person ([`erasure`]), exporting the workspace or what it holds about a person
+//! ([`export`]). The daily run reports the time it ran for and what it
 //! changed.
 
 pub mod deletion;
 pub mod erasure;
+pub mod export;
+pub mod person;
+pub mod retention;
 
 use aws_lambda_events::event::cloudwatch_events::CloudWatchEvent;
 use serde::Serialize;
@@ -36,6 +40,34 @@ pub async fn handle(deps: &HousekeepingDeps, event: CloudWatchEvent) -> Result<H
     tracing::info!(event_id = event.id.as_deref().unwrap_or_default(), at = %ran_for, "housekeeping run");
     let deletions = deletion::run_due(deps).await;
     Ok(HousekeepingReport { ran_for, items_changed: deletions.items_deleted, deletions })
+}
+
+/// What a finished privacy task did, for its record and its audit entry.
+pub struct Completion {
+    /// Items and objects deleted, by kind.
+    pub removed: std::collections::BTreeMap<String, u64>,
+    /// Items read or changed without being deleted, by kind.
+    pub processed: std::collections::BTreeMap<String, u64>,
+    pub export: Option<tern_aws::privacy::ExportFile>,
+    pub audit_action: &'static str,
+    pub audit_parameters: serde_json::Value,
+}
+
+impl Completion {
+    fn retention(applied: retention::Applied) -> Self {
+        let parameters = serde_json::json!({ "windows": applied.windows, "removed": applied.removed, "expire_earlier": applied.expire_earlier });
+        Self { removed: applied.removed, processed: applied.expire_earlier, export: None, audit_action: "privacy.retention_applied", audit_parameters: parameters }
+    }
+
+    fn erasure(removed: erasure::Removed) -> Self {
+        let parameters = serde_json::json!({ "removed": removed.0 });
+        Self { removed: removed.0, processed: Default::default(), export: None, audit_action: "privacy.erasure_completed", audit_parameters: parameters }
+    }
+
+    fn export(audit_action: &'static str, done: export::Exported) -> Self {
+        let parameters = serde_json::json!({ "items": done.counts, "files": done.file.files, "bytes": done.file.bytes });
+        Self { removed: Default::default(), processed: done.counts, export: Some(done.file), audit_action, audit_parameters: parameters }
+    }
 }
 
 /// A redelivered job past this many attempts marks its task failed (the job then
@@ -69,35 +101,54 @@ async fn run_task(
     scoped.put(&task, None).await.map_err(|e| transient(&e))?;
     let global = tern_aws::global::GlobalTable::new(deps.clients.dynamodb.clone(), deps.config.table.clone());
     let now = deps.clock.now();
-    let outcome = match &task.kind {
+    let audit = tern_aws::audit::AuditLog::new(deps.clients.dynamodb.clone(), deps.config.table.clone());
+    let exporter = export::Exporter { scoped: &scoped, sealer, s3: &deps.clients.s3, bucket: &deps.config.bucket, audit: &audit, now };
+    let kind = task.kind.clone();
+    let outcome: Result<Completion, String> = match &kind {
         PrivacyTaskKind::Erasure { email_index } => {
             let erasure = erasure::Erasure { scoped: &scoped, global: &global, sealer, s3: &deps.clients.s3, bucket: &deps.config.bucket, now: now.unix_timestamp() };
-            erasure.run(email_index).await
+            erasure.run(email_index).await.map(Completion::erasure).map_err(|e| e.to_string())
+        }
+        PrivacyTaskKind::WorkspaceExport => {
+            exporter.workspace(&mut task).await.map(|done| Completion::export("privacy.export_completed", done)).map_err(|e| e.to_string())
+        }
+        PrivacyTaskKind::PersonExport { email_index } => exporter
+            .person(&task, email_index)
+            .await
+            .map(|done| Completion::export("privacy.access_export_completed", done))
+            .map_err(|e| e.to_string()),
+        PrivacyTaskKind::Retention { shortened } => {
+            let reapply = retention::Reapply { scoped: &scoped, audit: &audit, now: now.unix_timestamp(), task_id: &task.id };
+            reapply.run(shortened).await.map(Completion::retention).map_err(|e| e.to_string())
         }
     };
     match outcome {
-        Ok(removed) => {
-            for (kind, n) in &removed.0 {
+        Ok(done) => {
+            for (kind, n) in &done.removed {
                 *task.removed_by_kind.entry(kind.clone()).or_default() += n;
             }
-            task.removed += removed.total();
+            task.removed += done.removed.values().sum::<u64>();
+            task.processed_by_kind = done.processed;
+            task.export = done.export;
             task.state = TaskState::Done;
             task.finished_at = Some(now.unix_timestamp());
             task.error = None;
-            scoped.put(&task, None).await.map_err(|e| transient(&e))?;
+            // A finished task is part of the workspace's log: kept for its log window.
+            let kept_until = retention::finished_task_expiry(&scoped, now).await.map_err(|e| transient(&e))?;
+            scoped.put(&task, kept_until).await.map_err(|e| transient(&e))?;
             // The trail says what was done and how much, never to whom.
             let draft = tern_security::audit::AuditDraft {
                 workspace_id: job.workspace_id.to_string(),
                 actor: "system".into(),
-                action: "privacy.erasure_completed".into(),
+                action: done.audit_action.into(),
                 target: Some(task.id.clone()),
                 occurred_at_ms: (now.unix_timestamp_nanos() / 1_000_000) as i64,
                 source_ip: None,
                 user_agent: None,
                 request_id: Some(job.request_id.to_string()),
-                parameters: serde_json::json!({ "removed": task.removed_by_kind }),
+                parameters: done.audit_parameters,
             };
-            tern_aws::audit::AuditLog::new(deps.clients.dynamodb.clone(), deps.config.table.clone())
+            audit
                 .append(job.workspace_id, draft, now)
                 .await
                 .map_err(|e| transient(&e))?;

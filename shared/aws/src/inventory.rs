@@ -11,9 +11,9 @@
 //! from what this module generates (`UPDATE_INVENTORY=1 cargo test -p tern-aws
 //! inventory` rewrites it).
 //!
-//! Exports and erasure are the privacy issue's work (#7) and are not built yet:
-//! the `erasure` column says what erasure must do with each kind, not what code
-//! does today.
+//! The `erasure` column says what erasing a person (functions/housekeeping
+//! `erasure`) and deleting a workspace (`deletion`) do with each kind; exports
+//! (`export`) write every kind of the workspace's collection partition as stored.
 
 /// Where an item lives in the table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -552,11 +552,11 @@ pub const OBJECTS: &[Object] = &[
     },
     Object {
         prefix: "exports/",
-        holds: "reserved for workspace and subject-access exports (#7; nothing writes here yet)",
-        personal: "an export's whole content",
-        encryption: "SSE-KMS (bucket default)",
-        retention: "lifecycle: 7 days, old versions 1",
-        used_by: &[],
+        holds: "workspace exports and subject-access exports (`exports/<ws>/<task>.zip`), fetched through 5-minute presigned URLs",
+        personal: "an export's whole content (credentials withheld)",
+        encryption: "SSE-KMS with the workspace's own key",
+        retention: "lifecycle: 7 days (EXPORT_LIFETIME; the API refuses links after it), old versions 1",
+        used_by: &["housekeeping", "api"],
     },
 ];
 

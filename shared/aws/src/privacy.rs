@@ -1,5 +1,5 @@
 //! Privacy tasks: what a workspace asked Tern to do with personal data (erase a
-//! person), recorded in the workspace with their progress. The API records a task
+//! person, export its data), recorded in the workspace with their progress. The API records a task
 //! and queues a [`tern_domain::jobs::PrivacyJob`]; the housekeeping function does
 //! the work and updates the task, so a redelivered job resumes it and the API can
 //! show how far it got.
@@ -59,10 +59,35 @@ pub struct PrivacyTask {
     /// What was removed, by kind (`CONTACT: 1`, `ENROLLMENT: 2`, …).
     #[serde(default)]
     pub removed_by_kind: std::collections::BTreeMap<String, u64>,
+    /// Items read or changed so far, by kind, for tasks that remove nothing (exports).
+    #[serde(default)]
+    pub processed_by_kind: std::collections::BTreeMap<String, u64>,
+    /// An export's zip, once written.
+    #[serde(default)]
+    pub export: Option<ExportFile>,
     pub requested_by: String,
     pub requested_at: i64,
     pub finished_at: Option<i64>,
     pub error: Option<String>,
+}
+
+impl PrivacyTask {
+    /// A new task, queued, named by a time-ordered id.
+    pub fn queued(kind: PrivacyTaskKind, requested_by: &str, requested_at: i64) -> Self {
+        Self {
+            id: uuid::Uuid::now_v7().to_string(),
+            kind,
+            state: TaskState::Queued,
+            removed: 0,
+            removed_by_kind: Default::default(),
+            processed_by_kind: Default::default(),
+            export: None,
+            requested_by: requested_by.to_string(),
+            requested_at,
+            finished_at: None,
+            error: None,
+        }
+    }
 }
 
 impl Entity for PrivacyTask {

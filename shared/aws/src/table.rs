@@ -36,6 +36,23 @@ pub struct Page<E> {
     pub next: Option<String>,
 }
 
+/// A page of undecoded items ([`ScopedTable::collection_page`]).
+#[derive(Debug)]
+pub struct RawPage {
+    pub items: Vec<RawItem>,
+    /// The sort key to pass as `after` for the next page; `None` on the last page.
+    pub next: Option<String>,
+}
+
+/// One item as stored, without its keys: its kind, id, attributes and TTL.
+#[derive(Debug, Clone)]
+pub struct RawItem {
+    pub kind: String,
+    pub id: String,
+    pub fields: serde_json::Value,
+    pub expires_at: Option<i64>,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The conditional write's condition did not hold: the item exists (for a
@@ -248,6 +265,44 @@ impl ScopedTable {
             .and_then(|key| key.get("sk").and_then(|sk| sk.as_s().ok()).cloned())
             .and_then(|sk| sk.split_once('#').map(|(_, id)| id.to_string()));
         Ok(Page { items, next })
+    }
+
+    /// One page of every item in the workspace's collection partition, all kinds,
+    /// undecoded, in key order (by kind, then id), starting after the item whose
+    /// sort key is `after`. Exports read the workspace this way, so a collection
+    /// kind added later is exported without anyone having to remember it.
+    pub async fn collection_page(&self, after: Option<&str>) -> Result<RawPage, StoreError> {
+        let pk = format!("WS#{}", self.workspace);
+        let mut request = self
+            .table
+            .client
+            .query()
+            .table_name(&self.table.name)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S(pk.clone()))
+            .limit(100)
+            .consistent_read(true)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total);
+        if let Some(after) = after {
+            request = request.set_exclusive_start_key(Some(HashMap::from([
+                ("pk".to_string(), AttributeValue::S(pk)),
+                ("sk".to_string(), AttributeValue::S(after.to_string())),
+            ])));
+        }
+        let output = request.send().await.map_err(StoreError::from_sdk)?;
+        let mut items = Vec::new();
+        for mut item in output.items.unwrap_or_default() {
+            let Some(AttributeValue::S(sk)) = item.remove("sk") else { continue };
+            let Some((kind, id)) = sk.split_once('#') else { continue };
+            let (kind, id) = (kind.to_string(), id.to_string());
+            item.remove("pk");
+            item.remove("ws");
+            let expires_at = item.remove(EXPIRES_AT).and_then(|v| v.as_n().ok().and_then(|n| n.parse().ok()));
+            let fields: serde_json::Value = serde_dynamo::from_item(item).map_err(|e| StoreError::Codec(e.to_string()))?;
+            items.push(RawItem { kind, id, fields, expires_at });
+        }
+        let next = output.last_evaluated_key.and_then(|key| key.get("sk").and_then(|sk| sk.as_s().ok()).cloned());
+        Ok(RawPage { items, next })
     }
 
     /// Adds `by` to numeric attributes of an existing item (counters such as a
