@@ -28,6 +28,7 @@ const OWNER: &str = "ann@export.example";
 const ERIKA: &str = "erika.mustermann@acme.example";
 const BOB: &str = "bob@keep.example";
 const FOREIGN: &str = "only.in.the.other.workspace@foreign.example";
+const NOTE: &str = "Met Erika at the Hannover fair; call back after the budget round.";
 const ATTACHMENT: &[u8] = b"%PDF-1.4 the deck we attach, marker 7f3a";
 
 /// Runs a privacy task through the API and waits for it to end.
@@ -136,6 +137,7 @@ async fn a_workspace_export_holds_every_item_and_nothing_foreign_and_a_person_ca
     })
     .await;
     let owner = token(&host, OWNER).await;
+    ok(&host, Method::POST, &format!("/v1/workspaces/{ws}/contacts/{}/notes", erika["id"].as_str().unwrap()), &owner, json!({ "text": NOTE })).await;
     let uploaded = reqwest::Client::new()
         .post(format!("{}/v1/workspaces/{ws}/attachments?filename=Deck%202027.pdf", host.base_url()))
         .bearer_auth(&owner)
@@ -173,7 +175,7 @@ async fn a_workspace_export_holds_every_item_and_nothing_foreign_and_a_person_ca
         assert_eq!(lines.len(), *count, "{name}");
         assert_eq!(task["processed_by_kind"][kind], json!(count), "the task counts {kind}");
     }
-    for kind in ["CONTACT", "ENROLLMENT", "SEND", "INBOUND", "ENRICHMENT", "MAILBOX", "SEQUENCE", "TEMPLATE", "ATTACHMENT", "MEMBER", "PRIVACYTASK"] {
+    for kind in ["CONTACT", "CONTACTNOTE", "ENROLLMENT", "SEND", "INBOUND", "INBOUNDTEXT", "ENRICHMENT", "MAILBOX", "SEQUENCE", "TEMPLATE", "ATTACHMENT", "MEMBER", "PRIVACYTASK"] {
         assert!(in_table.contains_key(kind), "seeded: {kind} in {in_table:?}");
     }
     let settings: Value = serde_json::from_str(&text(&files, "workspace.json")).unwrap();
@@ -209,6 +211,9 @@ async fn a_workspace_export_holds_every_item_and_nothing_foreign_and_a_person_ca
         assert!(!content.contains(SMTP_PASSWORD), "{name} holds the SMTP password");
     }
     assert!(text(&files, "data/mailbox.jsonl").contains("sealed credential, not exported"));
+    // Notes are the workspace's own writing: exported readable.
+    let note: Value = serde_json::from_str(text(&files, "data/contactnote.jsonl").lines().next().unwrap()).unwrap();
+    assert_eq!(note["text"], NOTE);
 
     // The zip rests under the workspace's own key; the link lives five minutes of Tern's clock.
     let url = reqwest::Url::parse(link["url"].as_str().unwrap()).unwrap();
@@ -235,7 +240,7 @@ async fn a_workspace_export_holds_every_item_and_nothing_foreign_and_a_person_ca
     assert!(!access.to_string().contains(ERIKA), "the task does not hold the address: {access}");
     let (_, person) = download(&host, &ws, &access).await;
     let summary = text(&person, "README.txt");
-    for expected in [ERIKA, "Erika Mustermann", "Geschäftsführerin", "E-mails sent to you", "E-mails received from you", "human", "public website"] {
+    for expected in [ERIKA, "Erika Mustermann", "Geschäftsführerin", "E-mails sent to you", "E-mails received from you", "human", "Tuesday works", "public website", NOTE] {
         assert!(summary.contains(expected), "`{expected}` in the summary:\n{summary}");
     }
     let data: Value = serde_json::from_str(&text(&person, "person.json")).unwrap();

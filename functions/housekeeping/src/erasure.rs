@@ -8,13 +8,17 @@
 //! suppression by blind index (reason `erased` unless one already existed), so a
 //! new import of the same address is suppressed and nothing is ever sent to it.
 //!
+//! What "everything" is, is decided in one place, [`crate::person`], which the
+//! subject-access export uses too.
+//!
 //! Order matters for resuming: the suppression comes first (nothing can be sent
 //! while the rest runs), the contact (which holds the address needed to clean the
 //! enrichment) last. Every step only deletes what still matches, so running the
 //! task again after a crash finishes it and changes nothing more.
 
-use std::collections::{BTreeMap, BTreeSet};
-use tern_aws::entities::{ContactNote, Enrichment, InboundText};
+use crate::person::{FindError, Holdings, Mentions};
+use std::collections::BTreeMap;
+use tern_aws::entities::{ContactNote, InboundText};
 use tern_aws::global::GlobalTable;
 use tern_aws::outreach::{Contact, ContactByEmail, EnrollmentRecord, SendCounter, SendRecord, Suppression, SuppressionReason, UnsubscribeLink};
 use tern_aws::sealing::Sealer;
@@ -60,22 +64,50 @@ impl Erasure<'_> {
     pub async fn run(&self, email_index: &str) -> Result<Removed, ErasureError> {
         let mut removed = Removed::default();
         self.suppress(email_index).await?;
-        let contacts = self.contacts(email_index).await?;
-        for contact in &contacts {
-            self.scrub_enrichment(contact, &mut removed).await?;
+        let found = Holdings::find(self.scoped, self.sealer, email_index).await.map_err(|e| match e {
+            FindError::Store(e) => ErasureError::Store(e),
+            FindError::Key(e) => ErasureError::Key(e),
+        })?;
+        for mentions in &found.mentions {
+            self.scrub_enrichment(mentions, &mut removed).await?;
         }
-        let enrollments = self.erase_enrollments(email_index, &mut removed).await?;
-        self.erase_inbound(email_index, &enrollments, &mut removed).await?;
-        if self.scoped.get::<SendCounter>(&format!("softbounce.{email_index}")).await?.is_some() {
-            self.scoped.delete::<SendCounter>(&format!("softbounce.{email_index}")).await?;
+        // Messages before the enrollments they are linked through, so a rerun after a
+        // crash still finds them.
+        for message in &found.inbound {
+            let object = tern_aws::inbound::raw_object_key(self.scoped.workspace(), &message.id);
+            self.s3.delete_object().bucket(self.bucket).key(&object).send().await.map_err(|e| ErasureError::Bucket(tern_aws::worker::error_chain(&e)))?;
+            self.scoped.delete::<InboundMessage>(&message.id).await?;
+            removed.add("INBOUND", 1);
+        }
+        for text in &found.inbound_texts {
+            self.scoped.delete::<InboundText>(&text.id).await?;
+            removed.add("INBOUNDTEXT", 1);
+        }
+        for send in &found.sends {
+            self.scoped.delete::<SendRecord>(&send.id).await?;
+            removed.add("SEND", 1);
+        }
+        for enrollment in &found.enrollments {
+            if let Ok(token) = tern_security::token::OpaqueToken::parse(&enrollment.unsubscribe_token) {
+                let key = token.hash().to_hex();
+                if self.global.get::<UnsubscribeLink>(&key).await?.is_some() {
+                    self.global.delete::<UnsubscribeLink>(&key).await?;
+                    removed.add("UNSUB", 1);
+                }
+            }
+            self.scoped.delete::<EnrollmentRecord>(&enrollment.id).await?;
+            removed.add("ENROLLMENT", 1);
+        }
+        if let Some(counter) = &found.soft_bounces {
+            self.scoped.delete::<SendCounter>(&counter.id).await?;
             removed.add("COUNTER", 1);
         }
-        for contact in &contacts {
-            // Notes before their contact: they are found through it.
-            for note in self.scoped.list_prefixed::<ContactNote>(&ContactNote::key(&contact.id, "")).await? {
-                self.scoped.delete::<ContactNote>(&note.id).await?;
-                removed.add("CONTACTNOTE", 1);
-            }
+        for note in &found.notes {
+            self.scoped.delete::<ContactNote>(&note.id).await?;
+            removed.add("CONTACTNOTE", 1);
+        }
+        // The contact last: it holds the address and name the steps above search by.
+        for contact in &found.contacts {
             self.scoped.delete::<Contact>(&contact.id).await?;
             removed.add("CONTACT", 1);
         }
@@ -95,84 +127,18 @@ impl Erasure<'_> {
         }
     }
 
-    async fn contacts(&self, email_index: &str) -> Result<Vec<Contact>, StoreError> {
-        Ok(self.scoped.list_all::<Contact>().await?.into_iter().filter(|c| c.email_index == email_index).collect())
-    }
-
     /// Removes the person from the workspace's copy of their company's facts: a
     /// team member with their name, their address among the published ones.
-    async fn scrub_enrichment(&self, contact: &Contact, removed: &mut Removed) -> Result<(), StoreError> {
-        let Some(domain) = &contact.domain else { return Ok(()) };
-        let Some(mut enrichment) = self.scoped.get::<Enrichment>(domain).await? else { return Ok(()) };
+    async fn scrub_enrichment(&self, mentions: &Mentions, removed: &mut Removed) -> Result<(), StoreError> {
+        let mut enrichment = mentions.enrichment.clone();
         let Some(profile) = enrichment.profile.as_mut() else { return Ok(()) };
-        let name = match (&contact.first_name, &contact.last_name) {
-            (Some(f), Some(l)) => Some(format!("{f} {l}").to_lowercase()),
-            _ => None,
-        };
         let before = profile.team.len() + profile.emails.len();
-        profile.team.retain(|member| name.as_deref() != Some(member.value.name.trim().to_lowercase().as_str()));
-        profile.emails.retain(|email| !email.value.trim().eq_ignore_ascii_case(&contact.email));
+        profile.team.retain(|member| !mentions.team.contains(member));
+        profile.emails.retain(|email| !mentions.emails.contains(email));
         let scrubbed = before - (profile.team.len() + profile.emails.len());
         if scrubbed > 0 {
             self.scoped.put(&enrichment, None).await?;
             removed.add("ENRICHMENT facts", scrubbed as u64);
-        }
-        Ok(())
-    }
-
-    /// The person's enrollments with their send records and unsubscribe links.
-    async fn erase_enrollments(&self, email_index: &str, removed: &mut Removed) -> Result<BTreeSet<String>, StoreError> {
-        let enrollments: Vec<EnrollmentRecord> = self.scoped.list_all::<EnrollmentRecord>().await?.into_iter().filter(|e| e.email_index == email_index).collect();
-        let ids: BTreeSet<String> = enrollments.iter().map(|e| e.id.clone()).collect();
-        if ids.is_empty() {
-            return Ok(ids);
-        }
-        for send in self.scoped.list_all::<SendRecord>().await? {
-            if ids.contains(&send.enrollment_id) {
-                self.scoped.delete::<SendRecord>(&send.id).await?;
-                removed.add("SEND", 1);
-            }
-        }
-        for enrollment in &enrollments {
-            if let Ok(token) = tern_security::token::OpaqueToken::parse(&enrollment.unsubscribe_token) {
-                let key = token.hash().to_hex();
-                if self.global.get::<UnsubscribeLink>(&key).await?.is_some() {
-                    self.global.delete::<UnsubscribeLink>(&key).await?;
-                    removed.add("UNSUB", 1);
-                }
-            }
-            self.scoped.delete::<EnrollmentRecord>(&enrollment.id).await?;
-            removed.add("ENROLLMENT", 1);
-        }
-        Ok(ids)
-    }
-
-    /// Inbound messages the person sent (by the blind index of the sender or the
-    /// envelope sender) or that were linked to their enrollments.
-    async fn erase_inbound(&self, email_index: &str, enrollments: &BTreeSet<String>, removed: &mut Removed) -> Result<(), ErasureError> {
-        let messages = self.scoped.list_all::<InboundMessage>().await?;
-        if messages.is_empty() {
-            return Ok(());
-        }
-        let key = tern_aws::outreach::store::blind_index_key(self.scoped, self.sealer).await.map_err(|e| ErasureError::Key(e.to_string()))?;
-        let is_person = |address: Option<&String>| {
-            address.is_some_and(|a| tern_security::blind_index::blind_index(&key, a).is_ok_and(|i| i == email_index))
-        };
-        for message in messages {
-            let linked = message.enrollment_id.as_ref().is_some_and(|e| enrollments.contains(e))
-                || message.addressed_enrollment.as_ref().is_some_and(|e| enrollments.contains(e));
-            if !(linked || is_person(message.from.as_ref()) || is_person(message.transport.envelope_from.as_ref())) {
-                continue;
-            }
-            let object = tern_aws::inbound::raw_object_key(self.scoped.workspace(), &message.id);
-            self.s3.delete_object().bucket(self.bucket).key(&object).send().await.map_err(|e| ErasureError::Bucket(tern_aws::worker::error_chain(&e)))?;
-            // Its text before the message: it is found through the message.
-            if self.scoped.get::<InboundText>(&message.id).await?.is_some() {
-                self.scoped.delete::<InboundText>(&message.id).await?;
-                removed.add("INBOUNDTEXT", 1);
-            }
-            self.scoped.delete::<InboundMessage>(&message.id).await?;
-            removed.add("INBOUND", 1);
         }
         Ok(())
     }

@@ -18,12 +18,12 @@ use std::fs::File;
 use std::io::{BufWriter, Seek, Write};
 use std::path::{Path, PathBuf};
 use tern_aws::audit::AuditLog;
-use tern_aws::entities::{Enrichment, IdealCustomerSettings, Workspace};
+use tern_aws::entities::{CONTACT_NOTE_PURPOSE, ContactNote, Enrichment, IdealCustomerSettings, Workspace};
 use tern_aws::llm::LlmSettings;
 use tern_aws::outreach::{AttachmentRecord, Contact, SendRecord, SendState, Sequence};
 use tern_aws::privacy::{ExportFile, PrivacyTask};
 use tern_aws::sealing::Sealer;
-use tern_aws::table::{ScopedTable, StoreError};
+use tern_aws::table::{Entity, ScopedTable, StoreError};
 use tern_domain::inbound::InboundMessage;
 use time::OffsetDateTime;
 use zip::write::SimpleFileOptions;
@@ -54,6 +54,8 @@ pub enum ExportError {
     Bucket(String),
     #[error("the workspace is gone")]
     NoWorkspace,
+    #[error("opening a sealed note: {0}")]
+    Sealing(String),
 }
 
 pub struct Exporter<'a> {
@@ -286,6 +288,19 @@ impl Tables {
 }
 
 impl Exporter<'_> {
+    /// A note's text in clear: notes are the workspace's own writing, exported
+    /// readable (unlike credentials, which are withheld).
+    async fn note_text(&self, note: &ContactNote) -> Result<String, ExportError> {
+        let workspace = self.scoped.workspace();
+        let id = workspace.to_string();
+        let clear = self
+            .sealer
+            .open(workspace, CONTACT_NOTE_PURPOSE, &ContactNote::identity(&id, &note.id), &note.text)
+            .await
+            .map_err(|e| ExportError::Sealing(e.to_string()))?;
+        Ok(String::from_utf8_lossy(clear.expose()).into_owned())
+    }
+
     fn object_key(&self, task_id: &str) -> String {
         format!("exports/{}/{task_id}.zip", self.scoped.workspace())
     }
@@ -328,6 +343,11 @@ impl Exporter<'_> {
                     attachments.push(record);
                 }
                 let mut fields = item.fields;
+                if item.kind == ContactNote::KIND
+                    && let Ok(note) = serde_json::from_value::<ContactNote>(fields.clone())
+                {
+                    fields["text"] = serde_json::Value::String(self.note_text(&note).await?);
+                }
                 withhold_sealed(&mut fields);
                 if let (Some(at), Some(map)) = (item.expires_at, fields.as_object_mut()) {
                     map.insert("expires_at".into(), serde_json::Value::String(iso(at)));
@@ -396,7 +416,13 @@ impl Exporter<'_> {
                 counts.insert(kind.to_string(), n as u64);
             }
         };
+        let mut notes = Vec::new();
+        for note in &holdings.notes {
+            notes.push((note, self.note_text(note).await?));
+        }
         count("CONTACT", holdings.contacts.len());
+        count("CONTACTNOTE", holdings.notes.len());
+        count("INBOUNDTEXT", holdings.inbound_texts.len());
         count("ENROLLMENT", holdings.enrollments.len());
         count("SEND", holdings.sends.len());
         count("INBOUND", holdings.inbound.len());
@@ -409,6 +435,8 @@ impl Exporter<'_> {
             "enrollments": holdings.enrollments,
             "messages_sent": holdings.sends,
             "messages_received": holdings.inbound,
+            "text_of_messages_received": holdings.inbound_texts,
+            "notes": notes.iter().map(|(note, text)| serde_json::json!({ "written_at": iso(note.created_at), "text": text })).collect::<Vec<_>>(),
             "suppression": holdings.suppression,
             "soft_bounces": holdings.soft_bounces,
             "company_facts_naming_them": holdings.mentions.iter().map(|m| serde_json::json!({
@@ -417,7 +445,8 @@ impl Exporter<'_> {
         });
         withhold_sealed(&mut data);
         package.add("person.json", &serde_json::to_vec_pretty(&data).unwrap_or_default())?;
-        package.add("README.txt", person_summary(&workspace, &holdings, &sequences, self.now).as_bytes())?;
+        let notes: Vec<(i64, String)> = notes.into_iter().map(|(note, text)| (note.created_at, text)).collect();
+        package.add("README.txt", person_summary(&workspace, &holdings, &notes, &sequences, self.now).as_bytes())?;
         let file = self.upload(package, &task.id, &workspace, "tern-access-request").await?;
         Ok(Exported { file, counts })
     }
@@ -491,7 +520,7 @@ impl Exporter<'_> {
 }
 
 /// The person-readable part of a subject-access export.
-fn person_summary(workspace: &Workspace, h: &Holdings, sequences: &HashMap<String, String>, now: OffsetDateTime) -> String {
+fn person_summary(workspace: &Workspace, h: &Holdings, notes: &[(i64, String)], sequences: &HashMap<String, String>, now: OffsetDateTime) -> String {
     let mut t = String::new();
     let address = h.contacts.first().map(|c| c.email.as_str()).unwrap_or("the address asked about");
     t.push_str(&format!("What the workspace \"{}\" holds about {address}\n", workspace.name));
@@ -548,6 +577,9 @@ fn person_summary(workspace: &Workspace, h: &Holdings, sequences: &HashMap<Strin
         for m in &h.inbound {
             let at = m.received_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
             t.push_str(&format!("  {at} \"{}\", read as {}\n", opt(&m.subject), opt(&m.kind)));
+            if let Some(snippet) = h.inbound_texts.iter().find(|text| text.id == m.id).and_then(|text| text.snippet.as_deref()) {
+                t.push_str(&format!("    \"{}\"\n", snippet.replace('\n', " ")));
+            }
         }
         t.push('\n');
     }
@@ -560,6 +592,13 @@ fn person_summary(workspace: &Workspace, h: &Holdings, sequences: &HashMap<Strin
             for email in &m.emails {
                 t.push_str(&format!("  {} (from {})\n", email.value, email.source));
             }
+        }
+        t.push('\n');
+    }
+    if !notes.is_empty() {
+        t.push_str("Notes the workspace's team wrote about you\n");
+        for (at, text) in notes {
+            t.push_str(&format!("  {}: {text}\n", iso(*at)));
         }
         t.push('\n');
     }

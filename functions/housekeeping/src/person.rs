@@ -3,7 +3,7 @@
 //! writes it out, so both always agree on what "everything" is.
 
 use std::collections::BTreeSet;
-use tern_aws::entities::Enrichment;
+use tern_aws::entities::{ContactNote, Enrichment, InboundText};
 use tern_aws::outreach::{Contact, EnrollmentRecord, SendCounter, SendRecord, Suppression};
 use tern_aws::sealing::Sealer;
 use tern_aws::table::{ScopedTable, StoreError};
@@ -27,6 +27,10 @@ pub struct Holdings {
     /// Inbound messages the person sent (by the blind index of the sender or the
     /// envelope sender) or that were linked to their enrollments.
     pub inbound: Vec<InboundMessage>,
+    /// The text kept apart from those messages (snippet, the model's reading).
+    pub inbound_texts: Vec<InboundText>,
+    /// Notes members wrote on their contacts (text still sealed).
+    pub notes: Vec<ContactNote>,
     pub suppression: Option<Suppression>,
     pub soft_bounces: Option<SendCounter>,
     /// Their company's enrichment, with the facts that name them.
@@ -58,11 +62,19 @@ impl Holdings {
             scoped.list_all::<SendRecord>().await?.into_iter().filter(|s| enrollment_ids.contains(s.enrollment_id.as_str())).collect()
         };
         let inbound = Self::inbound(scoped, sealer, email_index, &enrollment_ids).await?;
+        let mut inbound_texts = Vec::new();
+        for message in &inbound {
+            if let Some(text) = scoped.get::<InboundText>(&message.id).await? {
+                inbound_texts.push(text);
+            }
+        }
         let mut mentions = Vec::new();
+        let mut notes = Vec::new();
         for contact in &contacts {
             if let Some(found) = Self::mentions(scoped, contact).await? {
                 mentions.push(found);
             }
+            notes.extend(scoped.list_prefixed::<ContactNote>(&ContactNote::key(&contact.id, "")).await?);
         }
         Ok(Self {
             suppression: scoped.get::<Suppression>(email_index).await?,
@@ -71,6 +83,8 @@ impl Holdings {
             enrollments,
             sends,
             inbound,
+            inbound_texts,
+            notes,
             mentions,
         })
     }
