@@ -51,25 +51,26 @@ fn stored_entry(item: &std::collections::HashMap<String, AttributeValue>) -> Sto
     }
 }
 
-/// The newest audit entry once it is `action` (the housekeeping function appends
-/// its entry just after it marks the task done).
+/// The newest audit entry with `action`. Read once, not polled: housekeeping marks a
+/// task done in the same transaction as its entry, so once [`wait_task`] has seen the
+/// task done the entry is there, wherever later entries (sign-ins) put it in the trail.
 async fn last_audit_entry(host: &DevHost, ws: &str, action: &str) -> StoredEntry {
-    eventually("the audit entry", Duration::from_secs(30), || async {
-        let output = observer_clients()
-            .dynamodb
-            .query()
-            .table_name(&host.config.table)
-            .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", AttributeValue::S(format!("WS#{ws}#AUDIT")))
-            .scan_index_forward(false)
-            .limit(1)
-            .send()
-            .await
-            .unwrap();
-        let entry = stored_entry(&output.items.unwrap()[0]);
-        (entry.action == action).then_some(entry)
+    let output = observer_clients()
+        .dynamodb
+        .query()
+        .table_name(&host.config.table)
+        .key_condition_expression("pk = :pk")
+        .expression_attribute_values(":pk", AttributeValue::S(format!("WS#{ws}#AUDIT")))
+        .scan_index_forward(false)
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap();
+    let items = output.items.unwrap_or_default();
+    items.iter().map(stored_entry).find(|entry| entry.action == action).unwrap_or_else(|| {
+        let newest: Vec<String> = items.iter().take(5).map(|item| stored_entry(item).action).collect();
+        panic!("no {action} entry in the trail once its task is done; newest: {newest:?}")
     })
-    .await
 }
 
 async fn audit_entry_at(host: &DevHost, ws: &str, sk: &str) -> StoredEntry {
@@ -88,8 +89,8 @@ async fn audit_entry_at(host: &DevHost, ws: &str, sk: &str) -> StoredEntry {
 }
 
 async fn wait_task(host: &DevHost, ws: &str, id: &str) -> Value {
+    let owner = token(host, OWNER).await;
     eventually("the retention task to finish", Duration::from_secs(60), || async {
-        let owner = token(host, OWNER).await;
         let (_, task) = call(host, Method::GET, &format!("/v1/workspaces/{ws}/privacy/tasks/{id}"), Some(&owner), None).await;
         (task["state"] == "done" || task["state"] == "failed").then_some(task)
     })

@@ -135,8 +135,11 @@ async fn run_task(
             task.error = None;
             // A finished task is part of the workspace's log: kept for its log window.
             let kept_until = retention::finished_task_expiry(&scoped, now).await.map_err(|e| transient(&e))?;
-            scoped.put(&task, kept_until).await.map_err(|e| transient(&e))?;
-            // The trail says what was done and how much, never to whom.
+            // The trail says what was done and how much, never to whom. The task is
+            // marked done in the same transaction as its entry: a client that sees it
+            // done finds the entry, and a failed append leaves it running, so the
+            // redelivered job finishes it (its steps are idempotent) instead of finding
+            // it done without an entry.
             let draft = tern_security::audit::AuditDraft {
                 workspace_id: job.workspace_id.to_string(),
                 actor: "system".into(),
@@ -148,10 +151,7 @@ async fn run_task(
                 request_id: Some(job.request_id.to_string()),
                 parameters: done.audit_parameters,
             };
-            audit
-                .append(job.workspace_id, draft, now)
-                .await
-                .map_err(|e| transient(&e))?;
+            audit.append_with(&scoped, draft, now, &task, kept_until).await.map_err(|e| transient(&e))?;
             tracing::info!(task = %task.id, removed = task.removed, "privacy task done");
             Ok(())
         }

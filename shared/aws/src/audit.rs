@@ -8,7 +8,7 @@
 //! The entry is stored as its exact JSON (plus a few attributes for filtering) so
 //! what is read back hashes to what was written.
 
-use crate::table::{Condition, StoreError, write_item};
+use crate::table::{Condition, Entity, ScopedTable, StoreError, write_item};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity};
 use std::collections::HashMap;
 use tern_domain::ids::WorkspaceId;
@@ -43,6 +43,33 @@ impl AuditLog {
     /// The entry is kept for the workspace's audit window (read here, so every
     /// caller follows the window in force; never below [`MINIMUM_AUDIT_RETENTION`]).
     pub async fn append(&self, workspace: WorkspaceId, draft: AuditDraft, now: OffsetDateTime) -> Result<AuditEntry, StoreError> {
+        self.append_inner(workspace, draft, now, None).await
+    }
+
+    /// Appends one entry and writes `entity` (an item of the same workspace) in one
+    /// transaction: both are written or neither. For state whose change must never
+    /// be visible without its entry (a privacy task marked done: marking it first and
+    /// appending after lost the entry for good when the append failed, since the
+    /// redelivered job found the task done and stopped).
+    pub async fn append_with<E: Entity>(
+        &self,
+        scoped: &ScopedTable,
+        draft: AuditDraft,
+        now: OffsetDateTime,
+        entity: &E,
+        expires_at: Option<OffsetDateTime>,
+    ) -> Result<AuditEntry, StoreError> {
+        let item = scoped.item_of(entity, expires_at)?;
+        self.append_inner(scoped.workspace(), draft, now, Some(item)).await
+    }
+
+    async fn append_inner(
+        &self,
+        workspace: WorkspaceId,
+        draft: AuditDraft,
+        now: OffsetDateTime,
+        with: Option<HashMap<String, AttributeValue>>,
+    ) -> Result<AuditEntry, StoreError> {
         let retention = self.retention(workspace).await?;
         for _ in 0..8 {
             let previous = self.latest(workspace).await?;
@@ -58,13 +85,54 @@ impl AuditLog {
                 ("entry".to_string(), AttributeValue::S(json)),
                 (crate::table::EXPIRES_AT.to_string(), AttributeValue::N(expires.to_string())),
             ]);
-            match write_item(&self.client, &self.table, item, Condition::New).await {
-                Ok(_) => return Ok(entry),
+            let written = match &with {
+                None => write_item(&self.client, &self.table, item, Condition::New).await,
+                Some(other) => self.write_both(item, other.clone()).await,
+            };
+            match written {
+                Ok(()) => return Ok(entry),
                 Err(StoreError::ConditionFailed) => continue,
                 Err(e) => return Err(e),
             }
         }
         Err(StoreError::Unavailable("audit append kept losing the race for the next position".into()))
+    }
+
+    /// The entry (at a position that must still be free) and another item, in one
+    /// transaction. A lost race for the position is [`StoreError::ConditionFailed`].
+    async fn write_both(&self, entry: HashMap<String, AttributeValue>, other: HashMap<String, AttributeValue>) -> Result<(), StoreError> {
+        use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+        use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+        let build = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Codec(e.to_string());
+        let entry = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(entry))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(build)?;
+        let other = Put::builder().table_name(&self.table).set_item(Some(other)).build().map_err(build)?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(entry).build())
+            .transact_items(TransactWriteItem::builder().put(other).build())
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await;
+        let Err(error) = result else { return Ok(()) };
+        let reasons: Vec<String> = match error.as_service_error() {
+            Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
+                c.cancellation_reasons().iter().map(|r| r.code().unwrap_or("None").to_string()).collect()
+            }
+            _ => Vec::new(),
+        };
+        if reasons.first().is_some_and(|code| code == "ConditionalCheckFailed") {
+            return Err(StoreError::ConditionFailed);
+        }
+        if reasons.iter().any(|code| code == "TransactionConflict") {
+            return Err(StoreError::Unavailable("transaction conflict".into()));
+        }
+        Err(StoreError::from_sdk(error))
     }
 
     /// The workspace's audit window; the minimum once the workspace is gone (its
