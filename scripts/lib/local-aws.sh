@@ -20,11 +20,12 @@ free_port() {
   "$TERN_VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# start_moto PORT LOGFILE: starts moto on 127.0.0.1:PORT, waits until it answers,
+# start_moto PORT LOGFILE: starts moto (infra/local/moto_server.py) on 127.0.0.1:PORT, waits until it answers,
 # sets MOTO_PID and MOTO_ENDPOINT.
 start_moto() {
   local port="$1" log="$2"
-  "$TERN_VENV/bin/moto_server" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
+  # moto with its DynamoDB requests made atomic, as on AWS (see the script).
+  "$TERN_VENV/bin/python" infra/local/moto_server.py -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
   MOTO_PID=$!
   MOTO_ENDPOINT="http://127.0.0.1:$port"
   for _ in $(seq 1 100); do

@@ -19,6 +19,9 @@ use time::OffsetDateTime;
 pub const MINIMUM_AUDIT_RETENTION: time::Duration =
     time::Duration::days(tern_domain::retention::MINIMUM_AUDIT_RETENTION_DAYS as i64);
 
+/// How often one append tries for the next position before it gives up.
+const APPEND_ATTEMPTS: u32 = 32;
+
 #[derive(Debug, Clone)]
 pub struct AuditLog {
     client: aws_sdk_dynamodb::Client,
@@ -71,7 +74,14 @@ impl AuditLog {
         with: Option<HashMap<String, AttributeValue>>,
     ) -> Result<AuditEntry, StoreError> {
         let retention = self.retention(workspace).await?;
-        for _ in 0..8 {
+        // Each lost race means another append took the position, so with n appends in
+        // flight one loses at most n - 1 times; a short random pause keeps those in
+        // flight from retrying in lockstep.
+        for attempt in 0..APPEND_ATTEMPTS {
+            if attempt > 0 {
+                let jitter = u64::from(uuid::Uuid::new_v4().as_bytes()[0]) % (2 * attempt as u64 + 1);
+                tokio::time::sleep(std::time::Duration::from_millis(jitter)).await;
+            }
             let previous = self.latest(workspace).await?;
             let entry = AuditEntry::append(previous.as_ref(), draft.clone()).map_err(|e| StoreError::Codec(e.to_string()))?;
             let json = serde_json::to_string(&entry).map_err(|e| StoreError::Codec(e.to_string()))?;
@@ -129,8 +139,9 @@ impl AuditLog {
         if reasons.first().is_some_and(|code| code == "ConditionalCheckFailed") {
             return Err(StoreError::ConditionFailed);
         }
+        // Another write to the same position was in flight: the same race, lost.
         if reasons.iter().any(|code| code == "TransactionConflict") {
-            return Err(StoreError::Unavailable("transaction conflict".into()));
+            return Err(StoreError::ConditionFailed);
         }
         Err(StoreError::from_sdk(error))
     }
