@@ -101,7 +101,12 @@ struct Inner {
     ttl: Duration,
     capacity: usize,
     cache: Mutex<Cache>,
+    /// Where cache ages are read: the monotonic clock, or a test's own.
+    now: TimeSource,
 }
+
+/// A monotonic time source for the cache's ages.
+pub type TimeSource = Arc<dyn Fn() -> Instant + Send + Sync>;
 
 /// Sealing uses the current data key of `(workspace, key id, purpose)`; the key id
 /// is part of it so a workspace moved to a new KMS key stops sealing under the old.
@@ -183,12 +188,20 @@ impl Sealer {
 
     /// As [`Sealer::new`], with at most `capacity` sealing and `capacity` opening entries.
     pub fn with_capacity(kms: aws_sdk_kms::Client, cache_ttl: Duration, capacity: usize) -> Self {
+        Self::with_time_source(kms, cache_ttl, capacity, Arc::new(Instant::now))
+    }
+
+    /// As [`Sealer::with_capacity`], reading cache ages from `now` (tests move their
+    /// own time past the TTL instead of waiting for it, so no test depends on how
+    /// fast the machine is).
+    pub fn with_time_source(kms: aws_sdk_kms::Client, cache_ttl: Duration, capacity: usize, now: TimeSource) -> Self {
         Self {
             inner: Arc::new(Inner {
                 kms,
                 ttl: cache_ttl,
                 capacity: capacity.max(1),
                 cache: Mutex::new(Cache::default()),
+                now,
             }),
         }
     }
@@ -276,7 +289,7 @@ impl Sealer {
     /// Drops expired entries now rather than at the next miss; cheap enough to call
     /// at the end of every invocation, so a frozen container holds no stale keys.
     pub fn purge_expired(&self) {
-        let now = Instant::now();
+        let now = (self.inner.now)();
         let ttl = self.inner.ttl;
         let mut cache = self.inner.lock();
         cache.sealing.retain(|_, slot| slot.usable(now, ttl));
@@ -309,7 +322,7 @@ impl Sealer {
         pick: impl Fn(&mut Cache) -> &mut HashMap<K, Arc<Slot>>,
         key: &K,
     ) -> Arc<Slot> {
-        let now = Instant::now();
+        let now = (self.inner.now)();
         let ttl = self.inner.ttl;
         let mut cache = self.inner.lock();
         let map = pick(&mut cache);
@@ -365,13 +378,13 @@ impl Sealer {
         let cached = Arc::new(CachedKey {
             key,
             blob,
-            fetched: Instant::now(),
+            fetched: (self.inner.now)(),
             seals: AtomicU64::new(0),
         });
         // Values sealed here are often read back in the same container (a send job
         // seals a body then opens it); register the key for opening too, so that
         // costs no Decrypt.
-        let now = Instant::now();
+        let now = (self.inner.now)();
         let mut cache = self.inner.lock();
         insert_bounded(
             &mut cache.opening,
@@ -407,7 +420,7 @@ impl Sealer {
         Ok(Arc::new(CachedKey {
             key,
             blob: blob.to_vec(),
-            fetched: Instant::now(),
+            fetched: (self.inner.now)(),
             seals: AtomicU64::new(0),
         }))
     }

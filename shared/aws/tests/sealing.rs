@@ -395,15 +395,20 @@ async fn tampered_values_do_not_open() {
 async fn expired_cache_entries_are_fetched_again() {
     let c = clients();
     let (ws, ws_text, key) = workspace(&c).await;
-    let ttl = Duration::from_secs(1);
-    let sealer = Sealer::new(c.kms.clone(), ttl);
+    let ttl = Duration::from_secs(60);
+    // The test's own monotonic time, moved past the TTL instead of waited for: a slow
+    // KMS answer never ages an entry by accident.
+    let time = std::sync::Arc::new(std::sync::Mutex::new(std::time::Instant::now()));
+    let now = { let time = time.clone(); move || *time.lock().unwrap() };
+    let pass_the_ttl = || *time.lock().unwrap() += ttl + Duration::from_secs(1);
+    let sealer = Sealer::with_time_source(c.kms.clone(), ttl, tern_aws::sealing::DEFAULT_CACHE_CAPACITY, std::sync::Arc::new(now));
     let id = field(&ws_text, "mailbox", "mb_1", "smtp_password");
 
     let first = sealer.seal(ws, &key, PURPOSE, &id, b"one").await.unwrap();
     let again = sealer.seal(ws, &key, PURPOSE, &id, b"two").await.unwrap();
     assert_eq!(kms_requests(&c, "GenerateDataKey"), 1);
     assert_eq!(first.key_blob, again.key_blob, "fresh entry reused");
-    tokio::time::sleep(ttl + Duration::from_millis(100)).await;
+    pass_the_ttl();
     let later = sealer.seal(ws, &key, PURPOSE, &id, b"three").await.unwrap();
     assert_eq!(kms_requests(&c, "GenerateDataKey"), 2);
     assert_ne!(later.key_blob, first.key_blob, "a new data key after expiry");
@@ -421,7 +426,7 @@ async fn expired_cache_entries_are_fetched_again() {
     );
 
     // purge_expired drops what has expired without waiting for the next miss.
-    tokio::time::sleep(ttl + Duration::from_millis(100)).await;
+    pass_the_ttl();
     assert_eq!(sealer.cached_entries(ws), 3);
     sealer.purge_expired();
     assert_eq!(sealer.cached_entries(ws), 0);
