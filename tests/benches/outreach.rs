@@ -51,9 +51,10 @@ async fn main() {
             response.json::<serde_json::Value>().await.unwrap()
         }
     };
-    let signup = post("/v1/signup".into(), None, serde_json::json!({ "email": "bench@acme.example", "password": PASSWORD, "name": "Bench", "workspace_name": "Bench", "plan": "pro" })).await;
+    let signup = tern_tests::sign_up(&host, serde_json::json!({ "email": "bench@acme.example", "password": PASSWORD, "name": "Bench", "workspace_name": "Bench" })).await;
     let token = signup["access_token"].as_str().unwrap().to_string();
     let ws = signup["workspace_id"].as_str().unwrap().to_string();
+    tern_tests::set_plan(&host, &ws, "pro").await;
     let mailbox = post(format!("/v1/workspaces/{ws}/mailboxes"), Some(token.clone()), serde_json::json!({
         "name": "SES", "from_email": "bench@acme.example", "provider": { "kind": "ses" }, "timezone": "UTC",
         "daily_cap": 10000, "warmup_start": 10000, "per_domain_hourly": 10000, "min_spacing_seconds": 0,

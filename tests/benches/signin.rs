@@ -29,13 +29,7 @@ async fn main() {
     .await
     .expect("dev host");
     let client = reqwest::Client::new();
-    let signup = client
-        .post(format!("{}/v1/signup", host.base_url()))
-        .json(&serde_json::json!({ "email": "bench@acme.example", "password": PASSWORD, "name": "Bench", "workspace_name": "Bench" }))
-        .send()
-        .await
-        .expect("signup");
-    assert_eq!(signup.status(), 201);
+    tern_tests::sign_up(&host, serde_json::json!({ "email": "bench@acme.example", "password": PASSWORD, "name": "Bench", "workspace_name": "Bench" })).await;
     let before = host.clients.meter.snapshot();
     let mut latencies = Vec::with_capacity(rounds);
     for _ in 0..rounds {

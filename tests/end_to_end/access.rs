@@ -10,8 +10,8 @@ const PASSWORD: &str = "correct horse battery staple 42";
 
 /// `(access token, workspace id, user id)` of a new account.
 async fn sign_up(host: &DevHost, email: &str, plan: &str) -> (String, String, String) {
-    let (status, body) = call(host, Method::POST, "/v1/signup", None, Some(json!({ "email": email, "password": PASSWORD, "name": "Ann", "workspace_name": "Acme", "plan": plan }))).await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let body = tern_tests::sign_up(host, json!({ "email": email, "password": PASSWORD, "name": "Ann", "workspace_name": "Acme" })).await;
+    tern_tests::set_plan(host, body["workspace_id"].as_str().unwrap(), plan).await;
     (body["access_token"].as_str().unwrap().into(), body["workspace_id"].as_str().unwrap().into(), body["user_id"].as_str().unwrap().into())
 }
 

@@ -68,8 +68,8 @@ async fn host_for(name: &str, port: u16) -> DevHost {
 }
 
 async fn workspace(host: &DevHost, email: &str) -> (String, String) {
-    let (status, body) = call(host, Method::POST, "/v1/signup", None, Some(json!({ "email": email, "password": PASSWORD, "name": "Ann", "workspace_name": "W", "plan": "growth" }))).await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let body = tern_tests::sign_up(host, json!({ "email": email, "password": PASSWORD, "name": "Ann", "workspace_name": "W" })).await;
+    tern_tests::set_plan(host, body["workspace_id"].as_str().unwrap(), "growth").await;
     (body["access_token"].as_str().unwrap().into(), body["workspace_id"].as_str().unwrap().into())
 }
 

@@ -39,14 +39,8 @@ async fn account_from(response: reqwest::Response) -> Account {
 }
 
 async fn sign_up(host: &DevHost, email: &str) -> Account {
-    let response = reqwest::Client::new()
-        .post(format!("{}/v1/signup", host.base_url()))
-        .json(&json!({ "email": email, "password": PASSWORD, "name": "Ann Example", "workspace_name": "Acme GmbH", "timezone": "Europe/Berlin", "locale": "de-DE" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::CREATED);
-    account_from(response).await
+    let body = json!({ "email": email, "password": PASSWORD, "name": "Ann Example", "workspace_name": "Acme GmbH", "timezone": "Europe/Berlin", "locale": "de-DE" });
+    account_from(tern_tests::sign_up_response(host, body).await).await
 }
 
 /// Invites `email` with `role` into `owner`'s workspace and accepts as a new user.

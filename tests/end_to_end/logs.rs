@@ -12,13 +12,7 @@ async fn planted_secrets_never_appear_in_any_log_line() {
     let host = start_dev_host("logs").await;
     let password = format!("planted-password-{}", tern_domain::ids::RequestId::generate());
     let email = "quinn@acme.example";
-    let response = reqwest::Client::new()
-        .post(format!("{}/v1/signup", host.base_url()))
-        .json(&json!({ "email": email, "password": password, "name": "Quinn Example", "workspace_name": "Workspace" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::CREATED);
+    let response = tern_tests::sign_up_response(&host, json!({ "email": email, "password": password, "name": "Quinn Example", "workspace_name": "Workspace" })).await;
     let cookies: Vec<String> = response.headers().get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).map(String::from).collect();
     let signed_up: Value = response.json().await.unwrap();
     let access = signed_up["access_token"].as_str().unwrap().to_string();

@@ -183,3 +183,29 @@ pub fn capture_logs() {
 pub fn captured_logs() -> String {
     LOGS.get().map(|b| String::from_utf8_lossy(&b.lock().unwrap_or_else(|p| p.into_inner())).into_owned()).unwrap_or_default()
 }
+
+/// Signs up as a person does and returns the answer that carries the new session
+/// (`201` with the tokens in the body and the cookies in its headers). `body` is
+/// the sign-up request. Panics with the answer when the sign-up fails.
+pub async fn sign_up_response(host: &DevHost, body: serde_json::Value) -> reqwest::Response {
+    let response = reqwest::Client::new().post(format!("{}/v1/signup", host.base_url())).json(&body).send().await.expect("the dev host answers");
+    assert_eq!(response.status(), reqwest::StatusCode::CREATED, "sign-up of {}", body["email"]);
+    response
+}
+
+/// Signs up and returns the session's body (`user_id`, `workspace_id`, `access_token`, ...).
+pub async fn sign_up(host: &DevHost, body: serde_json::Value) -> serde_json::Value {
+    sign_up_response(host, body).await.json().await.expect("a session")
+}
+
+/// Moves a workspace to `plan` the way a platform operator does (`scripts/operator
+/// set-plan`, here the dev host's `/_dev/workspaces/{ws}/plan`); sign-up always
+/// starts on trial. `trial` changes nothing and sends nothing.
+pub async fn set_plan(host: &DevHost, workspace: &str, plan: &str) {
+    if plan == "trial" {
+        return;
+    }
+    let body = serde_json::json!({ "plan": plan, "operator": "tests", "reason": "test set-up" });
+    let (status, answer) = call(host, reqwest::Method::POST, &format!("/_dev/workspaces/{workspace}/plan"), None, Some(body)).await;
+    assert_eq!(status, reqwest::StatusCode::OK, "setting the plan of {workspace}: {answer}");
+}

@@ -1,5 +1,6 @@
 //! The dev host's HTTP side: API Gateway's routing for the template's HTTP routes,
-//! plus `/_dev/...` routes that only exist locally (clock, ticks, cost meter).
+//! plus `/_dev/...` routes that only exist locally (clock, ticks, cost meter, the
+//! operator's plan command).
 
 use crate::functions::Functions;
 use crate::schedule;
@@ -42,6 +43,7 @@ pub fn router(
         .route("/_dev/clock/advance", post(advance_clock))
         .route("/_dev/tick/{function}", post(tick))
         .route("/_dev/usage", get(usage))
+        .route("/_dev/workspaces/{ws}/plan", post(set_plan))
         .with_state(DevState { functions, clock, meter });
     let dev = tern_http::with_common_layers(dev, tern_http::DEFAULT_BODY_LIMIT);
     let gateway = tower::service_fn(move |request: axum::extract::Request| {
@@ -132,6 +134,36 @@ async fn usage(State(state): State<DevState>) -> Json<serde_json::Value> {
         "dollars": PriceTable::US_EAST_1.dollars(&usage),
         "invocations": state.functions.invocations(),
     }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SetPlan {
+    plan: String,
+    #[serde(default)]
+    reason: Option<String>,
+    #[serde(default)]
+    operator: Option<String>,
+}
+
+/// `scripts/operator set-plan`, locally: the same [`tern_operator::set_plan`] on the
+/// dev host's table, so tests and local users move a workspace off its trial the way
+/// an operator does in production (audited as `operator:<name>`).
+async fn set_plan(State(state): State<DevState>, Path(ws): Path<String>, Json(input): Json<SetPlan>) -> Result<Json<serde_json::Value>, ApiError> {
+    let workspace = tern_domain::ids::WorkspaceId::parse(&ws).map_err(|_| ApiError::not_found())?;
+    let plan = tern_operator::parse_plan(&input.plan)
+        .ok_or_else(|| ApiError::unprocessable("invalid_plan", "One of trial, starter, growth, pro, agency, enterprise."))?;
+    let api = state.functions.api_state();
+    let operator = tern_operator::Operator { name: input.operator.as_deref().unwrap_or("dev"), reason: input.reason.as_deref().unwrap_or("set on the dev host") };
+    let change = tern_operator::set_plan(&api.table, &api.audit, workspace, plan, &operator, state.clock.now()).await.map_err(|e| match e {
+        tern_operator::OperatorError::NoSuchWorkspace(_) => ApiError::not_found(),
+        tern_operator::OperatorError::Store(e) => ApiError::unavailable(e),
+        other => ApiError::unprocessable("invalid_operator_request", other.to_string()),
+    })?;
+    // The api function caches settings per container; the operator's change applies
+    // at once here (in production within the cache's lifetime).
+    api.remember_settings(workspace, Arc::new(change.workspace));
+    Ok(Json(serde_json::json!({ "workspace_id": ws, "from": change.from, "to": change.to })))
 }
 
 #[cfg(test)]

@@ -14,6 +14,9 @@ use tern_domain::clock::SharedClock;
 
 pub struct Functions {
     api: Router,
+    /// The api function's state, for the dev host's local-only routes that act as a
+    /// platform operator would (and refresh this container's settings cache after).
+    api_state: Arc<tern_api::ApiState>,
     inbound: Router,
     classify: tern_classify::ClassifyDeps,
     enrich: tern_enrich::EnrichDeps,
@@ -55,8 +58,10 @@ impl Functions {
             .extra_roots
             .iter()
             .fold(tern_send::smtp::SmtpClient::new(mail.policy.clone(), resolver), |client, der| client.with_extra_root(der.clone()));
+        let api = Arc::new(api);
         Ok(Self {
-            api: tern_api::router(Arc::new(api)),
+            api: tern_api::router(api.clone()),
+            api_state: api,
             inbound: tern_inbound::router(Arc::new(tern_inbound::InboundState::new(c.clone(), a.clone(), k.clone()))),
             classify,
             enrich: tern_enrich::EnrichDeps::new(c.clone(), a.clone(), k.clone(), fetcher),
@@ -72,6 +77,11 @@ impl Functions {
     /// e-mail verification with [`tern_enrich::EnrichDeps::use_verifier`]).
     pub fn enrich(&self) -> &tern_enrich::EnrichDeps {
         &self.enrich
+    }
+
+    /// The api function's state (its table, audit log and settings cache).
+    pub fn api_state(&self) -> &Arc<tern_api::ApiState> {
+        &self.api_state
     }
 
     pub fn knows(&self, function: &str) -> bool {

@@ -27,6 +27,9 @@ pub struct SignUp {
     password: SecretString,
     name: String,
     workspace_name: String,
+    /// Every workspace starts on `trial`; only `trial` is accepted here (another plan
+    /// is refused with `plan_not_selectable`: plans change through billing or a
+    /// platform operator, never the client).
     #[serde(default)]
     plan: Option<Plan>,
     #[serde(default)]
@@ -63,8 +66,16 @@ fn weak_password(violation: tern_security::password::PolicyViolation) -> ApiErro
 
 /// Creates a user, their workspace (with its own KMS key) and a session.
 #[utoipa::path(post, path = "/v1/signup", request_body = SignUp, responses(
-    (status = 201, body = SignedIn), (status = 409, description = "e-mail already registered"), (status = 422, description = "invalid fields")))]
+    (status = 201, body = SignedIn), (status = 409, description = "e-mail already registered"), (status = 422, description = "invalid fields, or a plan other than trial (`plan_not_selectable`)")))]
 pub async fn sign_up(State(state): State<Arc<ApiState>>, client: Client, Json(input): Json<SignUp>) -> Result<Response, ApiError> {
+    // Refused rather than ignored, so a client that asks for a plan learns at once
+    // that it did not get it.
+    if input.plan.is_some_and(|plan| plan != Plan::Trial) {
+        return Err(ApiError::unprocessable(
+            "plan_not_selectable",
+            "Every workspace starts on the trial plan; the plan changes through billing, not at sign-up.",
+        ));
+    }
     let email = email(&input.email)?;
     let name = text("name", &input.name, 100)?;
     let workspace_name = text("workspace_name", &input.workspace_name, 100)?;
@@ -88,7 +99,7 @@ pub async fn sign_up(State(state): State<Arc<ApiState>>, client: Client, Json(in
         let now = state.clock.now().unix_timestamp();
         let user = User::new(user_id.clone(), email.clone(), name.clone(), password_hash.as_str().to_string(), now, workspace.to_string());
         state.global.create(&user, None).await.map_err(ApiError::unavailable)?;
-        let settings = super::workspaces::NewWorkspace { name: workspace_name, plan: input.plan.unwrap_or(Plan::Trial), timezone, locale, parent_id: None };
+        let settings = super::workspaces::NewWorkspace { name: workspace_name, plan: Plan::Trial, timezone, locale, parent_id: None };
         super::workspaces::create_workspace(&state, workspace, settings, &user, &client).await?;
         Ok::<_, ApiError>(())
     }
