@@ -62,15 +62,15 @@ async fn api_keys_act_within_their_scopes_their_creators_role_and_their_workspac
     assert_eq!(status, StatusCode::FORBIDDEN, "members cannot manage API keys at all");
 
     // An admin's keys are revoked when the admin is demoted below what they hold, and all of them on removal.
+    // (Keys no longer reach invites at all, so the held-too-much key is an export key.)
     let (admin, admin_id) = join(&host, &owner, &ws, "admin@acme.example", "admin").await;
-    let (_, invites_key) = call(&host, Method::POST, &format!("/v1/workspaces/{ws}/api-keys"), Some(&admin), Some(json!({ "name": "invites", "scopes": ["members:write"] }))).await;
+    let (_, export_key) = call(&host, Method::POST, &format!("/v1/workspaces/{ws}/api-keys"), Some(&admin), Some(json!({ "name": "exports", "scopes": ["exports:read"] }))).await;
     let (_, read_key) = call(&host, Method::POST, &format!("/v1/workspaces/{ws}/api-keys"), Some(&admin), Some(json!({ "name": "read", "scopes": ["members:read"] }))).await;
-    let invites_key = invites_key["key"].as_str().unwrap().to_string();
+    let export_key = export_key["key"].as_str().unwrap().to_string();
     let read_key = read_key["key"].as_str().unwrap().to_string();
-    let (status, _) = call(&host, Method::POST, &format!("/v1/workspaces/{ws}/invites"), Some(&invites_key), Some(json!({ "email": "z@acme.example", "role": "readonly" }))).await;
-    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(call(&host, Method::GET, &format!("/v1/workspaces/{ws}/contacts/export"), Some(&export_key), None).await.0, StatusCode::OK);
     call(&host, Method::PATCH, &format!("/v1/workspaces/{ws}/members/{admin_id}"), Some(&owner), Some(json!({ "role": "member" }))).await;
-    assert_eq!(call(&host, Method::POST, &format!("/v1/workspaces/{ws}/invites"), Some(&invites_key), Some(json!({ "email": "y@acme.example", "role": "readonly" }))).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(call(&host, Method::GET, &format!("/v1/workspaces/{ws}/contacts/export"), Some(&export_key), None).await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(call(&host, Method::GET, &format!("/v1/workspaces/{ws}/members"), Some(&read_key), None).await.0, StatusCode::OK, "still within a member's role");
     call(&host, Method::DELETE, &format!("/v1/workspaces/{ws}/members/{admin_id}"), Some(&owner), None).await;
     assert_eq!(call(&host, Method::GET, &format!("/v1/workspaces/{ws}/members"), Some(&read_key), None).await.0, StatusCode::UNAUTHORIZED);

@@ -2,6 +2,7 @@
 //! Run with `scripts/test` (it starts moto and sets TERN_TEST_AWS_ENDPOINT).
 
 mod access;
+mod attacks_api_keys;
 mod contact_enrichment;
 mod deletion;
 mod enrichment;
@@ -19,5 +20,6 @@ mod outreach;
 mod platform;
 mod queues;
 mod retention;
+mod route_matrix;
 mod signup;
 mod template;

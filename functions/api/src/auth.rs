@@ -127,7 +127,8 @@ permissions!(
     ManageMailboxes,
     ManageTemplates,
     ManageSequences,
-    DeleteWorkspace
+    DeleteWorkspace,
+    ReadMessageBodies
 );
 
 /// Who acts in a workspace.
@@ -189,7 +190,8 @@ impl<P: Needs> FromRequestParts<Arc<ApiState>> for InWorkspace<P> {
         if let Some(presented) = bearer(&parts.headers).filter(|b| b.starts_with(tern_security::api_key::KEY_PREFIX)) {
             let presented = presented.to_string();
             let workspace = workspace.ok_or_else(ApiError::not_found)?;
-            return by_api_key::<P>(state, parts, workspace, &presented).await;
+            let rule = crate::policy::for_request::<P>(parts)?;
+            return by_api_key::<P>(state, parts, workspace, &presented, rule).await;
         }
         let caller = <Caller as FromRequestParts<Arc<ApiState>>>::from_request_parts(parts, state).await?;
         let workspace = workspace.ok_or_else(ApiError::not_found)?;
@@ -243,7 +245,16 @@ async fn outside_access<P: Needs>(state: &ApiState, caller: &Caller, workspace: 
     Ok(parent_member.filter(|m| m.role == Role::Owner).map(|_| Role::Support))
 }
 
-async fn by_api_key<P: Needs>(state: &ApiState, parts: &Parts, workspace: WorkspaceId, presented: &str) -> Result<InWorkspace<P>, ApiError> {
+/// An API key acting in `workspace` on a route whose rule is `rule`: the key must
+/// hold the route's exact scope, and its creator's current role the route's
+/// permission. Routes without a scope are for signed-in people only.
+async fn by_api_key<P: Needs>(
+    state: &ApiState,
+    parts: &Parts,
+    workspace: WorkspaceId,
+    presented: &str,
+    rule: crate::policy::WorkspaceAccess,
+) -> Result<InWorkspace<P>, ApiError> {
     let refused = || ApiError::unauthorized("The API key is invalid, expired or revoked.");
     let parsed = tern_security::api_key::parse(presented).map_err(|_| refused())?;
     let lookup = state.global.get::<ApiKeyLookup>(&parsed.hash.to_hex()).await.map_err(ApiError::unavailable)?.ok_or_else(refused)?;
@@ -259,11 +270,28 @@ async fn by_api_key<P: Needs>(state: &ApiState, parts: &Parts, workspace: Worksp
     // The creator's role now, not when the key was made: a demoted creator's keys
     // shrink with them, a removed creator's keys stop.
     let creator = scoped.get::<Member>(&key.created_by).await.map_err(ApiError::unavailable)?.ok_or_else(refused)?;
-    let scopes = tern_security::api_key::effective_scopes(&key.scopes, creator.role);
-    if !scopes.iter().any(|s| s.required_permission() == Some(P::PERMISSION)) {
-        return Err(ApiError::forbidden(format!("This API key has no scope that allows this (it needs the {:?} permission).", P::PERMISSION)));
+    let Some(scope) = rule.scope else {
+        return Err(ApiError::forbidden("API keys cannot do this (people, keys and settings are managed by signed-in members only)."));
+    };
+    // `required_permission` is checked too: a scope no key may hold (one stored on a
+    // key made before that rule) reaches nothing.
+    if !key.scopes.contains(&scope) || scope.required_permission().is_none() {
+        return Err(ApiError::forbidden(format!("This API key does not have the {scope} scope this needs.")));
+    }
+    if !creator.role.has(rule.permission) {
+        return Err(ApiError::forbidden(format!("The key's creator's role ({}) no longer allows this.", creator.role)));
     }
     let settings = state.workspace_settings(workspace).await?.ok_or_else(ApiError::not_found)?;
+    // A key is as strong as the session that made it: where the workspace requires
+    // 2FA, only keys created by a session that passed it work (keys made before the
+    // requirement was switched on stop until they are re-created).
+    if settings.require_2fa && !key.created_with_2fa {
+        return Err(ApiError::new(
+            axum::http::StatusCode::FORBIDDEN,
+            "two_factor_required",
+            "This workspace requires two-factor authentication and this key was created without it: create a new key while signed in with a code.",
+        ));
+    }
     check_allowlist(&settings, parts)?;
     // Last-used is for people deciding which keys to revoke; minute precision is plenty
     // and saves a write on every request.

@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod openapi;
+pub mod policy;
 pub mod records;
 pub mod routes;
 pub mod sessions;

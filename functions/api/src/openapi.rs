@@ -1,11 +1,18 @@
-//! The OpenAPI 3 document, generated from the handlers' own annotations.
+//! The OpenAPI 3 document, generated from the handlers' own annotations, with
+//! each operation's access stated from the route table (`crate::policy`):
+//! `security` (the `session` scheme, and the `api_key` scheme with the one scope
+//! that reaches the route; `[]` for public routes), and for workspace routes
+//! `x-tern-permission` (the role permission) and `x-tern-scope` (`null`: no key).
 
 use crate::routes::{api_keys, audit, contacts, enrichment, identity, llm, mailboxes, sequences, templates, two_factor, workspaces};
+use crate::policy::{Access, WorkspaceAccess};
 use tern_http::Json;
 use utoipa::OpenApi;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
 
 #[derive(OpenApi)]
 #[openapi(
+    modifiers(&AccessRules),
     info(title = "Tern API", description = "Multi-tenant B2B outreach. Errors: {\"error\": {\"code\", \"message\"}}."),
     paths(
         crate::health,
@@ -95,6 +102,64 @@ use utoipa::OpenApi;
     )
 )]
 pub struct ApiDoc;
+
+/// Names of the security schemes.
+pub const SESSION_SCHEME: &str = "session";
+pub const API_KEY_SCHEME: &str = "api_key";
+
+/// Writes the route table into the document.
+struct AccessRules;
+
+impl utoipa::Modify for AccessRules {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let session = "An access token from sign-in (`Authorization: Bearer`, or the `tern_access` cookie with the `x-csrf-token` header on changes).";
+        components.add_security_scheme(SESSION_SCHEME, SecurityScheme::Http(Http::builder().scheme(HttpAuthScheme::Bearer).description(Some(session)).build()));
+        let scopes: Vec<String> =
+            tern_security::api_key::Scope::for_keys().map(|s| format!("`{s}`: {}", s.description())).collect();
+        let api_key = format!(
+            "An API key (`Authorization: Bearer tern_…`). Each operation names the one scope it needs; the key's creator's current role must also allow the operation. Scopes: {}",
+            scopes.join(" ")
+        );
+        components.add_security_scheme(
+            API_KEY_SCHEME,
+            SecurityScheme::Http(Http::builder().scheme(HttpAuthScheme::Bearer).bearer_format("tern_<prefix>_<secret>").description(Some(api_key)).build()),
+        );
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let operations = [
+                ("GET", &mut item.get),
+                ("PUT", &mut item.put),
+                ("POST", &mut item.post),
+                ("DELETE", &mut item.delete),
+                ("PATCH", &mut item.patch),
+                ("HEAD", &mut item.head),
+                ("OPTIONS", &mut item.options),
+                ("TRACE", &mut item.trace),
+            ];
+            for (method, operation) in operations {
+                let Some(operation) = operation.as_mut() else { continue };
+                // A route missing from the table gets no statement, which the
+                // end-to-end test of the document refuses.
+                let Some(access) = crate::policy::access(method, path) else { continue };
+                let session = || SecurityRequirement::new(SESSION_SCHEME, Vec::<String>::new());
+                operation.security = Some(match access {
+                    Access::Public => vec![SecurityRequirement::default()],
+                    Access::Session => vec![session()],
+                    Access::Workspace(WorkspaceAccess { scope, .. }) => {
+                        let mut any = vec![session()];
+                        any.extend(scope.map(|s| SecurityRequirement::new(API_KEY_SCHEME, [s.to_string()])));
+                        any
+                    }
+                });
+                if let Access::Workspace(WorkspaceAccess { permission, scope }) = access {
+                    let extensions = operation.extensions.get_or_insert_with(Default::default);
+                    extensions.insert("x-tern-permission".into(), serde_json::json!(permission));
+                    extensions.insert("x-tern-scope".into(), serde_json::json!(scope.map(|s| s.to_string())));
+                }
+            }
+        }
+    }
+}
 
 #[utoipa::path(get, path = "/openapi.json", responses((status = 200, description = "this document")))]
 pub async fn document() -> Json<utoipa::openapi::OpenApi> {

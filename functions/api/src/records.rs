@@ -180,6 +180,10 @@ pub struct ApiKey {
     pub expires_at: Option<i64>,
     pub last_used_at: Option<i64>,
     pub revoked_at: Option<i64>,
+    /// The creating session had passed a second factor: where the workspace
+    /// requires 2FA, only such keys work (keys stored before this field: false).
+    #[serde(default)]
+    pub created_with_2fa: bool,
 }
 
 impl Entity for ApiKey {

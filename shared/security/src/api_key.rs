@@ -6,9 +6,17 @@
 //! key (the secret has 256 bits of entropy, so a fast hash is enough). The
 //! global lookup is by hash.
 //!
-//! A key's scopes are intersected with its creator's current permissions on
-//! every request ([`effective_scopes`]), so a key never does more than the
-//! person who made it could — even after that person is demoted.
+//! Each API route needs one exact scope (the API's route table says which); a
+//! key reaches a route only when it holds that scope AND its creator's current
+//! role has the route's permission, so a key never does more than the person
+//! who made it could — even after that person is demoted.
+//!
+//! Some scopes are for no key at all ([`Scope::required_permission`] is `None`):
+//! managing people and keys (`members:write`, `api_keys:*`), workspace settings
+//! (`workspace:write`) and writing the audit log. Those routes take a signed-in
+//! session, so a leaked key can never mint keys, invite an owner or switch off
+//! a security setting. The names still parse, so keys made before this rule
+//! keep loading (and reach nothing with them).
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -116,11 +124,15 @@ pub enum Resource {
     Audit,
     /// Data exports.
     Exports,
+    /// The workspace's own settings (name, plan, time zone, ideal customer, usage).
+    Workspace,
+    /// Received mail (replies, bounces) and what was made of it.
+    Inbound,
 }
 
 impl Resource {
     /// Every resource.
-    pub const ALL: [Resource; 9] = [
+    pub const ALL: [Resource; 11] = [
         Resource::Contacts,
         Resource::Companies,
         Resource::Templates,
@@ -130,6 +142,8 @@ impl Resource {
         Resource::ApiKeys,
         Resource::Audit,
         Resource::Exports,
+        Resource::Workspace,
+        Resource::Inbound,
     ];
 
     const fn name(self) -> &'static str {
@@ -143,6 +157,8 @@ impl Resource {
             Resource::ApiKeys => "api_keys",
             Resource::Audit => "audit",
             Resource::Exports => "exports",
+            Resource::Workspace => "workspace",
+            Resource::Inbound => "inbound",
         }
     }
 }
@@ -161,27 +177,80 @@ pub enum Scope {
 }
 
 impl Scope {
-    /// The role permission needed to hold this scope; `None` means no role can
-    /// (writing the audit log is never possible through the API).
+    /// Every scope, including those no key may hold.
+    pub fn all() -> impl Iterator<Item = Scope> {
+        Resource::ALL
+            .into_iter()
+            .flat_map(|r| [Scope::Read(r), Scope::Write(r)])
+            .chain([Scope::Send])
+    }
+
+    /// The scopes a key may be given.
+    pub fn for_keys() -> impl Iterator<Item = Scope> {
+        Scope::all().filter(|s| s.required_permission().is_some())
+    }
+
+    /// The role permission needed to hold this scope: at least what every route
+    /// taking the scope needs (the API's route table is checked against this).
+    /// `None`: no key may hold it; those routes are for signed-in people only
+    /// (people and keys, settings, the audit log is never written through the API).
     pub const fn required_permission(self) -> Option<Permission> {
         use Permission as P;
         use Resource as R;
         Some(match self {
             Scope::Send => P::Send,
-            Scope::Read(R::Contacts | R::Companies) => P::ReadContacts,
+            // Enrichments are companies; both are contact data.
+            Scope::Read(R::Contacts | R::Companies | R::Inbound) => P::ReadContacts,
             Scope::Write(R::Contacts | R::Companies) => P::WriteContacts,
-            Scope::Read(R::Templates | R::Sequences | R::Mailboxes | R::Members) => {
-                P::ReadWorkspace
-            }
+            // Sequences include their enrollments and delivery log: contact data.
+            Scope::Read(R::Sequences) => P::ReadContacts,
+            // Templates are outbound message bodies.
+            Scope::Read(R::Templates) => P::ReadMessageBodies,
+            Scope::Read(R::Mailboxes | R::Members | R::Workspace) => P::ReadWorkspace,
             Scope::Write(R::Templates) => P::ManageTemplates,
             Scope::Write(R::Sequences) => P::ManageSequences,
             Scope::Write(R::Mailboxes) => P::ManageMailboxes,
-            Scope::Write(R::Members) => P::ManageMembers,
-            Scope::Read(R::ApiKeys) | Scope::Write(R::ApiKeys) => P::ManageApiKeys,
             Scope::Read(R::Audit) => P::ReadAudit,
-            Scope::Write(R::Audit) => return None,
             Scope::Read(R::Exports) | Scope::Write(R::Exports) => P::Export,
+            Scope::Write(R::Members | R::Workspace | R::Audit | R::Inbound)
+            | Scope::Read(R::ApiKeys)
+            | Scope::Write(R::ApiKeys) => {
+                return None;
+            }
         })
+    }
+
+    /// What the scope lets a key do, for people choosing scopes (the OpenAPI document).
+    pub const fn description(self) -> &'static str {
+        use Resource as R;
+        match self {
+            Scope::Send => "Enroll contacts in sequences, which sends e-mail.",
+            Scope::Read(R::Contacts) => "Read contacts and suppressions.",
+            Scope::Write(R::Contacts) => {
+                "Create, change and delete contacts, their first lines and notes, and suppressions."
+            }
+            Scope::Read(R::Companies) => "Read company enrichments.",
+            Scope::Write(R::Companies) => "Request company enrichments.",
+            Scope::Read(R::Templates) => "Read templates (outbound message bodies).",
+            Scope::Write(R::Templates) => "Create, change and delete templates and attachments.",
+            Scope::Read(R::Sequences) => "Read sequences, enrollments and the delivery log.",
+            Scope::Write(R::Sequences) => {
+                "Create and change sequences, act on enrollments, resolve sends."
+            }
+            Scope::Read(R::Mailboxes) => "Read sending mailboxes (never their credentials).",
+            Scope::Write(R::Mailboxes) => {
+                "Connect, change and remove mailboxes and the inbound webhook credential."
+            }
+            Scope::Read(R::Members) => "Read the member list.",
+            Scope::Read(R::Audit) => "Read and verify the audit trail.",
+            Scope::Read(R::Exports) => "Export contacts and download exports.",
+            Scope::Write(R::Exports) => "Start workspace exports and access-request exports.",
+            Scope::Read(R::Workspace) => "Read the workspace's settings, ideal customer and usage.",
+            Scope::Read(R::Inbound) => "Read received mail and what was made of it.",
+            Scope::Write(R::Members | R::Workspace | R::Audit | R::Inbound)
+            | Scope::Read(R::ApiKeys)
+            | Scope::Write(R::ApiKeys) => "Not available to API keys: sign in.",
+        }
     }
 }
 
@@ -259,11 +328,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn all_scopes() -> BTreeSet<Scope> {
-        Resource::ALL
-            .into_iter()
-            .flat_map(|r| [Scope::Read(r), Scope::Write(r)])
-            .chain([Scope::Send])
-            .collect()
+        Scope::all().collect()
     }
 
     #[test]
@@ -340,6 +405,21 @@ mod tests {
             }
             assert!(!eff.contains(&Scope::Write(Resource::Audit)));
         }
+        // No role, not even the owner, can give a key power over people, keys or settings.
+        let owner = effective_scopes(&all, Role::Owner);
+        for never in [
+            Scope::Write(Resource::Members),
+            Scope::Read(Resource::ApiKeys),
+            Scope::Write(Resource::ApiKeys),
+            Scope::Write(Resource::Workspace),
+        ] {
+            assert!(!owner.contains(&never), "{never}");
+            assert!(!Scope::for_keys().any(|s| s == never), "{never}");
+        }
+        // Support never holds a scope that reads content.
+        let support = effective_scopes(&all, Role::Support);
+        assert!(!support.contains(&Scope::Read(Resource::Templates)));
+        assert!(!support.contains(&Scope::Read(Resource::Inbound)));
         let readonly = effective_scopes(&all, Role::Readonly);
         assert!(readonly.contains(&Scope::Read(Resource::Contacts)));
         assert!(!readonly.contains(&Scope::Send));

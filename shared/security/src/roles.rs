@@ -28,7 +28,9 @@ pub enum Role {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Permission {
-    /// See workspace metadata: settings, members list, mailboxes list, sequences, templates.
+    /// See workspace metadata: settings, the members list (platform support sees it
+    /// without e-mail addresses), mailboxes list, sequences. Not templates: they
+    /// are message bodies ([`Permission::ReadMessageBodies`]).
     ReadWorkspace,
     /// Send e-mail (start sequences, send one-offs).
     Send,
@@ -58,7 +60,7 @@ pub enum Permission {
     ManageWorkspace,
     /// Delete the workspace (crypto-shreds its data).
     DeleteWorkspace,
-    /// Read outbound and inbound message bodies.
+    /// Read outbound message bodies (templates) and inbound ones (reply text).
     ReadMessageBodies,
     /// Read free-text notes on contacts.
     ReadContactNotes,

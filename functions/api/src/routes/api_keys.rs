@@ -1,9 +1,14 @@
 //! API keys: scoped, optionally expiring, shown once, stored as a SHA-256 hash.
+//!
+//! Keys are made, listed and revoked by signed-in members only (the route table,
+//! `crate::policy`): a key never mints a key. A new key holds only scopes a key
+//! may hold at all, and only those its creator's role covers; it works where
+//! the workspace requires 2FA only when the creating session passed it.
 
 use super::{audit, text};
 use crate::ApiState;
-use crate::auth::{Client, InWorkspace, need};
-use crate::records::{ApiKey, ApiKeyLookup};
+use crate::auth::{Actor, Client, InWorkspace, need};
+use crate::records::{ApiKey, ApiKeyLookup, Session};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -19,7 +24,9 @@ use tern_security::roles::Role;
 #[serde(deny_unknown_fields)]
 pub struct NewApiKey {
     name: String,
-    /// e.g. `contacts:read`, `sequences:write`, `send`.
+    /// e.g. `contacts:read`, `sequences:write`, `send`: the scopes of the API
+    /// key security scheme. `members:write`, `api_keys:*`, `workspace:write` and
+    /// `audit:write` are for no key (`scope_not_available`).
     #[schema(value_type = Vec<String>)]
     scopes: BTreeSet<Scope>,
     /// Days until the key stops working; none for no expiry.
@@ -37,6 +44,8 @@ pub struct ApiKeyView {
     expires_at: Option<i64>,
     last_used_at: Option<i64>,
     revoked_at: Option<i64>,
+    /// Created by a session that passed a second factor (needed where the workspace requires 2FA).
+    created_with_2fa: bool,
 }
 
 impl From<ApiKey> for ApiKeyView {
@@ -50,6 +59,7 @@ impl From<ApiKey> for ApiKeyView {
             expires_at: k.expires_at,
             last_used_at: k.last_used_at,
             revoked_at: k.revoked_at,
+            created_with_2fa: k.created_with_2fa,
         }
     }
 }
@@ -63,7 +73,8 @@ pub struct ApiKeyCreated {
 }
 
 #[utoipa::path(post, path = "/v1/workspaces/{ws}/api-keys", params(("ws" = String, Path)), request_body = NewApiKey,
-    responses((status = 201, body = ApiKeyCreated), (status = 403), (status = 404), (status = 422)))]
+    responses((status = 201, body = ApiKeyCreated), (status = 403, description = "a scope beyond the creator's role"), (status = 404),
+        (status = 422, description = "`scope_not_available`: a scope no key may hold")))]
 pub async fn create(
     State(state): State<Arc<ApiState>>,
     client: Client,
@@ -74,11 +85,25 @@ pub async fn create(
     if input.scopes.is_empty() {
         return Err(ApiError::unprocessable("invalid_fields", "Give the key at least one scope."));
     }
+    let Actor::User { session_id, .. } = &ctx.actor else {
+        return Err(ApiError::forbidden("API keys cannot create API keys."));
+    };
+    let unavailable: Vec<String> = input.scopes.iter().filter(|s| s.required_permission().is_none()).map(ToString::to_string).collect();
+    if !unavailable.is_empty() {
+        return Err(ApiError::unprocessable(
+            "scope_not_available",
+            format!("No API key may hold {}: managing people, keys and settings takes a signed-in member.", unavailable.join(", ")),
+        ));
+    }
     let beyond = tern_security::api_key::scopes_beyond_role(&input.scopes, ctx.role);
     if !beyond.is_empty() {
         let listed: Vec<String> = beyond.iter().map(ToString::to_string).collect();
         return Err(ApiError::forbidden(format!("A key cannot hold more than its creator may do; not allowed: {}.", listed.join(", "))));
     }
+    // Whether the creating session passed a second factor (InWorkspace already refused
+    // one that did not where the workspace requires it).
+    let session = state.global.get::<Session>(session_id).await.map_err(ApiError::unavailable)?;
+    let created_with_2fa = session.is_some_and(|s| s.two_factor);
     let now = state.clock.now().unix_timestamp();
     let expires_at = match input.expires_in_days {
         Some(days) if (1..=3650).contains(&days) => Some(now + i64::from(days) * 86_400),
@@ -95,12 +120,14 @@ pub async fn create(
         expires_at,
         last_used_at: None,
         revoked_at: None,
+        created_with_2fa,
     };
     ctx.scoped.create(&key, None).await.map_err(ApiError::unavailable)?;
     let lookup = ApiKeyLookup { hash: generated.hash.to_hex(), workspace_id: ctx.workspace.to_string(), key_id: key.id.clone() };
     state.global.create(&lookup, None).await.map_err(ApiError::unavailable)?;
     let scopes: Vec<String> = key.scopes.iter().map(ToString::to_string).collect();
-    audit(&state, ctx.workspace, &ctx.actor.audit_name(), "api_key.created", Some(&key.id), serde_json::json!({ "scopes": scopes, "expires_at": expires_at }), &client).await?;
+    let parameters = serde_json::json!({ "scopes": scopes, "expires_at": expires_at, "created_with_2fa": created_with_2fa });
+    audit(&state, ctx.workspace, &ctx.actor.audit_name(), "api_key.created", Some(&key.id), parameters, &client).await?;
     let body = ApiKeyCreated { key: generated.key.expose().clone(), settings: key.into() };
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }

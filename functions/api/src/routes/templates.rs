@@ -117,7 +117,8 @@ pub async fn replace(
 
 #[utoipa::path(get, path = "/v1/workspaces/{ws}/templates/{template_id}", params(("ws" = String, Path), ("template_id" = String, Path)),
     responses((status = 200, body = Object), (status = 404)))]
-pub async fn get(ctx: InWorkspace<need::ReadWorkspace>, Path((_, id)): Path<(String, String)>) -> Result<Json<TemplateRecord>, ApiError> {
+// Templates are outbound message bodies: ReadMessageBodies, which platform support lacks.
+pub async fn get(ctx: InWorkspace<need::ReadMessageBodies>, Path((_, id)): Path<(String, String)>) -> Result<Json<TemplateRecord>, ApiError> {
     Ok(Json(ctx.scoped.get::<TemplateRecord>(&id).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)?))
 }
 
@@ -136,7 +137,7 @@ pub struct TemplateList {
 }
 
 #[utoipa::path(get, path = "/v1/workspaces/{ws}/templates", params(("ws" = String, Path)), responses((status = 200, body = TemplateList)))]
-pub async fn list(ctx: InWorkspace<need::ReadWorkspace>) -> Result<Json<TemplateList>, ApiError> {
+pub async fn list(ctx: InWorkspace<need::ReadMessageBodies>) -> Result<Json<TemplateList>, ApiError> {
     Ok(Json(TemplateList { templates: ctx.scoped.list_all::<TemplateRecord>().await.map_err(ApiError::unavailable)? }))
 }
 

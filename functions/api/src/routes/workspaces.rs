@@ -409,7 +409,8 @@ pub(crate) fn multiline_text(field: &'static str, value: &str, max: usize) -> Re
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct MemberView {
     user_id: String,
-    email: String,
+    /// `null` for platform support, which sees who holds which role but not their addresses.
+    email: Option<String>,
     name: String,
     #[schema(value_type = String)]
     role: Role,
@@ -477,11 +478,13 @@ pub async fn list_members(ctx: InWorkspace<need::ReadWorkspace>, Query(page): Qu
         return Err(ApiError::unprocessable("invalid_limit", "`limit` must be from 1 to 100."));
     }
     let found = ctx.scoped.list::<Member>(limit, page.after.as_deref()).await.map_err(ApiError::unavailable)?;
+    // Support diagnoses from metadata; members' addresses are the customer's personal data.
+    let addresses = ctx.role != Role::Support;
     Ok(Json(MemberPage {
         members: found
             .items
             .into_iter()
-            .map(|m| MemberView { user_id: m.user_id, email: m.email, name: m.name, role: m.role, joined_at: m.joined_at })
+            .map(|m| MemberView { user_id: m.user_id, email: addresses.then_some(m.email), name: m.name, role: m.role, joined_at: m.joined_at })
             .collect(),
         next: found.next,
     }))
@@ -529,7 +532,7 @@ pub async fn change_role(
     let parameters = serde_json::json!({ "from": previous, "to": change.role });
     audit(&state, ctx.workspace, &ctx.actor.audit_name(), "member.role_changed", Some(&user_id), parameters, &client).await?;
     super::api_keys::revoke_beyond_role(&state, &ctx.scoped, &user_id, Some(change.role), &ctx.actor.audit_name(), &client).await?;
-    Ok(Json(MemberView { user_id: member.user_id, email: member.email, name: member.name, role: member.role, joined_at: member.joined_at }))
+    Ok(Json(MemberView { user_id: member.user_id, email: Some(member.email), name: member.name, role: member.role, joined_at: member.joined_at }))
 }
 
 #[utoipa::path(delete, path = "/v1/workspaces/{ws}/members/{user_id}", params(("ws" = String, Path), ("user_id" = String, Path)),
