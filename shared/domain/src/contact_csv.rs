@@ -34,12 +34,14 @@
 //!
 //! # Export
 //!
-//! [`export`] writes RFC 4180 CSV that imports back to the same contacts, and
-//! defuses spreadsheet formulas: a cell that starts with `=`, `+`, `-`, `@`, tab or
-//! CR would be run as a formula by Excel or Sheets (CSV injection), so it gets a
-//! leading `'`, which spreadsheets read as "this is text". A cell that starts with
-//! `'` gets one too, so the import can remove exactly one and give back the value.
+//! [`export`] writes RFC 4180 CSV that imports back to the same contacts, through
+//! [`crate::spreadsheet::SpreadsheetWriter`], which defuses spreadsheet formulas: a
+//! cell that starts with `=`, `+`, `-`, `@`, tab or CR would be run as a formula by
+//! Excel or Sheets (CSV injection), so it gets a leading `'`, which spreadsheets
+//! read as "this is text". A cell that starts with `'` gets one too, so the import
+//! can remove exactly one and give back the value.
 
+use crate::spreadsheet::{SpreadsheetWriter, undo_formula_guard};
 use serde::{Serialize, Serializer};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -721,28 +723,6 @@ fn sniff_delimiter(start: &[u8]) -> u8 {
     if semicolons > commas { b';' } else { b',' }
 }
 
-/// Characters that make a spreadsheet treat a cell as a formula.
-fn starts_a_formula(c: char) -> bool {
-    matches!(c, '=' | '+' | '-' | '@' | '\t' | '\r')
-}
-
-/// The guard [`export`] puts on a cell: a `'` before a formula character or a `'`.
-fn guard_formula(cell: &str) -> std::borrow::Cow<'_, str> {
-    match cell.chars().next() {
-        Some(first) if starts_a_formula(first) || first == '\'' => format!("'{cell}").into(),
-        _ => cell.into(),
-    }
-}
-
-/// Removes the guard [`guard_formula`] adds, and only that: a `'` followed by a
-/// formula character or another `'`.
-fn undo_formula_guard(cell: &str) -> &str {
-    match cell.strip_prefix('\'') {
-        Some(rest) if rest.starts_with(|c: char| starts_a_formula(c) || c == '\'') => rest,
-        _ => cell,
-    }
-}
-
 /// A contact to export.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ExportRow {
@@ -793,14 +773,12 @@ pub fn export<W: Write>(
     custom_columns: &[String],
     contacts: impl IntoIterator<Item = ExportRow>,
 ) -> io::Result<()> {
-    let mut writer = csv::WriterBuilder::new()
-        .terminator(csv::Terminator::CRLF)
-        .from_writer(out);
+    let mut writer = SpreadsheetWriter::new(out);
     let header = EXPORT_FIELDS
         .iter()
         .map(|field| field.as_str().to_string())
         .chain(custom_columns.iter().map(|name| format!("custom.{name}")));
-    writer.write_record(header.map(|cell| guard_formula(&cell).into_owned()))?;
+    writer.write_record(header)?;
     for contact in contacts {
         let standard = [
             Some(&contact.email),
@@ -815,8 +793,8 @@ pub fn export<W: Write>(
         let cells = standard
             .into_iter()
             .chain(custom)
-            .map(|cell| guard_formula(cell.map_or("", String::as_str)));
-        writer.write_record(cells.map(|cell| cell.into_owned()))?;
+            .map(|cell| cell.map_or("", String::as_str));
+        writer.write_record(cells)?;
     }
     writer.flush()
 }
@@ -1362,14 +1340,6 @@ mod tests {
             "email,first_name,last_name,company,website,title,timezone,custom.size,custom.absent\r\n\
              a@x.example,\"'=HYPERLINK(\"\"http://evil\"\")\",'-1,\"Acme, Inc.\nBerlin\",''quoted,,,'@SUM(A1),\r\n"
         );
-    }
-
-    #[test]
-    fn the_formula_guard_comes_off_exactly() {
-        for cell in ["=1", "'=1", "''", "'", "x", "'Tis", "-", "@x", "\tx"] {
-            assert_eq!(undo_formula_guard(&guard_formula(cell)), cell);
-        }
-        assert_eq!(undo_formula_guard("'Tis"), "'Tis");
     }
 
     fn an_optional_value() -> impl Strategy<Value = Option<String>> {

@@ -18,3 +18,4 @@ pub mod template;
 pub mod address;
 pub mod deliverability;
 pub mod contact_csv;
+pub mod spreadsheet;

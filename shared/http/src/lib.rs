@@ -209,13 +209,47 @@ async fn request_id(mut request: Request, next: Next) -> Response {
     if let Ok(value) = HeaderValue::from_str(&id.to_string()) {
         request.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
-    let span = tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path());
+    let span = tracing::info_span!("request", request_id = %id, method = %request.method(), path = %loggable_path(&request));
     let mut response = next.run(request).instrument(span.clone()).await;
     span.in_scope(|| tracing::info!(status = response.status().as_u16(), "response"));
     if let Ok(value) = HeaderValue::from_str(&id.to_string()) {
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
     response
+}
+
+/// The path as it may be logged: paths carry secrets (`/v1/unsubscribe/<token>`,
+/// and any route that takes a token in its path later), and log lines are read by
+/// more people, and kept longer, than the tokens are meant for. A matched route is
+/// logged by its template (`/v1/unsubscribe/{token}`), so no parameter of any route
+/// reaches a log line, whatever the route; an unmatched one (a 404, where there is
+/// no template) has its token-looking segments redacted.
+pub fn loggable_path(request: &Request) -> std::borrow::Cow<'_, str> {
+    match request.extensions().get::<axum::extract::MatchedPath>() {
+        Some(matched) => matched.as_str().into(),
+        None => redact_tokens(request.uri().path()).into(),
+    }
+}
+
+/// Written in place of a path segment that looks like a secret.
+pub const REDACTED_SEGMENT: &str = "[redacted]";
+
+/// `path` with every segment that could be a secret replaced by [`REDACTED_SEGMENT`].
+/// Kept: short segments, ids (hexadecimal UUIDs, alone or joined by `.`), and words
+/// (lowercase letters, `-`, `_`), the shapes of every literal and id in our routes.
+/// Anything else of 16 characters or more goes, which covers our tokens (43
+/// characters of base64url), API keys and foreign tokens alike.
+pub fn redact_tokens(path: &str) -> String {
+    path.split('/')
+        .map(|segment| if looks_like_a_secret(segment) { REDACTED_SEGMENT } else { segment })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn looks_like_a_secret(segment: &str) -> bool {
+    let id = |s: &str| s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b) || b == b'-' || b == b'.');
+    let word = |s: &str| s.bytes().all(|b| b.is_ascii_lowercase() || b == b'-' || b == b'_');
+    segment.len() >= 16 && !id(segment) && !word(segment)
 }
 
 /// A body-limit failure from the limit layer arrives as a bare 413; give it the stable body.
@@ -301,6 +335,63 @@ mod tests {
             assert_eq!(got["error"]["code"], code, "{method} {uri} {body}: {got}");
             assert!(got["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
         }
+    }
+
+    #[test]
+    fn token_looking_segments_are_redacted_and_ids_and_words_kept() {
+        let token = "Qm9ndXMtdG9rZW4tZm9yLWEtdGVzdC0xMjM0NTY3OA";
+        let ws = "0197a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b";
+        assert_eq!(redact_tokens(&format!("/v1/unsubscribe/{token}")), "/v1/unsubscribe/[redacted]");
+        assert_eq!(redact_tokens(&format!("/u/{token}/more")), "/u/[redacted]/more");
+        assert_eq!(redact_tokens("/v1/me/tern_k_ABCDEF0123456789xyz"), "/v1/me/[redacted]");
+        for kept in [
+            format!("/v1/workspaces/{ws}/enrichment-usage"),
+            format!("/v1/workspaces/{ws}/enrollments/{ws}.{ws}/actions"),
+            "/v1/workspaces/x/privacy/access-requests".to_string(),
+            "/health".to_string(),
+            "/".to_string(),
+            "".to_string(),
+        ] {
+            assert_eq!(redact_tokens(&kept), kept);
+        }
+    }
+
+    /// Every line the closure logs, as the JSON lines production writes.
+    async fn logged<F: std::future::Future<Output = ()>>(run: F) -> String {
+        #[derive(Clone, Default)]
+        struct Buffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+        impl std::io::Write for Buffer {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buffer = Buffer::default();
+        let writer = buffer.clone();
+        let subscriber = tracing_subscriber::fmt().json().with_current_span(true).with_writer(move || writer.clone()).finish();
+        let guard = tracing::subscriber::set_default(subscriber);
+        run.await;
+        drop(guard);
+        String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_request_span_logs_the_route_template_never_the_token_in_the_path() {
+        let token = "Qm9ndXMtdG9rZW4tZm9yLWEtdGVzdC0xMjM0NTY3OA";
+        let router = with_common_layers(Router::new().route("/v1/unsubscribe/{token}", axum::routing::get(|| async { "ok" })), 64);
+        let logs = logged(async {
+            for uri in [format!("/v1/unsubscribe/{token}"), format!("/nowhere/{token}")] {
+                let response = router.clone().oneshot(Request::builder().uri(&uri).body(Body::empty()).unwrap()).await.unwrap();
+                assert!(response.status() == StatusCode::OK || response.status() == StatusCode::NOT_FOUND);
+            }
+        })
+        .await;
+        assert!(logs.contains("/v1/unsubscribe/{token}"), "{logs}");
+        assert!(logs.contains("/nowhere/[redacted]"), "{logs}");
+        assert!(!logs.contains(token), "{logs}");
     }
 
     #[tokio::test]
