@@ -324,6 +324,11 @@ async fn the_role_by_route_matrix_holds() {
         (Method::PUT, format!("/v1/workspaces/{ws}/templates/{nobody}"), Some(json!({ "name": "t", "subject": "Hi", "text": "Hello" })), Permission::ManageTemplates),
         (Method::DELETE, format!("/v1/workspaces/{ws}/templates/{nobody}"), None, Permission::ManageTemplates),
         (Method::POST, format!("/v1/workspaces/{ws}/templates/{nobody}/preview"), Some(json!({ "contact_id": "x" })), Permission::ReadContacts),
+        // Plan-gated: allowed roles get 422 on a trial workspace; no such domain was asked for: 404.
+        (Method::POST, format!("/v1/workspaces/{ws}/sending-domains"), Some(json!({ "domain": "mail.acme.example" })), Permission::ManageWorkspace),
+        (Method::GET, format!("/v1/workspaces/{ws}/sending-domains"), None, Permission::ReadWorkspace),
+        (Method::POST, format!("/v1/workspaces/{ws}/sending-domains/mail.acme.example/verify"), Some(json!({})), Permission::ManageWorkspace),
+        (Method::DELETE, format!("/v1/workspaces/{ws}/sending-domains/mail.acme.example"), None, Permission::ManageWorkspace),
         (Method::POST, format!("/v1/workspaces/{ws}/mailboxes"), Some(json!({ "name": "m", "from_email": "ann@acme.example", "provider": { "kind": "ses" } })), Permission::ManageMailboxes),
         (Method::GET, format!("/v1/workspaces/{ws}/mailboxes"), None, Permission::ReadWorkspace),
         (Method::GET, format!("/v1/workspaces/{ws}/mailboxes/{nobody}"), None, Permission::ReadWorkspace),

@@ -19,4 +19,5 @@ mod outreach;
 mod platform;
 mod queues;
 mod retention;
+mod sending_domains;
 mod template;

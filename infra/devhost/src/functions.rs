@@ -14,6 +14,7 @@ use tern_domain::clock::SharedClock;
 
 pub struct Functions {
     api: Router,
+    api_state: Arc<tern_api::ApiState>,
     inbound: Router,
     classify: tern_classify::ClassifyDeps,
     enrich: tern_enrich::EnrichDeps,
@@ -55,8 +56,10 @@ impl Functions {
             .extra_roots
             .iter()
             .fold(tern_send::smtp::SmtpClient::new(mail.policy.clone(), resolver), |client, der| client.with_extra_root(der.clone()));
+        let api = Arc::new(api);
         Ok(Self {
-            api: tern_api::router(Arc::new(api)),
+            api: tern_api::router(api.clone()),
+            api_state: api,
             inbound: tern_inbound::router(Arc::new(tern_inbound::InboundState::new(c.clone(), a.clone(), k.clone()))),
             classify,
             enrich: tern_enrich::EnrichDeps::new(c.clone(), a.clone(), k.clone(), fetcher),
@@ -72,6 +75,12 @@ impl Functions {
     /// e-mail verification with [`tern_enrich::EnrichDeps::use_verifier`]).
     pub fn enrich(&self) -> &tern_enrich::EnrichDeps {
         &self.enrich
+    }
+
+    /// The api function's state (tests give it their own DNS server for
+    /// sending-domain proofs with [`tern_api::ApiState::use_dns`]).
+    pub fn api(&self) -> &tern_api::ApiState {
+        &self.api_state
     }
 
     pub fn knows(&self, function: &str) -> bool {
