@@ -524,8 +524,14 @@ async fn a_refusing_server_stops_the_step_with_its_reason_and_own_domains_need_t
     // SES sends went out from the platform's domain (no own domain yet).
     let (_, sent) = call(&host, Method::GET, &format!("/v1/workspaces/{ws}/sends?state=sent&limit=100"), Some(&owner), None).await;
     assert!(sent["sends"].as_array().unwrap().iter().all(|s| s["message_id"].as_str().unwrap().ends_with("@send.tern.test")), "{sent}");
-    // An own sending domain must be verified in SES first, and is for growth plans and above.
+    // An own sending domain must be proven by this workspace (DNS TXT) and verified in
+    // SES, and is for growth plans and above.
     let domain = format!("acme-{}.example", &ws[ws.len() - 8..]);
+    let zone = crate::sending_domains::Zone::default();
+    crate::sending_domains::give_dns(&host, &zone).await;
+    let (status, error) = call(&host, Method::PATCH, &format!("/v1/workspaces/{ws}"), Some(&owner), Some(json!({ "sending_domain": domain }))).await;
+    assert_eq!((status.as_u16(), error["error"]["code"].as_str()), (422, Some("domain_not_claimed")), "{error}");
+    crate::sending_domains::prove_domain(&host, &owner, &ws, &domain, &zone).await;
     let (status, error) = call(&host, Method::PATCH, &format!("/v1/workspaces/{ws}"), Some(&owner), Some(json!({ "sending_domain": domain }))).await;
     assert_eq!((status.as_u16(), error["error"]["code"].as_str()), (422, Some("domain_not_verified")), "{error}");
     host.clients.ses.verify_domain_identity().domain(&domain).send().await.unwrap();

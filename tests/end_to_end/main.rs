@@ -21,5 +21,6 @@ mod platform;
 mod queues;
 mod retention;
 mod route_matrix;
+mod sending_domains;
 mod signup;
 mod template;

@@ -45,6 +45,9 @@ pub struct ApiState {
     /// The provider client for first-line drafts, built on the first draft (cold
     /// starts do not pay for TLS roots most requests never use).
     llm_client: std::sync::OnceLock<tern_web::llm::LlmClient>,
+    /// The DNS resolver that checks sending-domain proofs: the system's name servers
+    /// unless one was given ([`ApiState::use_dns`]; tests: their own DNS server).
+    dns: std::sync::OnceLock<tern_web::Verifier>,
     /// Workspace settings read on every request (allow-list, 2FA rule), kept for a
     /// few seconds per container so each request does not pay a read for them.
     settings_cache: std::sync::Mutex<std::collections::HashMap<WorkspaceId, (std::time::Instant, Arc<records::Workspace>)>>,
@@ -52,6 +55,9 @@ pub struct ApiState {
 
 /// How long a container trusts its copy of a workspace's settings. A change made
 /// through another container takes at most this long to apply here.
+/// How long a sending-domain proof waits for DNS.
+pub const DNS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 pub const SETTINGS_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(15);
 
 impl ApiState {
@@ -74,6 +80,7 @@ impl ApiState {
             mail_policy: tern_web::Policy::mail(),
             llm_policy: tern_web::Policy::provider_api(),
             llm_client: std::sync::OnceLock::new(),
+            dns: std::sync::OnceLock::new(),
             clients,
         })
     }
@@ -85,6 +92,21 @@ impl ApiState {
         }
         let built = tern_web::llm::LlmClient::new(self.llm_policy.clone(), tern_web::llm::LlmLimits::default())?;
         Ok(self.llm_client.get_or_init(|| built))
+    }
+
+    /// Checks sending-domain proofs with this resolver instead of the system's
+    /// name servers. `false` if one was already in use.
+    pub fn use_dns(&self, resolver: tern_web::Verifier) -> bool {
+        self.dns.set(resolver).is_ok()
+    }
+
+    /// The resolver for sending-domain proofs, built on first use.
+    pub fn dns(&self) -> Result<&tern_web::Verifier, tern_web::verify::SetupError> {
+        if let Some(resolver) = self.dns.get() {
+            return Ok(resolver);
+        }
+        let built = tern_web::Verifier::from_system_uncached(DNS_TIMEOUT)?;
+        Ok(self.dns.get_or_init(|| built))
     }
 
     pub fn now_unix(&self) -> u64 {
@@ -179,6 +201,9 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/v1/workspaces/{ws}/templates", post(templates::create).get(templates::list))
         .route("/v1/workspaces/{ws}/templates/{template_id}", get(templates::get).put(templates::replace).delete(templates::delete))
         .route("/v1/workspaces/{ws}/templates/{template_id}/preview", post(templates::preview))
+        .route("/v1/workspaces/{ws}/sending-domains", post(routes::sending_domains::create).get(routes::sending_domains::list))
+        .route("/v1/workspaces/{ws}/sending-domains/{domain}", delete(routes::sending_domains::delete))
+        .route("/v1/workspaces/{ws}/sending-domains/{domain}/verify", post(routes::sending_domains::verify))
         .route("/v1/workspaces/{ws}/mailboxes", post(mailboxes::create).get(mailboxes::list))
         .route("/v1/workspaces/{ws}/mailboxes/{mailbox_id}", get(mailboxes::get).patch(mailboxes::update_limits).delete(mailboxes::delete))
         .route("/v1/workspaces/{ws}/sequences", post(sequences::create).get(sequences::list))

@@ -237,3 +237,24 @@ impl Entity for IdealCustomerSettings {
         &self.id
     }
 }
+
+/// A sending domain this workspace asked to use, with the token it must publish
+/// (`_tern-challenge.<domain> TXT "tern-verify=<token>"`). Proving it creates the
+/// global [`crate::global::DomainClaim`]; until then the domain cannot be used.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SendingDomain {
+    /// The domain (the id): lower-case ASCII, no trailing dot.
+    pub domain: String,
+    /// Random, per workspace and domain; not a secret (it is published in DNS).
+    pub token: String,
+    pub created_at: i64,
+    pub verified_at: Option<i64>,
+}
+
+impl Entity for SendingDomain {
+    const KIND: &'static str = "SENDINGDOMAIN";
+    const COLLECTION: bool = true;
+    fn id(&self) -> &str {
+        &self.domain
+    }
+}

@@ -12,6 +12,7 @@
 //! | `COMPANY` | registrable domain | public company facts, found once, reused by every workspace |
 //! | `UNSUB` | SHA-256 of the unsubscribe token | a recipient's one-click link names only its token |
 //! | `DELETION` | workspace id | housekeeping lists scheduled workspace deletions by due date, across workspaces |
+//! | `DOMAINCLAIM` | sending domain | a domain is proven by one workspace only, whichever workspace asks |
 //!
 //! Keys are `pk = <KIND>#<key>`, `sk = <KIND>`. A record may also appear in the
 //! `gsi1` index (sessions by user, pending deletions by due date).
@@ -34,6 +35,7 @@ pub enum GlobalKind {
     Company,
     Unsubscribe,
     PendingDeletion,
+    DomainClaim,
 }
 
 impl GlobalKind {
@@ -48,6 +50,7 @@ impl GlobalKind {
             Self::Company => "COMPANY",
             Self::Unsubscribe => "UNSUB",
             Self::PendingDeletion => "DELETION",
+            Self::DomainClaim => "DOMAINCLAIM",
         }
     }
 }
@@ -143,6 +146,26 @@ impl GlobalTable {
             .into_iter()
             .map(|i| serde_dynamo::from_item(i).map_err(|e| StoreError::Codec(e.to_string())))
             .collect()
+    }
+}
+
+/// A sending domain a workspace has proven it controls (a DNS TXT record with its
+/// own token, see `functions/api/src/routes/sending_domains.rs`). One per domain:
+/// created with a condition, so a second workspace cannot prove it too, and
+/// deleted with its workspace (the deletion sweep takes every global record whose
+/// `workspace_id` names it) or when the workspace gives the domain up.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DomainClaim {
+    /// Lower-case ASCII (punycode), no trailing dot.
+    pub domain: String,
+    pub workspace_id: String,
+    pub verified_at: i64,
+}
+
+impl GlobalRecord for DomainClaim {
+    const KIND: GlobalKind = GlobalKind::DomainClaim;
+    fn key(&self) -> String {
+        self.domain.clone()
     }
 }
 

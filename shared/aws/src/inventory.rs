@@ -521,6 +521,32 @@ pub const ITEMS: &[Item] = &[
         used_by: &["api", "inbound", "feedback"],
         erasure: "deleted with its enrollment",
     },
+    Item {
+        kind: "DOMAINCLAIM",
+        type_name: "DomainClaim",
+        defined_in: "shared/aws/src/global.rs",
+        partition: Partition::Global,
+        holds: "a sending domain and the one workspace that proved it controls it (DNS TXT)",
+        personal: &[],
+        sealed: &[],
+        blind_indexed: &[],
+        retention: UNTIL_DELETED,
+        used_by: &["api"],
+        erasure: "deleted when the workspace gives the domain up; deleted with the workspace",
+    },
+    Item {
+        kind: "SENDINGDOMAIN",
+        type_name: "SendingDomain",
+        defined_in: "shared/aws/src/entities.rs",
+        partition: Partition::Workspace,
+        holds: "a sending domain the workspace asked to use: its DNS challenge token, when it was proven",
+        personal: &[],
+        sealed: &[],
+        blind_indexed: &[],
+        retention: UNTIL_DELETED,
+        used_by: &["api"],
+        erasure: WORKSPACE_ERASURE,
+    },
 ];
 
 /// Every prefix of the data bucket (SSE-KMS with the platform key by default,
@@ -711,6 +737,7 @@ mod tests {
             GlobalKind::Company,
             GlobalKind::Unsubscribe,
             GlobalKind::PendingDeletion,
+            GlobalKind::DomainClaim,
         ];
         for kind in every {
             match kind {
@@ -722,7 +749,8 @@ mod tests {
                 | GlobalKind::Throttle
                 | GlobalKind::Company
                 | GlobalKind::Unsubscribe
-                | GlobalKind::PendingDeletion => {}
+                | GlobalKind::PendingDeletion
+                | GlobalKind::DomainClaim => {}
             }
         }
         every.to_vec()
@@ -761,6 +789,7 @@ mod tests {
             WorkspaceSecrets::KIND,
             LlmSettings::KIND,
             InboundWebhookCredential::KIND,
+            SendingDomain::KIND,
         ];
         for kind in kinds {
             assert!(entry(kind, Partition::Workspace).is_some(), "Entity kind {kind} has no entry in inventory::ITEMS");

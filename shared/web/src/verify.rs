@@ -204,10 +204,7 @@ impl Verifier {
     /// A verifier on the system's name servers (`/etc/resolv.conf`).
     /// `timeout` bounds all DNS work of one verification.
     pub fn from_system(timeout: Duration) -> Result<Self, SetupError> {
-        let mut builder = TokioResolver::builder_tokio().map_err(|e| SetupError(e.to_string()))?;
-        tune(builder.options_mut(), timeout);
-        let resolver = builder.build().map_err(|e| SetupError(e.to_string()))?;
-        Ok(Self { resolver, timeout })
+        Self::system(timeout, true)
     }
 
     /// A verifier on the given name servers (UDP, with TCP fallback on the
@@ -216,6 +213,32 @@ impl Verifier {
         servers: &[SocketAddr],
         timeout: Duration,
     ) -> Result<Self, SetupError> {
+        Self::servers(servers, timeout, true)
+    }
+
+    /// Like [`Verifier::from_system`], without a cache: for proofs of control
+    /// (a TXT record just published), where a remembered "not there" or an old
+    /// value would make "try again" wait for the record's TTL in this process.
+    pub fn from_system_uncached(timeout: Duration) -> Result<Self, SetupError> {
+        Self::system(timeout, false)
+    }
+
+    /// Like [`Verifier::with_name_servers`], without a cache.
+    pub fn with_name_servers_uncached(
+        servers: &[SocketAddr],
+        timeout: Duration,
+    ) -> Result<Self, SetupError> {
+        Self::servers(servers, timeout, false)
+    }
+
+    fn system(timeout: Duration, cache: bool) -> Result<Self, SetupError> {
+        let mut builder = TokioResolver::builder_tokio().map_err(|e| SetupError(e.to_string()))?;
+        tune(builder.options_mut(), timeout, cache);
+        let resolver = builder.build().map_err(|e| SetupError(e.to_string()))?;
+        Ok(Self { resolver, timeout })
+    }
+
+    fn servers(servers: &[SocketAddr], timeout: Duration, cache: bool) -> Result<Self, SetupError> {
         let name_servers = servers
             .iter()
             .map(|addr| {
@@ -228,7 +251,7 @@ impl Verifier {
             .collect();
         let config = ResolverConfig::from_name_servers(name_servers);
         let mut builder = Resolver::builder_with_config(config, TokioRuntimeProvider::default());
-        tune(builder.options_mut(), timeout);
+        tune(builder.options_mut(), timeout, cache);
         let resolver = builder.build().map_err(|e| SetupError(e.to_string()))?;
         Ok(Self { resolver, timeout })
     }
@@ -312,6 +335,30 @@ impl Verifier {
         v
     }
 
+    /// The TXT records at `name` (each record's strings joined, as RFC 7208 reads
+    /// them), bounded by the verifier's timeout. A name that does not exist or has
+    /// no TXT records is an empty list, not an error: for a proof of control the
+    /// two mean the same, "not published (yet)".
+    pub async fn txt_records(&self, name: &str) -> Result<Vec<String>, DnsLookupError> {
+        let fqdn = format!("{}.", name.trim_end_matches('.'));
+        match tokio::time::timeout(self.timeout, self.resolver.txt_lookup(fqdn.as_str())).await {
+            Err(_) => Err(DnsLookupError::Timeout),
+            Ok(Ok(lookup)) => Ok(lookup
+                .answers()
+                .iter()
+                .filter_map(|r| match &r.data {
+                    RData::TXT(txt) => Some(txt.txt_data.iter().map(|part| String::from_utf8_lossy(part)).collect::<String>()),
+                    _ => None,
+                })
+                .collect()),
+            Ok(Err(e)) if e.is_nx_domain() || e.is_no_records_found() => Ok(Vec::new()),
+            Ok(Err(e)) => match failure(&e) {
+                Failure::Timeout => Err(DnsLookupError::Timeout),
+                Failure::Other(why) => Err(DnsLookupError::Failed(why)),
+            },
+        }
+    }
+
     async fn mail_servers(&self, domain: &str) -> MailServers {
         // Trailing dot: the name is absolute, so no search domains are tried.
         let fqdn = format!("{domain}.");
@@ -359,12 +406,26 @@ impl Verifier {
     }
 }
 
-fn tune(opts: &mut ResolverOpts, timeout: Duration) {
+fn tune(opts: &mut ResolverOpts, timeout: Duration, cache: bool) {
     // Per-query timeout below the overall bound so a retry fits inside it.
     opts.timeout = (timeout / 2).max(Duration::from_millis(50));
     opts.attempts = 1;
     // /etc/hosts has nothing to say about other companies' mail.
     opts.use_hosts_file = ResolveHosts::Never;
+    if !cache {
+        opts.cache_size = 0;
+        opts.positive_max_ttl = Some(Duration::ZERO);
+        opts.negative_max_ttl = Some(Duration::ZERO);
+    }
+}
+
+/// A DNS lookup that did not get an answer (as opposed to an answer saying "none").
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DnsLookupError {
+    #[error("DNS did not answer in time")]
+    Timeout,
+    #[error("DNS lookup failed: {0}")]
+    Failed(String),
 }
 
 enum Failure {

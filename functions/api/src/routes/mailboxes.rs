@@ -1,4 +1,5 @@
-//! Sending mailboxes: SES (the platform's domain, or the workspace's verified one)
+//! Sending mailboxes: SES (the platform's domain, or the workspace's own one, proven
+//! through `sending_domains` and verified in SES)
 //! or the customer's own SMTP server. SMTP passwords are sealed with the workspace
 //! key the moment they arrive and are never returned; the host must pass the SSRF
 //! guard's mail policy (public address, standard mail port).
@@ -168,13 +169,19 @@ pub async fn create(
         None => ctx.settings.timezone.clone(),
     };
     let id = uuid::Uuid::now_v7().to_string();
+    let from_domain = from_email.rsplit('@').next().unwrap_or_default().to_string();
+    // No mailbox, SES or SMTP, speaks as the platform: its domains are not any workspace's.
+    if crate::routes::sending_domains::is_platform_domain(&state, &from_domain) {
+        return Err(ApiError::unprocessable("platform_domain_reserved", "A mailbox's address cannot be at the platform's own domain."));
+    }
     let provider = match input.provider {
         ProviderInput::Ses => {
-            let domain = from_email.rsplit('@').next().unwrap_or_default();
-            // Growth and above send from their own domain once SES has verified it;
-            // on other plans the platform's domain sends and replies go to this address.
-            if ctx.settings.sending_domain.as_deref() == Some(domain) {
-                require_verified_domain(&state, domain).await?;
+            // Growth and above send from their own domain once this workspace has
+            // proven it controls it and SES has verified it; on other plans (or other
+            // domains) the platform's domain sends and replies go to this address.
+            if ctx.settings.sending_domain.as_deref() == Some(from_domain.as_str()) {
+                crate::routes::sending_domains::require_claim(&state, &ctx.workspace.to_string(), &from_domain).await?;
+                require_verified_domain(&state, &from_domain).await?;
             }
             MailboxProvider::Ses
         }

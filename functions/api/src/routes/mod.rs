@@ -13,6 +13,7 @@ pub mod llm;
 pub mod mailboxes;
 pub mod notes;
 pub mod privacy;
+pub mod sending_domains;
 pub mod sequences;
 pub mod templates;
 pub mod two_factor;

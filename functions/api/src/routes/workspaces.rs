@@ -186,7 +186,8 @@ pub struct WorkspaceChanges {
     company_description: Option<String>,
     /// Custom contact fields templates may use; replaces the list.
     custom_fields: Option<Vec<String>>,
-    /// Growth plans and above: send from this domain (verified in SES) instead of the platform's.
+    /// Growth plans and above: send from this domain instead of the platform's. The workspace must have proven it
+    /// controls it (`POST …/sending-domains`, then `…/verify`: else `domain_not_claimed`) and SES must have verified it.
     sending_domain: Option<String>,
     /// Days inbound-mail metadata is kept, 1 to 730; the same as `retention.inbound_metadata_days` (kept for older clients).
     inbound_retention_days: Option<u16>,
@@ -390,6 +391,10 @@ async fn apply_outreach_settings(state: &ApiState, workspace: &mut Workspace, ch
             if !workspace.plan.may_use_custom_domain() {
                 return Err(ApiError::unprocessable("plan_required", "Sending from your own domain is part of the growth plan and above."));
             }
+            // Proven by this workspace first (SES verifying a domain says only that the
+            // platform may send from it, not which tenant may), then ready in SES.
+            let domain = crate::routes::sending_domains::normalise_domain(&domain)?;
+            crate::routes::sending_domains::require_claim(state, &workspace.id, &domain).await?;
             crate::routes::mailboxes::require_verified_domain(state, &domain).await?;
             workspace.sending_domain = Some(domain);
         }
