@@ -136,6 +136,11 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("PUT", "/v1/workspaces/{ws}/templates/{template_id}", key(P::ManageTemplates, write(R::Templates))),
     ("DELETE", "/v1/workspaces/{ws}/templates/{template_id}", key(P::ManageTemplates, write(R::Templates))),
     ("POST", "/v1/workspaces/{ws}/templates/{template_id}/preview", key(P::ReadContacts, read(R::Templates))),
+    // Claiming a sending domain decides whose mail it carries: people only.
+    ("POST", "/v1/workspaces/{ws}/sending-domains", people(P::ManageWorkspace)),
+    ("GET", "/v1/workspaces/{ws}/sending-domains", key(P::ReadWorkspace, read(R::Workspace))),
+    ("POST", "/v1/workspaces/{ws}/sending-domains/{domain}/verify", people(P::ManageWorkspace)),
+    ("DELETE", "/v1/workspaces/{ws}/sending-domains/{domain}", people(P::ManageWorkspace)),
     ("POST", "/v1/workspaces/{ws}/mailboxes", key(P::ManageMailboxes, write(R::Mailboxes))),
     ("GET", "/v1/workspaces/{ws}/mailboxes", key(P::ReadWorkspace, read(R::Mailboxes))),
     ("GET", "/v1/workspaces/{ws}/mailboxes/{mailbox_id}", key(P::ReadWorkspace, read(R::Mailboxes))),
