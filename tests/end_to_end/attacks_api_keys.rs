@@ -159,9 +159,17 @@ async fn support_cannot_read_template_bodies_or_member_emails() {
     assert!(members.iter().all(|m| m["email"].is_null() && m["role"].is_string()), "{members:?}");
     let text = serde_json::to_string(members).unwrap();
     assert!(!text.contains("owner@acme.example") && !text.contains("colleague@acme.example"), "{text}");
+    // Nor through the audit trail (the invitation names the address it went to).
+    let (status, trail) = call(&host, Method::GET, &format!("/v1/workspaces/{ws}/audit"), Some(&support), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let invited = trail["entries"].as_array().unwrap().iter().find(|e| e["action"] == "member.invited").expect("the invitation is in the trail");
+    assert_eq!(invited["target"], "[address hidden]", "{invited}");
+    assert!(!trail.to_string().contains("colleague@acme.example"), "{trail}");
     // Members themselves still see the addresses.
     let (_, seen) = call(&host, Method::GET, &format!("/v1/workspaces/{ws}/members"), Some(&owner), None).await;
     assert!(seen.to_string().contains("colleague@acme.example"), "{seen}");
+    let (_, trail) = call(&host, Method::GET, &format!("/v1/workspaces/{ws}/audit?action=member.invited"), Some(&owner), None).await;
+    assert_eq!(trail["entries"][0]["target"], "colleague@acme.example", "{trail}");
     host.stop().await;
 }
 

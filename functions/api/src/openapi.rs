@@ -169,3 +169,37 @@ impl utoipa::Modify for AccessRules {
 pub async fn document() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The route table and the document list the same operations, and each says who may call it.
+    #[test]
+    fn every_documented_operation_states_its_access_from_the_route_table() {
+        let document = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let mut documented = Vec::new();
+        for (path, item) in document["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                documented.push((method.to_uppercase(), path.clone()));
+                assert!(operation["security"].is_array(), "{method} {path}");
+                if path.starts_with("/v1/workspaces/{ws}") {
+                    assert!(operation["x-tern-permission"].is_string(), "{method} {path}");
+                    assert!(operation.get("x-tern-scope").is_some(), "{method} {path}");
+                }
+            }
+        }
+        for (method, path, _) in crate::policy::ROUTES {
+            assert!(documented.contains(&(method.to_string(), path.to_string())), "{method} {path} is in the route table but not documented");
+        }
+        let templates = &document["paths"]["/v1/workspaces/{ws}/templates/{template_id}"]["get"];
+        assert_eq!(templates["x-tern-permission"], "read_message_bodies");
+        assert_eq!(templates["security"], serde_json::json!([{ "session": [] }, { "api_key": ["templates:read"] }]));
+        let invite = &document["paths"]["/v1/workspaces/{ws}/invites"]["post"];
+        assert_eq!((&invite["x-tern-scope"], &invite["security"]), (&serde_json::Value::Null, &serde_json::json!([{ "session": [] }])));
+        assert_eq!(document["paths"]["/v1/signup"]["post"]["security"], serde_json::json!([{}]));
+        let schemes = &document["components"]["securitySchemes"];
+        assert!(schemes["api_key"]["description"].as_str().unwrap().contains("`templates:read`"), "{schemes}");
+        assert!(!schemes["api_key"]["description"].as_str().unwrap().contains("`members:write`"), "{schemes}");
+    }
+}

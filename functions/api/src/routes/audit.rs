@@ -35,8 +35,33 @@ pub async fn list(State(state): State<Arc<ApiState>>, ctx: InWorkspace<need::Rea
     }
     let entries = state.audit.entries(ctx.workspace, query.after.unwrap_or(0), limit).await.map_err(ApiError::unavailable)?;
     let next = (entries.len() == limit as usize).then(|| entries.last().map(|e| e.seq)).flatten();
-    let entries = entries.into_iter().filter(|e| query.action.as_deref().is_none_or(|a| e.action.starts_with(a))).collect();
+    let entries = entries.into_iter().filter(|e| query.action.as_deref().is_none_or(|a| e.action.starts_with(a)));
+    // Readers from outside the workspace (platform support, a granted agency) see the
+    // trail without people's addresses (e.g. an invitation's target).
+    let outside = ctx.role == tern_security::roles::Role::Support;
+    let entries = entries.map(|e| if outside { without_addresses(e) } else { e }).collect();
     Ok(Json(AuditPage { entries, next }))
+}
+
+/// The entry with every e-mail address in its target and parameters replaced.
+/// (The stored entry is untouched, so the chain still verifies.)
+fn without_addresses(mut entry: AuditEntry) -> AuditEntry {
+    fn is_address(text: &str) -> bool {
+        text.contains('@') && tern_security::blind_index::normalise_email(text).is_ok()
+    }
+    fn scrub(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::String(text) if is_address(text) => *text = "[address hidden]".into(),
+            serde_json::Value::Array(items) => items.iter_mut().for_each(scrub),
+            serde_json::Value::Object(fields) => fields.values_mut().for_each(scrub),
+            _ => {}
+        }
+    }
+    if entry.target.as_deref().is_some_and(is_address) {
+        entry.target = Some("[address hidden]".into());
+    }
+    scrub(&mut entry.parameters);
+    entry
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
