@@ -6,6 +6,7 @@
 //! the security primitives from `tern_security`, storage from `tern_aws`.
 
 pub mod auth;
+pub mod limits;
 pub mod openapi;
 pub mod records;
 pub mod routes;

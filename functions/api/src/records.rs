@@ -204,3 +204,74 @@ impl GlobalRecord for ApiKeyLookup {
         self.hash.clone()
     }
 }
+
+/// The count behind a rate limit or a cap (see [`crate::limits`]), changed only by
+/// conditional increments so concurrent requests cannot pass the limit together.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Counter {
+    /// `<limit>:<subject>` (a cap) or `<limit>:<subject>:<window>` (a rate limit).
+    pub key: String,
+    pub count: u64,
+    /// The workspace a cap belongs to (an agency's client workspaces), so deleting
+    /// the workspace deletes its count.
+    #[serde(default)]
+    pub workspace_id: Option<String>,
+}
+
+impl GlobalRecord for Counter {
+    const KIND: GlobalKind = GlobalKind::Counter;
+    fn key(&self) -> String {
+        self.key.clone()
+    }
+}
+
+/// A sign-up waiting for its address to be verified. Nothing else exists until the
+/// link is used: no account, no workspace, no KMS key, no claim on the address (so a
+/// stranger's sign-up with someone's address never locks its owner out).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PendingSignup {
+    /// SHA-256 (hex) of the token in the mailed link.
+    pub token_hash: String,
+    pub email: String,
+    pub name: String,
+    /// argon2id PHC string of the password chosen at sign-up.
+    pub password_hash: String,
+    pub workspace_name: String,
+    pub timezone: String,
+    pub locale: String,
+    pub expires_at: i64,
+}
+
+impl GlobalRecord for PendingSignup {
+    const KIND: GlobalKind = GlobalKind::PendingSignup;
+    fn key(&self) -> String {
+        self.token_hash.clone()
+    }
+}
+
+/// What a mailed link is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EmailTokenPurpose {
+    VerifyEmail,
+    PasswordReset,
+}
+
+/// A single-use link mailed to a user; only its hash is stored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EmailToken {
+    /// SHA-256 (hex) of the token in the link.
+    pub token_hash: String,
+    pub purpose: EmailTokenPurpose,
+    pub user_id: String,
+    /// The address it was sent to: verifying proves this one, not a later one.
+    pub email: String,
+    pub expires_at: i64,
+}
+
+impl GlobalRecord for EmailToken {
+    const KIND: GlobalKind = GlobalKind::EmailToken;
+    fn key(&self) -> String {
+        self.token_hash.clone()
+    }
+}

@@ -2,6 +2,7 @@
 
 use super::{audit, email, text};
 use crate::ApiState;
+use crate::limits;
 use crate::auth::{Caller, Client, REFRESH_COOKIE, cookie};
 use crate::records::{EmailLookup, Member, Plan, Session, Throttle, User};
 use crate::sessions::{self, SignedIn};
@@ -66,7 +67,8 @@ fn weak_password(violation: tern_security::password::PolicyViolation) -> ApiErro
 
 /// Creates a user, their workspace (with its own KMS key) and a session.
 #[utoipa::path(post, path = "/v1/signup", request_body = SignUp, responses(
-    (status = 201, body = SignedIn), (status = 409, description = "e-mail already registered"), (status = 422, description = "invalid fields, or a plan other than trial (`plan_not_selectable`)")))]
+    (status = 201, body = SignedIn), (status = 409, description = "e-mail already registered"), (status = 422, description = "invalid fields, or a plan other than trial (`plan_not_selectable`)"),
+    (status = 429, description = "too many sign-ups from this address (`rate_limited`, with Retry-After)")))]
 pub async fn sign_up(State(state): State<Arc<ApiState>>, client: Client, Json(input): Json<SignUp>) -> Result<Response, ApiError> {
     // Refused rather than ignored, so a client that asks for a plan learns at once
     // that it did not get it.
@@ -82,6 +84,10 @@ pub async fn sign_up(State(state): State<Arc<ApiState>>, client: Client, Json(in
     let timezone = timezone(input.timezone.as_deref())?;
     let locale = locale(input.locale.as_deref())?;
     state.policy.check(&input.password, &email, Some(&name)).map_err(weak_password)?;
+    // Before the password is hashed: a refused sign-up costs the platform one write.
+    if let limits::Outcome::Limited { retry_after } = limits::take(&state, limits::SIGNUP_PER_IP, &limits::ip_subject(&client)).await? {
+        return Ok(limits::too_many(retry_after, "Too many sign-ups from your address. Try again later."));
+    }
     let password_hash = state.hasher.hash(&input.password).map_err(ApiError::internal)?;
 
     let user_id = tern_domain::ids::RequestId::generate().to_string();

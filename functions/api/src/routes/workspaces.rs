@@ -4,6 +4,7 @@ use super::identity::{locale, timezone};
 use super::{audit, email, text};
 use crate::ApiState;
 use crate::auth::{Client, InWorkspace, need};
+use crate::limits;
 use crate::records::{EmailLookup, Invite, Member, Plan, User, Workspace};
 use crate::sessions::{self, SignedIn};
 use axum::extract::State;
@@ -438,10 +439,15 @@ pub struct NewSubWorkspace {
     locale: Option<String>,
 }
 
+/// The caps' counters: client workspaces per agency and per creating account.
+const AGENCY_CAP: &str = "sub-workspaces";
+const ACCOUNT_CAP: &str = "account-sub-workspaces";
+
 /// An agency creates a client workspace: its own tenancy boundary and KMS key. The
 /// agency sees into it only as its members, or through the grants it gives.
 #[utoipa::path(post, path = "/v1/workspaces/{ws}/sub-workspaces", params(("ws" = String, Path)), request_body = NewSubWorkspace,
-    responses((status = 201, body = WorkspaceView), (status = 403), (status = 404), (status = 422)))]
+    responses((status = 201, body = WorkspaceView), (status = 403), (status = 404),
+        (status = 422, description = "not an agency (`plan_required`), a client workspace (`nested_sub_workspace`), or a cap reached (`sub_workspace_limit`, `account_workspace_limit`)")))]
 pub async fn create_sub_workspace(
     State(state): State<Arc<ApiState>>,
     client: Client,
@@ -450,6 +456,11 @@ pub async fn create_sub_workspace(
 ) -> Result<Response, ApiError> {
     if ctx.settings.plan != Plan::Agency {
         return Err(ApiError::unprocessable("plan_required", "Sub-workspaces are part of the agency plan."));
+    }
+    // A client workspace has the agency plan too; without this, each level of
+    // nesting would multiply the cap below.
+    if ctx.settings.parent_id.is_some() {
+        return Err(ApiError::unprocessable("nested_sub_workspace", "A client workspace cannot have client workspaces of its own."));
     }
     let crate::auth::Actor::User { user_id, .. } = &ctx.actor else {
         return Err(ApiError::forbidden("API keys cannot create workspaces."));
@@ -462,8 +473,29 @@ pub async fn create_sub_workspace(
         locale: locale(input.locale.as_deref().or(Some(&ctx.settings.locale)))?,
         parent_id: Some(ctx.workspace),
     };
+    // Each one is a KMS key: capped per agency (by plan) and per account (across the
+    // agencies it owns), both reserved before the key is made and given back if it is not.
+    let agency = ctx.workspace.to_string();
+    let max = ctx.settings.plan.max_sub_workspaces();
+    if !limits::reserve(&state, AGENCY_CAP, &agency, max, Some(&agency)).await? {
+        return Err(ApiError::unprocessable("sub_workspace_limit", format!("This plan includes {max} client workspaces, and all are in use.")));
+    }
+    if !limits::reserve(&state, ACCOUNT_CAP, user_id, limits::SUB_WORKSPACES_PER_ACCOUNT, None).await? {
+        limits::release(&state, AGENCY_CAP, &agency).await;
+        return Err(ApiError::unprocessable(
+            "account_workspace_limit",
+            format!("An account can create at most {} client workspaces.", limits::SUB_WORKSPACES_PER_ACCOUNT),
+        ));
+    }
     let sub = WorkspaceId::generate();
-    let created = create_workspace(&state, sub, settings, &owner, &client).await?;
+    let created = match create_workspace(&state, sub, settings, &owner, &client).await {
+        Ok(created) => created,
+        Err(error) => {
+            limits::release(&state, AGENCY_CAP, &agency).await;
+            limits::release(&state, ACCOUNT_CAP, user_id).await;
+            return Err(error);
+        }
+    };
     owner.workspaces.push(sub.to_string());
     state.global.put(&owner, None).await.map_err(ApiError::unavailable)?;
     audit(&state, ctx.workspace, &ctx.actor.audit_name(), "workspace.sub_created", Some(&created.id), serde_json::json!({}), &client).await?;
