@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod limits;
 pub mod openapi;
+pub mod platform_mail;
 pub mod records;
 pub mod routes;
 pub mod sessions;
@@ -48,6 +49,8 @@ pub struct ApiState {
     /// Workspace settings read on every request (allow-list, 2FA rule), kept for a
     /// few seconds per container so each request does not pay a read for them.
     settings_cache: std::sync::Mutex<std::collections::HashMap<WorkspaceId, (std::time::Instant, Arc<records::Workspace>)>>,
+    /// Sees each account mail the platform sent (the dev host keeps them); `None` on Lambda.
+    pub mail_tap: Option<platform_mail::MailTap>,
 }
 
 /// How long a container trusts its copy of a workspace's settings. A change made
@@ -74,6 +77,7 @@ impl ApiState {
             mail_policy: tern_web::Policy::mail(),
             llm_policy: tern_web::Policy::provider_api(),
             llm_client: std::sync::OnceLock::new(),
+            mail_tap: None,
             clients,
         })
     }
@@ -128,6 +132,11 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/health", get(health))
         .route("/openapi.json", get(openapi::document))
         .route("/v1/signup", post(identity::sign_up))
+        .route("/v1/signup/verify", post(identity::verify_sign_up))
+        .route("/v1/me/email/verify", post(identity::verify_email))
+        .route("/v1/me/email/verification", post(identity::resend_verification))
+        .route("/v1/password-reset", post(identity::request_password_reset))
+        .route("/v1/password-reset/confirm", post(identity::confirm_password_reset))
         .route("/v1/sessions", post(identity::sign_in).get(identity::list_sessions))
         .route("/v1/sessions/refresh", post(identity::refresh))
         .route("/v1/sessions/{session_id}", delete(identity::revoke_session))

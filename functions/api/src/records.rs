@@ -38,6 +38,10 @@ pub struct User {
     /// Tern staff who may look at workspaces for support (read-only metadata).
     #[serde(default)]
     pub platform_support: bool,
+    /// When the address was proven by a mailed link; until then the account can do
+    /// nothing in a workspace (accounts from before verification existed start unverified).
+    #[serde(default)]
+    pub email_verified_at: Option<i64>,
 }
 
 impl User {
@@ -54,6 +58,7 @@ impl User {
             totp_last_step: 0,
             recovery_hashes: Vec::new(),
             platform_support: false,
+            email_verified_at: None,
         }
     }
 
@@ -102,6 +107,10 @@ pub struct Session {
     /// Signed in with a second factor (or turned 2FA on during the session).
     #[serde(default)]
     pub two_factor: bool,
+    /// The account's address was verified when the session started (otherwise each
+    /// request looks at the account, to see a verification made since).
+    #[serde(default)]
+    pub email_verified: bool,
 }
 
 impl GlobalRecord for Session {
@@ -239,6 +248,8 @@ pub struct PendingSignup {
     pub workspace_name: String,
     pub timezone: String,
     pub locale: String,
+    #[serde(default)]
+    pub remember_me: bool,
     pub expires_at: i64,
 }
 

@@ -632,26 +632,45 @@ pub async fn invite(
 pub struct AcceptInvite {
     #[schema(value_type = String)]
     token: SecretString,
-    name: String,
-    #[schema(value_type = String, format = Password)]
-    password: SecretString,
+    /// For a new account; signed in as the invited address, leave it out.
+    #[serde(default)]
+    name: Option<String>,
+    /// For a new account; signed in as the invited address, leave it out.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = Password)]
+    password: Option<SecretString>,
     #[serde(default)]
     remember_me: bool,
 }
 
-/// Accepts an invitation as a new user. The link works once and for seven days.
+/// Accepts an invitation: as a new user (whose address is then verified by a mailed
+/// link before the account can act), or signed in as the invited address's existing,
+/// verified account, which joins the workspace. The link works once and for seven days.
 #[utoipa::path(post, path = "/v1/invites/accept", request_body = AcceptInvite, responses(
-    (status = 201, body = SignedIn), (status = 404, description = "invalid, used or expired"), (status = 409, description = "account exists")))]
-pub async fn accept_invite(State(state): State<Arc<ApiState>>, client: Client, Json(input): Json<AcceptInvite>) -> Result<Response, ApiError> {
+    (status = 201, body = SignedIn, description = "a session in the invited workspace"),
+    (status = 403, description = "signed in as another address (`invite_for_another_address`) or unverified (`email_not_verified`)"),
+    (status = 404, description = "invalid, used or expired"), (status = 409, description = "account exists: sign in to accept")))]
+pub async fn accept_invite(
+    State(state): State<Arc<ApiState>>,
+    client: Client,
+    caller: Option<crate::auth::Caller>,
+    Json(input): Json<AcceptInvite>,
+) -> Result<Response, ApiError> {
     let gone = || ApiError::new(StatusCode::NOT_FOUND, "invite_invalid", "This invitation is invalid, used or expired.");
     let hash = TokenHash::of(input.token.expose()).to_hex();
     let invite = state.global.get::<Invite>(&hash).await.map_err(ApiError::unavailable)?.ok_or_else(gone)?;
     if invite.expires_at <= state.clock.now().unix_timestamp() {
         return Err(gone());
     }
-    let name = text("name", &input.name, 100)?;
-    state.policy.check(&input.password, &invite.email, Some(&name)).map_err(weak_password)?;
     let workspace = WorkspaceId::parse(&invite.workspace_id).map_err(ApiError::internal)?;
+    if let Some(caller) = caller {
+        return accept_as_existing(&state, &client, caller, invite, &hash, workspace, input.remember_me).await;
+    }
+    let (Some(name), Some(password)) = (input.name.as_deref(), input.password.as_ref()) else {
+        return Err(ApiError::unprocessable("invalid_fields", "A new account needs `name` and `password`; an existing one signs in and accepts."));
+    };
+    let name = text("name", name, 100)?;
+    state.policy.check(password, &invite.email, Some(&name)).map_err(weak_password)?;
     let user_id = tern_domain::ids::RequestId::generate().to_string();
     match state.global.create(&EmailLookup { email: invite.email.clone(), user_id: user_id.clone() }, None).await {
         Ok(()) => {}
@@ -663,13 +682,50 @@ pub async fn accept_invite(State(state): State<Arc<ApiState>>, client: Client, J
     // Single use: the deletion is the claim. A second accept finds nothing.
     state.global.delete::<Invite>(&hash).await.map_err(ApiError::unavailable)?;
     let now = state.clock.now().unix_timestamp();
-    let password_hash = state.hasher.hash(&input.password).map_err(ApiError::internal)?;
+    let password_hash = state.hasher.hash(password).map_err(ApiError::internal)?;
+    // Unverified: whoever holds the link (the inviter has it too) is not yet proven to
+    // own the address; the mailed link does that.
     let user = User::new(user_id.clone(), invite.email.clone(), name.clone(), password_hash.as_str().to_string(), now, invite.workspace_id.clone());
     state.global.create(&user, None).await.map_err(ApiError::unavailable)?;
     let member = Member { user_id: user_id.clone(), email: invite.email.clone(), name, role: invite.role, joined_at: now };
     state.table.scope(workspace).create(&member, None).await.map_err(ApiError::unavailable)?;
     audit(&state, workspace, &user_id, "member.joined", Some(&user_id), serde_json::json!({ "role": invite.role, "invited_by": invite.invited_by }), &client).await?;
+    super::identity::send_verification(&state, &user).await?;
     let (headers, body): (_, SignedIn) = sessions::start(&state, &user_id, &invite.workspace_id, invite.role, input.remember_me, false, &client).await?;
+    Ok((StatusCode::CREATED, headers, Json(body)).into_response())
+}
+
+/// An existing account joins: it must be the invited address, and verified.
+async fn accept_as_existing(
+    state: &ApiState,
+    client: &Client,
+    caller: crate::auth::Caller,
+    invite: Invite,
+    hash: &str,
+    workspace: WorkspaceId,
+    remember_me: bool,
+) -> Result<Response, ApiError> {
+    let mut user = state.global.get::<User>(&caller.user_id).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)?;
+    if user.email != invite.email {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "invite_for_another_address", "This invitation is for another address; sign in as that one."));
+    }
+    if user.email_verified_at.is_none() {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "email_not_verified", "Verify your e-mail address first, then accept."));
+    }
+    let scoped = state.table.scope(workspace);
+    if scoped.get::<Member>(&user.id).await.map_err(ApiError::unavailable)?.is_some() {
+        return Err(ApiError::new(StatusCode::CONFLICT, "already_a_member", "You are already a member of this workspace."));
+    }
+    state.global.delete::<Invite>(hash).await.map_err(ApiError::unavailable)?;
+    let now = state.clock.now().unix_timestamp();
+    let member = Member { user_id: user.id.clone(), email: user.email.clone(), name: user.name.clone(), role: invite.role, joined_at: now };
+    scoped.create(&member, None).await.map_err(ApiError::unavailable)?;
+    if !user.workspaces.contains(&invite.workspace_id) {
+        user.workspaces.push(invite.workspace_id.clone());
+        state.global.put(&user, None).await.map_err(ApiError::unavailable)?;
+    }
+    audit(state, workspace, &user.id, "member.joined", Some(&user.id), serde_json::json!({ "role": invite.role, "invited_by": invite.invited_by, "existing_account": true }), client).await?;
+    let (headers, body): (_, SignedIn) = sessions::start(state, &user.id, &invite.workspace_id, invite.role, remember_me, caller.two_factor, client).await?;
     Ok((StatusCode::CREATED, headers, Json(body)).into_response())
 }
 
