@@ -24,6 +24,7 @@ pub(crate) async fn join(host: &DevHost, token: &str, ws: &str, email: &str, rol
     let (_, invite) = call(host, Method::POST, &format!("/v1/workspaces/{ws}/invites"), Some(token), Some(json!({ "email": email, "role": role }))).await;
     let (status, body) = call(host, Method::POST, "/v1/invites/accept", None, Some(json!({ "token": invite["token"], "name": "Bo", "password": PASSWORD }))).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
+    tern_tests::verify_email(host, email, body["access_token"].as_str().unwrap()).await;
     (body["access_token"].as_str().unwrap().into(), body["user_id"].as_str().unwrap().into())
 }
 

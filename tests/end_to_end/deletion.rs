@@ -100,6 +100,7 @@ async fn after_the_grace_period_nothing_of_the_workspace_is_left_and_its_key_is_
     let (status, joined) = call(&host, Method::POST, "/v1/invites/accept", None, Some(json!({ "token": invite["token"], "name": "Ada", "password": PASSWORD }))).await;
     assert_eq!(status, StatusCode::CREATED, "{joined}");
     let admin = joined["access_token"].as_str().unwrap().to_string();
+    tern_tests::verify_email(&host, "admin@deleted.example", &admin).await;
 
     // A sealed value saved before deletion, opened through Tern's sealer.
     let workspace = WorkspaceId::parse(&ws).unwrap();

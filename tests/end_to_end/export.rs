@@ -153,6 +153,7 @@ async fn a_workspace_export_holds_every_item_and_nothing_foreign_and_a_person_ca
     let (_, invite) = call(&host, Method::POST, &format!("/v1/workspaces/{ws}/invites"), Some(&owner), Some(json!({ "email": "mo@export.example", "role": "member" }))).await;
     let (status, accepted) = call(&host, Method::POST, "/v1/invites/accept", None, Some(json!({ "token": invite["token"], "name": "Mo", "password": crate::outreach::PASSWORD }))).await;
     assert_eq!(status, StatusCode::CREATED, "{invite} {accepted}");
+    tern_tests::verify_email(&host, "mo@export.example", accepted["access_token"].as_str().unwrap()).await;
     let member = token(&host, "mo@export.example").await;
     for (method, path, body) in [
         (Method::POST, "privacy/exports", None),

@@ -10,6 +10,11 @@ async fn the_openapi_document_lists_every_route() {
     let served = [
         ("get", "/health"),
         ("post", "/v1/signup"),
+        ("post", "/v1/signup/verify"),
+        ("post", "/v1/me/email/verify"),
+        ("post", "/v1/me/email/verification"),
+        ("post", "/v1/password-reset"),
+        ("post", "/v1/password-reset/confirm"),
         ("post", "/v1/sessions"),
         ("get", "/v1/sessions"),
         ("post", "/v1/sessions/refresh"),

@@ -184,13 +184,40 @@ pub fn captured_logs() -> String {
     LOGS.get().map(|b| String::from_utf8_lossy(&b.lock().unwrap_or_else(|p| p.into_inner())).into_owned()).unwrap_or_default()
 }
 
-/// Signs up as a person does and returns the answer that carries the new session
-/// (`201` with the tokens in the body and the cookies in its headers). `body` is
-/// the sign-up request. Panics with the answer when the sign-up fails.
+/// The token of the newest account mail to `to` whose link goes to `page`
+/// (`signup/verify`, `verify-email`, `reset-password`), as the dev host saw it sent.
+pub fn mailed_token(host: &DevHost, to: &str, page: &str) -> Option<String> {
+    let marker = format!("/{page}#token=");
+    host.functions.platform_mail_to(to).iter().rev().find_map(|mail| {
+        let at = mail.text.find(&marker)? + marker.len();
+        Some(mail.text[at..].chars().take_while(|c| !c.is_whitespace()).collect())
+    })
+}
+
+/// Signs up as a person does: the sign-up request (`body`), then the link from the
+/// mail, and returns the answer that carries the new session (`201` with the tokens
+/// in the body and the cookies in its headers). Panics when a step fails.
 pub async fn sign_up_response(host: &DevHost, body: serde_json::Value) -> reqwest::Response {
-    let response = reqwest::Client::new().post(format!("{}/v1/signup", host.base_url())).json(&body).send().await.expect("the dev host answers");
-    assert_eq!(response.status(), reqwest::StatusCode::CREATED, "sign-up of {}", body["email"]);
+    let email = body["email"].as_str().expect("an e-mail in the sign-up").to_string();
+    let client = reqwest::Client::new();
+    let before = mailed_token(host, &email, "signup/verify");
+    let response = client.post(format!("{}/v1/signup", host.base_url())).json(&body).send().await.expect("the dev host answers");
+    assert_eq!(response.status(), reqwest::StatusCode::ACCEPTED, "sign-up of {email}");
+    // Mailed before the answer: the newest link is this sign-up's.
+    let token = mailed_token(host, &email, "signup/verify").filter(|t| Some(t) != before.as_ref()).expect("a verification link mailed");
+    let remember_me = body.get("remember_me").cloned().unwrap_or(serde_json::Value::Bool(false));
+    let verify = serde_json::json!({ "token": token, "remember_me": remember_me });
+    let response = client.post(format!("{}/v1/signup/verify", host.base_url())).json(&verify).send().await.expect("the dev host answers");
+    assert_eq!(response.status(), reqwest::StatusCode::CREATED, "verifying the sign-up of {email}");
     response
+}
+
+/// Verifies the address of an account that joined by invitation, with the link
+/// mailed to it, as the signed-in account (`access` token).
+pub async fn verify_email(host: &DevHost, email: &str, access: &str) {
+    let token = mailed_token(host, email, "verify-email").expect("a verification link mailed");
+    let (status, answer) = call(host, reqwest::Method::POST, "/v1/me/email/verify", Some(access), Some(serde_json::json!({ "token": token }))).await;
+    assert_eq!(status, reqwest::StatusCode::NO_CONTENT, "verifying {email}: {answer}");
 }
 
 /// Signs up and returns the session's body (`user_id`, `workspace_id`, `access_token`, ...).

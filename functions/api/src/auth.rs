@@ -45,6 +45,8 @@ pub struct Caller {
     pub via_cookie: bool,
     /// The session passed a second factor.
     pub two_factor: bool,
+    /// The account's address is verified (until then it acts in no workspace).
+    pub email_verified: bool,
 }
 
 fn unauthenticated() -> ApiError {
@@ -74,7 +76,10 @@ impl FromRequestParts<Arc<ApiState>> for Caller {
         let session = state.global.get::<Session>(&claims.sid).await.map_err(ApiError::unavailable)?;
         match session {
             Some(s) if s.family.revoked_at.is_none() && s.user_id == claims.sub => {
-                Ok(Caller { user_id: claims.sub, session_id: claims.sid, via_cookie, two_factor: s.two_factor })
+                // Only sessions started before the address was verified pay this read.
+                let email_verified = s.email_verified
+                    || state.global.get::<User>(&claims.sub).await.map_err(ApiError::unavailable)?.is_some_and(|u| u.email_verified_at.is_some());
+                Ok(Caller { user_id: claims.sub, session_id: claims.sid, via_cookie, two_factor: s.two_factor, email_verified })
             }
             _ => Err(unauthenticated()),
         }
@@ -194,6 +199,15 @@ impl<P: Needs> FromRequestParts<Arc<ApiState>> for InWorkspace<P> {
             return by_api_key::<P>(state, parts, workspace, &presented, rule).await;
         }
         let caller = <Caller as FromRequestParts<Arc<ApiState>>>::from_request_parts(parts, state).await?;
+        // An address nobody has proven may be someone else's: such an account reads
+        // its own settings (/v1/me, /v1/sessions) and verifies, nothing in a workspace.
+        if !caller.email_verified {
+            return Err(ApiError::new(
+                axum::http::StatusCode::FORBIDDEN,
+                "email_not_verified",
+                "Verify your e-mail address first: follow the link we sent (POST /v1/me/email/verification sends it again).",
+            ));
+        }
         let workspace = workspace.ok_or_else(ApiError::not_found)?;
         let scoped = state.table.scope(workspace);
         let member = scoped.get::<Member>(&caller.user_id).await.map_err(ApiError::unavailable)?;

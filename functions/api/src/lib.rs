@@ -6,8 +6,10 @@
 //! the security primitives from `tern_security`, storage from `tern_aws`.
 
 pub mod auth;
+pub mod limits;
 pub mod openapi;
 pub mod policy;
+pub mod platform_mail;
 pub mod records;
 pub mod routes;
 pub mod sessions;
@@ -51,6 +53,8 @@ pub struct ApiState {
     /// Workspace settings read on every request (allow-list, 2FA rule), kept for a
     /// few seconds per container so each request does not pay a read for them.
     settings_cache: std::sync::Mutex<std::collections::HashMap<WorkspaceId, (std::time::Instant, Arc<records::Workspace>)>>,
+    /// Sees each account mail the platform sent (the dev host keeps them); `None` on Lambda.
+    pub mail_tap: Option<platform_mail::MailTap>,
 }
 
 /// How long a container trusts its copy of a workspace's settings. A change made
@@ -81,6 +85,7 @@ impl ApiState {
             llm_policy: tern_web::Policy::provider_api(),
             llm_client: std::sync::OnceLock::new(),
             dns: std::sync::OnceLock::new(),
+            mail_tap: None,
             clients,
         })
     }
@@ -150,6 +155,11 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/health", get(health))
         .route("/openapi.json", get(openapi::document))
         .route("/v1/signup", post(identity::sign_up))
+        .route("/v1/signup/verify", post(identity::verify_sign_up))
+        .route("/v1/me/email/verify", post(identity::verify_email))
+        .route("/v1/me/email/verification", post(identity::resend_verification))
+        .route("/v1/password-reset", post(identity::request_password_reset))
+        .route("/v1/password-reset/confirm", post(identity::confirm_password_reset))
         .route("/v1/sessions", post(identity::sign_in).get(identity::list_sessions))
         .route("/v1/sessions/refresh", post(identity::refresh))
         .route("/v1/sessions/{session_id}", delete(identity::revoke_session))

@@ -17,6 +17,11 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, Secur
     paths(
         crate::health,
         identity::sign_up,
+        identity::verify_sign_up,
+        identity::verify_email,
+        identity::resend_verification,
+        identity::request_password_reset,
+        identity::confirm_password_reset,
         identity::sign_in,
         identity::refresh,
         identity::list_sessions,

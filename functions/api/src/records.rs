@@ -38,6 +38,10 @@ pub struct User {
     /// Tern staff who may look at workspaces for support (read-only metadata).
     #[serde(default)]
     pub platform_support: bool,
+    /// When the address was proven by a mailed link; until then the account can do
+    /// nothing in a workspace (accounts from before verification existed start unverified).
+    #[serde(default)]
+    pub email_verified_at: Option<i64>,
 }
 
 impl User {
@@ -54,6 +58,7 @@ impl User {
             totp_last_step: 0,
             recovery_hashes: Vec::new(),
             platform_support: false,
+            email_verified_at: None,
         }
     }
 
@@ -102,6 +107,10 @@ pub struct Session {
     /// Signed in with a second factor (or turned 2FA on during the session).
     #[serde(default)]
     pub two_factor: bool,
+    /// The account's address was verified when the session started (otherwise each
+    /// request looks at the account, to see a verification made since).
+    #[serde(default)]
+    pub email_verified: bool,
 }
 
 impl GlobalRecord for Session {
@@ -206,5 +215,78 @@ impl GlobalRecord for ApiKeyLookup {
     const KIND: GlobalKind = GlobalKind::ApiKey;
     fn key(&self) -> String {
         self.hash.clone()
+    }
+}
+
+/// The count behind a rate limit or a cap (see [`crate::limits`]), changed only by
+/// conditional increments so concurrent requests cannot pass the limit together.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Counter {
+    /// `<limit>:<subject>` (a cap) or `<limit>:<subject>:<window>` (a rate limit).
+    pub key: String,
+    pub count: u64,
+    /// The workspace a cap belongs to (an agency's client workspaces), so deleting
+    /// the workspace deletes its count.
+    #[serde(default)]
+    pub workspace_id: Option<String>,
+}
+
+impl GlobalRecord for Counter {
+    const KIND: GlobalKind = GlobalKind::Counter;
+    fn key(&self) -> String {
+        self.key.clone()
+    }
+}
+
+/// A sign-up waiting for its address to be verified. Nothing else exists until the
+/// link is used: no account, no workspace, no KMS key, no claim on the address (so a
+/// stranger's sign-up with someone's address never locks its owner out).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PendingSignup {
+    /// SHA-256 (hex) of the token in the mailed link.
+    pub token_hash: String,
+    pub email: String,
+    pub name: String,
+    /// argon2id PHC string of the password chosen at sign-up.
+    pub password_hash: String,
+    pub workspace_name: String,
+    pub timezone: String,
+    pub locale: String,
+    #[serde(default)]
+    pub remember_me: bool,
+    pub expires_at: i64,
+}
+
+impl GlobalRecord for PendingSignup {
+    const KIND: GlobalKind = GlobalKind::PendingSignup;
+    fn key(&self) -> String {
+        self.token_hash.clone()
+    }
+}
+
+/// What a mailed link is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EmailTokenPurpose {
+    VerifyEmail,
+    PasswordReset,
+}
+
+/// A single-use link mailed to a user; only its hash is stored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EmailToken {
+    /// SHA-256 (hex) of the token in the link.
+    pub token_hash: String,
+    pub purpose: EmailTokenPurpose,
+    pub user_id: String,
+    /// The address it was sent to: verifying proves this one, not a later one.
+    pub email: String,
+    pub expires_at: i64,
+}
+
+impl GlobalRecord for EmailToken {
+    const KIND: GlobalKind = GlobalKind::EmailToken;
+    fn key(&self) -> String {
+        self.token_hash.clone()
     }
 }

@@ -7,7 +7,7 @@
 
 use crate::ApiState;
 use crate::auth::{ACCESS_COOKIE, CSRF_COOKIE, Client, REFRESH_COOKIE};
-use crate::records::Session;
+use crate::records::{Session, User};
 use axum::http::{HeaderMap, HeaderValue, header};
 use serde::Serialize;
 use tern_http::ApiError;
@@ -43,6 +43,7 @@ pub async fn start(
 ) -> Result<(HeaderMap, SignedIn), ApiError> {
     let now = state.now_unix();
     let (family, refresh) = RefreshFamily::start(lifetime(remember_me), now).map_err(ApiError::internal)?;
+    let email_verified = state.global.get::<User>(user_id).await.map_err(ApiError::unavailable)?.is_some_and(|u| u.email_verified_at.is_some());
     let session = Session {
         id: family.family_id.as_str().to_string(),
         user_id: user_id.to_string(),
@@ -54,6 +55,7 @@ pub async fn start(
         created_at: now as i64,
         last_seen_at: now as i64,
         two_factor,
+        email_verified,
     };
     state.global.create(&session, expiry(&session)).await.map_err(ApiError::unavailable)?;
     tokens(state, &session, role, &refresh)

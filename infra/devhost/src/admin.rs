@@ -1,6 +1,6 @@
 //! The dev host's HTTP side: API Gateway's routing for the template's HTTP routes,
 //! plus `/_dev/...` routes that only exist locally (clock, ticks, cost meter, the
-//! operator's plan command).
+//! operator's plan command, the account mails the platform sent).
 
 use crate::functions::Functions;
 use crate::schedule;
@@ -44,6 +44,7 @@ pub fn router(
         .route("/_dev/tick/{function}", post(tick))
         .route("/_dev/usage", get(usage))
         .route("/_dev/workspaces/{ws}/plan", post(set_plan))
+        .route("/_dev/mail", get(platform_mail))
         .with_state(DevState { functions, clock, meter });
     let dev = tern_http::with_common_layers(dev, tern_http::DEFAULT_BODY_LIMIT);
     let gateway = tower::service_fn(move |request: axum::extract::Request| {
@@ -134,6 +135,19 @@ async fn usage(State(state): State<DevState>) -> Json<serde_json::Value> {
         "dollars": PriceTable::US_EAST_1.dollars(&usage),
         "invocations": state.functions.invocations(),
     }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MailQuery {
+    to: String,
+}
+
+/// The account mails (verification and reset links) the platform sent to an
+/// address, oldest first: locally there is no inbox to read them in.
+async fn platform_mail(State(state): State<DevState>, tern_http::Query(query): tern_http::Query<MailQuery>) -> Json<serde_json::Value> {
+    let mails = state.functions.platform_mail_to(&query.to);
+    Json(serde_json::json!({ "messages": mails.iter().map(|m| serde_json::json!({ "to": m.to, "subject": m.subject, "text": m.text })).collect::<Vec<_>>() }))
 }
 
 #[derive(Deserialize)]

@@ -17,6 +17,8 @@ pub struct Functions {
     /// The api function's state, for the dev host's local-only routes that act as a
     /// platform operator would (and refresh this container's settings cache after).
     api_state: Arc<tern_api::ApiState>,
+    /// Every account mail the api function sent (through SES, to the stand-in), in order.
+    platform_mail: Arc<Mutex<Vec<tern_api::platform_mail::PlatformMail>>>,
     inbound: Router,
     classify: tern_classify::ClassifyDeps,
     enrich: tern_enrich::EnrichDeps,
@@ -51,6 +53,9 @@ impl Functions {
         let mut api = tern_api::ApiState::new(c.clone(), a.clone(), k.clone())?;
         api.mail_policy = mail.policy.clone();
         api.llm_policy = llm.policy.clone();
+        let platform_mail: Arc<Mutex<Vec<tern_api::platform_mail::PlatformMail>>> = Default::default();
+        let outbox = platform_mail.clone();
+        api.mail_tap = Some(Arc::new(move |mail| outbox.lock().unwrap_or_else(|p| p.into_inner()).push(mail.clone())));
         let mut classify = tern_classify::ClassifyDeps::new(c.clone(), a.clone(), k.clone());
         classify.llm = tern_classify::intent::LlmAccess::new(llm.policy.clone(), llm.limits.clone());
         let resolver = mail.resolver.clone().unwrap_or_else(|| Arc::new(tern_web::fetch::SystemResolver));
@@ -62,6 +67,7 @@ impl Functions {
         Ok(Self {
             api: tern_api::router(api.clone()),
             api_state: api,
+            platform_mail,
             inbound: tern_inbound::router(Arc::new(tern_inbound::InboundState::new(c.clone(), a.clone(), k.clone()))),
             classify,
             enrich: tern_enrich::EnrichDeps::new(c.clone(), a.clone(), k.clone(), fetcher),
@@ -77,6 +83,11 @@ impl Functions {
     /// e-mail verification with [`tern_enrich::EnrichDeps::use_verifier`]).
     pub fn enrich(&self) -> &tern_enrich::EnrichDeps {
         &self.enrich
+    }
+
+    /// The account mails the platform sent to `to` (verification, reset), oldest first.
+    pub fn platform_mail_to(&self, to: &str) -> Vec<tern_api::platform_mail::PlatformMail> {
+        self.platform_mail.lock().unwrap_or_else(|p| p.into_inner()).iter().filter(|m| m.to.eq_ignore_ascii_case(to)).cloned().collect()
     }
 
     /// The api function's state (its table, audit log and settings cache).

@@ -13,6 +13,9 @@
 //! | `UNSUB` | SHA-256 of the unsubscribe token | a recipient's one-click link names only its token |
 //! | `DELETION` | workspace id | housekeeping lists scheduled workspace deletions by due date, across workspaces |
 //! | `DOMAINCLAIM` | sending domain | a domain is proven by one workspace only, whichever workspace asks |
+//! | `COUNTER` | `<limit>:<subject>[:<window>]` | sign-up and reset rate limits precede any account; caps count across workspaces |
+//! | `SIGNUP` | SHA-256 of the verification token | a sign-up waits for its address to be verified, before any account exists |
+//! | `EMAILTOKEN` | SHA-256 of the token | an e-mail link (verify the address, reset the password) names only its token |
 //!
 //! Keys are `pk = <KIND>#<key>`, `sk = <KIND>`. A record may also appear in the
 //! `gsi1` index (sessions by user, pending deletions by due date).
@@ -36,6 +39,9 @@ pub enum GlobalKind {
     Unsubscribe,
     PendingDeletion,
     DomainClaim,
+    Counter,
+    PendingSignup,
+    EmailToken,
 }
 
 impl GlobalKind {
@@ -51,6 +57,9 @@ impl GlobalKind {
             Self::Unsubscribe => "UNSUB",
             Self::PendingDeletion => "DELETION",
             Self::DomainClaim => "DOMAINCLAIM",
+            Self::Counter => "COUNTER",
+            Self::PendingSignup => "SIGNUP",
+            Self::EmailToken => "EMAILTOKEN",
         }
     }
 }
@@ -123,6 +132,94 @@ impl GlobalTable {
 
     pub async fn delete<R: GlobalRecord>(&self, key: &str) -> Result<(), StoreError> {
         delete_item(&self.client, &self.name, key_of::<R>(key)).await
+    }
+
+    /// Adds one to the counter `count` of record `key` (created at zero), unless it
+    /// already reached `max`: `Some(new count)`, or `None` when at `max` (nothing
+    /// changed). One conditional UpdateItem, so concurrent callers never pass `max`
+    /// together. `expires_at` is set when the record is created (a window's end);
+    /// `workspace` names the workspace the count is about (`workspace_id`, so the
+    /// workspace's deletion finds and deletes it).
+    pub async fn increment_below<R: GlobalRecord>(
+        &self,
+        key: &str,
+        max: u64,
+        expires_at: Option<OffsetDateTime>,
+        workspace: Option<&str>,
+    ) -> Result<Option<u64>, StoreError> {
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.name)
+            .set_key(Some(key_of::<R>(key)))
+            .condition_expression("attribute_not_exists(#c) OR #c < :max")
+            .expression_attribute_names("#c", "count")
+            .expression_attribute_names("#k", "key")
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .expression_attribute_values(":max", AttributeValue::N(max.to_string()))
+            .expression_attribute_values(":key", AttributeValue::S(key.to_string()))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total);
+        let mut update = "ADD #c :one SET #k = :key".to_string();
+        if let Some(ws) = workspace {
+            update.push_str(", #w = :w");
+            request = request.expression_attribute_names("#w", "workspace_id").expression_attribute_values(":w", AttributeValue::S(ws.to_string()));
+        }
+        if let Some(at) = expires_at {
+            update.push_str(", #e = if_not_exists(#e, :e)");
+            request = request
+                .expression_attribute_names("#e", EXPIRES_AT)
+                .expression_attribute_values(":e", AttributeValue::N(at.unix_timestamp().to_string()));
+        }
+        match request.update_expression(update).send().await.map_err(StoreError::from_sdk) {
+            Ok(output) => Ok(output.attributes.and_then(|a| a.get("count")?.as_n().ok()?.parse().ok())),
+            Err(StoreError::ConditionFailed) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Gives back one that [`GlobalTable::increment_below`] took (the work it counted
+    /// did not happen); never below zero.
+    pub async fn decrement<R: GlobalRecord>(&self, key: &str) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.name)
+            .set_key(Some(key_of::<R>(key)))
+            .update_expression("ADD #c :minus")
+            .condition_expression("#c > :zero")
+            .expression_attribute_names("#c", "count")
+            .expression_attribute_values(":minus", AttributeValue::N("-1".into()))
+            .expression_attribute_values(":zero", AttributeValue::N("0".into()))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(StoreError::from_sdk);
+        match result {
+            Ok(_) | Err(StoreError::ConditionFailed) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Deletes a record and returns it, atomically: of concurrent takers exactly one
+    /// gets it (single-use tokens are claimed this way). `None` when it was not there.
+    pub async fn take<R: GlobalRecord>(&self, key: &str) -> Result<Option<R>, StoreError> {
+        let output = self
+            .client
+            .delete_item()
+            .table_name(&self.name)
+            .set_key(Some(key_of::<R>(key)))
+            .condition_expression("attribute_exists(pk)")
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(StoreError::from_sdk);
+        match output {
+            Ok(output) => output.attributes.map(|i| serde_dynamo::from_item(i).map_err(|e| StoreError::Codec(e.to_string()))).transpose(),
+            Err(StoreError::ConditionFailed) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// Records listed under `gsi1pk` (eventually consistent, as every GSI read is).

@@ -483,6 +483,45 @@ pub const ITEMS: &[Item] = &[
         erasure: "expires by TTL",
     },
     Item {
+        kind: "COUNTER",
+        type_name: "Counter",
+        defined_in: "functions/api/src/records.rs",
+        partition: Partition::Global,
+        holds: "a rate limit's count in its window (sign-ups and resets per source address, their mails per address by SHA-256, verification resends per user) or a cap's (client workspaces per agency and per account)",
+        personal: &["key (ip:<address>, user id)"],
+        sealed: &[],
+        blind_indexed: &[],
+        retention: "TTL: end of the rate limit's window; caps until deleted",
+        used_by: &["api"],
+        erasure: "rate limits expire by TTL; an agency's cap is deleted with the workspace (workspace_id), an account's stays (a user id)",
+    },
+    Item {
+        kind: "SIGNUP",
+        type_name: "PendingSignup",
+        defined_in: "functions/api/src/records.rs",
+        partition: Partition::Global,
+        holds: "a sign-up waiting for its address to be verified, found by the SHA-256 of the mailed token; no account or workspace exists until then",
+        personal: &["email", "name", "workspace_name"],
+        sealed: &[],
+        blind_indexed: &[],
+        retention: "TTL: 24 hours (VERIFICATION_LIFETIME); deleted when used",
+        used_by: &["api"],
+        erasure: "expires by TTL",
+    },
+    Item {
+        kind: "EMAILTOKEN",
+        type_name: "EmailToken",
+        defined_in: "functions/api/src/records.rs",
+        partition: Partition::Global,
+        holds: "a single-use link mailed to a user (verify the address, reset the password), found by the SHA-256 of its token",
+        personal: &["email", "user_id"],
+        sealed: &[],
+        blind_indexed: &[],
+        retention: "TTL: 24 hours to verify, 1 hour to reset; deleted when used",
+        used_by: &["api"],
+        erasure: "expires by TTL",
+    },
+    Item {
         kind: "DELETION",
         type_name: "PendingDeletion",
         defined_in: "shared/aws/src/deletion.rs",
@@ -738,6 +777,9 @@ mod tests {
             GlobalKind::Unsubscribe,
             GlobalKind::PendingDeletion,
             GlobalKind::DomainClaim,
+            GlobalKind::Counter,
+            GlobalKind::PendingSignup,
+            GlobalKind::EmailToken,
         ];
         for kind in every {
             match kind {
@@ -750,7 +792,10 @@ mod tests {
                 | GlobalKind::Company
                 | GlobalKind::Unsubscribe
                 | GlobalKind::PendingDeletion
-                | GlobalKind::DomainClaim => {}
+                | GlobalKind::DomainClaim
+                | GlobalKind::Counter
+                | GlobalKind::PendingSignup
+                | GlobalKind::EmailToken => {}
             }
         }
         every.to_vec()

@@ -40,6 +40,14 @@ impl Plan {
         }
     }
 
+    /// Client workspaces an agency may create (each is a tenancy with its own KMS key).
+    pub fn max_sub_workspaces(self) -> u64 {
+        match self {
+            Plan::Agency => 20,
+            Plan::Trial | Plan::Starter | Plan::Growth | Plan::Pro | Plan::Enterprise => 0,
+        }
+    }
+
     /// Trial and starter send from the platform's domain with a small "Sent with
     /// Tern" footer; growth and above may send from their own verified domain.
     pub fn may_use_custom_domain(self) -> bool {

@@ -4,6 +4,7 @@ use super::identity::{locale, timezone};
 use super::{audit, email, text};
 use crate::ApiState;
 use crate::auth::{Client, InWorkspace, need};
+use crate::limits;
 use crate::records::{EmailLookup, Invite, Member, Plan, User, Workspace};
 use crate::sessions::{self, SignedIn};
 use axum::extract::State;
@@ -444,10 +445,15 @@ pub struct NewSubWorkspace {
     locale: Option<String>,
 }
 
+/// The caps' counters: client workspaces per agency and per creating account.
+const AGENCY_CAP: &str = "sub-workspaces";
+const ACCOUNT_CAP: &str = "account-sub-workspaces";
+
 /// An agency creates a client workspace: its own tenancy boundary and KMS key. The
 /// agency sees into it only as its members, or through the grants it gives.
 #[utoipa::path(post, path = "/v1/workspaces/{ws}/sub-workspaces", params(("ws" = String, Path)), request_body = NewSubWorkspace,
-    responses((status = 201, body = WorkspaceView), (status = 403), (status = 404), (status = 422)))]
+    responses((status = 201, body = WorkspaceView), (status = 403), (status = 404),
+        (status = 422, description = "not an agency (`plan_required`), a client workspace (`nested_sub_workspace`), or a cap reached (`sub_workspace_limit`, `account_workspace_limit`)")))]
 pub async fn create_sub_workspace(
     State(state): State<Arc<ApiState>>,
     client: Client,
@@ -456,6 +462,11 @@ pub async fn create_sub_workspace(
 ) -> Result<Response, ApiError> {
     if ctx.settings.plan != Plan::Agency {
         return Err(ApiError::unprocessable("plan_required", "Sub-workspaces are part of the agency plan."));
+    }
+    // A client workspace has the agency plan too; without this, each level of
+    // nesting would multiply the cap below.
+    if ctx.settings.parent_id.is_some() {
+        return Err(ApiError::unprocessable("nested_sub_workspace", "A client workspace cannot have client workspaces of its own."));
     }
     let crate::auth::Actor::User { user_id, .. } = &ctx.actor else {
         return Err(ApiError::forbidden("API keys cannot create workspaces."));
@@ -468,8 +479,29 @@ pub async fn create_sub_workspace(
         locale: locale(input.locale.as_deref().or(Some(&ctx.settings.locale)))?,
         parent_id: Some(ctx.workspace),
     };
+    // Each one is a KMS key: capped per agency (by plan) and per account (across the
+    // agencies it owns), both reserved before the key is made and given back if it is not.
+    let agency = ctx.workspace.to_string();
+    let max = ctx.settings.plan.max_sub_workspaces();
+    if !limits::reserve(&state, AGENCY_CAP, &agency, max, Some(&agency)).await? {
+        return Err(ApiError::unprocessable("sub_workspace_limit", format!("This plan includes {max} client workspaces, and all are in use.")));
+    }
+    if !limits::reserve(&state, ACCOUNT_CAP, user_id, limits::SUB_WORKSPACES_PER_ACCOUNT, None).await? {
+        limits::release(&state, AGENCY_CAP, &agency).await;
+        return Err(ApiError::unprocessable(
+            "account_workspace_limit",
+            format!("An account can create at most {} client workspaces.", limits::SUB_WORKSPACES_PER_ACCOUNT),
+        ));
+    }
     let sub = WorkspaceId::generate();
-    let created = create_workspace(&state, sub, settings, &owner, &client).await?;
+    let created = match create_workspace(&state, sub, settings, &owner, &client).await {
+        Ok(created) => created,
+        Err(error) => {
+            limits::release(&state, AGENCY_CAP, &agency).await;
+            limits::release(&state, ACCOUNT_CAP, user_id).await;
+            return Err(error);
+        }
+    };
     owner.workspaces.push(sub.to_string());
     state.global.put(&owner, None).await.map_err(ApiError::unavailable)?;
     audit(&state, ctx.workspace, &ctx.actor.audit_name(), "workspace.sub_created", Some(&created.id), serde_json::json!({}), &client).await?;
@@ -608,26 +640,45 @@ pub async fn invite(
 pub struct AcceptInvite {
     #[schema(value_type = String)]
     token: SecretString,
-    name: String,
-    #[schema(value_type = String, format = Password)]
-    password: SecretString,
+    /// For a new account; signed in as the invited address, leave it out.
+    #[serde(default)]
+    name: Option<String>,
+    /// For a new account; signed in as the invited address, leave it out.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = Password)]
+    password: Option<SecretString>,
     #[serde(default)]
     remember_me: bool,
 }
 
-/// Accepts an invitation as a new user. The link works once and for seven days.
+/// Accepts an invitation: as a new user (whose address is then verified by a mailed
+/// link before the account can act), or signed in as the invited address's existing,
+/// verified account, which joins the workspace. The link works once and for seven days.
 #[utoipa::path(post, path = "/v1/invites/accept", request_body = AcceptInvite, responses(
-    (status = 201, body = SignedIn), (status = 404, description = "invalid, used or expired"), (status = 409, description = "account exists")))]
-pub async fn accept_invite(State(state): State<Arc<ApiState>>, client: Client, Json(input): Json<AcceptInvite>) -> Result<Response, ApiError> {
+    (status = 201, body = SignedIn, description = "a session in the invited workspace"),
+    (status = 403, description = "signed in as another address (`invite_for_another_address`) or unverified (`email_not_verified`)"),
+    (status = 404, description = "invalid, used or expired"), (status = 409, description = "account exists: sign in to accept")))]
+pub async fn accept_invite(
+    State(state): State<Arc<ApiState>>,
+    client: Client,
+    caller: Option<crate::auth::Caller>,
+    Json(input): Json<AcceptInvite>,
+) -> Result<Response, ApiError> {
     let gone = || ApiError::new(StatusCode::NOT_FOUND, "invite_invalid", "This invitation is invalid, used or expired.");
     let hash = TokenHash::of(input.token.expose()).to_hex();
     let invite = state.global.get::<Invite>(&hash).await.map_err(ApiError::unavailable)?.ok_or_else(gone)?;
     if invite.expires_at <= state.clock.now().unix_timestamp() {
         return Err(gone());
     }
-    let name = text("name", &input.name, 100)?;
-    state.policy.check(&input.password, &invite.email, Some(&name)).map_err(weak_password)?;
     let workspace = WorkspaceId::parse(&invite.workspace_id).map_err(ApiError::internal)?;
+    if let Some(caller) = caller {
+        return accept_as_existing(&state, &client, caller, invite, &hash, workspace, input.remember_me).await;
+    }
+    let (Some(name), Some(password)) = (input.name.as_deref(), input.password.as_ref()) else {
+        return Err(ApiError::unprocessable("invalid_fields", "A new account needs `name` and `password`; an existing one signs in and accepts."));
+    };
+    let name = text("name", name, 100)?;
+    state.policy.check(password, &invite.email, Some(&name)).map_err(weak_password)?;
     let user_id = tern_domain::ids::RequestId::generate().to_string();
     match state.global.create(&EmailLookup { email: invite.email.clone(), user_id: user_id.clone() }, None).await {
         Ok(()) => {}
@@ -639,13 +690,50 @@ pub async fn accept_invite(State(state): State<Arc<ApiState>>, client: Client, J
     // Single use: the deletion is the claim. A second accept finds nothing.
     state.global.delete::<Invite>(&hash).await.map_err(ApiError::unavailable)?;
     let now = state.clock.now().unix_timestamp();
-    let password_hash = state.hasher.hash(&input.password).map_err(ApiError::internal)?;
+    let password_hash = state.hasher.hash(password).map_err(ApiError::internal)?;
+    // Unverified: whoever holds the link (the inviter has it too) is not yet proven to
+    // own the address; the mailed link does that.
     let user = User::new(user_id.clone(), invite.email.clone(), name.clone(), password_hash.as_str().to_string(), now, invite.workspace_id.clone());
     state.global.create(&user, None).await.map_err(ApiError::unavailable)?;
     let member = Member { user_id: user_id.clone(), email: invite.email.clone(), name, role: invite.role, joined_at: now };
     state.table.scope(workspace).create(&member, None).await.map_err(ApiError::unavailable)?;
     audit(&state, workspace, &user_id, "member.joined", Some(&user_id), serde_json::json!({ "role": invite.role, "invited_by": invite.invited_by }), &client).await?;
+    super::identity::send_verification(&state, &user).await?;
     let (headers, body): (_, SignedIn) = sessions::start(&state, &user_id, &invite.workspace_id, invite.role, input.remember_me, false, &client).await?;
+    Ok((StatusCode::CREATED, headers, Json(body)).into_response())
+}
+
+/// An existing account joins: it must be the invited address, and verified.
+async fn accept_as_existing(
+    state: &ApiState,
+    client: &Client,
+    caller: crate::auth::Caller,
+    invite: Invite,
+    hash: &str,
+    workspace: WorkspaceId,
+    remember_me: bool,
+) -> Result<Response, ApiError> {
+    let mut user = state.global.get::<User>(&caller.user_id).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)?;
+    if user.email != invite.email {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "invite_for_another_address", "This invitation is for another address; sign in as that one."));
+    }
+    if user.email_verified_at.is_none() {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "email_not_verified", "Verify your e-mail address first, then accept."));
+    }
+    let scoped = state.table.scope(workspace);
+    if scoped.get::<Member>(&user.id).await.map_err(ApiError::unavailable)?.is_some() {
+        return Err(ApiError::new(StatusCode::CONFLICT, "already_a_member", "You are already a member of this workspace."));
+    }
+    state.global.delete::<Invite>(hash).await.map_err(ApiError::unavailable)?;
+    let now = state.clock.now().unix_timestamp();
+    let member = Member { user_id: user.id.clone(), email: user.email.clone(), name: user.name.clone(), role: invite.role, joined_at: now };
+    scoped.create(&member, None).await.map_err(ApiError::unavailable)?;
+    if !user.workspaces.contains(&invite.workspace_id) {
+        user.workspaces.push(invite.workspace_id.clone());
+        state.global.put(&user, None).await.map_err(ApiError::unavailable)?;
+    }
+    audit(state, workspace, &user.id, "member.joined", Some(&user.id), serde_json::json!({ "role": invite.role, "invited_by": invite.invited_by, "existing_account": true }), client).await?;
+    let (headers, body): (_, SignedIn) = sessions::start(state, &user.id, &invite.workspace_id, invite.role, remember_me, caller.two_factor, client).await?;
     Ok((StatusCode::CREATED, headers, Json(body)).into_response())
 }
 
