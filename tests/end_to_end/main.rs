@@ -19,4 +19,5 @@ mod outreach;
 mod platform;
 mod queues;
 mod retention;
+mod sign_in_attacks;
 mod template;

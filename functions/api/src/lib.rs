@@ -5,11 +5,13 @@
 //! the audit log live here; errors, limits and request ids come from `tern_http`,
 //! the security primitives from `tern_security`, storage from `tern_aws`.
 
+pub mod attempts;
 pub mod auth;
 pub mod openapi;
 pub mod records;
 pub mod routes;
 pub mod sessions;
+pub mod users;
 
 use axum::Router;
 use axum::routing::{delete, get, patch, post};

@@ -38,6 +38,10 @@ pub struct User {
     /// Tern staff who may look at workspaces for support (read-only metadata).
     #[serde(default)]
     pub platform_support: bool,
+    /// Bumped by every write: whole-item writes are conditional on the version they
+    /// read (`crate::users::update`), so concurrent changes are never lost.
+    #[serde(default)]
+    pub version: u64,
 }
 
 impl User {
@@ -54,6 +58,7 @@ impl User {
             totp_last_step: 0,
             recovery_hashes: Vec::new(),
             platform_support: false,
+            version: 0,
         }
     }
 
@@ -120,6 +125,9 @@ pub struct Throttle {
     /// `account:<sha256 of e-mail>` or `ip:<address>`.
     pub key: String,
     pub record: FailureRecord,
+    /// Bumped by every write; each write is conditional on it (`crate::attempts`).
+    #[serde(default)]
+    pub version: u64,
 }
 
 impl GlobalRecord for Throttle {

@@ -454,7 +454,7 @@ pub async fn create_sub_workspace(
     let crate::auth::Actor::User { user_id, .. } = &ctx.actor else {
         return Err(ApiError::forbidden("API keys cannot create workspaces."));
     };
-    let mut owner = state.global.get::<User>(user_id).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)?;
+    let owner = state.global.get::<User>(user_id).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)?;
     let settings = NewWorkspace {
         name: text("name", &input.name, 100)?,
         plan: Plan::Agency,
@@ -464,8 +464,12 @@ pub async fn create_sub_workspace(
     };
     let sub = WorkspaceId::generate();
     let created = create_workspace(&state, sub, settings, &owner, &client).await?;
-    owner.workspaces.push(sub.to_string());
-    state.global.put(&owner, None).await.map_err(ApiError::unavailable)?;
+    // Versioned: a concurrent change of the owner's record (a code used, 2FA turned off) is kept.
+    crate::users::update(&state, &owner.id, |owner: &mut User| {
+        owner.workspaces.push(sub.to_string());
+        Ok::<_, ApiError>(())
+    })
+    .await?;
     audit(&state, ctx.workspace, &ctx.actor.audit_name(), "workspace.sub_created", Some(&created.id), serde_json::json!({}), &client).await?;
     Ok((StatusCode::CREATED, Json(view(created, Role::Owner))).into_response())
 }
