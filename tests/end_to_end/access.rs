@@ -106,7 +106,7 @@ fn totp(host: &DevHost, secret: &str) -> String {
 async fn two_factor_sign_in_refuses_replays_and_workspaces_can_require_it() {
     let host = start_dev_host("totp").await;
     let (owner, ws, _) = sign_up(&host, "owner@acme.example", "growth").await;
-    let (_, setup) = call(&host, Method::POST, "/v1/me/2fa/setup", Some(&owner), None).await;
+    let (_, setup) = call(&host, Method::POST, "/v1/me/2fa/setup", Some(&owner), Some(json!({ "password": PASSWORD }))).await;
     let secret = setup["secret"].as_str().unwrap().to_string();
     assert!(setup["otpauth_uri"].as_str().unwrap().starts_with("otpauth://totp/"));
     assert_eq!(call(&host, Method::POST, "/v1/me/2fa/confirm", Some(&owner), Some(json!({ "code": "000000" }))).await.0, StatusCode::UNPROCESSABLE_ENTITY);
@@ -135,7 +135,7 @@ async fn two_factor_sign_in_refuses_replays_and_workspaces_can_require_it() {
     assert_eq!(call(&host, Method::PATCH, &format!("/v1/workspaces/{ws}"), Some(&with_2fa), Some(json!({ "require_2fa": true }))).await.0, StatusCode::OK);
     let (status, refused) = call(&host, Method::GET, &format!("/v1/workspaces/{ws}"), Some(&member), None).await;
     assert_eq!((status, refused["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("two_factor_required")));
-    let (_, setup) = call(&host, Method::POST, "/v1/me/2fa/setup", Some(&member), None).await;
+    let (_, setup) = call(&host, Method::POST, "/v1/me/2fa/setup", Some(&member), Some(json!({ "password": PASSWORD }))).await;
     let member_secret = setup["secret"].as_str().unwrap().to_string();
     call(&host, Method::POST, "/v1/me/2fa/confirm", Some(&member), Some(json!({ "code": totp(&host, &member_secret) }))).await;
     assert_eq!(call(&host, Method::GET, &format!("/v1/workspaces/{ws}"), Some(&member), None).await.0, StatusCode::OK);

@@ -19,7 +19,7 @@ async fn planted_secrets_never_appear_in_any_log_line() {
     let ws = signed_up["workspace_id"].as_str().unwrap().to_string();
     let refresh = cookies.iter().find_map(|c| c.strip_prefix("tern_refresh=")).unwrap().split(';').next().unwrap().to_string();
 
-    let (_, setup) = call(&host, Method::POST, "/v1/me/2fa/setup", Some(&access), None).await;
+    let (_, setup) = call(&host, Method::POST, "/v1/me/2fa/setup", Some(&access), Some(json!({ "password": password }))).await;
     let totp_secret = setup["secret"].as_str().unwrap().to_string();
     let secret = tern_security::totp::TotpSecret::from_base32(&totp_secret).unwrap();
     let code = tern_security::totp::code_at(&secret, host.clock.now().unix_timestamp() as u64, tern_security::totp::TotpParams::DEFAULT).unwrap();

@@ -23,4 +23,5 @@ mod retention;
 mod route_matrix;
 mod sending_domains;
 mod signup;
+mod sign_in_attacks;
 mod template;

@@ -5,6 +5,7 @@
 //! the audit log live here; errors, limits and request ids come from `tern_http`,
 //! the security primitives from `tern_security`, storage from `tern_aws`.
 
+pub mod attempts;
 pub mod auth;
 pub mod limits;
 pub mod openapi;
@@ -13,6 +14,7 @@ pub mod platform_mail;
 pub mod records;
 pub mod routes;
 pub mod sessions;
+pub mod users;
 
 use axum::Router;
 use axum::routing::{delete, get, patch, post};

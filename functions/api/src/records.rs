@@ -42,6 +42,10 @@ pub struct User {
     /// nothing in a workspace (accounts from before verification existed start unverified).
     #[serde(default)]
     pub email_verified_at: Option<i64>,
+    /// Bumped by every write: whole-item writes are conditional on the version they
+    /// read (`crate::users::update`), so concurrent changes are never lost.
+    #[serde(default)]
+    pub version: u64,
 }
 
 impl User {
@@ -59,6 +63,7 @@ impl User {
             recovery_hashes: Vec::new(),
             platform_support: false,
             email_verified_at: None,
+            version: 0,
         }
     }
 
@@ -129,6 +134,9 @@ pub struct Throttle {
     /// `account:<sha256 of e-mail>` or `ip:<address>`.
     pub key: String,
     pub record: FailureRecord,
+    /// Bumped by every write; each write is conditional on it (`crate::attempts`).
+    #[serde(default)]
+    pub version: u64,
 }
 
 impl GlobalRecord for Throttle {

@@ -8,8 +8,10 @@
 use crate::ApiState;
 use crate::auth::{ACCESS_COOKIE, CSRF_COOKIE, Client, REFRESH_COOKIE};
 use crate::records::{Session, User};
+use aws_sdk_dynamodb::types::AttributeValue;
 use axum::http::{HeaderMap, HeaderValue, header};
 use serde::Serialize;
+use tern_aws::table::StoreError;
 use tern_http::ApiError;
 use tern_security::access_token::Subject;
 use tern_security::roles::Role;
@@ -59,6 +61,48 @@ pub async fn start(
     };
     state.global.create(&session, expiry(&session)).await.map_err(ApiError::unavailable)?;
     tokens(state, &session, role, &refresh)
+}
+
+/// Every session of the user, revoked ones included, across all pages of the index:
+/// a user with more than one page of sessions is still signed out of all of them.
+pub async fn all_of(state: &ApiState, user_id: &str) -> Result<Vec<Session>, ApiError> {
+    state.global.all_by_gsi1::<Session>(&format!("USER#{user_id}")).await.map_err(ApiError::unavailable)
+}
+
+/// Revokes one session. Conditional on the refresh token it read, as a rotation is:
+/// a refresh racing this write would otherwise put the session back unrevoked.
+pub async fn revoke(state: &ApiState, session_id: &str) -> Result<(), ApiError> {
+    for _ in 0..16 {
+        let Some(mut session) = state.global.get::<Session>(session_id).await.map_err(ApiError::unavailable)? else {
+            return Ok(());
+        };
+        if session.family.revoked_at.is_some() {
+            return Ok(());
+        }
+        let read = session.current_hash.clone();
+        session.family.revoke(state.now_unix());
+        match state.global.replace_if(&session, expiry(&session), "current_hash", AttributeValue::S(read)).await {
+            Ok(()) => return Ok(()),
+            // Rotated meanwhile: revoke the rotated session. Each lost round is a
+            // refresh that won.
+            Err(StoreError::ConditionFailed) => continue,
+            Err(e) => return Err(ApiError::unavailable(e)),
+        }
+    }
+    Err(ApiError::unavailable("the session kept being refreshed while it was being revoked"))
+}
+
+/// Signs the user out everywhere but `keep` (the caller's own session, when it
+/// stays); returns how many sessions were revoked.
+pub async fn revoke_all(state: &ApiState, user_id: &str, keep: Option<&str>) -> Result<usize, ApiError> {
+    let mut revoked = 0;
+    for session in all_of(state, user_id).await? {
+        if Some(session.id.as_str()) != keep && session.family.revoked_at.is_none() {
+            revoke(state, &session.id).await?;
+            revoked += 1;
+        }
+    }
+    Ok(revoked)
 }
 
 /// The DynamoDB TTL of a session: when its refresh token can no longer be used.

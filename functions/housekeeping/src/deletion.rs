@@ -281,9 +281,12 @@ async fn leave_user_list(deps: &HousekeepingDeps, user: &Item, workspace: &str) 
         .update_item()
         .table_name(&deps.config.table)
         .set_key(Some(key_of(user)))
-        .update_expression("SET workspaces = :after")
+        // The version goes up as with every user write, so an API request holding the
+        // record from before cannot write the workspace back (`tern_api::users`).
+        .update_expression("SET workspaces = :after ADD version :one")
         .condition_expression("workspaces = :before")
         .expression_attribute_values(":after", AttributeValue::L(after))
+        .expression_attribute_values(":one", AttributeValue::N("1".into()))
         .expression_attribute_values(":before", AttributeValue::L(before.clone()))
         .send()
         .await

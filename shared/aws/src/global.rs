@@ -79,6 +79,9 @@ pub struct GlobalTable {
     name: String,
 }
 
+/// A DynamoDB key (or a query's `LastEvaluatedKey`).
+type ItemKey = HashMap<String, AttributeValue>;
+
 fn key_of<R: GlobalRecord>(key: &str) -> HashMap<String, AttributeValue> {
     HashMap::from([
         ("pk".to_string(), AttributeValue::S(format!("{}#{key}", R::KIND.prefix()))),
@@ -123,6 +126,22 @@ impl GlobalTable {
         expected: AttributeValue,
     ) -> Result<(), StoreError> {
         let condition = Condition::Unchanged(attribute.to_string(), expected);
+        write_item(&self.client, &self.name, Self::item(record, expires_at)?, condition).await
+    }
+
+    /// Replaces a record only while its version counter `attribute` still holds
+    /// `expected` (the caller's record carries `expected + 1`): optimistic
+    /// concurrency, so of two read-modify-writes from the same read one wins and the
+    /// other gets [`StoreError::ConditionFailed`] and can re-read and re-apply. Never
+    /// creates a record that was deleted meanwhile.
+    pub async fn replace_versioned<R: GlobalRecord>(
+        &self,
+        record: &R,
+        expires_at: Option<OffsetDateTime>,
+        attribute: &str,
+        expected: u64,
+    ) -> Result<(), StoreError> {
+        let condition = Condition::Version(attribute.to_string(), expected);
         write_item(&self.client, &self.name, Self::item(record, expires_at)?, condition).await
     }
 
@@ -224,6 +243,25 @@ impl GlobalTable {
 
     /// Records listed under `gsi1pk` (eventually consistent, as every GSI read is).
     pub async fn by_gsi1<R: GlobalRecord>(&self, gsi1pk: &str, limit: i32) -> Result<Vec<R>, StoreError> {
+        Ok(self.gsi1_page(gsi1pk, limit, None).await?.0)
+    }
+
+    /// Every record listed under `gsi1pk`, page after page: for what must reach them
+    /// all (signing out every session of a user), where one page would leave the rest.
+    pub async fn all_by_gsi1<R: GlobalRecord>(&self, gsi1pk: &str) -> Result<Vec<R>, StoreError> {
+        let mut all = Vec::new();
+        let mut start = None;
+        loop {
+            let (mut page, next) = self.gsi1_page(gsi1pk, 100, start).await?;
+            all.append(&mut page);
+            match next {
+                Some(key) => start = Some(key),
+                None => return Ok(all),
+            }
+        }
+    }
+
+    async fn gsi1_page<R: GlobalRecord>(&self, gsi1pk: &str, limit: i32, start: Option<ItemKey>) -> Result<(Vec<R>, Option<ItemKey>), StoreError> {
         let output = self
             .client
             .query()
@@ -233,16 +271,19 @@ impl GlobalTable {
             .expression_attribute_values(":pk", AttributeValue::S(gsi1pk.to_string()))
             .expression_attribute_values(":kind", AttributeValue::S(format!("{}#", R::KIND.prefix())))
             .limit(limit.clamp(1, 100))
+            .set_exclusive_start_key(start)
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
             .map_err(StoreError::from_sdk)?;
-        output
+        let next = output.last_evaluated_key.filter(|k| !k.is_empty());
+        let records = output
             .items
             .unwrap_or_default()
             .into_iter()
             .map(|i| serde_dynamo::from_item(i).map_err(|e| StoreError::Codec(e.to_string())))
-            .collect()
+            .collect::<Result<Vec<R>, _>>()?;
+        Ok((records, next))
     }
 }
 

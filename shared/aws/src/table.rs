@@ -94,6 +94,9 @@ pub(crate) enum Condition {
     New,
     /// `attribute` must still hold this value (optimistic concurrency).
     Unchanged(String, AttributeValue),
+    /// The item exists and its version counter `attribute` still holds this number;
+    /// version 0 also matches an item written before it had the counter.
+    Version(String, u64),
 }
 
 /// The one place items are written; scoped and global records both come through here.
@@ -115,6 +118,14 @@ pub(crate) async fn write_item(
             .condition_expression("#a = :expected")
             .expression_attribute_names("#a", attribute)
             .expression_attribute_values(":expected", expected),
+        Condition::Version(attribute, 0) => request
+            .condition_expression("attribute_exists(pk) AND (attribute_not_exists(#a) OR #a = :expected)")
+            .expression_attribute_names("#a", attribute)
+            .expression_attribute_values(":expected", AttributeValue::N("0".into())),
+        Condition::Version(attribute, expected) => request
+            .condition_expression("#a = :expected")
+            .expression_attribute_names("#a", attribute)
+            .expression_attribute_values(":expected", AttributeValue::N(expected.to_string())),
     };
     request.send().await.map_err(StoreError::from_sdk)?;
     Ok(())

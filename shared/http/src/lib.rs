@@ -373,6 +373,9 @@ mod tests {
         let writer = buffer.clone();
         let subscriber = tracing_subscriber::fmt().json().with_current_span(true).with_writer(move || writer.clone()).finish();
         let guard = tracing::subscriber::set_default(subscriber);
+        // A test running meanwhile without a subscriber may have cached "no interest"
+        // for the request span's callsite; ask every callsite again with ours set.
+        tracing::callsite::rebuild_interest_cache();
         run.await;
         drop(guard);
         String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap()

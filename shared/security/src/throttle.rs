@@ -14,6 +14,16 @@
 //! `base · 2^(n-1)` seconds after the last failure (capped); reaching the
 //! lockout threshold within the window locks the key for the lockout period.
 //! A success clears the account's record (the caller deletes it).
+//!
+//! Count first, check second: under concurrency a read-decide-check-write loses
+//! counts (forty parallel guesses all read the same record). So the caller admits an
+//! attempt with [`ThrottlePolicy::admit`], which already counts it as a failure, and
+//! stores that record with a conditional write on the record's version *before* it
+//! checks the password or code; a lost race re-reads and decides again. The
+//! attempt that then turns out right gives its count back ([`ThrottlePolicy::refund`],
+//! or the account record is deleted). An attempt in flight therefore counts, so N
+//! parallel guesses are N counted attempts and an attempt over the limit is refused
+//! without any check.
 
 /// Recent failures for one key. Times are unix seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -171,6 +181,23 @@ impl ThrottlePolicy {
         }
     }
 
+    /// Admits an attempt at `now`, counting it as a failure in advance: `Ok(record)`
+    /// to store (conditionally) before checking anything, or `Err(until)`: refused
+    /// unchecked, retry at `until`.
+    pub fn admit(&self, record: Option<FailureRecord>, now: u64) -> Result<FailureRecord, u64> {
+        match self.decide(record.as_ref(), now) {
+            Decision::Allow => Ok(self.record_failure(record, now)),
+            Decision::Delay { until } | Decision::Locked { until } => Err(until),
+        }
+    }
+
+    /// The record after an admitted attempt turned out not to be a failure: its
+    /// advance count is given back (the times stay, which can only err on the strict
+    /// side).
+    pub fn refund(&self, record: FailureRecord) -> FailureRecord {
+        FailureRecord { count: record.count.saturating_sub(1), ..record }
+    }
+
     fn should_reset(&self, r: &FailureRecord, now: u64) -> bool {
         match self.locked_until(r) {
             Some(until) => now >= until,
@@ -317,6 +344,33 @@ mod tests {
                 until: T + P.max_delay_secs
             }
         );
+    }
+
+    #[test]
+    fn admitting_counts_in_advance_so_a_burst_is_cut_off_at_the_limit() {
+        // Forty attempts at the same instant, each admitted against the record the
+        // previous one stored: only the free failures and the first delayed one pass.
+        let mut rec = None;
+        let mut admitted = 0;
+        for _ in 0..40 {
+            match P.admit(rec, T) {
+                Ok(next) => {
+                    rec = Some(next);
+                    admitted += 1;
+                }
+                Err(until) => assert_eq!(until, T + 1),
+            }
+        }
+        assert_eq!(admitted, P.free_failures + 1);
+        assert_eq!(rec.unwrap().count, admitted);
+    }
+
+    #[test]
+    fn a_refund_gives_back_one_count_and_never_underflows() {
+        let rec = P.admit(None, T).unwrap();
+        assert_eq!(P.refund(rec).count, 0);
+        assert_eq!(P.refund(P.refund(rec)).count, 0);
+        assert_eq!(P.decide(Some(&P.refund(rec)), T), Decision::Allow);
     }
 
     #[test]

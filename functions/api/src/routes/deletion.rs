@@ -3,10 +3,9 @@
 //! that (`tern_housekeeping::deletion`). See `tern_aws::deletion`.
 
 use super::audit;
-use super::identity::{account_key, too_many};
-use crate::ApiState;
 use crate::auth::{Actor, Client, InWorkspace, need};
-use crate::records::{Throttle, User, Workspace};
+use crate::records::{User, Workspace};
+use crate::{ApiState, attempts};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -15,7 +14,6 @@ use std::sync::Arc;
 use tern_aws::deletion::{GRACE_PERIOD, PendingDeletion};
 use tern_http::{ApiError, Json};
 use tern_security::secret::SecretString;
-use tern_security::throttle::{Decision, ThrottlePolicy};
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -35,10 +33,6 @@ pub struct DeletionView {
     deletion_scheduled_for: Option<i64>,
 }
 
-fn reauthentication_failed() -> ApiError {
-    ApiError::new(StatusCode::FORBIDDEN, "reauthentication_failed", "The password or the authentication code is wrong.")
-}
-
 /// Only a person can delete a workspace: an API key has no password to confirm.
 fn signed_in_user(actor: &Actor) -> Result<&str, ApiError> {
     match actor {
@@ -49,37 +43,6 @@ fn signed_in_user(actor: &Actor) -> Result<&str, ApiError> {
 
 async fn load(ctx: &InWorkspace<need::DeleteWorkspace>) -> Result<Workspace, ApiError> {
     ctx.scoped.get::<Workspace>(&ctx.workspace.to_string()).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)
-}
-
-/// Checks the password (and the second factor when the user has one), throttled
-/// under the same account record as sign-in, so guessing here counts there too.
-/// `Ok(Some(response))` when throttled.
-async fn reauthenticate(state: &ApiState, user: &mut User, input: &ScheduleDeletion) -> Result<Option<Response>, ApiError> {
-    let now = state.now_unix();
-    let key = account_key(&user.email);
-    let record = state.global.get::<Throttle>(&key).await.map_err(ApiError::unavailable)?.map(|t| t.record);
-    match ThrottlePolicy::ACCOUNT.decide(record.as_ref(), now) {
-        Decision::Allow => {}
-        Decision::Delay { until } | Decision::Locked { until } => return Ok(Some(too_many(until, now))),
-    }
-    let stored = tern_security::password::PasswordHash::from_stored(user.password_hash.clone());
-    let mut accepted = state.hasher.verify(&input.password, &stored).unwrap_or(false);
-    if accepted && user.has_two_factor() {
-        accepted = match super::two_factor::check_second_factor(state, user, input.totp.as_deref(), None).await {
-            Ok(()) => true,
-            Err(super::two_factor::SecondFactorError::Wrong) => false,
-            Err(super::two_factor::SecondFactorError::Failed(e)) => return Err(e),
-        };
-    }
-    if !accepted {
-        let record = ThrottlePolicy::ACCOUNT.record_failure(record, now);
-        let expires = time::OffsetDateTime::from_unix_timestamp(ThrottlePolicy::ACCOUNT.record_expires_at(&record) as i64).ok();
-        state.global.put(&Throttle { key, record }, expires).await.map_err(ApiError::unavailable)?;
-        return Err(reauthentication_failed());
-    }
-    // As after a successful sign-in: earlier slips no longer count.
-    state.global.delete::<Throttle>(&key).await.map_err(ApiError::unavailable)?;
-    Ok(None)
 }
 
 /// Schedules the workspace's deletion, with its sub-workspaces, after the grace
@@ -95,8 +58,10 @@ pub async fn schedule(
     Json(input): Json<ScheduleDeletion>,
 ) -> Result<Response, ApiError> {
     let user_id = signed_in_user(&ctx.actor)?;
-    let mut user = state.global.get::<User>(user_id).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)?;
-    if let Some(throttled) = reauthenticate(&state, &mut user, &input).await? {
+    let user = state.global.get::<User>(user_id).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)?;
+    // Throttled under the same account record as sign-in, so guessing here counts there too.
+    let proof = attempts::Proof { password: &input.password, totp_code: input.totp.as_deref(), recovery_code: None };
+    if let Some(throttled) = attempts::reauthenticate(&state, &user.id, proof).await? {
         return Ok(throttled);
     }
     let mut workspace = load(&ctx).await?;

@@ -1,11 +1,10 @@
 //! Sign-up, sign-in, token refresh, sessions and password changes.
 
 use super::{audit, email, text};
-use crate::ApiState;
-use crate::limits;
 use crate::auth::{Caller, Client, REFRESH_COOKIE, cookie};
 use crate::platform_mail::{self, PlatformMail};
 use crate::records::{EmailLookup, EmailToken, EmailTokenPurpose, Member, PendingSignup, Plan, Session, Throttle, User};
+use crate::{ApiState, attempts, limits, users};
 use crate::sessions::{self, SignedIn};
 use aws_sdk_dynamodb::types::AttributeValue;
 use axum::extract::State;
@@ -18,7 +17,6 @@ use tern_domain::ids::WorkspaceId;
 use tern_http::{ApiError, Json, Path};
 use tern_security::roles::Role;
 use tern_security::secret::SecretString;
-use tern_security::throttle::{Decision, ThrottlePolicy};
 use tern_security::token::{OpaqueToken, RefreshToken, RotateOutcome, TokenHash};
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -249,13 +247,16 @@ pub async fn verify_email(State(state): State<Arc<ApiState>>, caller: Caller, cl
     // Another account's token is refused without being spent.
     record.filter(|t| t.purpose == EmailTokenPurpose::VerifyEmail && t.user_id == caller.user_id && t.expires_at > now).ok_or_else(link_invalid)?;
     let record = state.global.take::<EmailToken>(&hash).await.map_err(ApiError::unavailable)?.ok_or_else(link_invalid)?;
-    let mut user = state.global.get::<User>(&caller.user_id).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)?;
+    let user = state.global.get::<User>(&caller.user_id).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)?;
     if user.email != record.email {
         return Err(link_invalid());
     }
     if user.email_verified_at.is_none() {
-        user.email_verified_at = Some(now);
-        state.global.put(&user, None).await.map_err(ApiError::unavailable)?;
+        users::update(&state, &user.id, |user: &mut User| {
+            user.email_verified_at.get_or_insert(now);
+            Ok::<_, ApiError>(())
+        })
+        .await?;
         for ws in user.workspaces.iter().filter_map(|w| WorkspaceId::parse(w).ok()) {
             audit(&state, ws, &user.id, "user.email_verified", Some(&user.id), serde_json::json!({}), &client).await?;
         }
@@ -319,22 +320,12 @@ pub(crate) fn too_many(until: u64, now: u64) -> Response {
     (status = 200, body = SignedIn), (status = 401, description = "wrong e-mail or password"), (status = 429, description = "throttled")))]
 pub async fn sign_in(State(state): State<Arc<ApiState>>, client: Client, Json(input): Json<SignIn>) -> Result<Response, ApiError> {
     let email = email(&input.email)?;
-    let now = state.now_unix();
-    let keys = [
-        (account_key(&email), ThrottlePolicy::ACCOUNT),
-        (format!("ip:{}", client.ip.as_deref().unwrap_or("unknown")), ThrottlePolicy::SOURCE_IP),
-    ];
-    let mut records = Vec::new();
-    let mut decision = Decision::Allow;
-    for (key, policy) in &keys {
-        let record = state.global.get::<Throttle>(key).await.map_err(ApiError::unavailable)?.map(|t| t.record);
-        decision = decision.stricter(policy.decide(record.as_ref(), now));
-        records.push(record);
-    }
-    match decision {
-        Decision::Allow => {}
-        Decision::Delay { until } | Decision::Locked { until } => return Ok(too_many(until, now)),
-    }
+    // Counted before anything is checked (`crate::attempts`): parallel guesses each count.
+    let keys = vec![attempts::Key::account(&email), attempts::Key::source_ip(&client)];
+    let attempt = match attempts::admit(&state, keys).await? {
+        attempts::Admission::Admitted(attempt) => attempt,
+        attempts::Admission::Refused(response) => return Ok(response),
+    };
 
     let lookup = state.global.get::<EmailLookup>(&email).await.map_err(ApiError::unavailable)?;
     let user = match lookup {
@@ -351,33 +342,27 @@ pub async fn sign_in(State(state): State<Arc<ApiState>>, client: Client, Json(in
             false
         }
     };
-    let record_failures = async |records: Vec<Option<tern_security::throttle::FailureRecord>>| -> Result<(), ApiError> {
-        for ((key, policy), record) in keys.iter().zip(records) {
-            let record = policy.record_failure(record, now);
-            let expires = time::OffsetDateTime::from_unix_timestamp(policy.record_expires_at(&record) as i64).ok();
-            state.global.put(&Throttle { key: key.clone(), record }, expires).await.map_err(ApiError::unavailable)?;
-        }
-        Ok(())
-    };
     let Some(mut user) = user.filter(|_| verified) else {
-        record_failures(records).await?;
+        attempt.failed();
         return Err(ApiError::unauthorized("The e-mail or password is wrong."));
     };
     let two_factor = user.has_two_factor();
     if two_factor {
         if input.totp_code.is_none() && input.recovery_code.is_none() {
+            // The password was right: not a failure, but not a sign-in yet either.
+            attempt.not_a_failure(&state).await?;
             return Err(ApiError::new(StatusCode::UNAUTHORIZED, "two_factor_required", "Send the code from your authenticator app as totp_code."));
         }
-        match super::two_factor::check_second_factor(&state, &mut user, input.totp_code.as_deref(), input.recovery_code.as_deref()).await {
-            Ok(()) => {}
+        match super::two_factor::check_second_factor(&state, &user.id, input.totp_code.as_deref(), input.recovery_code.as_deref()).await {
+            Ok(stored) => user = stored,
             Err(super::two_factor::SecondFactorError::Wrong) => {
-                record_failures(records).await?;
+                attempt.failed();
                 return Err(ApiError::new(StatusCode::UNAUTHORIZED, "invalid_two_factor", "That code is not right, or was already used."));
             }
             Err(super::two_factor::SecondFactorError::Failed(e)) => return Err(e),
         }
     }
-    state.global.delete::<Throttle>(&keys[0].0).await.map_err(ApiError::unavailable)?;
+    attempt.succeeded(&state).await?;
 
     let workspace = user.workspaces.first().cloned().unwrap_or_default();
     let role = match WorkspaceId::parse(&workspace) {
@@ -469,7 +454,7 @@ pub struct SessionView {
 /// The caller's signed-in devices.
 #[utoipa::path(get, path = "/v1/sessions", responses((status = 200, body = [SessionView]), (status = 401, description = "not signed in")))]
 pub async fn list_sessions(State(state): State<Arc<ApiState>>, caller: Caller) -> Result<Json<Vec<SessionView>>, ApiError> {
-    let sessions = state.global.by_gsi1::<Session>(&format!("USER#{}", caller.user_id), 100).await.map_err(ApiError::unavailable)?;
+    let sessions = sessions::all_of(&state, &caller.user_id).await?;
     Ok(Json(
         sessions
             .into_iter()
@@ -484,11 +469,10 @@ pub async fn list_sessions(State(state): State<Arc<ApiState>>, caller: Caller) -
     (status = 204), (status = 404, description = "no such session of yours")))]
 pub async fn revoke_session(State(state): State<Arc<ApiState>>, caller: Caller, client: Client, Path(session_id): Path<String>) -> Result<Response, ApiError> {
     let session = state.global.get::<Session>(&session_id).await.map_err(ApiError::unavailable)?;
-    let Some(mut session) = session.filter(|s| s.user_id == caller.user_id) else {
+    let Some(session) = session.filter(|s| s.user_id == caller.user_id) else {
         return Err(ApiError::not_found());
     };
-    session.family.revoke(state.now_unix());
-    state.global.put(&session, sessions::expiry(&session)).await.map_err(ApiError::unavailable)?;
+    sessions::revoke(&state, &session.id).await?;
     if let Ok(ws) = WorkspaceId::parse(&session.workspace_id) {
         audit(&state, ws, &caller.user_id, "session.revoked", Some(&session.id), serde_json::json!({}), &client).await?;
     }
@@ -503,29 +487,36 @@ pub struct ChangePassword {
     current_password: SecretString,
     #[schema(value_type = String, format = Password)]
     new_password: SecretString,
+    /// A current code from the authenticator app; required when 2FA is on.
+    #[serde(default)]
+    totp_code: Option<String>,
+    /// Instead of `totp_code`: one of the recovery codes.
+    #[serde(default)]
+    recovery_code: Option<String>,
 }
 
-/// Changes the caller's password and signs out every other session.
+/// Changes the caller's password after re-authentication (the current password,
+/// and a code when 2FA is on, counted against the account's sign-in throttle) and
+/// signs out every other session.
 #[utoipa::path(post, path = "/v1/me/password", request_body = ChangePassword, responses(
-    (status = 204), (status = 401, description = "wrong current password"), (status = 422, description = "weak password")))]
+    (status = 204), (status = 403, description = "`reauthentication_failed`: wrong current password or code"),
+    (status = 422, description = "weak password"), (status = 429, description = "throttled")))]
 pub async fn change_password(State(state): State<Arc<ApiState>>, caller: Caller, client: Client, Json(input): Json<ChangePassword>) -> Result<Response, ApiError> {
-    let mut user = state.global.get::<User>(&caller.user_id).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)?;
-    let stored = tern_security::password::PasswordHash::from_stored(user.password_hash.clone());
-    if !state.hasher.verify(&input.current_password, &stored).unwrap_or(false) {
-        return Err(ApiError::unauthorized("The current password is wrong."));
+    let proof = attempts::Proof { password: &input.current_password, totp_code: input.totp_code.as_deref(), recovery_code: input.recovery_code.as_deref() };
+    if let Some(throttled) = attempts::reauthenticate(&state, &caller.user_id, proof).await? {
+        return Ok(throttled);
     }
+    let user = state.global.get::<User>(&caller.user_id).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)?;
     state.policy.check(&input.new_password, &user.email, Some(&user.name)).map_err(weak_password)?;
-    user.password_hash = state.hasher.hash(&input.new_password).map_err(ApiError::internal)?.as_str().to_string();
-    state.global.put(&user, None).await.map_err(ApiError::unavailable)?;
-    let now = state.now_unix();
-    for mut session in state.global.by_gsi1::<Session>(&format!("USER#{}", user.id), 100).await.map_err(ApiError::unavailable)? {
-        if session.id != caller.session_id && session.family.revoked_at.is_none() {
-            session.family.revoke(now);
-            state.global.put(&session, sessions::expiry(&session)).await.map_err(ApiError::unavailable)?;
-        }
-    }
+    let password_hash = state.hasher.hash(&input.new_password).map_err(ApiError::internal)?.as_str().to_string();
+    let (user, ()) = users::update(&state, &user.id, |user: &mut User| {
+        user.password_hash = password_hash.clone();
+        Ok::<_, ApiError>(())
+    })
+    .await?;
+    let revoked = sessions::revoke_all(&state, &user.id, Some(&caller.session_id)).await?;
     for ws in user.workspaces.iter().filter_map(|w| WorkspaceId::parse(w).ok()) {
-        audit(&state, ws, &user.id, "user.password_changed", Some(&user.id), serde_json::json!({ "other_sessions_revoked": true }), &client).await?;
+        audit(&state, ws, &user.id, "user.password_changed", Some(&user.id), serde_json::json!({ "other_sessions_revoked": true, "sessions_revoked": revoked }), &client).await?;
     }
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -609,7 +600,7 @@ pub async fn confirm_password_reset(State(state): State<Arc<ApiState>>, client: 
     let now = state.clock.now().unix_timestamp();
     let record = state.global.get::<EmailToken>(&hash).await.map_err(ApiError::unavailable)?;
     let record = record.filter(|t| t.purpose == EmailTokenPurpose::PasswordReset && t.expires_at > now).ok_or_else(link_invalid)?;
-    let mut user = state.global.get::<User>(&record.user_id).await.map_err(ApiError::unavailable)?.ok_or_else(link_invalid)?;
+    let user = state.global.get::<User>(&record.user_id).await.map_err(ApiError::unavailable)?.ok_or_else(link_invalid)?;
     if user.email != record.email {
         return Err(link_invalid());
     }
@@ -618,17 +609,21 @@ pub async fn confirm_password_reset(State(state): State<Arc<ApiState>>, client: 
     let password_hash = state.hasher.hash(&input.password).map_err(ApiError::internal)?;
     // Taking it is the claim: of two concurrent uses, one gets it.
     state.global.take::<EmailToken>(&hash).await.map_err(ApiError::unavailable)?.ok_or_else(link_invalid)?;
-    let was_unverified = user.email_verified_at.is_none();
-    let two_factor_cleared = was_unverified && (user.totp.is_some() || user.totp_pending.is_some());
-    if was_unverified {
-        user.totp = None;
-        user.totp_pending = None;
-        user.recovery_hashes.clear();
-        user.email_verified_at = Some(now);
-    }
-    user.password_hash = password_hash.as_str().to_string();
-    state.global.put(&user, None).await.map_err(ApiError::unavailable)?;
-    revoke_every_session(&state, &user.id).await?;
+    // Versioned: a concurrent change of the record is re-read and kept.
+    let (user, (was_unverified, two_factor_cleared)) = users::update(&state, &user.id, |user: &mut User| {
+        let was_unverified = user.email_verified_at.is_none();
+        let two_factor_cleared = was_unverified && (user.totp.is_some() || user.totp_pending.is_some());
+        if was_unverified {
+            user.totp = None;
+            user.totp_pending = None;
+            user.recovery_hashes.clear();
+            user.email_verified_at = Some(now);
+        }
+        user.password_hash = password_hash.as_str().to_string();
+        Ok::<_, ApiError>((was_unverified, two_factor_cleared))
+    })
+    .await?;
+    sessions::revoke_all(&state, &user.id, None).await?;
     // A lock-out from wrong passwords ends with the new one.
     state.global.delete::<Throttle>(&account_key(&user.email)).await.map_err(ApiError::unavailable)?;
     let parameters = serde_json::json!({ "sessions_revoked": true, "email_verified": was_unverified, "two_factor_cleared": two_factor_cleared });
@@ -638,16 +633,3 @@ pub async fn confirm_password_reset(State(state): State<Arc<ApiState>>, client: 
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// Signs out every session of `user_id`.
-// Integrator: the sessions work (issue 12 finding 6) pages through every session in
-// sessions.rs; call its revoke-all here instead of this one page.
-async fn revoke_every_session(state: &ApiState, user_id: &str) -> Result<(), ApiError> {
-    let now = state.now_unix();
-    for mut session in state.global.by_gsi1::<Session>(&format!("USER#{user_id}"), 100).await.map_err(ApiError::unavailable)? {
-        if session.family.revoked_at.is_none() {
-            session.family.revoke(now);
-            state.global.put(&session, sessions::expiry(&session)).await.map_err(ApiError::unavailable)?;
-        }
-    }
-    Ok(())
-}

@@ -471,7 +471,7 @@ pub async fn create_sub_workspace(
     let crate::auth::Actor::User { user_id, .. } = &ctx.actor else {
         return Err(ApiError::forbidden("API keys cannot create workspaces."));
     };
-    let mut owner = state.global.get::<User>(user_id).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)?;
+    let owner = state.global.get::<User>(user_id).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)?;
     let settings = NewWorkspace {
         name: text("name", &input.name, 100)?,
         plan: Plan::Agency,
@@ -502,8 +502,12 @@ pub async fn create_sub_workspace(
             return Err(error);
         }
     };
-    owner.workspaces.push(sub.to_string());
-    state.global.put(&owner, None).await.map_err(ApiError::unavailable)?;
+    // Versioned: a concurrent change of the owner's record (a code used, 2FA turned off) is kept.
+    crate::users::update(&state, &owner.id, |owner: &mut User| {
+        owner.workspaces.push(sub.to_string());
+        Ok::<_, ApiError>(())
+    })
+    .await?;
     audit(&state, ctx.workspace, &ctx.actor.audit_name(), "workspace.sub_created", Some(&created.id), serde_json::json!({}), &client).await?;
     Ok((StatusCode::CREATED, Json(view(created, Role::Owner))).into_response())
 }
@@ -729,8 +733,14 @@ async fn accept_as_existing(
     let member = Member { user_id: user.id.clone(), email: user.email.clone(), name: user.name.clone(), role: invite.role, joined_at: now };
     scoped.create(&member, None).await.map_err(ApiError::unavailable)?;
     if !user.workspaces.contains(&invite.workspace_id) {
-        user.workspaces.push(invite.workspace_id.clone());
-        state.global.put(&user, None).await.map_err(ApiError::unavailable)?;
+        let joined = invite.workspace_id.clone();
+        (user, _) = crate::users::update(state, &user.id, |user: &mut User| {
+            if !user.workspaces.contains(&joined) {
+                user.workspaces.push(joined.clone());
+            }
+            Ok::<_, ApiError>(())
+        })
+        .await?;
     }
     audit(state, workspace, &user.id, "member.joined", Some(&user.id), serde_json::json!({ "role": invite.role, "invited_by": invite.invited_by, "existing_account": true }), client).await?;
     let (headers, body): (_, SignedIn) = sessions::start(state, &user.id, &invite.workspace_id, invite.role, remember_me, caller.two_factor, client).await?;
