@@ -202,3 +202,37 @@ async fn after_the_grace_period_nothing_of_the_workspace_is_left_and_its_key_is_
     assert_eq!(verified["valid"], true, "{verified}");
     host.stop().await;
 }
+
+/// Issue 12, finding 8: housekeeping trusts a deletion record's key id only when the
+/// key is tagged as that workspace's. A record naming another tenant's key (or the
+/// platform key), written here straight into the table as a corrupted or planted
+/// record would be, stops the deletion before anything is touched.
+#[tokio::test]
+async fn a_deletion_whose_recorded_key_belongs_to_another_workspace_refuses_to_touch_it() {
+    let host = tern_tests::start_dev_host("deletion-key-tag").await;
+    let (owner, ws) = sign_up(&host, "owner@leaving.example", "growth").await;
+    let (_, kept) = sign_up(&host, "owner@staying.example", "growth").await;
+    ok(&host, Method::POST, &format!("/v1/workspaces/{ws}/contacts"), &owner, json!({ "email": "lee@prospect.example" })).await;
+    let scheduled = ok(&host, Method::POST, &format!("/v1/workspaces/{ws}/deletion"), &owner, json!({ "password": PASSWORD })).await;
+    let due = scheduled["deletion_scheduled_for"].as_i64().unwrap();
+    let table = Table::new(observer_clients().dynamodb, host.config.table.clone());
+    let kept_key = table.scope(WorkspaceId::parse(&kept).unwrap()).get::<tern_aws::entities::Workspace>(&kept).await.unwrap().unwrap().kms_key_id;
+    let global = tern_aws::global::GlobalTable::new(observer_clients().dynamodb, host.config.table.clone());
+    let mut record = global.get::<tern_aws::deletion::PendingDeletion>(&ws).await.unwrap().unwrap();
+    set_clock(&host, time::OffsetDateTime::from_unix_timestamp(due + 60).unwrap());
+    for planted in [kept_key.clone(), host.config.platform_key.clone()] {
+        record.kms_key_id = planted.clone();
+        global.put(&record, None).await.unwrap();
+        let report = housekeeping(&host).await;
+        assert_eq!((report["deletions"]["workspaces_deleted"].as_u64(), report["deletions"]["failed"].as_u64()), (Some(0), Some(1)), "{report}");
+        assert_eq!(key_state(&planted).await, "Enabled", "{planted} untouched");
+    }
+    // Nothing of either workspace was deleted: the refusal came first.
+    let owner = crate::outreach::token(&host, "owner@leaving.example").await;
+    let (status, contacts) = call(&host, Method::GET, &format!("/v1/workspaces/{ws}/contacts"), Some(&owner), None).await;
+    assert_eq!((status, contacts["contacts"].as_array().map(Vec::len)), (StatusCode::OK, Some(1)), "{contacts}");
+    let keeper = crate::outreach::token(&host, "owner@staying.example").await;
+    let (status, _) = call(&host, Method::GET, &format!("/v1/workspaces/{kept}"), Some(&keeper), None).await;
+    assert_eq!(status, StatusCode::OK);
+    host.stop().await;
+}

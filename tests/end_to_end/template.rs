@@ -111,3 +111,122 @@ fn only_housekeeping_may_change_or_delete_audit_entries() {
         assert_eq!(denies_audit, !is_housekeeping, "{name:?}");
     }
 }
+
+/// Every Allow statement of `function`, with its actions.
+fn allow_statements(function: &str) -> Vec<(Vec<String>, Value)> {
+    let template = raw_template();
+    let mut out = Vec::new();
+    for policy in template["Resources"][function]["Properties"]["Policies"].as_sequence().unwrap() {
+        for statement in policy["Statement"].as_sequence().unwrap() {
+            if statement["Effect"].as_str() != Some("Allow") {
+                continue;
+            }
+            let actions = match &statement["Action"] {
+                Value::String(a) => vec![a.clone()],
+                Value::Sequence(list) => list.iter().filter_map(Value::as_str).map(String::from).collect(),
+                _ => Vec::new(),
+            };
+            out.push((actions, statement.clone()));
+        }
+    }
+    out
+}
+
+fn functions() -> Vec<String> {
+    Template::repository().unwrap().functions().unwrap().into_iter().map(|f| f.logical_id).collect()
+}
+
+fn yaml(value: &Value) -> String {
+    serde_yaml::to_string(value).unwrap()
+}
+
+/// The purposes (encryption contexts) a function may seal or open under workspace keys.
+fn workspace_purposes(function: &str) -> BTreeSet<String> {
+    let mut purposes = BTreeSet::new();
+    for (_, statement) in allow_statements(function) {
+        let condition = &statement["Condition"]["StringEquals"];
+        if yaml(&statement["Resource"]).contains("key/*")
+            && let Some(list) = condition["kms:EncryptionContext:purpose"].as_sequence()
+        {
+            purposes.extend(list.iter().filter_map(Value::as_str).map(String::from));
+        }
+    }
+    purposes
+}
+
+/// Issue 12, finding 8: no function may use any workspace's key for anything. Every
+/// grant of a cryptographic KMS action is either bound to the key's own workspace
+/// tag and named purposes, or only through S3 (SSE-KMS on the objects the function
+/// may reach); the platform key only through the services it encrypts, or for named
+/// platform purposes; destroying keys only by housekeeping, only tagged keys.
+#[test]
+fn every_kms_grant_is_scoped_to_a_workspace_tag_and_purpose_or_a_service() {
+    let crypto = ["kms:Decrypt", "kms:GenerateDataKey", "kms:Encrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*"];
+    let destructive = ["kms:DisableKey", "kms:ScheduleKeyDeletion", "kms:DeleteAlias"];
+    let mut checked = 0;
+    for function in functions() {
+        for (actions, statement) in allow_statements(&function) {
+            let sid = statement["Sid"].as_str().unwrap_or_default().to_string();
+            let resource = yaml(&statement["Resource"]);
+            let condition = &statement["Condition"];
+            let tagged = condition["Null"]["aws:ResourceTag/tern:workspace"].as_str() == Some("false");
+            let via = yaml(&condition["StringEquals"]["kms:ViaService"]);
+            let context = &condition["StringEquals"];
+            let purposes = context["kms:EncryptionContext:purpose"].as_sequence().map(Vec::len).unwrap_or(0);
+            if actions.iter().any(|a| crypto.contains(&a.as_str())) {
+                checked += 1;
+                assert!(!resource.contains("\"*\"") && resource.trim() != "'*'", "{function}/{sid}: crypto on every key");
+                if resource.contains("key/*") {
+                    assert!(tagged, "{function}/{sid}: workspace keys without the tag condition");
+                    let bound = context["kms:EncryptionContext:workspace"].as_str() == Some("${aws:ResourceTag/tern:workspace}") && purposes > 0;
+                    let through_s3 = via.contains("s3.") && !via.contains("sqs.") && !via.contains("dynamodb.");
+                    assert!(bound || through_s3, "{function}/{sid}: neither bound to the key's workspace and a purpose, nor only through S3");
+                } else {
+                    assert!(resource.contains("PlatformKey"), "{function}/{sid}: {resource}");
+                    let through_services = !condition["StringEquals"]["kms:ViaService"].is_null();
+                    assert!(through_services || purposes > 0, "{function}/{sid}: the platform key used directly for anything");
+                }
+            }
+            if actions.iter().any(|a| destructive.contains(&a.as_str())) {
+                assert_eq!(function, "HousekeepingFunction", "{function}/{sid} may destroy keys");
+                assert!(tagged, "{function}/{sid}: destroys keys without the tag condition");
+            }
+        }
+    }
+    assert!(checked >= 15, "{checked}");
+}
+
+/// The functions that parse hostile mail (classify, inbound) open only what they need.
+#[test]
+fn the_functions_that_parse_hostile_mail_open_only_the_purposes_they_need() {
+    let set = |items: &[&str]| items.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
+    assert_eq!(workspace_purposes("ClassifyFunction"), set(&["blind-index-key", "llm-credentials"]));
+    assert_eq!(workspace_purposes("InboundFunction"), set(&["inbound-webhook"]));
+    assert_eq!(workspace_purposes("SendFunction"), set(&["mailbox-credentials"]));
+    for function in ["EnrichFunction", "DispatchFunction", "FeedbackFunction"] {
+        assert!(workspace_purposes(function).is_empty(), "{function}");
+    }
+    assert!(workspace_purposes("ApiFunction").contains("mailbox-credentials"));
+}
+
+/// Audit entries: only the appender (api) puts them, nobody but housekeeping (TTL
+/// lowering, checkpoints, workspace deletion) changes or deletes them.
+#[test]
+fn only_the_appenders_may_put_audit_entries() {
+    let template = raw_template();
+    for function in functions() {
+        let statements = template["Resources"][&function]["Properties"]["Policies"][0]["Statement"].as_sequence().unwrap();
+        let denied: BTreeSet<String> = statements
+            .iter()
+            .filter(|s| s["Effect"].as_str() == Some("Deny") && yaml(&s["Condition"]).contains("WS#*#AUDIT"))
+            .flat_map(|s| s["Action"].as_sequence().cloned().unwrap_or_default())
+            .filter_map(|a| a.as_str().map(String::from))
+            .collect();
+        let expected: &[&str] = match function.as_str() {
+            "HousekeepingFunction" => &[],
+            "ApiFunction" => &["dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "dynamodb:UpdateItem"],
+            _ => &["dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+        };
+        assert_eq!(denied, expected.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>(), "{function}");
+    }
+}

@@ -19,7 +19,9 @@
 //! 5. a second Scan proves nothing is left (otherwise the run fails and the next
 //!    one resumes);
 //! 6. the workspace's KMS key is disabled and scheduled for deletion, which
-//!    crypto-shreds whatever copies remain (backups, old object versions);
+//!    crypto-shreds whatever copies remain (backups, old object versions); only
+//!    a key tagged as this workspace's (checked first of all, before step 1, and
+//!    again here), so a wrong key id in the record never destroys another's key;
 //! 7. the pending deletion itself is removed and a platform log line records it:
 //!    the workspace's own audit log went with it, so that line (and the KMS key's
 //!    CloudTrail events) are the evidence that remains.
@@ -170,6 +172,12 @@ async fn sweep(deps: &HousekeepingDeps, workspace: &str) -> Result<Found, Deleti
 
 async fn delete_workspace(deps: &HousekeepingDeps, global: &GlobalTable, pending: &PendingDeletion, now: i64) -> Result<(u64, u64), DeletionError> {
     let ws = pending.workspace_id.as_str();
+    // Before anything is deleted: the key this record will shred must be tagged as
+    // this workspace's. A wrong or planted key id (another tenant's key, the
+    // platform key) stops the deletion with nothing touched, for a person to look at.
+    tern_aws::workspace_keys::require_workspace_tag(&deps.clients.kms, ws, &pending.kms_key_id)
+        .await
+        .map_err(|e| DeletionError::Key(e.to_string()))?;
     let found = sweep(deps, ws).await?;
 
     // Sub-workspaces first get their own record, so a crash after this point still
@@ -209,7 +217,7 @@ async fn delete_workspace(deps: &HousekeepingDeps, global: &GlobalTable, pending
         return Err(DeletionError::Incomplete(format!("{remaining} items or references")));
     }
 
-    tern_aws::workspace_keys::schedule_workspace_key_deletion(&deps.clients.kms, &pending.kms_key_id, KEY_DELETION_WINDOW_DAYS)
+    tern_aws::workspace_keys::schedule_workspace_key_deletion(&deps.clients.kms, ws, &pending.kms_key_id, KEY_DELETION_WINDOW_DAYS)
         .await
         .map_err(|e| DeletionError::Key(e.to_string()))?;
 

@@ -70,6 +70,10 @@ pub enum SealingError {
     /// The caller asked for something invalid (bad purpose, deletion window).
     #[error("invalid request: {0}")]
     Invalid(String),
+    /// A key management step named a key that is not tagged as the workspace's
+    /// own: refused, the key untouched.
+    #[error("KMS key {key_id} is not tagged as workspace {workspace}'s key; refusing to touch it")]
+    NotThisWorkspace { key_id: String, workspace: String },
 }
 
 /// Maps a KMS SDK error; `operation` names the call for the message.

@@ -74,15 +74,20 @@ pub async fn create_workspace_key(kms: &aws_sdk_kms::Client, workspace: Workspac
     }
 }
 
-/// Disables the key and schedules its deletion after `days` (7..=30).
+/// Disables `workspace`'s key and schedules its deletion after `days` (7..=30).
 ///
-/// Disabling first makes the key unusable at once, and stays in force even if
-/// scheduling fails; the waiting period is KMS's undo window. Calling again for
-/// a key already pending deletion is a no-op. Containers still holding cached
-/// data keys of the workspace can open values until their cache entries expire
-/// (`Sealer` TTL); call `Sealer::forget_workspace` in the container doing this.
+/// The key must carry the workspace's tag ([`WORKSPACE_TAG`], set at creation):
+/// a key id recorded wrongly, or planted in a deletion record, that names another
+/// workspace's key (or the platform key, which has no such tag) is refused with
+/// [`SealingError::NotThisWorkspace`] and left untouched. Disabling first makes
+/// the key unusable at once, and stays in force even if scheduling fails; the
+/// waiting period is KMS's undo window. Calling again for a key already pending
+/// deletion is a no-op. Containers still holding cached data keys of the
+/// workspace can open values until their cache entries expire (`Sealer` TTL);
+/// call `Sealer::forget_workspace` in the container doing this.
 pub async fn schedule_workspace_key_deletion(
     kms: &aws_sdk_kms::Client,
+    workspace: &str,
     key_id: &str,
     days: i32,
 ) -> Result<(), SealingError> {
@@ -91,6 +96,7 @@ pub async fn schedule_workspace_key_deletion(
             "key deletion window must be 7..=30 days, got {days}"
         )));
     }
+    require_workspace_tag(kms, workspace, key_id).await?;
     let described = kms
         .describe_key()
         .key_id(key_id)
@@ -114,6 +120,27 @@ pub async fn schedule_workspace_key_deletion(
         .await
         .map_err(|e| kms_error("ScheduleKeyDeletion", &e))?;
     Ok(())
+}
+
+/// Refuses unless `key_id` is tagged as `workspace`'s key.
+pub async fn require_workspace_tag(kms: &aws_sdk_kms::Client, workspace: &str, key_id: &str) -> Result<(), SealingError> {
+    let mut marker: Option<String> = None;
+    loop {
+        let page = kms
+            .list_resource_tags()
+            .key_id(key_id)
+            .set_marker(marker.take())
+            .send()
+            .await
+            .map_err(|e| kms_error("ListResourceTags", &e))?;
+        if page.tags().iter().any(|t| t.tag_key() == WORKSPACE_TAG && t.tag_value() == workspace) {
+            return Ok(());
+        }
+        match page.next_marker() {
+            Some(next) if page.truncated() => marker = Some(next.to_string()),
+            _ => return Err(SealingError::NotThisWorkspace { key_id: key_id.to_string(), workspace: workspace.to_string() }),
+        }
+    }
 }
 
 /// The key id an alias names, or `None` when the alias does not exist.

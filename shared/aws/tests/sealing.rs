@@ -466,11 +466,18 @@ async fn scheduling_deletion_disables_the_workspace_key() {
     let (ws, _, key) = workspace(&c).await;
     for days in [0, 6, 31] {
         assert!(matches!(
-            schedule_workspace_key_deletion(&c.kms, &key, days).await,
+            schedule_workspace_key_deletion(&c.kms, &ws.to_string(), &key, days).await,
             Err(SealingError::Invalid(_))
         ));
     }
-    schedule_workspace_key_deletion(&c.kms, &key, 7).await.unwrap();
+    // Another workspace's id (a wrong or planted deletion record): refused, the key untouched.
+    let other = WorkspaceId::generate().to_string();
+    assert!(matches!(
+        schedule_workspace_key_deletion(&c.kms, &other, &key, 7).await,
+        Err(SealingError::NotThisWorkspace { .. })
+    ));
+    assert!(c.kms.describe_key().key_id(&key).send().await.unwrap().key_metadata.unwrap().enabled);
+    schedule_workspace_key_deletion(&c.kms, &ws.to_string(), &key, 7).await.unwrap();
     let meta = c
         .kms
         .describe_key()
@@ -484,7 +491,7 @@ async fn scheduling_deletion_disables_the_workspace_key() {
     assert_eq!(meta.key_state, Some(aws_sdk_kms::types::KeyState::PendingDeletion));
     assert!(meta.deletion_date.is_some());
     // A retried deletion job succeeds without touching the key again.
-    schedule_workspace_key_deletion(&c.kms, &key, 7).await.unwrap();
+    schedule_workspace_key_deletion(&c.kms, &ws.to_string(), &key, 7).await.unwrap();
     // The alias still names the (now shredding) key: creating "again" must not
     // silently hand out a fresh key for a deleted workspace's id.
     assert_eq!(create_workspace_key(&c.kms, ws).await.unwrap(), key);
