@@ -237,3 +237,56 @@ async fn a_deletion_whose_recorded_key_belongs_to_another_workspace_refuses_to_t
     assert_eq!(status, StatusCode::OK);
     host.stop().await;
 }
+
+/// Issue 12, finding 14: deleting an agency deletes the sub-workspaces it still
+/// administers (every owner is one of the agency's), never one handed to a client:
+/// that one is detached and carries on as a standalone workspace with its owners,
+/// data, key and a trail that says so.
+#[tokio::test]
+async fn deleting_an_agency_detaches_a_sub_workspace_it_no_longer_administers() {
+    let host = tern_tests::start_dev_host("agency-detach").await;
+    let (owner, agency) = sign_up(&host, "owner@agency.example", "agency").await;
+    let sub = |name: &'static str| {
+        let (host, owner, agency) = (&host, owner.clone(), agency.clone());
+        async move { ok(host, Method::POST, &format!("/v1/workspaces/{agency}/sub-workspaces"), &owner, json!({ "name": name })).await["id"].as_str().unwrap().to_string() }
+    };
+    let managed = sub("Still ours").await;
+    let handed = sub("Handed over").await;
+    // The client becomes an owner of the handed-over workspace.
+    let invite = ok(&host, Method::POST, &format!("/v1/workspaces/{handed}/invites"), &owner, json!({ "email": "owner@client.example", "role": "owner" })).await;
+    let (status, joined) = call(&host, Method::POST, "/v1/invites/accept", None, Some(json!({ "token": invite["token"], "name": "Cleo", "password": PASSWORD }))).await;
+    assert_eq!(status, StatusCode::CREATED, "{joined}");
+    let client = joined["access_token"].as_str().unwrap().to_string();
+    tern_tests::verify_email(&host, "owner@client.example", &client).await;
+    ok(&host, Method::POST, &format!("/v1/workspaces/{handed}/contacts"), &client, json!({ "email": "lee@client-lead.example" })).await;
+    let table = Table::new(observer_clients().dynamodb, host.config.table.clone());
+    let handed_key = table.scope(WorkspaceId::parse(&handed).unwrap()).get::<tern_aws::entities::Workspace>(&handed).await.unwrap().unwrap().kms_key_id;
+
+    let scheduled = ok(&host, Method::POST, &format!("/v1/workspaces/{agency}/deletion"), &owner, json!({ "password": PASSWORD })).await;
+    let due = scheduled["deletion_scheduled_for"].as_i64().unwrap();
+    set_clock(&host, time::OffsetDateTime::from_unix_timestamp(due + 60).unwrap());
+    let report = housekeeping(&host).await;
+    assert_eq!(report["deletions"]["workspaces_deleted"], 2, "the agency and the sub-workspace it administers: {report}");
+    assert_eq!(report["deletions"]["failed"], 0, "{report}");
+    assert!(items_naming(&host, &managed).await.is_empty(), "the managed sub-workspace is gone");
+
+    // The handed-over one stands alone, whole.
+    let client = crate::outreach::token(&host, "owner@client.example").await;
+    let (status, shown) = call(&host, Method::GET, &format!("/v1/workspaces/{handed}"), Some(&client), None).await;
+    assert_eq!(status, StatusCode::OK, "{shown}");
+    assert!(shown["parent_id"].is_null(), "{shown}");
+    let (_, contacts) = call(&host, Method::GET, &format!("/v1/workspaces/{handed}/contacts"), Some(&client), None).await;
+    assert_eq!(contacts["contacts"].as_array().map(Vec::len), Some(1), "{contacts}");
+    assert_eq!(key_state(&handed_key).await, "Enabled");
+    let (_, trail) = call(&host, Method::GET, &format!("/v1/workspaces/{handed}/audit?limit=500&action=workspace.detached"), Some(&client), None).await;
+    assert_eq!(trail["entries"][0]["parameters"]["agency"], agency.as_str(), "{trail}");
+    let (_, verified) = call(&host, Method::GET, &format!("/v1/workspaces/{handed}/audit/verify"), Some(&client), None).await;
+    assert_eq!(verified["valid"], true, "{verified}");
+    // The agency's owner keeps their seat in it, as an owner of a workspace of their own now.
+    let owner = crate::outreach::token(&host, "owner@agency.example").await;
+    let (status, _) = call(&host, Method::GET, &format!("/v1/workspaces/{handed}"), Some(&owner), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let again = housekeeping(&host).await;
+    assert_eq!(again["deletions"]["workspaces_deleted"], 0, "{again}");
+    host.stop().await;
+}

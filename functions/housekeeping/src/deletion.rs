@@ -11,8 +11,13 @@
 //!    partition, because per-entity partitions (`WS#<ws>#CONTACT#<id>`) cannot be
 //!    listed without knowing their ids; deletions are rare and daily, so reading the
 //!    table once per deleted workspace is the price of a sweep that misses nothing.
-//! 2. each sub-workspace gets its own pending deletion (due now), so it is deleted
-//!    by this loop like any other, and survives a crash of this run;
+//! 2. each sub-workspace the agency still administers (every owner of it is an
+//!    owner of the agency) gets its own pending deletion (due now), so it is
+//!    deleted by this loop like any other, and survives a crash of this run; one
+//!    that has an owner from outside the agency (a client the agency handed it to)
+//!    is not the agency's to delete: it is detached and becomes a standalone
+//!    workspace with its members, its data and its audit trail, which records it
+//!    (`workspace.detached_from_agency`);
 //! 3. every object version under the workspace's S3 prefixes is deleted;
 //! 4. the items and global records are deleted, the users keep their accounts
 //!    (only the workspace leaves their list), and the workspace item goes last;
@@ -181,9 +186,18 @@ async fn delete_workspace(deps: &HousekeepingDeps, global: &GlobalTable, pending
     let found = sweep(deps, ws).await?;
 
     // Sub-workspaces first get their own record, so a crash after this point still
-    // deletes them; this same run takes them in its next round.
+    // deletes them; this same run takes them in its next round. Only those the
+    // agency administers: owners from outside it never lose their workspace to the
+    // agency's deletion (read while the agency's members are still there; a resumed
+    // run that finds them gone detaches every owned sub-workspace, the safe side).
+    let agency_owners = owners_of(deps, ws).await?;
     for child in &found.children {
         let id = text(child, "id").to_string();
+        let child_owners = owners_of(deps, &id).await?;
+        if !child_owners.is_subset(&agency_owners) {
+            detach(deps, child, ws, now).await?;
+            continue;
+        }
         if global.get::<PendingDeletion>(&id).await.map_err(store)?.is_none() {
             let record = PendingDeletion {
                 workspace_id: id.clone(),
@@ -234,6 +248,77 @@ async fn delete_workspace(deps: &HousekeepingDeps, global: &GlobalTable, pending
         "workspace deleted"
     );
     Ok((items, objects))
+}
+
+/// The user ids holding the owner role in `workspace` (its `MEMBER#` items).
+async fn owners_of(deps: &HousekeepingDeps, workspace: &str) -> Result<BTreeSet<String>, DeletionError> {
+    let mut owners = BTreeSet::new();
+    let mut start: Option<Item> = None;
+    loop {
+        let page = deps
+            .clients
+            .dynamodb
+            .query()
+            .table_name(&deps.config.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :member)")
+            .expression_attribute_values(":pk", AttributeValue::S(format!("WS#{workspace}")))
+            .expression_attribute_values(":member", AttributeValue::S("MEMBER#".into()))
+            .consistent_read(true)
+            .set_exclusive_start_key(start.take())
+            .send()
+            .await
+            .map_err(|e| store(tern_aws::worker::error_chain(&e)))?;
+        for member in page.items.unwrap_or_default() {
+            if text(&member, "role") == "owner" {
+                owners.insert(text(&member, "user_id").to_string());
+            }
+        }
+        match page.last_evaluated_key {
+            Some(key) if !key.is_empty() => start = Some(key),
+            _ => return Ok(owners),
+        }
+    }
+}
+
+/// Makes a sub-workspace standalone: no parent (so no agency reads its audit trail or
+/// holds back its sends), everything else as it was. Conditional on the parent, so a
+/// resumed run changes nothing twice; the sub-workspace's own trail records it.
+async fn detach(deps: &HousekeepingDeps, child: &Item, agency: &str, now: i64) -> Result<(), DeletionError> {
+    let id = text(child, "id").to_string();
+    let detached = deps
+        .clients
+        .dynamodb
+        .update_item()
+        .table_name(&deps.config.table)
+        .set_key(Some(key_of(child)))
+        .update_expression("REMOVE parent_id SET parent_may_read_audit = :no")
+        .condition_expression("parent_id = :agency")
+        .expression_attribute_values(":no", AttributeValue::Bool(false))
+        .expression_attribute_values(":agency", AttributeValue::S(agency.to_string()))
+        .send()
+        .await;
+    match detached {
+        Ok(_) => {}
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => return Ok(()),
+        Err(e) => return Err(store(tern_aws::worker::error_chain(&e))),
+    }
+    let workspace = tern_domain::ids::WorkspaceId::parse(&id).map_err(|e| store(format!("sub-workspace id {id}: {e}")))?;
+    let draft = tern_security::audit::AuditDraft {
+        workspace_id: id.clone(),
+        actor: "system".into(),
+        action: "workspace.detached_from_agency".into(),
+        target: Some(id.clone()),
+        occurred_at_ms: now.saturating_mul(1000),
+        source_ip: None,
+        user_agent: None,
+        request_id: None,
+        parameters: serde_json::json!({ "agency": agency, "reason": "the agency was deleted; this workspace has owners outside it" }),
+    };
+    let audit = tern_aws::audit::AuditLog::new(deps.clients.dynamodb.clone(), deps.config.table.clone());
+    let at = time::OffsetDateTime::from_unix_timestamp(now).map_err(store)?;
+    audit.append(workspace, draft, at).await.map_err(store)?;
+    tracing::info!(workspace = %id, agency, "sub-workspace detached from its deleted agency (it has owners outside it)");
+    Ok(())
 }
 
 /// Deletes keys 25 at a time (BatchWriteItem's limit), retrying what DynamoDB
