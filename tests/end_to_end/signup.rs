@@ -195,7 +195,7 @@ async fn squatting_an_address_does_not_lock_out_its_owner() {
     let (_, invite) = call(&host, Method::POST, &format!("/v1/workspaces/{evil}/invites"), mallory["access_token"].as_str(), Some(json!({ "email": "pia@owner.example", "role": "owner" }))).await;
     let (_, squat) = call(&host, Method::POST, "/v1/invites/accept", None, Some(json!({ "token": invite["token"], "name": "Pia", "password": "quiet lantern orbit 9981" }))).await;
     let squatter = squat["access_token"].as_str().unwrap().to_string();
-    let (_, setup) = call(&host, Method::POST, "/v1/me/2fa/setup", Some(&squatter), None).await;
+    let (_, setup) = call(&host, Method::POST, "/v1/me/2fa/setup", Some(&squatter), Some(json!({ "password": "quiet lantern orbit 9981" }))).await;
     {
         let secret = setup["secret"].as_str().expect("2FA setup for the squatted account");
         let secret = tern_security::totp::TotpSecret::from_base32(secret).unwrap();

@@ -70,6 +70,12 @@ const fn write(r: R) -> Scope {
 pub const ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/health", Access::Public),
     ("POST", "/v1/signup", Access::Public),
+    // The mailed link's token is the credential (verify a sign-up, reset a password).
+    ("POST", "/v1/signup/verify", Access::Public),
+    ("POST", "/v1/password-reset", Access::Public),
+    ("POST", "/v1/password-reset/confirm", Access::Public),
+    ("POST", "/v1/me/email/verify", Access::Session),
+    ("POST", "/v1/me/email/verification", Access::Session),
     ("POST", "/v1/sessions", Access::Public),
     // The refresh token (an HttpOnly cookie) is the credential here, not an access token.
     ("POST", "/v1/sessions/refresh", Access::Public),
