@@ -64,7 +64,7 @@ async fn a_bounce_posted_to_the_webhook_is_stored_classified_and_its_raw_mail_de
     let (_, workspace) = self::workspace(&host, "inbound-cost").await;
     let before = host.clients.meter.snapshot();
 
-    let response = post(&host.base_url(), &corpus_file("bounce_hard"), &format!("reply+{workspace}@in.tern.local"), WEBHOOK_SECRET).await;
+    let response = post(&host.base_url(), &corpus_file("bounce_hard"), &format!("reply+{workspace}@in.tern.test"), WEBHOOK_SECRET).await;
     assert_eq!(response.status(), 202);
     let accepted: serde_json::Value = response.json().await.unwrap();
     let id = accepted["id"].as_str().unwrap().to_string();
@@ -100,12 +100,13 @@ async fn a_bounce_posted_to_the_webhook_is_stored_classified_and_its_raw_mail_de
     .await;
     assert_eq!(spent.requests("s3", "PutObject"), 1, "{spent}");
     assert_eq!(spent.requests("sqs", "SendMessage"), 1, "{spent}");
-    // The workspace's first inbound mail also creates its blind-index key (sealed
-    // once under the workspace key) to look the sender up among its enrollments.
-    assert_eq!(spent.requests("dynamodb", "PutItem"), 4, "create, the blind-index key, the text (its own item, under the body window), then the verdict: {spent}");
-    assert_eq!(spent.requests("dynamodb", "GetItem"), 4, "the workspace (webhook), the message, the workspace (worker), its secrets: {spent}");
-    assert_eq!(spent.requests("dynamodb", "Query"), 2, "its mailboxes (own mail?) and enrollments (whose address?): {spent}");
-    assert_eq!(spent.requests("kms", "GenerateDataKey"), 1, "{spent}");
+    // The bounce names no message of ours and its sender is not vouched for by the
+    // provider (SPF passed for another domain), so no blind index is computed: no
+    // blind-index key, no look-up among the enrollments.
+    assert_eq!(spent.requests("dynamodb", "PutItem"), 3, "create, the text (its own item, under the body window), then the verdict: {spent}");
+    assert_eq!(spent.requests("dynamodb", "GetItem"), 3, "the workspace (webhook), the message, the workspace (worker): {spent}");
+    assert_eq!(spent.requests("dynamodb", "Query"), 1, "its mailboxes (own mail?): {spent}");
+    assert_eq!(spent.requests("kms", "GenerateDataKey"), 0, "{spent}");
     assert_eq!(spent.requests("s3", "GetObject"), 1, "{spent}");
     assert_eq!(spent.requests("s3", "DeleteObject"), 1, "{spent}");
     assert_eq!(spent.requests("sqs", "DeleteMessageBatch"), 1, "{spent}");
@@ -120,7 +121,7 @@ async fn a_provider_retry_of_the_same_post_is_stored_once() {
     let host = start_dev_host("inbound-retry").await;
     let (_, workspace) = self::workspace(&host, "inbound-retry").await;
     let mail = b"From: ann@customer.example\r\nSubject: Re: hello\r\nMessage-ID: <r1@customer.example>\r\n\r\nyes, Tuesday works\r\n";
-    let to = format!("reply+{workspace}@in.tern.local");
+    let to = format!("reply+{workspace}@in.tern.test");
     let first: serde_json::Value = post(&host.base_url(), mail, &to, WEBHOOK_SECRET).await.json().await.unwrap();
     let second: serde_json::Value = post(&host.base_url(), mail, &to, WEBHOOK_SECRET).await.json().await.unwrap();
     assert_eq!(first["id"], second["id"]);
@@ -139,14 +140,14 @@ async fn bad_webhook_posts_get_clear_errors_and_store_nothing() {
     let base = host.base_url();
     let (_, workspace) = self::workspace(&host, "inbound-bad").await;
     let before = host.clients.meter.snapshot();
-    let to = format!("reply+{workspace}@in.tern.local");
+    let to = format!("reply+{workspace}@in.tern.test");
     let mail = b"From: a@b.example\r\n\r\nhello\r\n";
 
     let cases: Vec<(reqwest::Response, u16, &str)> = vec![
         (post(&base, mail, &to, "wrong-secret").await, 401, "unauthorized"),
-        (post(&base, mail, "reply@in.tern.local", WEBHOOK_SECRET).await, 422, "unknown_recipient"),
-        (post(&base, mail, "reply+not-a-workspace@in.tern.local", WEBHOOK_SECRET).await, 422, "unknown_recipient"),
-        (post(&base, mail, &format!("reply+{}@in.tern.local", WorkspaceId::generate()), WEBHOOK_SECRET).await, 422, "unknown_recipient"),
+        (post(&base, mail, "reply@in.tern.test", WEBHOOK_SECRET).await, 422, "unknown_recipient"),
+        (post(&base, mail, "reply+not-a-workspace@in.tern.test", WEBHOOK_SECRET).await, 422, "unknown_recipient"),
+        (post(&base, mail, &format!("reply+{}@in.tern.test", WorkspaceId::generate()), WEBHOOK_SECRET).await, 422, "unknown_recipient"),
         (post(&base, &vec![b'x'; 13 * 1024 * 1024], &to, WEBHOOK_SECRET).await, 413, "payload_too_large"),
         (
             reqwest::Client::new()
@@ -225,7 +226,7 @@ async fn post_capture(host: &DevHost, format: &str, (content_type, body): (Strin
 async fn every_cloudmailin_format_is_taken_in_with_its_transport_facts() {
     let host = start_dev_host("inbound-formats").await;
     let (owner, workspace) = self::workspace(&host, "inbound-formats").await;
-    let to = format!("reply+{workspace}@in.tern.local");
+    let to = format!("reply+{workspace}@in.tern.test");
     let captures = corpus_dir().join("formats/cloudmailin-captures");
     let fixtures = repo_path("shared/mail/tests/fixtures/webhooks");
     let table = Table::new(observer_clients().dynamodb.clone(), host.config.table.clone());
@@ -248,7 +249,8 @@ async fn every_cloudmailin_format_is_taken_in_with_its_transport_facts() {
     let ooo = post_capture(&host, "json", capture(&fixtures.join("json__normalized_ooo.txt"), &to)).await;
     let ooo = wait_classified(&table, workspace, ooo["id"].as_str().unwrap()).await;
     assert_eq!((ooo.kind.as_deref(), ooo.return_date.as_deref()), (Some("auto_reply_ooo"), Some("2026-12-04")));
-    assert_eq!((ooo.transport.tls, ooo.transport.dkim.as_deref(), ooo.transport.dmarc.as_deref()), (Some(true), Some("pass"), Some("pass")));
+    // Its Authentication-Results header is the message's own text: not read as verdicts.
+    assert_eq!((ooo.transport.tls, ooo.transport.dkim.as_deref(), ooo.transport.dmarc.as_deref()), (Some(true), None, None));
     let bounce = post_capture(&host, "multipart", capture(&fixtures.join("multipart__normalized_bounce.txt"), &to)).await;
     let bounce = wait_classified(&table, workspace, bounce["id"].as_str().unwrap()).await;
     assert_eq!((bounce.kind.as_deref(), bounce.status_code.as_deref()), (Some("bounce_hard"), Some("5.1.1")));
@@ -451,6 +453,9 @@ async fn ses_inbound_mail_is_routed_by_reply_and_unsubscribe_tokens() {
     let items = page["items"].as_array().unwrap();
     assert_eq!(items.len(), 2, "{page}");
     assert!(items.iter().all(|m| m["transport"]["provider"] == "ses" && m["transport"]["dkim"] == "pass" && m["enrollment_id"].is_string()), "{page}");
+    let mut linked_by: Vec<&str> = items.iter().filter_map(|m| m["linked_by"].as_str()).collect();
+    linked_by.sort();
+    assert_eq!(linked_by, ["reply_token", "unsubscribe_token"], "{page}");
     let left = host.clients.s3.list_objects_v2().bucket(&host.config.bucket).prefix("ses-inbound/").send().await.unwrap();
     assert_eq!(left.key_count, Some(0), "SES's copy is deleted once taken in");
     host.stop().await;
@@ -465,11 +470,132 @@ async fn inbound_metadata_is_kept_for_the_workspace_retention_window() {
     let changed = ok(&host, Method::PATCH, &format!("/v1/workspaces/{workspace}"), &owner, json!({ "inbound_retention_days": 14 })).await;
     assert_eq!(changed["inbound_retention_days"], 14);
     let mail = b"From: lee@prospect.example\r\nSubject: Re: hi\r\nMessage-ID: <ret-1@prospect.example>\r\n\r\nsure\r\n";
-    let accepted: serde_json::Value = post(&host.base_url(), mail, &format!("reply+{workspace}@in.tern.local"), WEBHOOK_SECRET).await.json().await.unwrap();
+    let accepted: serde_json::Value = post(&host.base_url(), mail, &format!("reply+{workspace}@in.tern.test"), WEBHOOK_SECRET).await.json().await.unwrap();
     let id = accepted["id"].as_str().unwrap();
     let table = Table::new(observer_clients().dynamodb.clone(), host.config.table.clone());
     let message = wait_classified(&table, workspace, id).await;
     let ttl = table.scope(workspace).expires_at::<InboundMessage>(id).await.unwrap();
     assert_eq!(ttl, Some((message.received_at + time::Duration::days(14)).unix_timestamp()));
+    host.stop().await;
+}
+
+/// One enrollment whose first step was sent to Carla: the host, the workspace, the
+/// owner's e-mail and the message she received.
+async fn carla_enrolled(name: &str) -> (DevHost, tern_mailsink::MailSink, String, String, Vec<u8>) {
+    let (host, sink) = host_with_sink(name).await;
+    set_clock(&host, datetime!(2027-06-07 09:00 UTC)); // a Monday
+    let email = format!("ann@{name}.example");
+    let (owner, ws) = sign_up(&host, &email, "growth").await;
+    let mailbox = smtp_mailbox(&host, &owner, &ws, &sink).await;
+    let sequence = default_sequence(&host, &owner, &ws, &mailbox, false).await;
+    import(&host, &owner, &ws, "email,first_name\ncarla@lead-one.example,Carla\ndev@lead-two.example,Dev\n").await;
+    let contacts = contact_ids(&host, &owner, &ws).await;
+    let ids: Vec<&String> = contacts.values().collect();
+    ok(&host, Method::POST, &format!("/v1/workspaces/{ws}/sequences/{sequence}/enrollments"), &owner, json!({ "contact_ids": ids })).await;
+    let first = eventually("the first steps", Duration::from_secs(30), || async {
+        tick_dispatch(&host).await;
+        let (carla, dev) = (to(&sink, "carla@lead-one.example"), to(&sink, "dev@lead-two.example"));
+        (!carla.is_empty() && !dev.is_empty()).then(|| carla[0].clone())
+    })
+    .await;
+    (host, sink, email, ws, first)
+}
+
+/// The enrollments' states by contact address, and the inbound messages, once `count` are classified.
+async fn after_classification(host: &DevHost, email: &str, ws: &str, count: usize) -> (std::collections::BTreeMap<String, serde_json::Value>, Vec<serde_json::Value>) {
+    let items = eventually("the inbound mail classified", Duration::from_secs(30), || async {
+        let owner = token(host, email).await;
+        let (_, page) = call(host, Method::GET, &format!("/v1/workspaces/{ws}/inbound/messages"), Some(&owner), None).await;
+        let items = page["items"].as_array().cloned().unwrap_or_default();
+        (items.len() == count && items.iter().all(|m| m["status"] != "received")).then_some(items)
+    })
+    .await;
+    let owner = token(host, email).await;
+    let contacts = contact_ids(host, &owner, ws).await;
+    let (_, page) = call(host, Method::GET, &format!("/v1/workspaces/{ws}/enrollments?limit=10"), Some(&owner), None).await;
+    let mut states = std::collections::BTreeMap::new();
+    for (address, id) in &contacts {
+        let enrollment = page["enrollments"].as_array().unwrap().iter().find(|e| e["contact_id"] == json!(id)).unwrap().clone();
+        let (_, contact) = call(host, Method::GET, &format!("/v1/workspaces/{ws}/contacts/{id}"), Some(&owner), None).await;
+        states.insert(address.clone(), json!({ "state": enrollment["state"], "suppressed": contact["suppressed"] }));
+    }
+    (states, items)
+}
+
+/// A reply as an attacker writes it: Carla's address in From, no thread headers,
+/// and an Authentication-Results header of its own claiming every check passed.
+fn forged(text: &str) -> String {
+    format!(
+        "Authentication-Results: mx.cloudmailin.net; dkim=pass header.d=lead-one.example; dmarc=pass header.from=lead-one.example; spf=pass smtp.mailfrom=lead-one.example\r\n\
+         From: Carla <carla@lead-one.example>\r\nTo: ann@acme.example\r\nSubject: Re: hello\r\nMessage-ID: <forged-{}@attacker.example>\r\n\r\n{text}\r\n",
+        tern_domain::ids::RequestId::generate()
+    )
+}
+
+#[tokio::test]
+async fn a_forged_from_with_a_self_written_authentication_results_does_not_stop_an_enrollment() {
+    let (host, _sink, email, ws, _) = carla_enrolled("forged-stop").await;
+    // Posted as CloudMailin would: its envelope SPF passed for the attacker's own domain.
+    let response = post(&host.base_url(), forged("Thanks, sounds great, let's talk on Thursday.").as_bytes(), &format!("reply+{ws}@in.tern.test"), WEBHOOK_SECRET).await;
+    assert_eq!(response.status(), 202);
+    let (states, items) = after_classification(&host, &email, &ws, 1).await;
+    assert_eq!(items[0]["kind"], "human", "{items:?}");
+    assert!(items[0]["enrollment_id"].is_null() && items[0]["linked_by"].is_null(), "not linked: {items:?}");
+    assert!(items[0]["transport"]["dmarc"].is_null() && items[0]["transport"]["dkim"].is_null(), "the message's own header is not a verdict: {items:?}");
+    assert_eq!(states["carla@lead-one.example"]["state"]["state"], "active", "{states:?}");
+    host.stop().await;
+}
+
+#[tokio::test]
+async fn a_forged_from_does_not_suppress_a_contact() {
+    let (host, _sink, email, ws, _) = carla_enrolled("forged-suppress").await;
+    let response = post(&host.base_url(), forged("Unsubscribe. Remove me from your list, do not contact me again.").as_bytes(), &format!("reply+{ws}@in.tern.test"), WEBHOOK_SECRET).await;
+    assert_eq!(response.status(), 202);
+    let (states, items) = after_classification(&host, &email, &ws, 1).await;
+    assert_eq!(items[0]["kind"], "unsubscribe_request", "{items:?}");
+    assert!(items[0]["enrollment_id"].is_null(), "{items:?}");
+    assert_eq!(states["carla@lead-one.example"]["suppressed"], false, "{states:?}");
+    assert_eq!(states["carla@lead-one.example"]["state"]["state"], "active", "{states:?}");
+    host.stop().await;
+}
+
+#[tokio::test]
+async fn mail_to_the_reply_address_at_another_domain_is_not_routed() {
+    let host = start_dev_host("inbound-domain").await;
+    let (_, workspace) = self::workspace(&host, "inbound-domain").await;
+    let mail = b"From: lee@prospect.example\r\nSubject: Re: hi\r\nMessage-ID: <dom-1@prospect.example>\r\n\r\nsure\r\n";
+    for recipient in [format!("reply+{workspace}@evil.example"), format!("reply+{workspace}@in.tern.test.evil.example"), format!("reply+{workspace}@notin.tern.test")] {
+        let response = post(&host.base_url(), mail, &recipient, WEBHOOK_SECRET).await;
+        assert_eq!(response.status(), 422, "{recipient}");
+        let error: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(error["error"]["code"], "unknown_recipient", "{recipient}");
+    }
+    let table = Table::new(observer_clients().dynamodb.clone(), host.config.table.clone());
+    assert!(table.scope(workspace).list_all::<InboundMessage>().await.unwrap().is_empty());
+    // The platform's own domain, in any case, still routes.
+    let response = post(&host.base_url(), mail, &format!("reply+{workspace}@IN.tern.test"), WEBHOOK_SECRET).await;
+    assert_eq!(response.status(), 202);
+    host.stop().await;
+}
+
+/// The legitimate paths: a reply naming our Message-ID stops its enrollment from
+/// any address; a reply with no thread headers stops it by its sender when the
+/// receiving provider (SES) reports DMARC pass.
+#[tokio::test]
+async fn a_reply_with_our_message_id_or_a_provider_vouched_sender_stops_the_enrollment() {
+    let (host, _sink, email, ws, first) = carla_enrolled("linked-legit").await;
+    let message_id = header(&first, "Message-ID").unwrap();
+    let reply = format!("From: Carla at home <carla.private@home.example>\r\nTo: ann@acme.example\r\nSubject: Re: hello\r\nMessage-ID: <legit-1@home.example>\r\nIn-Reply-To: {message_id}\r\n\r\nYes, let's talk on Thursday.\r\n");
+    assert_eq!(post(&host.base_url(), reply.as_bytes(), &format!("reply+{ws}@in.tern.test"), WEBHOOK_SECRET).await.status(), 202);
+    let dev = "From: Dev <dev@lead-two.example>\r\nTo: ann@acme.example\r\nSubject: hello\r\nMessage-ID: <legit-2@lead-two.example>\r\n\r\nInteresting, please call me on Friday.\r\n";
+    ses_receipt(&host, &format!("reply+{ws}@in.tern.test"), dev.as_bytes(), true).await;
+    let (states, items) = eventually("both replies applied", Duration::from_secs(30), || async {
+        let (states, items) = after_classification(&host, &email, &ws, 2).await;
+        states.values().all(|s| s["state"]["reason"] == "replied").then_some((states, items))
+    })
+    .await;
+    let mut linked_by: Vec<&str> = items.iter().filter_map(|m| m["linked_by"].as_str()).collect();
+    linked_by.sort();
+    assert_eq!(linked_by, ["message_id", "sender_dmarc_pass"], "{items:?} {states:?}");
     host.stop().await;
 }

@@ -144,7 +144,7 @@ async fn items_carry_their_windows_and_shortening_a_window_reaches_existing_item
     assert_eq!(table.expires_at::<ContactNote>(&note_key).await.unwrap(), Some(noted_at + 100 * DAY));
 
     let mail = b"From: Lena <lead@customer.example>\r\nSubject: Re: hello\r\nMessage-ID: <r1@customer.example>\r\n\r\nSounds good, call me Tuesday.\r\n";
-    let accepted: Value = post(&host.base_url(), mail, &format!("reply+{ws}@in.tern.local"), WEBHOOK_SECRET).await.json().await.unwrap();
+    let accepted: Value = post(&host.base_url(), mail, &format!("reply+{ws}@in.tern.test"), WEBHOOK_SECRET).await.json().await.unwrap();
     let inbound_id = accepted["id"].as_str().unwrap().to_string();
     let message = wait_classified(&Table::new(observer_clients().dynamodb.clone(), host.config.table.clone()), WorkspaceId::parse(&ws).unwrap(), &inbound_id).await;
     let received = message.received_at.unix_timestamp();

@@ -7,7 +7,10 @@
 //! Re-delivery is harmless: a message already classified is only cleaned up.
 //!
 //! The verdict is then linked to the enrollment it answers (our deterministic
-//! Message-IDs in In-Reply-To/References, else the sender's blind index) and its
+//! Message-IDs in In-Reply-To/References or a bounce's returned original, the
+//! token of the address it was sent to, else the sender's blind index, but only
+//! when the receiving provider vouches for the sender with an aligned pass), the
+//! evidence recorded as `linked_by`, and its
 //! effect applied before the message is marked classified: a human reply stops the
 //! sequence, an out-of-office pauses it until the stated return, a hard bounce or
 //! complaint suppresses the address. A redelivered job re-applies the same,
@@ -22,7 +25,7 @@ use tern_aws::table::{ScopedTable, Table};
 use tern_aws::worker::{Delivery, JobError, process_batch};
 use tern_aws::{AwsClients, Config};
 use tern_domain::clock::SharedClock;
-use tern_domain::inbound::{DEFAULT_INBOUND_RETENTION, InboundMessage, InboundStatus};
+use tern_domain::inbound::{DEFAULT_INBOUND_RETENTION, InboundMessage, InboundStatus, LinkEvidence};
 use tern_domain::jobs::ClassifyJob;
 use tern_domain::retention::RetentionCategory;
 use tern_aws::entities::InboundText;
@@ -83,12 +86,13 @@ async fn classify_one(deps: &ClassifyDeps, job: ClassifyJob, _delivery: Delivery
             message.status_code = verdict.status.clone();
             message.reason = verdict.reason.clone();
             message.return_date = verdict.return_date.map(|d| d.to_string());
-            let (enrollment_id, effect) = match &workspace {
-                Some(_) => apply_effects(deps, &scoped, &mail, &verdict, message.addressed_enrollment.as_deref()).await?,
+            let (linked, effect) = match &workspace {
+                Some(_) => apply_effects(deps, &scoped, &mail, &verdict, &message).await?,
                 // Mail for a workspace that does not (or no longer) exist answers nothing.
                 None => (None, Some("none: no such workspace".into())),
             };
-            message.enrollment_id = enrollment_id;
+            message.enrollment_id = linked.as_ref().map(|(id, _)| id.clone());
+            message.linked_by = linked.map(|(_, evidence)| evidence);
             message.effect = effect;
             intent::refine(&deps.llm, &deps.sealer, &scoped, &mut message).await?;
             tracing::info!(inbound_id = %job.inbound_id, kind = verdict.kind.as_str(), request_id = %job.request_id, "classified");
@@ -112,14 +116,15 @@ async fn classify_one(deps: &ClassifyDeps, job: ClassifyJob, _delivery: Delivery
     delete_raw(deps, &key).await
 }
 
-/// Links the message to the enrollment it answers and applies its effect.
+/// Links the message to the enrollment it answers and applies its effect: the
+/// enrollment and what linked it, and the effect in words.
 async fn apply_effects(
     deps: &ClassifyDeps,
     scoped: &ScopedTable,
     mail: &tern_mail::ParsedMail,
     verdict: &tern_mail::Classification,
-    addressed_enrollment: Option<&str>,
-) -> Result<(Option<String>, Option<String>), JobError> {
+    message: &InboundMessage,
+) -> Result<(Option<(String, LinkEvidence)>, Option<String>), JobError> {
     let transient = |e: &dyn std::fmt::Display| JobError::Transient(e.to_string());
     let sender = mail.from.as_ref().and_then(|m| m.address.clone());
     if let Some(sender) = &sender
@@ -130,21 +135,26 @@ async fn apply_effects(
     // A bounce names our message in the returned original's headers, a reply in its own.
     let original = mail.original.as_ref().and_then(|o| o.message_id.clone());
     let references: Vec<String> = mail.references.iter().chain(mail.in_reply_to.iter()).cloned().chain(original).collect();
-    let sender_index = match &sender {
-        Some(address) => {
+    // The From address links only when the receiving side vouches for it: anyone
+    // can write any From, and a reply stops (an unsubscribe suppresses) the contact.
+    let vouched = sender.as_deref().and_then(|address| Some((address, message.transport.sender_proof(address)?)));
+    let sender_index = match vouched {
+        Some((address, proof)) => {
             let key = tern_aws::outreach::store::blind_index_key(scoped, &deps.sealer).await.map_err(|e| transient(&e))?;
-            tern_security::blind_index::blind_index(&key, address).ok()
+            tern_security::blind_index::blind_index(&key, address).ok().map(|index| (index, proof))
         }
         None => None,
     };
-    let Some(enrollment) = effects::link(scoped, &references, addressed_enrollment, sender_index.as_deref()).await.map_err(|e| transient(&e))? else {
+    let addressed = message.addressed_enrollment.as_deref().map(|id| (id, message.to_unsubscribe_address));
+    let sender = sender_index.as_ref().map(|(index, proof)| effects::VouchedSender { index, proof: *proof });
+    let Some((enrollment, evidence)) = effects::link(scoped, &references, addressed, sender).await.map_err(|e| transient(&e))? else {
         return Ok((None, None));
     };
     let return_date = verdict.return_date.and_then(|d| jiff::civil::Date::new(d.year() as i16, u8::from(d.month()) as i8, d.day() as i8).ok());
     let now = deps.clock.now().unix_timestamp();
     let effect = effects::apply(scoped, &enrollment, verdict.kind.as_str(), return_date, now).await.map_err(|e| transient(&e))?;
-    tracing::info!(enrollment = %enrollment.id, kind = verdict.kind.as_str(), effect = %effect, "reply applied");
-    Ok((Some(enrollment.id), Some(effect)))
+    tracing::info!(enrollment = %enrollment.id, kind = verdict.kind.as_str(), linked_by = ?evidence, effect = %effect, "reply applied");
+    Ok((Some((enrollment.id, evidence)), Some(effect)))
 }
 
 /// Mail sent to a List-Unsubscribe `mailto:` address asks to unsubscribe,

@@ -217,7 +217,7 @@ impl Tables {
             "CONTACT" => {
                 let c: Contact = serde_json::from_value(fields.clone()).map_err(decode)?;
                 self.addresses.insert(c.id.clone(), c.email.clone());
-                let verification = c.verification.as_ref().map(|v| serde_json::to_value(&v.result).ok().and_then(|r| r.as_str().map(str::to_string)).unwrap_or_default()).unwrap_or_default();
+                let verification = c.verification.as_ref().map(|v| serde_json::to_value(v.result).ok().and_then(|r| r.as_str().map(str::to_string)).unwrap_or_default()).unwrap_or_default();
                 let mut row = vec![
                     c.id.clone(), c.email.clone(), opt(&c.first_name).into(), opt(&c.last_name).into(), opt(&c.company).into(), opt(&c.domain).into(),
                     opt(&c.title).into(), opt(&c.timezone).into(), verification, opt(&c.first_line).into(), iso(c.created_at), iso(c.updated_at),
@@ -237,7 +237,7 @@ impl Tables {
                     fact(p.and_then(|p| p.description.as_ref())),
                     p.map(|p| p.industries.iter().map(|i| i.value.as_str()).collect::<Vec<_>>().join("; ")).unwrap_or_default(),
                     fact(p.and_then(|p| p.country.as_ref())),
-                    p.and_then(|p| p.employees.as_ref()).and_then(|e| serde_json::to_value(&e.value).ok()).map(|v| v.to_string()).unwrap_or_default(),
+                    p.and_then(|p| p.employees.as_ref()).and_then(|e| serde_json::to_value(e.value).ok()).map(|v| v.to_string()).unwrap_or_default(),
                     e.pages_fetched.to_string(),
                     e.finished_at.map(iso).unwrap_or_default(),
                     opt(&e.failure).into(),
@@ -254,7 +254,7 @@ impl Tables {
             "INBOUND" => {
                 let m: InboundMessage = serde_json::from_value(fields.clone()).map_err(decode)?;
                 let at = m.received_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
-                let state = serde_json::to_value(&m.status).ok().and_then(|s| s.as_str().map(str::to_string)).unwrap_or_default();
+                let state = serde_json::to_value(m.status).ok().and_then(|s| s.as_str().map(str::to_string)).unwrap_or_default();
                 self.messages.write_record([
                     "inbound", &m.id, &at, &state, opt(&m.from), "", opt(&m.subject), opt(&m.message_id), "", "", opt(&m.kind), opt(&m.reason), opt(&m.effect),
                 ])?;
@@ -554,7 +554,7 @@ fn person_summary(workspace: &Workspace, h: &Holdings, notes: &[(i64, String)], 
             t.push_str(&format!("  {field}: {value}\n"));
         }
         if let Some(v) = &c.verification {
-            t.push_str(&format!("  Address check: {} on {}\n", serde_json::to_value(&v.result).ok().and_then(|r| r.as_str().map(str::to_string)).unwrap_or_default(), iso(v.checked_at)));
+            t.push_str(&format!("  Address check: {} on {}\n", serde_json::to_value(v.result).ok().and_then(|r| r.as_str().map(str::to_string)).unwrap_or_default(), iso(v.checked_at)));
         }
         t.push('\n');
     }
@@ -562,7 +562,7 @@ fn person_summary(workspace: &Workspace, h: &Holdings, notes: &[(i64, String)], 
         t.push_str("E-mail sequences\n");
         for e in &h.enrollments {
             let name = sequences.get(&e.sequence_id).map(String::as_str).unwrap_or("(a deleted sequence)");
-            let state = serde_json::to_value(&e.machine.state).ok().map(|s| s.to_string()).unwrap_or_default();
+            let state = serde_json::to_value(e.machine.state).ok().map(|s| s.to_string()).unwrap_or_default();
             t.push_str(&format!("  \"{name}\", enrolled {}, state {state}\n", iso(e.enrolled_at)));
         }
         t.push('\n');

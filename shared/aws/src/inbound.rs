@@ -15,7 +15,7 @@ use crate::{AwsClients, Config, QueueName};
 use sha2::{Digest, Sha256};
 use tern_domain::clock::SharedClock;
 use tern_domain::ids::{RequestId, WorkspaceId};
-use tern_domain::inbound::{InboundMessage, Route, Transport, route};
+use tern_domain::inbound::{InboundMessage, Route, Transport, address_domain, route};
 use tern_domain::jobs::ClassifyJob;
 
 /// Where a raw message waits for classification. The bucket's lifecycle rule on
@@ -107,10 +107,17 @@ impl Intake {
     }
 
     /// The first recipient that names an existing workspace (directly, through a
-    /// reply token, or through a List-Unsubscribe address) decides.
+    /// reply token, or through a List-Unsubscribe address) decides. Only addresses
+    /// at the platform's inbound domain route: `reply+<ws>@` anywhere else is
+    /// someone else's address (a forwarder, a look-alike domain), not ours.
     async fn destination(&self, transport: &Transport, only: Option<WorkspaceId>) -> Result<Option<Destination>, IntakeError> {
+        let inbound_domain = self.config.inbound_domain.as_deref().map(|d| d.trim().trim_end_matches('.').to_ascii_lowercase());
+        if inbound_domain.is_none() && only.is_none() {
+            tracing::error!("the inbound domain is not configured; no recipient can be routed");
+        }
+        let ours = |recipient: &str| inbound_domain.is_some() && address_domain(recipient) == inbound_domain;
         let recipients = std::iter::once(&transport.envelope_to).chain(transport.recipients.iter());
-        for recipient in recipients {
+        for recipient in recipients.filter(|r| ours(r)) {
             let (workspace, enrollment, unsubscribe) = match route(recipient) {
                 Some(Route::Unsubscribe { token }) => match self.link(&token).await? {
                     Some(link) => (link.workspace_id, Some(link.enrollment_id), true),

@@ -28,6 +28,10 @@ pub struct Transport {
     #[serde(default)]
     pub tls: Option<bool>,
     pub spf: Option<String>,
+    /// The domain the provider's SPF check was for (the envelope sender's), when
+    /// the provider names it.
+    #[serde(default)]
+    pub spf_domain: Option<String>,
     #[serde(default)]
     pub dkim: Option<String>,
     #[serde(default)]
@@ -36,6 +40,75 @@ pub struct Transport {
     pub spam: Option<String>,
     #[serde(default)]
     pub virus: Option<String>,
+}
+
+/// What shows, on the receiving side, that a message's From address is its
+/// sender's. Only the provider's own verdicts count (SES's receipt verdicts,
+/// CloudMailin's envelope SPF); never a header the message carries itself, which
+/// whoever sent it wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SenderProof {
+    /// The provider's DMARC verdict is `pass`: SPF or DKIM passed for a domain
+    /// aligned with the From header's.
+    DmarcPass,
+    /// The provider's SPF verdict is `pass` for the From domain or a subdomain of it
+    /// (relaxed alignment, as DMARC's: `bounces.example.com` for `example.com`).
+    AlignedSpfPass,
+}
+
+impl Transport {
+    /// Does the receiving side vouch that `from` (the From header's address) sent
+    /// this message? `None` when it does not: the address is then only a claim.
+    pub fn sender_proof(&self, from: &str) -> Option<SenderProof> {
+        let from_domain = address_domain(from)?;
+        if self.dmarc.as_deref() == Some("pass") {
+            return Some(SenderProof::DmarcPass);
+        }
+        let spf_domain = self.spf_domain.as_deref().map(normal_domain).or_else(|| self.envelope_from.as_deref().and_then(address_domain))?;
+        let aligned = spf_domain == from_domain || spf_domain.ends_with(&format!(".{from_domain}"));
+        (self.spf.as_deref() == Some("pass") && !spf_domain.is_empty() && aligned).then_some(SenderProof::AlignedSpfPass)
+    }
+}
+
+/// What linked an inbound message to the enrollment it answers, recorded with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkEvidence {
+    /// One of our Message-IDs, in In-Reply-To/References or a bounce's returned original.
+    MessageId,
+    /// The reply token in the address it was sent to (`reply+<ws>.<token>@…`).
+    ReplyToken,
+    /// The token of a List-Unsubscribe `mailto:` address it was sent to.
+    UnsubscribeToken,
+    /// The sender's address, with the provider's DMARC pass.
+    SenderDmarcPass,
+    /// The sender's address, with the provider's SPF pass for an aligned domain.
+    SenderAlignedSpfPass,
+}
+
+impl From<SenderProof> for LinkEvidence {
+    fn from(proof: SenderProof) -> Self {
+        match proof {
+            SenderProof::DmarcPass => LinkEvidence::SenderDmarcPass,
+            SenderProof::AlignedSpfPass => LinkEvidence::SenderAlignedSpfPass,
+        }
+    }
+}
+
+/// The domain of an address (`Name <a@b.example>` or `a@b.example`), lowercased.
+pub fn address_domain(address: &str) -> Option<String> {
+    let address = address.trim();
+    let address = match (address.rfind('<'), address.rfind('>')) {
+        (Some(open), Some(close)) if open < close => &address[open + 1..close],
+        _ => address,
+    };
+    let domain = normal_domain(address.rsplit_once('@')?.1);
+    (!domain.is_empty()).then_some(domain)
+}
+
+fn normal_domain(domain: &str) -> String {
+    domain.trim().trim_end_matches('.').to_ascii_lowercase()
 }
 
 /// What an inbound address says about where a message belongs.
@@ -112,6 +185,9 @@ pub struct InboundMessage {
     /// whatever the text says.
     #[serde(default)]
     pub to_unsubscribe_address: bool,
+    /// What linked it to `enrollment_id`; `None` when nothing did.
+    #[serde(default)]
+    pub linked_by: Option<LinkEvidence>,
     /// The optional language model's reading of a human reply; it never changes
     /// `kind` or `effect`.
     #[serde(default)]
@@ -151,6 +227,7 @@ impl InboundMessage {
             effect: None,
             addressed_enrollment: None,
             to_unsubscribe_address: false,
+            linked_by: None,
             intent: None,
             intent_confidence: None,
             intent_reason: None,
@@ -168,6 +245,45 @@ impl InboundMessage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn transport(spf: Option<&str>, spf_domain: Option<&str>, envelope_from: Option<&str>, dmarc: Option<&str>) -> Transport {
+        Transport {
+            spf: spf.map(String::from),
+            spf_domain: spf_domain.map(String::from),
+            envelope_from: envelope_from.map(String::from),
+            dmarc: dmarc.map(String::from),
+            ..Transport::default()
+        }
+    }
+
+    #[test]
+    fn only_the_receiving_sides_aligned_pass_vouches_for_a_sender() {
+        let from = "Carla <carla@lead.example>";
+        assert_eq!(transport(None, None, None, Some("pass")).sender_proof(from), Some(SenderProof::DmarcPass));
+        assert_eq!(transport(Some("pass"), Some("lead.example"), None, None).sender_proof(from), Some(SenderProof::AlignedSpfPass));
+        assert_eq!(transport(Some("pass"), Some("Bounces.Lead.Example."), None, None).sender_proof(from), Some(SenderProof::AlignedSpfPass));
+        assert_eq!(transport(Some("pass"), None, Some("b@mail.lead.example"), None).sender_proof(from), Some(SenderProof::AlignedSpfPass));
+        for (case, t) in [
+            ("SPF passed for the attacker's own domain", transport(Some("pass"), Some("evil.example"), None, None)),
+            ("a look-alike suffix", transport(Some("pass"), Some("notlead.example"), None, None)),
+            ("a parent of the From domain", transport(Some("pass"), Some("example"), None, None)),
+            ("SPF did not pass", transport(Some("softfail"), Some("lead.example"), None, Some("fail"))),
+            ("no verdict at all", transport(None, None, Some("carla@lead.example"), None)),
+            ("SPF pass without a domain", transport(Some("pass"), None, None, None)),
+        ] {
+            assert_eq!(t.sender_proof(from), None, "{case}");
+        }
+        assert_eq!(transport(None, None, None, Some("pass")).sender_proof("no address"), None);
+    }
+
+    #[test]
+    fn address_domains() {
+        assert_eq!(address_domain("Carla <carla@Lead.Example>").as_deref(), Some("lead.example"));
+        assert_eq!(address_domain("reply+ws.tok@in.tern.test").as_deref(), Some("in.tern.test"));
+        assert_eq!(address_domain("\"a@b\" <c@d.example>").as_deref(), Some("d.example"));
+        assert_eq!(address_domain("nobody"), None);
+        assert_eq!(address_domain("x@"), None);
+    }
 
     fn workspace(workspace: &str, token: Option<&str>) -> Option<Route> {
         Some(Route::Workspace { workspace: workspace.into(), reply_token: token.map(String::from) })

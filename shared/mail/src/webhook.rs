@@ -182,8 +182,7 @@ pub fn cloudmailin_raw(fields: &[FormField]) -> Result<Received, WebhookError> {
         .filter(|m| !m.is_empty())
         .ok_or(WebhookError::MissingField("message"))?;
     check_message(&message)?;
-    let mut transport = envelope_from_form(fields)?;
-    fill_authentication(&mut transport, &message);
+    let transport = envelope_from_form(fields)?;
     Ok(Received { message, transport })
 }
 
@@ -213,9 +212,7 @@ pub fn cloudmailin_multipart(fields: &[FormField]) -> Result<Received, WebhookEr
             });
         }
     }
-    let mut transport = transport;
     let message = rebuild(&headers, plain.as_deref(), html.as_deref(), &attachments)?;
-    fill_authentication(&mut transport, &message);
     Ok(Received { message, transport })
 }
 
@@ -229,6 +226,7 @@ fn envelope_from_form(fields: &[FormField]) -> Result<Transport, WebhookError> {
             "envelope[remote_ip]" => transport.remote_ip = Some(field.text()).filter(|v| !v.is_empty()),
             "envelope[helo_domain]" => transport.helo_domain = Some(field.text()).filter(|v| !v.is_empty()),
             "envelope[spf][result]" => transport.spf = Some(field.text().to_ascii_lowercase()).filter(|v| !v.is_empty()),
+            "envelope[spf][domain]" => transport.spf_domain = Some(field.text().to_ascii_lowercase()).filter(|v| !v.is_empty()),
             "envelope[tls]" => transport.tls = parse_bool(&field.text()),
             name if name.starts_with("envelope[recipients]") => transport.recipients.push(field.text()),
             _ => {}
@@ -269,6 +267,7 @@ pub fn cloudmailin_json(body: &[u8]) -> Result<Received, WebhookError> {
         helo_domain: text(&envelope["helo_domain"]),
         tls: envelope["tls"].as_bool().or_else(|| envelope["tls"].as_str().and_then(parse_bool)),
         spf: text(&envelope["spf"]["result"]).map(|s| s.to_ascii_lowercase()),
+        spf_domain: text(&envelope["spf"]["domain"]).map(|s| s.to_ascii_lowercase()),
         recipients: envelope["recipients"].as_array().map(|list| list.iter().filter_map(text).collect()).unwrap_or_default(),
         ..Transport::default()
     };
@@ -309,7 +308,6 @@ pub fn cloudmailin_json(body: &[u8]) -> Result<Received, WebhookError> {
         }
     }
     let message = rebuild(&headers, post["plain"].as_str(), post["html"].as_str(), &attachments)?;
-    fill_authentication(&mut transport, &message);
     Ok(Received { message, transport })
 }
 
@@ -427,51 +425,11 @@ fn check_message(message: &[u8]) -> Result<(), WebhookError> {
     Ok(())
 }
 
-/// The receiving side's DKIM/DMARC (and SPF, when the provider did not say)
-/// verdicts from the topmost `Authentication-Results` header: the one the
-/// receiving server added. Lower ones were written by servers we do not trust.
-fn fill_authentication(transport: &mut Transport, message: &[u8]) {
-    let Some(results) = topmost_header(message, "authentication-results") else { return };
-    let verdict = |method: &str| {
-        results.split(';').skip(1).find_map(|clause| {
-            let clause = clause.trim();
-            let (m, rest) = clause.split_once('=')?;
-            m.trim().eq_ignore_ascii_case(method).then(|| rest.split_whitespace().next().unwrap_or_default().to_ascii_lowercase())
-        })
-    };
-    transport.dkim = transport.dkim.take().or_else(|| verdict("dkim"));
-    transport.dmarc = transport.dmarc.take().or_else(|| verdict("dmarc"));
-    transport.spf = transport.spf.take().or_else(|| verdict("spf"));
-}
-
-/// The first occurrence of a header in the top header block, unfolded.
-fn topmost_header(message: &[u8], wanted: &str) -> Option<String> {
-    let head_end = find_all(&message[..message.len().min(256 * 1024)], b"\n\n")
-        .first()
-        .copied()
-        .or_else(|| find_all(message, b"\r\n\r\n").first().copied())
-        .unwrap_or(message.len().min(256 * 1024));
-    let head = String::from_utf8_lossy(&message[..head_end]);
-    let mut value: Option<String> = None;
-    for line in head.lines() {
-        if line.starts_with([' ', '\t']) {
-            if let Some(v) = value.as_mut() {
-                v.push(' ');
-                v.push_str(line.trim());
-            }
-            continue;
-        }
-        if value.is_some() {
-            break;
-        }
-        if let Some((name, rest)) = line.split_once(':')
-            && name.trim().eq_ignore_ascii_case(wanted)
-        {
-            value = Some(rest.trim().to_string());
-        }
-    }
-    value.map(|v| v.chars().take(2 * MAX_FACT_CHARS).collect())
-}
+// No verdict is read from the message's own `Authentication-Results` headers:
+// every provider here reports its own (CloudMailin its SPF check in the envelope,
+// SES its receipt verdicts), and a header in the message is whatever its sender,
+// or any server on the way, wrote: a forged `dmarc=pass` would vouch for a forged
+// From (`Transport::sender_proof`).
 
 /// Where an SES receipt's message is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -541,6 +499,8 @@ pub fn ses_receipt(body: &[u8]) -> Result<SesReceipt, WebhookError> {
         helo_domain: None,
         tls: None,
         spf: verdict("spfVerdict"),
+        // SES checks SPF for the envelope sender (`mail.source`).
+        spf_domain: None,
         dkim: verdict("dkimVerdict"),
         dmarc: verdict("dmarcVerdict"),
         spam: verdict("spamVerdict"),
@@ -620,13 +580,18 @@ mod tests {
     }
 
     #[test]
-    fn reads_verdicts_from_the_topmost_authentication_results_only() {
-        let mut transport = Transport::default();
-        let message = b"Authentication-Results: mx.example; dkim=pass header.d=a.example;\r\n  dmarc=fail (p=reject) header.from=a.example; spf=softfail\r\nAuthentication-Results: forged; dkim=fail\r\nSubject: x\r\n\r\nbody";
-        fill_authentication(&mut transport, message);
-        assert_eq!(transport.dkim.as_deref(), Some("pass"));
-        assert_eq!(transport.dmarc.as_deref(), Some("fail"));
-        assert_eq!(transport.spf.as_deref(), Some("softfail"));
+    fn verdicts_come_from_the_provider_never_from_the_messages_own_headers() {
+        let message = "Authentication-Results: mx.cloudmailin.net; dkim=pass header.d=victim.example; dmarc=pass header.from=victim.example; spf=pass\r\nFrom: ceo@victim.example\r\nSubject: x\r\n\r\nbody";
+        let (body, ct) = form(&[("message", message), ("envelope[to]", "reply+ws@in.example"), ("envelope[spf][result]", "SoftFail"), ("envelope[spf][domain]", "Evil.Example")]);
+        let transport = cloudmailin_raw(&form_fields(&body, &ct).unwrap()).unwrap().transport;
+        assert_eq!((transport.spf.as_deref(), transport.spf_domain.as_deref()), (Some("softfail"), Some("evil.example")));
+        assert_eq!((transport.dkim.as_deref(), transport.dmarc.as_deref()), (None, None));
+        assert_eq!(transport.sender_proof("ceo@victim.example"), None);
+        let json = serde_json::json!({ "envelope": { "to": "reply+ws@in.example", "spf": { "result": "pass", "domain": "evil.example" } },
+            "headers": { "authentication_results": "mx.cloudmailin.net; dmarc=pass", "from": "ceo@victim.example" }, "plain": "hi" });
+        let transport = cloudmailin_json(json.to_string().as_bytes()).unwrap().transport;
+        assert_eq!((transport.spf.as_deref(), transport.spf_domain.as_deref(), transport.dmarc.as_deref()), (Some("pass"), Some("evil.example"), None));
+        assert_eq!(transport.sender_proof("ceo@victim.example"), None, "SPF passed for the attacker's domain, not the From's");
     }
 
     #[test]

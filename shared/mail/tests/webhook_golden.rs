@@ -43,8 +43,18 @@ fn decode_capture(name: &str, capture: &[u8]) -> Result<Received, WebhookError> 
 fn summary(received: Result<Received, WebhookError>) -> serde_json::Value {
     match received {
         Err(e) => serde_json::json!({ "error": e.to_string() }),
-        Ok(received) => serde_json::json!({ "transport": received.transport, "message": reading(&received.message) }),
+        Ok(received) => serde_json::json!({
+            "transport": received.transport,
+            "message": reading(&received.message),
+            // Whether the provider vouches for the From address (what may link a reply by its sender).
+            "sender_proof": sender_proof(&received.transport, &received.message),
+        }),
     }
+}
+
+fn sender_proof(transport: &tern_domain::inbound::Transport, message: &[u8]) -> serde_json::Value {
+    let from = tern_mail::parse_and_classify(message).ok().and_then(|(mail, _)| mail.from.and_then(|m| m.address));
+    serde_json::json!(from.and_then(|from| transport.sender_proof(&from)))
 }
 
 fn reading(message: &[u8]) -> serde_json::Value {
@@ -73,7 +83,7 @@ fn decode_ses(body: &[u8]) -> serde_json::Value {
         Err(e) => serde_json::json!({ "error": e.to_string() }),
         Ok(receipt) => {
             let content = match receipt.content {
-                SesContent::Inline(message) => serde_json::json!({ "inline": reading(&message) }),
+                SesContent::Inline(message) => serde_json::json!({ "inline": reading(&message), "sender_proof": sender_proof(&receipt.transport, &message) }),
                 SesContent::Stored { bucket, key } => serde_json::json!({ "bucket": bucket, "key": key }),
             };
             serde_json::json!({ "transport": receipt.transport, "ses_message_id": receipt.ses_message_id, "content": content })

@@ -120,6 +120,11 @@ pub struct InboundMessageView {
     reason: Option<String>,
     return_date: Option<String>,
     enrollment_id: Option<String>,
+    /// What linked it to `enrollment_id`: `message_id`, `reply_token`,
+    /// `unsubscribe_token`, or the sender vouched for by the receiving provider
+    /// (`sender_dmarc_pass`, `sender_aligned_spf_pass`).
+    #[schema(value_type = Option<String>)]
+    linked_by: Option<tern_domain::inbound::LinkEvidence>,
     effect: Option<String>,
     /// With the workspace's language model configured: what a human reply wants
     /// (`interested`, `not_interested`, `meeting`, `referral`, `wrong_person`).
@@ -170,6 +175,7 @@ fn message_view(m: InboundMessage, text: Option<InboundText>) -> InboundMessageV
         reason: m.reason,
         return_date: m.return_date,
         enrollment_id: m.enrollment_id,
+        linked_by: m.linked_by,
         effect: m.effect,
         intent: m.intent,
         intent_confidence: m.intent_confidence,

@@ -9,6 +9,7 @@ use super::{Contact, EnrollmentRecord, Mailbox, SendCounter, Sequence, Suppressi
 use crate::entities::Workspace;
 use crate::table::{ScopedTable, StoreError};
 use tern_domain::enrollment::{Event, StopReason};
+use tern_domain::inbound::{LinkEvidence, SenderProof};
 
 /// The enrollment whose message `message_id` is: our Message-IDs are
 /// `<enrollment_id>.<step>@<domain>`.
@@ -18,28 +19,41 @@ pub fn enrollment_of_message_id(message_id: &str) -> Option<&str> {
     (step.parse::<u32>().is_ok() && enrollment.contains('.')).then_some(enrollment)
 }
 
-/// Finds the enrollment a message answers: by the Message-IDs it refers to (ours
-/// are deterministic), newest reference first; then by the token its recipient
-/// address carried (`addressed`); then, when neither matches, by the sender's
-/// blind index among the enrollments that have not ended.
+/// A sender's blind index that the receiving side vouched for
+/// ([`tern_domain::inbound::Transport::sender_proof`]): the only kind of sender
+/// [`link`] will look up, since a From address by itself is whatever the
+/// message's author wrote.
+#[derive(Debug, Clone, Copy)]
+pub struct VouchedSender<'a> {
+    pub index: &'a str,
+    pub proof: SenderProof,
+}
+
+/// Finds the enrollment a message answers, and says what linked it: the
+/// Message-IDs it refers to (ours are deterministic), newest reference first;
+/// then the token its recipient address carried (`addressed`, with whether it
+/// was a List-Unsubscribe address); then, when neither matches and only for a
+/// sender the receiving side vouched for, the sender's blind index among the
+/// enrollments that have not ended.
 pub async fn link(
     scoped: &ScopedTable,
     references: &[String],
-    addressed: Option<&str>,
-    sender_index: Option<&str>,
-) -> Result<Option<EnrollmentRecord>, StoreError> {
-    let referenced = references.iter().rev().filter_map(|r| enrollment_of_message_id(r));
-    for id in referenced.chain(addressed) {
+    addressed: Option<(&str, bool)>,
+    sender: Option<VouchedSender<'_>>,
+) -> Result<Option<(EnrollmentRecord, LinkEvidence)>, StoreError> {
+    let referenced = references.iter().rev().filter_map(|r| enrollment_of_message_id(r)).map(|id| (id, LinkEvidence::MessageId));
+    let addressed = addressed.map(|(id, unsubscribe)| (id, if unsubscribe { LinkEvidence::UnsubscribeToken } else { LinkEvidence::ReplyToken }));
+    for (id, evidence) in referenced.chain(addressed) {
         if let Some(enrollment) = scoped.get::<EnrollmentRecord>(id).await? {
-            return Ok(Some(enrollment));
+            return Ok(Some((enrollment, evidence)));
         }
     }
-    let Some(index) = sender_index else { return Ok(None) };
+    let Some(sender) = sender else { return Ok(None) };
     let mut candidates: Vec<EnrollmentRecord> =
-        scoped.list_all::<EnrollmentRecord>().await?.into_iter().filter(|e| e.email_index == index && !e.machine.is_ended()).collect();
+        scoped.list_all::<EnrollmentRecord>().await?.into_iter().filter(|e| e.email_index == sender.index && !e.machine.is_ended()).collect();
     // The most recently written one is the conversation most likely answered.
     candidates.sort_by_key(|e| e.updated_at);
-    Ok(candidates.pop())
+    Ok(candidates.pop().map(|e| (e, sender.proof.into())))
 }
 
 /// Is `address` one of the workspace's own sending addresses? Our own messages

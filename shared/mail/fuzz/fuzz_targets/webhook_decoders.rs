@@ -20,6 +20,11 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(received) = received
         && !received.message.is_empty()
     {
-        let _ = tern_mail::parse_and_classify(&received.message);
+        // The From address is the sender's to decide on (`sender_proof`): any address, any transport.
+        if let Ok((mail, _)) = tern_mail::parse_and_classify(&received.message)
+            && let Some(from) = mail.from.and_then(|m| m.address)
+        {
+            let _ = received.transport.sender_proof(&from);
+        }
     }
 });
