@@ -289,11 +289,12 @@ async fn two_recovery_codes_used_in_parallel_are_both_spent() {
 async fn sign_out_everywhere_reaches_the_150th_session() {
     let host = start_dev_host("many-sessions").await;
     let first = sign_up(&host, "ann@acme.example").await;
-    // 150 more devices. A few at a time: sign-ins in flight count against the account
-    // until they succeed, and more than four at once would be throttled.
+    // 150 more devices, two at a time: sign-ins in flight count against the account
+    // until they succeed (three free failures), and this test is about paging, not
+    // about how close to that line a burst can go.
     let mut others = Vec::new();
-    for _ in 0..50 {
-        let tasks: Vec<_> = (0..3).map(|_| tokio::spawn(request(&host, Method::POST, "/v1/sessions", None, sign_in_body("ann@acme.example", PASSWORD)))).collect();
+    for _ in 0..75 {
+        let tasks: Vec<_> = (0..2).map(|_| tokio::spawn(request(&host, Method::POST, "/v1/sessions", None, sign_in_body("ann@acme.example", PASSWORD)))).collect();
         for task in tasks {
             let (status, body) = task.await.unwrap();
             assert_eq!(status, StatusCode::OK, "{body}");

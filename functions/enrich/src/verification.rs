@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 use tern_aws::outreach::{Contact, ContactVerification, VerificationResult};
-use tern_aws::table::{AttributeValue, ScopedTable, StoreError};
+use tern_aws::table::{ScopedTable, StoreError};
 use tern_aws::worker::JobError;
 use tern_domain::clock::SharedClock;
 use tern_web::verify::{Reason, Verdict, Verification, Verifier};
@@ -48,36 +48,16 @@ fn transient(e: StoreError) -> JobError {
     JobError::Transient(e.to_string())
 }
 
-/// Verifies each contact's address and stores the result on the contact. A contact
-/// deleted meanwhile is skipped; one changed meanwhile is read again, so the write
-/// never undoes someone's edit.
+/// Verifies each contact's address and stores the result on the contact. Only the
+/// `verification` attribute is written, so an edit made meanwhile is never undone
+/// (a whole-item write conditioned on `updated_at` lost edits made within the same
+/// second). A contact deleted meanwhile is skipped.
 pub async fn verify_contacts(scoped: &ScopedTable, verifier: &Verifier, clock: &SharedClock, ids: &[String]) -> Result<(), JobError> {
     for id in ids {
         let Some(contact) = scoped.get::<Contact>(id).await.map_err(transient)? else { continue };
         let result = stored(&verifier.verify(&contact.email).await, clock.now().unix_timestamp());
-        let mut current = contact;
-        let mut written = false;
-        for _ in 0..5 {
-            let mut next = current.clone();
-            next.verification = Some(result.clone());
-            let version = AttributeValue::N(current.updated_at.to_string());
-            match scoped.replace_if(&next, None, "updated_at", version).await {
-                Ok(()) => {
-                    written = true;
-                    break;
-                }
-                Err(StoreError::ConditionFailed) => match scoped.get::<Contact>(id).await.map_err(transient)? {
-                    Some(again) => current = again,
-                    None => {
-                        written = true;
-                        break;
-                    }
-                },
-                Err(e) => return Err(transient(e)),
-            }
-        }
-        if !written {
-            return Err(JobError::Transient(format!("contact {id} kept changing while its verification was stored")));
+        if !scoped.set_attribute::<Contact, _>(id, "verification", &result).await.map_err(transient)? {
+            continue;
         }
         tracing::info!(contact = %id, result = ?result.result, "address verified");
     }

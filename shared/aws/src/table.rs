@@ -362,6 +362,31 @@ impl ScopedTable {
         }
     }
 
+    /// Sets one attribute of an existing item and nothing else, so a worker that adds
+    /// its finding (a verification result) never writes back fields a person changed
+    /// meanwhile. `false` when the item is gone.
+    pub async fn set_attribute<E: Entity, V: Serialize>(&self, id: &str, attribute: &str, value: &V) -> Result<bool, StoreError> {
+        let value: AttributeValue = serde_dynamo::to_attribute_value(value).map_err(|e| StoreError::Codec(e.to_string()))?;
+        let result = self
+            .table
+            .client
+            .update_item()
+            .table_name(&self.table.name)
+            .set_key(Some(self.key::<E>(id)))
+            .update_expression("SET #a = :v")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#a", attribute)
+            .expression_attribute_values(":v", value)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await;
+        match result.map_err(StoreError::from_sdk) {
+            Ok(_) => Ok(true),
+            Err(StoreError::ConditionFailed) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// A page of the collection items that match `keep`, in id order after `after`.
     /// Reads at most `max_scanned` items per call, so a filter that matches little
     /// returns early with a cursor instead of reading the whole collection.
