@@ -2,6 +2,7 @@
 //! Run with `scripts/test` (it starts moto and sets TERN_TEST_AWS_ENDPOINT).
 
 mod access;
+mod audit_trail;
 mod contact_enrichment;
 mod deletion;
 mod enrichment;

@@ -13,6 +13,7 @@
 //! | `UNSUB` | SHA-256 of the unsubscribe token | a recipient's one-click link names only its token |
 //! | `DELETION` | workspace id | housekeeping lists scheduled workspace deletions by due date, across workspaces |
 //! | `DOMAINCLAIM` | sending domain | a domain is proven by one workspace only, whichever workspace asks |
+//! | `AUDITKEY` | `v1` | the platform's audit anchor key (sealed), one for every workspace's trail |
 //!
 //! Keys are `pk = <KIND>#<key>`, `sk = <KIND>`. A record may also appear in the
 //! `gsi1` index (sessions by user, pending deletions by due date).
@@ -36,6 +37,7 @@ pub enum GlobalKind {
     Unsubscribe,
     PendingDeletion,
     DomainClaim,
+    AuditAnchorKey,
 }
 
 impl GlobalKind {
@@ -51,6 +53,7 @@ impl GlobalKind {
             Self::Unsubscribe => "UNSUB",
             Self::PendingDeletion => "DELETION",
             Self::DomainClaim => "DOMAINCLAIM",
+            Self::AuditAnchorKey => "AUDITKEY",
         }
     }
 }
