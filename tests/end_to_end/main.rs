@@ -3,6 +3,7 @@
 
 mod access;
 mod attacks_api_keys;
+mod audit_trail;
 mod contact_enrichment;
 mod deletion;
 mod enrichment;

@@ -75,7 +75,7 @@ impl ApiState {
         Ok(Self {
             table: Table::new(clients.dynamodb.clone(), config.table.clone()),
             global: GlobalTable::new(clients.dynamodb.clone(), config.table.clone()),
-            audit: AuditLog::new(clients.dynamodb.clone(), config.table.clone()),
+            audit: AuditLog::new(&clients, &config),
             config,
             clock,
             keyring,

@@ -314,7 +314,7 @@ async fn detach(deps: &HousekeepingDeps, child: &Item, agency: &str, now: i64) -
         request_id: None,
         parameters: serde_json::json!({ "agency": agency, "reason": "the agency was deleted; this workspace has owners outside it" }),
     };
-    let audit = tern_aws::audit::AuditLog::new(deps.clients.dynamodb.clone(), deps.config.table.clone());
+    let audit = tern_aws::audit::AuditLog::new(&deps.clients, &deps.config);
     let at = time::OffsetDateTime::from_unix_timestamp(now).map_err(store)?;
     audit.append(workspace, draft, at).await.map_err(store)?;
     tracing::info!(workspace = %id, agency, "sub-workspace detached from its deleted agency (it has owners outside it)");

@@ -6,6 +6,7 @@
 //! ([`export`]). The daily run reports the time it ran for and what it
 //! changed.
 
+pub mod audit_checkpoint;
 pub mod deletion;
 pub mod erasure;
 pub mod export;
@@ -30,6 +31,8 @@ pub struct HousekeepingReport {
     pub items_changed: u64,
     /// Workspace deletions whose grace period ended ([`deletion`]).
     pub deletions: deletion::DeletionReport,
+    /// Audit checkpoints written before entries expire ([`audit_checkpoint`]).
+    pub audit_checkpoints: audit_checkpoint::CheckpointReport,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -39,7 +42,8 @@ pub async fn handle(deps: &HousekeepingDeps, event: CloudWatchEvent) -> Result<H
     let ran_for = deps.clock.now();
     tracing::info!(event_id = event.id.as_deref().unwrap_or_default(), at = %ran_for, "housekeeping run");
     let deletions = deletion::run_due(deps).await;
-    Ok(HousekeepingReport { ran_for, items_changed: deletions.items_deleted, deletions })
+    let audit_checkpoints = audit_checkpoint::run(deps).await;
+    Ok(HousekeepingReport { ran_for, items_changed: deletions.items_deleted, deletions, audit_checkpoints })
 }
 
 /// What a finished privacy task did, for its record and its audit entry.
@@ -101,7 +105,7 @@ async fn run_task(
     scoped.put(&task, None).await.map_err(|e| transient(&e))?;
     let global = tern_aws::global::GlobalTable::new(deps.clients.dynamodb.clone(), deps.config.table.clone());
     let now = deps.clock.now();
-    let audit = tern_aws::audit::AuditLog::new(deps.clients.dynamodb.clone(), deps.config.table.clone());
+    let audit = tern_aws::audit::AuditLog::new(&deps.clients, &deps.config);
     let exporter = export::Exporter { scoped: &scoped, sealer, s3: &deps.clients.s3, bucket: &deps.config.bucket, audit: &audit, now };
     let kind = task.kind.clone();
     let outcome: Result<Completion, String> = match &kind {

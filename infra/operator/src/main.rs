@@ -19,6 +19,8 @@ the actor `operator:NAME`, the old and new plan and the reason.
   --reason TEXT         why (a ticket, a contract): required, kept in the trail
   --operator NAME       who you are (a-z, 0-9, '.', '_', '-')
   --table NAME          the stack's table (default: $TERN_TABLE)
+  --platform-key KEY    the platform KMS key that seals the audit anchor (default:
+                        $TERN_PLATFORM_KEY)
   --region R            AWS region (default: the SDK's: AWS_REGION, profile)
   --endpoint-url URL    another endpoint, e.g. a local moto (http://127.0.0.1:5077)
   -h, --help            this text
@@ -34,19 +36,27 @@ struct SetPlan {
     reason: String,
     operator: String,
     table: String,
+    platform_key: String,
     region: Option<String>,
     endpoint_url: Option<String>,
 }
 
-fn parse(args: &[String], env_table: Option<String>) -> Result<Option<SetPlan>, String> {
+/// What the environment supplies when an option is not given.
+#[derive(Debug, Default)]
+struct Defaults {
+    table: Option<String>,
+    platform_key: Option<String>,
+}
+
+fn parse(args: &[String], defaults: Defaults) -> Result<Option<SetPlan>, String> {
     let mut args = args.iter();
     match args.next().map(String::as_str) {
         Some("set-plan") => {}
         Some("-h" | "--help") | None => return Ok(None),
         Some(other) => return Err(format!("unknown command {other} (the one command is set-plan)")),
     }
-    let (mut workspace, mut plan, mut reason, mut operator, mut table, mut region, mut endpoint_url) =
-        (None, None, None, None, env_table, None, None);
+    let (mut workspace, mut plan, mut reason, mut operator, mut region, mut endpoint_url) = (None, None, None, None, None, None);
+    let (mut table, mut platform_key) = (defaults.table, defaults.platform_key);
     while let Some(arg) = args.next() {
         let (name, inline) = match arg.split_once('=') {
             Some((name, value)) if name.starts_with("--") => (name, Some(value.to_string())),
@@ -66,6 +76,7 @@ fn parse(args: &[String], env_table: Option<String>) -> Result<Option<SetPlan>, 
             "--reason" => reason = Some(value()?),
             "--operator" => operator = Some(value()?),
             "--table" => table = Some(value()?),
+            "--platform-key" => platform_key = Some(value()?),
             "--region" => region = Some(value()?),
             "--endpoint-url" => endpoint_url = Some(value()?),
             other => return Err(format!("unknown argument {other}")),
@@ -77,6 +88,7 @@ fn parse(args: &[String], env_table: Option<String>) -> Result<Option<SetPlan>, 
         reason: reason.ok_or("--reason is required")?,
         operator: operator.ok_or("--operator is required")?,
         table: table.ok_or("--table is required (or set TERN_TABLE)")?,
+        platform_key: platform_key.ok_or("--platform-key is required (or set TERN_PLATFORM_KEY)")?,
         region,
         endpoint_url,
     }))
@@ -85,7 +97,8 @@ fn parse(args: &[String], env_table: Option<String>) -> Result<Option<SetPlan>, 
 #[tokio::main]
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let command = match parse(&args, std::env::var("TERN_TABLE").ok()) {
+    let defaults = Defaults { table: std::env::var("TERN_TABLE").ok(), platform_key: std::env::var("TERN_PLATFORM_KEY").ok() };
+    let command = match parse(&args, defaults) {
         Ok(Some(command)) => command,
         Ok(None) => {
             println!("{USAGE}");
@@ -106,7 +119,8 @@ async fn main() -> ExitCode {
     let sdk = loader.load().await;
     let client = aws_sdk_dynamodb::Client::new(&sdk);
     let table = Table::new(client.clone(), command.table.clone());
-    let audit = AuditLog::new(client, command.table.clone());
+    // Each audit entry carries a MAC under the anchor key, sealed under the platform key.
+    let audit = AuditLog::from_parts(client, aws_sdk_kms::Client::new(&sdk), &command.table, &command.platform_key);
     let operator = Operator { name: &command.operator, reason: &command.reason };
     match set_plan(&table, &audit, command.workspace, command.plan, &operator, time::OffsetDateTime::now_utc()).await {
         Ok(change) => {
@@ -125,6 +139,10 @@ async fn main() -> ExitCode {
 mod tests {
     use super::*;
 
+    fn both() -> Defaults {
+        Defaults { table: Some("t".into()), platform_key: Some("alias/p".into()) }
+    }
+
     fn args(text: &str) -> Vec<String> {
         text.split_whitespace().map(String::from).collect()
     }
@@ -132,14 +150,16 @@ mod tests {
     #[test]
     fn set_plan_needs_every_part() {
         let ws = WorkspaceId::generate();
-        let parsed = parse(&args(&format!("set-plan --workspace {ws} --plan growth --reason contract-42 --operator ana")), Some("t".into()))
+        let parsed = parse(&args(&format!("set-plan --workspace {ws} --plan growth --reason contract-42 --operator ana")), both())
             .unwrap()
             .unwrap();
         assert_eq!((parsed.workspace, parsed.plan, parsed.table.as_str()), (ws, Plan::Growth, "t"));
-        assert!(parse(&args(&format!("set-plan --workspace {ws} --plan growth --operator ana")), Some("t".into())).unwrap_err().contains("--reason"));
-        assert!(parse(&args(&format!("set-plan --workspace {ws} --plan platinum --reason r --operator ana")), None).is_err());
-        assert!(parse(&args("set-plan --workspace nope --plan growth --reason r --operator ana"), None).is_err());
-        assert!(parse(&args(&format!("set-plan --workspace {ws} --plan growth --reason r --operator ana")), None).unwrap_err().contains("--table"));
-        assert!(parse(&args("--help"), None).unwrap().is_none());
+        assert!(parse(&args(&format!("set-plan --workspace {ws} --plan growth --operator ana")), both()).unwrap_err().contains("--reason"));
+        assert!(parse(&args(&format!("set-plan --workspace {ws} --plan platinum --reason r --operator ana")), Defaults::default()).is_err());
+        assert!(parse(&args("set-plan --workspace nope --plan growth --reason r --operator ana"), Defaults::default()).is_err());
+        assert!(parse(&args(&format!("set-plan --workspace {ws} --plan growth --reason r --operator ana")), Defaults::default()).unwrap_err().contains("--table"));
+        assert!(parse(&args("--help"), Defaults::default()).unwrap().is_none());
+        let no_key = Defaults { table: Some("t".into()), platform_key: None };
+        assert!(parse(&args(&format!("set-plan --workspace {ws} --plan growth --reason r --operator ana")), no_key).unwrap_err().contains("--platform-key"));
     }
 }

@@ -16,6 +16,7 @@
 //! | `COUNTER` | `<limit>:<subject>[:<window>]` | sign-up and reset rate limits precede any account; caps count across workspaces |
 //! | `SIGNUP` | SHA-256 of the verification token | a sign-up waits for its address to be verified, before any account exists |
 //! | `EMAILTOKEN` | SHA-256 of the token | an e-mail link (verify the address, reset the password) names only its token |
+//! | `AUDITKEY` | `v1` | the platform's audit anchor key (sealed), one for every workspace's trail |
 //!
 //! Keys are `pk = <KIND>#<key>`, `sk = <KIND>`. A record may also appear in the
 //! `gsi1` index (sessions by user, pending deletions by due date).
@@ -42,6 +43,7 @@ pub enum GlobalKind {
     Counter,
     PendingSignup,
     EmailToken,
+    AuditAnchorKey,
 }
 
 impl GlobalKind {
@@ -60,6 +62,7 @@ impl GlobalKind {
             Self::Counter => "COUNTER",
             Self::PendingSignup => "SIGNUP",
             Self::EmailToken => "EMAILTOKEN",
+            Self::AuditAnchorKey => "AUDITKEY",
         }
     }
 }

@@ -574,6 +574,32 @@ pub const ITEMS: &[Item] = &[
         erasure: "deleted when the workspace gives the domain up; deleted with the workspace",
     },
     Item {
+        kind: "AUDITKEY",
+        type_name: "AuditAnchorKey",
+        defined_in: "shared/aws/src/audit.rs",
+        partition: Partition::Global,
+        holds: "the platform's audit anchor key, which MACs every audit entry and checkpoint",
+        personal: &[],
+        sealed: &["sealed (platform key, purpose audit-anchor)"],
+        blind_indexed: &[],
+        retention: UNTIL_DELETED,
+        used_by: &["api", "housekeeping"],
+        erasure: "nothing personal; kept while any trail it anchors is",
+    },
+    Item {
+        kind: "AUDITCHECKPOINT",
+        type_name: "tern_security::audit::AuditCheckpoint (via AuditLog)",
+        defined_in: "shared/aws/src/audit.rs",
+        partition: Partition::Audit,
+        holds: "where the workspace's audit trail must be intact from (first entry outliving the next days, the head), MACed",
+        personal: &[],
+        sealed: &[],
+        blind_indexed: &[],
+        retention: UNTIL_DELETED,
+        used_by: &["housekeeping (writes it daily before entries expire)", "api (verification starts from it)"],
+        erasure: WORKSPACE_ERASURE,
+    },
+    Item {
         kind: "SENDINGDOMAIN",
         type_name: "SendingDomain",
         defined_in: "shared/aws/src/entities.rs",
@@ -780,6 +806,7 @@ mod tests {
             GlobalKind::Counter,
             GlobalKind::PendingSignup,
             GlobalKind::EmailToken,
+            GlobalKind::AuditAnchorKey,
         ];
         for kind in every {
             match kind {
@@ -795,7 +822,8 @@ mod tests {
                 | GlobalKind::DomainClaim
                 | GlobalKind::Counter
                 | GlobalKind::PendingSignup
-                | GlobalKind::EmailToken => {}
+                | GlobalKind::EmailToken
+                | GlobalKind::AuditAnchorKey => {}
             }
         }
         every.to_vec()

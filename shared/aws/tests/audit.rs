@@ -12,7 +12,7 @@ use tern_domain::ids::WorkspaceId;
 use tern_security::audit::{AuditDraft, verify_chain};
 use time::OffsetDateTime;
 
-async fn table() -> (tern_aws::AwsClients, String) {
+async fn table() -> (tern_aws::AwsClients, tern_aws::Config) {
     let endpoint = std::env::var("TERN_TEST_AWS_ENDPOINT").unwrap_or_else(|_| {
         panic!("TERN_TEST_AWS_ENDPOINT is not set: run the tests with scripts/test, which starts moto for them")
     });
@@ -20,7 +20,7 @@ async fn table() -> (tern_aws::AwsClients, String) {
     let template = tern_aws::template::Template::load(&tern_aws::template::repository_root().join("template.yaml")).unwrap();
     let prefix = format!("t-audit-{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
     let (config, _) = tern_aws::provision::provision(&template, &clients, &prefix).await.expect("provisioned on moto");
-    (clients, config.table)
+    (clients, config)
 }
 
 fn draft(ws: WorkspaceId, action: &str, at: OffsetDateTime) -> AuditDraft {
@@ -39,10 +39,10 @@ fn draft(ws: WorkspaceId, action: &str, at: OffsetDateTime) -> AuditDraft {
 
 #[tokio::test]
 async fn concurrent_appends_with_and_without_an_item_leave_one_gap_free_chain() {
-    let (clients, table_name) = table().await;
+    let (clients, config) = table().await;
     let ws = WorkspaceId::generate();
-    let log = AuditLog::new(clients.dynamodb.clone(), table_name.clone());
-    let scoped = Table::new(clients.dynamodb.clone(), table_name).scope(ws);
+    let log = AuditLog::new(&clients, &config);
+    let scoped = Table::new(clients.dynamodb.clone(), config.table.clone()).scope(ws);
     let now = OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000);
     let mut tasks: Vec<PrivacyTask> = (0..4).map(|i| PrivacyTask::queued(PrivacyTaskKind::WorkspaceExport, "u", i)).collect();
     for task in &mut tasks {

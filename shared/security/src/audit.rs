@@ -234,6 +234,9 @@ pub enum AuditError {
     /// `seq` would overflow.
     #[error("audit sequence number overflow")]
     SequenceOverflow,
+    /// The anchor key is not 32 bytes.
+    #[error("the audit anchor key must be 32 bytes")]
+    AnchorKeyLength,
 }
 
 /// Why a chain failed verification.
@@ -247,6 +250,13 @@ pub enum BreakReason {
     SequenceGap,
     /// The entry belongs to a different workspace than the first one.
     WorkspaceMismatch,
+    /// The entry's MAC is missing or wrong: it was written (or its chain recomputed)
+    /// by someone without the anchor key.
+    MacMismatch,
+    /// The checkpoint's MAC is wrong, or it names another workspace.
+    CheckpointForged,
+    /// Entries the checkpoint says must still exist are gone.
+    Truncated,
 }
 
 /// The first entry at which the chain is broken.
@@ -295,6 +305,134 @@ pub fn verify_segment(
         }
         expected_prev = entry.hash;
         expected_seq = entry.seq.checked_add(1);
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- anchoring
+
+digest32!(
+    /// HMAC-SHA256 of an entry's (or a checkpoint's) identity under the platform's
+    /// audit anchor key. Anyone who can write the table can recompute a plain hash
+    /// chain; without the key they cannot make the MACs that go with it.
+    AuditMac
+);
+
+/// The platform's audit anchor key (32 bytes, kept sealed under the platform KMS
+/// key; only the appenders and housekeeping can open it).
+pub struct AnchorKey(crate::secret::SecretBytes);
+
+impl AnchorKey {
+    pub fn new(bytes: crate::secret::SecretBytes) -> Result<Self, AuditError> {
+        if bytes.expose().len() != 32 {
+            return Err(AuditError::AnchorKeyLength);
+        }
+        Ok(Self(bytes))
+    }
+
+    fn mac(&self, domain: &[u8], parts: &[&[u8]]) -> AuditMac {
+        use hmac::{Hmac, KeyInit, Mac};
+        let Ok(mut mac) = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(self.0.expose()) else {
+            // HMAC takes keys of any length; 32 bytes were checked in `new`.
+            return AuditMac::from_bytes([0; 32]);
+        };
+        mac.update(domain);
+        for part in parts {
+            // Length-prefixed, so no two different inputs share an encoding.
+            mac.update(&(part.len() as u64).to_be_bytes());
+            mac.update(part);
+        }
+        AuditMac::from_bytes(mac.finalize().into_bytes().into())
+    }
+
+    /// The entry's MAC: its workspace, position and hash (which covers its content
+    /// and its link to the previous entry).
+    pub fn entry_mac(&self, entry: &AuditEntry) -> AuditMac {
+        self.mac(b"tern-audit-entry-v1", &[entry.workspace_id.as_bytes(), &entry.seq.to_be_bytes(), entry.hash.as_bytes()])
+    }
+
+    pub fn checkpoint_mac(&self, c: &AuditCheckpoint) -> AuditMac {
+        self.mac(
+            b"tern-audit-checkpoint-v1",
+            &[c.workspace_id.as_bytes(), &c.from_seq.to_be_bytes(), c.from_prev_hash.as_bytes(), &c.head_seq.to_be_bytes(), c.head_hash.as_bytes(), &c.written_at_ms.to_be_bytes()],
+        )
+    }
+}
+
+/// Written by housekeeping before entries expire by TTL: from `from_seq` on, every
+/// entry must still exist (they outlive the next days), the first of them follows
+/// `from_prev_hash`, and the chain reaches at least `head_seq` with `head_hash`.
+/// Verification starts from it instead of entry 1, so expired entries are no
+/// break, while a truncation past it, a gap, or a recomputed chain still are.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AuditCheckpoint {
+    pub workspace_id: String,
+    pub from_seq: u64,
+    pub from_prev_hash: AuditHash,
+    pub head_seq: u64,
+    pub head_hash: AuditHash,
+    pub written_at_ms: i64,
+}
+
+impl AuditCheckpoint {
+    /// The checkpoint for `entries` (the chain as stored, oldest first), given the
+    /// first of them that survives the coming expiry (`from`, an index into
+    /// `entries`; `entries.len()` when none does: the next entry must follow the head).
+    pub fn at(entries: &[AuditEntry], from: usize, written_at_ms: i64) -> Option<AuditCheckpoint> {
+        let head = entries.last()?;
+        let (from_seq, from_prev_hash) = match entries.get(from) {
+            Some(e) => (e.seq, e.prev_hash),
+            None => (head.seq.checked_add(1)?, head.hash),
+        };
+        Some(AuditCheckpoint { workspace_id: head.workspace_id.clone(), from_seq, from_prev_hash, head_seq: head.seq, head_hash: head.hash, written_at_ms })
+    }
+}
+
+/// Verifies a stored trail against the anchor key: every entry's MAC, the chain's
+/// links, and (when there is one) the checkpoint: its own MAC, nothing missing from
+/// its `from_seq` on, the link into it, and the head it saw. Entries before the
+/// checkpoint that have not expired yet are checked as part of the chain.
+pub fn verify_anchored(key: &AnchorKey, checkpoint: Option<(&AuditCheckpoint, &AuditMac)>, entries: &[(AuditEntry, Option<AuditMac>)]) -> Result<(), ChainBreak> {
+    let chain: Vec<AuditEntry> = entries.iter().map(|(e, _)| e.clone()).collect();
+    let brk = |seq, reason| ChainBreak { seq, reason };
+    let Some((cp, cp_mac)) = checkpoint else {
+        verify_chain(&chain)?;
+        return verify_macs(key, entries);
+    };
+    if key.checkpoint_mac(cp) != *cp_mac || chain.first().is_some_and(|e| e.workspace_id != cp.workspace_id) {
+        return Err(brk(cp.from_seq, BreakReason::CheckpointForged));
+    }
+    match chain.first() {
+        None if cp.head_seq >= cp.from_seq => return Err(brk(cp.from_seq, BreakReason::Truncated)),
+        None => return Ok(()),
+        Some(first) if first.seq == 1 => verify_segment(0, AuditHash::GENESIS, &chain)?,
+        // Older entries may have expired: the first one left is checked against its
+        // own link, and the chain from it must reach into the checkpoint.
+        Some(first) if first.seq <= cp.from_seq => verify_segment(first.seq - 1, first.prev_hash, &chain)?,
+        Some(_) => return Err(brk(cp.from_seq, BreakReason::Truncated)),
+    }
+    verify_macs(key, entries)?;
+    let by_seq = |seq: u64| chain.iter().find(|e| e.seq == seq);
+    if let Some(from) = by_seq(cp.from_seq)
+        && from.prev_hash != cp.from_prev_hash
+    {
+        return Err(brk(cp.from_seq, BreakReason::PrevHashMismatch));
+    }
+    match by_seq(cp.head_seq) {
+        Some(head) if head.hash == cp.head_hash => Ok(()),
+        Some(_) => Err(brk(cp.head_seq, BreakReason::HashMismatch)),
+        // The chain is contiguous from at most `from_seq`, so a missing head means
+        // entries at its end were removed.
+        None if cp.head_seq >= cp.from_seq => Err(brk(chain.last().map_or(cp.from_seq, |e| e.seq + 1), BreakReason::Truncated)),
+        None => Ok(()),
+    }
+}
+
+fn verify_macs(key: &AnchorKey, entries: &[(AuditEntry, Option<AuditMac>)]) -> Result<(), ChainBreak> {
+    for (entry, mac) in entries {
+        if mac.is_none_or(|m| key.entry_mac(entry) != m) {
+            return Err(ChainBreak { seq: entry.seq, reason: BreakReason::MacMismatch });
+        }
     }
     Ok(())
 }
@@ -488,5 +626,62 @@ mod tests {
             write_canonical(&Value::Object(rev), &mut b);
             prop_assert_eq!(a, b);
         }
+    }
+
+    fn key(byte: u8) -> AnchorKey {
+        AnchorKey::new(crate::secret::SecretBytes::from(vec![byte; 32])).unwrap()
+    }
+
+    fn anchored(c: &[AuditEntry], k: &AnchorKey) -> Vec<(AuditEntry, Option<AuditMac>)> {
+        c.iter().map(|e| (e.clone(), Some(k.entry_mac(e)))).collect()
+    }
+
+    #[test]
+    fn a_recomputed_chain_is_detected_by_its_macs() {
+        let k = key(1);
+        let c = chain(4);
+        let mut stored = anchored(&c, &k);
+        assert_eq!(verify_anchored(&k, None, &stored), Ok(()));
+        // Rewritten and every hash after it recomputed: the plain chain verifies, the MACs do not.
+        stored[1].0.actor = "user_evil".into();
+        for i in 1..4 {
+            stored[i].0.prev_hash = stored[i - 1].0.hash;
+            stored[i].0.hash = stored[i].0.compute_hash();
+        }
+        let plain: Vec<AuditEntry> = stored.iter().map(|(e, _)| e.clone()).collect();
+        assert_eq!(verify_chain(&plain), Ok(()));
+        assert_eq!(verify_anchored(&k, None, &stored), Err(ChainBreak { seq: 2, reason: BreakReason::MacMismatch }));
+        // With another key, or without a MAC, nothing verifies.
+        assert!(verify_anchored(&key(2), None, &anchored(&c, &k)).is_err());
+        let mut missing = anchored(&c, &k);
+        missing[3].1 = None;
+        assert_eq!(verify_anchored(&k, None, &missing).unwrap_err().reason, BreakReason::MacMismatch);
+    }
+
+    #[test]
+    fn a_checkpoint_lets_expired_entries_go_and_still_catches_truncation() {
+        let k = key(1);
+        let c = chain(6);
+        // Entries 1 and 2 expire next; the checkpoint starts at 3 and saw the head 6.
+        let cp = AuditCheckpoint::at(&c, 2, 0).unwrap();
+        assert_eq!((cp.from_seq, cp.head_seq), (3, 6));
+        let mac = k.checkpoint_mac(&cp);
+        let all = anchored(&c, &k);
+        assert_eq!(verify_anchored(&k, Some((&cp, &mac)), &all), Ok(()), "before expiry");
+        assert_eq!(verify_anchored(&k, Some((&cp, &mac)), &all[1..]), Ok(()), "part expired");
+        assert_eq!(verify_anchored(&k, Some((&cp, &mac)), &all[2..]), Ok(()), "expired");
+        assert_eq!(verify_anchored(&k, Some((&cp, &mac)), &all[3..]), Err(ChainBreak { seq: 3, reason: BreakReason::Truncated }));
+        assert_eq!(verify_anchored(&k, Some((&cp, &mac)), &all[2..5]), Err(ChainBreak { seq: 6, reason: BreakReason::Truncated }));
+        assert_eq!(verify_anchored(&k, Some((&cp, &mac)), &[]).unwrap_err().reason, BreakReason::Truncated);
+        let mut gap = all[2..].to_vec();
+        gap.remove(1);
+        assert_eq!(verify_anchored(&k, Some((&cp, &mac)), &gap).unwrap_err().reason, BreakReason::SequenceGap);
+        let mut moved = cp.clone();
+        moved.from_seq = 4;
+        assert_eq!(verify_anchored(&k, Some((&moved, &mac)), &all[3..]).unwrap_err().reason, BreakReason::CheckpointForged);
+        // Nothing survives: the checkpoint names the head, the next entry must follow it.
+        let none = AuditCheckpoint::at(&c, 6, 0).unwrap();
+        assert_eq!((none.from_seq, none.from_prev_hash), (7, c[5].hash));
+        assert_eq!(verify_anchored(&k, Some((&none, &k.checkpoint_mac(&none))), &[]), Ok(()));
     }
 }
