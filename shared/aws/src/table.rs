@@ -341,25 +341,7 @@ impl ScopedTable {
     /// Sets `attribute` of an existing item to `value` unless it already has a value
     /// (a first-time fact, such as a mailbox's first send). `false` when it had one.
     pub async fn set_once<E: Entity>(&self, id: &str, attribute: &str, value: AttributeValue) -> Result<bool, StoreError> {
-        let result = self
-            .table
-            .client
-            .update_item()
-            .table_name(&self.table.name)
-            .set_key(Some(self.key::<E>(id)))
-            .update_expression("SET #a = :v")
-            .condition_expression("attribute_exists(pk) AND (attribute_not_exists(#a) OR attribute_type(#a, :null))")
-            .expression_attribute_names("#a", attribute)
-            .expression_attribute_values(":v", value)
-            .expression_attribute_values(":null", AttributeValue::S("NULL".into()))
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await;
-        match result.map_err(StoreError::from_sdk) {
-            Ok(_) => Ok(true),
-            Err(StoreError::ConditionFailed) => Ok(false),
-            Err(e) => Err(e),
-        }
+        self.update_attribute::<E>(id, attribute, value, Overwrite::OnlyUnset).await
     }
 
     /// Sets one attribute of an existing item and nothing else, so a worker that adds
@@ -367,20 +349,29 @@ impl ScopedTable {
     /// meanwhile. `false` when the item is gone.
     pub async fn set_attribute<E: Entity, V: Serialize>(&self, id: &str, attribute: &str, value: &V) -> Result<bool, StoreError> {
         let value: AttributeValue = serde_dynamo::to_attribute_value(value).map_err(|e| StoreError::Codec(e.to_string()))?;
-        let result = self
+        self.update_attribute::<E>(id, attribute, value, Overwrite::Always).await
+    }
+
+    /// One attribute of an existing item, in one conditional update; `false` when the
+    /// condition refused it (the item is gone, or the attribute was set and must stay).
+    async fn update_attribute<E: Entity>(&self, id: &str, attribute: &str, value: AttributeValue, overwrite: Overwrite) -> Result<bool, StoreError> {
+        let request = self
             .table
             .client
             .update_item()
             .table_name(&self.table.name)
             .set_key(Some(self.key::<E>(id)))
             .update_expression("SET #a = :v")
-            .condition_expression("attribute_exists(pk)")
             .expression_attribute_names("#a", attribute)
             .expression_attribute_values(":v", value)
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await;
-        match result.map_err(StoreError::from_sdk) {
+            .return_consumed_capacity(ReturnConsumedCapacity::Total);
+        let request = match overwrite {
+            Overwrite::Always => request.condition_expression("attribute_exists(pk)"),
+            Overwrite::OnlyUnset => request
+                .condition_expression("attribute_exists(pk) AND (attribute_not_exists(#a) OR attribute_type(#a, :null))")
+                .expression_attribute_values(":null", AttributeValue::S("NULL".into())),
+        };
+        match request.send().await.map_err(StoreError::from_sdk) {
             Ok(_) => Ok(true),
             Err(StoreError::ConditionFailed) => Ok(false),
             Err(e) => Err(e),
@@ -554,4 +545,11 @@ impl ScopedTable {
             .map_err(StoreError::from_sdk)?;
         Ok(output.item.and_then(|i| i.get(EXPIRES_AT).and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok())))
     }
+}
+
+/// Whether [`ScopedTable::update_attribute`] may replace a value already set.
+#[derive(Debug, Clone, Copy)]
+enum Overwrite {
+    Always,
+    OnlyUnset,
 }
