@@ -4,7 +4,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tern_devhost::DevHost;
-use tern_tests::{call, observer_clients, start_dev_host};
+use tern_tests::{call, observer_clients, start_dev_host, totp};
 
 const PASSWORD: &str = "correct horse battery staple 42";
 
@@ -95,13 +95,6 @@ async fn api_keys_act_within_their_scopes_their_creators_role_and_their_workspac
     host.stop().await;
 }
 
-fn totp(host: &DevHost, secret: &str) -> String {
-    use tern_domain::clock::Clock;
-    let secret = tern_security::totp::TotpSecret::from_base32(secret).unwrap();
-    let now = host.clock.now().unix_timestamp() as u64;
-    tern_security::totp::code_at(&secret, now, tern_security::totp::TotpParams::DEFAULT).unwrap()
-}
-
 #[tokio::test]
 async fn two_factor_sign_in_refuses_replays_and_workspaces_can_require_it() {
     let host = start_dev_host("totp").await;
@@ -110,7 +103,7 @@ async fn two_factor_sign_in_refuses_replays_and_workspaces_can_require_it() {
     let secret = setup["secret"].as_str().unwrap().to_string();
     assert!(setup["otpauth_uri"].as_str().unwrap().starts_with("otpauth://totp/"));
     assert_eq!(call(&host, Method::POST, "/v1/me/2fa/confirm", Some(&owner), Some(json!({ "code": "000000" }))).await.0, StatusCode::UNPROCESSABLE_ENTITY);
-    let (status, confirmed) = call(&host, Method::POST, "/v1/me/2fa/confirm", Some(&owner), Some(json!({ "code": totp(&host, &secret) }))).await;
+    let (status, confirmed) = call(&host, Method::POST, "/v1/me/2fa/confirm", Some(&owner), Some(json!({ "code": totp(&host, &secret, 0) }))).await;
     assert_eq!(status, StatusCode::OK, "{confirmed}");
     let recovery: Vec<String> = confirmed["recovery_codes"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_string()).collect();
     assert_eq!(recovery.len(), 10);
@@ -120,7 +113,7 @@ async fn two_factor_sign_in_refuses_replays_and_workspaces_can_require_it() {
     assert_eq!((status, answer["error"]["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("two_factor_required")));
     let with = |code: &str| json!({ "email": "owner@acme.example", "password": PASSWORD, "totp_code": code });
     advance(&host, 31).await; // a fresh time step: the confirming code's step is spent
-    let code = totp(&host, &secret);
+    let code = totp(&host, &secret, 0);
     assert_eq!(sign_in(&host, with("123456")).await.1["error"]["code"], "invalid_two_factor");
     assert_eq!(sign_in(&host, with(&code)).await.0, StatusCode::OK);
     assert_eq!(sign_in(&host, with(&code)).await.1["error"]["code"], "invalid_two_factor", "a code works once");
@@ -137,7 +130,7 @@ async fn two_factor_sign_in_refuses_replays_and_workspaces_can_require_it() {
     assert_eq!((status, refused["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("two_factor_required")));
     let (_, setup) = call(&host, Method::POST, "/v1/me/2fa/setup", Some(&member), Some(json!({ "password": PASSWORD }))).await;
     let member_secret = setup["secret"].as_str().unwrap().to_string();
-    call(&host, Method::POST, "/v1/me/2fa/confirm", Some(&member), Some(json!({ "code": totp(&host, &member_secret) }))).await;
+    call(&host, Method::POST, "/v1/me/2fa/confirm", Some(&member), Some(json!({ "code": totp(&host, &member_secret, 0) }))).await;
     assert_eq!(call(&host, Method::GET, &format!("/v1/workspaces/{ws}"), Some(&member), None).await.0, StatusCode::OK);
 
     let (_, trail) = call(&host, Method::GET, &format!("/v1/workspaces/{ws}/audit?action=user.two_factor"), Some(&with_2fa), None).await;

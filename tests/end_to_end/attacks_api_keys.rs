@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use tern_devhost::DevHost;
 use tern_security::api_key::{Resource, Scope};
-use tern_tests::{call, observer_clients, start_dev_host};
+use tern_tests::{call, observer_clients, start_dev_host, totp};
 
 const PASSWORD: &str = "correct horse battery staple 42";
 
@@ -173,13 +173,6 @@ async fn support_cannot_read_template_bodies_or_member_emails() {
     host.stop().await;
 }
 
-fn totp(host: &DevHost, secret: &str) -> String {
-    use tern_domain::clock::Clock;
-    let secret = tern_security::totp::TotpSecret::from_base32(secret).unwrap();
-    let now = host.clock.now().unix_timestamp() as u64;
-    tern_security::totp::code_at(&secret, now, tern_security::totp::TotpParams::DEFAULT).unwrap()
-}
-
 #[tokio::test]
 async fn a_key_made_without_two_factor_stops_when_the_workspace_requires_it() {
     let host = start_dev_host("key2fa").await;
@@ -191,14 +184,14 @@ async fn a_key_made_without_two_factor_stops_when_the_workspace_requires_it() {
 
     let (_, setup) = call(&host, Method::POST, "/v1/me/2fa/setup", Some(&owner), Some(json!({ "password": PASSWORD }))).await;
     let secret = setup["secret"].as_str().unwrap().to_string();
-    assert_eq!(call(&host, Method::POST, "/v1/me/2fa/confirm", Some(&owner), Some(json!({ "code": totp(&host, &secret) }))).await.0, StatusCode::OK);
+    assert_eq!(call(&host, Method::POST, "/v1/me/2fa/confirm", Some(&owner), Some(json!({ "code": totp(&host, &secret, 0) }))).await.0, StatusCode::OK);
     call(&host, Method::POST, "/_dev/clock/advance", None, Some(json!({ "seconds": 31 }))).await; // a fresh time step
     let (status, session) = call(
         &host,
         Method::POST,
         "/v1/sessions",
         None,
-        Some(json!({ "email": "owner@acme.example", "password": PASSWORD, "totp_code": totp(&host, &secret) })),
+        Some(json!({ "email": "owner@acme.example", "password": PASSWORD, "totp_code": totp(&host, &secret, 0) })),
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{session}");

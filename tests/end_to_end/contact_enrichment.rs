@@ -7,19 +7,16 @@
 
 use crate::enrichment::website;
 use crate::outreach::{import, sign_up};
-use hickory_proto::op::{Message, OpCode, ResponseCode};
-use hickory_proto::rr::rdata::{A, MX};
-use hickory_proto::rr::{Name, RData, Record, RecordType};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::pin::Pin;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tern_devhost::{DevHost, WebsiteFetch};
+use tern_tests::dns::Zone;
 use tern_tests::{call, eventually, start_dev_host_with};
 use tern_web::fetch::HostResolver;
 
@@ -43,42 +40,13 @@ impl HostResolver for SiteResolver {
     }
 }
 
-/// A DNS server on 127.0.0.1 (UDP) for e-mail verification: MX for the site's
-/// domain, an A record only (implicit MX) for the dead one, NXDOMAIN otherwise.
+/// DNS for e-mail verification: MX for the site's domain, an A record only
+/// (implicit MX) for the dead one, NXDOMAIN otherwise.
 async fn dns_server() -> SocketAddr {
-    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let addr = socket.local_addr().unwrap();
-    tokio::spawn(async move {
-        let mut buf = [0u8; 1500];
-        loop {
-            let Ok((len, peer)) = socket.recv_from(&mut buf).await else { continue };
-            let Ok(request) = Message::from_vec(&buf[..len]) else { continue };
-            let Some(query) = request.queries.first().cloned() else { continue };
-            let mut response = Message::response(request.metadata.id, OpCode::Query);
-            response.metadata.recursion_desired = request.metadata.recursion_desired;
-            response.metadata.recursion_available = true;
-            response.add_query(query.clone());
-            let qname = query.name().to_ascii().to_ascii_lowercase();
-            let answer = match (qname.trim_end_matches('.'), query.query_type()) {
-                (SITE, RecordType::MX) => Some(Some(RData::MX(MX::new(10, Name::from_str("mx.acme-robotics.example.").unwrap())))),
-                (SITE, _) => Some(None),
-                (DEAD, RecordType::A) => Some(Some(RData::A(A(Ipv4Addr::new(192, 0, 2, 10))))),
-                (DEAD, _) => Some(None),
-                _ => None,
-            };
-            match answer {
-                None => response.metadata.response_code = ResponseCode::NXDomain,
-                Some(None) => {}
-                Some(Some(rdata)) => {
-                    response.add_answer(Record::from_rdata(query.name().clone(), 60, rdata));
-                }
-            }
-            if let Ok(bytes) = response.to_vec() {
-                let _ = socket.send_to(&bytes, peer).await;
-            }
-        }
-    });
-    addr
+    let zone = Zone::default();
+    zone.publish_mx(SITE, 10, "mx.acme-robotics.example");
+    zone.publish_a(DEAD, Ipv4Addr::new(192, 0, 2, 10));
+    zone.serve().await
 }
 
 async fn host(port: u16) -> DevHost {

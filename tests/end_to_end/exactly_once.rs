@@ -527,7 +527,7 @@ async fn a_refusing_server_stops_the_step_with_its_reason_and_own_domains_need_t
     // An own sending domain must be proven by this workspace (DNS TXT) and verified in
     // SES, and is for growth plans and above.
     let domain = format!("acme-{}.example", &ws[ws.len() - 8..]);
-    let zone = crate::sending_domains::Zone::default();
+    let zone = tern_tests::dns::Zone::default();
     crate::sending_domains::give_dns(&host, &zone).await;
     let (status, error) = call(&host, Method::PATCH, &format!("/v1/workspaces/{ws}"), Some(&owner), Some(json!({ "sending_domain": domain }))).await;
     assert_eq!((status.as_u16(), error["error"]["code"].as_str()), (422, Some("domain_not_claimed")), "{error}");

@@ -5,60 +5,13 @@
 //! another's, whatever SES has verified.
 
 use crate::outreach::{ok, sign_up};
-use hickory_proto::op::{Message, OpCode, ResponseCode};
-use hickory_proto::rr::rdata::TXT;
-use hickory_proto::rr::{RData, Record, RecordType};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tern_devhost::DevHost;
 use tern_tests::{call, start_dev_host};
 
-/// TXT records a test publishes, by lower-case name without the trailing dot.
-#[derive(Clone, Default)]
-pub struct Zone(Arc<Mutex<HashMap<String, Vec<String>>>>);
-
-impl Zone {
-    pub fn publish(&self, name: &str, value: &str) {
-        self.0.lock().unwrap().entry(name.to_ascii_lowercase()).or_default().push(value.to_string());
-    }
-}
-
-/// An authoritative-style DNS server on 127.0.0.1 (UDP) answering TXT queries from
-/// `zone`, NXDOMAIN for every other name.
-async fn dns_server(zone: Zone) -> std::net::SocketAddr {
-    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let addr = socket.local_addr().unwrap();
-    tokio::spawn(async move {
-        let mut buf = [0u8; 1500];
-        loop {
-            let Ok((len, peer)) = socket.recv_from(&mut buf).await else { continue };
-            let Ok(request) = Message::from_vec(&buf[..len]) else { continue };
-            let Some(query) = request.queries.first().cloned() else { continue };
-            let mut response = Message::response(request.metadata.id, OpCode::Query);
-            response.metadata.recursion_desired = request.metadata.recursion_desired;
-            response.metadata.recursion_available = true;
-            response.add_query(query.clone());
-            let name = query.name().to_ascii().trim_end_matches('.').to_ascii_lowercase();
-            let values = zone.0.lock().unwrap().get(&name).cloned();
-            match values {
-                None => response.metadata.response_code = ResponseCode::NXDomain,
-                Some(values) if query.query_type() == RecordType::TXT => {
-                    for value in values {
-                        response.add_answer(Record::from_rdata(query.name().clone(), 60, RData::TXT(TXT::new(vec![value]))));
-                    }
-                }
-                Some(_) => {}
-            }
-            if let Ok(bytes) = response.to_vec() {
-                let _ = socket.send_to(&bytes, peer).await;
-            }
-        }
-    });
-    addr
-}
+use tern_tests::dns::Zone;
 
 /// A dev host whose api function checks proofs against `zone`.
 pub async fn host_with_dns(name: &str, zone: &Zone) -> DevHost {
@@ -69,7 +22,7 @@ pub async fn host_with_dns(name: &str, zone: &Zone) -> DevHost {
 
 /// Points the api function's resolver of `host` at a DNS server serving `zone`.
 pub async fn give_dns(host: &DevHost, zone: &Zone) {
-    let resolver = tern_web::Verifier::with_name_servers_uncached(&[dns_server(zone.clone()).await], Duration::from_secs(2)).unwrap();
+    let resolver = tern_web::Verifier::with_name_servers_uncached(&[zone.serve().await], Duration::from_secs(2)).unwrap();
     assert!(host.functions.api_state().use_dns(resolver), "the test's resolver is the first");
 }
 
@@ -77,7 +30,7 @@ pub async fn give_dns(host: &DevHost, zone: &Zone) {
 /// does in their DNS console. Returns the verified domain's view.
 pub async fn prove_domain(host: &DevHost, token: &str, ws: &str, domain: &str, zone: &Zone) -> Value {
     let asked = ok(host, Method::POST, &format!("/v1/workspaces/{ws}/sending-domains"), token, json!({ "domain": domain })).await;
-    zone.publish(asked["record"]["name"].as_str().unwrap(), asked["record"]["value"].as_str().unwrap());
+    zone.publish_txt(asked["record"]["name"].as_str().unwrap(), asked["record"]["value"].as_str().unwrap());
     ok(host, Method::POST, &format!("/v1/workspaces/{ws}/sending-domains/{domain}/verify"), token, json!({})).await
 }
 
@@ -172,13 +125,13 @@ async fn an_unverified_domain_cannot_be_used() {
     let verify = format!("/v1/workspaces/{ws}/sending-domains/{domain}/verify");
     let (status, answer) = call(&host, Method::POST, &verify, Some(&owner), Some(json!({}))).await;
     assert_eq!((status, code(&answer)), (StatusCode::UNPROCESSABLE_ENTITY, Some("domain_not_proven")), "{answer}");
-    zone.publish(&format!("_tern-challenge.{domain}"), "tern-verify=0123456789abcdef0123456789abcdef");
+    zone.publish_txt(&format!("_tern-challenge.{domain}"), "tern-verify=0123456789abcdef0123456789abcdef");
     let (status, answer) = call(&host, Method::POST, &verify, Some(&owner), Some(json!({}))).await;
     assert_eq!((status, code(&answer)), (StatusCode::UNPROCESSABLE_ENTITY, Some("domain_not_proven")), "{answer}");
     let (status, answer) = call(&host, Method::PATCH, &format!("/v1/workspaces/{ws}"), Some(&owner), Some(json!({ "sending_domain": domain }))).await;
     assert_eq!((status, code(&answer)), (StatusCode::UNPROCESSABLE_ENTITY, Some("domain_not_claimed")), "{answer}");
     // The right record: proven, and now the domain can be set.
-    zone.publish(asked["record"]["name"].as_str().unwrap(), asked["record"]["value"].as_str().unwrap());
+    zone.publish_txt(asked["record"]["name"].as_str().unwrap(), asked["record"]["value"].as_str().unwrap());
     let proven = ok(&host, Method::POST, &verify, &owner, json!({})).await;
     assert_eq!(proven["status"], "verified", "{proven}");
     let updated = ok(&host, Method::PATCH, &format!("/v1/workspaces/{ws}"), &owner, json!({ "sending_domain": domain.to_uppercase() })).await;

@@ -11,7 +11,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::future::Future;
 use tern_devhost::DevHost;
-use tern_tests::{call, start_dev_host};
+use tern_tests::{call, start_dev_host, totp};
 
 const PASSWORD: &str = "correct horse battery staple 42";
 /// `ThrottlePolicy::ACCOUNT.lockout_threshold`: failures that lock an account.
@@ -117,14 +117,6 @@ async fn enable_two_factor(host: &DevHost, access: &str) -> (String, Vec<String>
     // The confirming code's time step is spent: the next code is a fresh step's.
     advance(host, 31).await;
     (secret, confirmed["recovery_codes"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_string()).collect())
-}
-
-/// The code `steps` time steps from the dev host's now.
-fn totp(host: &DevHost, secret: &str, steps: i64) -> String {
-    use tern_domain::clock::Clock;
-    let secret = tern_security::totp::TotpSecret::from_base32(secret).unwrap();
-    let at = (host.clock.now().unix_timestamp() + steps * 30) as u64;
-    tern_security::totp::code_at(&secret, at, tern_security::totp::TotpParams::DEFAULT).unwrap()
 }
 
 /// A code that is wrong at the dev host's now and at any time within the next

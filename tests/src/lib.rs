@@ -4,6 +4,8 @@
 //! `TERN_TEST_AWS_ENDPOINT`; every test provisions its own resources under a unique
 //! prefix, so tests run in parallel against one moto without seeing each other.
 
+pub mod dns;
+
 use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -235,4 +237,13 @@ pub async fn set_plan(host: &DevHost, workspace: &str, plan: &str) {
     let body = serde_json::json!({ "plan": plan, "operator": "tests", "reason": "test set-up" });
     let (status, answer) = call(host, reqwest::Method::POST, &format!("/_dev/workspaces/{workspace}/plan"), None, Some(body)).await;
     assert_eq!(status, reqwest::StatusCode::OK, "setting the plan of {workspace}: {answer}");
+}
+
+/// The TOTP code for `secret` (base32, as 2FA setup shows it) `steps` time steps
+/// (30 s each) from the dev host's now: what an authenticator app shows.
+pub fn totp(host: &DevHost, secret: &str, steps: i64) -> String {
+    use tern_domain::clock::Clock;
+    let secret = tern_security::totp::TotpSecret::from_base32(secret).unwrap();
+    let at = (host.clock.now().unix_timestamp() + steps * 30) as u64;
+    tern_security::totp::code_at(&secret, at, tern_security::totp::TotpParams::DEFAULT).unwrap()
 }
