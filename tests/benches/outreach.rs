@@ -51,20 +51,32 @@ async fn main() {
             response.json::<serde_json::Value>().await.unwrap()
         }
     };
-    let signup = tern_tests::sign_up(&host, serde_json::json!({ "email": "bench@acme.example", "password": PASSWORD, "name": "Bench", "workspace_name": "Bench" })).await;
+    let signup = tern_tests::sign_up(
+        &host,
+        serde_json::json!({ "email": "bench@acme.example", "password": PASSWORD, "name": "Bench", "workspace_name": "Bench" }),
+    )
+    .await;
     let token = signup["access_token"].as_str().unwrap().to_string();
     let ws = signup["workspace_id"].as_str().unwrap().to_string();
     tern_tests::set_plan(&host, &ws, "pro").await;
-    let mailbox = post(format!("/v1/workspaces/{ws}/mailboxes"), Some(token.clone()), serde_json::json!({
-        "name": "SES", "from_email": "bench@acme.example", "provider": { "kind": "ses" }, "timezone": "UTC",
-        "daily_cap": 10000, "warmup_start": 10000, "per_domain_hourly": 10000, "min_spacing_seconds": 0,
-    }))
+    let mailbox = post(
+        format!("/v1/workspaces/{ws}/mailboxes"),
+        Some(token.clone()),
+        serde_json::json!({
+            "name": "SES", "from_email": "bench@acme.example", "provider": { "kind": "ses" }, "timezone": "UTC",
+            "daily_cap": 10000, "warmup_start": 10000, "per_domain_hourly": 10000, "min_spacing_seconds": 0,
+        }),
+    )
     .await;
     let template = post(format!("/v1/workspaces/{ws}/templates"), Some(token.clone()), serde_json::json!({ "name": "t", "subject": "Hello {{first_name | there}}", "text": "Hi {{first_name | there}}, a short note from {{my_company}}." })).await;
     let always = serde_json::json!({ "days": ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"], "opens": "00:00", "closes": "23:59" });
-    let sequence = post(format!("/v1/workspaces/{ws}/sequences"), Some(token.clone()), serde_json::json!({
-        "name": "bench", "mailbox_id": mailbox["id"], "timezone": "UTC", "window": always, "steps": [{ "template_id": template["id"] }],
-    }))
+    let sequence = post(
+        format!("/v1/workspaces/{ws}/sequences"),
+        Some(token.clone()),
+        serde_json::json!({
+            "name": "bench", "mailbox_id": mailbox["id"], "timezone": "UTC", "window": always, "steps": [{ "template_id": template["id"] }],
+        }),
+    )
     .await;
     let mut csv = String::from("email,first_name\n");
     for i in 0..emails {
@@ -82,7 +94,12 @@ async fn main() {
         .await
         .unwrap();
     assert_eq!(imported["created"].as_u64(), Some(emails as u64), "{imported}");
-    let enrolled = post(format!("/v1/workspaces/{ws}/sequences/{}/enrollments", sequence["id"].as_str().unwrap()), Some(token.clone()), serde_json::json!({ "filter": {} })).await;
+    let enrolled = post(
+        format!("/v1/workspaces/{ws}/sequences/{}/enrollments", sequence["id"].as_str().unwrap()),
+        Some(token.clone()),
+        serde_json::json!({ "filter": {} }),
+    )
+    .await;
     assert_eq!(enrolled["enrolled"].as_array().unwrap().len(), emails);
     // Past the window's opening minute for everyone.
     host.clock.advance(time::Duration::minutes(2)).unwrap();
@@ -123,14 +140,20 @@ async fn main() {
         }
         let failed = tern_send::handle(&send, event).await.batch_item_failures;
         if let Some(first) = failed.first() {
-            let body = messages.iter().find(|m| m.message_id.as_deref() == Some(first.item_identifier.as_str())).and_then(|m| m.body.clone()).unwrap();
+            let body = messages
+                .iter()
+                .find(|m| m.message_id.as_deref() == Some(first.item_identifier.as_str()))
+                .and_then(|m| m.body.clone())
+                .unwrap();
             let job: tern_domain::jobs::SendJob = serde_json::from_str(&body).unwrap();
             panic!("a send failed: {:?}", tern_send::send_step(&send, &job).await);
         }
         if !messages.is_empty() {
             let mut delete = host.clients.sqs.delete_message_batch().queue_url(&queue);
             for (i, handle) in handles.values().enumerate() {
-                delete = delete.entries(aws_sdk_sqs::types::DeleteMessageBatchRequestEntry::builder().id(i.to_string()).receipt_handle(handle).build().unwrap());
+                delete = delete.entries(
+                    aws_sdk_sqs::types::DeleteMessageBatchRequestEntry::builder().id(i.to_string()).receipt_handle(handle).build().unwrap(),
+                );
             }
             delete.send().await.unwrap();
         }
@@ -146,10 +169,22 @@ async fn main() {
     let prices = PriceTable::US_EAST_1;
     let platform = prices.platform_dollars(&all);
     println!("emails: {emails}");
-    println!("dispatch: {:.0} steps enqueued per second ({dispatch_seconds:.2} s), {:.2} AWS requests per step", emails as f64 / dispatch_seconds, dispatch_spent.total_requests() as f64 / emails as f64);
-    println!("send: {:.0} e-mails per second ({send_seconds:.2} s), {:.2} AWS requests per e-mail (SES call included)", emails as f64 / send_seconds, send_spent.total_requests() as f64 / emails as f64);
+    println!(
+        "dispatch: {:.0} steps enqueued per second ({dispatch_seconds:.2} s), {:.2} AWS requests per step",
+        emails as f64 / dispatch_seconds,
+        dispatch_spent.total_requests() as f64 / emails as f64
+    );
+    println!(
+        "send: {:.0} e-mails per second ({send_seconds:.2} s), {:.2} AWS requests per e-mail (SES call included)",
+        emails as f64 / send_seconds,
+        send_spent.total_requests() as f64 / emails as f64
+    );
     println!("\ndispatch + send, all {emails} e-mails:\n{all}");
     println!("AWS requests per 1,000 e-mails: {:.0}", all.total_requests() as f64 * per_thousand);
-    println!("platform cost per 1,000 e-mails (everything but SES's own price): ${:.5} = {:.2}% of SES's $0.10", platform * per_thousand, platform * per_thousand / 0.10 * 100.0);
+    println!(
+        "platform cost per 1,000 e-mails (everything but SES's own price): ${:.5} = {:.2}% of SES's $0.10",
+        platform * per_thousand,
+        platform * per_thousand / 0.10 * 100.0
+    );
     host.stop().await;
 }

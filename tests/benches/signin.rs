@@ -29,7 +29,11 @@ async fn main() {
     .await
     .expect("dev host");
     let client = reqwest::Client::new();
-    tern_tests::sign_up(&host, serde_json::json!({ "email": "bench@acme.example", "password": PASSWORD, "name": "Bench", "workspace_name": "Bench" })).await;
+    tern_tests::sign_up(
+        &host,
+        serde_json::json!({ "email": "bench@acme.example", "password": PASSWORD, "name": "Bench", "workspace_name": "Bench" }),
+    )
+    .await;
     let before = host.clients.meter.snapshot();
     let mut latencies = Vec::with_capacity(rounds);
     for _ in 0..rounds {

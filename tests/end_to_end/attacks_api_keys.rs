@@ -56,7 +56,11 @@ async fn a_key_with_only_api_keys_read_cannot_mint_a_key_with_members_write() {
     // No key can be given power over keys or people any more.
     for scope in ["api_keys:read", "api_keys:write", "members:write", "workspace:write"] {
         let (status, answer) = call(&host, Method::POST, &keys, Some(&owner), Some(json!({ "name": "x", "scopes": [scope] }))).await;
-        assert_eq!((status, answer["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("scope_not_available")), "{scope}: {answer}");
+        assert_eq!(
+            (status, answer["error"]["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("scope_not_available")),
+            "{scope}: {answer}"
+        );
     }
 
     // The reproduction: a key holding only api_keys:read mints members:write + exports:read.
@@ -87,7 +91,9 @@ async fn a_key_cannot_invite_an_owner() {
         let invite = json!({ "email": "attacker@evil.example", "role": "owner" });
         assert!(forbidden(&call(&host, Method::POST, &format!("/v1/workspaces/{ws}/invites"), Some(key), Some(invite)).await));
         let promote = json!({ "role": "owner" });
-        assert!(forbidden(&call(&host, Method::PATCH, &format!("/v1/workspaces/{ws}/members/{member_id}"), Some(key), Some(promote)).await));
+        assert!(forbidden(
+            &call(&host, Method::PATCH, &format!("/v1/workspaces/{ws}/members/{member_id}"), Some(key), Some(promote)).await
+        ));
         assert!(forbidden(&call(&host, Method::DELETE, &format!("/v1/workspaces/{ws}/members/{owner_id}"), Some(key), None).await));
     }
     let (_, members) = call(&host, Method::GET, &format!("/v1/workspaces/{ws}/members"), Some(&owner), None).await;
@@ -151,7 +157,10 @@ async fn support_cannot_read_template_bodies_or_member_emails() {
     let support = support_account(&host, "staff@tern.example").await;
 
     assert!(forbidden(&call(&host, Method::GET, &format!("/v1/workspaces/{ws}/templates"), Some(&support), None).await));
-    assert!(forbidden(&call(&host, Method::GET, &format!("/v1/workspaces/{ws}/templates/{}", template["id"].as_str().unwrap()), Some(&support), None).await));
+    assert!(forbidden(
+        &call(&host, Method::GET, &format!("/v1/workspaces/{ws}/templates/{}", template["id"].as_str().unwrap()), Some(&support), None)
+            .await
+    ));
     let (status, members) = call(&host, Method::GET, &format!("/v1/workspaces/{ws}/members"), Some(&support), None).await;
     assert_eq!(status, StatusCode::OK, "support still sees who holds which role");
     let members = members["members"].as_array().unwrap();
@@ -162,7 +171,8 @@ async fn support_cannot_read_template_bodies_or_member_emails() {
     // Nor through the audit trail (the invitation names the address it went to).
     let (status, trail) = call(&host, Method::GET, &format!("/v1/workspaces/{ws}/audit"), Some(&support), None).await;
     assert_eq!(status, StatusCode::OK);
-    let invited = trail["entries"].as_array().unwrap().iter().find(|e| e["action"] == "member.invited").expect("the invitation is in the trail");
+    let invited =
+        trail["entries"].as_array().unwrap().iter().find(|e| e["action"] == "member.invited").expect("the invitation is in the trail");
     assert_eq!(invited["target"], "[address hidden]", "{invited}");
     assert!(!trail.to_string().contains("colleague@acme.example"), "{trail}");
     // Members themselves still see the addresses.
@@ -184,7 +194,10 @@ async fn a_key_made_without_two_factor_stops_when_the_workspace_requires_it() {
 
     let (_, setup) = call(&host, Method::POST, "/v1/me/2fa/setup", Some(&owner), Some(json!({ "password": PASSWORD }))).await;
     let secret = setup["secret"].as_str().unwrap().to_string();
-    assert_eq!(call(&host, Method::POST, "/v1/me/2fa/confirm", Some(&owner), Some(json!({ "code": totp(&host, &secret, 0) }))).await.0, StatusCode::OK);
+    assert_eq!(
+        call(&host, Method::POST, "/v1/me/2fa/confirm", Some(&owner), Some(json!({ "code": totp(&host, &secret, 0) }))).await.0,
+        StatusCode::OK
+    );
     call(&host, Method::POST, "/_dev/clock/advance", None, Some(json!({ "seconds": 31 }))).await; // a fresh time step
     let (status, session) = call(
         &host,
@@ -196,7 +209,10 @@ async fn a_key_made_without_two_factor_stops_when_the_workspace_requires_it() {
     .await;
     assert_eq!(status, StatusCode::OK, "{session}");
     let with_2fa = session["access_token"].as_str().unwrap().to_string();
-    assert_eq!(call(&host, Method::PATCH, &format!("/v1/workspaces/{ws}"), Some(&with_2fa), Some(json!({ "require_2fa": true }))).await.0, StatusCode::OK);
+    assert_eq!(
+        call(&host, Method::PATCH, &format!("/v1/workspaces/{ws}"), Some(&with_2fa), Some(json!({ "require_2fa": true }))).await.0,
+        StatusCode::OK
+    );
 
     let (status, refused) = call(&host, Method::GET, &contacts, Some(&early), None).await;
     assert_eq!((status, refused["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("two_factor_required")), "{refused}");

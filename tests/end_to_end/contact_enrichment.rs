@@ -50,7 +50,8 @@ async fn dns_server() -> SocketAddr {
 }
 
 async fn host(port: u16) -> DevHost {
-    let limits = tern_web::fetch::Limits { total_timeout: Duration::from_secs(2), connect_timeout: Duration::from_secs(1), ..Default::default() };
+    let limits =
+        tern_web::fetch::Limits { total_timeout: Duration::from_secs(2), connect_timeout: Duration::from_secs(1), ..Default::default() };
     let fetch = WebsiteFetch {
         // The site's name may resolve to the test server (that name and port only).
         policy: tern_web::guard::Policy::website().allow_loopback_for_tests(port).allow_loopback_name_for_tests(SITE),
@@ -92,15 +93,29 @@ async fn contacts_trigger_enrichment_and_verification_and_a_second_workspace_rea
 
     // A free-mail contact triggers nothing: no job is even queued.
     let before = host.clients.meter.snapshot();
-    let (status, free) = call(&host, Method::POST, &format!("/v1/workspaces/{a_ws}/contacts"), Some(&ann), Some(json!({ "email": "jane.private@gmail.com" }))).await;
+    let (status, free) = call(
+        &host,
+        Method::POST,
+        &format!("/v1/workspaces/{a_ws}/contacts"),
+        Some(&ann),
+        Some(json!({ "email": "jane.private@gmail.com" })),
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED, "{free}");
     assert_eq!(sqs_sends(&host.clients.meter.snapshot().since(&before)), 0, "a free-mail contact queues nothing");
 
     // Workspace A: a contact at the company's domain (its website as given, on the test port).
     let before = host.clients.meter.snapshot();
-    let (status, jane) = call(&host, Method::POST, &format!("/v1/workspaces/{a_ws}/contacts"), Some(&ann), Some(json!({
-        "email": format!("jane@{SITE}"), "first_name": "Jane", "last_name": "Roe", "website": format!("http://{SITE}:{port}/"),
-    }))).await;
+    let (status, jane) = call(
+        &host,
+        Method::POST,
+        &format!("/v1/workspaces/{a_ws}/contacts"),
+        Some(&ann),
+        Some(json!({
+            "email": format!("jane@{SITE}"), "first_name": "Jane", "last_name": "Roe", "website": format!("http://{SITE}:{port}/"),
+        })),
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED, "{jane}");
     let jane_id = jane["id"].as_str().unwrap().to_string();
     let created = host.clients.meter.snapshot();
@@ -108,7 +123,11 @@ async fn contacts_trigger_enrichment_and_verification_and_a_second_workspace_rea
     let observer = tern_aws::table::Table::new(tern_tests::observer_clients().dynamodb, host.config.table.clone());
     let a_scope = observer.scope(tern_domain::ids::WorkspaceId::parse(&a_ws).unwrap());
     eventually("the worker to finish", Duration::from_secs(30), || async {
-        let done = a_scope.get::<tern_aws::entities::Enrichment>(SITE).await.unwrap().is_some_and(|e| e.status != tern_aws::entities::EnrichmentStatus::Pending);
+        let done = a_scope
+            .get::<tern_aws::entities::Enrichment>(SITE)
+            .await
+            .unwrap()
+            .is_some_and(|e| e.status != tern_aws::entities::EnrichmentStatus::Pending);
         let checked = a_scope.get::<tern_aws::outreach::Contact>(&jane_id).await.unwrap().is_some_and(|c| c.verification.is_some());
         (done && checked).then_some(())
     })
@@ -155,16 +174,26 @@ async fn contacts_trigger_enrichment_and_verification_and_a_second_workspace_rea
     let lee = verified(&host, &bob, &b_ws, &contact_id(&host, &bob, &b_ws, &format!("lee@{SITE}")).await).await;
     assert_eq!(lee["verification"]["result"], "valid", "{lee}");
     let info = verified(&host, &bob, &b_ws, &contact_id(&host, &bob, &b_ws, &format!("info@{SITE}")).await).await;
-    assert_eq!((info["verification"]["result"].as_str(), info["verification"]["reasons"].clone()), (Some("risky"), json!(["role_account"])), "{info}");
+    assert_eq!(
+        (info["verification"]["result"].as_str(), info["verification"]["reasons"].clone()),
+        (Some("risky"), json!(["role_account"])),
+        "{info}"
+    );
 
     // A company whose website cannot be reached: the failure is recorded, not counted;
     // its address is still verified (implicit MX: risky).
-    let (status, gone) = call(&host, Method::POST, &format!("/v1/workspaces/{a_ws}/contacts"), Some(&ann), Some(json!({ "email": format!("kim@{DEAD}") }))).await;
+    let (status, gone) =
+        call(&host, Method::POST, &format!("/v1/workspaces/{a_ws}/contacts"), Some(&ann), Some(json!({ "email": format!("kim@{DEAD}") })))
+            .await;
     assert_eq!(status, StatusCode::CREATED, "{gone}");
     let view = enrichment_done(&host, &ann, &a_ws, DEAD).await;
     assert_eq!(view["enrichment"]["status"], "failed", "{view}");
     let gone = verified(&host, &ann, &a_ws, gone["id"].as_str().unwrap()).await;
-    assert_eq!((gone["verification"]["result"].as_str(), gone["verification"]["reasons"].clone()), (Some("risky"), json!(["implicit_mx"])), "{gone}");
+    assert_eq!(
+        (gone["verification"]["result"].as_str(), gone["verification"]["reasons"].clone()),
+        (Some("risky"), json!(["implicit_mx"])),
+        "{gone}"
+    );
 
     for (token, ws) in [(&ann, &a_ws), (&bob, &b_ws)] {
         let (_, usage) = call(&host, Method::GET, &format!("/v1/workspaces/{ws}/enrichment-usage"), Some(token), None).await;
@@ -173,7 +202,8 @@ async fn contacts_trigger_enrichment_and_verification_and_a_second_workspace_rea
     let (_, list) = call(&host, Method::GET, &format!("/v1/workspaces/{a_ws}/enrichments"), Some(&ann), None).await;
     let domains: Vec<&str> = list["enrichments"].as_array().unwrap().iter().map(|e| e["domain"].as_str().unwrap()).collect();
     assert_eq!(domains, [SITE, DEAD], "nothing for gmail.com");
-    let (_, free) = call(&host, Method::GET, &format!("/v1/workspaces/{a_ws}/contacts/{}", free["id"].as_str().unwrap()), Some(&ann), None).await;
+    let (_, free) =
+        call(&host, Method::GET, &format!("/v1/workspaces/{a_ws}/contacts/{}", free["id"].as_str().unwrap()), Some(&ann), None).await;
     assert!(free["verification"].is_null(), "{free}");
 
     // Verification on request, for any contact (the free-mail one included); B cannot ask for A's.

@@ -21,7 +21,8 @@ async fn items_naming(host: &DevHost, ws: &str) -> Vec<HashMap<String, Attribute
     let mut found = Vec::new();
     let mut start = None;
     loop {
-        let page = dynamodb.scan().table_name(&host.config.table).consistent_read(true).set_exclusive_start_key(start).send().await.unwrap();
+        let page =
+            dynamodb.scan().table_name(&host.config.table).consistent_read(true).set_exclusive_start_key(start).send().await.unwrap();
         for item in page.items.unwrap_or_default() {
             if format!("{item:?}").contains(ws) {
                 found.push(item);
@@ -69,7 +70,14 @@ async fn after_the_grace_period_nothing_of_the_workspace_is_left_and_its_key_is_
     let mailbox = smtp_mailbox(&host, &owner, &ws, &sink).await;
     let sequence = default_sequence(&host, &owner, &ws, &mailbox, false).await;
     let ids = contact_ids(&host, &owner, &ws).await;
-    ok(&host, Method::POST, &format!("{base}/sequences/{sequence}/enrollments"), &owner, json!({ "contact_ids": ids.values().collect::<Vec<_>>() })).await;
+    ok(
+        &host,
+        Method::POST,
+        &format!("{base}/sequences/{sequence}/enrollments"),
+        &owner,
+        json!({ "contact_ids": ids.values().collect::<Vec<_>>() }),
+    )
+    .await;
     ok(&host, Method::POST, &format!("{base}/api-keys"), &owner, json!({ "name": "ci", "scopes": ["contacts:read"] })).await;
     let pdf = reqwest::Client::new()
         .post(format!("{}{base}/attachments?filename=deck.pdf", host.base_url()))
@@ -95,9 +103,24 @@ async fn after_the_grace_period_nothing_of_the_workspace_is_left_and_its_key_is_
     let sub = ok(&host, Method::POST, &format!("{base}/sub-workspaces"), &owner, json!({ "name": "Client" })).await;
     let sub = sub["id"].as_str().unwrap().to_string();
     ok(&host, Method::POST, &format!("/v1/workspaces/{sub}/contacts"), &owner, json!({ "email": "pat@client-lead.example" })).await;
-    ok(&host, Method::POST, &format!("/v1/workspaces/{kept}/contacts"), &keeper, json!({ "email": "sam@kept-lead.example", "title": "CTO" })).await;
-    let invite = ok(&host, Method::POST, &format!("{base}/invites"), &owner, json!({ "email": "admin@deleted.example", "role": "admin" })).await;
-    let (status, joined) = call(&host, Method::POST, "/v1/invites/accept", None, Some(json!({ "token": invite["token"], "name": "Ada", "password": PASSWORD }))).await;
+    ok(
+        &host,
+        Method::POST,
+        &format!("/v1/workspaces/{kept}/contacts"),
+        &keeper,
+        json!({ "email": "sam@kept-lead.example", "title": "CTO" }),
+    )
+    .await;
+    let invite =
+        ok(&host, Method::POST, &format!("{base}/invites"), &owner, json!({ "email": "admin@deleted.example", "role": "admin" })).await;
+    let (status, joined) = call(
+        &host,
+        Method::POST,
+        "/v1/invites/accept",
+        None,
+        Some(json!({ "token": invite["token"], "name": "Ada", "password": PASSWORD })),
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED, "{joined}");
     let admin = joined["access_token"].as_str().unwrap().to_string();
     tern_tests::verify_email(&host, "admin@deleted.example", &admin).await;
@@ -119,9 +142,11 @@ async fn after_the_grace_period_nothing_of_the_workspace_is_left_and_its_key_is_
     assert!(shown["deletion_scheduled_for"].is_null(), "{shown}");
 
     // Refused: a wrong password (stable code), a non-owner, an API key has no password.
-    let (status, answer) = call(&host, Method::POST, &format!("{base}/deletion"), Some(&owner), Some(json!({ "password": "not it" }))).await;
+    let (status, answer) =
+        call(&host, Method::POST, &format!("{base}/deletion"), Some(&owner), Some(json!({ "password": "not it" }))).await;
     assert_eq!((status, answer["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("reauthentication_failed")), "{answer}");
-    let (status, answer) = call(&host, Method::POST, &format!("{base}/deletion"), Some(&admin), Some(json!({ "password": PASSWORD }))).await;
+    let (status, answer) =
+        call(&host, Method::POST, &format!("{base}/deletion"), Some(&admin), Some(json!({ "password": PASSWORD }))).await;
     assert_eq!((status, answer["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")), "{answer}");
     let (status, _) = call(&host, Method::DELETE, &format!("{base}/deletion"), Some(&admin), None).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
@@ -154,8 +179,12 @@ async fn after_the_grace_period_nothing_of_the_workspace_is_left_and_its_key_is_
 
     // The sweeps below see what there is: before the deletion they find plenty.
     let before = items_naming(&host, &ws).await;
-    for kind in ["CONTACT", "MAILBOX", "TEMPLATE", "SEQUENCE", "ENROLLMENT", "APIKEY", "INBOUND", "AUDIT", "SESSION", "USER#", "DELETION#"] {
-        assert!(before.iter().any(|item| format!("{:?}{:?}", item.get("pk"), item.get("sk")).contains(kind)), "no {kind} item before the deletion");
+    for kind in ["CONTACT", "MAILBOX", "TEMPLATE", "SEQUENCE", "ENROLLMENT", "APIKEY", "INBOUND", "AUDIT", "SESSION", "USER#", "DELETION#"]
+    {
+        assert!(
+            before.iter().any(|item| format!("{:?}{:?}", item.get("pk"), item.get("sk")).contains(kind)),
+            "no {kind} item before the deletion"
+        );
     }
     assert!(!items_naming(&host, &sub).await.is_empty());
     assert!(objects_naming(&host, &ws).await.iter().any(|k| k.starts_with("attachments/")), "the attachment is in the bucket");
@@ -187,7 +216,8 @@ async fn after_the_grace_period_nothing_of_the_workspace_is_left_and_its_key_is_
     let keeper = crate::outreach::token(&host, "owner@kept.example").await;
     let (status, _) = call(&host, Method::GET, &base, Some(&owner), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = call(&host, Method::POST, "/v1/sessions", None, Some(json!({ "email": "admin@deleted.example", "password": PASSWORD }))).await;
+    let (status, _) =
+        call(&host, Method::POST, "/v1/sessions", None, Some(json!({ "email": "admin@deleted.example", "password": PASSWORD }))).await;
     assert_eq!(status, StatusCode::OK, "the member can still sign in");
     // A second run finds nothing to do.
     let again = housekeeping(&host).await;
@@ -197,7 +227,8 @@ async fn after_the_grace_period_nothing_of_the_workspace_is_left_and_its_key_is_
     let (status, contacts) = call(&host, Method::GET, &format!("/v1/workspaces/{kept}/contacts"), Some(&keeper), None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(contacts["contacts"][0]["title"], "CTO", "{contacts}");
-    let kept_key = table.scope(WorkspaceId::parse(&kept).unwrap()).get::<tern_aws::entities::Workspace>(&kept).await.unwrap().unwrap().kms_key_id;
+    let kept_key =
+        table.scope(WorkspaceId::parse(&kept).unwrap()).get::<tern_aws::entities::Workspace>(&kept).await.unwrap().unwrap().kms_key_id;
     assert_eq!(key_state(&kept_key).await, "Enabled");
     let (_, verified) = call(&host, Method::GET, &format!("/v1/workspaces/{kept}/audit/verify"), Some(&keeper), None).await;
     assert_eq!(verified["valid"], true, "{verified}");
@@ -217,7 +248,8 @@ async fn a_deletion_whose_recorded_key_belongs_to_another_workspace_refuses_to_t
     let scheduled = ok(&host, Method::POST, &format!("/v1/workspaces/{ws}/deletion"), &owner, json!({ "password": PASSWORD })).await;
     let due = scheduled["deletion_scheduled_for"].as_i64().unwrap();
     let table = Table::new(observer_clients().dynamodb, host.config.table.clone());
-    let kept_key = table.scope(WorkspaceId::parse(&kept).unwrap()).get::<tern_aws::entities::Workspace>(&kept).await.unwrap().unwrap().kms_key_id;
+    let kept_key =
+        table.scope(WorkspaceId::parse(&kept).unwrap()).get::<tern_aws::entities::Workspace>(&kept).await.unwrap().unwrap().kms_key_id;
     let global = tern_aws::global::GlobalTable::new(observer_clients().dynamodb, host.config.table.clone());
     let mut record = global.get::<tern_aws::deletion::PendingDeletion>(&ws).await.unwrap().unwrap();
     set_clock(&host, time::OffsetDateTime::from_unix_timestamp(due + 60).unwrap());
@@ -225,7 +257,11 @@ async fn a_deletion_whose_recorded_key_belongs_to_another_workspace_refuses_to_t
         record.kms_key_id = planted.clone();
         global.put(&record, None).await.unwrap();
         let report = housekeeping(&host).await;
-        assert_eq!((report["deletions"]["workspaces_deleted"].as_u64(), report["deletions"]["failed"].as_u64()), (Some(0), Some(1)), "{report}");
+        assert_eq!(
+            (report["deletions"]["workspaces_deleted"].as_u64(), report["deletions"]["failed"].as_u64()),
+            (Some(0), Some(1)),
+            "{report}"
+        );
         assert_eq!(key_state(&planted).await, "Enabled", "{planted} untouched");
     }
     // Nothing of either workspace was deleted: the refusal came first.
@@ -248,19 +284,39 @@ async fn deleting_an_agency_detaches_a_sub_workspace_it_no_longer_administers() 
     let (owner, agency) = sign_up(&host, "owner@agency.example", "agency").await;
     let sub = |name: &'static str| {
         let (host, owner, agency) = (&host, owner.clone(), agency.clone());
-        async move { ok(host, Method::POST, &format!("/v1/workspaces/{agency}/sub-workspaces"), &owner, json!({ "name": name })).await["id"].as_str().unwrap().to_string() }
+        async move {
+            ok(host, Method::POST, &format!("/v1/workspaces/{agency}/sub-workspaces"), &owner, json!({ "name": name })).await["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        }
     };
     let managed = sub("Still ours").await;
     let handed = sub("Handed over").await;
     // The client becomes an owner of the handed-over workspace.
-    let invite = ok(&host, Method::POST, &format!("/v1/workspaces/{handed}/invites"), &owner, json!({ "email": "owner@client.example", "role": "owner" })).await;
-    let (status, joined) = call(&host, Method::POST, "/v1/invites/accept", None, Some(json!({ "token": invite["token"], "name": "Cleo", "password": PASSWORD }))).await;
+    let invite = ok(
+        &host,
+        Method::POST,
+        &format!("/v1/workspaces/{handed}/invites"),
+        &owner,
+        json!({ "email": "owner@client.example", "role": "owner" }),
+    )
+    .await;
+    let (status, joined) = call(
+        &host,
+        Method::POST,
+        "/v1/invites/accept",
+        None,
+        Some(json!({ "token": invite["token"], "name": "Cleo", "password": PASSWORD })),
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED, "{joined}");
     let client = joined["access_token"].as_str().unwrap().to_string();
     tern_tests::verify_email(&host, "owner@client.example", &client).await;
     ok(&host, Method::POST, &format!("/v1/workspaces/{handed}/contacts"), &client, json!({ "email": "lee@client-lead.example" })).await;
     let table = Table::new(observer_clients().dynamodb, host.config.table.clone());
-    let handed_key = table.scope(WorkspaceId::parse(&handed).unwrap()).get::<tern_aws::entities::Workspace>(&handed).await.unwrap().unwrap().kms_key_id;
+    let handed_key =
+        table.scope(WorkspaceId::parse(&handed).unwrap()).get::<tern_aws::entities::Workspace>(&handed).await.unwrap().unwrap().kms_key_id;
 
     let scheduled = ok(&host, Method::POST, &format!("/v1/workspaces/{agency}/deletion"), &owner, json!({ "password": PASSWORD })).await;
     let due = scheduled["deletion_scheduled_for"].as_i64().unwrap();
@@ -278,7 +334,8 @@ async fn deleting_an_agency_detaches_a_sub_workspace_it_no_longer_administers() 
     let (_, contacts) = call(&host, Method::GET, &format!("/v1/workspaces/{handed}/contacts"), Some(&client), None).await;
     assert_eq!(contacts["contacts"].as_array().map(Vec::len), Some(1), "{contacts}");
     assert_eq!(key_state(&handed_key).await, "Enabled");
-    let (_, trail) = call(&host, Method::GET, &format!("/v1/workspaces/{handed}/audit?limit=500&action=workspace.detached"), Some(&client), None).await;
+    let (_, trail) =
+        call(&host, Method::GET, &format!("/v1/workspaces/{handed}/audit?limit=500&action=workspace.detached"), Some(&client), None).await;
     assert_eq!(trail["entries"][0]["parameters"]["agency"], agency.as_str(), "{trail}");
     let (_, verified) = call(&host, Method::GET, &format!("/v1/workspaces/{handed}/audit/verify"), Some(&client), None).await;
     assert_eq!(verified["valid"], true, "{verified}");

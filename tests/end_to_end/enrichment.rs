@@ -45,10 +45,13 @@ pub(crate) async fn website() -> (u16, Arc<AtomicUsize>) {
         .route("/impressum", get(count(hits.clone(), IMPRINT, "text/html; charset=utf-8")))
         .route("/team", get(count(hits.clone(), "<html><body><h1>Team</h1></body></html>", "text/html")))
         .route("/api/", get(count(hits.clone(), r#"{"not":"html"}"#, "application/json")))
-        .route("/slow/", get(|| async {
-            tokio::time::sleep(Duration::from_secs(5)).await;
-            "late"
-        }))
+        .route(
+            "/slow/",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                "late"
+            }),
+        )
         .route("/loop/", get(|| async { axum::response::Redirect::temporary("/loop/") }))
         .route("/private/", get(|| async { axum::response::Redirect::temporary("http://10.0.0.7/") }));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -58,11 +61,8 @@ pub(crate) async fn website() -> (u16, Arc<AtomicUsize>) {
 }
 
 async fn host_for(name: &str, port: u16) -> DevHost {
-    let limits = tern_web::fetch::Limits {
-        total_timeout: Duration::from_secs(2),
-        connect_timeout: Duration::from_secs(1),
-        ..Default::default()
-    };
+    let limits =
+        tern_web::fetch::Limits { total_timeout: Duration::from_secs(2), connect_timeout: Duration::from_secs(1), ..Default::default() };
     let fetch = WebsiteFetch { policy: tern_web::guard::Policy::website().allow_loopback_for_tests(port), limits, resolver: None };
     start_dev_host_with(name, tern_tests::WEBHOOK_SECRET, fetch).await
 }
@@ -74,7 +74,8 @@ async fn workspace(host: &DevHost, email: &str) -> (String, String) {
 }
 
 pub(crate) async fn enrich(host: &DevHost, token: &str, ws: &str, website: &str) -> Value {
-    let (status, queued) = call(host, Method::POST, &format!("/v1/workspaces/{ws}/enrichments"), Some(token), Some(json!({ "website": website }))).await;
+    let (status, queued) =
+        call(host, Method::POST, &format!("/v1/workspaces/{ws}/enrichments"), Some(token), Some(json!({ "website": website }))).await;
     assert!(status == StatusCode::ACCEPTED || status == StatusCode::OK, "{status} {queued}");
     let domain = queued["enrichment"]["domain"].as_str().unwrap().to_string();
     eventually("the enrichment to finish", Duration::from_secs(30), || async {
@@ -90,7 +91,14 @@ async fn a_website_is_enriched_once_and_reused_by_another_workspace_from_the_cac
     let host = host_for("enrich", port).await;
     let (ann, acme_ws) = workspace(&host, "ann@seller.example").await;
     let (bob, other_ws) = workspace(&host, "bob@other-seller.example").await;
-    let (status, _) = call(&host, Method::PUT, &format!("/v1/workspaces/{acme_ws}/ideal-customer"), Some(&ann), Some(json!({ "countries": ["DE"], "keywords": ["robotics"] }))).await;
+    let (status, _) = call(
+        &host,
+        Method::PUT,
+        &format!("/v1/workspaces/{acme_ws}/ideal-customer"),
+        Some(&ann),
+        Some(json!({ "countries": ["DE"], "keywords": ["robotics"] })),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
 
     let before = host.clients.meter.snapshot();
@@ -151,7 +159,9 @@ async fn every_way_a_site_fails_is_recorded_in_words_and_not_counted() {
     }
     let (_, usage) = call(&host, Method::GET, &format!("/v1/workspaces/{ws}/enrichment-usage"), Some(&token), None).await;
     assert_eq!(usage["used"], 0, "only successful enrichments count");
-    let (status, body) = call(&host, Method::POST, &format!("/v1/workspaces/{ws}/enrichments"), Some(&token), Some(json!({ "website": "not a website" }))).await;
+    let (status, body) =
+        call(&host, Method::POST, &format!("/v1/workspaces/{ws}/enrichments"), Some(&token), Some(json!({ "website": "not a website" })))
+            .await;
     assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_website")));
     host.stop().await;
 }

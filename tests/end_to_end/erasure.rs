@@ -40,14 +40,28 @@ async fn bucket_dump(host: &DevHost) -> Vec<(String, Vec<u8>)> {
     let mut objects = Vec::new();
     for object in listed.contents.unwrap_or_default() {
         let key = object.key.unwrap();
-        let body = observer.s3.get_object().bucket(&host.config.bucket).key(&key).send().await.unwrap().body.collect().await.unwrap().into_bytes().to_vec();
+        let body = observer
+            .s3
+            .get_object()
+            .bucket(&host.config.bucket)
+            .key(&key)
+            .send()
+            .await
+            .unwrap()
+            .body
+            .collect()
+            .await
+            .unwrap()
+            .into_bytes()
+            .to_vec();
         objects.push((key, body));
     }
     objects
 }
 
 async fn erase(host: &DevHost, owner: &str, ws: &str, email: &str) -> Value {
-    let (status, task) = call(host, Method::POST, &format!("/v1/workspaces/{ws}/privacy/erasures"), Some(owner), Some(json!({ "email": email }))).await;
+    let (status, task) =
+        call(host, Method::POST, &format!("/v1/workspaces/{ws}/privacy/erasures"), Some(owner), Some(json!({ "email": email }))).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{task}");
     assert!(!task.to_string().contains(email), "the task does not hold the address: {task}");
     let id = task["id"].as_str().unwrap().to_string();
@@ -61,14 +75,23 @@ async fn erase(host: &DevHost, owner: &str, ws: &str, email: &str) -> Value {
 
 #[tokio::test]
 async fn an_erased_person_is_nowhere_in_the_table_or_the_bucket_and_stays_suppressed() {
-    let sink = MailSink::start(SinkOptions { mode: TlsMode::StartTls, credentials: Some(("ann".into(), SMTP_PASSWORD.into())) }).await.unwrap();
+    let sink =
+        MailSink::start(SinkOptions { mode: TlsMode::StartTls, credentials: Some(("ann".into(), SMTP_PASSWORD.into())) }).await.unwrap();
     let (site_port, _) = website().await;
     let (smtp_port, cert) = (sink.port(), sink.certificate_der());
     let host = start_dev_host_custom("erasure", move |options| {
-        options.mail_delivery = MailDelivery { policy: tern_web::guard::Policy::mail().allow_loopback_for_tests(smtp_port), extra_roots: vec![cert], resolver: None };
+        options.mail_delivery = MailDelivery {
+            policy: tern_web::guard::Policy::mail().allow_loopback_for_tests(smtp_port),
+            extra_roots: vec![cert],
+            resolver: None,
+        };
         options.website_fetch = WebsiteFetch {
             policy: tern_web::guard::Policy::website().allow_loopback_for_tests(site_port),
-            limits: tern_web::fetch::Limits { total_timeout: Duration::from_secs(2), connect_timeout: Duration::from_secs(1), ..Default::default() },
+            limits: tern_web::fetch::Limits {
+                total_timeout: Duration::from_secs(2),
+                connect_timeout: Duration::from_secs(1),
+                ..Default::default()
+            },
             resolver: None,
         };
     })
@@ -78,15 +101,43 @@ async fn an_erased_person_is_nowhere_in_the_table_or_the_bucket_and_stays_suppre
     let site = format!("http://127.0.0.1:{site_port}/");
 
     // Erika is on her company's imprint (name and address), a contact, enrolled, written to, and replies.
-    let erika = ok(&host, Method::POST, &format!("/v1/workspaces/{ws}/contacts"), &owner, json!({ "email": ERIKA, "first_name": "Erika", "last_name": "Mustermann", "title": "Geschäftsführerin", "website": site })).await;
-    let bob = ok(&host, Method::POST, &format!("/v1/workspaces/{ws}/contacts"), &owner, json!({ "email": "bob@keep.example", "first_name": "Bob" })).await;
+    let erika = ok(
+        &host,
+        Method::POST,
+        &format!("/v1/workspaces/{ws}/contacts"),
+        &owner,
+        json!({ "email": ERIKA, "first_name": "Erika", "last_name": "Mustermann", "title": "Geschäftsführerin", "website": site }),
+    )
+    .await;
+    let bob = ok(
+        &host,
+        Method::POST,
+        &format!("/v1/workspaces/{ws}/contacts"),
+        &owner,
+        json!({ "email": "bob@keep.example", "first_name": "Bob" }),
+    )
+    .await;
     // A note on her (sealed, so the table search below could not find its text: the count says it went).
-    ok(&host, Method::POST, &format!("/v1/workspaces/{ws}/contacts/{}/notes", erika["id"].as_str().unwrap()), &owner, json!({ "text": "Erika Mustermann prefers German." })).await;
+    ok(
+        &host,
+        Method::POST,
+        &format!("/v1/workspaces/{ws}/contacts/{}/notes", erika["id"].as_str().unwrap()),
+        &owner,
+        json!({ "text": "Erika Mustermann prefers German." }),
+    )
+    .await;
     let enriched = enrich(&host, &owner, &ws, &site).await;
     assert!(enriched.to_string().contains(ERIKA) && enriched.to_string().contains("Erika Mustermann"), "the site names her: {enriched}");
     let mailbox = smtp_mailbox(&host, &owner, &ws, &sink).await;
     let sequence = default_sequence(&host, &owner, &ws, &mailbox, false).await;
-    ok(&host, Method::POST, &format!("/v1/workspaces/{ws}/sequences/{sequence}/enrollments"), &owner, json!({ "contact_ids": [erika["id"], bob["id"]] })).await;
+    ok(
+        &host,
+        Method::POST,
+        &format!("/v1/workspaces/{ws}/sequences/{sequence}/enrollments"),
+        &owner,
+        json!({ "contact_ids": [erika["id"], bob["id"]] }),
+    )
+    .await;
     let first = eventually("the first steps", Duration::from_secs(30), || async {
         tick_dispatch(&host).await;
         let (e, b) = (to(&sink, ERIKA), to(&sink, "bob@keep.example"));
@@ -124,7 +175,8 @@ async fn an_erased_person_is_nowhere_in_the_table_or_the_bucket_and_stays_suppre
     assert!(notes.is_empty(), "her note is still stored: {notes:#?}");
 
     // Bob is untouched: his contact and enrollment are there.
-    let (status, kept) = call(&host, Method::GET, &format!("/v1/workspaces/{ws}/contacts/{}", bob["id"].as_str().unwrap()), Some(&owner), None).await;
+    let (status, kept) =
+        call(&host, Method::GET, &format!("/v1/workspaces/{ws}/contacts/{}", bob["id"].as_str().unwrap()), Some(&owner), None).await;
     assert_eq!(status, StatusCode::OK, "{kept}");
     let (_, enrollments) = call(&host, Method::GET, &format!("/v1/workspaces/{ws}/enrollments"), Some(&owner), None).await;
     assert_eq!(enrollments["enrollments"].as_array().unwrap().len(), 1, "{enrollments}");
@@ -133,13 +185,26 @@ async fn an_erased_person_is_nowhere_in_the_table_or_the_bucket_and_stays_suppre
     let owner = token(&host, OWNER).await;
     let again = ok(&host, Method::POST, &format!("/v1/workspaces/{ws}/contacts"), &owner, json!({ "email": ERIKA })).await;
     assert_eq!(again["suppressed"], true, "{again}");
-    let (_, refused) = call(&host, Method::POST, &format!("/v1/workspaces/{ws}/sequences/{sequence}/enrollments"), Some(&owner), Some(json!({ "contact_ids": [again["id"]] }))).await;
+    let (_, refused) = call(
+        &host,
+        Method::POST,
+        &format!("/v1/workspaces/{ws}/sequences/{sequence}/enrollments"),
+        Some(&owner),
+        Some(json!({ "contact_ids": [again["id"]] })),
+    )
+    .await;
     assert!(refused["enrolled"].as_array().is_none_or(|e| e.is_empty()), "a suppressed address is not enrolled: {refused}");
 
     // Erasing again finds nothing more to remove (idempotent).
     let again_task = erase(&host, &owner, &ws, ERIKA).await;
     assert_eq!(again_task["state"], "done");
-    let removed_again: u64 = again_task["removed_by_kind"].as_object().unwrap().iter().filter(|(k, _)| k.as_str() != "CONTACT" && k.as_str() != "CONTACTEMAIL").map(|(_, v)| v.as_u64().unwrap()).sum();
+    let removed_again: u64 = again_task["removed_by_kind"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, _)| k.as_str() != "CONTACT" && k.as_str() != "CONTACTEMAIL")
+        .map(|(_, v)| v.as_u64().unwrap())
+        .sum();
     assert_eq!(removed_again, 0, "only the re-imported contact was left to remove: {again_task}");
 
     // The trail says what was done, not to whom.

@@ -6,16 +6,16 @@
 //! parked with a visible state, and a person (the test, checking the "Sent folder")
 //! resolved them; nothing was silently dropped or sent twice.
 
-use crate::outreach::{header, ok, set_clock, sign_up, token, SMTP_PASSWORD};
+use crate::outreach::{SMTP_PASSWORD, header, ok, set_clock, sign_up, token};
 use reqwest::Method;
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tern_devhost::{DevHost, MailDelivery};
+use tern_domain::clock::Clock;
 use tern_mailsink::{Behaviour, MailSink, SinkOptions, TlsMode};
 use tern_send::faults::{FaultPoint, Faults};
-use tern_domain::clock::Clock;
 use tern_tests::{call, start_dev_host_custom};
 use time::macros::datetime;
 
@@ -57,10 +57,15 @@ async fn crashes_and_provider_failures_between_claim_and_record_never_double_sen
 }
 
 async fn run(seed: u64) -> (BTreeMap<FaultPoint, u32>, u32, u32, u32) {
-    let sink = MailSink::start(SinkOptions { mode: TlsMode::StartTls, credentials: Some(("ann".into(), SMTP_PASSWORD.into())) }).await.unwrap();
+    let sink =
+        MailSink::start(SinkOptions { mode: TlsMode::StartTls, credentials: Some(("ann".into(), SMTP_PASSWORD.into())) }).await.unwrap();
     let (port, cert) = (sink.port(), sink.certificate_der());
     let host = start_dev_host_custom("exactly-once", move |options| {
-        options.mail_delivery = MailDelivery { policy: tern_web::guard::Policy::mail().allow_loopback_for_tests(port), extra_roots: vec![cert], resolver: None };
+        options.mail_delivery = MailDelivery {
+            policy: tern_web::guard::Policy::mail().allow_loopback_for_tests(port),
+            extra_roots: vec![cert],
+            resolver: None,
+        };
         // The test is the send worker and the dispatch schedule here.
         options.manual_functions = vec!["SendFunction".into(), "DispatchFunction".into()];
         // SES's send count is per region in the stand-in: a region of its own keeps
@@ -74,8 +79,11 @@ async fn run(seed: u64) -> (BTreeMap<FaultPoint, u32>, u32, u32, u32) {
     let sequences = setup(&host, &owner, &ws, &sink).await;
     let ses_before = ses_sent(&host).await;
 
-    let smtp = tern_send::smtp::SmtpClient::new(tern_web::guard::Policy::mail().allow_loopback_for_tests(port), Arc::new(tern_web::fetch::SystemResolver))
-        .with_extra_root(sink.certificate_der());
+    let smtp = tern_send::smtp::SmtpClient::new(
+        tern_web::guard::Policy::mail().allow_loopback_for_tests(port),
+        Arc::new(tern_web::fetch::SystemResolver),
+    )
+    .with_extra_root(sink.certificate_der());
     let mut deps = tern_send::SendDeps::new(host.config.clone(), host.clients.clone(), host.clock.clone(), smtp);
     let dispatch = tern_dispatch::DispatchDeps { config: host.config.clone(), clients: host.clients.clone(), clock: host.clock.clone() };
     let queue = host.config.queue_url(tern_aws::QueueName::Send).unwrap().to_string();
@@ -118,10 +126,25 @@ async fn run(seed: u64) -> (BTreeMap<FaultPoint, u32>, u32, u32, u32) {
                 }
             }
             if outcome.is_ok() {
-                host.clients.sqs.delete_message().queue_url(&queue).receipt_handle(message.receipt_handle.as_deref().unwrap()).send().await.unwrap();
+                host.clients
+                    .sqs
+                    .delete_message()
+                    .queue_url(&queue)
+                    .receipt_handle(message.receipt_handle.as_deref().unwrap())
+                    .send()
+                    .await
+                    .unwrap();
             } else {
                 // A dead worker's message comes back after its visibility timeout.
-                host.clients.sqs.change_message_visibility().queue_url(&queue).receipt_handle(message.receipt_handle.as_deref().unwrap()).visibility_timeout(0).send().await.unwrap();
+                host.clients
+                    .sqs
+                    .change_message_visibility()
+                    .queue_url(&queue)
+                    .receipt_handle(message.receipt_handle.as_deref().unwrap())
+                    .visibility_timeout(0)
+                    .send()
+                    .await
+                    .unwrap();
             }
         }
         sink.set_behaviour(Behaviour::Accept);
@@ -161,29 +184,52 @@ async fn setup(host: &DevHost, owner: &str, ws: &str, sink: &MailSink) -> Vec<St
         "name": "SMTP", "from_name": "Ann", "from_email": "ann@acme.example", "timezone": "UTC",
         "provider": { "kind": "smtp", "host": "127.0.0.1", "port": sink.port(), "security": "start_tls", "username": "ann", "password": SMTP_PASSWORD },
     });
-    let mut ses = json!({ "name": "SES", "from_name": "Ann", "from_email": "ann@acme.example", "timezone": "UTC", "provider": { "kind": "ses" } });
+    let mut ses =
+        json!({ "name": "SES", "from_name": "Ann", "from_email": "ann@acme.example", "timezone": "UTC", "provider": { "kind": "ses" } });
     for mailbox in [&mut smtp, &mut ses] {
         mailbox.as_object_mut().unwrap().extend(limits.as_object().unwrap().clone());
     }
-    let template = ok(host, Method::POST, &format!("/v1/workspaces/{ws}/templates"), owner, json!({ "name": "t", "subject": "Hello {{first_name | there}}", "text": "Hi {{first_name | there}}!" })).await;
+    let template = ok(
+        host,
+        Method::POST,
+        &format!("/v1/workspaces/{ws}/templates"),
+        owner,
+        json!({ "name": "t", "subject": "Hello {{first_name | there}}", "text": "Hi {{first_name | there}}!" }),
+    )
+    .await;
     let always = json!({ "days": ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"], "opens": "00:00", "closes": "23:59" });
     let mut sequences = Vec::new();
     for mailbox in [smtp, ses] {
         let mailbox = ok(host, Method::POST, &format!("/v1/workspaces/{ws}/mailboxes"), owner, mailbox).await;
-        let sequence = ok(host, Method::POST, &format!("/v1/workspaces/{ws}/sequences"), owner, json!({
-            "name": "s", "mailbox_id": mailbox["id"], "timezone": "UTC", "window": always,
-            "steps": [{ "template_id": template["id"] }, { "template_id": template["id"], "business_days": 1 }],
-        }))
+        let sequence = ok(
+            host,
+            Method::POST,
+            &format!("/v1/workspaces/{ws}/sequences"),
+            owner,
+            json!({
+                "name": "s", "mailbox_id": mailbox["id"], "timezone": "UTC", "window": always,
+                "steps": [{ "template_id": template["id"] }, { "template_id": template["id"], "business_days": 1 }],
+            }),
+        )
         .await;
         sequences.push(sequence["id"].as_str().unwrap().to_string());
     }
     let mut ids = Vec::new();
     for i in 0..CONTACTS {
-        let contact = ok(host, Method::POST, &format!("/v1/workspaces/{ws}/contacts"), owner, json!({ "email": format!("lead{i}@customer{i}.example"), "first_name": format!("Lead{i}") })).await;
+        let contact = ok(
+            host,
+            Method::POST,
+            &format!("/v1/workspaces/{ws}/contacts"),
+            owner,
+            json!({ "email": format!("lead{i}@customer{i}.example"), "first_name": format!("Lead{i}") }),
+        )
+        .await;
         ids.push(contact["id"].clone());
     }
     for sequence in &sequences {
-        let enrolled = ok(host, Method::POST, &format!("/v1/workspaces/{ws}/sequences/{sequence}/enrollments"), owner, json!({ "contact_ids": ids })).await;
+        let enrolled =
+            ok(host, Method::POST, &format!("/v1/workspaces/{ws}/sequences/{sequence}/enrollments"), owner, json!({ "contact_ids": ids }))
+                .await;
         assert_eq!(enrolled["enrolled"].as_array().unwrap().len(), CONTACTS, "{enrolled}");
     }
     sequences
@@ -198,7 +244,8 @@ async fn ses_sent(host: &DevHost) -> u64 {
 async fn resolve_parked(host: &DevHost, email: &str, ws: &str, sink: &MailSink, ses_called: &BTreeSet<String>) -> u32 {
     let owner = token(host, email).await;
     let (_, page) = call(host, Method::GET, &format!("/v1/workspaces/{ws}/sends?state=parked&limit=100"), Some(&owner), None).await;
-    let delivered: BTreeSet<String> = sink.messages().iter().filter_map(|m| header(&m.data, "Message-ID")).map(|id| id.trim_matches(['<', '>']).to_string()).collect();
+    let delivered: BTreeSet<String> =
+        sink.messages().iter().filter_map(|m| header(&m.data, "Message-ID")).map(|id| id.trim_matches(['<', '>']).to_string()).collect();
     let mut resolved = 0;
     for send in page["sends"].as_array().unwrap() {
         let id = send["id"].as_str().unwrap();
@@ -224,12 +271,19 @@ async fn all_finished(host: &DevHost, email: &str, ws: &str) -> bool {
 async fn manual_host(name: &str, sink: &MailSink) -> (DevHost, tern_send::SendDeps, tern_dispatch::DispatchDeps) {
     let (port, cert) = (sink.port(), sink.certificate_der());
     let host = start_dev_host_custom(name, move |options| {
-        options.mail_delivery = MailDelivery { policy: tern_web::guard::Policy::mail().allow_loopback_for_tests(port), extra_roots: vec![cert], resolver: None };
+        options.mail_delivery = MailDelivery {
+            policy: tern_web::guard::Policy::mail().allow_loopback_for_tests(port),
+            extra_roots: vec![cert],
+            resolver: None,
+        };
         options.manual_functions = vec!["SendFunction".into(), "DispatchFunction".into()];
     })
     .await;
-    let smtp = tern_send::smtp::SmtpClient::new(tern_web::guard::Policy::mail().allow_loopback_for_tests(port), Arc::new(tern_web::fetch::SystemResolver))
-        .with_extra_root(sink.certificate_der());
+    let smtp = tern_send::smtp::SmtpClient::new(
+        tern_web::guard::Policy::mail().allow_loopback_for_tests(port),
+        Arc::new(tern_web::fetch::SystemResolver),
+    )
+    .with_extra_root(sink.certificate_der());
     let send = tern_send::SendDeps::new(host.config.clone(), host.clients.clone(), host.clock.clone(), smtp);
     let dispatch = tern_dispatch::DispatchDeps { config: host.config.clone(), clients: host.clients.clone(), clock: host.clock.clone() };
     (host, send, dispatch)
@@ -256,7 +310,8 @@ async fn drain(host: &DevHost, send: &tern_send::SendDeps) -> usize {
 
 #[tokio::test]
 async fn overlapping_ticks_queue_a_step_once_and_a_reply_after_it_was_queued_still_prevents_it() {
-    let sink = MailSink::start(SinkOptions { mode: TlsMode::StartTls, credentials: Some(("ann".into(), SMTP_PASSWORD.into())) }).await.unwrap();
+    let sink =
+        MailSink::start(SinkOptions { mode: TlsMode::StartTls, credentials: Some(("ann".into(), SMTP_PASSWORD.into())) }).await.unwrap();
     let (host, send, dispatch) = manual_host("queued-reply", &sink).await;
     set_clock(&host, datetime!(2027-06-07 10:00 UTC));
     let email = "ann@acme.example";
@@ -308,13 +363,21 @@ async fn overlapping_ticks_queue_a_step_once_and_a_reply_after_it_was_queued_sti
 
 #[tokio::test]
 async fn sending_limits_defer_steps_to_the_next_allowed_slot_and_never_drop_them() {
-    let sink = MailSink::start(SinkOptions { mode: TlsMode::StartTls, credentials: Some(("ann".into(), SMTP_PASSWORD.into())) }).await.unwrap();
+    let sink =
+        MailSink::start(SinkOptions { mode: TlsMode::StartTls, credentials: Some(("ann".into(), SMTP_PASSWORD.into())) }).await.unwrap();
     let (host, send, dispatch) = manual_host("limits", &sink).await;
     // Monday 7 June 2027, 10:00 UTC = 12:00 in Berlin.
     set_clock(&host, datetime!(2027-06-07 10:00 UTC));
     let email = "ann@acme.example";
     let (owner, ws) = sign_up(&host, email, "growth").await;
-    let template = ok(&host, Method::POST, &format!("/v1/workspaces/{ws}/templates"), &owner, json!({ "name": "t", "subject": "Hi", "text": "Hello" })).await;
+    let template = ok(
+        &host,
+        Method::POST,
+        &format!("/v1/workspaces/{ws}/templates"),
+        &owner,
+        json!({ "name": "t", "subject": "Hi", "text": "Hello" }),
+    )
+    .await;
     let always = json!({ "days": ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"], "opens": "00:00", "closes": "23:59" });
     let mut sequences = Vec::new();
     // A mailbox capped at two a day (counted in Berlin), and one that waits ten minutes between sends.
@@ -330,30 +393,62 @@ async fn sending_limits_defer_steps_to_the_next_allowed_slot_and_never_drop_them
         });
         mailbox.as_object_mut().unwrap().extend(limits.as_object().unwrap().clone());
         let mailbox = ok(&host, Method::POST, &format!("/v1/workspaces/{ws}/mailboxes"), &owner, mailbox).await;
-        let sequence = ok(&host, Method::POST, &format!("/v1/workspaces/{ws}/sequences"), &owner, json!({
-            "name": "s", "mailbox_id": mailbox["id"], "timezone": "UTC", "window": always, "steps": [{ "template_id": template["id"] }],
-        }))
+        let sequence = ok(
+            &host,
+            Method::POST,
+            &format!("/v1/workspaces/{ws}/sequences"),
+            &owner,
+            json!({
+                "name": "s", "mailbox_id": mailbox["id"], "timezone": "UTC", "window": always, "steps": [{ "template_id": template["id"] }],
+            }),
+        )
         .await;
         sequences.push(sequence["id"].as_str().unwrap().to_string());
     }
     let mut contacts = Vec::new();
     for i in 0..3 {
-        let contact = ok(&host, Method::POST, &format!("/v1/workspaces/{ws}/contacts"), &owner, json!({ "email": format!("l{i}@c{i}.example") })).await;
+        let contact =
+            ok(&host, Method::POST, &format!("/v1/workspaces/{ws}/contacts"), &owner, json!({ "email": format!("l{i}@c{i}.example") }))
+                .await;
         contacts.push(contact["id"].clone());
     }
-    ok(&host, Method::POST, &format!("/v1/workspaces/{ws}/sequences/{}/enrollments", sequences[0]), &owner, json!({ "contact_ids": contacts })).await;
-    ok(&host, Method::POST, &format!("/v1/workspaces/{ws}/sequences/{}/enrollments", sequences[1]), &owner, json!({ "contact_ids": contacts[..2] })).await;
+    ok(
+        &host,
+        Method::POST,
+        &format!("/v1/workspaces/{ws}/sequences/{}/enrollments", sequences[0]),
+        &owner,
+        json!({ "contact_ids": contacts }),
+    )
+    .await;
+    ok(
+        &host,
+        Method::POST,
+        &format!("/v1/workspaces/{ws}/sequences/{}/enrollments", sequences[1]),
+        &owner,
+        json!({ "contact_ids": contacts[..2] }),
+    )
+    .await;
     let mut colleagues = Vec::new();
     for name in ["a", "b"] {
-        let contact = ok(&host, Method::POST, &format!("/v1/workspaces/{ws}/contacts"), &owner, json!({ "email": format!("{name}@same.example") })).await;
+        let contact =
+            ok(&host, Method::POST, &format!("/v1/workspaces/{ws}/contacts"), &owner, json!({ "email": format!("{name}@same.example") }))
+                .await;
         colleagues.push(contact["id"].clone());
     }
-    ok(&host, Method::POST, &format!("/v1/workspaces/{ws}/sequences/{}/enrollments", sequences[2]), &owner, json!({ "contact_ids": colleagues })).await;
+    ok(
+        &host,
+        Method::POST,
+        &format!("/v1/workspaces/{ws}/sequences/{}/enrollments", sequences[2]),
+        &owner,
+        json!({ "contact_ids": colleagues }),
+    )
+    .await;
     let deferred = |sequence: String| {
         let (host, ws) = (&host, &ws);
         async move {
             let owner = token(host, email).await;
-            let (_, page) = call(host, Method::GET, &format!("/v1/workspaces/{ws}/enrollments?sequence_id={sequence}"), Some(&owner), None).await;
+            let (_, page) =
+                call(host, Method::GET, &format!("/v1/workspaces/{ws}/enrollments?sequence_id={sequence}"), Some(&owner), None).await;
             page["enrollments"].as_array().unwrap().iter().filter(|e| e["state"]["state"] == "active").cloned().collect::<Vec<_>>()
         }
     };
@@ -362,7 +457,11 @@ async fn sending_limits_defer_steps_to_the_next_allowed_slot_and_never_drop_them
     assert_eq!(sink.count(), 4, "two under the daily cap, one under the spacing, one under the domain limit");
     let per_domain = deferred(sequences[2].clone()).await;
     assert_eq!(per_domain.len(), 1);
-    assert_eq!(per_domain[0]["next_due_at"].as_i64(), Some(datetime!(2027-06-07 11:00 UTC).unix_timestamp()), "the next hour: {per_domain:?}");
+    assert_eq!(
+        per_domain[0]["next_due_at"].as_i64(),
+        Some(datetime!(2027-06-07 11:00 UTC).unix_timestamp()),
+        "the next hour: {per_domain:?}"
+    );
 
     let capped = deferred(sequences[0].clone()).await;
     assert_eq!(capped.len(), 1);
@@ -392,7 +491,8 @@ async fn sending_limits_defer_steps_to_the_next_allowed_slot_and_never_drop_them
 
 #[tokio::test]
 async fn bounces_and_complaints_suppress_and_an_out_of_office_pauses_until_the_stated_return() {
-    let sink = MailSink::start(SinkOptions { mode: TlsMode::StartTls, credentials: Some(("ann".into(), SMTP_PASSWORD.into())) }).await.unwrap();
+    let sink =
+        MailSink::start(SinkOptions { mode: TlsMode::StartTls, credentials: Some(("ann".into(), SMTP_PASSWORD.into())) }).await.unwrap();
     let (host, send, dispatch) = manual_host("feedback", &sink).await;
     // Monday 7 June 2027.
     set_clock(&host, datetime!(2027-06-07 10:00 UTC));
@@ -407,7 +507,14 @@ async fn bounces_and_complaints_suppress_and_an_out_of_office_pauses_until_the_s
             let owner = token(host, email).await;
             let (_, contacts) = call(host, Method::GET, &format!("/v1/workspaces/{ws}/contacts?q={who}"), Some(&owner), None).await;
             let contact = contacts["contacts"][0].clone();
-            let (_, page) = call(host, Method::GET, &format!("/v1/workspaces/{ws}/enrollments?contact_id={}", contact["id"].as_str().unwrap()), Some(&owner), None).await;
+            let (_, page) = call(
+                host,
+                Method::GET,
+                &format!("/v1/workspaces/{ws}/enrollments?contact_id={}", contact["id"].as_str().unwrap()),
+                Some(&owner),
+                None,
+            )
+            .await;
             (contact, page["enrollments"].as_array().unwrap().clone())
         }
     };
@@ -426,7 +533,9 @@ async fn bounces_and_complaints_suppress_and_an_out_of_office_pauses_until_the_s
     let suppressed = tern_tests::eventually("the hard bounce suppresses lead1", std::time::Duration::from_secs(30), || async {
         let (contact, enrollments) = enrollments("lead1@").await;
         let owner = token(&host, email).await;
-        let (_, view) = call(&host, Method::GET, &format!("/v1/workspaces/{ws}/contacts/{}", contact["id"].as_str().unwrap()), Some(&owner), None).await;
+        let (_, view) =
+            call(&host, Method::GET, &format!("/v1/workspaces/{ws}/contacts/{}", contact["id"].as_str().unwrap()), Some(&owner), None)
+                .await;
         (view["suppressed"] == true && enrollments.iter().all(|e| e["state"]["reason"] == "bounced")).then_some(view)
     })
     .await;
@@ -504,7 +613,8 @@ async fn post_inbound(host: &DevHost, ws: &str, message: &[u8]) {
 
 #[tokio::test]
 async fn a_refusing_server_stops_the_step_with_its_reason_and_own_domains_need_the_plan_and_verification() {
-    let sink = MailSink::start(SinkOptions { mode: TlsMode::StartTls, credentials: Some(("ann".into(), SMTP_PASSWORD.into())) }).await.unwrap();
+    let sink =
+        MailSink::start(SinkOptions { mode: TlsMode::StartTls, credentials: Some(("ann".into(), SMTP_PASSWORD.into())) }).await.unwrap();
     let (host, send, dispatch) = manual_host("refusals", &sink).await;
     set_clock(&host, datetime!(2027-06-07 10:00 UTC));
     let email = "ann@acme.example";
@@ -518,7 +628,9 @@ async fn a_refusing_server_stops_the_step_with_its_reason_and_own_domains_need_t
     let (_, failed) = call(&host, Method::GET, &format!("/v1/workspaces/{ws}/sends?state=failed&limit=100"), Some(&owner), None).await;
     assert_eq!(failed["sends"].as_array().unwrap().len(), CONTACTS, "{failed}");
     assert!(failed["sends"][0]["reason"].as_str().unwrap().contains("550"), "{failed}");
-    let (_, stopped) = call(&host, Method::GET, &format!("/v1/workspaces/{ws}/enrollments?sequence_id={}&limit=100", sequences[0]), Some(&owner), None).await;
+    let (_, stopped) =
+        call(&host, Method::GET, &format!("/v1/workspaces/{ws}/enrollments?sequence_id={}&limit=100", sequences[0]), Some(&owner), None)
+            .await;
     assert!(stopped["enrollments"].as_array().unwrap().iter().all(|e| e["state"]["reason"] == "failed"), "{stopped}");
 
     // SES sends went out from the platform's domain (no own domain yet).
@@ -529,33 +641,58 @@ async fn a_refusing_server_stops_the_step_with_its_reason_and_own_domains_need_t
     let domain = format!("acme-{}.example", &ws[ws.len() - 8..]);
     let zone = tern_tests::dns::Zone::default();
     crate::sending_domains::give_dns(&host, &zone).await;
-    let (status, error) = call(&host, Method::PATCH, &format!("/v1/workspaces/{ws}"), Some(&owner), Some(json!({ "sending_domain": domain }))).await;
+    let (status, error) =
+        call(&host, Method::PATCH, &format!("/v1/workspaces/{ws}"), Some(&owner), Some(json!({ "sending_domain": domain }))).await;
     assert_eq!((status.as_u16(), error["error"]["code"].as_str()), (422, Some("domain_not_claimed")), "{error}");
     crate::sending_domains::prove_domain(&host, &owner, &ws, &domain, &zone).await;
-    let (status, error) = call(&host, Method::PATCH, &format!("/v1/workspaces/{ws}"), Some(&owner), Some(json!({ "sending_domain": domain }))).await;
+    let (status, error) =
+        call(&host, Method::PATCH, &format!("/v1/workspaces/{ws}"), Some(&owner), Some(json!({ "sending_domain": domain }))).await;
     assert_eq!((status.as_u16(), error["error"]["code"].as_str()), (422, Some("domain_not_verified")), "{error}");
     host.clients.ses.verify_domain_identity().domain(&domain).send().await.unwrap();
     ok(&host, Method::PATCH, &format!("/v1/workspaces/{ws}"), &owner, json!({ "sending_domain": domain })).await;
     let (trial, trial_ws) = sign_up(&host, "tim@trial.example", "trial").await;
-    let (status, error) = call(&host, Method::PATCH, &format!("/v1/workspaces/{trial_ws}"), Some(&trial), Some(json!({ "sending_domain": "trial.example" }))).await;
+    let (status, error) =
+        call(&host, Method::PATCH, &format!("/v1/workspaces/{trial_ws}"), Some(&trial), Some(json!({ "sending_domain": "trial.example" })))
+            .await;
     assert_eq!((status.as_u16(), error["error"]["code"].as_str()), (422, Some("plan_required")), "{error}");
     // A mailbox on that domain now sends from it.
     let mailbox = ok(&host, Method::POST, &format!("/v1/workspaces/{ws}/mailboxes"), &owner, json!({
         "name": "own", "from_email": format!("ann@{domain}"), "timezone": "UTC", "provider": { "kind": "ses" }, "min_spacing_seconds": 0,
     }))
     .await;
-    let template = ok(&host, Method::POST, &format!("/v1/workspaces/{ws}/templates"), &owner, json!({ "name": "own", "subject": "Hi", "text": "Hello" })).await;
+    let template = ok(
+        &host,
+        Method::POST,
+        &format!("/v1/workspaces/{ws}/templates"),
+        &owner,
+        json!({ "name": "own", "subject": "Hi", "text": "Hello" }),
+    )
+    .await;
     let always = json!({ "days": ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"], "opens": "00:00", "closes": "23:59" });
-    let sequence = ok(&host, Method::POST, &format!("/v1/workspaces/{ws}/sequences"), &owner, json!({
-        "name": "own", "mailbox_id": mailbox["id"], "timezone": "UTC", "window": always, "steps": [{ "template_id": template["id"] }],
-    }))
+    let sequence = ok(
+        &host,
+        Method::POST,
+        &format!("/v1/workspaces/{ws}/sequences"),
+        &owner,
+        json!({
+            "name": "own", "mailbox_id": mailbox["id"], "timezone": "UTC", "window": always, "steps": [{ "template_id": template["id"] }],
+        }),
+    )
     .await;
     let contact = ok(&host, Method::POST, &format!("/v1/workspaces/{ws}/contacts"), &owner, json!({ "email": "new@lead.example" })).await;
-    ok(&host, Method::POST, &format!("/v1/workspaces/{ws}/sequences/{}/enrollments", sequence["id"].as_str().unwrap()), &owner, json!({ "contact_ids": [contact["id"]] })).await;
+    ok(
+        &host,
+        Method::POST,
+        &format!("/v1/workspaces/{ws}/sequences/{}/enrollments", sequence["id"].as_str().unwrap()),
+        &owner,
+        json!({ "contact_ids": [contact["id"]] }),
+    )
+    .await;
     tern_dispatch::handle(&dispatch, Default::default()).await.unwrap();
     drain(&host, &send).await;
     let (_, sent) = call(&host, Method::GET, &format!("/v1/workspaces/{ws}/sends?state=sent&limit=100"), Some(&owner), None).await;
-    let own = sent["sends"].as_array().unwrap().iter().filter(|s| s["message_id"].as_str().unwrap().ends_with(&format!("@{domain}"))).count();
+    let own =
+        sent["sends"].as_array().unwrap().iter().filter(|s| s["message_id"].as_str().unwrap().ends_with(&format!("@{domain}"))).count();
     assert_eq!(own, 1, "{sent}");
     host.stop().await;
 }

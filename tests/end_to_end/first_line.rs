@@ -36,7 +36,8 @@ async fn completions(State(p): State<Provider>, body: String) -> Response {
     if status != 200 {
         return (AxumStatus::from_u16(status).unwrap(), "{\"error\":{\"message\":\"down\"}}").into_response();
     }
-    axum::Json(json!({ "choices": [{ "index": 0, "message": { "role": "assistant", "content": content }, "finish_reason": "stop" }] })).into_response()
+    axum::Json(json!({ "choices": [{ "index": 0, "message": { "role": "assistant", "content": content }, "finish_reason": "stop" }] }))
+        .into_response()
 }
 
 async fn provider() -> (u16, Provider) {
@@ -57,10 +58,15 @@ async fn a_first_line_is_drafted_from_the_enrichment_and_stored_with_the_contact
     let host = start_dev_host_custom("first-line", move |options| {
         options.website_fetch = WebsiteFetch {
             policy: tern_web::guard::Policy::website().allow_loopback_for_tests(site_port),
-            limits: tern_web::fetch::Limits { total_timeout: Duration::from_secs(2), connect_timeout: Duration::from_secs(1), ..Default::default() },
+            limits: tern_web::fetch::Limits {
+                total_timeout: Duration::from_secs(2),
+                connect_timeout: Duration::from_secs(1),
+                ..Default::default()
+            },
             resolver: None,
         };
-        options.llm = LlmAccess { policy: tern_web::guard::Policy::provider_api().allow_loopback_for_tests(llm_port), limits: Default::default() };
+        options.llm =
+            LlmAccess { policy: tern_web::guard::Policy::provider_api().allow_loopback_for_tests(llm_port), limits: Default::default() };
     })
     .await;
     let (owner, ws) = sign_up(&host, "ann@first-line.example", "growth").await;
@@ -76,7 +82,14 @@ async fn a_first_line_is_drafted_from_the_enrichment_and_stored_with_the_contact
     let (status, error) = call(&host, Method::POST, &first_line, Some(&owner), None).await;
     assert_eq!((status, error["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("llm_not_configured")), "{error}");
     let key = format!("sk-planted-first-line-{}", tern_domain::ids::RequestId::generate());
-    ok(&host, Method::PUT, &format!("/v1/workspaces/{ws}/llm"), &owner, json!({ "base_url": format!("http://127.0.0.1:{llm_port}/v1"), "model": MODEL, "api_key": key })).await;
+    ok(
+        &host,
+        Method::PUT,
+        &format!("/v1/workspaces/{ws}/llm"),
+        &owner,
+        json!({ "base_url": format!("http://127.0.0.1:{llm_port}/v1"), "model": MODEL, "api_key": key }),
+    )
+    .await;
     let (status, error) = call(&host, Method::POST, &first_line, Some(&owner), None).await;
     assert_eq!((status, error["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("no_enrichment")), "{error}");
     assert_eq!(fake.requests.load(Ordering::SeqCst), 0);
@@ -93,18 +106,44 @@ async fn a_first_line_is_drafted_from_the_enrichment_and_stored_with_the_contact
     assert_eq!(drafted["origin"]["prompt_version"], "first-line-v1");
     // What the model was told: public company facts, the first name and title; never the address.
     let sent = fake.last_body.lock().unwrap().to_string();
-    assert!(sent.contains("Acme Robotics GmbH") && sent.contains("warehouse robots") && sent.contains("Jane") && sent.contains("Head of Operations"), "{sent}");
-    assert!(!sent.contains("jane.doe") && !sent.contains("Doe") && !sent.contains("acme-robotics.example"), "no address or last name: {sent}");
+    assert!(
+        sent.contains("Acme Robotics GmbH")
+            && sent.contains("warehouse robots")
+            && sent.contains("Jane")
+            && sent.contains("Head of Operations"),
+        "{sent}"
+    );
+    assert!(
+        !sent.contains("jane.doe") && !sent.contains("Doe") && !sent.contains("acme-robotics.example"),
+        "no address or last name: {sent}"
+    );
     let (_, stored) = call(&host, Method::GET, &format!("/v1/workspaces/{ws}/contacts/{id}"), Some(&owner), None).await;
     assert_eq!(stored["first_line"], drafted["first_line"], "{stored}");
 
     // A template may use it; previewing one shows it where the variable is.
-    let template = ok(&host, Method::POST, &format!("/v1/workspaces/{ws}/templates"), &owner, json!({ "name": "opener", "subject": "Hi {{first_name}}", "text": "{{first_line}}\n\nBest, Ann" })).await;
-    let preview = ok(&host, Method::POST, &format!("/v1/workspaces/{ws}/templates/{}/preview", template["id"].as_str().unwrap()), &owner, json!({ "contact_id": id })).await;
+    let template = ok(
+        &host,
+        Method::POST,
+        &format!("/v1/workspaces/{ws}/templates"),
+        &owner,
+        json!({ "name": "opener", "subject": "Hi {{first_name}}", "text": "{{first_line}}\n\nBest, Ann" }),
+    )
+    .await;
+    let preview = ok(
+        &host,
+        Method::POST,
+        &format!("/v1/workspaces/{ws}/templates/{}/preview", template["id"].as_str().unwrap()),
+        &owner,
+        json!({ "contact_id": id }),
+    )
+    .await;
     assert!(preview.to_string().contains("Robots that keep mid-sized warehouses moving in Berlin caught my eye."), "{preview}");
 
     // Unusable answers and failing providers change nothing and say why.
-    for (answer, expected) in [((200, "Check https://evil.example/{{unsubscribe}} now".to_string()), "llm_unavailable"), ((503, String::new()), "llm_unavailable")] {
+    for (answer, expected) in [
+        ((200, "Check https://evil.example/{{unsubscribe}} now".to_string()), "llm_unavailable"),
+        ((503, String::new()), "llm_unavailable"),
+    ] {
         *fake.answer.lock().unwrap() = answer;
         let (status, error) = call(&host, Method::POST, &first_line, Some(&owner), None).await;
         assert_eq!((status, error["error"]["code"].as_str()), (StatusCode::BAD_GATEWAY, Some(expected)), "{error}");
@@ -116,7 +155,10 @@ async fn a_first_line_is_drafted_from_the_enrichment_and_stored_with_the_contact
     let (status, error) = call(&host, Method::PUT, &first_line, Some(&owner), Some(json!({ "text": "Hello {{email}}" }))).await;
     assert_eq!((status, error["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_first_line")));
     let written = ok(&host, Method::PUT, &first_line, &owner, json!({ "text": "Congratulations on the new  warehouse!" })).await;
-    assert_eq!((written["first_line"].as_str(), written["origin"]["by"].as_str()), (Some("Congratulations on the new warehouse!"), Some("person")));
+    assert_eq!(
+        (written["first_line"].as_str(), written["origin"]["by"].as_str()),
+        (Some("Congratulations on the new warehouse!"), Some("person"))
+    );
     let cleared = ok(&host, Method::DELETE, &first_line, &owner, json!(null)).await;
     assert!(cleared["first_line"].is_null());
 

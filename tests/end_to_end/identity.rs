@@ -45,7 +45,14 @@ async fn sign_up(host: &DevHost, email: &str) -> Account {
 
 /// Invites `email` with `role` into `owner`'s workspace and accepts as a new user.
 async fn join(host: &DevHost, owner: &Account, email: &str, role: &str) -> Account {
-    let (status, invite) = call(host, Method::POST, &format!("/v1/workspaces/{}/invites", owner.workspace), Some(&owner.access), Some(json!({ "email": email, "role": role }))).await;
+    let (status, invite) = call(
+        host,
+        Method::POST,
+        &format!("/v1/workspaces/{}/invites", owner.workspace),
+        Some(&owner.access),
+        Some(json!({ "email": email, "role": role })),
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED, "{invite}");
     let response = reqwest::Client::new()
         .post(format!("{}/v1/invites/accept", host.base_url()))
@@ -72,7 +79,14 @@ async fn sign_up_creates_a_workspace_with_its_own_key_and_the_owner_can_read_it(
     let key = observer_clients().kms.describe_key().key_id(format!("alias/tern/ws/{}", ann.workspace)).send().await.unwrap();
     assert!(key.key_metadata.unwrap().enabled);
 
-    let (status, again) = call(&host, Method::POST, "/v1/signup", None, Some(json!({ "email": "ANN@acme.example", "password": PASSWORD, "name": "x", "workspace_name": "y" }))).await;
+    let (status, again) = call(
+        &host,
+        Method::POST,
+        "/v1/signup",
+        None,
+        Some(json!({ "email": "ANN@acme.example", "password": PASSWORD, "name": "x", "workspace_name": "y" })),
+    )
+    .await;
     // The same answer as for a new address (the owner is mailed instead): see signup.rs.
     assert_eq!((status, again["status"].as_str()), (StatusCode::ACCEPTED, Some("verification_sent")));
     host.stop().await;
@@ -104,7 +118,8 @@ async fn refresh_tokens_rotate_and_a_reused_one_revokes_the_session() {
     assert_eq!(refresh(rotated.refresh_cookie.clone()).await.status(), StatusCode::UNAUTHORIZED);
 
     let other = sign_in(&host, "ann@acme.example", PASSWORD).await;
-    let (_, trail) = call(&host, Method::GET, &format!("/v1/workspaces/{}/audit?action=session.", ann.workspace), Some(&other.access), None).await;
+    let (_, trail) =
+        call(&host, Method::GET, &format!("/v1/workspaces/{}/audit?action=session.", ann.workspace), Some(&other.access), None).await;
     let actions: Vec<&str> = trail["entries"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
     assert!(actions.contains(&"session.refresh_token_reused"), "{actions:?}");
     host.stop().await;
@@ -132,9 +147,17 @@ async fn cookie_sessions_need_the_csrf_token_on_mutating_requests() {
     assert_eq!(read.status(), StatusCode::OK, "reads need no CSRF token");
     let missing = client.patch(&url).header("cookie", &cookies).json(&json!({ "name": "x" })).send().await.unwrap();
     assert_eq!(missing.status(), StatusCode::FORBIDDEN);
-    let wrong = client.patch(&url).header("cookie", &cookies).header("x-csrf-token", "not-it").json(&json!({ "name": "x" })).send().await.unwrap();
+    let wrong =
+        client.patch(&url).header("cookie", &cookies).header("x-csrf-token", "not-it").json(&json!({ "name": "x" })).send().await.unwrap();
     assert_eq!(wrong.status(), StatusCode::FORBIDDEN);
-    let right = client.patch(&url).header("cookie", &cookies).header("x-csrf-token", &ann.csrf).json(&json!({ "name": "Renamed" })).send().await.unwrap();
+    let right = client
+        .patch(&url)
+        .header("cookie", &cookies)
+        .header("x-csrf-token", &ann.csrf)
+        .json(&json!({ "name": "Renamed" }))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(right.status(), StatusCode::OK);
     let bearer = client.patch(&url).bearer_auth(&ann.access).json(&json!({ "name": "Again" })).send().await.unwrap();
     assert_eq!(bearer.status(), StatusCode::OK, "a bearer token is not ambient: no CSRF token needed");
@@ -152,7 +175,12 @@ async fn attempt(host: &DevHost, email: &str, password: &str) -> StatusCode {
 }
 
 async fn advance(host: &DevHost, seconds: i64) {
-    let response = reqwest::Client::new().post(format!("{}/_dev/clock/advance", host.base_url())).json(&json!({ "seconds": seconds })).send().await.unwrap();
+    let response = reqwest::Client::new()
+        .post(format!("{}/_dev/clock/advance", host.base_url()))
+        .json(&json!({ "seconds": seconds }))
+        .send()
+        .await
+        .unwrap();
     assert!(response.status().is_success());
 }
 
@@ -188,13 +216,22 @@ async fn invitations_work_once_and_expire() {
     let host = start_dev_host("invites").await;
     let owner = sign_up(&host, "owner@acme.example").await;
     let invite = |email: &str| {
-        let (path, token, body) = (format!("/v1/workspaces/{}/invites", owner.workspace), owner.access.clone(), json!({ "email": email, "role": "member" }));
+        let (path, token, body) =
+            (format!("/v1/workspaces/{}/invites", owner.workspace), owner.access.clone(), json!({ "email": email, "role": "member" }));
         let host = &host;
         async move { call(host, Method::POST, &path, Some(&token), Some(body)).await.1["token"].as_str().unwrap().to_string() }
     };
     let accept = |token: String| {
         let url = format!("{}/v1/invites/accept", host.base_url());
-        async move { reqwest::Client::new().post(url).json(&json!({ "token": token, "name": "New Person", "password": PASSWORD })).send().await.unwrap().status() }
+        async move {
+            reqwest::Client::new()
+                .post(url)
+                .json(&json!({ "token": token, "name": "New Person", "password": PASSWORD }))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
     };
     let token = invite("new@acme.example").await;
     assert_eq!(accept(token.clone()).await, StatusCode::CREATED);
@@ -203,7 +240,14 @@ async fn invitations_work_once_and_expire() {
     advance(&host, 8 * 86_400).await;
     assert_eq!(accept(late).await, StatusCode::NOT_FOUND, "expired after seven days");
     let owner = sign_in(&host, "owner@acme.example", PASSWORD).await; // eight days on, the old access token has expired
-    let (status, _) = call(&host, Method::POST, &format!("/v1/workspaces/{}/invites", owner.workspace), Some(&owner.access), Some(json!({ "email": "x@acme.example", "role": "support" }))).await;
+    let (status, _) = call(
+        &host,
+        Method::POST,
+        &format!("/v1/workspaces/{}/invites", owner.workspace),
+        Some(&owner.access),
+        Some(json!({ "email": "x@acme.example", "role": "support" })),
+    )
+    .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "the platform support role is never granted by a workspace");
     host.stop().await;
 }
@@ -215,7 +259,14 @@ async fn changing_the_password_signs_out_every_other_session() {
     let laptop = sign_in(&host, "ann@acme.example", PASSWORD).await;
     let (_, sessions) = call(&host, Method::GET, "/v1/sessions", Some(&laptop.access), None).await;
     assert_eq!(sessions.as_array().unwrap().len(), 2);
-    let (status, _) = call(&host, Method::POST, "/v1/me/password", Some(&laptop.access), Some(json!({ "current_password": PASSWORD, "new_password": "an entirely new passphrase 7" }))).await;
+    let (status, _) = call(
+        &host,
+        Method::POST,
+        "/v1/me/password",
+        Some(&laptop.access),
+        Some(json!({ "current_password": PASSWORD, "new_password": "an entirely new passphrase 7" })),
+    )
+    .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert_eq!(call(&host, Method::GET, "/v1/sessions", Some(&phone.access), None).await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(call(&host, Method::GET, "/v1/sessions", Some(&laptop.access), None).await.0, StatusCode::OK);
@@ -237,7 +288,8 @@ async fn the_audit_chain_verifies_and_detects_a_direct_edit() {
     let host = start_dev_host("audit").await;
     let owner = sign_up(&host, "owner@acme.example").await;
     join(&host, &owner, "bo@acme.example", "member").await;
-    call(&host, Method::PATCH, &format!("/v1/workspaces/{}", owner.workspace), Some(&owner.access), Some(json!({ "name": "Acme AG" }))).await;
+    call(&host, Method::PATCH, &format!("/v1/workspaces/{}", owner.workspace), Some(&owner.access), Some(json!({ "name": "Acme AG" })))
+        .await;
     let verify = format!("/v1/workspaces/{}/audit/verify", owner.workspace);
     let (_, report) = call(&host, Method::GET, &verify, Some(&owner.access), None).await;
     assert_eq!(report["valid"], true, "{report}");
@@ -284,10 +336,22 @@ async fn bad_input_gets_a_4xx_with_the_stable_body_never_a_500() {
         (Method::POST, "/v1/signup".into(), json!({})),
         (Method::POST, "/v1/signup".into(), json!({ "email": "not-an-email", "password": PASSWORD, "name": "a", "workspace_name": "b" })),
         (Method::POST, "/v1/signup".into(), json!({ "email": "x@y.example", "password": "short", "name": "a", "workspace_name": "b" })),
-        (Method::POST, "/v1/signup".into(), json!({ "email": "x@y.example", "password": PASSWORD, "name": "a", "workspace_name": "b", "plan": "platinum" })),
+        (
+            Method::POST,
+            "/v1/signup".into(),
+            json!({ "email": "x@y.example", "password": PASSWORD, "name": "a", "workspace_name": "b", "plan": "platinum" }),
+        ),
         (Method::POST, "/v1/signup".into(), json!({ "email": 5, "password": PASSWORD, "name": "a", "workspace_name": "b" })),
-        (Method::POST, "/v1/signup".into(), json!({ "email": "x@y.example", "password": PASSWORD, "name": "a", "workspace_name": "b", "timezone": "../../etc" })),
-        (Method::POST, "/v1/signup".into(), json!({ "email": "x@y.example", "password": PASSWORD, "name": "a".repeat(500), "workspace_name": "b" })),
+        (
+            Method::POST,
+            "/v1/signup".into(),
+            json!({ "email": "x@y.example", "password": PASSWORD, "name": "a", "workspace_name": "b", "timezone": "../../etc" }),
+        ),
+        (
+            Method::POST,
+            "/v1/signup".into(),
+            json!({ "email": "x@y.example", "password": PASSWORD, "name": "a".repeat(500), "workspace_name": "b" }),
+        ),
         (Method::POST, "/v1/sessions".into(), json!({ "email": "x@y.example" })),
         (Method::POST, "/v1/sessions/refresh".into(), json!({ "refresh_token": "garbage" })),
         (Method::POST, "/v1/invites/accept".into(), json!({ "token": "nope", "name": "a", "password": PASSWORD })),

@@ -3,7 +3,9 @@
 //! HMAC-signed), SES inbound through the feedback queue, routing by reply and
 //! List-Unsubscribe tokens, and what is refused (401/413/422, nothing stored).
 
-use crate::outreach::{contact_ids, default_sequence, header, host_with_sink, import, ok, set_clock, sign_up, smtp_mailbox, tick_dispatch, to, token};
+use crate::outreach::{
+    contact_ids, default_sequence, header, host_with_sink, import, ok, set_clock, sign_up, smtp_mailbox, tick_dispatch, to, token,
+};
 use reqwest::Method;
 use serde_json::json;
 use std::time::Duration;
@@ -103,7 +105,11 @@ async fn a_bounce_posted_to_the_webhook_is_stored_classified_and_its_raw_mail_de
     // The bounce names no message of ours and its sender is not vouched for by the
     // provider (SPF passed for another domain), so no blind index is computed: no
     // blind-index key, no look-up among the enrollments.
-    assert_eq!(spent.requests("dynamodb", "PutItem"), 3, "create, the text (its own item, under the body window), then the verdict: {spent}");
+    assert_eq!(
+        spent.requests("dynamodb", "PutItem"),
+        3,
+        "create, the text (its own item, under the body window), then the verdict: {spent}"
+    );
     assert_eq!(spent.requests("dynamodb", "GetItem"), 3, "the workspace (webhook), the message, the workspace (worker): {spent}");
     assert_eq!(spent.requests("dynamodb", "Query"), 1, "its mailboxes (own mail?): {spent}");
     assert_eq!(spent.requests("kms", "GenerateDataKey"), 0, "{spent}");
@@ -202,7 +208,8 @@ async fn bad_webhook_posts_get_clear_errors_and_store_nothing() {
 /// replaced: the request's Content-Type and body.
 fn capture(path: &std::path::Path, recipient: &str) -> (String, Vec<u8>) {
     let text = String::from_utf8(std::fs::read(path).unwrap()).unwrap();
-    let text = text.replace("5dae6f85cd65d30d384a@cloudmailin.net", recipient).replace("reply+01JDW0EXAMPLE0WORKSPACE0ID@in.tern.test", recipient);
+    let text =
+        text.replace("5dae6f85cd65d30d384a@cloudmailin.net", recipient).replace("reply+01JDW0EXAMPLE0WORKSPACE0ID@in.tern.test", recipient);
     let split = [text.find("\r\n\r\n").map(|i| (i, i + 4)), text.find("\n\n").map(|i| (i, i + 2))].into_iter().flatten().min().unwrap();
     let (head, body) = (&text[..split.0], &text[split.1..]);
     let content_type = head.lines().find_map(|l| l.strip_prefix("Content-Type: ")).unwrap().trim().to_string();
@@ -257,7 +264,8 @@ async fn every_cloudmailin_format_is_taken_in_with_its_transport_facts() {
     assert_eq!(bounce.transport.tls, Some(false));
 
     // What the workspace sees: metadata only, never a body.
-    let (_, page) = call(&host, Method::GET, &format!("/v1/workspaces/{workspace}/inbound/messages?kind=auto_reply_ooo"), Some(&owner), None).await;
+    let (_, page) =
+        call(&host, Method::GET, &format!("/v1/workspaces/{workspace}/inbound/messages?kind=auto_reply_ooo"), Some(&owner), None).await;
     let items = page["items"].as_array().unwrap();
     assert_eq!(items.len(), 1, "{page}");
     assert_eq!(items[0]["return_date"], "2026-12-04");
@@ -273,37 +281,141 @@ async fn a_workspace_webhook_takes_basic_or_signed_posts_and_refuses_everything_
     let (_, other) = self::workspace(&host, "inbound-own-other").await;
     let created = ok(&host, Method::POST, &format!("/v1/workspaces/{workspace}/inbound/credential"), &owner, json!({})).await;
     let (username, secret) = (created["username"].as_str().unwrap().to_string(), created["secret"].as_str().unwrap().to_string());
-    assert!(created["urls"].as_array().unwrap().iter().any(|u| u.as_str().unwrap().ends_with(&format!("/inbound/workspaces/{workspace}/json"))));
+    assert!(
+        created["urls"].as_array().unwrap().iter().any(|u| u.as_str().unwrap().ends_with(&format!("/inbound/workspaces/{workspace}/json")))
+    );
     let (_, shown) = call(&host, Method::GET, &format!("/v1/workspaces/{workspace}/inbound/credential"), Some(&owner), None).await;
     assert!(shown.get("secret").is_none(), "the secret is shown once: {shown}");
 
     let url = |ws: WorkspaceId, format: &str| format!("{}/inbound/workspaces/{ws}/{format}", host.base_url());
-    let mail = |n: u32| format!("From: Lee <lee@prospect.example>\r\nTo: ann@acme.example\r\nSubject: Re: hi\r\nMessage-ID: <own-{n}@prospect.example>\r\n\r\nSounds good, call me.\r\n");
-    let json_post = |n: u32| json!({ "envelope": { "to": "ann@acme.example", "from": "lee@prospect.example" }, "headers": { "from": "Lee <lee@prospect.example>", "subject": "Re: hi", "message_id": format!("<own-{n}@prospect.example>") }, "plain": "Sounds good." }).to_string();
-    let now = { use tern_domain::clock::Clock; host.clock.now().unix_timestamp() };
-    let signed = |body: &str, at: i64, key: &str| format!("t={at},v1={}", data_encoding::HEXLOWER.encode(&tern_inbound::signature_of(key.as_bytes(), at, body.as_bytes())));
+    let mail = |n: u32| {
+        format!(
+            "From: Lee <lee@prospect.example>\r\nTo: ann@acme.example\r\nSubject: Re: hi\r\nMessage-ID: <own-{n}@prospect.example>\r\n\r\nSounds good, call me.\r\n"
+        )
+    };
+    let json_post = |n: u32| {
+        json!({ "envelope": { "to": "ann@acme.example", "from": "lee@prospect.example" }, "headers": { "from": "Lee <lee@prospect.example>", "subject": "Re: hi", "message_id": format!("<own-{n}@prospect.example>") }, "plain": "Sounds good." }).to_string()
+    };
+    let now = {
+        use tern_domain::clock::Clock;
+        host.clock.now().unix_timestamp()
+    };
+    let signed = |body: &str, at: i64, key: &str| {
+        format!("t={at},v1={}", data_encoding::HEXLOWER.encode(&tern_inbound::signature_of(key.as_bytes(), at, body.as_bytes())))
+    };
     let client = reqwest::Client::new();
 
     // Basic, to any address of the workspace's own provider.
     let (content_type, body) = cloudmailin_raw_post(mail(1).as_bytes(), "ann@acme.example");
-    let basic = client.post(url(workspace, "raw")).basic_auth(&username, Some(&secret)).header("content-type", &content_type).body(body.clone()).send().await.unwrap();
+    let basic = client
+        .post(url(workspace, "raw"))
+        .basic_auth(&username, Some(&secret))
+        .header("content-type", &content_type)
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(basic.status(), 202);
     // Signed.
     let body_json = json_post(2);
-    let response = client.post(url(workspace, "json")).header("x-tern-signature", signed(&body_json, now, &secret)).header("content-type", "application/json").body(body_json.clone()).send().await.unwrap();
+    let response = client
+        .post(url(workspace, "json"))
+        .header("x-tern-signature", signed(&body_json, now, &secret))
+        .header("content-type", "application/json")
+        .body(body_json.clone())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 202);
 
     // Refused, each with 401 and nothing stored.
     let refusals = vec![
         ("no credentials", client.post(url(workspace, "json")).body(json_post(3)).send().await.unwrap()),
-        ("wrong secret", client.post(url(workspace, "raw")).basic_auth(&username, Some("wrong")).header("content-type", &content_type).body(body.clone()).send().await.unwrap()),
-        ("wrong user", client.post(url(workspace, "raw")).basic_auth("someone", Some(&secret)).header("content-type", &content_type).body(body.clone()).send().await.unwrap()),
-        ("another workspace's door", client.post(url(other, "raw")).basic_auth(&username, Some(&secret)).header("content-type", &content_type).body(body.clone()).send().await.unwrap()),
-        ("no such workspace", client.post(url(WorkspaceId::generate(), "raw")).basic_auth(&username, Some(&secret)).header("content-type", &content_type).body(body.clone()).send().await.unwrap()),
-        ("signature of another body", client.post(url(workspace, "json")).header("x-tern-signature", signed(&json_post(4), now, &secret)).body(json_post(5)).send().await.unwrap()),
-        ("stale signature", client.post(url(workspace, "json")).header("x-tern-signature", signed(&json_post(6), now - 600, &secret)).body(json_post(6)).send().await.unwrap()),
-        ("wrong key", client.post(url(workspace, "json")).header("x-tern-signature", signed(&json_post(7), now, "not-the-secret")).body(json_post(7)).send().await.unwrap()),
-        ("platform secret on a workspace door", client.post(url(workspace, "raw")).basic_auth("cloudmailin", Some(WEBHOOK_SECRET)).header("content-type", &content_type).body(body.clone()).send().await.unwrap()),
+        (
+            "wrong secret",
+            client
+                .post(url(workspace, "raw"))
+                .basic_auth(&username, Some("wrong"))
+                .header("content-type", &content_type)
+                .body(body.clone())
+                .send()
+                .await
+                .unwrap(),
+        ),
+        (
+            "wrong user",
+            client
+                .post(url(workspace, "raw"))
+                .basic_auth("someone", Some(&secret))
+                .header("content-type", &content_type)
+                .body(body.clone())
+                .send()
+                .await
+                .unwrap(),
+        ),
+        (
+            "another workspace's door",
+            client
+                .post(url(other, "raw"))
+                .basic_auth(&username, Some(&secret))
+                .header("content-type", &content_type)
+                .body(body.clone())
+                .send()
+                .await
+                .unwrap(),
+        ),
+        (
+            "no such workspace",
+            client
+                .post(url(WorkspaceId::generate(), "raw"))
+                .basic_auth(&username, Some(&secret))
+                .header("content-type", &content_type)
+                .body(body.clone())
+                .send()
+                .await
+                .unwrap(),
+        ),
+        (
+            "signature of another body",
+            client
+                .post(url(workspace, "json"))
+                .header("x-tern-signature", signed(&json_post(4), now, &secret))
+                .body(json_post(5))
+                .send()
+                .await
+                .unwrap(),
+        ),
+        (
+            "stale signature",
+            client
+                .post(url(workspace, "json"))
+                .header("x-tern-signature", signed(&json_post(6), now - 600, &secret))
+                .body(json_post(6))
+                .send()
+                .await
+                .unwrap(),
+        ),
+        (
+            "wrong key",
+            client
+                .post(url(workspace, "json"))
+                .header("x-tern-signature", signed(&json_post(7), now, "not-the-secret"))
+                .body(json_post(7))
+                .send()
+                .await
+                .unwrap(),
+        ),
+        (
+            "platform secret on a workspace door",
+            client
+                .post(url(workspace, "raw"))
+                .basic_auth("cloudmailin", Some(WEBHOOK_SECRET))
+                .header("content-type", &content_type)
+                .body(body.clone())
+                .send()
+                .await
+                .unwrap(),
+        ),
     ];
     for (case, response) in refusals {
         assert_eq!(response.status(), 401, "{case}");
@@ -314,13 +426,27 @@ async fn a_workspace_webhook_takes_basic_or_signed_posts_and_refuses_everything_
     // Rotation: the old secret stops working at once.
     let rotated = ok(&host, Method::POST, &format!("/v1/workspaces/{workspace}/inbound/credential"), &owner, json!({})).await;
     assert_ne!(rotated["secret"], created["secret"]);
-    let old = client.post(url(workspace, "raw")).basic_auth(&username, Some(&secret)).header("content-type", &content_type).body(body.clone()).send().await.unwrap();
+    let old = client
+        .post(url(workspace, "raw"))
+        .basic_auth(&username, Some(&secret))
+        .header("content-type", &content_type)
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(old.status(), 401);
     // Revoked: nothing gets in.
     let (status, _) = call(&host, Method::DELETE, &format!("/v1/workspaces/{workspace}/inbound/credential"), Some(&owner), None).await;
     assert_eq!(status, 204);
     let new_secret = rotated["secret"].as_str().unwrap();
-    let revoked = client.post(url(workspace, "raw")).basic_auth(&username, Some(new_secret)).header("content-type", &content_type).body(body.clone()).send().await.unwrap();
+    let revoked = client
+        .post(url(workspace, "raw"))
+        .basic_auth(&username, Some(new_secret))
+        .header("content-type", &content_type)
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(revoked.status(), 401);
 
     // Exactly the two accepted posts were stored, in this workspace only.
@@ -346,7 +472,8 @@ async fn a_signature_timestamp_at_the_ends_of_i64_is_refused_not_a_panic() {
     let body = json!({ "envelope": { "to": "ann@acme.example", "from": "lee@prospect.example" }, "headers": { "from": "lee@prospect.example", "subject": "hi" }, "plain": "hi" }).to_string();
     for at in [i64::MIN, i64::MIN + 1, i64::MAX, -1] {
         // Correctly signed under the workspace's secret: only the time is wrong.
-        let signature = format!("t={at},v1={}", data_encoding::HEXLOWER.encode(&tern_inbound::signature_of(secret.as_bytes(), at, body.as_bytes())));
+        let signature =
+            format!("t={at},v1={}", data_encoding::HEXLOWER.encode(&tern_inbound::signature_of(secret.as_bytes(), at, body.as_bytes())));
         let response = reqwest::Client::new()
             .post(format!("{}/inbound/workspaces/{workspace}/json", host.base_url()))
             .header("x-tern-signature", signature)
@@ -420,11 +547,14 @@ async fn ses_inbound_mail_is_routed_by_reply_and_unsubscribe_tokens() {
     let carla_unsubscribe = mailto(&first_steps.0);
     let token_part = carla_unsubscribe.split_once('+').unwrap().1.split_once('@').unwrap().0.to_string();
     let reply_to = format!("reply+{ws}.{token_part}@in.tern.test");
-    let reply = format!("From: Assistant <office@lead-one.example>\r\nTo: {reply_to}\r\nSubject: Carla\r\nMessage-ID: <asst-1@lead-one.example>\r\n\r\nCarla asked me to say she is interested, please call her on Thursday.\r\n");
+    let reply = format!(
+        "From: Assistant <office@lead-one.example>\r\nTo: {reply_to}\r\nSubject: Carla\r\nMessage-ID: <asst-1@lead-one.example>\r\n\r\nCarla asked me to say she is interested, please call her on Thursday.\r\n"
+    );
     ses_receipt(&host, &reply_to, reply.as_bytes(), false).await;
     // Dev writes to the List-Unsubscribe mailto: address, saying nothing in words.
     let dev_unsubscribe = mailto(&first_steps.1);
-    let request = format!("From: dev@lead-two.example\r\nTo: {dev_unsubscribe}\r\nSubject: \r\nMessage-ID: <unsub-1@lead-two.example>\r\n\r\n\r\n");
+    let request =
+        format!("From: dev@lead-two.example\r\nTo: {dev_unsubscribe}\r\nSubject: \r\nMessage-ID: <unsub-1@lead-two.example>\r\n\r\n\r\n");
     ses_receipt(&host, &dev_unsubscribe, request.as_bytes(), true).await;
 
     let states = eventually("both enrollments stopped", Duration::from_secs(30), || async {
@@ -443,16 +573,21 @@ async fn ses_inbound_mail_is_routed_by_reply_and_unsubscribe_tokens() {
     assert_eq!(reason_of("carla@lead-one.example"), "replied");
     assert_eq!(reason_of("dev@lead-two.example"), "unsubscribed");
     let owner = token(&host, email).await;
-    let (_, dev) = call(&host, Method::GET, &format!("/v1/workspaces/{ws}/contacts/{}", contacts["dev@lead-two.example"]), Some(&owner), None).await;
+    let (_, dev) =
+        call(&host, Method::GET, &format!("/v1/workspaces/{ws}/contacts/{}", contacts["dev@lead-two.example"]), Some(&owner), None).await;
     assert_eq!(dev["suppressed"], true, "{dev}");
-    let (_, carla) = call(&host, Method::GET, &format!("/v1/workspaces/{ws}/contacts/{}", contacts["carla@lead-one.example"]), Some(&owner), None).await;
+    let (_, carla) =
+        call(&host, Method::GET, &format!("/v1/workspaces/{ws}/contacts/{}", contacts["carla@lead-one.example"]), Some(&owner), None).await;
     assert_eq!(carla["suppressed"], false, "a reply is not an unsubscribe: {carla}");
 
     // The metadata names the transport and the route; SES's own copy is gone.
     let (_, page) = call(&host, Method::GET, &format!("/v1/workspaces/{ws}/inbound/messages"), Some(&owner), None).await;
     let items = page["items"].as_array().unwrap();
     assert_eq!(items.len(), 2, "{page}");
-    assert!(items.iter().all(|m| m["transport"]["provider"] == "ses" && m["transport"]["dkim"] == "pass" && m["enrollment_id"].is_string()), "{page}");
+    assert!(
+        items.iter().all(|m| m["transport"]["provider"] == "ses" && m["transport"]["dkim"] == "pass" && m["enrollment_id"].is_string()),
+        "{page}"
+    );
     let mut linked_by: Vec<&str> = items.iter().filter_map(|m| m["linked_by"].as_str()).collect();
     linked_by.sort();
     assert_eq!(linked_by, ["reply_token", "unsubscribe_token"], "{page}");
@@ -465,12 +600,15 @@ async fn ses_inbound_mail_is_routed_by_reply_and_unsubscribe_tokens() {
 async fn inbound_metadata_is_kept_for_the_workspace_retention_window() {
     let host = start_dev_host("inbound-retention").await;
     let (owner, workspace) = self::workspace(&host, "inbound-retention").await;
-    let (status, refused) = call(&host, Method::PATCH, &format!("/v1/workspaces/{workspace}"), Some(&owner), Some(json!({ "inbound_retention_days": 0 }))).await;
+    let (status, refused) =
+        call(&host, Method::PATCH, &format!("/v1/workspaces/{workspace}"), Some(&owner), Some(json!({ "inbound_retention_days": 0 })))
+            .await;
     assert_eq!((status.as_u16(), refused["error"]["code"].as_str()), (422, Some("invalid_retention")));
     let changed = ok(&host, Method::PATCH, &format!("/v1/workspaces/{workspace}"), &owner, json!({ "inbound_retention_days": 14 })).await;
     assert_eq!(changed["inbound_retention_days"], 14);
     let mail = b"From: lee@prospect.example\r\nSubject: Re: hi\r\nMessage-ID: <ret-1@prospect.example>\r\n\r\nsure\r\n";
-    let accepted: serde_json::Value = post(&host.base_url(), mail, &format!("reply+{workspace}@in.tern.test"), WEBHOOK_SECRET).await.json().await.unwrap();
+    let accepted: serde_json::Value =
+        post(&host.base_url(), mail, &format!("reply+{workspace}@in.tern.test"), WEBHOOK_SECRET).await.json().await.unwrap();
     let id = accepted["id"].as_str().unwrap();
     let table = Table::new(observer_clients().dynamodb.clone(), host.config.table.clone());
     let message = wait_classified(&table, workspace, id).await;
@@ -502,7 +640,12 @@ async fn carla_enrolled(name: &str) -> (DevHost, tern_mailsink::MailSink, String
 }
 
 /// The enrollments' states by contact address, and the inbound messages, once `count` are classified.
-async fn after_classification(host: &DevHost, email: &str, ws: &str, count: usize) -> (std::collections::BTreeMap<String, serde_json::Value>, Vec<serde_json::Value>) {
+async fn after_classification(
+    host: &DevHost,
+    email: &str,
+    ws: &str,
+    count: usize,
+) -> (std::collections::BTreeMap<String, serde_json::Value>, Vec<serde_json::Value>) {
     let items = eventually("the inbound mail classified", Duration::from_secs(30), || async {
         let owner = token(host, email).await;
         let (_, page) = call(host, Method::GET, &format!("/v1/workspaces/{ws}/inbound/messages"), Some(&owner), None).await;
@@ -536,12 +679,21 @@ fn forged(text: &str) -> String {
 async fn a_forged_from_with_a_self_written_authentication_results_does_not_stop_an_enrollment() {
     let (host, _sink, email, ws, _) = carla_enrolled("forged-stop").await;
     // Posted as CloudMailin would: its envelope SPF passed for the attacker's own domain.
-    let response = post(&host.base_url(), forged("Thanks, sounds great, let's talk on Thursday.").as_bytes(), &format!("reply+{ws}@in.tern.test"), WEBHOOK_SECRET).await;
+    let response = post(
+        &host.base_url(),
+        forged("Thanks, sounds great, let's talk on Thursday.").as_bytes(),
+        &format!("reply+{ws}@in.tern.test"),
+        WEBHOOK_SECRET,
+    )
+    .await;
     assert_eq!(response.status(), 202);
     let (states, items) = after_classification(&host, &email, &ws, 1).await;
     assert_eq!(items[0]["kind"], "human", "{items:?}");
     assert!(items[0]["enrollment_id"].is_null() && items[0]["linked_by"].is_null(), "not linked: {items:?}");
-    assert!(items[0]["transport"]["dmarc"].is_null() && items[0]["transport"]["dkim"].is_null(), "the message's own header is not a verdict: {items:?}");
+    assert!(
+        items[0]["transport"]["dmarc"].is_null() && items[0]["transport"]["dkim"].is_null(),
+        "the message's own header is not a verdict: {items:?}"
+    );
     assert_eq!(states["carla@lead-one.example"]["state"]["state"], "active", "{states:?}");
     host.stop().await;
 }
@@ -549,7 +701,13 @@ async fn a_forged_from_with_a_self_written_authentication_results_does_not_stop_
 #[tokio::test]
 async fn a_forged_from_does_not_suppress_a_contact() {
     let (host, _sink, email, ws, _) = carla_enrolled("forged-suppress").await;
-    let response = post(&host.base_url(), forged("Unsubscribe. Remove me from your list, do not contact me again.").as_bytes(), &format!("reply+{ws}@in.tern.test"), WEBHOOK_SECRET).await;
+    let response = post(
+        &host.base_url(),
+        forged("Unsubscribe. Remove me from your list, do not contact me again.").as_bytes(),
+        &format!("reply+{ws}@in.tern.test"),
+        WEBHOOK_SECRET,
+    )
+    .await;
     assert_eq!(response.status(), 202);
     let (states, items) = after_classification(&host, &email, &ws, 1).await;
     assert_eq!(items[0]["kind"], "unsubscribe_request", "{items:?}");
@@ -564,7 +722,11 @@ async fn mail_to_the_reply_address_at_another_domain_is_not_routed() {
     let host = start_dev_host("inbound-domain").await;
     let (_, workspace) = self::workspace(&host, "inbound-domain").await;
     let mail = b"From: lee@prospect.example\r\nSubject: Re: hi\r\nMessage-ID: <dom-1@prospect.example>\r\n\r\nsure\r\n";
-    for recipient in [format!("reply+{workspace}@evil.example"), format!("reply+{workspace}@in.tern.test.evil.example"), format!("reply+{workspace}@notin.tern.test")] {
+    for recipient in [
+        format!("reply+{workspace}@evil.example"),
+        format!("reply+{workspace}@in.tern.test.evil.example"),
+        format!("reply+{workspace}@notin.tern.test"),
+    ] {
         let response = post(&host.base_url(), mail, &recipient, WEBHOOK_SECRET).await;
         assert_eq!(response.status(), 422, "{recipient}");
         let error: serde_json::Value = response.json().await.unwrap();
@@ -585,7 +747,9 @@ async fn mail_to_the_reply_address_at_another_domain_is_not_routed() {
 async fn a_reply_with_our_message_id_or_a_provider_vouched_sender_stops_the_enrollment() {
     let (host, _sink, email, ws, first) = carla_enrolled("linked-legit").await;
     let message_id = header(&first, "Message-ID").unwrap();
-    let reply = format!("From: Carla at home <carla.private@home.example>\r\nTo: ann@acme.example\r\nSubject: Re: hello\r\nMessage-ID: <legit-1@home.example>\r\nIn-Reply-To: {message_id}\r\n\r\nYes, let's talk on Thursday.\r\n");
+    let reply = format!(
+        "From: Carla at home <carla.private@home.example>\r\nTo: ann@acme.example\r\nSubject: Re: hello\r\nMessage-ID: <legit-1@home.example>\r\nIn-Reply-To: {message_id}\r\n\r\nYes, let's talk on Thursday.\r\n"
+    );
     assert_eq!(post(&host.base_url(), reply.as_bytes(), &format!("reply+{ws}@in.tern.test"), WEBHOOK_SECRET).await.status(), 202);
     let dev = "From: Dev <dev@lead-two.example>\r\nTo: ann@acme.example\r\nSubject: hello\r\nMessage-ID: <legit-2@lead-two.example>\r\n\r\nInteresting, please call me on Friday.\r\n";
     ses_receipt(&host, &format!("reply+{ws}@in.tern.test"), dev.as_bytes(), true).await;

@@ -81,10 +81,15 @@ struct Scenario {
 /// A workspace with the fake provider set, one lead sent the first step over SMTP,
 /// and the lead's human reply classified.
 async fn reply_with_provider(name: &str, provider: SocketAddr, key: &str) -> Scenario {
-    let sink = MailSink::start(SinkOptions { mode: TlsMode::StartTls, credentials: Some(("ann".into(), SMTP_PASSWORD.into())) }).await.unwrap();
+    let sink =
+        MailSink::start(SinkOptions { mode: TlsMode::StartTls, credentials: Some(("ann".into(), SMTP_PASSWORD.into())) }).await.unwrap();
     let (smtp_port, cert) = (sink.port(), sink.certificate_der());
     let host = start_dev_host_custom(name, move |options| {
-        options.mail_delivery = MailDelivery { policy: tern_web::guard::Policy::mail().allow_loopback_for_tests(smtp_port), extra_roots: vec![cert], resolver: None };
+        options.mail_delivery = MailDelivery {
+            policy: tern_web::guard::Policy::mail().allow_loopback_for_tests(smtp_port),
+            extra_roots: vec![cert],
+            resolver: None,
+        };
         options.llm = LlmAccess {
             policy: tern_web::guard::Policy::provider_api().allow_loopback_for_tests(provider.port()),
             limits: tern_web::llm::LlmLimits { total_timeout: Duration::from_secs(5), ..Default::default() },
@@ -99,23 +104,48 @@ async fn reply_with_provider(name: &str, provider: SocketAddr, key: &str) -> Sce
     // Before it is set there is nothing to show; refused addresses are not stored.
     let (status, _) = call(&host, Method::GET, &llm, Some(&owner), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    for refused in ["http://169.254.169.254/v1", "https://169.254.169.254/v1", "https://127.0.0.1/v1", "https://10.0.0.8/v1", "ftp://llm.example/v1", "not a url"] {
-        let (status, error) = call(&host, Method::PUT, &llm, Some(&owner), Some(json!({ "base_url": refused, "model": MODEL, "api_key": key }))).await;
-        assert_eq!((status, error["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("llm_url_refused")), "{refused}: {error}");
+    for refused in [
+        "http://169.254.169.254/v1",
+        "https://169.254.169.254/v1",
+        "https://127.0.0.1/v1",
+        "https://10.0.0.8/v1",
+        "ftp://llm.example/v1",
+        "not a url",
+    ] {
+        let (status, error) =
+            call(&host, Method::PUT, &llm, Some(&owner), Some(json!({ "base_url": refused, "model": MODEL, "api_key": key }))).await;
+        assert_eq!(
+            (status, error["error"]["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("llm_url_refused")),
+            "{refused}: {error}"
+        );
         assert!(!error.to_string().contains(key), "{error}");
     }
-    let set = ok(&host, Method::PUT, &llm, &owner, json!({ "base_url": format!("http://{provider}/v1/"), "model": MODEL, "api_key": key })).await;
+    let set =
+        ok(&host, Method::PUT, &llm, &owner, json!({ "base_url": format!("http://{provider}/v1/"), "model": MODEL, "api_key": key })).await;
     assert_eq!(set["base_url"], format!("http://{provider}/v1"), "{set}");
     let (status, shown) = call(&host, Method::GET, &llm, Some(&owner), None).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!((shown["model"].as_str(), shown["enabled"].as_bool(), shown["api_key_set"].as_bool()), (Some(MODEL), Some(true), Some(true)), "{shown}");
+    assert_eq!(
+        (shown["model"].as_str(), shown["enabled"].as_bool(), shown["api_key_set"].as_bool()),
+        (Some(MODEL), Some(true), Some(true)),
+        "{shown}"
+    );
     assert!(!set.to_string().contains(key) && !shown.to_string().contains(key), "the key is never shown: {shown}");
 
     let mailbox = smtp_mailbox(&host, &owner, &ws, &sink).await;
     let sequence = default_sequence(&host, &owner, &ws, &mailbox, false).await;
-    let contact = ok(&host, Method::POST, &format!("/v1/workspaces/{ws}/contacts"), &owner, json!({ "email": LEAD, "first_name": "Carla", "company": "ReplyCo" })).await;
+    let contact = ok(
+        &host,
+        Method::POST,
+        &format!("/v1/workspaces/{ws}/contacts"),
+        &owner,
+        json!({ "email": LEAD, "first_name": "Carla", "company": "ReplyCo" }),
+    )
+    .await;
     let contact = contact["id"].as_str().unwrap().to_string();
-    ok(&host, Method::POST, &format!("/v1/workspaces/{ws}/sequences/{sequence}/enrollments"), &owner, json!({ "contact_ids": [contact] })).await;
+    ok(&host, Method::POST, &format!("/v1/workspaces/{ws}/sequences/{sequence}/enrollments"), &owner, json!({ "contact_ids": [contact] }))
+        .await;
     // Dispatch runs each minute; tick until the first step reaches the sink.
     for attempt in 0.. {
         assert!(attempt < 12, "the first step never reached the mail sink");
@@ -156,7 +186,11 @@ async fn reply_with_provider(name: &str, provider: SocketAddr, key: &str) -> Sce
     assert!(scoped.expires_at::<InboundMessage>(&id).await.unwrap().is_some(), "the intent expires with the record it is on");
     // The reply's text and the model's reading of it are kept apart from the
     // metadata, under the e-mail-body window.
-    assert_eq!((message.snippet.as_deref(), message.intent_reason.as_deref(), message.intent_raw_output.as_deref()), (None, None, None), "{message:?}");
+    assert_eq!(
+        (message.snippet.as_deref(), message.intent_reason.as_deref(), message.intent_raw_output.as_deref()),
+        (None, None, None),
+        "{message:?}"
+    );
     let text = scoped.get::<InboundText>(&id).await.unwrap().expect("the reply's text is kept");
     assert!(scoped.expires_at::<InboundText>(&id).await.unwrap().is_some(), "the text expires");
     (message.snippet, message.intent_reason, message.intent_raw_output) = (text.snippet, text.intent_reason, text.intent_raw_output);
@@ -178,7 +212,11 @@ async fn eventually_count(sink: &MailSink, n: usize, within: Duration) -> bool {
 async fn assert_stopped_by_the_reply(s: &Scenario) {
     let path = format!("/v1/workspaces/{}/enrollments/{}", s.ws, s.enrollment);
     let (_, enrollment) = call(&s.host, Method::GET, &path, Some(&s.owner), None).await;
-    assert_eq!((enrollment["state"]["state"].as_str(), enrollment["state"]["reason"].as_str()), (Some("stopped"), Some("replied")), "{enrollment}");
+    assert_eq!(
+        (enrollment["state"]["state"].as_str(), enrollment["state"]["reason"].as_str()),
+        (Some("stopped"), Some("replied")),
+        "{enrollment}"
+    );
 }
 
 #[tokio::test]
@@ -225,7 +263,11 @@ async fn a_failing_provider_leaves_the_rules_verdict_and_records_why() {
     let (provider, fake) = fake_provider(&key, 500).await;
     let s = reply_with_provider("llm-down", provider, &key).await;
     let m = &s.message;
-    assert_eq!((m.status, m.kind.as_deref(), m.effect.as_deref()), (InboundStatus::Classified, Some("human"), Some("stopped: replied")), "{m:?}");
+    assert_eq!(
+        (m.status, m.kind.as_deref(), m.effect.as_deref()),
+        (InboundStatus::Classified, Some("human"), Some("stopped: replied")),
+        "{m:?}"
+    );
     assert_eq!((m.intent, m.intent_confidence, m.intent_reason.as_deref()), (None, None, None));
     assert_eq!(m.intent_error.as_deref(), Some("the provider answered HTTP 500"), "{m:?}");
     assert_eq!(m.intent_prompt_version.as_deref(), Some(tern_web::llm::PROMPT_VERSION));

@@ -107,7 +107,10 @@ async fn the_openapi_document_lists_every_route() {
         assert!(paths.get(path).and_then(|p| p.get(method)).is_some(), "{method} {path} is missing from /openapi.json");
         // And the route really is served (anything but the router's own 404/405).
         let response = reqwest::Client::new()
-            .request(method.to_uppercase().parse().unwrap(), format!("{}{}", host.base_url(), path.replace("{ws}", "0193a5f0-7c1e-7d2a-9b3c-1d2e3f405162")))
+            .request(
+                method.to_uppercase().parse().unwrap(),
+                format!("{}{}", host.base_url(), path.replace("{ws}", "0193a5f0-7c1e-7d2a-9b3c-1d2e3f405162")),
+            )
             .send()
             .await
             .unwrap();

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 use tern_devhost::{DevHost, MailDelivery};
 use tern_mailsink::{MailSink, SinkOptions, TlsMode};
-use tern_tests::{call, captured_logs, cloudmailin_raw_post, eventually, start_dev_host_custom, WEBHOOK_SECRET};
+use tern_tests::{WEBHOOK_SECRET, call, captured_logs, cloudmailin_raw_post, eventually, start_dev_host_custom};
 use time::OffsetDateTime;
 use time::macros::datetime;
 
@@ -76,7 +76,10 @@ pub async fn smtp_mailbox(host: &DevHost, token: &str, ws: &str, sink: &MailSink
 pub async fn default_sequence(host: &DevHost, token: &str, ws: &str, mailbox: &str, use_contact_timezone: bool) -> String {
     let mut steps = Vec::new();
     for (i, (subject, text)) in [
-        ("Quick question, {{first_name | there}}", "Hi {{first_name | there}},\n\nhow does {{company | your team}} handle outreach today?\n\n{{sender_name}}"),
+        (
+            "Quick question, {{first_name | there}}",
+            "Hi {{first_name | there}},\n\nhow does {{company | your team}} handle outreach today?\n\n{{sender_name}}",
+        ),
         ("ignored for a follow-up", "Hi {{first_name | there}}, just bringing this to the top of your inbox."),
         ("ignored for a follow-up", "Hi {{first_name | there}}, one more idea for {{company | your team}}."),
         ("ignored for a follow-up", "Hi {{first_name | there}}, I will stop here. All the best!"),
@@ -84,7 +87,14 @@ pub async fn default_sequence(host: &DevHost, token: &str, ws: &str, mailbox: &s
     .into_iter()
     .enumerate()
     {
-        let template = ok(host, Method::POST, &format!("/v1/workspaces/{ws}/templates"), token, json!({ "name": format!("step {i}"), "subject": subject, "text": text })).await;
+        let template = ok(
+            host,
+            Method::POST,
+            &format!("/v1/workspaces/{ws}/templates"),
+            token,
+            json!({ "name": format!("step {i}"), "subject": subject, "text": text }),
+        )
+        .await;
         steps.push(json!({ "template_id": template["id"] }));
     }
     let sequence = ok(host, Method::POST, &format!("/v1/workspaces/{ws}/sequences"), token, json!({
@@ -111,7 +121,12 @@ pub async fn import(host: &DevHost, token: &str, ws: &str, csv: &str) -> Value {
 
 pub async fn contact_ids(host: &DevHost, token: &str, ws: &str) -> BTreeMap<String, String> {
     let (_, page) = call(host, Method::GET, &format!("/v1/workspaces/{ws}/contacts?limit=100"), Some(token), None).await;
-    page["contacts"].as_array().unwrap().iter().map(|c| (c["email"].as_str().unwrap().to_string(), c["id"].as_str().unwrap().to_string())).collect()
+    page["contacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["email"].as_str().unwrap().to_string(), c["id"].as_str().unwrap().to_string()))
+        .collect()
 }
 
 pub async fn tick_dispatch(host: &DevHost) -> Value {
@@ -148,25 +163,51 @@ async fn a_default_cadence_sends_each_step_once_at_its_local_time_and_replies_an
     let email = "ann@acme.example";
     let (owner, ws) = sign_up(&host, email, "growth").await;
     // Good Friday and Easter Monday; Berlin moves to summer time on Sunday 28 March.
-    ok(&host, Method::PATCH, &format!("/v1/workspaces/{ws}"), &owner, json!({
-        "holidays": ["2027-03-26", "2027-03-29"], "postal_address": "Acme GmbH, Hauptstraße 1, 10115 Berlin",
-    }))
+    ok(
+        &host,
+        Method::PATCH,
+        &format!("/v1/workspaces/{ws}"),
+        &owner,
+        json!({
+            "holidays": ["2027-03-26", "2027-03-29"], "postal_address": "Acme GmbH, Hauptstraße 1, 10115 Berlin",
+        }),
+    )
     .await;
     let mailbox = smtp_mailbox(&host, &owner, &ws, &sink).await;
     let sequence = default_sequence(&host, &owner, &ws, &mailbox, true).await;
-    let report = import(&host, &owner, &ws, "\u{feff}email,first_name,last_name,company,website,timezone\r\n\
+    let report = import(
+        &host,
+        &owner,
+        &ws,
+        "\u{feff}email,first_name,last_name,company,website,timezone\r\n\
         anna@berlin-gmbh.example,Anna,Schmidt,Berlin GmbH,berlin-gmbh.example,Europe/Berlin\r\n\
         bob@nyc-corp.example,Bob,Miller,NYC Corp,nyc-corp.example,America/New_York\r\n\
         carla@replyco.example,Carla,Rossi,ReplyCo,replyco.example,Europe/Berlin\r\n\
         dan@unsubco.example,Dan,Weber,UnsubCo,unsubco.example,Europe/Berlin\r\n\
-        not-an-address,Nobody,,,,\r\n").await;
+        not-an-address,Nobody,,,,\r\n",
+    )
+    .await;
     assert_eq!((report["created"].as_u64(), report["errors"].as_array().unwrap().len()), (Some(4), 1), "{report}");
     assert_eq!(report["errors"][0]["line"], 6, "{report}");
     let ids = contact_ids(&host, &owner, &ws).await;
-    let enrolled = ok(&host, Method::POST, &format!("/v1/workspaces/{ws}/sequences/{sequence}/enrollments"), &owner, json!({ "contact_ids": ids.values().collect::<Vec<_>>() })).await;
+    let enrolled = ok(
+        &host,
+        Method::POST,
+        &format!("/v1/workspaces/{ws}/sequences/{sequence}/enrollments"),
+        &owner,
+        json!({ "contact_ids": ids.values().collect::<Vec<_>>() }),
+    )
+    .await;
     assert_eq!(enrolled["enrolled"].as_array().unwrap().len(), 4, "{enrolled}");
     // Enrolling again changes nothing.
-    let again = ok(&host, Method::POST, &format!("/v1/workspaces/{ws}/sequences/{sequence}/enrollments"), &owner, json!({ "contact_ids": ids.values().collect::<Vec<_>>() })).await;
+    let again = ok(
+        &host,
+        Method::POST,
+        &format!("/v1/workspaces/{ws}/sequences/{sequence}/enrollments"),
+        &owner,
+        json!({ "contact_ids": ids.values().collect::<Vec<_>>() }),
+    )
+    .await;
     assert!(again["skipped"].as_array().unwrap().iter().all(|s| s["reason"] == "already_enrolled"), "{again}");
 
     let anna = "anna@berlin-gmbh.example";
@@ -174,8 +215,18 @@ async fn a_default_cadence_sends_each_step_once_at_its_local_time_and_replies_an
     let carla = "carla@replyco.example";
     let dan = "dan@unsubco.example";
     // Written out by hand from a calendar, not computed by the code under test.
-    let berlin = [datetime!(2027-03-23 09:00 UTC), datetime!(2027-03-25 09:00 UTC), datetime!(2027-04-01 08:00 UTC), datetime!(2027-04-14 08:00 UTC)];
-    let new_york = [datetime!(2027-03-23 12:00 UTC), datetime!(2027-03-25 12:00 UTC), datetime!(2027-04-01 12:00 UTC), datetime!(2027-04-14 12:00 UTC)];
+    let berlin = [
+        datetime!(2027-03-23 09:00 UTC),
+        datetime!(2027-03-25 09:00 UTC),
+        datetime!(2027-04-01 08:00 UTC),
+        datetime!(2027-04-14 08:00 UTC),
+    ];
+    let new_york = [
+        datetime!(2027-03-23 12:00 UTC),
+        datetime!(2027-03-25 12:00 UTC),
+        datetime!(2027-04-01 12:00 UTC),
+        datetime!(2027-04-14 12:00 UTC),
+    ];
     let mut expected: Vec<(OffsetDateTime, &str, usize)> = Vec::new();
     for (i, at) in berlin.iter().enumerate() {
         expected.push((*at, anna, i));
@@ -225,7 +276,8 @@ async fn a_default_cadence_sends_each_step_once_at_its_local_time_and_replies_an
                 eventually(&format!("{who}'s enrollment stopped"), Duration::from_secs(30), || {
                     let (host, ws, owner, enrollment) = (&host, &ws, &owner, &enrollment);
                     async move {
-                        let (_, e) = call(host, Method::GET, &format!("/v1/workspaces/{ws}/enrollments/{enrollment}"), Some(owner), None).await;
+                        let (_, e) =
+                            call(host, Method::GET, &format!("/v1/workspaces/{ws}/enrollments/{enrollment}"), Some(owner), None).await;
                         (e["state"]["state"] == "stopped" && e["state"]["reason"] == reason).then_some(())
                     }
                 })
@@ -260,7 +312,10 @@ async fn a_default_cadence_sends_each_step_once_at_its_local_time_and_replies_an
             }
         }
     }
-    assert!(sink.messages().iter().all(|m| m.tls && m.authenticated_as.as_deref() == Some("ann")), "STARTTLS and AUTH on every conversation");
+    assert!(
+        sink.messages().iter().all(|m| m.tls && m.authenticated_as.as_deref() == Some("ann")),
+        "STARTTLS and AUTH on every conversation"
+    );
     assert!(!captured_logs().contains(SMTP_PASSWORD), "the SMTP password never reaches a log line");
     host.stop().await;
 }
@@ -294,7 +349,8 @@ fn uuid_like() -> String {
 /// What a mail client does with `List-Unsubscribe-Post: List-Unsubscribe=One-Click`.
 pub async fn one_click_unsubscribe(host: &DevHost, message: &[u8]) {
     let list_unsubscribe = header(message, "List-Unsubscribe").unwrap();
-    let url = list_unsubscribe.split(',').map(|p| p.trim().trim_matches(['<', '>'])).find(|u| u.starts_with("https://")).unwrap().to_string();
+    let url =
+        list_unsubscribe.split(',').map(|p| p.trim().trim_matches(['<', '>'])).find(|u| u.starts_with("https://")).unwrap().to_string();
     // The dev host serves the same address over plain http.
     let url = url.replacen("https://", "http://", 1);
     assert!(url.starts_with(&host.base_url()), "{url}");
@@ -317,19 +373,31 @@ async fn templates_are_checked_when_saved_and_rendering_problems_show_at_preview
     let host = tern_tests::start_dev_host("templates").await;
     let (owner, ws) = sign_up(&host, "ann@acme.example", "growth").await;
     let path = format!("/v1/workspaces/{ws}/templates");
-    let (status, error) = call(&host, Method::POST, &path, Some(&owner), Some(json!({ "name": "t", "subject": "Hi {{frist_name}}", "text": "x" }))).await;
+    let (status, error) =
+        call(&host, Method::POST, &path, Some(&owner), Some(json!({ "name": "t", "subject": "Hi {{frist_name}}", "text": "x" }))).await;
     assert_eq!((status, error["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("unknown_variables")), "{error}");
     assert!(error["error"]["message"].as_str().unwrap().contains("{{frist_name}}"));
-    let (status, error) = call(&host, Method::POST, &path, Some(&owner), Some(json!({ "name": "t", "subject": "Hi {{first_name", "text": "x" }))).await;
+    let (status, error) =
+        call(&host, Method::POST, &path, Some(&owner), Some(json!({ "name": "t", "subject": "Hi {{first_name", "text": "x" }))).await;
     assert_eq!((status, error["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_template")), "{error}");
     // A custom field becomes usable once the workspace has it.
-    let (status, _) = call(&host, Method::POST, &path, Some(&owner), Some(json!({ "name": "t", "subject": "About {{industry}}", "text": "x" }))).await;
+    let (status, _) =
+        call(&host, Method::POST, &path, Some(&owner), Some(json!({ "name": "t", "subject": "About {{industry}}", "text": "x" }))).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     ok(&host, Method::PATCH, &format!("/v1/workspaces/{ws}"), &owner, json!({ "custom_fields": ["industry"] })).await;
     let strict = ok(&host, Method::POST, &path, &owner, json!({ "name": "strict", "subject": "Hi {{first_name}}", "text": "About {{industry}} at {{company | your company}}", "html": "<p>Hi {{first_name}}</p>" })).await;
-    let lenient = ok(&host, Method::POST, &path, &owner, json!({ "name": "lenient", "subject": "Hi {{first_name | there}}", "text": "Hello" })).await;
-    let nameless = ok(&host, Method::POST, &format!("/v1/workspaces/{ws}/contacts"), &owner, json!({ "email": "someone@customer.example" })).await;
-    let named = ok(&host, Method::POST, &format!("/v1/workspaces/{ws}/contacts"), &owner, json!({ "email": "eve@customer.example", "first_name": "<b>Eve</b>", "custom": { "industry": "robots" } })).await;
+    let lenient =
+        ok(&host, Method::POST, &path, &owner, json!({ "name": "lenient", "subject": "Hi {{first_name | there}}", "text": "Hello" })).await;
+    let nameless =
+        ok(&host, Method::POST, &format!("/v1/workspaces/{ws}/contacts"), &owner, json!({ "email": "someone@customer.example" })).await;
+    let named = ok(
+        &host,
+        Method::POST,
+        &format!("/v1/workspaces/{ws}/contacts"),
+        &owner,
+        json!({ "email": "eve@customer.example", "first_name": "<b>Eve</b>", "custom": { "industry": "robots" } }),
+    )
+    .await;
     let preview = |template: &Value, contact: &Value| {
         let path = format!("/v1/workspaces/{ws}/templates/{}/preview", template["id"].as_str().unwrap());
         let body = json!({ "contact_id": contact["id"] });
@@ -345,9 +413,30 @@ async fn templates_are_checked_when_saved_and_rendering_problems_show_at_preview
     assert_eq!(rendered["text"], "About robots at your company");
     assert_eq!(rendered["html"], "<p>Hi &lt;b&gt;Eve&lt;/b&gt;</p>", "values are escaped in HTML");
     // Enrolling a contact a step cannot render for is refused for that contact, before anything is sent.
-    let mailbox = ok(&host, Method::POST, &format!("/v1/workspaces/{ws}/mailboxes"), &owner, json!({ "name": "m", "from_email": "ann@acme.example", "provider": { "kind": "ses" } })).await;
-    let sequence = ok(&host, Method::POST, &format!("/v1/workspaces/{ws}/sequences"), &owner, json!({ "name": "s", "mailbox_id": mailbox["id"], "steps": [{ "template_id": strict["id"] }] })).await;
-    let report = ok(&host, Method::POST, &format!("/v1/workspaces/{ws}/sequences/{}/enrollments", sequence["id"].as_str().unwrap()), &owner, json!({ "contact_ids": [nameless["id"], named["id"]] })).await;
+    let mailbox = ok(
+        &host,
+        Method::POST,
+        &format!("/v1/workspaces/{ws}/mailboxes"),
+        &owner,
+        json!({ "name": "m", "from_email": "ann@acme.example", "provider": { "kind": "ses" } }),
+    )
+    .await;
+    let sequence = ok(
+        &host,
+        Method::POST,
+        &format!("/v1/workspaces/{ws}/sequences"),
+        &owner,
+        json!({ "name": "s", "mailbox_id": mailbox["id"], "steps": [{ "template_id": strict["id"] }] }),
+    )
+    .await;
+    let report = ok(
+        &host,
+        Method::POST,
+        &format!("/v1/workspaces/{ws}/sequences/{}/enrollments", sequence["id"].as_str().unwrap()),
+        &owner,
+        json!({ "contact_ids": [nameless["id"], named["id"]] }),
+    )
+    .await;
     assert_eq!(report["enrolled"], json!([named["id"]]), "{report}");
     assert_eq!(report["skipped"][0]["reason"], "missing_values");
 
@@ -359,19 +448,38 @@ async fn templates_are_checked_when_saved_and_rendering_problems_show_at_preview
     };
     assert_eq!(upload("run.exe", "application/x-msdownload", b"MZ".to_vec()).await.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
     assert_eq!(upload("fake.pdf", "application/pdf", b"MZ not a pdf".to_vec()).await.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(upload("big.pdf", "application/pdf", [b"%PDF-".to_vec(), vec![b'x'; 3 * 1024 * 1024 + 1]].concat()).await.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(
+        upload("big.pdf", "application/pdf", [b"%PDF-".to_vec(), vec![b'x'; 3 * 1024 * 1024 + 1]].concat()).await.status(),
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
     let stored = upload("deck.pdf", "application/pdf", b"%PDF-1.7 a tiny deck".to_vec()).await;
     assert_eq!(stored.status(), StatusCode::CREATED);
     let attachment: Value = stored.json().await.unwrap();
-    let head = host.clients.s3.head_object().bucket(&host.config.bucket).key(attachment["object_key"].as_str().unwrap()).send().await.unwrap();
+    let head =
+        host.clients.s3.head_object().bucket(&host.config.bucket).key(attachment["object_key"].as_str().unwrap()).send().await.unwrap();
     let (_, workspace) = call(&host, Method::GET, &format!("/v1/workspaces/{ws}"), Some(&owner), None).await;
     assert_eq!(head.server_side_encryption, Some(aws_sdk_s3::types::ServerSideEncryption::AwsKms));
     let key_id = head.ssekms_key_id.unwrap_or_default();
-    let workspace_key = host.clients.kms.describe_key().key_id(format!("alias/tern/ws/{ws}")).send().await.unwrap().key_metadata.unwrap().key_id;
+    let workspace_key =
+        host.clients.kms.describe_key().key_id(format!("alias/tern/ws/{ws}")).send().await.unwrap().key_metadata.unwrap().key_id;
     assert!(key_id.ends_with(&workspace_key), "encrypted under the workspace's key, not the platform's: {key_id} {workspace}");
-    let with_attachment = ok(&host, Method::POST, &path, &owner, json!({ "name": "a", "subject": "Deck", "text": "Attached.", "attachment_ids": [attachment["id"]] })).await;
+    let with_attachment = ok(
+        &host,
+        Method::POST,
+        &path,
+        &owner,
+        json!({ "name": "a", "subject": "Deck", "text": "Attached.", "attachment_ids": [attachment["id"]] }),
+    )
+    .await;
     assert_eq!(with_attachment["attachment_ids"][0], attachment["id"]);
-    let (status, _) = call(&host, Method::POST, &path, Some(&owner), Some(json!({ "name": "a", "subject": "x", "text": "y", "attachment_ids": ["nope"] }))).await;
+    let (status, _) = call(
+        &host,
+        Method::POST,
+        &path,
+        Some(&owner),
+        Some(json!({ "name": "a", "subject": "x", "text": "y", "attachment_ids": ["nope"] })),
+    )
+    .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     host.stop().await;
 }
@@ -380,13 +488,19 @@ async fn templates_are_checked_when_saved_and_rendering_problems_show_at_preview
 async fn contacts_merge_by_address_flag_free_mail_and_role_accounts_and_export_as_csv() {
     let host = tern_tests::start_dev_host("contacts").await;
     let (owner, ws) = sign_up(&host, "ann@acme.example", "growth").await;
-    let report = import(&host, &owner, &ws, "E-Mail;Vorname;Firma;Industry Vertical;Work Email\n\
+    let report = import(
+        &host,
+        &owner,
+        &ws,
+        "E-Mail;Vorname;Firma;Industry Vertical;Work Email\n\
         lena@firma.example;Lena;Firma GmbH;Robots;\n\
         LENA@Firma.example;Lena-Marie;;;\n\
         info@firma.example;;Firma GmbH;;\n\
         someone@gmail.com;Sam;;;\n\
         tom.private@gmail.com;Tom;;;tom@firma.example\n\
-        no address here;Mallory;;;\n").await;
+        no address here;Mallory;;;\n",
+    )
+    .await;
     assert_eq!((report["created"].as_u64(), report["merged"].as_u64()), (Some(4), Some(1)), "{report}");
     assert_eq!(report["errors"].as_array().unwrap().len(), 1, "a row without an address is reported: {report}");
     assert_eq!(report["columns"]["Industry Vertical"], "custom:industry_vertical", "{report}");
@@ -398,7 +512,11 @@ async fn contacts_merge_by_address_flag_free_mail_and_role_accounts_and_export_a
     assert_eq!(tom["contacts"][0]["free_mail"], false);
     let (_, page) = call(&host, Method::GET, &format!("/v1/workspaces/{ws}/contacts?q=lena"), Some(&owner), None).await;
     let lena = &page["contacts"][0];
-    assert_eq!((lena["email"].as_str(), lena["first_name"].as_str(), lena["company"].as_str()), (Some("lena@firma.example"), Some("Lena-Marie"), Some("Firma GmbH")), "{page}");
+    assert_eq!(
+        (lena["email"].as_str(), lena["first_name"].as_str(), lena["company"].as_str()),
+        (Some("lena@firma.example"), Some("Lena-Marie"), Some("Firma GmbH")),
+        "{page}"
+    );
     assert_eq!(lena["custom"]["industry_vertical"], "Robots");
     assert_eq!(lena["domain"], "firma.example");
     let (_, roles) = call(&host, Method::GET, &format!("/v1/workspaces/{ws}/contacts?role_account=true"), Some(&owner), None).await;
@@ -420,13 +538,33 @@ async fn contacts_merge_by_address_flag_free_mail_and_role_accounts_and_export_a
     }
     assert_eq!(seen.len(), 4, "{seen:?}");
     // A duplicate through the API merges too (200, not 201).
-    let (status, merged) = call(&host, Method::POST, &format!("/v1/workspaces/{ws}/contacts"), Some(&owner), Some(json!({ "email": " Lena@FIRMA.example ", "title": "CTO" }))).await;
+    let (status, merged) = call(
+        &host,
+        Method::POST,
+        &format!("/v1/workspaces/{ws}/contacts"),
+        Some(&owner),
+        Some(json!({ "email": " Lena@FIRMA.example ", "title": "CTO" })),
+    )
+    .await;
     assert_eq!((status, merged["title"].as_str()), (StatusCode::OK, Some("CTO")));
-    let (status, error) = call(&host, Method::POST, &format!("/v1/workspaces/{ws}/contacts"), Some(&owner), Some(json!({ "email": "not an address" }))).await;
+    let (status, error) =
+        call(&host, Method::POST, &format!("/v1/workspaces/{ws}/contacts"), Some(&owner), Some(json!({ "email": "not an address" }))).await;
     assert_eq!((status, error["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_email")));
 
-    ok(&host, Method::PATCH, &format!("/v1/workspaces/{ws}/contacts/{}", lena["id"].as_str().unwrap()), &owner, json!({ "title": "=cmd|' /C calc'!A0" })).await;
-    let export = reqwest::Client::new().get(format!("{}/v1/workspaces/{ws}/contacts/export", host.base_url())).bearer_auth(&owner).send().await.unwrap();
+    ok(
+        &host,
+        Method::PATCH,
+        &format!("/v1/workspaces/{ws}/contacts/{}", lena["id"].as_str().unwrap()),
+        &owner,
+        json!({ "title": "=cmd|' /C calc'!A0" }),
+    )
+    .await;
+    let export = reqwest::Client::new()
+        .get(format!("{}/v1/workspaces/{ws}/contacts/export", host.base_url()))
+        .bearer_auth(&owner)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(export.status(), StatusCode::OK);
     assert!(export.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
     let csv = export.text().await.unwrap();

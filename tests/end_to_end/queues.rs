@@ -14,15 +14,8 @@ use tern_tests::{aws_endpoint, eventually, queue_depth, start_dev_host, unique_p
 async fn queue_pair(sqs: &aws_sdk_sqs::Client, max_receives: u32) -> (String, String) {
     let prefix = unique_prefix("q");
     let dlq = sqs.create_queue().queue_name(format!("{prefix}-dlq")).send().await.unwrap().queue_url.unwrap();
-    let dlq_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&dlq)
-        .attribute_names(A::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap()[&A::QueueArn]
+    let dlq_arn = sqs.get_queue_attributes().queue_url(&dlq).attribute_names(A::QueueArn).send().await.unwrap().attributes.unwrap()
+        [&A::QueueArn]
         .clone();
     let redrive = serde_json::json!({ "deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receives });
     let queue = sqs
@@ -81,9 +74,8 @@ fn counting_poller(
 async fn send_batch(sqs: &aws_sdk_sqs::Client, queue_url: &str, bodies: &[&str]) {
     let mut request = sqs.send_message_batch().queue_url(queue_url);
     for (i, body) in bodies.iter().enumerate() {
-        request = request.entries(
-            aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder().id(i.to_string()).message_body(*body).build().unwrap(),
-        );
+        request = request
+            .entries(aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder().id(i.to_string()).message_body(*body).build().unwrap());
     }
     assert!(request.send().await.unwrap().failed.is_empty());
 }
@@ -101,10 +93,8 @@ async fn a_partially_failed_batch_redelivers_only_the_failed_records_until_they_
     let running = tokio::spawn(poller::run(poller));
     send_batch(&sqs, &queue, &["ok-1", "fail-1", "ok-2"]).await;
 
-    eventually("the failed record in the DLQ", Duration::from_secs(30), || async {
-        (queue_depth(&sqs, &dlq).await == 1).then_some(())
-    })
-    .await;
+    eventually("the failed record in the DLQ", Duration::from_secs(30), || async { (queue_depth(&sqs, &dlq).await == 1).then_some(()) })
+        .await;
     stop.send(true).unwrap();
     running.await.unwrap();
 
@@ -126,10 +116,8 @@ async fn without_batch_item_failures_one_failure_redelivers_the_whole_batch() {
     let running = tokio::spawn(poller::run(poller));
     send_batch(&sqs, &queue, &["ok-1", "fail-1"]).await;
 
-    eventually("the whole batch in the DLQ", Duration::from_secs(30), || async {
-        (queue_depth(&sqs, &dlq).await == 2).then_some(())
-    })
-    .await;
+    eventually("the whole batch in the DLQ", Duration::from_secs(30), || async { (queue_depth(&sqs, &dlq).await == 2).then_some(()) })
+        .await;
     stop.send(true).unwrap();
     running.await.unwrap();
     let counts = deliveries.lock().unwrap().clone();
@@ -149,10 +137,8 @@ async fn a_poison_job_lands_in_its_dead_letter_queue_through_the_dev_host() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
 
     sqs.send_message().queue_url(&queue).message_body("{\"not\": \"a classify job\"}").send().await.unwrap();
-    eventually("the poison job in ClassifyDLQ", Duration::from_secs(40), || async {
-        (queue_depth(sqs, &dlq).await == 1).then_some(())
-    })
-    .await;
+    eventually("the poison job in ClassifyDLQ", Duration::from_secs(40), || async { (queue_depth(sqs, &dlq).await == 1).then_some(()) })
+        .await;
     let parked = sqs
         .receive_message()
         .queue_url(&dlq)

@@ -107,7 +107,10 @@ async fn items_carry_their_windows_and_shortening_a_window_reaches_existing_item
 
     // The defaults, as the workspace shows them.
     let (_, workspace) = call(&host, Method::GET, &format!("/v1/workspaces/{ws}"), Some(&owner), None).await;
-    assert_eq!(workspace["retention"], json!({ "email_bodies_days": 60, "contact_notes_days": null, "inbound_metadata_days": 60, "logs_days": null, "audit_days": 400 }));
+    assert_eq!(
+        workspace["retention"],
+        json!({ "email_bodies_days": 60, "contact_notes_days": null, "inbound_metadata_days": 60, "logs_days": null, "audit_days": 400 })
+    );
 
     // Refused: below the floors, out of range, and without the permission.
     for (body, code) in [
@@ -125,7 +128,8 @@ async fn items_carry_their_windows_and_shortening_a_window_reaches_existing_item
     assert_eq!(status, StatusCode::FORBIDDEN, "a member may not change retention");
 
     // Windows set; existing data is none yet, so the task finds nothing to do.
-    let windows = json!({ "email_bodies_days": 20, "contact_notes_days": 100, "inbound_metadata_days": 50, "logs_days": 60, "audit_days": 800 });
+    let windows =
+        json!({ "email_bodies_days": 20, "contact_notes_days": 100, "inbound_metadata_days": 50, "logs_days": 60, "audit_days": 800 });
     let (status, changed) = patch_retention(&host, &owner, &ws, windows.clone()).await;
     assert_eq!(status, StatusCode::OK, "{changed}");
     assert_eq!(changed["retention"], windows);
@@ -135,9 +139,18 @@ async fn items_carry_their_windows_and_shortening_a_window_reaches_existing_item
     // Written under the windows: audit entry, note, inbound metadata and text, send record.
     let written_under_800 = last_audit_entry(&host, &ws, "privacy.retention_applied").await;
     assert_eq!(written_under_800.expires, written_under_800.at + 800 * DAY, "audit entries follow the audit window");
-    let contact = ok(&host, Method::POST, &format!("/v1/workspaces/{ws}/contacts"), &owner, json!({ "email": "lead@customer.example", "first_name": "Lena" })).await;
+    let contact = ok(
+        &host,
+        Method::POST,
+        &format!("/v1/workspaces/{ws}/contacts"),
+        &owner,
+        json!({ "email": "lead@customer.example", "first_name": "Lena" }),
+    )
+    .await;
     let contact_id = contact["id"].as_str().unwrap();
-    let note = ok(&host, Method::POST, &format!("/v1/workspaces/{ws}/contacts/{contact_id}/notes"), &owner, json!({ "text": "Met at the fair." })).await;
+    let note =
+        ok(&host, Method::POST, &format!("/v1/workspaces/{ws}/contacts/{contact_id}/notes"), &owner, json!({ "text": "Met at the fair." }))
+            .await;
     let note_key = ContactNote::key(contact_id, note["id"].as_str().unwrap());
     let noted_at = note["created_at"].as_i64().unwrap();
     assert_eq!(note["expires_at"].as_i64(), Some(noted_at + 100 * DAY));
@@ -146,7 +159,12 @@ async fn items_carry_their_windows_and_shortening_a_window_reaches_existing_item
     let mail = b"From: Lena <lead@customer.example>\r\nSubject: Re: hello\r\nMessage-ID: <r1@customer.example>\r\n\r\nSounds good, call me Tuesday.\r\n";
     let accepted: Value = post(&host.base_url(), mail, &format!("reply+{ws}@in.tern.test"), WEBHOOK_SECRET).await.json().await.unwrap();
     let inbound_id = accepted["id"].as_str().unwrap().to_string();
-    let message = wait_classified(&Table::new(observer_clients().dynamodb.clone(), host.config.table.clone()), WorkspaceId::parse(&ws).unwrap(), &inbound_id).await;
+    let message = wait_classified(
+        &Table::new(observer_clients().dynamodb.clone(), host.config.table.clone()),
+        WorkspaceId::parse(&ws).unwrap(),
+        &inbound_id,
+    )
+    .await;
     let received = message.received_at.unix_timestamp();
     assert_eq!(table.expires_at::<InboundMessage>(&inbound_id).await.unwrap(), Some(received + 50 * DAY));
     assert_eq!(table.expires_at::<InboundText>(&inbound_id).await.unwrap(), Some(received + 20 * DAY), "the text follows the body window");
@@ -155,7 +173,14 @@ async fn items_carry_their_windows_and_shortening_a_window_reaches_existing_item
 
     let mailbox = smtp_mailbox(&host, &owner, &ws, &sink).await;
     let sequence = default_sequence(&host, &owner, &ws, &mailbox, false).await;
-    ok(&host, Method::POST, &format!("/v1/workspaces/{ws}/sequences/{sequence}/enrollments"), &owner, json!({ "contact_ids": [contact_id] })).await;
+    ok(
+        &host,
+        Method::POST,
+        &format!("/v1/workspaces/{ws}/sequences/{sequence}/enrollments"),
+        &owner,
+        json!({ "contact_ids": [contact_id] }),
+    )
+    .await;
     eventually("the first step", Duration::from_secs(30), || async {
         tick_dispatch(&host).await;
         (!to(&sink, "lead@customer.example").is_empty()).then_some(())
@@ -165,12 +190,17 @@ async fn items_carry_their_windows_and_shortening_a_window_reaches_existing_item
         table.list_all::<SendRecord>().await.unwrap().into_iter().find(|r| matches!(r.state, tern_aws::outreach::SendState::Sent { .. }))
     })
     .await;
-    assert_eq!(table.expires_at::<SendRecord>(&send.id).await.unwrap(), Some(send.claimed_at + 60 * DAY), "the delivery log follows the logs window");
+    assert_eq!(
+        table.expires_at::<SendRecord>(&send.id).await.unwrap(),
+        Some(send.claimed_at + 60 * DAY),
+        "the delivery log follows the logs window"
+    );
 
     // Ten days on, every window is shortened: the body window (5) is already past.
     set_clock(&host, datetime!(2027-06-17 09:00 UTC));
     let owner = token(&host, OWNER).await;
-    let shorter = json!({ "email_bodies_days": 5, "contact_notes_days": 30, "inbound_metadata_days": 40, "logs_days": 30, "audit_days": 500 });
+    let shorter =
+        json!({ "email_bodies_days": 5, "contact_notes_days": 30, "inbound_metadata_days": 40, "logs_days": 30, "audit_days": 500 });
     let (status, changed) = patch_retention(&host, &owner, &ws, shorter.clone()).await;
     assert_eq!(status, StatusCode::OK, "{changed}");
     let task = wait_task(&host, &ws, changed["retention_task_id"].as_str().unwrap()).await;
@@ -187,7 +217,9 @@ async fn items_carry_their_windows_and_shortening_a_window_reaches_existing_item
     assert_eq!(notes["notes"][0]["expires_at"].as_i64(), Some(noted_at + 30 * DAY), "{notes}");
     // The audit trail: the change (old and new windows), then what the task did;
     // every entry's TTL is now at most 500 days after it.
-    let (_, audit) = call(&host, Method::GET, &format!("/v1/workspaces/{ws}/audit?action=workspace.retention_changed&limit=500"), Some(&owner), None).await;
+    let (_, audit) =
+        call(&host, Method::GET, &format!("/v1/workspaces/{ws}/audit?action=workspace.retention_changed&limit=500"), Some(&owner), None)
+            .await;
     let change = audit["entries"].as_array().unwrap().last().unwrap().clone();
     assert_eq!(change["parameters"]["old"]["audit_days"], 800, "{change}");
     assert_eq!(change["parameters"]["new"], shorter, "{change}");
@@ -199,7 +231,8 @@ async fn items_carry_their_windows_and_shortening_a_window_reaches_existing_item
     assert_eq!(signed_up.expires, signed_up.at + 400 * DAY, "one written under 400 days is not extended");
 
     // Lengthening applies to new items only: no task, existing TTLs stay.
-    let (_, longer) = patch_retention(&host, &owner, &ws, json!({ "inbound_metadata_days": 300, "audit_days": 900, "contact_notes_days": null })).await;
+    let (_, longer) =
+        patch_retention(&host, &owner, &ws, json!({ "inbound_metadata_days": 300, "audit_days": 900, "contact_notes_days": null })).await;
     assert!(longer.get("retention_task_id").is_none(), "{longer}");
     assert_eq!(longer["retention"]["contact_notes_days"], Value::Null, "null is the default again (kept until deleted)");
     assert_eq!(table.expires_at::<InboundMessage>(&inbound_id).await.unwrap(), Some(received + 40 * DAY));
@@ -213,7 +246,8 @@ async fn contact_notes_are_sealed_scoped_to_roles_and_deleted_with_their_contact
     let (owner, ws) = sign_up(&host, "ann@notes.example", "growth").await;
     let (readonly, _) = join(&host, &owner, &ws, "ro@notes.example", "readonly").await;
     let (other_owner, other_ws) = sign_up(&host, "eve@other.example", "growth").await;
-    let contact = ok(&host, Method::POST, &format!("/v1/workspaces/{ws}/contacts"), &owner, json!({ "email": "lead@customer.example" })).await;
+    let contact =
+        ok(&host, Method::POST, &format!("/v1/workspaces/{ws}/contacts"), &owner, json!({ "email": "lead@customer.example" })).await;
     let notes = format!("/v1/workspaces/{ws}/contacts/{}/notes", contact["id"].as_str().unwrap());
 
     let first = ok(&host, Method::POST, &notes, &owner, json!({ "text": "Prefers calls after 4pm.\nAsk about the Berlin office." })).await;
@@ -251,7 +285,8 @@ async fn contact_notes_are_sealed_scoped_to_roles_and_deleted_with_their_contact
     assert_eq!(status, StatusCode::NOT_FOUND, "already gone");
     let (_, listed) = call(&host, Method::GET, &notes, Some(&owner), None).await;
     assert_eq!(listed["notes"].as_array().unwrap().len(), 1);
-    let (status, _) = call(&host, Method::DELETE, &format!("/v1/workspaces/{ws}/contacts/{}", contact["id"].as_str().unwrap()), Some(&owner), None).await;
+    let (status, _) =
+        call(&host, Method::DELETE, &format!("/v1/workspaces/{ws}/contacts/{}", contact["id"].as_str().unwrap()), Some(&owner), None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert!(scoped(&host, &ws).list_all::<ContactNote>().await.unwrap().is_empty(), "the contact's notes went with it");
     let (_, audit) = call(&host, Method::GET, &format!("/v1/workspaces/{ws}/audit?action=contact.&limit=500"), Some(&owner), None).await;

@@ -38,8 +38,14 @@ pub(crate) async fn support_account(host: &DevHost, email: &str) -> String {
 /// An API key of `ws` with exactly `scopes`, made by `token`'s holder.
 pub(crate) async fn key_with(host: &DevHost, token: &str, ws: &str, scopes: &[Scope]) -> (String, String) {
     let scopes: Vec<String> = scopes.iter().map(ToString::to_string).collect();
-    let (status, created) =
-        call(host, Method::POST, &format!("/v1/workspaces/{ws}/api-keys"), Some(token), Some(json!({ "name": "matrix", "scopes": scopes }))).await;
+    let (status, created) = call(
+        host,
+        Method::POST,
+        &format!("/v1/workspaces/{ws}/api-keys"),
+        Some(token),
+        Some(json!({ "name": "matrix", "scopes": scopes })),
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED, "{scopes:?}: {created}");
     (created["key"].as_str().unwrap().to_string(), created["id"].as_str().unwrap().to_string())
 }
@@ -164,7 +170,13 @@ fn workspace_operations(document: &Value) -> Vec<Operation> {
                 None => assert!(keys.is_empty(), "{name}: sessions only, yet it names a key scope"),
             }
             let body_schema = operation.pointer("/requestBody/content/application~1json/schema").cloned();
-            operations.push(Operation { method: method.to_uppercase().parse().unwrap(), template: template.clone(), permission, scope, body_schema });
+            operations.push(Operation {
+                method: method.to_uppercase().parse().unwrap(),
+                template: template.clone(),
+                permission,
+                scope,
+                body_schema,
+            });
         }
     }
     assert!(unstated.is_empty(), "operations without an access statement (add them to functions/api/src/policy.rs): {unstated:?}");
@@ -214,7 +226,11 @@ async fn every_documented_route_admits_exactly_the_roles_and_the_key_scope_it_st
             if role.has(op.permission) {
                 assert!(allowed(status), "{role} {name}: {status} {answer}");
             } else {
-                assert_eq!((status, answer["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")), "{role} {name}: {answer}");
+                assert_eq!(
+                    (status, answer["error"]["code"].as_str()),
+                    (StatusCode::FORBIDDEN, Some("forbidden")),
+                    "{role} {name}: {answer}"
+                );
             }
         }
         match op.scope {
@@ -222,11 +238,19 @@ async fn every_documented_route_admits_exactly_the_roles_and_the_key_scope_it_st
                 let (status, answer) = call(&host, op.method.clone(), &path, Some(&exact[&scope]), body.clone()).await;
                 assert!(allowed(status), "key with {scope} on {name}: {status} {answer}");
                 let (status, answer) = call(&host, op.method.clone(), &path, Some(&others[&scope]), body.clone()).await;
-                assert_eq!((status, answer["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")), "key without {scope} on {name}: {answer}");
+                assert_eq!(
+                    (status, answer["error"]["code"].as_str()),
+                    (StatusCode::FORBIDDEN, Some("forbidden")),
+                    "key without {scope} on {name}: {answer}"
+                );
             }
             None => {
                 let (status, answer) = call(&host, op.method.clone(), &path, Some(&every), body.clone()).await;
-                assert_eq!((status, answer["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")), "a key on people-only {name}: {answer}");
+                assert_eq!(
+                    (status, answer["error"]["code"].as_str()),
+                    (StatusCode::FORBIDDEN, Some("forbidden")),
+                    "a key on people-only {name}: {answer}"
+                );
             }
         }
     }
@@ -240,8 +264,16 @@ async fn every_documented_route_admits_exactly_the_roles_and_the_key_scope_it_st
             let path = template.replace("{session_id}", NOBODY);
             let method: Method = method.to_uppercase().parse().unwrap();
             let body = operation.get("requestBody").map(|_| json!({}));
-            assert_eq!(call(&host, method.clone(), &path, None, body.clone()).await.0, StatusCode::UNAUTHORIZED, "anonymous {method} {template}");
-            assert_eq!(call(&host, method.clone(), &path, Some(&every), body).await.0, StatusCode::UNAUTHORIZED, "a key on {method} {template}");
+            assert_eq!(
+                call(&host, method.clone(), &path, None, body.clone()).await.0,
+                StatusCode::UNAUTHORIZED,
+                "anonymous {method} {template}"
+            );
+            assert_eq!(
+                call(&host, method.clone(), &path, Some(&every), body).await.0,
+                StatusCode::UNAUTHORIZED,
+                "a key on {method} {template}"
+            );
         }
     }
     host.stop().await;
@@ -258,16 +290,27 @@ async fn objects_of(host: &DevHost, token: &str, ws: &str, user_id: &str) -> BTr
         }
     };
     let id = |v: &Value| v["id"].as_str().unwrap().to_string();
-    let contact = create(format!("/v1/workspaces/{ws}/contacts"), Some(json!({ "email": "cto@customer.example", "first_name": "Cy", "title": "CTO" }))).await;
-    let template = create(format!("/v1/workspaces/{ws}/templates"), Some(json!({ "name": "t", "subject": "Hi {{first_name}}", "text": "Hello" }))).await;
-    let mailbox =
-        create(format!("/v1/workspaces/{ws}/mailboxes"), Some(json!({ "name": "m", "from_email": "bob@globex.example", "provider": { "kind": "ses" } }))).await;
+    let contact = create(
+        format!("/v1/workspaces/{ws}/contacts"),
+        Some(json!({ "email": "cto@customer.example", "first_name": "Cy", "title": "CTO" })),
+    )
+    .await;
+    let template =
+        create(format!("/v1/workspaces/{ws}/templates"), Some(json!({ "name": "t", "subject": "Hi {{first_name}}", "text": "Hello" })))
+            .await;
+    let mailbox = create(
+        format!("/v1/workspaces/{ws}/mailboxes"),
+        Some(json!({ "name": "m", "from_email": "bob@globex.example", "provider": { "kind": "ses" } })),
+    )
+    .await;
     let sequence = create(
         format!("/v1/workspaces/{ws}/sequences"),
         Some(json!({ "name": "s", "mailbox_id": mailbox["id"], "steps": [{ "template_id": template["id"] }] })),
     )
     .await;
-    let enrolled = create(format!("/v1/workspaces/{ws}/sequences/{}/enrollments", id(&sequence)), Some(json!({ "contact_ids": [contact["id"]] }))).await;
+    let enrolled =
+        create(format!("/v1/workspaces/{ws}/sequences/{}/enrollments", id(&sequence)), Some(json!({ "contact_ids": [contact["id"]] })))
+            .await;
     assert_eq!(enrolled["enrolled"].as_array().unwrap().len(), 1, "{enrolled}");
     let note = create(format!("/v1/workspaces/{ws}/contacts/{}/notes", id(&contact)), Some(json!({ "text": "Met at the fair." }))).await;
     let task = create(format!("/v1/workspaces/{ws}/privacy/exports"), None).await;
@@ -324,14 +367,19 @@ async fn another_tenants_workspace_and_ids_are_not_found_on_every_documented_rou
         let body = op.body_schema.as_ref().map(|schema| sample_body(&document, schema, &hints));
         for token in [&ann, &ann_key] {
             let (status, answer) = call(&host, op.method.clone(), &op.path(&bobs), Some(token), body.clone()).await;
-            assert_eq!((status, answer["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")), "{name} in the other workspace: {answer}");
+            assert_eq!(
+                (status, answer["error"]["code"].as_str()),
+                (StatusCode::NOT_FOUND, Some("not_found")),
+                "{name} in the other workspace: {answer}"
+            );
         }
         if op.has_object_params() {
             let (status, answer) = call(&host, op.method.clone(), &op.path(&in_ann), Some(&ann), body.clone()).await;
             // 404, or a check of the body's content made before any look-up (which
             // reveals nothing); a body refused for its shape never reached the look-up.
             assert!(
-                status == StatusCode::NOT_FOUND || (status == StatusCode::UNPROCESSABLE_ENTITY && answer["error"]["code"] != "invalid_fields"),
+                status == StatusCode::NOT_FOUND
+                    || (status == StatusCode::UNPROCESSABLE_ENTITY && answer["error"]["code"] != "invalid_fields"),
                 "{name} with the other workspace's ids: {status} {answer} (if the body was refused, add a hint for its field)"
             );
         }
@@ -349,7 +397,10 @@ async fn another_tenants_workspace_and_ids_are_not_found_on_every_documented_rou
     let keys = get(format!("/v1/workspaces/{bob_ws}/api-keys")).await;
     assert!(keys.as_array().unwrap().iter().all(|k| k["revoked_at"].is_null()), "bob's key survived: {keys}");
     assert_eq!(get(format!("/v1/workspaces/{bob_ws}/contacts/{}", bobs["contact_id"])).await["title"], "CTO");
-    assert_eq!(get(format!("/v1/workspaces/{bob_ws}/contacts/{}/notes", bobs["contact_id"])).await["notes"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        get(format!("/v1/workspaces/{bob_ws}/contacts/{}/notes", bobs["contact_id"])).await["notes"].as_array().map(Vec::len),
+        Some(1)
+    );
     assert_eq!(get(format!("/v1/workspaces/{bob_ws}/templates/{}", bobs["template_id"])).await["text"], "Hello");
     assert_eq!(get(format!("/v1/workspaces/{bob_ws}/enrollments/{}", bobs["enrollment_id"])).await["state"]["state"], "active");
     assert_eq!(get(format!("/v1/workspaces/{bob_ws}/mailboxes/{}", bobs["mailbox_id"])).await["daily_cap"], 200);

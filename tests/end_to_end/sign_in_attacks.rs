@@ -30,12 +30,23 @@ async fn sign_up(host: &DevHost, email: &str) -> Account {
 }
 
 async fn advance(host: &DevHost, seconds: i64) {
-    let response = reqwest::Client::new().post(format!("{}/_dev/clock/advance", host.base_url())).json(&json!({ "seconds": seconds })).send().await.unwrap();
+    let response = reqwest::Client::new()
+        .post(format!("{}/_dev/clock/advance", host.base_url()))
+        .json(&json!({ "seconds": seconds }))
+        .send()
+        .await
+        .unwrap();
     assert!(response.status().is_success());
 }
 
 /// One request, owned, so it can run on its own task.
-fn request(host: &DevHost, method: Method, path: &str, token: Option<&str>, body: Value) -> impl Future<Output = (StatusCode, Value)> + Send + 'static {
+fn request(
+    host: &DevHost,
+    method: Method,
+    path: &str,
+    token: Option<&str>,
+    body: Value,
+) -> impl Future<Output = (StatusCode, Value)> + Send + 'static {
     let url = format!("{}{path}", host.base_url());
     let token = token.map(String::from);
     async move {
@@ -112,7 +123,8 @@ async fn enable_two_factor(host: &DevHost, access: &str) -> (String, Vec<String>
     let (status, setup) = call(host, Method::POST, "/v1/me/2fa/setup", Some(access), Some(json!({ "password": PASSWORD }))).await;
     assert_eq!(status, StatusCode::OK, "{setup}");
     let secret = setup["secret"].as_str().unwrap().to_string();
-    let (status, confirmed) = call(host, Method::POST, "/v1/me/2fa/confirm", Some(access), Some(json!({ "code": totp(host, &secret, 0) }))).await;
+    let (status, confirmed) =
+        call(host, Method::POST, "/v1/me/2fa/confirm", Some(access), Some(json!({ "code": totp(host, &secret, 0) }))).await;
     assert_eq!(status, StatusCode::OK, "{confirmed}");
     // The confirming code's time step is spent: the next code is a fresh step's.
     advance(host, 31).await;
@@ -163,15 +175,20 @@ async fn brute_forcing_totp_through_disable_2fa_is_throttled() {
     assert_eq!(code_of(&answer), (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"), "one counter for the account");
     // Without the password, a code alone never gets 2FA turned off.
     advance(&host, 16 * 60).await;
-    let (status, body) = sign_in(&host, json!({ "email": "ann@acme.example", "password": PASSWORD, "totp_code": totp(&host, &secret, 0) })).await;
+    let (status, body) =
+        sign_in(&host, json!({ "email": "ann@acme.example", "password": PASSWORD, "totp_code": totp(&host, &secret, 0) })).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let access = body["access_token"].as_str().unwrap().to_string();
     advance(&host, 31).await;
-    let answer = call(&host, Method::DELETE, "/v1/me/2fa", Some(&access), Some(json!({ "password": "not it", "code": totp(&host, &secret, 0) }))).await;
+    let answer =
+        call(&host, Method::DELETE, "/v1/me/2fa", Some(&access), Some(json!({ "password": "not it", "code": totp(&host, &secret, 0) })))
+            .await;
     assert_eq!(code_of(&answer), (StatusCode::FORBIDDEN, "reauthentication_failed"));
     let answer = call(&host, Method::DELETE, "/v1/me/2fa", Some(&access), Some(json!({ "code": totp(&host, &secret, 0) }))).await;
     assert_eq!(answer.0, StatusCode::UNPROCESSABLE_ENTITY, "the password is required: {answer:?}");
-    let (status, _) = call(&host, Method::DELETE, "/v1/me/2fa", Some(&access), Some(json!({ "password": PASSWORD, "code": totp(&host, &secret, 0) }))).await;
+    let (status, _) =
+        call(&host, Method::DELETE, "/v1/me/2fa", Some(&access), Some(json!({ "password": PASSWORD, "code": totp(&host, &secret, 0) })))
+            .await;
     assert_eq!(status, StatusCode::NO_CONTENT, "the owner with password and code turns it off");
     host.stop().await;
 }
@@ -286,7 +303,9 @@ async fn sign_out_everywhere_reaches_the_150th_session() {
     // about how close to that line a burst can go.
     let mut others = Vec::new();
     for _ in 0..75 {
-        let tasks: Vec<_> = (0..2).map(|_| tokio::spawn(request(&host, Method::POST, "/v1/sessions", None, sign_in_body("ann@acme.example", PASSWORD)))).collect();
+        let tasks: Vec<_> = (0..2)
+            .map(|_| tokio::spawn(request(&host, Method::POST, "/v1/sessions", None, sign_in_body("ann@acme.example", PASSWORD))))
+            .collect();
         for task in tasks {
             let (status, body) = task.await.unwrap();
             assert_eq!(status, StatusCode::OK, "{body}");
@@ -301,7 +320,12 @@ async fn sign_out_everywhere_reaches_the_150th_session() {
     let change = json!({ "current_password": PASSWORD, "new_password": "an entirely new passphrase 7" });
     assert_eq!(call(&host, Method::POST, "/v1/me/password", Some(&first.access), Some(change)).await.0, StatusCode::NO_CONTENT);
     for (n, access) in others.iter().enumerate() {
-        assert_eq!(call(&host, Method::GET, "/v1/sessions", Some(access), None).await.0, StatusCode::UNAUTHORIZED, "session {} still works", n + 1);
+        assert_eq!(
+            call(&host, Method::GET, "/v1/sessions", Some(access), None).await.0,
+            StatusCode::UNAUTHORIZED,
+            "session {} still works",
+            n + 1
+        );
     }
     let (_, listed) = call(&host, Method::GET, "/v1/sessions", Some(&first.access), None).await;
     assert_eq!(listed.as_array().unwrap().len(), 1, "only the changing session is left: {listed}");

@@ -17,7 +17,12 @@ fn code(answer: &Value) -> Option<&str> {
 async fn audit_actions(host: &DevHost, token: &str, ws: &str) -> Vec<(String, String)> {
     let (status, trail) = call(host, Method::GET, &format!("/v1/workspaces/{ws}/audit"), Some(token), None).await;
     assert_eq!(status, StatusCode::OK, "{trail}");
-    trail["entries"].as_array().unwrap().iter().map(|e| (e["action"].as_str().unwrap().to_string(), e["actor"].as_str().unwrap_or_default().to_string())).collect()
+    trail["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["action"].as_str().unwrap().to_string(), e["actor"].as_str().unwrap_or_default().to_string()))
+        .collect()
 }
 
 #[tokio::test]
@@ -27,18 +32,30 @@ async fn signing_up_with_plan_enterprise_gets_trial() {
     let (status, answer) = call(&host, Method::POST, "/v1/signup", None, Some(body)).await;
     assert_eq!((status, code(&answer)), (StatusCode::UNPROCESSABLE_ENTITY, Some("plan_not_selectable")), "{answer}");
     // Nothing was created: the address can still sign up, and lands on trial.
-    let session = tern_tests::sign_up(&host, json!({ "email": "eve@evil.example", "password": PASSWORD, "name": "Eve", "workspace_name": "Evil", "plan": "trial" })).await;
+    let session = tern_tests::sign_up(
+        &host,
+        json!({ "email": "eve@evil.example", "password": PASSWORD, "name": "Eve", "workspace_name": "Evil", "plan": "trial" }),
+    )
+    .await;
     let (token, ws) = (session["access_token"].as_str().unwrap(), session["workspace_id"].as_str().unwrap());
     let (_, workspace) = call(&host, Method::GET, &format!("/v1/workspaces/{ws}"), Some(token), None).await;
     assert_eq!(workspace["plan"], "trial");
     // Nor can the owner change it through the API.
-    let (status, answer) = call(&host, Method::PATCH, &format!("/v1/workspaces/{ws}"), Some(token), Some(json!({ "plan": "enterprise" }))).await;
+    let (status, answer) =
+        call(&host, Method::PATCH, &format!("/v1/workspaces/{ws}"), Some(token), Some(json!({ "plan": "enterprise" }))).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
     let (_, workspace) = call(&host, Method::GET, &format!("/v1/workspaces/{ws}"), Some(token), None).await;
     assert_eq!(workspace["plan"], "trial");
 
     // The operator's command does, and the trail says who and why.
-    let (status, changed) = call(&host, Method::POST, &format!("/_dev/workspaces/{ws}/plan"), None, Some(json!({ "plan": "enterprise", "operator": "ana", "reason": "contract 42" }))).await;
+    let (status, changed) = call(
+        &host,
+        Method::POST,
+        &format!("/_dev/workspaces/{ws}/plan"),
+        None,
+        Some(json!({ "plan": "enterprise", "operator": "ana", "reason": "contract 42" })),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{changed}");
     assert_eq!((changed["from"].as_str(), changed["to"].as_str()), (Some("trial"), Some("enterprise")));
     let (_, workspace) = call(&host, Method::GET, &format!("/v1/workspaces/{ws}"), Some(token), None).await;
@@ -46,7 +63,14 @@ async fn signing_up_with_plan_enterprise_gets_trial() {
     let actions = audit_actions(&host, token, ws).await;
     assert!(actions.contains(&("workspace.plan_changed".into(), "operator:ana".into())), "{actions:?}");
     // An operator command without a reason is refused and changes nothing.
-    let (status, answer) = call(&host, Method::POST, &format!("/_dev/workspaces/{ws}/plan"), None, Some(json!({ "plan": "trial", "operator": "ana", "reason": " " }))).await;
+    let (status, answer) = call(
+        &host,
+        Method::POST,
+        &format!("/_dev/workspaces/{ws}/plan"),
+        None,
+        Some(json!({ "plan": "trial", "operator": "ana", "reason": " " })),
+    )
+    .await;
     assert_eq!((status, code(&answer)), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_operator_request")), "{answer}");
     host.stop().await;
 }
@@ -75,7 +99,8 @@ async fn sign_up_is_rate_limited_per_ip_under_concurrency() {
     }
     // The next window lets the address sign up again.
     call(&host, Method::POST, "/_dev/clock/advance", None, Some(json!({ "hours": 1 }))).await;
-    tern_tests::sign_up(&host, json!({ "email": "late@evil.example", "password": PASSWORD, "name": "Late", "workspace_name": "Late" })).await;
+    tern_tests::sign_up(&host, json!({ "email": "late@evil.example", "password": PASSWORD, "name": "Late", "workspace_name": "Late" }))
+        .await;
     host.stop().await;
 }
 
@@ -94,7 +119,11 @@ where
 #[tokio::test]
 async fn the_sub_workspace_cap_holds() {
     let host = start_dev_host("subws-cap").await;
-    let founder = tern_tests::sign_up(&host, json!({ "email": "founder@agency.example", "password": PASSWORD, "name": "Fay", "workspace_name": "Agency" })).await;
+    let founder = tern_tests::sign_up(
+        &host,
+        json!({ "email": "founder@agency.example", "password": PASSWORD, "name": "Fay", "workspace_name": "Agency" }),
+    )
+    .await;
     let (token, agency) = (founder["access_token"].as_str().unwrap().to_string(), founder["workspace_id"].as_str().unwrap().to_string());
     tern_tests::set_plan(&host, &agency, "agency").await;
     let cap = tern_domain::plan::Plan::Agency.max_sub_workspaces() as usize;
@@ -122,7 +151,8 @@ async fn the_sub_workspace_cap_holds() {
     }
     // A client workspace has the agency plan too, but cannot start a second level.
     let sub = created[0].1["id"].as_str().unwrap();
-    let (status, answer) = call(&host, Method::POST, &format!("/v1/workspaces/{sub}/sub-workspaces"), Some(&token), Some(json!({ "name": "Nested" }))).await;
+    let (status, answer) =
+        call(&host, Method::POST, &format!("/v1/workspaces/{sub}/sub-workspaces"), Some(&token), Some(json!({ "name": "Nested" }))).await;
     assert_eq!((status, code(&answer)), (StatusCode::UNPROCESSABLE_ENTITY, Some("nested_sub_workspace")), "{answer}");
     host.stop().await;
 }
@@ -144,7 +174,8 @@ async fn answer_of(host: &DevHost, body: Value) -> (StatusCode, Vec<(String, Str
 async fn sign_up_does_not_reveal_whether_an_address_has_an_account() {
     let host = start_dev_host("enumeration").await;
     tern_tests::sign_up(&host, json!({ "email": "ann@acme.example", "password": PASSWORD, "name": "Ann", "workspace_name": "Acme" })).await;
-    let attempt = |email: &str| json!({ "email": email, "password": "another long passphrase 77", "name": "Mallory", "workspace_name": "Probe" });
+    let attempt =
+        |email: &str| json!({ "email": email, "password": "another long passphrase 77", "name": "Mallory", "workspace_name": "Probe" });
     let taken = answer_of(&host, attempt("ann@acme.example")).await;
     let free = answer_of(&host, attempt("nobody@acme.example")).await;
     // Status, headers and body: identical.
@@ -156,9 +187,17 @@ async fn sign_up_does_not_reveal_whether_an_address_has_an_account() {
     assert!(tern_tests::mailed_token(&host, "ann@acme.example", "signup/verify").is_some(), "Ann's own sign-up link, from before");
     assert!(tern_tests::mailed_token(&host, "nobody@acme.example", "signup/verify").is_some());
     // Ann's account is untouched: her password still signs in, the prober's does not.
-    let (status, _) = call(&host, Method::POST, "/v1/sessions", None, Some(json!({ "email": "ann@acme.example", "password": PASSWORD }))).await;
+    let (status, _) =
+        call(&host, Method::POST, "/v1/sessions", None, Some(json!({ "email": "ann@acme.example", "password": PASSWORD }))).await;
     assert_eq!(status, StatusCode::OK);
-    let (status, _) = call(&host, Method::POST, "/v1/sessions", None, Some(json!({ "email": "ann@acme.example", "password": "another long passphrase 77" }))).await;
+    let (status, _) = call(
+        &host,
+        Method::POST,
+        "/v1/sessions",
+        None,
+        Some(json!({ "email": "ann@acme.example", "password": "another long passphrase 77" })),
+    )
+    .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     host.stop().await;
 }
@@ -167,21 +206,44 @@ async fn sign_up_does_not_reveal_whether_an_address_has_an_account() {
 async fn squatting_an_address_does_not_lock_out_its_owner() {
     let host = start_dev_host("squatting").await;
     // Mallory signs up with Olga's address, and can never follow the link (it went to Olga).
-    let (status, _, _) = answer_of(&host, json!({ "email": "olga@owner.example", "password": "quiet lantern orbit 9981", "name": "Mallory", "workspace_name": "Squat" })).await;
+    let (status, _, _) = answer_of(
+        &host,
+        json!({ "email": "olga@owner.example", "password": "quiet lantern orbit 9981", "name": "Mallory", "workspace_name": "Squat" }),
+    )
+    .await;
     assert_eq!(status, StatusCode::ACCEPTED);
-    let (status, _) = call(&host, Method::POST, "/v1/sessions", None, Some(json!({ "email": "olga@owner.example", "password": "quiet lantern orbit 9981" }))).await;
+    let (status, _) = call(
+        &host,
+        Method::POST,
+        "/v1/sessions",
+        None,
+        Some(json!({ "email": "olga@owner.example", "password": "quiet lantern orbit 9981" })),
+    )
+    .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "no account exists before the address is verified");
     // Olga signs up later, as if nothing happened, and gets her account.
-    let olga = tern_tests::sign_up(&host, json!({ "email": "olga@owner.example", "password": PASSWORD, "name": "Olga", "workspace_name": "Olga's" })).await;
+    let olga = tern_tests::sign_up(
+        &host,
+        json!({ "email": "olga@owner.example", "password": PASSWORD, "name": "Olga", "workspace_name": "Olga's" }),
+    )
+    .await;
     let (token, ws) = (olga["access_token"].as_str().unwrap(), olga["workspace_id"].as_str().unwrap());
     let (status, workspace) = call(&host, Method::GET, &format!("/v1/workspaces/{ws}"), Some(token), None).await;
     assert_eq!((status, workspace["name"].as_str()), (StatusCode::OK, Some("Olga's")));
     // Mallory's link, if Olga clicks it out of curiosity, creates nothing.
     let mails = host.functions.platform_mail_to("olga@owner.example");
-    let mallorys = mails.iter().find_map(|m| m.text.split("#token=").nth(1).map(|t| t.split_whitespace().next().unwrap().to_string())).unwrap();
+    let mallorys =
+        mails.iter().find_map(|m| m.text.split("#token=").nth(1).map(|t| t.split_whitespace().next().unwrap().to_string())).unwrap();
     let (status, answer) = call(&host, Method::POST, "/v1/signup/verify", None, Some(json!({ "token": mallorys }))).await;
     assert_eq!((status, code(&answer)), (StatusCode::CONFLICT, Some("email_taken")), "{answer}");
-    let (status, _) = call(&host, Method::POST, "/v1/sessions", None, Some(json!({ "email": "olga@owner.example", "password": "quiet lantern orbit 9981" }))).await;
+    let (status, _) = call(
+        &host,
+        Method::POST,
+        "/v1/sessions",
+        None,
+        Some(json!({ "email": "olga@owner.example", "password": "quiet lantern orbit 9981" })),
+    )
+    .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     // A link works once.
     let (status, answer) = call(&host, Method::POST, "/v1/signup/verify", None, Some(json!({ "token": mallorys }))).await;
@@ -190,33 +252,64 @@ async fn squatting_an_address_does_not_lock_out_its_owner() {
     // Squatting through an invitation: Mallory invites Pia's address into her own
     // workspace, accepts it herself and adds her authenticator to the account.
     use tern_domain::clock::Clock;
-    let mallory = tern_tests::sign_up(&host, json!({ "email": "mallory@evil.example", "password": PASSWORD, "name": "Mallory", "workspace_name": "Evil" })).await;
+    let mallory = tern_tests::sign_up(
+        &host,
+        json!({ "email": "mallory@evil.example", "password": PASSWORD, "name": "Mallory", "workspace_name": "Evil" }),
+    )
+    .await;
     let evil = mallory["workspace_id"].as_str().unwrap();
-    let (_, invite) = call(&host, Method::POST, &format!("/v1/workspaces/{evil}/invites"), mallory["access_token"].as_str(), Some(json!({ "email": "pia@owner.example", "role": "owner" }))).await;
-    let (_, squat) = call(&host, Method::POST, "/v1/invites/accept", None, Some(json!({ "token": invite["token"], "name": "Pia", "password": "quiet lantern orbit 9981" }))).await;
+    let (_, invite) = call(
+        &host,
+        Method::POST,
+        &format!("/v1/workspaces/{evil}/invites"),
+        mallory["access_token"].as_str(),
+        Some(json!({ "email": "pia@owner.example", "role": "owner" })),
+    )
+    .await;
+    let (_, squat) = call(
+        &host,
+        Method::POST,
+        "/v1/invites/accept",
+        None,
+        Some(json!({ "token": invite["token"], "name": "Pia", "password": "quiet lantern orbit 9981" })),
+    )
+    .await;
     let squatter = squat["access_token"].as_str().unwrap().to_string();
-    let (_, setup) = call(&host, Method::POST, "/v1/me/2fa/setup", Some(&squatter), Some(json!({ "password": "quiet lantern orbit 9981" }))).await;
+    let (_, setup) =
+        call(&host, Method::POST, "/v1/me/2fa/setup", Some(&squatter), Some(json!({ "password": "quiet lantern orbit 9981" }))).await;
     {
         let secret = setup["secret"].as_str().expect("2FA setup for the squatted account");
         let secret = tern_security::totp::TotpSecret::from_base32(secret).unwrap();
-        let code = tern_security::totp::code_at(&secret, host.clock.now().unix_timestamp() as u64, tern_security::totp::TotpParams::DEFAULT).unwrap();
+        let code =
+            tern_security::totp::code_at(&secret, host.clock.now().unix_timestamp() as u64, tern_security::totp::TotpParams::DEFAULT)
+                .unwrap();
         let (status, confirmed) = call(&host, Method::POST, "/v1/me/2fa/confirm", Some(&squatter), Some(json!({ "code": code }))).await;
         assert_eq!(status, StatusCode::OK, "{confirmed}");
     }
     // Pia signs up: the address has an account, so she is told to reset; the reset
     // link proves the address and gives her the account, without Mallory's factor.
-    let (status, _, _) = answer_of(&host, json!({ "email": "pia@owner.example", "password": PASSWORD, "name": "Pia", "workspace_name": "Pia's" })).await;
+    let (status, _, _) =
+        answer_of(&host, json!({ "email": "pia@owner.example", "password": PASSWORD, "name": "Pia", "workspace_name": "Pia's" })).await;
     assert_eq!(status, StatusCode::ACCEPTED);
     assert!(host.functions.platform_mail_to("pia@owner.example").last().unwrap().text.contains("reset your password"));
     post_answer(&host, "/v1/password-reset", json!({ "email": "pia@owner.example" })).await;
     let token = tern_tests::mailed_token(&host, "pia@owner.example", "reset-password").unwrap();
-    let (status, answer) = call(&host, Method::POST, "/v1/password-reset/confirm", None, Some(json!({ "token": token, "password": PASSWORD }))).await;
+    let (status, answer) =
+        call(&host, Method::POST, "/v1/password-reset/confirm", None, Some(json!({ "token": token, "password": PASSWORD }))).await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{answer}");
     let (status, _) = call(&host, Method::GET, "/v1/sessions", Some(&squatter), None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "Mallory's session is gone");
-    let (status, _) = call(&host, Method::POST, "/v1/sessions", None, Some(json!({ "email": "pia@owner.example", "password": "quiet lantern orbit 9981" }))).await;
+    let (status, _) = call(
+        &host,
+        Method::POST,
+        "/v1/sessions",
+        None,
+        Some(json!({ "email": "pia@owner.example", "password": "quiet lantern orbit 9981" })),
+    )
+    .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let (status, pia) = call(&host, Method::POST, "/v1/sessions", None, Some(json!({ "email": "pia@owner.example", "password": PASSWORD }))).await;
+    let (status, pia) =
+        call(&host, Method::POST, "/v1/sessions", None, Some(json!({ "email": "pia@owner.example", "password": PASSWORD }))).await;
     assert_eq!(status, StatusCode::OK, "Pia signs in without Mallory's authenticator: {pia}");
     let (status, _) = call(&host, Method::GET, &format!("/v1/workspaces/{evil}"), pia["access_token"].as_str(), None).await;
     assert_eq!(status, StatusCode::OK, "the account is verified now");
@@ -226,11 +319,27 @@ async fn squatting_an_address_does_not_lock_out_its_owner() {
 #[tokio::test]
 async fn an_unverified_account_cannot_act_in_its_workspace() {
     let host = start_dev_host("unverified").await;
-    let owner = tern_tests::sign_up(&host, json!({ "email": "owner@acme.example", "password": PASSWORD, "name": "Ann", "workspace_name": "Acme" })).await;
+    let owner =
+        tern_tests::sign_up(&host, json!({ "email": "owner@acme.example", "password": PASSWORD, "name": "Ann", "workspace_name": "Acme" }))
+            .await;
     let (owner_token, ws) = (owner["access_token"].as_str().unwrap(), owner["workspace_id"].as_str().unwrap());
     // The inviter holds the invitation link, so accepting it proves nothing about the address.
-    let (_, invite) = call(&host, Method::POST, &format!("/v1/workspaces/{ws}/invites"), Some(owner_token), Some(json!({ "email": "bo@acme.example", "role": "admin" }))).await;
-    let (status, joined) = call(&host, Method::POST, "/v1/invites/accept", None, Some(json!({ "token": invite["token"], "name": "Bo", "password": PASSWORD }))).await;
+    let (_, invite) = call(
+        &host,
+        Method::POST,
+        &format!("/v1/workspaces/{ws}/invites"),
+        Some(owner_token),
+        Some(json!({ "email": "bo@acme.example", "role": "admin" })),
+    )
+    .await;
+    let (status, joined) = call(
+        &host,
+        Method::POST,
+        "/v1/invites/accept",
+        None,
+        Some(json!({ "token": invite["token"], "name": "Bo", "password": PASSWORD })),
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED, "{joined}");
     let bo = joined["access_token"].as_str().unwrap().to_string();
     for (method, path, body) in [
@@ -249,7 +358,8 @@ async fn an_unverified_account_cannot_act_in_its_workspace() {
     assert_eq!(status, StatusCode::ACCEPTED);
     // Someone else's verification token does not verify it (and is not spent).
     let owners_token = tern_tests::mailed_token(&host, "bo@acme.example", "verify-email").unwrap();
-    let (status, answer) = call(&host, Method::POST, "/v1/me/email/verify", Some(owner_token), Some(json!({ "token": owners_token }))).await;
+    let (status, answer) =
+        call(&host, Method::POST, "/v1/me/email/verify", Some(owner_token), Some(json!({ "token": owners_token }))).await;
     assert_eq!((status, code(&answer)), (StatusCode::NOT_FOUND, Some("token_invalid")), "{answer}");
     // With the mailed link it can.
     tern_tests::verify_email(&host, "bo@acme.example", &bo).await;
@@ -259,15 +369,25 @@ async fn an_unverified_account_cannot_act_in_its_workspace() {
     assert_eq!((status, code(&answer)), (StatusCode::CONFLICT, Some("already_verified")));
 
     // Invites reach existing accounts: signed in as the invited address, it joins.
-    let other = tern_tests::sign_up(&host, json!({ "email": "cy@globex.example", "password": PASSWORD, "name": "Cy", "workspace_name": "Globex" })).await;
+    let other =
+        tern_tests::sign_up(&host, json!({ "email": "cy@globex.example", "password": PASSWORD, "name": "Cy", "workspace_name": "Globex" }))
+            .await;
     let cy = other["access_token"].as_str().unwrap();
-    let (_, invite) = call(&host, Method::POST, &format!("/v1/workspaces/{ws}/invites"), Some(owner_token), Some(json!({ "email": "cy@globex.example", "role": "member" }))).await;
+    let (_, invite) = call(
+        &host,
+        Method::POST,
+        &format!("/v1/workspaces/{ws}/invites"),
+        Some(owner_token),
+        Some(json!({ "email": "cy@globex.example", "role": "member" })),
+    )
+    .await;
     let (status, answer) = call(&host, Method::POST, "/v1/invites/accept", Some(&bo), Some(json!({ "token": invite["token"] }))).await;
     assert_eq!((status, code(&answer)), (StatusCode::FORBIDDEN, Some("invite_for_another_address")), "{answer}");
     let (status, joined) = call(&host, Method::POST, "/v1/invites/accept", Some(cy), Some(json!({ "token": invite["token"] }))).await;
     assert_eq!(status, StatusCode::CREATED, "{joined}");
     assert_eq!(joined["workspace_id"].as_str(), Some(ws));
-    let (status, view) = call(&host, Method::GET, &format!("/v1/workspaces/{ws}"), Some(joined["access_token"].as_str().unwrap()), None).await;
+    let (status, view) =
+        call(&host, Method::GET, &format!("/v1/workspaces/{ws}"), Some(joined["access_token"].as_str().unwrap()), None).await;
     assert_eq!((status, view["your_role"].as_str()), (StatusCode::OK, Some("member")));
     host.stop().await;
 }
@@ -288,34 +408,54 @@ async fn post_answer(host: &DevHost, path: &str, body: Value) -> (StatusCode, Ve
 #[tokio::test]
 async fn a_reset_token_works_once_and_expires() {
     let host = start_dev_host("reset").await;
-    let ann = tern_tests::sign_up(&host, json!({ "email": "ann@acme.example", "password": PASSWORD, "name": "Ann", "workspace_name": "Acme" })).await;
+    let ann =
+        tern_tests::sign_up(&host, json!({ "email": "ann@acme.example", "password": PASSWORD, "name": "Ann", "workspace_name": "Acme" }))
+            .await;
     let (old_session, ws) = (ann["access_token"].as_str().unwrap().to_string(), ann["workspace_id"].as_str().unwrap().to_string());
     let (status, _, _) = post_answer(&host, "/v1/password-reset", json!({ "email": "Ann@Acme.example" })).await;
     assert_eq!(status, StatusCode::ACCEPTED);
     let token = tern_tests::mailed_token(&host, "ann@acme.example", "reset-password").expect("a reset link mailed");
     let new_password = "a brand new passphrase 2027";
-    let (status, answer) = call(&host, Method::POST, "/v1/password-reset/confirm", None, Some(json!({ "token": token, "password": new_password }))).await;
+    let (status, answer) =
+        call(&host, Method::POST, "/v1/password-reset/confirm", None, Some(json!({ "token": token, "password": new_password }))).await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{answer}");
     // Every session is signed out; only the new password signs in.
     let (status, _) = call(&host, Method::GET, "/v1/sessions", Some(&old_session), None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let (status, _) = call(&host, Method::POST, "/v1/sessions", None, Some(json!({ "email": "ann@acme.example", "password": PASSWORD }))).await;
+    let (status, _) =
+        call(&host, Method::POST, "/v1/sessions", None, Some(json!({ "email": "ann@acme.example", "password": PASSWORD }))).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let (status, session) = call(&host, Method::POST, "/v1/sessions", None, Some(json!({ "email": "ann@acme.example", "password": new_password }))).await;
+    let (status, session) =
+        call(&host, Method::POST, "/v1/sessions", None, Some(json!({ "email": "ann@acme.example", "password": new_password }))).await;
     assert_eq!(status, StatusCode::OK);
     let actions = audit_actions(&host, session["access_token"].as_str().unwrap(), &ws).await;
     assert!(actions.iter().any(|(a, _)| a == "user.password_reset"), "{actions:?}");
     // Once.
-    let (status, answer) = call(&host, Method::POST, "/v1/password-reset/confirm", None, Some(json!({ "token": token, "password": "yet another passphrase 55" }))).await;
+    let (status, answer) = call(
+        &host,
+        Method::POST,
+        "/v1/password-reset/confirm",
+        None,
+        Some(json!({ "token": token, "password": "yet another passphrase 55" })),
+    )
+    .await;
     assert_eq!((status, code(&answer)), (StatusCode::NOT_FOUND, Some("token_invalid")), "{answer}");
     // And for an hour.
     post_answer(&host, "/v1/password-reset", json!({ "email": "ann@acme.example" })).await;
     let late = tern_tests::mailed_token(&host, "ann@acme.example", "reset-password").unwrap();
     assert_ne!(late, token);
     call(&host, Method::POST, "/_dev/clock/advance", None, Some(json!({ "minutes": 61 }))).await;
-    let (status, answer) = call(&host, Method::POST, "/v1/password-reset/confirm", None, Some(json!({ "token": late, "password": "yet another passphrase 55" }))).await;
+    let (status, answer) = call(
+        &host,
+        Method::POST,
+        "/v1/password-reset/confirm",
+        None,
+        Some(json!({ "token": late, "password": "yet another passphrase 55" })),
+    )
+    .await;
     assert_eq!((status, code(&answer)), (StatusCode::NOT_FOUND, Some("token_invalid")), "{answer}");
-    let (status, _) = call(&host, Method::POST, "/v1/sessions", None, Some(json!({ "email": "ann@acme.example", "password": new_password }))).await;
+    let (status, _) =
+        call(&host, Method::POST, "/v1/sessions", None, Some(json!({ "email": "ann@acme.example", "password": new_password }))).await;
     assert_eq!(status, StatusCode::OK, "the expired link changed nothing");
     host.stop().await;
 }

@@ -104,9 +104,9 @@ fn only_housekeeping_may_change_or_delete_audit_entries() {
             continue;
         }
         let statements = resource["Properties"]["Policies"][0]["Statement"].as_sequence().unwrap();
-        let denies_audit = statements.iter().any(|s| {
-            s["Effect"].as_str() == Some("Deny") && serde_yaml::to_string(&s["Condition"]).unwrap().contains("WS#*#AUDIT")
-        });
+        let denies_audit = statements
+            .iter()
+            .any(|s| s["Effect"].as_str() == Some("Deny") && serde_yaml::to_string(&s["Condition"]).unwrap().contains("WS#*#AUDIT"));
         let is_housekeeping = name.as_str() == Some("HousekeepingFunction");
         assert_eq!(denies_audit, !is_housekeeping, "{name:?}");
     }
@@ -178,9 +178,13 @@ fn every_kms_grant_is_scoped_to_a_workspace_tag_and_purpose_or_a_service() {
                 assert!(!resource.contains("\"*\"") && resource.trim() != "'*'", "{function}/{sid}: crypto on every key");
                 if resource.contains("key/*") {
                     assert!(tagged, "{function}/{sid}: workspace keys without the tag condition");
-                    let bound = context["kms:EncryptionContext:workspace"].as_str() == Some("${aws:ResourceTag/tern:workspace}") && purposes > 0;
+                    let bound =
+                        context["kms:EncryptionContext:workspace"].as_str() == Some("${aws:ResourceTag/tern:workspace}") && purposes > 0;
                     let through_s3 = via.contains("s3.") && !via.contains("sqs.") && !via.contains("dynamodb.");
-                    assert!(bound || through_s3, "{function}/{sid}: neither bound to the key's workspace and a purpose, nor only through S3");
+                    assert!(
+                        bound || through_s3,
+                        "{function}/{sid}: neither bound to the key's workspace and a purpose, nor only through S3"
+                    );
                 } else {
                     assert!(resource.contains("PlatformKey"), "{function}/{sid}: {resource}");
                     let through_services = !condition["StringEquals"]["kms:ViaService"].is_null();

@@ -15,9 +15,8 @@ pub const WEBHOOK_SECRET: &str = "test-webhook-secret";
 
 /// The local AWS stand-in. Panics with instructions when tests run without it.
 pub fn aws_endpoint() -> String {
-    std::env::var("TERN_TEST_AWS_ENDPOINT").unwrap_or_else(|_| {
-        panic!("TERN_TEST_AWS_ENDPOINT is not set: run the tests with scripts/test, which starts moto for them")
-    })
+    std::env::var("TERN_TEST_AWS_ENDPOINT")
+        .unwrap_or_else(|_| panic!("TERN_TEST_AWS_ENDPOINT is not set: run the tests with scripts/test, which starts moto for them"))
 }
 
 /// A short, unique, lowercase resource-name prefix (bucket names allow 63 characters).
@@ -218,7 +217,8 @@ pub async fn sign_up_response(host: &DevHost, body: serde_json::Value) -> reqwes
 /// mailed to it, as the signed-in account (`access` token).
 pub async fn verify_email(host: &DevHost, email: &str, access: &str) {
     let token = mailed_token(host, email, "verify-email").expect("a verification link mailed");
-    let (status, answer) = call(host, reqwest::Method::POST, "/v1/me/email/verify", Some(access), Some(serde_json::json!({ "token": token }))).await;
+    let (status, answer) =
+        call(host, reqwest::Method::POST, "/v1/me/email/verify", Some(access), Some(serde_json::json!({ "token": token }))).await;
     assert_eq!(status, reqwest::StatusCode::NO_CONTENT, "verifying {email}: {answer}");
 }
 

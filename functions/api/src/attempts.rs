@@ -40,7 +40,11 @@ impl Key {
 
     /// The source address, as API Gateway saw it.
     pub fn source_ip(client: &Client) -> Key {
-        Key { key: format!("ip:{}", client.ip.as_deref().unwrap_or("unknown")), policy: ThrottlePolicy::SOURCE_IP, cleared_by_success: false }
+        Key {
+            key: format!("ip:{}", client.ip.as_deref().unwrap_or("unknown")),
+            policy: ThrottlePolicy::SOURCE_IP,
+            cleared_by_success: false,
+        }
     }
 }
 

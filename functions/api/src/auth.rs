@@ -61,8 +61,7 @@ impl FromRequestParts<Arc<ApiState>> for Caller {
             Some(token) => (token.to_string(), false),
             None => (cookie(&parts.headers, ACCESS_COOKIE).ok_or_else(unauthenticated)?.to_string(), true),
         };
-        let claims = tern_security::access_token::verify(&state.keyring, &token, state.now_unix())
-            .map_err(|_| unauthenticated())?;
+        let claims = tern_security::access_token::verify(&state.keyring, &token, state.now_unix()).map_err(|_| unauthenticated())?;
         // Cookies ride along on cross-site requests; a header the attacker's page
         // cannot read or set proves the request came from our own client.
         let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
@@ -78,7 +77,12 @@ impl FromRequestParts<Arc<ApiState>> for Caller {
             Some(s) if s.family.revoked_at.is_none() && s.user_id == claims.sub => {
                 // Only sessions started before the address was verified pay this read.
                 let email_verified = s.email_verified
-                    || state.global.get::<User>(&claims.sub).await.map_err(ApiError::unavailable)?.is_some_and(|u| u.email_verified_at.is_some());
+                    || state
+                        .global
+                        .get::<User>(&claims.sub)
+                        .await
+                        .map_err(ApiError::unavailable)?
+                        .is_some_and(|u| u.email_verified_at.is_some());
                 Ok(Caller { user_id: claims.sub, session_id: claims.sid, via_cookie, two_factor: s.two_factor, email_verified })
             }
             _ => Err(unauthenticated()),
@@ -219,7 +223,10 @@ impl<P: Needs> FromRequestParts<Arc<ApiState>> for InWorkspace<P> {
             },
         };
         if !role.has(P::PERMISSION) {
-            return Err(ApiError::forbidden(format!("Your role ({role}) does not allow this; it needs the {:?} permission.", P::PERMISSION)));
+            return Err(ApiError::forbidden(format!(
+                "Your role ({role}) does not allow this; it needs the {:?} permission.",
+                P::PERMISSION
+            )));
         }
         let settings = state.workspace_settings(workspace).await?.ok_or_else(ApiError::not_found)?;
         if settings.require_2fa && !caller.two_factor {
@@ -321,8 +328,8 @@ fn check_allowlist(settings: &Workspace, parts: &Parts) -> Result<(), ApiError> 
     if settings.plan != Plan::Enterprise || settings.ip_allowlist.is_empty() {
         return Ok(());
     }
-    let allowlist = tern_security::allowlist::IpAllowlist::parse(settings.ip_allowlist.iter().map(String::as_str))
-        .map_err(ApiError::internal)?;
+    let allowlist =
+        tern_security::allowlist::IpAllowlist::parse(settings.ip_allowlist.iter().map(String::as_str)).map_err(ApiError::internal)?;
     let ip = source_ip(parts).and_then(|ip| ip.parse::<std::net::IpAddr>().ok());
     match ip {
         Some(ip) if allowlist.contains(ip) => Ok(()),
@@ -341,9 +348,7 @@ pub fn source_ip(parts: &Parts) -> Option<String> {
         lambda_http::request::RequestContext::ApiGatewayV2(c) => c.http.source_ip.clone(),
         _ => None,
     });
-    gateway_ip.or_else(|| {
-        parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip().to_string())
-    })
+    gateway_ip.or_else(|| parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip().to_string()))
 }
 
 /// Where a request came from, for the audit log and throttling.
@@ -360,11 +365,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Client {
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         Ok(Client {
             ip: source_ip(parts),
-            user_agent: parts
-                .headers
-                .get(header::USER_AGENT)
-                .and_then(|v| v.to_str().ok())
-                .map(|v| v.chars().take(256).collect()),
+            user_agent: parts.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(|v| v.chars().take(256).collect()),
             request_id: parts.extensions.get::<RequestId>().map(ToString::to_string),
         })
     }

@@ -9,8 +9,8 @@ pub mod attempts;
 pub mod auth;
 pub mod limits;
 pub mod openapi;
-pub mod policy;
 pub mod platform_mail;
+pub mod policy;
 pub mod records;
 pub mod routes;
 pub mod sessions;
@@ -172,10 +172,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/v1/invites/accept", post(workspaces::accept_invite))
         .route("/v1/workspaces/{ws}", get(workspaces::get_workspace).patch(workspaces::update_workspace))
         .route("/v1/workspaces/{ws}/members", get(workspaces::list_members))
-        .route(
-            "/v1/workspaces/{ws}/members/{user_id}",
-            patch(workspaces::change_role).delete(workspaces::remove_member),
-        )
+        .route("/v1/workspaces/{ws}/members/{user_id}", patch(workspaces::change_role).delete(workspaces::remove_member))
         .route("/v1/workspaces/{ws}/invites", post(workspaces::invite))
         .route("/v1/workspaces/{ws}/sub-workspaces", post(workspaces::create_sub_workspace))
         .route("/v1/workspaces/{ws}/deletion", post(routes::deletion::schedule).delete(routes::deletion::cancel))

@@ -40,7 +40,9 @@ pub const SUB_WORKSPACES_PER_ACCOUNT: u64 = 50;
 pub enum Outcome {
     Allowed,
     /// Refused until `retry_after` seconds from now.
-    Limited { retry_after: u64 },
+    Limited {
+        retry_after: u64,
+    },
 }
 
 /// Counts one request of `subject` against `limit`.
@@ -89,7 +91,9 @@ pub fn address_subject(email: &str) -> String {
 /// subscriber's whole network, which an attacker could otherwise rotate through).
 pub fn ip_subject(client: &crate::auth::Client) -> String {
     match client.ip.as_deref().map(str::parse::<std::net::IpAddr>) {
-        Some(Ok(std::net::IpAddr::V6(v6))) if v6.to_ipv4_mapped().is_some() => format!("ip:{}", v6.to_ipv4_mapped().unwrap_or(std::net::Ipv4Addr::UNSPECIFIED)),
+        Some(Ok(std::net::IpAddr::V6(v6))) if v6.to_ipv4_mapped().is_some() => {
+            format!("ip:{}", v6.to_ipv4_mapped().unwrap_or(std::net::Ipv4Addr::UNSPECIFIED))
+        }
         Some(Ok(std::net::IpAddr::V6(v6))) => {
             let s = v6.segments();
             format!("ip:{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])

@@ -4,8 +4,8 @@
 //! that reaches the route; `[]` for public routes), and for workspace routes
 //! `x-tern-permission` (the role permission) and `x-tern-scope` (`null`: no key).
 
-use crate::routes::{api_keys, audit, contacts, enrichment, identity, llm, mailboxes, sequences, templates, two_factor, workspaces};
 use crate::policy::{Access, WorkspaceAccess};
+use crate::routes::{api_keys, audit, contacts, enrichment, identity, llm, mailboxes, sequences, templates, two_factor, workspaces};
 use tern_http::Json;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
@@ -123,16 +123,20 @@ impl utoipa::Modify for AccessRules {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
         let session = "An access token from sign-in (`Authorization: Bearer`, or the `tern_access` cookie with the `x-csrf-token` header on changes).";
-        components.add_security_scheme(SESSION_SCHEME, SecurityScheme::Http(Http::builder().scheme(HttpAuthScheme::Bearer).description(Some(session)).build()));
-        let scopes: Vec<String> =
-            tern_security::api_key::Scope::for_keys().map(|s| format!("`{s}`: {}", s.description())).collect();
+        components.add_security_scheme(
+            SESSION_SCHEME,
+            SecurityScheme::Http(Http::builder().scheme(HttpAuthScheme::Bearer).description(Some(session)).build()),
+        );
+        let scopes: Vec<String> = tern_security::api_key::Scope::for_keys().map(|s| format!("`{s}`: {}", s.description())).collect();
         let api_key = format!(
             "An API key (`Authorization: Bearer tern_…`). Each operation names the one scope it needs; the key's creator's current role must also allow the operation. Scopes: {}",
             scopes.join(" ")
         );
         components.add_security_scheme(
             API_KEY_SCHEME,
-            SecurityScheme::Http(Http::builder().scheme(HttpAuthScheme::Bearer).bearer_format("tern_<prefix>_<secret>").description(Some(api_key)).build()),
+            SecurityScheme::Http(
+                Http::builder().scheme(HttpAuthScheme::Bearer).bearer_format("tern_<prefix>_<secret>").description(Some(api_key)).build(),
+            ),
         );
         for (path, item) in openapi.paths.paths.iter_mut() {
             let operations = [
@@ -195,7 +199,10 @@ mod tests {
             }
         }
         for (method, path, _) in crate::policy::ROUTES {
-            assert!(documented.contains(&(method.to_string(), path.to_string())), "{method} {path} is in the route table but not documented");
+            assert!(
+                documented.contains(&(method.to_string(), path.to_string())),
+                "{method} {path} is in the route table but not documented"
+            );
         }
         let templates = &document["paths"]["/v1/workspaces/{ws}/templates/{template_id}"]["get"];
         assert_eq!(templates["x-tern-permission"], "read_message_bodies");

@@ -3,8 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 use tern_aws::global::{GlobalKind, GlobalRecord};
-use tern_aws::table::Entity;
 use tern_aws::sealing::SealedValue;
+use tern_aws::table::Entity;
 use tern_security::api_key::Scope;
 use tern_security::roles::Role;
 use tern_security::throttle::FailureRecord;

@@ -45,7 +45,8 @@ pub async fn start(
 ) -> Result<(HeaderMap, SignedIn), ApiError> {
     let now = state.now_unix();
     let (family, refresh) = RefreshFamily::start(lifetime(remember_me), now).map_err(ApiError::internal)?;
-    let email_verified = state.global.get::<User>(user_id).await.map_err(ApiError::unavailable)?.is_some_and(|u| u.email_verified_at.is_some());
+    let email_verified =
+        state.global.get::<User>(user_id).await.map_err(ApiError::unavailable)?.is_some_and(|u| u.email_verified_at.is_some());
     let session = Session {
         id: family.family_id.as_str().to_string(),
         user_id: user_id.to_string(),
@@ -113,12 +114,8 @@ pub fn expiry(session: &Session) -> Option<time::OffsetDateTime> {
 /// Access token, cookies and body for a session whose current refresh token is `refresh`.
 pub fn tokens(state: &ApiState, session: &Session, role: Role, refresh: &RefreshToken) -> Result<(HeaderMap, SignedIn), ApiError> {
     let now = state.now_unix();
-    let subject = Subject {
-        user_id: session.user_id.clone(),
-        workspace_id: session.workspace_id.clone(),
-        role,
-        session_id: session.id.clone(),
-    };
+    let subject =
+        Subject { user_id: session.user_id.clone(), workspace_id: session.workspace_id.clone(), role, session_id: session.id.clone() };
     let access = tern_security::access_token::issue(&state.keyring, subject, now, ACCESS_TTL_MINUTES).map_err(ApiError::internal)?;
     let csrf = OpaqueToken::generate().map_err(ApiError::internal)?;
     let refresh_max_age = session.family.expires_at.saturating_sub(now);

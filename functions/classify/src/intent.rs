@@ -29,11 +29,7 @@ pub struct LlmAccess {
 impl LlmAccess {
     /// `policy` is the SSRF guard's provider policy; tests add their loopback allowance.
     pub fn new(policy: Policy, limits: LlmLimits) -> Self {
-        Self {
-            policy,
-            limits,
-            client: OnceLock::new(),
-        }
+        Self { policy, limits, client: OnceLock::new() }
     }
 
     fn client(&self) -> Result<&LlmClient, LlmError> {
@@ -60,30 +56,16 @@ pub(crate) async fn refine(
     message: &mut InboundMessage,
 ) -> Result<(), JobError> {
     let reply = message.snippet.clone().unwrap_or_default();
-    if message.kind.as_deref() != Some("human")
-        || message.enrollment_id.is_none()
-        || reply.trim().is_empty()
-    {
+    if message.kind.as_deref() != Some("human") || message.enrollment_id.is_none() || reply.trim().is_empty() {
         return Ok(());
     }
-    let settings = scoped
-        .get::<LlmSettings>(LlmSettings::ID)
-        .await
-        .map_err(|e| JobError::Transient(format!("reading the LLM settings: {e}")))?;
+    let settings =
+        scoped.get::<LlmSettings>(LlmSettings::ID).await.map_err(|e| JobError::Transient(format!("reading the LLM settings: {e}")))?;
     let Some(settings) = settings.filter(|s| s.enabled) else {
         return Ok(());
     };
     message.intent_prompt_version = Some(PROMPT_VERSION.to_string());
-    match ask(
-        llm,
-        sealer,
-        scoped,
-        &settings,
-        message.subject.as_deref(),
-        &reply,
-    )
-    .await
-    {
+    match ask(llm, sealer, scoped, &settings, message.subject.as_deref(), &reply).await {
         Ok(refinement) => {
             tracing::info!(inbound_id = %message.id, intent = %refinement.answer.intent, "reply intent read");
             message.intent = Some(refinement.answer.intent);
@@ -134,21 +116,11 @@ async fn ask(
     let ws = workspace.to_string();
     // Opened for this one request, zeroed when dropped.
     let opened = sealer
-        .open(
-            workspace,
-            LLM_API_KEY_PURPOSE,
-            &llm_api_key_identity(&ws),
-            &settings.api_key,
-        )
+        .open(workspace, LLM_API_KEY_PURPOSE, &llm_api_key_identity(&ws), &settings.api_key)
         .await
         .map_err(|e| Failure::Key(e.to_string()))?;
-    let text =
-        std::str::from_utf8(opened.expose()).map_err(|_| Failure::Key("it is not text".into()))?;
+    let text = std::str::from_utf8(opened.expose()).map_err(|_| Failure::Key("it is not text".into()))?;
     let api_key = SecretString::from(text);
-    let endpoint = LlmEndpoint {
-        base_url: &settings.base_url,
-        model: &settings.model,
-        api_key: &api_key,
-    };
+    let endpoint = LlmEndpoint { base_url: &settings.base_url, model: &settings.model, api_key: &api_key };
     Ok(llm.client()?.refine(&endpoint, subject, reply).await?)
 }

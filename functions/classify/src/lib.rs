@@ -19,6 +19,7 @@
 pub mod intent;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use tern_aws::entities::InboundText;
 use tern_aws::outreach::effects;
 use tern_aws::sealing::Sealer;
 use tern_aws::table::{ScopedTable, Table};
@@ -28,7 +29,6 @@ use tern_domain::clock::SharedClock;
 use tern_domain::inbound::{DEFAULT_INBOUND_RETENTION, InboundMessage, InboundStatus, LinkEvidence};
 use tern_domain::jobs::ClassifyJob;
 use tern_domain::retention::RetentionCategory;
-use tern_aws::entities::InboundText;
 
 pub struct ClassifyDeps {
     pub config: Config,
@@ -150,7 +150,8 @@ async fn apply_effects(
     let Some((enrollment, evidence)) = effects::link(scoped, &references, addressed, sender).await.map_err(|e| transient(&e))? else {
         return Ok((None, None));
     };
-    let return_date = verdict.return_date.and_then(|d| jiff::civil::Date::new(d.year() as i16, u8::from(d.month()) as i8, d.day() as i8).ok());
+    let return_date =
+        verdict.return_date.and_then(|d| jiff::civil::Date::new(d.year() as i16, u8::from(d.month()) as i8, d.day() as i8).ok());
     let now = deps.clock.now().unix_timestamp();
     let effect = effects::apply(scoped, &enrollment, verdict.kind.as_str(), return_date, now).await.map_err(|e| transient(&e))?;
     tracing::info!(enrollment = %enrollment.id, kind = verdict.kind.as_str(), linked_by = ?evidence, effect = %effect, "reply applied");

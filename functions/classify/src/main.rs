@@ -13,8 +13,6 @@ async fn main() -> Result<(), Error> {
     let clients = AwsClients::from_env(&config).await;
     let deps = tern_classify::ClassifyDeps::new(config, clients, Arc::new(SystemClock));
     let deps = &deps;
-    run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        Ok::<_, Error>(tern_classify::handle(deps, event.payload).await)
-    }))
-    .await
+    run(service_fn(move |event: LambdaEvent<SqsEvent>| async move { Ok::<_, Error>(tern_classify::handle(deps, event.payload).await) }))
+        .await
 }

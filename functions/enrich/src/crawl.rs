@@ -58,8 +58,9 @@ pub async fn crawl(fetcher: &Fetcher, website: &Url) -> Result<Crawl, CrawlError
     for page in next.into_iter().take(MAX_FOLLOW_PAGES) {
         let Ok(url) = Url::parse(&page.url) else { continue };
         let read = match session.fetch(&url).await {
-            Ok(fetched) => tern_extract::extract_page(fetched.url.as_str(), Some(&fetched.content_type), &fetched.body)
-                .map_err(|e| e.to_string()),
+            Ok(fetched) => {
+                tern_extract::extract_page(fetched.url.as_str(), Some(&fetched.content_type), &fetched.body).map_err(|e| e.to_string())
+            }
             Err(e) => Err(e.to_string()),
         };
         match read {

@@ -55,7 +55,16 @@ impl EnrichDeps {
     fn lazy(config: Config, clients: AwsClients, clock: SharedClock, make_fetcher: Option<MakeFetcher>) -> Self {
         let table = Table::new(clients.dynamodb.clone(), config.table.clone());
         let global = GlobalTable::new(clients.dynamodb.clone(), config.table.clone());
-        Self { config, clients, clock, table, global, fetcher: std::sync::OnceLock::new(), make_fetcher, verifier: std::sync::OnceLock::new() }
+        Self {
+            config,
+            clients,
+            clock,
+            table,
+            global,
+            fetcher: std::sync::OnceLock::new(),
+            make_fetcher,
+            verifier: std::sync::OnceLock::new(),
+        }
     }
 
     /// Verifies addresses with this verifier (tests: one on their own DNS server)
@@ -178,7 +187,12 @@ async fn count_success(scoped: &ScopedTable, month: &str, mut usage: Option<Enri
     Err(JobError::Transient("the usage counter kept changing; will retry".into()))
 }
 
-async fn finish(deps: &EnrichDeps, scoped: &ScopedTable, mut record: Enrichment, outcome: Result<tern_extract::CompanyProfile, String>) -> Result<(), JobError> {
+async fn finish(
+    deps: &EnrichDeps,
+    scoped: &ScopedTable,
+    mut record: Enrichment,
+    outcome: Result<tern_extract::CompanyProfile, String>,
+) -> Result<(), JobError> {
     record.finished_at = Some(deps.clock.now().unix_timestamp());
     match outcome {
         Ok(profile) => {

@@ -16,8 +16,5 @@ async fn main() -> Result<(), Error> {
     let make = Box::new(|| Fetcher::new(Policy::website(), Limits::default()));
     let deps = tern_enrich::EnrichDeps::with_lazy_fetcher(config, clients, Arc::new(SystemClock), make);
     let deps = &deps;
-    run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        Ok::<_, Error>(tern_enrich::handle(deps, event.payload).await)
-    }))
-    .await
+    run(service_fn(move |event: LambdaEvent<SqsEvent>| async move { Ok::<_, Error>(tern_enrich::handle(deps, event.payload).await) })).await
 }

@@ -82,6 +82,9 @@ mod tests {
         let s = stored(&v, 7);
         assert_eq!(s.result, VerificationResult::Risky);
         assert_eq!(s.reasons, ["role_account", "implicit_mx", "dns_error"]);
-        assert_eq!(serde_json::to_value(&s).unwrap(), serde_json::json!({"result": "risky", "reasons": ["role_account", "implicit_mx", "dns_error"], "checked_at": 7}));
+        assert_eq!(
+            serde_json::to_value(&s).unwrap(),
+            serde_json::json!({"result": "risky", "reasons": ["role_account", "implicit_mx", "dns_error"], "checked_at": 7})
+        );
     }
 }

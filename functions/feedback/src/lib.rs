@@ -18,16 +18,16 @@
 //! deleted.
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use tern_aws::outreach::effects;
+use tern_aws::inbound::{Intake, IntakeError, SES_INBOUND_PREFIX};
 use tern_aws::outreach::EnrollmentRecord;
+use tern_aws::outreach::effects;
 use tern_aws::table::Table;
 use tern_aws::worker::{Delivery, JobError, process_batch};
 use tern_aws::{AwsClients, Config};
 use tern_domain::clock::SharedClock;
-use tern_aws::inbound::{Intake, IntakeError, SES_INBOUND_PREFIX};
 use tern_domain::ids::{RequestId, WorkspaceId};
-use tern_mail::webhook::SesContent;
 use tern_mail::ses::{ENROLLMENT_TAG, WORKSPACE_TAG, enrollment_from_tag};
+use tern_mail::webhook::SesContent;
 
 pub struct FeedbackDeps {
     pub config: Config,

@@ -15,8 +15,6 @@ async fn main() -> Result<(), Error> {
     let clients = AwsClients::from_env(&config).await;
     let deps = tern_feedback::FeedbackDeps { config, clients, clock: Arc::new(SystemClock) };
     let deps = &deps;
-    run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        Ok::<_, Error>(tern_feedback::handle(deps, event.payload).await)
-    }))
-    .await
+    run(service_fn(move |event: LambdaEvent<SqsEvent>| async move { Ok::<_, Error>(tern_feedback::handle(deps, event.payload).await) }))
+        .await
 }

@@ -175,7 +175,12 @@ async fn sweep(deps: &HousekeepingDeps, workspace: &str) -> Result<Found, Deleti
     }
 }
 
-async fn delete_workspace(deps: &HousekeepingDeps, global: &GlobalTable, pending: &PendingDeletion, now: i64) -> Result<(u64, u64), DeletionError> {
+async fn delete_workspace(
+    deps: &HousekeepingDeps,
+    global: &GlobalTable,
+    pending: &PendingDeletion,
+    now: i64,
+) -> Result<(u64, u64), DeletionError> {
     let ws = pending.workspace_id.as_str();
     // Before anything is deleted: the key this record will shred must be tagged as
     // this workspace's. A wrong or planted key id (another tenant's key, the

@@ -20,7 +20,9 @@ use crate::person::{FindError, Holdings, Mentions};
 use std::collections::BTreeMap;
 use tern_aws::entities::{ContactNote, InboundText};
 use tern_aws::global::GlobalTable;
-use tern_aws::outreach::{Contact, ContactByEmail, EnrollmentRecord, SendCounter, SendRecord, Suppression, SuppressionReason, UnsubscribeLink};
+use tern_aws::outreach::{
+    Contact, ContactByEmail, EnrollmentRecord, SendCounter, SendRecord, Suppression, SuppressionReason, UnsubscribeLink,
+};
 use tern_aws::sealing::Sealer;
 use tern_aws::table::{ScopedTable, StoreError};
 use tern_domain::inbound::InboundMessage;
@@ -75,7 +77,13 @@ impl Erasure<'_> {
         // crash still finds them.
         for message in &found.inbound {
             let object = tern_aws::inbound::raw_object_key(self.scoped.workspace(), &message.id);
-            self.s3.delete_object().bucket(self.bucket).key(&object).send().await.map_err(|e| ErasureError::Bucket(tern_aws::worker::error_chain(&e)))?;
+            self.s3
+                .delete_object()
+                .bucket(self.bucket)
+                .key(&object)
+                .send()
+                .await
+                .map_err(|e| ErasureError::Bucket(tern_aws::worker::error_chain(&e)))?;
             self.scoped.delete::<InboundMessage>(&message.id).await?;
             removed.add("INBOUND", 1);
         }

@@ -198,15 +198,64 @@ impl Tables {
         let writer = |name: &str| SpreadsheetWriter::create(package.scratch(name));
         let custom_fields: Vec<String> = workspace.custom_fields.iter().cloned().collect();
         let mut contacts = writer("contacts.csv")?;
-        let mut header = vec!["id", "email", "first_name", "last_name", "company", "domain", "title", "timezone", "verification", "first_line", "created_at", "updated_at"];
+        let mut header = vec![
+            "id",
+            "email",
+            "first_name",
+            "last_name",
+            "company",
+            "domain",
+            "title",
+            "timezone",
+            "verification",
+            "first_line",
+            "created_at",
+            "updated_at",
+        ];
         header.extend(custom_fields.iter().map(String::as_str));
         contacts.write_record(&header)?;
         let mut companies = writer("companies.csv")?;
-        companies.write_record(["domain", "website", "status", "name", "description", "industries", "country", "employees", "pages_fetched", "finished_at", "failure"])?;
+        companies.write_record([
+            "domain",
+            "website",
+            "status",
+            "name",
+            "description",
+            "industries",
+            "country",
+            "employees",
+            "pages_fetched",
+            "finished_at",
+            "failure",
+        ])?;
         let mut messages = writer("messages.csv")?;
-        messages.write_record(["direction", "id", "at", "state", "from", "to", "subject", "message_id", "sequence", "step", "classification", "reason", "effect"])?;
+        messages.write_record([
+            "direction",
+            "id",
+            "at",
+            "state",
+            "from",
+            "to",
+            "subject",
+            "message_id",
+            "sequence",
+            "step",
+            "classification",
+            "reason",
+            "effect",
+        ])?;
         let mut sequences = writer("sequences.csv")?;
-        sequences.write_record(["id", "name", "mailbox_id", "steps", "timezone", "use_contact_timezone", "stop_company_on_reply", "created_at", "updated_at"])?;
+        sequences.write_record([
+            "id",
+            "name",
+            "mailbox_id",
+            "steps",
+            "timezone",
+            "use_contact_timezone",
+            "stop_company_on_reply",
+            "created_at",
+            "updated_at",
+        ])?;
         Ok(Self { contacts, companies, messages, sequences, custom_fields, addresses: HashMap::new(), sequence_names: HashMap::new() })
     }
 
@@ -217,10 +266,24 @@ impl Tables {
             "CONTACT" => {
                 let c: Contact = serde_json::from_value(fields.clone()).map_err(decode)?;
                 self.addresses.insert(c.id.clone(), c.email.clone());
-                let verification = c.verification.as_ref().map(|v| serde_json::to_value(v.result).ok().and_then(|r| r.as_str().map(str::to_string)).unwrap_or_default()).unwrap_or_default();
+                let verification = c
+                    .verification
+                    .as_ref()
+                    .map(|v| serde_json::to_value(v.result).ok().and_then(|r| r.as_str().map(str::to_string)).unwrap_or_default())
+                    .unwrap_or_default();
                 let mut row = vec![
-                    c.id.clone(), c.email.clone(), opt(&c.first_name).into(), opt(&c.last_name).into(), opt(&c.company).into(), opt(&c.domain).into(),
-                    opt(&c.title).into(), opt(&c.timezone).into(), verification, opt(&c.first_line).into(), iso(c.created_at), iso(c.updated_at),
+                    c.id.clone(),
+                    c.email.clone(),
+                    opt(&c.first_name).into(),
+                    opt(&c.last_name).into(),
+                    opt(&c.company).into(),
+                    opt(&c.domain).into(),
+                    opt(&c.title).into(),
+                    opt(&c.timezone).into(),
+                    verification,
+                    opt(&c.first_line).into(),
+                    iso(c.created_at),
+                    iso(c.updated_at),
                 ];
                 row.extend(self.custom_fields.iter().map(|f| c.custom.get(f).cloned().unwrap_or_default()));
                 self.contacts.write_record(&row)?;
@@ -237,7 +300,10 @@ impl Tables {
                     fact(p.and_then(|p| p.description.as_ref())),
                     p.map(|p| p.industries.iter().map(|i| i.value.as_str()).collect::<Vec<_>>().join("; ")).unwrap_or_default(),
                     fact(p.and_then(|p| p.country.as_ref())),
-                    p.and_then(|p| p.employees.as_ref()).and_then(|e| serde_json::to_value(e.value).ok()).map(|v| v.to_string()).unwrap_or_default(),
+                    p.and_then(|p| p.employees.as_ref())
+                        .and_then(|e| serde_json::to_value(e.value).ok())
+                        .map(|v| v.to_string())
+                        .unwrap_or_default(),
                     e.pages_fetched.to_string(),
                     e.finished_at.map(iso).unwrap_or_default(),
                     opt(&e.failure).into(),
@@ -247,8 +313,15 @@ impl Tables {
                 let s: Sequence = serde_json::from_value(fields.clone()).map_err(decode)?;
                 self.sequence_names.insert(s.id.clone(), s.name.clone());
                 self.sequences.write_record([
-                    s.id.clone(), s.name.clone(), s.mailbox_id.clone(), s.steps.len().to_string(), opt(&s.timezone).into(),
-                    s.use_contact_timezone.to_string(), s.stop_company_on_reply.to_string(), iso(s.created_at), iso(s.updated_at),
+                    s.id.clone(),
+                    s.name.clone(),
+                    s.mailbox_id.clone(),
+                    s.steps.len().to_string(),
+                    opt(&s.timezone).into(),
+                    s.use_contact_timezone.to_string(),
+                    s.stop_company_on_reply.to_string(),
+                    iso(s.created_at),
+                    iso(s.updated_at),
                 ])?;
             }
             "INBOUND" => {
@@ -256,7 +329,19 @@ impl Tables {
                 let at = m.received_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
                 let state = serde_json::to_value(m.status).ok().and_then(|s| s.as_str().map(str::to_string)).unwrap_or_default();
                 self.messages.write_record([
-                    "inbound", &m.id, &at, &state, opt(&m.from), "", opt(&m.subject), opt(&m.message_id), "", "", opt(&m.kind), opt(&m.reason), opt(&m.effect),
+                    "inbound",
+                    &m.id,
+                    &at,
+                    &state,
+                    opt(&m.from),
+                    "",
+                    opt(&m.subject),
+                    opt(&m.message_id),
+                    "",
+                    "",
+                    opt(&m.kind),
+                    opt(&m.reason),
+                    opt(&m.effect),
                 ])?;
             }
             "SEND" => {
@@ -275,7 +360,19 @@ impl Tables {
                     _ => String::new(),
                 };
                 self.messages.write_record([
-                    "outbound", &s.id, &iso(at), state, &s.mailbox_id, &to, "", &s.message_id, &sequence, &(s.step + 1).to_string(), "", &reason, "",
+                    "outbound",
+                    &s.id,
+                    &iso(at),
+                    state,
+                    &s.mailbox_id,
+                    &to,
+                    "",
+                    &s.message_id,
+                    &sequence,
+                    &(s.step + 1).to_string(),
+                    "",
+                    &reason,
+                    "",
                 ])?;
             }
             _ => {}
@@ -385,8 +482,14 @@ impl Exporter<'_> {
                 serde_json::to_writer(&mut package.zip, entry).map_err(std::io::Error::from)?;
                 package.zip.write_all(b"\n")?;
                 audit_csv.write_record([
-                    entry.seq.to_string(), iso_ms(entry.occurred_at_ms), entry.actor.clone(), entry.action.clone(), opt(&entry.target).into(),
-                    opt(&entry.source_ip).into(), opt(&entry.request_id).into(), entry.parameters.to_string(),
+                    entry.seq.to_string(),
+                    iso_ms(entry.occurred_at_ms),
+                    entry.actor.clone(),
+                    entry.action.clone(),
+                    opt(&entry.target).into(),
+                    opt(&entry.source_ip).into(),
+                    opt(&entry.request_id).into(),
+                    entry.parameters.to_string(),
                 ])?;
                 *counts.entry("AUDIT".into()).or_default() += 1;
             }
@@ -400,7 +503,8 @@ impl Exporter<'_> {
         }
 
         for record in &attachments {
-            self.add_object(&mut package, &record.object_key, &format!("attachments/{}/{}", record.id, safe_file_name(&record.filename))).await?;
+            self.add_object(&mut package, &record.object_key, &format!("attachments/{}/{}", record.id, safe_file_name(&record.filename)))
+                .await?;
             *counts.entry("ATTACHMENT object".into()).or_default() += 1;
         }
         package.add("README.txt", self.workspace_readme(&workspace, &counts).as_bytes())?;
@@ -524,7 +628,13 @@ impl Exporter<'_> {
 }
 
 /// The person-readable part of a subject-access export.
-fn person_summary(workspace: &Workspace, h: &Holdings, notes: &[(i64, String)], sequences: &HashMap<String, String>, now: OffsetDateTime) -> String {
+fn person_summary(
+    workspace: &Workspace,
+    h: &Holdings,
+    notes: &[(i64, String)],
+    sequences: &HashMap<String, String>,
+    now: OffsetDateTime,
+) -> String {
     let mut t = String::new();
     let address = h.contacts.first().map(|c| c.email.as_str()).unwrap_or("the address asked about");
     t.push_str(&format!("What the workspace \"{}\" holds about {address}\n", workspace.name));
@@ -554,7 +664,11 @@ fn person_summary(workspace: &Workspace, h: &Holdings, notes: &[(i64, String)], 
             t.push_str(&format!("  {field}: {value}\n"));
         }
         if let Some(v) = &c.verification {
-            t.push_str(&format!("  Address check: {} on {}\n", serde_json::to_value(v.result).ok().and_then(|r| r.as_str().map(str::to_string)).unwrap_or_default(), iso(v.checked_at)));
+            t.push_str(&format!(
+                "  Address check: {} on {}\n",
+                serde_json::to_value(v.result).ok().and_then(|r| r.as_str().map(str::to_string)).unwrap_or_default(),
+                iso(v.checked_at)
+            ));
         }
         t.push('\n');
     }
@@ -591,7 +705,12 @@ fn person_summary(workspace: &Workspace, h: &Holdings, notes: &[(i64, String)], 
         t.push_str("Facts about you read from your company's public website\n");
         for m in &h.mentions {
             for member in &m.team {
-                t.push_str(&format!("  {} {} (from {})\n", member.value.name, member.value.position.as_deref().unwrap_or(""), member.source));
+                t.push_str(&format!(
+                    "  {} {} (from {})\n",
+                    member.value.name,
+                    member.value.position.as_deref().unwrap_or(""),
+                    member.source
+                ));
             }
             for email in &m.emails {
                 t.push_str(&format!("  {} (from {})\n", email.value, email.source));
@@ -608,7 +727,10 @@ fn person_summary(workspace: &Workspace, h: &Holdings, notes: &[(i64, String)], 
     }
     if let Some(s) = &h.suppression {
         let reason = serde_json::to_value(s.reason).ok().and_then(|r| r.as_str().map(str::to_string)).unwrap_or_default();
-        t.push_str(&format!("Do-not-contact entry since {} (reason: {reason}): no e-mail is sent to this address.\n\n", iso(s.suppressed_at)));
+        t.push_str(&format!(
+            "Do-not-contact entry since {} (reason: {reason}): no e-mail is sent to this address.\n\n",
+            iso(s.suppressed_at)
+        ));
     }
     t.push_str("The same data, complete and machine-readable, is in person.json.\n");
     t

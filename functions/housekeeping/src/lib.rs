@@ -59,13 +59,26 @@ pub struct Completion {
 
 impl Completion {
     fn retention(applied: retention::Applied) -> Self {
-        let parameters = serde_json::json!({ "windows": applied.windows, "removed": applied.removed, "expire_earlier": applied.expire_earlier });
-        Self { removed: applied.removed, processed: applied.expire_earlier, export: None, audit_action: "privacy.retention_applied", audit_parameters: parameters }
+        let parameters =
+            serde_json::json!({ "windows": applied.windows, "removed": applied.removed, "expire_earlier": applied.expire_earlier });
+        Self {
+            removed: applied.removed,
+            processed: applied.expire_earlier,
+            export: None,
+            audit_action: "privacy.retention_applied",
+            audit_parameters: parameters,
+        }
     }
 
     fn erasure(removed: erasure::Removed) -> Self {
         let parameters = serde_json::json!({ "removed": removed.0 });
-        Self { removed: removed.0, processed: Default::default(), export: None, audit_action: "privacy.erasure_completed", audit_parameters: parameters }
+        Self {
+            removed: removed.0,
+            processed: Default::default(),
+            export: None,
+            audit_action: "privacy.erasure_completed",
+            audit_parameters: parameters,
+        }
     }
 
     fn export(audit_action: &'static str, done: export::Exported) -> Self {
@@ -79,9 +92,15 @@ impl Completion {
 pub const MAX_TASK_ATTEMPTS: u32 = 5;
 
 /// Privacy tasks from the privacy queue, one per job.
-pub async fn handle_jobs(deps: &HousekeepingDeps, event: aws_lambda_events::event::sqs::SqsEvent) -> aws_lambda_events::event::sqs::SqsBatchResponse {
+pub async fn handle_jobs(
+    deps: &HousekeepingDeps,
+    event: aws_lambda_events::event::sqs::SqsEvent,
+) -> aws_lambda_events::event::sqs::SqsBatchResponse {
     let sealer = tern_aws::sealing::Sealer::new(deps.clients.kms.clone(), tern_aws::sealing::DEFAULT_CACHE_TTL);
-    tern_aws::worker::process_batch("housekeeping", event, |job: tern_domain::jobs::PrivacyJob, delivery| run_task(deps, &sealer, job, delivery)).await
+    tern_aws::worker::process_batch("housekeeping", event, |job: tern_domain::jobs::PrivacyJob, delivery| {
+        run_task(deps, &sealer, job, delivery)
+    })
+    .await
 }
 
 async fn run_task(
@@ -110,7 +129,14 @@ async fn run_task(
     let kind = task.kind.clone();
     let outcome: Result<Completion, String> = match &kind {
         PrivacyTaskKind::Erasure { email_index } => {
-            let erasure = erasure::Erasure { scoped: &scoped, global: &global, sealer, s3: &deps.clients.s3, bucket: &deps.config.bucket, now: now.unix_timestamp() };
+            let erasure = erasure::Erasure {
+                scoped: &scoped,
+                global: &global,
+                sealer,
+                s3: &deps.clients.s3,
+                bucket: &deps.config.bucket,
+                now: now.unix_timestamp(),
+            };
             erasure.run(email_index).await.map(Completion::erasure).map_err(|e| e.to_string())
         }
         PrivacyTaskKind::WorkspaceExport => {

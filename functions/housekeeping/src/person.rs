@@ -89,13 +89,20 @@ impl Holdings {
         })
     }
 
-    async fn inbound(scoped: &ScopedTable, sealer: &Sealer, email_index: &str, enrollments: &BTreeSet<&str>) -> Result<Vec<InboundMessage>, FindError> {
+    async fn inbound(
+        scoped: &ScopedTable,
+        sealer: &Sealer,
+        email_index: &str,
+        enrollments: &BTreeSet<&str>,
+    ) -> Result<Vec<InboundMessage>, FindError> {
         let messages = scoped.list_all::<InboundMessage>().await?;
         if messages.is_empty() {
             return Ok(messages);
         }
         let key = tern_aws::outreach::store::blind_index_key(scoped, sealer).await.map_err(|e| FindError::Key(e.to_string()))?;
-        let is_person = |address: Option<&String>| address.is_some_and(|a| tern_security::blind_index::blind_index(&key, a).is_ok_and(|i| i == email_index));
+        let is_person = |address: Option<&String>| {
+            address.is_some_and(|a| tern_security::blind_index::blind_index(&key, a).is_ok_and(|i| i == email_index))
+        };
         Ok(messages
             .into_iter()
             .filter(|m| {
@@ -115,7 +122,8 @@ impl Holdings {
             (Some(f), Some(l)) => Some(format!("{f} {l}").to_lowercase()),
             _ => None,
         };
-        let team: Vec<_> = profile.team.iter().filter(|m| name.as_deref() == Some(m.value.name.trim().to_lowercase().as_str())).cloned().collect();
+        let team: Vec<_> =
+            profile.team.iter().filter(|m| name.as_deref() == Some(m.value.name.trim().to_lowercase().as_str())).cloned().collect();
         let emails: Vec<_> = profile.emails.iter().filter(|e| e.value.trim().eq_ignore_ascii_case(&contact.email)).cloned().collect();
         if team.is_empty() && emails.is_empty() {
             return Ok(None);

@@ -159,7 +159,10 @@ impl Reapply<'_> {
 
 /// The TTL of a privacy task's record once it finished: the workspace's log
 /// window from then (`None`: kept while the workspace exists).
-pub async fn finished_task_expiry(scoped: &ScopedTable, finished_at: time::OffsetDateTime) -> Result<Option<time::OffsetDateTime>, StoreError> {
+pub async fn finished_task_expiry(
+    scoped: &ScopedTable,
+    finished_at: time::OffsetDateTime,
+) -> Result<Option<time::OffsetDateTime>, StoreError> {
     let workspace = scoped.get::<Workspace>(&scoped.workspace().to_string()).await?;
     Ok(workspace.and_then(|w| w.retention().expiry(RetentionCategory::Logs, finished_at)))
 }

@@ -73,7 +73,9 @@ async fn receive_platform(
     if secret.is_none() {
         tracing::error!("inbound webhook secret is not configured; refusing every post");
     }
-    if !secret.is_some_and(|secret| basic_password(&headers).is_some_and(|(_, password)| bool::from(password.as_bytes().ct_eq(secret.as_bytes())))) {
+    if !secret.is_some_and(|secret| {
+        basic_password(&headers).is_some_and(|(_, password)| bool::from(password.as_bytes().ct_eq(secret.as_bytes())))
+    }) {
         return Err(refused());
     }
     let body = body.map_err(body_error)?;

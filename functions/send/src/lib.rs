@@ -28,8 +28,8 @@ use jiff::Timestamp;
 use provider::{Outcome, Provider};
 use tern_aws::entities::Workspace;
 use tern_aws::outreach::schedule::{calendar, next_due};
-use tern_aws::outreach::template_values;
 use tern_aws::outreach::store::{ClaimError, ClaimRefused, CounterLimit, Spacing, claim_and_reserve, last_send_at};
+use tern_aws::outreach::template_values;
 use tern_aws::outreach::{
     AttachmentRecord, Contact, EnrollmentRecord, Mailbox, SendRecord, SendState, Sequence, Suppression, TemplateRecord,
 };
@@ -37,12 +37,12 @@ use tern_aws::sealing::Sealer;
 use tern_aws::table::{AttributeValue, ScopedTable, StoreError, Table};
 use tern_aws::worker::{JobError, process_batch};
 use tern_aws::{AwsClients, Config};
-use tern_domain::retention::RetentionCategory;
 use tern_domain::cadence::Calendar;
 use tern_domain::clock::SharedClock;
 use tern_domain::deliverability::{self, Health, SendingLimits};
 use tern_domain::enrollment::{Event, StopReason, TransitionError};
 use tern_domain::jobs::SendJob;
+use tern_domain::retention::RetentionCategory;
 use tern_domain::template::{MessageTemplate, Values};
 use tern_mail::compose::{self, Address, Footer, ListUnsubscribe, Outgoing};
 
@@ -98,7 +98,8 @@ enum Attempt {
 
 async fn attempt(deps: &SendDeps, scoped: &ScopedTable, job: &SendJob) -> Result<Attempt, JobError> {
     let now = deps.clock.now().unix_timestamp();
-    let Some(enrollment) = scoped.get::<EnrollmentRecord>(&job.enrollment_id).await.map_err(|e| transient("reading the enrollment", e))? else {
+    let Some(enrollment) = scoped.get::<EnrollmentRecord>(&job.enrollment_id).await.map_err(|e| transient("reading the enrollment", e))?
+    else {
         tracing::info!(enrollment = %job.enrollment_id, "the enrollment no longer exists; nothing to send");
         return Ok(Attempt::Done);
     };
@@ -246,7 +247,9 @@ async fn settle_existing(
             repair_advance(deps, scoped, &enrollment, record.step, sent_at, &sent).await?;
             Ok(Attempt::Done)
         }
-        SendState::Claimed { lease_until } if now < lease_until => Err(JobError::Transient("another worker holds this step's claim".into())),
+        SendState::Claimed { lease_until } if now < lease_until => {
+            Err(JobError::Transient("another worker holds this step's claim".into()))
+        }
         SendState::Claimed { .. } => {
             // The claimant died before calling the provider: nothing was sent.
             scoped
@@ -260,7 +263,15 @@ async fn settle_existing(
         SendState::Sending { lease_until } if now < lease_until => Err(JobError::Transient("another worker is sending this step".into())),
         SendState::Sending { .. } => {
             let step = record.step;
-            park(deps, scoped, &enrollment.id, step, Some(record), "the worker stopped while the provider was being called; it may or may not have been sent").await?;
+            park(
+                deps,
+                scoped,
+                &enrollment.id,
+                step,
+                Some(record),
+                "the worker stopped while the provider was being called; it may or may not have been sent",
+            )
+            .await?;
             Ok(Attempt::Done)
         }
         SendState::Failed { .. } | SendState::Parked { .. } => Ok(Attempt::Done),
@@ -268,13 +279,10 @@ async fn settle_existing(
 }
 
 async fn save_send(scoped: &ScopedTable, record: &SendRecord) -> Result<(), JobError> {
-    scoped
-        .replace_if(record, None, "claim_token", AttributeValue::S(record.claim_token.clone()))
-        .await
-        .map_err(|e| match e {
-            StoreError::ConditionFailed => JobError::Transient("the step's claim was taken over".into()),
-            other => transient("recording the send", other),
-        })
+    scoped.replace_if(record, None, "claim_token", AttributeValue::S(record.claim_token.clone())).await.map_err(|e| match e {
+        StoreError::ConditionFailed => JobError::Transient("the step's claim was taken over".into()),
+        other => transient("recording the send", other),
+    })
 }
 
 fn ts(unix: i64) -> Timestamp {
@@ -308,7 +316,11 @@ struct SentMessage {
 
 impl Context {
     /// `Err((reason, why))` when the enrollment cannot go on and must stop.
-    async fn load(deps: &SendDeps, scoped: &ScopedTable, enrollment: &EnrollmentRecord) -> Result<Result<Context, (StopReason, String)>, JobError> {
+    async fn load(
+        deps: &SendDeps,
+        scoped: &ScopedTable,
+        enrollment: &EnrollmentRecord,
+    ) -> Result<Result<Context, (StopReason, String)>, JobError> {
         let read = |what: &'static str| move |e: StoreError| transient(what, e);
         let workspace = scoped.get::<Workspace>(&scoped.workspace().to_string()).await.map_err(read("reading the workspace"))?;
         let Some(workspace) = workspace else { return Ok(Err((StopReason::Manual, "the workspace is gone".into()))) };
@@ -337,11 +349,20 @@ impl Context {
     }
 
     /// Renders and composes step `step`; `Ok(Err(reason))` when it cannot be sent at all.
-    async fn compose(&self, deps: &SendDeps, scoped: &ScopedTable, enrollment: &EnrollmentRecord, step: u32, now: i64) -> Result<Result<Composed, String>, JobError> {
+    async fn compose(
+        &self,
+        deps: &SendDeps,
+        scoped: &ScopedTable,
+        enrollment: &EnrollmentRecord,
+        step: u32,
+        now: i64,
+    ) -> Result<Result<Composed, String>, JobError> {
         let Some(step_spec) = self.sequence.steps.get(step as usize) else {
             return Ok(Err(format!("the sequence has no step {}", step + 1)));
         };
-        let Some(template) = scoped.get::<TemplateRecord>(&step_spec.template_id).await.map_err(|e| transient("reading the template", e))? else {
+        let Some(template) =
+            scoped.get::<TemplateRecord>(&step_spec.template_id).await.map_err(|e| transient("reading the template", e))?
+        else {
             return Ok(Err(format!("the template of step {} was deleted", step + 1)));
         };
         let parsed = match MessageTemplate::parse(&template.subject, &template.text, template.html.as_deref()) {
@@ -470,20 +491,18 @@ impl Context {
     }
 
     /// The first moment the refused limit allows another send, in the send window.
-    async fn next_allowed(
-        &self,
-        scoped: &ScopedTable,
-        refusal: ClaimRefused,
-        now: i64,
-    ) -> Result<(i64, &'static str), JobError> {
+    async fn next_allowed(&self, scoped: &ScopedTable, refusal: ClaimRefused, now: i64) -> Result<(i64, &'static str), JobError> {
         let zone = jiff::tz::TimeZone::get(&self.mailbox.timezone).unwrap_or(jiff::tz::TimeZone::UTC);
         let at = ts(now);
         let (earliest, why) = match refusal {
             ClaimRefused::LimitReached(0) => (deliverability::next_local_midnight(at, &zone), "the mailbox's daily limit is reached"),
-            ClaimRefused::LimitReached(1) => (deliverability::next_local_month_start(at, &zone), "the plan's monthly sending quota is used up"),
+            ClaimRefused::LimitReached(1) => {
+                (deliverability::next_local_month_start(at, &zone), "the plan's monthly sending quota is used up")
+            }
             ClaimRefused::LimitReached(_) => (deliverability::next_utc_hour(at), "the hourly limit for the recipient's domain is reached"),
             ClaimRefused::TooSoon => {
-                let last = last_send_at(scoped, &format!("spacing.{}", self.mailbox.id)).await.map_err(|e| transient("reading the spacing", e))?;
+                let last =
+                    last_send_at(scoped, &format!("spacing.{}", self.mailbox.id)).await.map_err(|e| transient("reading the spacing", e))?;
                 let next = last.unwrap_or(now) + i64::from(self.mailbox.min_spacing_seconds);
                 (ts(next.max(now + 1)), "the mailbox sent too recently")
             }
@@ -519,7 +538,15 @@ async fn deletion_scheduled(deps: &SendDeps, workspace: &Workspace) -> Result<bo
 }
 
 /// Moves the step to `at` (still due, just later).
-async fn defer(deps: &SendDeps, scoped: &ScopedTable, enrollment: &EnrollmentRecord, step: u32, at: i64, count_attempt: bool, why: &str) -> Result<(), JobError> {
+async fn defer(
+    deps: &SendDeps,
+    scoped: &ScopedTable,
+    enrollment: &EnrollmentRecord,
+    step: u32,
+    at: i64,
+    count_attempt: bool,
+    why: &str,
+) -> Result<(), JobError> {
     let now = deps.clock.now().unix_timestamp();
     update_enrollment(scoped, &enrollment.id, now, |e| {
         if e.machine.is_ended() || e.parked_step.is_some() {
@@ -538,12 +565,27 @@ async fn defer(deps: &SendDeps, scoped: &ScopedTable, enrollment: &EnrollmentRec
 }
 
 /// Records a sent step on the enrollment and schedules the next one.
-async fn advance(deps: &SendDeps, scoped: &ScopedTable, enrollment_id: &str, step: u32, sent_at: i64, message: &Composed, ctx: &Context) -> Result<(), JobError> {
+async fn advance(
+    deps: &SendDeps,
+    scoped: &ScopedTable,
+    enrollment_id: &str,
+    step: u32,
+    sent_at: i64,
+    message: &Composed,
+    ctx: &Context,
+) -> Result<(), JobError> {
     let sent = SentMessage { message_id: message.message_id.clone(), subject: Some(message.subject.clone()) };
     advance_with(deps, scoped, enrollment_id, step, sent_at, &sent, Some(ctx)).await
 }
 
-async fn repair_advance(deps: &SendDeps, scoped: &ScopedTable, enrollment: &EnrollmentRecord, step: u32, sent_at: i64, sent: &SentMessage) -> Result<(), JobError> {
+async fn repair_advance(
+    deps: &SendDeps,
+    scoped: &ScopedTable,
+    enrollment: &EnrollmentRecord,
+    step: u32,
+    sent_at: i64,
+    sent: &SentMessage,
+) -> Result<(), JobError> {
     let ctx = Context::load(deps, scoped, enrollment).await?.ok();
     advance_with(deps, scoped, &enrollment.id, step, sent_at, sent, ctx.as_ref()).await
 }
@@ -591,7 +633,13 @@ async fn advance_with(
 }
 
 /// Stops an enrollment for good (and takes it out of the due index).
-async fn stop_enrollment(deps: &SendDeps, scoped: &ScopedTable, enrollment_id: &str, reason: StopReason, why: &str) -> Result<(), JobError> {
+async fn stop_enrollment(
+    deps: &SendDeps,
+    scoped: &ScopedTable,
+    enrollment_id: &str,
+    reason: StopReason,
+    why: &str,
+) -> Result<(), JobError> {
     let now = deps.clock.now().unix_timestamp();
     update_enrollment(scoped, enrollment_id, now, |e| {
         if e.machine.is_ended() {
@@ -609,7 +657,14 @@ async fn stop_enrollment(deps: &SendDeps, scoped: &ScopedTable, enrollment_id: &
 
 /// A step that cannot be sent at all (template broken, contact lacks a value): the
 /// reason is recorded on the step and the enrollment stops, visibly.
-async fn fail_step(deps: &SendDeps, scoped: &ScopedTable, enrollment: &EnrollmentRecord, step: u32, ctx: &Context, reason: String) -> Result<(), JobError> {
+async fn fail_step(
+    deps: &SendDeps,
+    scoped: &ScopedTable,
+    enrollment: &EnrollmentRecord,
+    step: u32,
+    ctx: &Context,
+    reason: String,
+) -> Result<(), JobError> {
     let now = deps.clock.now().unix_timestamp();
     let record = SendRecord {
         id: SendRecord::id_for(&enrollment.id, step),
@@ -632,7 +687,14 @@ async fn fail_step(deps: &SendDeps, scoped: &ScopedTable, enrollment: &Enrollmen
 }
 
 /// Parks a step for a person: its record says why, the enrollment waits.
-async fn park(deps: &SendDeps, scoped: &ScopedTable, enrollment_id: &str, step: u32, record: Option<SendRecord>, reason: &str) -> Result<(), JobError> {
+async fn park(
+    deps: &SendDeps,
+    scoped: &ScopedTable,
+    enrollment_id: &str,
+    step: u32,
+    record: Option<SendRecord>,
+    reason: &str,
+) -> Result<(), JobError> {
     let now = deps.clock.now().unix_timestamp();
     if let Some(mut record) = record {
         record.state = SendState::Parked { reason: reason.to_string(), parked_at: now };
@@ -650,4 +712,3 @@ async fn park(deps: &SendDeps, scoped: &ScopedTable, enrollment_id: &str, step: 
     .await?;
     Ok(())
 }
-

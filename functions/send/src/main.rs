@@ -14,8 +14,5 @@ async fn main() -> Result<(), Error> {
     let smtp = tern_send::smtp::SmtpClient::new(tern_web::Policy::mail(), Arc::new(tern_web::fetch::SystemResolver));
     let deps = tern_send::SendDeps::new(config, clients, Arc::new(SystemClock), smtp);
     let deps = &deps;
-    run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        Ok::<_, Error>(tern_send::handle(deps, event.payload).await)
-    }))
-    .await
+    run(service_fn(move |event: LambdaEvent<SqsEvent>| async move { Ok::<_, Error>(tern_send::handle(deps, event.payload).await) })).await
 }

@@ -12,7 +12,9 @@ use tern_mail::compose::Address;
 /// What the provider said.
 #[derive(Debug)]
 pub enum Outcome {
-    Accepted { provider_message_id: Option<String> },
+    Accepted {
+        provider_message_id: Option<String>,
+    },
     /// Not sent; worth trying again later (throttling, 4xx, connection refused).
     Transient(String),
     /// Not sent and never will be as it stands (5xx, unverified sender, bad credentials).
@@ -49,7 +51,8 @@ impl Provider {
                 match own {
                     Some(domain) => Ok(Provider::Ses { domain: domain.clone(), platform: false }),
                     None => {
-                        let platform = deps.config.sending_domain.clone().ok_or("no platform sending domain is configured (TERN_SENDING_DOMAIN)")?;
+                        let platform =
+                            deps.config.sending_domain.clone().ok_or("no platform sending domain is configured (TERN_SENDING_DOMAIN)")?;
                         Ok(Provider::Ses { domain: platform, platform: true })
                     }
                 }
@@ -95,16 +98,28 @@ impl Provider {
 
     /// Hands the message over. `workspace` and `enrollment` tag SES mail, so its
     /// bounce and complaint events find their way back.
-    pub async fn send(&self, deps: &SendDeps, raw: &[u8], envelope_from: &str, recipient: &str, workspace: &str, enrollment: &str) -> Outcome {
+    pub async fn send(
+        &self,
+        deps: &SendDeps,
+        raw: &[u8],
+        envelope_from: &str,
+        recipient: &str,
+        workspace: &str,
+        enrollment: &str,
+    ) -> Outcome {
         match self {
             Provider::Ses { .. } => send_ses(deps, raw, envelope_from, recipient, workspace, enrollment).await,
             Provider::Smtp { workspace, mailbox_id, host, port, security, username, password, .. } => {
-                let Ok(ws) = tern_domain::ids::WorkspaceId::parse(workspace) else { return Outcome::Permanent("invalid workspace id".into()) };
+                let Ok(ws) = tern_domain::ids::WorkspaceId::parse(workspace) else {
+                    return Outcome::Permanent("invalid workspace id".into());
+                };
                 let identity = smtp_password_identity(workspace, mailbox_id);
                 // Opened here, used for this one conversation, zeroed when dropped.
                 let opened = match deps.sealer.open(ws, SMTP_PASSWORD_PURPOSE, &identity, password).await {
                     Ok(opened) => opened,
-                    Err(tern_aws::sealing::SealingError::Kms(e)) => return Outcome::Transient(format!("opening the mailbox credentials: {e}")),
+                    Err(tern_aws::sealing::SealingError::Kms(e)) => {
+                        return Outcome::Transient(format!("opening the mailbox credentials: {e}"));
+                    }
                     Err(e) => return Outcome::Permanent(format!("the mailbox credentials cannot be opened: {e}")),
                 };
                 let Ok(password) = String::from_utf8(opened.expose().clone()) else {
@@ -167,7 +182,11 @@ async fn send_ses(deps: &SendDeps, raw: &[u8], envelope_from: &str, _recipient: 
             let code = aws_sdk_ses::error::ProvideErrorMetadata::code(error).unwrap_or_default().to_string();
             let text = format!("SES {code}: {}", aws_sdk_ses::error::ProvideErrorMetadata::message(error).unwrap_or_default());
             match code.as_str() {
-                "Throttling" | "ThrottlingException" | "ServiceUnavailable" | "InternalFailure" | "AccountSendingPausedException"
+                "Throttling"
+                | "ThrottlingException"
+                | "ServiceUnavailable"
+                | "InternalFailure"
+                | "AccountSendingPausedException"
                 | "ConfigurationSetSendingPausedException" => Outcome::Transient(text),
                 _ => Outcome::Permanent(text),
             }

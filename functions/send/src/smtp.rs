@@ -167,17 +167,9 @@ impl SmtpClient {
     /// Sends `raw` (a complete RFC 5322 message with CRLF line endings, as
     /// `tern_mail::compose` makes it) from `envelope_from` to `recipients`.
     /// Any recipient refused fails the whole send before the data is sent.
-    pub async fn send(
-        &self,
-        account: &SmtpAccount,
-        envelope_from: &str,
-        recipients: &[String],
-        raw: &[u8],
-    ) -> Result<Accepted, SmtpError> {
+    pub async fn send(&self, account: &SmtpAccount, envelope_from: &str, recipients: &[String], raw: &[u8]) -> Result<Accepted, SmtpError> {
         let scrub = Scrubber::new(account);
-        self.send_inner(account, envelope_from, recipients, raw)
-            .await
-            .map_err(|e| scrub.error(e))
+        self.send_inner(account, envelope_from, recipients, raw).await.map_err(|e| scrub.error(e))
     }
 
     /// Connects, negotiates TLS and authenticates, then quits: what
@@ -204,18 +196,13 @@ impl SmtpClient {
         // Checked before connecting: a message we would refuse must not cost
         // the server a connection or us a login.
         check_line_endings(raw)?;
-        let from: Address = envelope_from
-            .parse()
-            .map_err(|_| permanent(format!("invalid envelope sender {envelope_from:?}")))?;
+        let from: Address = envelope_from.parse().map_err(|_| permanent(format!("invalid envelope sender {envelope_from:?}")))?;
         if recipients.is_empty() {
             return Err(permanent("no recipients".to_owned()));
         }
         let to = recipients
             .iter()
-            .map(|r| {
-                r.parse::<Address>()
-                    .map_err(|_| permanent(format!("invalid recipient {r:?}")))
-            })
+            .map(|r| r.parse::<Address>().map_err(|_| permanent(format!("invalid recipient {r:?}"))))
             .collect::<Result<Vec<_>, _>>()?;
 
         let hello = hello_name(envelope_from);
@@ -226,9 +213,7 @@ impl SmtpClient {
         if !raw.is_ascii() {
             if !conn.server_info().supports_feature(Extension::EightBitMime) {
                 self.quit(&mut conn).await;
-                return Err(permanent(format!(
-                    "{label}: the message has 8-bit content and the server lacks 8BITMIME"
-                )));
+                return Err(permanent(format!("{label}: the message has 8-bit content and the server lacks 8BITMIME")));
             }
             params.push(MailParameter::Body(MailBodyParameter::EightBitMime));
         }
@@ -236,9 +221,7 @@ impl SmtpClient {
         if utf8_envelope {
             if !conn.server_info().supports_feature(Extension::SmtpUtfEight) {
                 self.quit(&mut conn).await;
-                return Err(permanent(format!(
-                    "{label}: non-ASCII addresses and the server lacks SMTPUTF8"
-                )));
+                return Err(permanent(format!("{label}: non-ASCII addresses and the server lacks SMTPUTF8")));
             }
             params.push(MailParameter::SmtpUtfEight);
         }
@@ -246,11 +229,9 @@ impl SmtpClient {
         // Before the data: nothing has been transmitted, so an I/O failure is
         // as retryable as a 4xx.
         let step = |what: &str| format!("{label}: {what}");
-        self.command(&mut conn, Mail::new(Some(from), params), &step("MAIL FROM"))
-            .await?;
+        self.command(&mut conn, Mail::new(Some(from), params), &step("MAIL FROM")).await?;
         for recipient in to {
-            self.command(&mut conn, Rcpt::new(recipient, vec![]), &step("RCPT TO"))
-                .await?;
+            self.command(&mut conn, Rcpt::new(recipient, vec![]), &step("RCPT TO")).await?;
         }
         self.command(&mut conn, Data, &step("DATA")).await?;
 
@@ -266,9 +247,7 @@ impl SmtpClient {
             }
             Ok(Err(e)) if e.is_transient() => {
                 self.quit(&mut conn).await;
-                return Err(SmtpError::Transient(format!(
-                    "{label}: after the data: {e}"
-                )));
+                return Err(SmtpError::Transient(format!("{label}: after the data: {e}")));
             }
             Ok(Err(e)) if e.is_permanent() => {
                 self.quit(&mut conn).await;
@@ -277,27 +256,17 @@ impl SmtpClient {
             // Lost connection, reset, an unreadable reply, or a write that
             // failed part-way: from here we cannot tell what the server kept.
             Ok(Err(e)) => {
-                return Err(SmtpError::Ambiguous(format!(
-                    "{label}: the connection failed after the message data was sent: {e}"
-                )));
+                return Err(SmtpError::Ambiguous(format!("{label}: the connection failed after the message data was sent: {e}")));
             }
             Ok(Ok(reply)) => reply,
         };
-        let text = format!(
-            "{} {}",
-            reply.code(),
-            reply.message().collect::<Vec<_>>().join(" ")
-        );
+        let text = format!("{} {}", reply.code(), reply.message().collect::<Vec<_>>().join(" "));
         self.quit(&mut conn).await;
         Ok(Accepted { reply: text })
     }
 
     /// Guard, connect (pinned), TLS, EHLO, AUTH: a connection ready for MAIL.
-    async fn open(
-        &self,
-        account: &SmtpAccount,
-        hello: &ClientId,
-    ) -> Result<AsyncSmtpConnection, SmtpError> {
+    async fn open(&self, account: &SmtpAccount, hello: &ClientId) -> Result<AsyncSmtpConnection, SmtpError> {
         let target = self.target(account).await?;
         let label = &target.label;
         let tls = self.tls_parameters(&target)?;
@@ -305,13 +274,7 @@ impl SmtpClient {
             SmtpSecurity::ImplicitTls => Some(tls.clone()),
             SmtpSecurity::StartTls => None,
         };
-        let connect = AsyncSmtpConnection::connect_tokio1(
-            target.addrs.as_slice(),
-            Some(self.step_timeout),
-            hello,
-            implicit,
-            None,
-        );
+        let connect = AsyncSmtpConnection::connect_tokio1(target.addrs.as_slice(), Some(self.step_timeout), hello, implicit, None);
         let mut conn = match tokio::time::timeout(self.step_timeout, connect).await {
             Err(_) => {
                 return Err(SmtpError::Transient(format!(
@@ -333,99 +296,62 @@ impl SmtpClient {
             }
             match tokio::time::timeout(self.step_timeout, conn.starttls(tls, hello)).await {
                 Err(_) => {
-                    return Err(SmtpError::Transient(format!(
-                        "{label}: STARTTLS did not complete within {:?}",
-                        self.step_timeout
-                    )));
+                    return Err(SmtpError::Transient(format!("{label}: STARTTLS did not complete within {:?}", self.step_timeout)));
                 }
                 Ok(Err(e)) => return Err(classify_setup(label, "STARTTLS", &e)),
                 Ok(Ok(())) => {}
             }
         }
         if !conn.is_encrypted() {
-            return Err(permanent(format!(
-                "{label}: the connection is not encrypted"
-            )));
+            return Err(permanent(format!("{label}: the connection is not encrypted")));
         }
 
-        let credentials =
-            Credentials::new(account.username.clone(), account.password.expose().clone());
+        let credentials = Credentials::new(account.username.clone(), account.password.expose().clone());
         let auth = conn.auth(&[Mechanism::Plain, Mechanism::Login], &credentials);
         match tokio::time::timeout(self.step_timeout, auth).await {
-            Err(_) => Err(SmtpError::Transient(format!(
-                "{label}: authentication did not complete within {:?}",
-                self.step_timeout
-            ))),
-            Ok(Err(e)) if e.is_transient() => Err(SmtpError::Transient(format!(
-                "{label}: authentication failed temporarily: {e}"
-            ))),
-            Ok(Err(e)) if e.is_permanent() => Err(permanent(format!(
-                "{label}: authentication failed for user {:?}: {e}",
-                account.username
-            ))),
-            Ok(Err(e)) if e.is_client() => Err(permanent(format!(
-                "{label}: the server offers neither AUTH PLAIN nor AUTH LOGIN: {e}"
-            ))),
-            Ok(Err(e)) => Err(SmtpError::Transient(format!(
-                "{label}: connection failed during authentication: {e}"
-            ))),
+            Err(_) => Err(SmtpError::Transient(format!("{label}: authentication did not complete within {:?}", self.step_timeout))),
+            Ok(Err(e)) if e.is_transient() => Err(SmtpError::Transient(format!("{label}: authentication failed temporarily: {e}"))),
+            Ok(Err(e)) if e.is_permanent() => {
+                Err(permanent(format!("{label}: authentication failed for user {:?}: {e}", account.username)))
+            }
+            Ok(Err(e)) if e.is_client() => Err(permanent(format!("{label}: the server offers neither AUTH PLAIN nor AUTH LOGIN: {e}"))),
+            Ok(Err(e)) => Err(SmtpError::Transient(format!("{label}: connection failed during authentication: {e}"))),
             Ok(Ok(_)) => Ok(conn),
         }
     }
 
     /// The guard's verdict on the configured host, resolved once.
     async fn target(&self, account: &SmtpAccount) -> Result<Target, SmtpError> {
-        let checked = check_mail_host_with(&account.host, account.port, &self.policy)
-            .map_err(SmtpError::Refused)?;
+        let checked = check_mail_host_with(&account.host, account.port, &self.policy).map_err(SmtpError::Refused)?;
         let label = format!("{}:{}", account.host.trim(), account.port);
         let (tls_name, ips): (String, Vec<IpAddr>) = match checked {
             CheckedHost::Ip(ip) => (ip.to_string(), vec![ip]),
             CheckedHost::Domain(name) => {
                 let ips = self.resolver.resolve(&name).await.map_err(|e| match e {
                     ResolveError::Refused(r) => SmtpError::Refused(r),
-                    ResolveError::Dns(reason) => {
-                        SmtpError::Transient(format!("{label}: DNS lookup failed: {reason}"))
-                    }
+                    ResolveError::Dns(reason) => SmtpError::Transient(format!("{label}: DNS lookup failed: {reason}")),
                 })?;
                 (name, ips)
             }
         };
-        let addrs = ips
-            .into_iter()
-            .map(|ip| SocketAddr::new(ip, account.port))
-            .collect();
-        Ok(Target {
-            label,
-            tls_name,
-            addrs,
-        })
+        let addrs = ips.into_iter().map(|ip| SocketAddr::new(ip, account.port)).collect();
+        Ok(Target { label, tls_name, addrs })
     }
 
     fn tls_parameters(&self, target: &Target) -> Result<TlsParameters, SmtpError> {
         let mut builder = TlsParameters::builder(target.tls_name.clone());
         for der in &self.extra_roots {
-            let cert = Certificate::from_der(der.clone())
-                .map_err(|e| permanent(format!("extra root certificate: {e}")))?;
+            let cert = Certificate::from_der(der.clone()).map_err(|e| permanent(format!("extra root certificate: {e}")))?;
             builder = builder.add_root_certificate(cert);
         }
-        builder
-            .build()
-            .map_err(|e| permanent(format!("{}: TLS setup: {e}", target.label)))
+        builder.build().map_err(|e| permanent(format!("{}: TLS setup: {e}", target.label)))
     }
 
     /// One command before the data: 4xx and I/O failures are transient
     /// (nothing was transmitted), 5xx permanent.
-    async fn command<C: std::fmt::Display>(
-        &self,
-        conn: &mut AsyncSmtpConnection,
-        command: C,
-        what: &str,
-    ) -> Result<(), SmtpError> {
+    async fn command<C: std::fmt::Display>(&self, conn: &mut AsyncSmtpConnection, command: C, what: &str) -> Result<(), SmtpError> {
         match tokio::time::timeout(self.step_timeout, conn.command(command)).await {
-            Err(_) => Err(SmtpError::Transient(format!(
-                "{what}: no reply within {:?}",
-                self.step_timeout
-            ))),
+            Err(_) => Err(SmtpError::Transient(format!("{what}: no reply within {:?}", self.step_timeout))),
             Ok(Err(e)) if e.is_permanent() => {
                 self.quit(conn).await;
                 Err(permanent(format!("{what}: {e}")))
@@ -453,12 +379,7 @@ fn permanent(message: String) -> SmtpError {
 /// or `localhost` when there is none.
 fn hello_name(address: &str) -> ClientId {
     match address.rsplit_once('@') {
-        Some((_, domain))
-            if !domain.is_empty()
-                && domain
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.') =>
-        {
+        Some((_, domain)) if !domain.is_empty() && domain.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.') => {
             ClientId::Domain(domain.to_ascii_lowercase())
         }
         _ => ClientId::Domain("localhost".to_owned()),
@@ -474,9 +395,7 @@ fn check_line_endings(raw: &[u8]) -> Result<(), SmtpError> {
         match raw[i] {
             b'\r' if raw.get(i + 1) == Some(&b'\n') => i += 2,
             b'\r' | b'\n' => {
-                return Err(permanent(format!(
-                    "the message has a bare CR or LF at byte {i}; lines must end in CRLF"
-                )));
+                return Err(permanent(format!("the message has a bare CR or LF at byte {i}; lines must end in CRLF")));
             }
             _ => i += 1,
         }
@@ -493,9 +412,7 @@ fn classify_setup(label: &str, what: &str, e: &LettreError) -> SmtpError {
             rustls::Error::InvalidCertificate(_)
             | rustls::Error::PeerIncompatible(_)
             | rustls::Error::NoCertificatesPresented
-            | rustls::Error::UnsupportedNameType => {
-                permanent(format!("{label}: {what}: TLS verification failed: {tls}"))
-            }
+            | rustls::Error::UnsupportedNameType => permanent(format!("{label}: {what}: TLS verification failed: {tls}")),
             // What a plain SMTP greeting looks like to a TLS client.
             rustls::Error::InvalidMessage(_) if what == "connecting" => permanent(format!(
                 "{label}: {what}: the server does not speak TLS on this port \
@@ -602,27 +519,15 @@ mod tests {
 
     #[test]
     fn security_serialises_snake_case() {
-        assert_eq!(
-            serde_json::to_string(&SmtpSecurity::ImplicitTls).unwrap(),
-            "\"implicit_tls\""
-        );
-        assert_eq!(
-            serde_json::from_str::<SmtpSecurity>("\"start_tls\"").unwrap(),
-            SmtpSecurity::StartTls
-        );
+        assert_eq!(serde_json::to_string(&SmtpSecurity::ImplicitTls).unwrap(), "\"implicit_tls\"");
+        assert_eq!(serde_json::from_str::<SmtpSecurity>("\"start_tls\"").unwrap(), SmtpSecurity::StartTls);
         assert!(serde_json::from_str::<SmtpSecurity>("\"none\"").is_err());
     }
 
     #[test]
     fn hello_name_is_the_sending_domain() {
-        assert_eq!(
-            hello_name("ann@Sender.Example"),
-            ClientId::Domain("sender.example".into())
-        );
+        assert_eq!(hello_name("ann@Sender.Example"), ClientId::Domain("sender.example".into()));
         assert_eq!(hello_name("ann"), ClientId::Domain("localhost".into()));
-        assert_eq!(
-            hello_name("ann@bad domain\r\n"),
-            ClientId::Domain("localhost".into())
-        );
+        assert_eq!(hello_name("ann@bad domain\r\n"), ClientId::Domain("localhost".into()));
     }
 }

@@ -31,12 +31,7 @@ Hi Lee,\r\n\
 bye\r\n";
 
 async fn sink(mode: TlsMode) -> MailSink {
-    MailSink::start(SinkOptions {
-        mode,
-        credentials: Some((USER.to_owned(), PASSWORD.to_owned())),
-    })
-    .await
-    .expect("mail sink starts")
+    MailSink::start(SinkOptions { mode, credentials: Some((USER.to_owned(), PASSWORD.to_owned())) }).await.expect("mail sink starts")
 }
 
 /// A client allowed to reach this sink (and only it) on loopback, trusting
@@ -46,21 +41,11 @@ fn client(sink: &MailSink) -> SmtpClient {
 }
 
 fn untrusting_client(sink: &MailSink) -> SmtpClient {
-    SmtpClient::new(
-        Policy::mail().allow_loopback_for_tests(sink.port()),
-        Arc::new(SystemResolver),
-    )
-    .with_timeout(Duration::from_secs(5))
+    SmtpClient::new(Policy::mail().allow_loopback_for_tests(sink.port()), Arc::new(SystemResolver)).with_timeout(Duration::from_secs(5))
 }
 
 fn account(port: u16, security: SmtpSecurity, password: &str) -> SmtpAccount {
-    SmtpAccount {
-        host: "127.0.0.1".to_owned(),
-        port,
-        security,
-        username: USER.to_owned(),
-        password: password.into(),
-    }
+    SmtpAccount { host: "127.0.0.1".to_owned(), port, security, username: USER.to_owned(), password: password.into() }
 }
 
 fn to() -> Vec<String> {
@@ -77,15 +62,7 @@ fn assert_no_password(e: &SmtpError) {
 #[tokio::test]
 async fn starttls_and_auth_deliver_the_exact_message() {
     let sink = sink(TlsMode::StartTls).await;
-    let accepted = client(&sink)
-        .send(
-            &account(sink.port(), SmtpSecurity::StartTls, PASSWORD),
-            FROM,
-            &to(),
-            RAW,
-        )
-        .await
-        .expect("delivered");
+    let accepted = client(&sink).send(&account(sink.port(), SmtpSecurity::StartTls, PASSWORD), FROM, &to(), RAW).await.expect("delivered");
     assert!(accepted.reply.starts_with("250"), "{accepted:?}");
 
     let got = sink.messages();
@@ -102,15 +79,7 @@ async fn starttls_and_auth_deliver_the_exact_message() {
 #[tokio::test]
 async fn implicit_tls_delivers() {
     let sink = sink(TlsMode::Implicit).await;
-    client(&sink)
-        .send(
-            &account(sink.port(), SmtpSecurity::ImplicitTls, PASSWORD),
-            FROM,
-            &to(),
-            RAW,
-        )
-        .await
-        .expect("delivered");
+    client(&sink).send(&account(sink.port(), SmtpSecurity::ImplicitTls, PASSWORD), FROM, &to(), RAW).await.expect("delivered");
     let got = sink.messages();
     assert_eq!(got.len(), 1);
     assert!(got[0].tls);
@@ -121,13 +90,8 @@ async fn implicit_tls_delivers() {
 async fn check_account_logs_in_and_sends_nothing() {
     let sink = sink(TlsMode::StartTls).await;
     let c = client(&sink);
-    c.check_account(&account(sink.port(), SmtpSecurity::StartTls, PASSWORD))
-        .await
-        .expect("valid account");
-    let e = c
-        .check_account(&account(sink.port(), SmtpSecurity::StartTls, "wrong-XYZZY"))
-        .await
-        .unwrap_err();
+    c.check_account(&account(sink.port(), SmtpSecurity::StartTls, PASSWORD)).await.expect("valid account");
+    let e = c.check_account(&account(sink.port(), SmtpSecurity::StartTls, "wrong-XYZZY")).await.unwrap_err();
     assert!(matches!(e, SmtpError::Permanent(_)), "{e:?}");
     assert_no_password(&e);
     assert!(!e.to_string().contains("wrong-XYZZY"), "{e}");
@@ -138,19 +102,8 @@ async fn check_account_logs_in_and_sends_nothing() {
 async fn a_server_without_starttls_gets_nothing() {
     // PlainOnly offers AUTH in the clear: a careless client would log in.
     let sink = sink(TlsMode::PlainOnly).await;
-    let e = client(&sink)
-        .send(
-            &account(sink.port(), SmtpSecurity::StartTls, PASSWORD),
-            FROM,
-            &to(),
-            RAW,
-        )
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(&e, SmtpError::Permanent(m) if m.contains("STARTTLS")),
-        "{e:?}"
-    );
+    let e = client(&sink).send(&account(sink.port(), SmtpSecurity::StartTls, PASSWORD), FROM, &to(), RAW).await.unwrap_err();
+    assert!(matches!(&e, SmtpError::Permanent(m) if m.contains("STARTTLS")), "{e:?}");
     assert_no_password(&e);
     assert_eq!(sink.count(), 0);
 }
@@ -165,15 +118,7 @@ async fn wrong_password_and_rejected_auth_are_permanent() {
     assert!(!format!("{e} {e:?}").contains("plant-XYZZY-wrong"), "{e:?}");
 
     sink.set_behaviour(Behaviour::RejectAuth);
-    let e = c
-        .send(
-            &account(sink.port(), SmtpSecurity::StartTls, PASSWORD),
-            FROM,
-            &to(),
-            RAW,
-        )
-        .await
-        .unwrap_err();
+    let e = c.send(&account(sink.port(), SmtpSecurity::StartTls, PASSWORD), FROM, &to(), RAW).await.unwrap_err();
     assert!(matches!(e, SmtpError::Permanent(_)), "{e:?}");
     assert_no_password(&e);
     assert_eq!(sink.count(), 0);
@@ -187,18 +132,12 @@ async fn reply_codes_map_to_transient_and_permanent() {
 
     sink.set_behaviour(Behaviour::TempFailData);
     let e = c.send(&acct, FROM, &to(), RAW).await.unwrap_err();
-    assert!(
-        matches!(&e, SmtpError::Transient(m) if m.contains("451")),
-        "{e:?}"
-    );
+    assert!(matches!(&e, SmtpError::Transient(m) if m.contains("451")), "{e:?}");
     assert_eq!(sink.count(), 0, "a 451 after the data stores nothing");
 
     sink.set_behaviour(Behaviour::PermFailRcpt);
     let e = c.send(&acct, FROM, &to(), RAW).await.unwrap_err();
-    assert!(
-        matches!(&e, SmtpError::Permanent(m) if m.contains("550") && m.contains("RCPT")),
-        "{e:?}"
-    );
+    assert!(matches!(&e, SmtpError::Permanent(m) if m.contains("550") && m.contains("RCPT")), "{e:?}");
     assert_eq!(sink.count(), 0);
     assert_no_password(&e);
 }
@@ -207,15 +146,7 @@ async fn reply_codes_map_to_transient_and_permanent() {
 async fn a_lost_reply_after_the_data_is_ambiguous() {
     let sink = sink(TlsMode::StartTls).await;
     sink.set_behaviour(Behaviour::DropAfterData);
-    let e = client(&sink)
-        .send(
-            &account(sink.port(), SmtpSecurity::StartTls, PASSWORD),
-            FROM,
-            &to(),
-            RAW,
-        )
-        .await
-        .unwrap_err();
+    let e = client(&sink).send(&account(sink.port(), SmtpSecurity::StartTls, PASSWORD), FROM, &to(), RAW).await.unwrap_err();
     assert!(matches!(e, SmtpError::Ambiguous(_)), "{e:?}");
     assert_no_password(&e);
     // The case the variant exists for: it was in fact delivered.
@@ -229,12 +160,7 @@ async fn a_timeout_after_the_data_is_ambiguous() {
     sink.set_behaviour(Behaviour::HangAfterData);
     let e = client(&sink)
         .with_timeout(Duration::from_millis(500))
-        .send(
-            &account(sink.port(), SmtpSecurity::ImplicitTls, PASSWORD),
-            FROM,
-            &to(),
-            RAW,
-        )
+        .send(&account(sink.port(), SmtpSecurity::ImplicitTls, PASSWORD), FROM, &to(), RAW)
         .await
         .unwrap_err();
     assert!(matches!(e, SmtpError::Ambiguous(_)), "{e:?}");
@@ -252,20 +178,9 @@ async fn a_silent_server_before_the_data_is_transient() {
             held.push(stream);
         }
     });
-    let c = SmtpClient::new(
-        Policy::mail().allow_loopback_for_tests(port),
-        Arc::new(SystemResolver),
-    )
-    .with_timeout(Duration::from_millis(300));
-    let e = c
-        .send(
-            &account(port, SmtpSecurity::StartTls, PASSWORD),
-            FROM,
-            &to(),
-            RAW,
-        )
-        .await
-        .unwrap_err();
+    let c =
+        SmtpClient::new(Policy::mail().allow_loopback_for_tests(port), Arc::new(SystemResolver)).with_timeout(Duration::from_millis(300));
+    let e = c.send(&account(port, SmtpSecurity::StartTls, PASSWORD), FROM, &to(), RAW).await.unwrap_err();
     assert!(matches!(e, SmtpError::Transient(_)), "{e:?}");
 
     // Nothing listening at all: also transient.
@@ -274,37 +189,17 @@ async fn a_silent_server_before_the_data_is_transient() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let c = SmtpClient::new(
-        Policy::mail().allow_loopback_for_tests(closed),
-        Arc::new(SystemResolver),
-    );
-    let e = c
-        .send(
-            &account(closed, SmtpSecurity::ImplicitTls, PASSWORD),
-            FROM,
-            &to(),
-            RAW,
-        )
-        .await
-        .unwrap_err();
+    let c = SmtpClient::new(Policy::mail().allow_loopback_for_tests(closed), Arc::new(SystemResolver));
+    let e = c.send(&account(closed, SmtpSecurity::ImplicitTls, PASSWORD), FROM, &to(), RAW).await.unwrap_err();
     assert!(matches!(e, SmtpError::Transient(_)), "{e:?}");
 }
 
 #[tokio::test]
 async fn an_untrusted_certificate_gets_nothing() {
-    for (mode, security) in [
-        (TlsMode::StartTls, SmtpSecurity::StartTls),
-        (TlsMode::Implicit, SmtpSecurity::ImplicitTls),
-    ] {
+    for (mode, security) in [(TlsMode::StartTls, SmtpSecurity::StartTls), (TlsMode::Implicit, SmtpSecurity::ImplicitTls)] {
         let sink = sink(mode).await;
-        let e = untrusting_client(&sink)
-            .send(&account(sink.port(), security, PASSWORD), FROM, &to(), RAW)
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(&e, SmtpError::Permanent(m) if m.contains("certificate") || m.contains("TLS")),
-            "{mode:?}: {e:?}"
-        );
+        let e = untrusting_client(&sink).send(&account(sink.port(), security, PASSWORD), FROM, &to(), RAW).await.unwrap_err();
+        assert!(matches!(&e, SmtpError::Permanent(m) if m.contains("certificate") || m.contains("TLS")), "{mode:?}: {e:?}");
         assert_no_password(&e);
         assert_eq!(sink.count(), 0);
     }
@@ -314,10 +209,7 @@ async fn an_untrusted_certificate_gets_nothing() {
 struct Rebinding;
 
 impl HostResolver for Rebinding {
-    fn lookup<'a>(
-        &'a self,
-        _host: &'a str,
-    ) -> Pin<Box<dyn Future<Output = io::Result<Vec<IpAddr>>> + Send + 'a>> {
+    fn lookup<'a>(&'a self, _host: &'a str) -> Pin<Box<dyn Future<Output = io::Result<Vec<IpAddr>>> + Send + 'a>> {
         Box::pin(async { Ok(vec!["127.0.0.1".parse().unwrap()]) })
     }
 }
@@ -357,18 +249,12 @@ async fn the_guard_refuses_before_connecting() {
 
     // A name is resolved through the guard: resolving to loopback is refused
     // even for a client holding the loopback allowance.
-    let rebinding = SmtpClient::new(
-        Policy::mail().allow_loopback_for_tests(port),
-        Arc::new(Rebinding),
-    )
-    .with_extra_root(sink.certificate_der());
+    let rebinding =
+        SmtpClient::new(Policy::mail().allow_loopback_for_tests(port), Arc::new(Rebinding)).with_extra_root(sink.certificate_der());
     let mut acct = account(port, SmtpSecurity::StartTls, PASSWORD);
     acct.host = "smtp.attacker.example".to_owned();
     let e = rebinding.send(&acct, FROM, &to(), RAW).await.unwrap_err();
-    assert!(
-        matches!(e, SmtpError::Refused(Refusal::NoAllowedAddress { .. })),
-        "{e:?}"
-    );
+    assert!(matches!(e, SmtpError::Refused(Refusal::NoAllowedAddress { .. })), "{e:?}");
     assert_eq!(sink.count(), 0);
 }
 
@@ -403,18 +289,7 @@ async fn the_password_never_shows() {
 #[tokio::test]
 async fn implicit_tls_against_a_starttls_port_is_a_clear_permanent_error() {
     let sink = sink(TlsMode::StartTls).await;
-    let e = client(&sink)
-        .send(
-            &account(sink.port(), SmtpSecurity::ImplicitTls, PASSWORD),
-            FROM,
-            &to(),
-            RAW,
-        )
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(&e, SmtpError::Permanent(m) if m.contains("does not speak TLS")),
-        "{e:?}"
-    );
+    let e = client(&sink).send(&account(sink.port(), SmtpSecurity::ImplicitTls, PASSWORD), FROM, &to(), RAW).await.unwrap_err();
+    assert!(matches!(&e, SmtpError::Permanent(m) if m.contains("does not speak TLS")), "{e:?}");
     assert_eq!(sink.count(), 0);
 }

@@ -9,8 +9,7 @@ use serde_json::{Value, json};
 
 /// Which functions exist, in the order the table lists them. `bare` is the
 /// `bare-lambda` floor; the others are `tern-<name>`.
-pub const FUNCTIONS: [&str; 9] =
-    ["api", "inbound", "classify", "enrich", "dispatch", "send", "feedback", "housekeeping", "bare"];
+pub const FUNCTIONS: [&str; 9] = ["api", "inbound", "classify", "enrich", "dispatch", "send", "feedback", "housekeeping", "bare"];
 
 pub fn binary_name(function: &str) -> String {
     if function == "bare" { "bare-lambda".to_string() } else { format!("tern-{function}") }

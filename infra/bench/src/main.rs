@@ -82,8 +82,7 @@ impl Args {
         }
         // Absolute, because each function is started in its own directory (as Lambda
         // starts `bootstrap` in LAMBDA_TASK_ROOT).
-        args.bin_dir = std::fs::canonicalize(&args.bin_dir)
-            .map_err(|e| format!("--bin-dir {}: {e}", args.bin_dir.display()))?;
+        args.bin_dir = std::fs::canonicalize(&args.bin_dir).map_err(|e| format!("--bin-dir {}: {e}", args.bin_dir.display()))?;
         Ok(args)
     }
 }
@@ -176,9 +175,8 @@ fn usage() -> String {
 async fn bench_function(args: &Args, function: &str) -> Result<Row, String> {
     let trigger = events::trigger(function).ok_or("no event for this function")?;
     let binary = args.bin_dir.join(events::binary_name(function));
-    let binary_bytes = std::fs::metadata(&binary)
-        .map_err(|e| format!("{}: {e} (build it with cargo build --release first)", binary.display()))?
-        .len();
+    let binary_bytes =
+        std::fs::metadata(&binary).map_err(|e| format!("{}: {e} (build it with cargo build --release first)", binary.display()))?.len();
     let zip_bytes = zip_size(&binary, &args.work_dir.join("zip").join(function))?;
     let log = args.work_dir.join("logs").join(format!("{function}.log"));
 
@@ -250,17 +248,8 @@ fn lambda_env(function: &str, runtime_api: &str, task_root: &Path, home: &Path) 
     ]
 }
 
-async fn cold_start(
-    binary: &Path,
-    home: &Path,
-    function: &str,
-    trigger: Trigger,
-    log: &Path,
-    timeout: Duration,
-) -> Result<Sample, String> {
-    let api = RuntimeApi::start(function, events::event(trigger))
-        .await
-        .map_err(|e| format!("cannot start the runtime API: {e}"))?;
+async fn cold_start(binary: &Path, home: &Path, function: &str, trigger: Trigger, log: &Path, timeout: Duration) -> Result<Sample, String> {
+    let api = RuntimeApi::start(function, events::event(trigger)).await.map_err(|e| format!("cannot start the runtime API: {e}"))?;
     let log_file = File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
     let log_err = log_file.try_clone().map_err(|e| e.to_string())?;
     let task_root = binary.parent().unwrap_or(Path::new("."));
@@ -315,13 +304,7 @@ async fn cold_start(
         }
         None => return Err("finished without an outcome".to_string()),
     };
-    Ok(Sample {
-        init,
-        first_response: answered - spawned,
-        peak_rss_bytes: peak_rss_bytes?,
-        result,
-        aws_calls: api.aws_calls(),
-    })
+    Ok(Sample { init, first_response: answered - spawned, peak_rss_bytes: peak_rss_bytes?, result, aws_calls: api.aws_calls() })
 }
 
 /// `VmHWM` (peak resident set size) of a live process, in bytes.
@@ -385,10 +368,7 @@ fn over_budget(args: &Args, rows: &[Row]) -> Vec<String> {
             over.push(format!("{}: zip {:.2} MB > {} MB", r.function, r.zip_mb, args.max_zip_mb));
         }
         if r.first_response_ms.p90 > args.max_first_response_ms {
-            over.push(format!(
-                "{}: first response p90 {:.1} ms > {} ms",
-                r.function, r.first_response_ms.p90, args.max_first_response_ms
-            ));
+            over.push(format!("{}: first response p90 {:.1} ms > {} ms", r.function, r.first_response_ms.p90, args.max_first_response_ms));
         }
         if r.peak_rss_mb > args.max_rss_mb {
             over.push(format!("{}: peak RSS {:.1} MB > {} MB", r.function, r.peak_rss_mb, args.max_rss_mb));

@@ -8,13 +8,13 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use tower::ServiceExt;
 use serde::Deserialize;
 use std::sync::Arc;
 use tern_aws::CostMeter;
 use tern_domain::clock::{AdjustableClock, Clock};
 use tern_domain::cost::PriceTable;
 use tern_http::{ApiError, Json, Path};
+use tower::ServiceExt;
 
 #[derive(Clone)]
 struct DevState {
@@ -24,19 +24,11 @@ struct DevState {
 }
 
 /// `routes`: `(function, method, path)` from the template's HttpApi events.
-pub fn router(
-    functions: Arc<Functions>,
-    clock: Arc<AdjustableClock>,
-    meter: CostMeter,
-    routes: &[(String, String, String)],
-) -> Router {
+pub fn router(functions: Arc<Functions>, clock: Arc<AdjustableClock>, meter: CostMeter, routes: &[(String, String, String)]) -> Router {
     // Matched here, by API Gateway's rules, rather than by an outer axum router, so
     // each function's router sees the request exactly as it does on Lambda.
     let table: Arc<Vec<(String, Router)>> = Arc::new(
-        routes
-            .iter()
-            .filter_map(|(function, _method, path)| functions.http_router(function).map(|r| (path.clone(), r)))
-            .collect(),
+        routes.iter().filter_map(|(function, _method, path)| functions.http_router(function).map(|r| (path.clone(), r))).collect(),
     );
     let dev = Router::new()
         .route("/_dev/clock", get(clock_now))
@@ -112,10 +104,7 @@ async fn advance_clock(State(state): State<DevState>, Json(by): Json<Advance>) -
         .and_then(|t| t.checked_add(by.seconds))
         .filter(|s| (0..=10 * 365 * 86_400).contains(s))
         .ok_or_else(|| ApiError::unprocessable("invalid_step", "Move the clock forward by zero to ten years."))?;
-    state
-        .clock
-        .advance(time::Duration::seconds(seconds))
-        .map_err(|e| ApiError::unprocessable("invalid_step", e.to_string()))?;
+    state.clock.advance(time::Duration::seconds(seconds)).map_err(|e| ApiError::unprocessable("invalid_step", e.to_string()))?;
     Ok(Json(clock_json(&state.clock)))
 }
 
@@ -147,7 +136,9 @@ struct MailQuery {
 /// address, oldest first: locally there is no inbox to read them in.
 async fn platform_mail(State(state): State<DevState>, tern_http::Query(query): tern_http::Query<MailQuery>) -> Json<serde_json::Value> {
     let mails = state.functions.platform_mail_to(&query.to);
-    Json(serde_json::json!({ "messages": mails.iter().map(|m| serde_json::json!({ "to": m.to, "subject": m.subject, "text": m.text })).collect::<Vec<_>>() }))
+    Json(
+        serde_json::json!({ "messages": mails.iter().map(|m| serde_json::json!({ "to": m.to, "subject": m.subject, "text": m.text })).collect::<Vec<_>>() }),
+    )
 }
 
 #[derive(Deserialize)]
@@ -163,17 +154,25 @@ struct SetPlan {
 /// `scripts/operator set-plan`, locally: the same [`tern_operator::set_plan`] on the
 /// dev host's table, so tests and local users move a workspace off its trial the way
 /// an operator does in production (audited as `operator:<name>`).
-async fn set_plan(State(state): State<DevState>, Path(ws): Path<String>, Json(input): Json<SetPlan>) -> Result<Json<serde_json::Value>, ApiError> {
+async fn set_plan(
+    State(state): State<DevState>,
+    Path(ws): Path<String>,
+    Json(input): Json<SetPlan>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let workspace = tern_domain::ids::WorkspaceId::parse(&ws).map_err(|_| ApiError::not_found())?;
     let plan = tern_operator::parse_plan(&input.plan)
         .ok_or_else(|| ApiError::unprocessable("invalid_plan", "One of trial, starter, growth, pro, agency, enterprise."))?;
     let api = state.functions.api_state();
-    let operator = tern_operator::Operator { name: input.operator.as_deref().unwrap_or("dev"), reason: input.reason.as_deref().unwrap_or("set on the dev host") };
-    let change = tern_operator::set_plan(&api.table, &api.audit, workspace, plan, &operator, state.clock.now()).await.map_err(|e| match e {
-        tern_operator::OperatorError::NoSuchWorkspace(_) => ApiError::not_found(),
-        tern_operator::OperatorError::Store(e) => ApiError::unavailable(e),
-        other => ApiError::unprocessable("invalid_operator_request", other.to_string()),
-    })?;
+    let operator = tern_operator::Operator {
+        name: input.operator.as_deref().unwrap_or("dev"),
+        reason: input.reason.as_deref().unwrap_or("set on the dev host"),
+    };
+    let change =
+        tern_operator::set_plan(&api.table, &api.audit, workspace, plan, &operator, state.clock.now()).await.map_err(|e| match e {
+            tern_operator::OperatorError::NoSuchWorkspace(_) => ApiError::not_found(),
+            tern_operator::OperatorError::Store(e) => ApiError::unavailable(e),
+            other => ApiError::unprocessable("invalid_operator_request", other.to_string()),
+        })?;
     // The api function caches settings per container; the operator's change applies
     // at once here (in production within the cache's lifetime).
     api.remember_settings(workspace, Arc::new(change.workspace));

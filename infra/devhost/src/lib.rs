@@ -145,12 +145,8 @@ impl DevHost {
         let (mut config, provisioned) = provision(&template, &clients, &options.prefix).await?;
         config.inbound_webhook_secret = Some(options.webhook_secret.clone());
         // A fresh signing key per run: sessions do not outlive the local platform.
-        config.session_key = Some(
-            tern_security::token::OpaqueToken::generate()
-                .map_err(|e| DevHostError::Random(e.to_string()))?
-                .expose()
-                .to_string(),
-        );
+        config.session_key =
+            Some(tern_security::token::OpaqueToken::generate().map_err(|e| DevHostError::Random(e.to_string()))?.expose().to_string());
         let clock = Arc::new(AdjustableClock::new());
         let shared_clock: SharedClock = clock.clone();
         let fetcher = match &options.website_fetch.resolver {
@@ -165,9 +161,8 @@ impl DevHost {
         // Bound before the functions are built: unsubscribe links point at this address.
         // They say https, as RFC 8058 requires of every message; the dev host itself
         // serves plain http, so locally the link is followed with http.
-        let listener = tokio::net::TcpListener::bind(options.bind)
-            .await
-            .map_err(|source| DevHostError::Bind { addr: options.bind, source })?;
+        let listener =
+            tokio::net::TcpListener::bind(options.bind).await.map_err(|source| DevHostError::Bind { addr: options.bind, source })?;
         let addr = listener.local_addr().map_err(|source| DevHostError::Bind { addr: options.bind, source })?;
         config.public_url = Some(format!("https://{addr}"));
         let functions = Arc::new(Functions::new(&config, &clients, shared_clock.clone(), fetcher, &options.mail_delivery, &options.llm)?);
@@ -201,10 +196,8 @@ impl DevHost {
                         }));
                     }
                     Trigger::Schedule { expression } => {
-                        let period = options
-                            .tick_every_seconds
-                            .map(std::time::Duration::from_secs)
-                            .unwrap_or_else(|| schedule::period(expression));
+                        let period =
+                            options.tick_every_seconds.map(std::time::Duration::from_secs).unwrap_or_else(|| schedule::period(expression));
                         tasks.spawn(schedule::run(
                             spec.logical_id.clone(),
                             functions.clone(),

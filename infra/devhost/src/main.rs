@@ -66,7 +66,8 @@ async fn main() -> std::process::ExitCode {
     // A local SMTP server (STARTTLS, self-signed) so SMTP mailboxes can be tried
     // without sending real mail; the platform may reach it and trusts its certificate.
     let smtp_password = tern_domain::ids::RequestId::generate().to_string().replace('-', "");
-    let sink_options = tern_mailsink::SinkOptions { mode: tern_mailsink::TlsMode::StartTls, credentials: Some(("dev".into(), smtp_password.clone())) };
+    let sink_options =
+        tern_mailsink::SinkOptions { mode: tern_mailsink::TlsMode::StartTls, credentials: Some(("dev".into(), smtp_password.clone())) };
     let sink = match tern_mailsink::MailSink::start(sink_options).await {
         Ok(sink) => sink,
         Err(error) => {

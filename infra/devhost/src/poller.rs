@@ -16,8 +16,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 /// Hands one batch to a function; `None` when the function takes no SQS events.
-pub type Invoke =
-    Arc<dyn Fn(SqsEvent) -> Pin<Box<dyn Future<Output = Option<SqsBatchResponse>> + Send>> + Send + Sync>;
+pub type Invoke = Arc<dyn Fn(SqsEvent) -> Pin<Box<dyn Future<Output = Option<SqsBatchResponse>> + Send>> + Send + Sync>;
 
 pub struct Poller {
     /// For logs.
@@ -115,11 +114,8 @@ fn record(message: &aws_sdk_sqs::types::Message, queue_arn: &str) -> SqsMessage 
     record.receipt_handle = message.receipt_handle.clone();
     record.body = message.body.clone();
     record.md5_of_body = message.md5_of_body.clone();
-    record.attributes = message
-        .attributes
-        .as_ref()
-        .map(|a| a.iter().map(|(k, v)| (k.as_str().to_string(), v.clone())).collect())
-        .unwrap_or_default();
+    record.attributes =
+        message.attributes.as_ref().map(|a| a.iter().map(|(k, v)| (k.as_str().to_string(), v.clone())).collect()).unwrap_or_default();
     record.event_source = Some("aws:sqs".into());
     record.event_source_arn = Some(queue_arn.to_string());
     record.aws_region = Some("us-east-1".into());

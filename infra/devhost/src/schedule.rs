@@ -5,8 +5,8 @@
 use crate::functions::Functions;
 use aws_lambda_events::event::cloudwatch_events::CloudWatchEvent;
 use std::sync::Arc;
-use tern_domain::clock::SharedClock;
 use std::time::Duration;
+use tern_domain::clock::SharedClock;
 use tokio::sync::watch;
 
 /// The period of a schedule expression. `rate(...)` is exact; a `cron(...)` runs
@@ -42,13 +42,7 @@ pub fn scheduled_event(function: &str, at: time::OffsetDateTime) -> CloudWatchEv
     serde_json::from_value(value).unwrap_or_default()
 }
 
-pub async fn run(
-    function: String,
-    functions: Arc<Functions>,
-    clock: SharedClock,
-    period: Duration,
-    mut shutdown: watch::Receiver<bool>,
-) {
+pub async fn run(function: String, functions: Arc<Functions>, clock: SharedClock, period: Duration, mut shutdown: watch::Receiver<bool>) {
     let mut interval = tokio::time::interval(period);
     interval.tick().await; // the first tick is immediate; EventBridge's is not
     loop {

@@ -80,13 +80,7 @@ impl std::fmt::Debug for SinkOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SinkOptions")
             .field("mode", &self.mode)
-            .field(
-                "credentials",
-                &self
-                    .credentials
-                    .as_ref()
-                    .map(|(user, _)| (user, "[redacted]")),
-            )
+            .field("credentials", &self.credentials.as_ref().map(|(user, _)| (user, "[redacted]")))
             .finish()
     }
 }
@@ -150,10 +144,7 @@ pub struct MailSink {
 
 impl std::fmt::Debug for MailSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MailSink")
-            .field("port", &self.port)
-            .field("messages", &self.count())
-            .finish_non_exhaustive()
+        f.debug_struct("MailSink").field("port", &self.port).field("messages", &self.count()).finish_non_exhaustive()
     }
 }
 
@@ -173,16 +164,11 @@ impl MailSink {
 
     /// Starts a sink on `127.0.0.1:port` (`0` picks a free port).
     pub async fn start_on(port: u16, options: SinkOptions) -> io::Result<MailSink> {
-        let certified = rcgen::generate_simple_self_signed(vec![
-            SERVER_NAME.to_owned(),
-            "127.0.0.1".to_owned(),
-        ])
-        .map_err(io::Error::other)?;
+        let certified =
+            rcgen::generate_simple_self_signed(vec![SERVER_NAME.to_owned(), "127.0.0.1".to_owned()]).map_err(io::Error::other)?;
         let cert_der = certified.cert.der().to_vec();
         let cert_pem = certified.cert.pem();
-        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
-            certified.signing_key.serialize_der(),
-        ));
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(certified.signing_key.serialize_der()));
         let config = ServerConfig::builder_with_provider(Arc::new(aws_lc_rs::default_provider()))
             .with_safe_default_protocol_versions()
             .map_err(io::Error::other)?
@@ -194,20 +180,9 @@ impl MailSink {
         let listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await?;
         let port = listener.local_addr()?.port();
         let state = Arc::new(State::default());
-        let server = Arc::new(Server {
-            mode: options.mode,
-            credentials: options.credentials,
-            acceptor,
-            state: Arc::clone(&state),
-        });
+        let server = Arc::new(Server { mode: options.mode, credentials: options.credentials, acceptor, state: Arc::clone(&state) });
         let task = tokio::spawn(accept_loop(listener, server));
-        Ok(MailSink {
-            port,
-            cert_der,
-            cert_pem,
-            state,
-            task,
-        })
+        Ok(MailSink { port, cert_der, cert_pem, state, task })
     }
 
     /// The loopback port the sink listens on.
@@ -316,11 +291,7 @@ async fn serve(tcp: TcpStream, server: Arc<Server>) -> io::Result<()> {
         Box::new(tcp)
     };
     let mut reader = BufReader::new(stream);
-    reply(
-        &mut reader,
-        &format!("220 {SERVER_NAME} ESMTP tern-mailsink ready"),
-    )
-    .await?;
+    reply(&mut reader, &format!("220 {SERVER_NAME} ESMTP tern-mailsink ready")).await?;
     loop {
         match session_loop(&mut reader, &server, &mut session).await? {
             Next::Close => return Ok(()),
@@ -336,21 +307,14 @@ async fn serve(tcp: TcpStream, server: Arc<Server>) -> io::Result<()> {
                 let tls = server.acceptor.accept(stream).await?;
                 reader = BufReader::new(Box::new(tls));
                 // RFC 3207 §4.2: forget everything learned before TLS.
-                session = Session {
-                    tls: true,
-                    ..Session::default()
-                };
+                session = Session { tls: true, ..Session::default() };
             }
         }
     }
 }
 
 /// Reads and answers commands until the connection must close or upgrade.
-async fn session_loop(
-    io: &mut BufReader<Box<dyn Io>>,
-    server: &Server,
-    session: &mut Session,
-) -> io::Result<Next> {
+async fn session_loop(io: &mut BufReader<Box<dyn Io>>, server: &Server, session: &mut Session) -> io::Result<Next> {
     loop {
         let Some(line) = read_line(io).await? else {
             return Ok(Next::Close);
@@ -413,12 +377,7 @@ async fn session_loop(
     }
 }
 
-async fn ehlo(
-    io: &mut BufReader<Box<dyn Io>>,
-    server: &Server,
-    session: &mut Session,
-    client: &str,
-) -> io::Result<Next> {
+async fn ehlo(io: &mut BufReader<Box<dyn Io>>, server: &Server, session: &mut Session, client: &str) -> io::Result<Next> {
     session.greeted = true;
     session.reset_transaction();
     let mut lines = vec![
@@ -449,22 +408,13 @@ async fn ehlo(
     Ok(Next::Continue)
 }
 
-async fn auth(
-    io: &mut BufReader<Box<dyn Io>>,
-    server: &Server,
-    session: &mut Session,
-    arg: &str,
-) -> io::Result<Next> {
+async fn auth(io: &mut BufReader<Box<dyn Io>>, server: &Server, session: &mut Session, arg: &str) -> io::Result<Next> {
     let Some((user, password)) = &server.credentials else {
         reply(io, "502 5.5.1 AUTH not available").await?;
         return Ok(Next::Continue);
     };
     if !session.tls && server.mode != TlsMode::PlainOnly {
-        reply(
-            io,
-            "538 5.7.11 encryption required for requested authentication mechanism",
-        )
-        .await?;
+        reply(io, "538 5.7.11 encryption required for requested authentication mechanism").await?;
         return Ok(Next::Continue);
     }
     if session.user.is_some() {
@@ -507,10 +457,7 @@ async fn auth(
             return Ok(Next::Continue);
         }
     };
-    let accepted = server.behaviour() != Behaviour::RejectAuth
-        && offered
-            .as_ref()
-            .is_some_and(|(u, p)| u == user && p == password);
+    let accepted = server.behaviour() != Behaviour::RejectAuth && offered.as_ref().is_some_and(|(u, p)| u == user && p == password);
     if accepted {
         session.user = offered.map(|(u, _)| u);
         reply(io, "235 2.7.0 authentication successful").await?;
@@ -565,12 +512,7 @@ fn path_argument(arg: &str, keyword: &str) -> Option<String> {
     Some(inner[..end].to_owned())
 }
 
-async fn mail(
-    io: &mut BufReader<Box<dyn Io>>,
-    server: &Server,
-    session: &mut Session,
-    arg: &str,
-) -> io::Result<Next> {
+async fn mail(io: &mut BufReader<Box<dyn Io>>, server: &Server, session: &mut Session, arg: &str) -> io::Result<Next> {
     if !session.greeted {
         reply(io, "503 5.5.1 say EHLO first").await?;
     } else if server.credentials.is_some() && session.user.is_none() {
@@ -589,12 +531,7 @@ async fn mail(
     Ok(Next::Continue)
 }
 
-async fn rcpt(
-    io: &mut BufReader<Box<dyn Io>>,
-    server: &Server,
-    session: &mut Session,
-    arg: &str,
-) -> io::Result<Next> {
+async fn rcpt(io: &mut BufReader<Box<dyn Io>>, server: &Server, session: &mut Session, arg: &str) -> io::Result<Next> {
     if session.mail_from.is_none() {
         reply(io, "503 5.5.1 need MAIL before RCPT").await?;
         return Ok(Next::Continue);
@@ -612,11 +549,7 @@ async fn rcpt(
     Ok(Next::Continue)
 }
 
-async fn data(
-    io: &mut BufReader<Box<dyn Io>>,
-    server: &Server,
-    session: &mut Session,
-) -> io::Result<Next> {
+async fn data(io: &mut BufReader<Box<dyn Io>>, server: &Server, session: &mut Session) -> io::Result<Next> {
     let Some(mail_from) = session.mail_from.clone() else {
         reply(io, "503 5.5.1 need MAIL before DATA").await?;
         return Ok(Next::Continue);
@@ -632,12 +565,9 @@ async fn data(
     loop {
         // Bounded reads: a line without an end cannot grow a buffer forever.
         let mut chunk = Vec::new();
-        let read = tokio::time::timeout(
-            IDLE_TIMEOUT,
-            (&mut *io).take(DATA_CHUNK).read_until(b'\n', &mut chunk),
-        )
-        .await
-        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "idle in DATA"))??;
+        let read = tokio::time::timeout(IDLE_TIMEOUT, (&mut *io).take(DATA_CHUNK).read_until(b'\n', &mut chunk))
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "idle in DATA"))??;
         if read == 0 {
             // The client hung up before the terminating dot: nothing was sent.
             return Ok(Next::Close);
@@ -646,11 +576,7 @@ async fn data(
             break;
         }
         // RFC 5321 §4.5.2: a leading dot was doubled by the client.
-        let content = if at_line_start && chunk.starts_with(b"..") {
-            &chunk[1..]
-        } else {
-            &chunk[..]
-        };
+        let content = if at_line_start && chunk.starts_with(b"..") { &chunk[1..] } else { &chunk[..] };
         at_line_start = chunk.ends_with(b"\n");
         if message.len() + content.len() > MAX_MESSAGE_BYTES {
             too_large = true;
@@ -664,13 +590,7 @@ async fn data(
         reply(io, "552 5.3.4 message too big").await?;
         return Ok(Next::Continue);
     }
-    let received = Received {
-        mail_from,
-        rcpt_to,
-        data: message,
-        tls: session.tls,
-        authenticated_as: session.user.clone(),
-    };
+    let received = Received { mail_from, rcpt_to, data: message, tls: session.tls, authenticated_as: session.user.clone() };
     match server.behaviour() {
         Behaviour::TempFailData => {
             reply(io, "451 4.3.0 temporary failure, try again later").await?;
@@ -707,14 +627,9 @@ async fn data(
 async fn read_line(io: &mut BufReader<Box<dyn Io>>) -> io::Result<Option<Vec<u8>>> {
     loop {
         let mut line = Vec::new();
-        let read = tokio::time::timeout(
-            IDLE_TIMEOUT,
-            (&mut *io)
-                .take(MAX_COMMAND_LINE as u64)
-                .read_until(b'\n', &mut line),
-        )
-        .await
-        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "idle connection"))??;
+        let read = tokio::time::timeout(IDLE_TIMEOUT, (&mut *io).take(MAX_COMMAND_LINE as u64).read_until(b'\n', &mut line))
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "idle connection"))??;
         if read == 0 {
             return Ok(None);
         }
@@ -722,10 +637,7 @@ async fn read_line(io: &mut BufReader<Box<dyn Io>>) -> io::Result<Option<Vec<u8>
             // Over-long: drain the rest of the line in bounded pieces, then complain.
             loop {
                 let mut rest = Vec::new();
-                let n = (&mut *io)
-                    .take(MAX_COMMAND_LINE as u64)
-                    .read_until(b'\n', &mut rest)
-                    .await?;
+                let n = (&mut *io).take(MAX_COMMAND_LINE as u64).read_until(b'\n', &mut rest).await?;
                 if n == 0 || rest.ends_with(b"\n") {
                     break;
                 }
@@ -754,29 +666,17 @@ mod tests {
     #[test]
     fn plain_and_paths_decode() {
         let b64 = BASE64.encode(b"\0ann\0s3cret");
-        assert_eq!(
-            decode_plain(&b64),
-            Some(("ann".to_owned(), "s3cret".to_owned()))
-        );
+        assert_eq!(decode_plain(&b64), Some(("ann".to_owned(), "s3cret".to_owned())));
         assert_eq!(decode_plain("!!"), None);
-        assert_eq!(
-            path_argument("FROM:<a@b.example> SIZE=10", "FROM:"),
-            Some("a@b.example".to_owned())
-        );
+        assert_eq!(path_argument("FROM:<a@b.example> SIZE=10", "FROM:"), Some("a@b.example".to_owned()));
         assert_eq!(path_argument("from: <>", "FROM:"), Some(String::new()));
         assert_eq!(path_argument("TO:a@b", "TO:"), None);
     }
 
     #[test]
     fn options_debug_hides_the_password() {
-        let options = SinkOptions {
-            mode: TlsMode::StartTls,
-            credentials: Some(("ann".into(), "hunter2".into())),
-        };
+        let options = SinkOptions { mode: TlsMode::StartTls, credentials: Some(("ann".into(), "hunter2".into())) };
         let shown = format!("{options:?}");
-        assert!(
-            shown.contains("ann") && !shown.contains("hunter2"),
-            "{shown}"
-        );
+        assert!(shown.contains("ann") && !shown.contains("hunter2"), "{shown}");
     }
 }

@@ -20,36 +20,20 @@ struct Client {
 
 impl Client {
     async fn connect(sink: &MailSink) -> Client {
-        let tcp = TcpStream::connect(("127.0.0.1", sink.port()))
-            .await
-            .unwrap();
-        Client {
-            io: BufReader::new(Box::new(tcp)),
-        }
+        let tcp = TcpStream::connect(("127.0.0.1", sink.port())).await.unwrap();
+        Client { io: BufReader::new(Box::new(tcp)) }
     }
 
     async fn connect_tls(sink: &MailSink) -> Client {
-        let tcp = TcpStream::connect(("127.0.0.1", sink.port()))
-            .await
-            .unwrap();
-        let tls = connector(sink)
-            .connect(ServerName::try_from("localhost").unwrap(), tcp)
-            .await
-            .unwrap();
-        Client {
-            io: BufReader::new(Box::new(tls)),
-        }
+        let tcp = TcpStream::connect(("127.0.0.1", sink.port())).await.unwrap();
+        let tls = connector(sink).connect(ServerName::try_from("localhost").unwrap(), tcp).await.unwrap();
+        Client { io: BufReader::new(Box::new(tls)) }
     }
 
     async fn starttls(self, sink: &MailSink, name: &str) -> Client {
         let stream = self.io.into_inner();
-        let tls = connector(sink)
-            .connect(ServerName::try_from(name.to_owned()).unwrap(), stream)
-            .await
-            .unwrap();
-        Client {
-            io: BufReader::new(Box::new(tls)),
-        }
+        let tls = connector(sink).connect(ServerName::try_from(name.to_owned()).unwrap(), stream).await.unwrap();
+        Client { io: BufReader::new(Box::new(tls)) }
     }
 
     /// Reads one (possibly multi-line) reply; returns its code and text.
@@ -82,16 +66,12 @@ impl Client {
 
 fn connector(sink: &MailSink) -> TlsConnector {
     let mut roots = RootCertStore::empty();
-    roots
-        .add(CertificateDer::from(sink.certificate_der()))
-        .unwrap();
-    let config = ClientConfig::builder_with_provider(Arc::new(
-        tokio_rustls::rustls::crypto::aws_lc_rs::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
+    roots.add(CertificateDer::from(sink.certificate_der())).unwrap();
+    let config = ClientConfig::builder_with_provider(Arc::new(tokio_rustls::rustls::crypto::aws_lc_rs::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
     TlsConnector::from(Arc::new(config))
 }
 
@@ -105,12 +85,7 @@ fn creds() -> Option<(String, String)> {
 
 #[tokio::test]
 async fn plain_session_unstuffs_dots_and_keeps_the_envelope() {
-    let sink = MailSink::start(SinkOptions {
-        mode: TlsMode::PlainOnly,
-        credentials: None,
-    })
-    .await
-    .unwrap();
+    let sink = MailSink::start(SinkOptions { mode: TlsMode::PlainOnly, credentials: None }).await.unwrap();
     let mut c = Client::connect(&sink).await;
     assert_eq!(c.reply().await.0, 220);
     let (code, ehlo) = c.send("EHLO client.example").await;
@@ -126,9 +101,7 @@ async fn plain_session_unstuffs_dots_and_keeps_the_envelope() {
     assert_eq!(c.send("RCPT TO:<one@y.example>").await.0, 250);
     assert_eq!(c.send("rcpt to: <two@y.example>").await.0, 250);
     assert_eq!(c.send("DATA").await.0, 354);
-    let (code, _) = c
-        .raw(b"Subject: hi\r\n\r\n..leading dot\r\n...\r\nend\r\n.\r\n")
-        .await;
+    let (code, _) = c.raw(b"Subject: hi\r\n\r\n..leading dot\r\n...\r\nend\r\n.\r\n").await;
     assert_eq!(code, 250);
     assert_eq!(c.send("BOGUS").await.0, 502);
     assert_eq!(c.send("QUIT").await.0, 221);
@@ -137,56 +110,28 @@ async fn plain_session_unstuffs_dots_and_keeps_the_envelope() {
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].mail_from, "a@b.example");
     assert_eq!(got[0].rcpt_to, vec!["one@y.example", "two@y.example"]);
-    assert_eq!(
-        got[0].data,
-        b"Subject: hi\r\n\r\n.leading dot\r\n..\r\nend\r\n"
-    );
+    assert_eq!(got[0].data, b"Subject: hi\r\n\r\n.leading dot\r\n..\r\nend\r\n");
     assert!(!got[0].tls);
     assert_eq!(got[0].authenticated_as, None);
 }
 
 #[tokio::test]
 async fn starttls_then_auth_plain_and_login() {
-    let sink = MailSink::start(SinkOptions {
-        mode: TlsMode::StartTls,
-        credentials: creds(),
-    })
-    .await
-    .unwrap();
+    let sink = MailSink::start(SinkOptions { mode: TlsMode::StartTls, credentials: creds() }).await.unwrap();
     let mut c = Client::connect(&sink).await;
     c.reply().await;
     let (_, ehlo) = c.send("EHLO me").await;
     assert!(ehlo.contains("STARTTLS"), "{ehlo}");
-    assert!(
-        !ehlo.contains("AUTH"),
-        "AUTH is not offered in the clear: {ehlo}"
-    );
-    assert_eq!(
-        c.send(&format!("AUTH PLAIN {}", plain_auth("ann", "s3cret pass")))
-            .await
-            .0,
-        538
-    );
+    assert!(!ehlo.contains("AUTH"), "AUTH is not offered in the clear: {ehlo}");
+    assert_eq!(c.send(&format!("AUTH PLAIN {}", plain_auth("ann", "s3cret pass"))).await.0, 538);
     assert_eq!(c.send("MAIL FROM:<a@b.example>").await.0, 530);
     assert_eq!(c.send("STARTTLS").await.0, 220);
     // The certificate names both localhost and 127.0.0.1.
     let mut c = c.starttls(&sink, "127.0.0.1").await;
-    assert_eq!(
-        c.send("MAIL FROM:<a@b.example>").await.0,
-        503,
-        "EHLO again after TLS"
-    );
+    assert_eq!(c.send("MAIL FROM:<a@b.example>").await.0, 503, "EHLO again after TLS");
     let (_, ehlo) = c.send("EHLO me").await;
-    assert!(
-        !ehlo.contains("STARTTLS") && ehlo.contains("AUTH PLAIN LOGIN"),
-        "{ehlo}"
-    );
-    assert_eq!(
-        c.send(&format!("AUTH PLAIN {}", plain_auth("ann", "wrong")))
-            .await
-            .0,
-        535
-    );
+    assert!(!ehlo.contains("STARTTLS") && ehlo.contains("AUTH PLAIN LOGIN"), "{ehlo}");
+    assert_eq!(c.send(&format!("AUTH PLAIN {}", plain_auth("ann", "wrong"))).await.0, 535);
     assert_eq!(c.send("AUTH LOGIN").await.0, 334);
     assert_eq!(c.send(&BASE64.encode(b"ann")).await.0, 334);
     assert_eq!(c.send(&BASE64.encode(b"s3cret pass")).await.0, 235);
@@ -203,19 +148,11 @@ async fn starttls_then_auth_plain_and_login() {
 
 #[tokio::test]
 async fn implicit_tls_with_auth_plain_challenge() {
-    let sink = MailSink::start(SinkOptions {
-        mode: TlsMode::Implicit,
-        credentials: creds(),
-    })
-    .await
-    .unwrap();
+    let sink = MailSink::start(SinkOptions { mode: TlsMode::Implicit, credentials: creds() }).await.unwrap();
     let mut c = Client::connect_tls(&sink).await;
     assert_eq!(c.reply().await.0, 220);
     let (_, ehlo) = c.send("EHLO me").await;
-    assert!(
-        !ehlo.contains("STARTTLS") && ehlo.contains("AUTH"),
-        "{ehlo}"
-    );
+    assert!(!ehlo.contains("STARTTLS") && ehlo.contains("AUTH"), "{ehlo}");
     assert_eq!(c.send("AUTH PLAIN").await.0, 334);
     assert_eq!(c.send(&plain_auth("ann", "s3cret pass")).await.0, 235);
     assert_eq!(c.send("MAIL FROM:<>").await.0, 250);
@@ -229,30 +166,15 @@ async fn implicit_tls_with_auth_plain_challenge() {
 
 #[tokio::test]
 async fn behaviours_fail_on_purpose() {
-    let sink = MailSink::start(SinkOptions {
-        mode: TlsMode::PlainOnly,
-        credentials: creds(),
-    })
-    .await
-    .unwrap();
+    let sink = MailSink::start(SinkOptions { mode: TlsMode::PlainOnly, credentials: creds() }).await.unwrap();
     let mut c = Client::connect(&sink).await;
     c.reply().await;
     c.send("EHLO me").await;
 
     sink.set_behaviour(Behaviour::RejectAuth);
-    assert_eq!(
-        c.send(&format!("AUTH PLAIN {}", plain_auth("ann", "s3cret pass")))
-            .await
-            .0,
-        535
-    );
+    assert_eq!(c.send(&format!("AUTH PLAIN {}", plain_auth("ann", "s3cret pass"))).await.0, 535);
     sink.set_behaviour(Behaviour::Accept);
-    assert_eq!(
-        c.send(&format!("AUTH PLAIN {}", plain_auth("ann", "s3cret pass")))
-            .await
-            .0,
-        235
-    );
+    assert_eq!(c.send(&format!("AUTH PLAIN {}", plain_auth("ann", "s3cret pass"))).await.0, 235);
 
     sink.set_behaviour(Behaviour::PermFailRcpt);
     assert_eq!(c.send("MAIL FROM:<a@b.example>").await.0, 250);
@@ -272,11 +194,7 @@ async fn behaviours_fail_on_purpose() {
     c.send("RCPT TO:<x@y.example>").await;
     assert_eq!(c.send("DATA").await.0, 354);
     let (code, text) = c.raw(b"dropped\r\n.\r\n").await;
-    assert_eq!(
-        (code, text.as_str()),
-        (0, ""),
-        "no reply, connection closed"
-    );
+    assert_eq!((code, text.as_str()), (0, ""), "no reply, connection closed");
     assert_eq!(sink.count(), 1, "stored before the drop");
     assert_eq!(sink.messages()[0].data, b"dropped\r\n");
 }

@@ -71,7 +71,9 @@ fn parse(args: &[String], defaults: Defaults) -> Result<Option<SetPlan>, String>
             }
             "--plan" => {
                 let text = value()?;
-                plan = Some(parse_plan(&text).ok_or_else(|| format!("--plan {text}: one of trial, starter, growth, pro, agency, enterprise"))?);
+                plan = Some(
+                    parse_plan(&text).ok_or_else(|| format!("--plan {text}: one of trial, starter, growth, pro, agency, enterprise"))?,
+                );
             }
             "--reason" => reason = Some(value()?),
             "--operator" => operator = Some(value()?),
@@ -125,7 +127,14 @@ async fn main() -> ExitCode {
     match set_plan(&table, &audit, command.workspace, command.plan, &operator, time::OffsetDateTime::now_utc()).await {
         Ok(change) => {
             let name = |p: Plan| serde_json::to_value(p).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
-            println!("workspace {}: plan {} -> {} (audited as {} by {})", command.workspace, name(change.from), name(change.to), tern_operator::PLAN_CHANGED, operator.actor());
+            println!(
+                "workspace {}: plan {} -> {} (audited as {} by {})",
+                command.workspace,
+                name(change.from),
+                name(change.to),
+                tern_operator::PLAN_CHANGED,
+                operator.actor()
+            );
             ExitCode::SUCCESS
         }
         Err(error) => {
@@ -150,16 +159,25 @@ mod tests {
     #[test]
     fn set_plan_needs_every_part() {
         let ws = WorkspaceId::generate();
-        let parsed = parse(&args(&format!("set-plan --workspace {ws} --plan growth --reason contract-42 --operator ana")), both())
-            .unwrap()
-            .unwrap();
+        let parsed =
+            parse(&args(&format!("set-plan --workspace {ws} --plan growth --reason contract-42 --operator ana")), both()).unwrap().unwrap();
         assert_eq!((parsed.workspace, parsed.plan, parsed.table.as_str()), (ws, Plan::Growth, "t"));
         assert!(parse(&args(&format!("set-plan --workspace {ws} --plan growth --operator ana")), both()).unwrap_err().contains("--reason"));
-        assert!(parse(&args(&format!("set-plan --workspace {ws} --plan platinum --reason r --operator ana")), Defaults::default()).is_err());
+        assert!(
+            parse(&args(&format!("set-plan --workspace {ws} --plan platinum --reason r --operator ana")), Defaults::default()).is_err()
+        );
         assert!(parse(&args("set-plan --workspace nope --plan growth --reason r --operator ana"), Defaults::default()).is_err());
-        assert!(parse(&args(&format!("set-plan --workspace {ws} --plan growth --reason r --operator ana")), Defaults::default()).unwrap_err().contains("--table"));
+        assert!(
+            parse(&args(&format!("set-plan --workspace {ws} --plan growth --reason r --operator ana")), Defaults::default())
+                .unwrap_err()
+                .contains("--table")
+        );
         assert!(parse(&args("--help"), Defaults::default()).unwrap().is_none());
         let no_key = Defaults { table: Some("t".into()), platform_key: None };
-        assert!(parse(&args(&format!("set-plan --workspace {ws} --plan growth --reason r --operator ana")), no_key).unwrap_err().contains("--platform-key"));
+        assert!(
+            parse(&args(&format!("set-plan --workspace {ws} --plan growth --reason r --operator ana")), no_key)
+                .unwrap_err()
+                .contains("--platform-key")
+        );
     }
 }

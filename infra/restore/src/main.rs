@@ -15,7 +15,7 @@
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::primitives::DateTime;
-use aws_sdk_dynamodb::types::{AttributeValue, SseSpecification, SseType, Select, TableStatus};
+use aws_sdk_dynamodb::types::{AttributeValue, Select, SseSpecification, SseType, TableStatus};
 use std::collections::{BTreeSet, HashMap};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -97,7 +97,8 @@ fn parse(args: &[String]) -> Result<Option<Options>, String> {
     let to = match to.ok_or("--to is required (an RFC 3339 time such as 2026-11-23T10:00:00Z, or `latest`)")?.as_str() {
         "latest" => PointInTime::Latest,
         text => PointInTime::At(
-            OffsetDateTime::parse(text, &Rfc3339).map_err(|e| format!("--to {text}: not an RFC 3339 time ({e}); e.g. 2026-11-23T10:00:00Z"))?,
+            OffsetDateTime::parse(text, &Rfc3339)
+                .map_err(|e| format!("--to {text}: not an RFC 3339 time ({e}); e.g. 2026-11-23T10:00:00Z"))?,
         ),
     };
     let target = match target {
@@ -116,7 +117,17 @@ fn parse(args: &[String]) -> Result<Option<Options>, String> {
     if !(3..=255).contains(&target.len()) || !target.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) {
         return Err(format!("--target {target}: table names are 3-255 characters of a-z, A-Z, 0-9, _ - ."));
     }
-    Ok(Some(Options { table, to, target, region, endpoint_url, kms_key, samples, timeout: Duration::from_secs(timeout_minutes * 60), dry_run }))
+    Ok(Some(Options {
+        table,
+        to,
+        target,
+        region,
+        endpoint_url,
+        kms_key,
+        samples,
+        timeout: Duration::from_secs(timeout_minutes * 60),
+        dry_run,
+    }))
 }
 
 /// `20261123T100000Z`: a time that fits in a table name.
@@ -148,11 +159,20 @@ fn cli_commands(o: &Options) -> Vec<String> {
         .unwrap_or_default();
     vec![
         format!("aws dynamodb describe-continuous-backups{global} --table-name {}", o.table),
-        format!("aws dynamodb restore-table-to-point-in-time{global} --source-table-name {} --target-table-name {} {when}{sse}", o.table, o.target),
+        format!(
+            "aws dynamodb restore-table-to-point-in-time{global} --source-table-name {} --target-table-name {} {when}{sse}",
+            o.table, o.target
+        ),
         format!("aws dynamodb wait table-exists{global} --table-name {}", o.target),
         format!("aws dynamodb scan{global} --table-name {} --select COUNT", o.target),
-        format!("aws dynamodb get-item{global} --table-name {} --key '{{\"pk\":{{\"S\":\"WS#<ws>#WORKSPACE#<ws>\"}},\"sk\":{{\"S\":\"WORKSPACE\"}}}}'", o.target),
-        format!("aws dynamodb describe-table{global} --table-name {} --query 'Table.[TableStatus,SSEDescription,RestoreSummary]'", o.target),
+        format!(
+            "aws dynamodb get-item{global} --table-name {} --key '{{\"pk\":{{\"S\":\"WS#<ws>#WORKSPACE#<ws>\"}},\"sk\":{{\"S\":\"WORKSPACE\"}}}}'",
+            o.target
+        ),
+        format!(
+            "aws dynamodb describe-table{global} --table-name {} --query 'Table.[TableStatus,SSEDescription,RestoreSummary]'",
+            o.target
+        ),
         format!("aws dynamodb describe-continuous-backups{global} --table-name {}", o.target),
         format!("aws dynamodb describe-time-to-live{global} --table-name {}", o.target),
     ]
@@ -212,20 +232,23 @@ async fn run(o: &Options) -> Result<Report, String> {
     let db = client(o).await;
 
     println!("== 1/5 point-in-time recovery window of {}", o.table);
-    let backups = db
-        .describe_continuous_backups()
-        .table_name(&o.table)
-        .send()
-        .await
-        .map_err(|e| sdk_error("DescribeContinuousBackups", e))?;
+    let backups =
+        db.describe_continuous_backups().table_name(&o.table).send().await.map_err(|e| sdk_error("DescribeContinuousBackups", e))?;
     let pitr = backups.continuous_backups_description().and_then(|d| d.point_in_time_recovery_description());
     let status = pitr.and_then(|p| p.point_in_time_recovery_status()).map(|s| s.as_str().to_string()).unwrap_or_else(|| "unknown".into());
     if status != "ENABLED" {
-        return Err(format!("point-in-time recovery is {status} on {}: nothing to restore from (template.yaml enables it on the stack's table)", o.table));
+        return Err(format!(
+            "point-in-time recovery is {status} on {}: nothing to restore from (template.yaml enables it on the stack's table)",
+            o.table
+        ));
     }
     let earliest = pitr.and_then(|p| p.earliest_restorable_date_time()).and_then(offset_time);
     let latest = pitr.and_then(|p| p.latest_restorable_date_time()).and_then(offset_time);
-    println!("   enabled; restorable from {} to {}", earliest.map(rfc3339).unwrap_or("?".into()), latest.map(rfc3339).unwrap_or("?".into()));
+    println!(
+        "   enabled; restorable from {} to {}",
+        earliest.map(rfc3339).unwrap_or("?".into()),
+        latest.map(rfc3339).unwrap_or("?".into())
+    );
     if let PointInTime::At(at) = o.to {
         if let Some(earliest) = earliest
             && at < earliest
@@ -235,11 +258,23 @@ async fn run(o: &Options) -> Result<Report, String> {
         if let Some(latest) = latest
             && at > latest
         {
-            return Err(format!("{} is after the latest restorable time {} (use --to latest for the newest state)", rfc3339(at), rfc3339(latest)));
+            return Err(format!(
+                "{} is after the latest restorable time {} (use --to latest for the newest state)",
+                rfc3339(at),
+                rfc3339(latest)
+            ));
         }
     }
 
-    println!("== 2/5 restoring {} to {} as {}", o.table, match o.to { PointInTime::Latest => "the latest restorable time".to_string(), PointInTime::At(at) => rfc3339(at) }, o.target);
+    println!(
+        "== 2/5 restoring {} to {} as {}",
+        o.table,
+        match o.to {
+            PointInTime::Latest => "the latest restorable time".to_string(),
+            PointInTime::At(at) => rfc3339(at),
+        },
+        o.target
+    );
     let mut restore = db.restore_table_to_point_in_time().source_table_name(&o.table).target_table_name(&o.target);
     restore = match o.to {
         PointInTime::Latest => restore.use_latest_restorable_time(true),
@@ -261,9 +296,18 @@ async fn run(o: &Options) -> Result<Report, String> {
             break;
         }
         if started.elapsed() > o.timeout {
-            return Err(format!("{} is still {:?} after {} minutes; it keeps restoring, run the checks later with the AWS CLI (--dry-run lists them)", o.target, status, o.timeout.as_secs() / 60));
+            return Err(format!(
+                "{} is still {:?} after {} minutes; it keeps restoring, run the checks later with the AWS CLI (--dry-run lists them)",
+                o.target,
+                status,
+                o.timeout.as_secs() / 60
+            ));
         }
-        println!("   {} … ({}s)", status.map(|s| s.as_str().to_string()).unwrap_or_else(|| "not yet described".into()), started.elapsed().as_secs());
+        println!(
+            "   {} … ({}s)",
+            status.map(|s| s.as_str().to_string()).unwrap_or_else(|| "not yet described".into()),
+            started.elapsed().as_secs()
+        );
         tokio::time::sleep(Duration::from_secs(15)).await;
     }
 
@@ -279,7 +323,14 @@ async fn run(o: &Options) -> Result<Report, String> {
             ("pk".to_string(), AttributeValue::S(format!("WS#{ws}#WORKSPACE#{ws}"))),
             ("sk".to_string(), AttributeValue::S("WORKSPACE".into())),
         ]);
-        let found = db.get_item().table_name(&o.target).set_key(Some(key)).consistent_read(true).send().await.map_err(|e| sdk_error("GetItem", e))?;
+        let found = db
+            .get_item()
+            .table_name(&o.target)
+            .set_key(Some(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("GetItem", e))?;
         let collection = db
             .query()
             .table_name(&o.target)
@@ -290,7 +341,11 @@ async fn run(o: &Options) -> Result<Report, String> {
             .await
             .map_err(|e| sdk_error("Query", e))?;
         let present = found.item().is_some();
-        println!("   workspace {ws}: workspace item {}, {} items in its collection partition", if present { "present" } else { "MISSING" }, collection.count());
+        println!(
+            "   workspace {ws}: workspace item {}, {} items in its collection partition",
+            if present { "present" } else { "MISSING" },
+            collection.count()
+        );
         if !present {
             report.problems.push(format!("workspace {ws} has items but no workspace item in {}", o.target));
         }
@@ -499,7 +554,19 @@ mod tests {
 
     #[test]
     fn dry_run_lists_the_cli_commands() {
-        let o = parse(&args(&["--table", "tern", "--to", "2026-11-23T10:00:00Z", "--region", "eu-west-1", "--kms-key", "alias/k", "--dry-run"])).unwrap().unwrap();
+        let o = parse(&args(&[
+            "--table",
+            "tern",
+            "--to",
+            "2026-11-23T10:00:00Z",
+            "--region",
+            "eu-west-1",
+            "--kms-key",
+            "alias/k",
+            "--dry-run",
+        ]))
+        .unwrap()
+        .unwrap();
         let commands = cli_commands(&o).join("\n");
         assert!(commands.contains("restore-table-to-point-in-time --region eu-west-1 --source-table-name tern --target-table-name tern-restored-20261123T100000Z --restore-date-time 2026-11-23T10:00:00Z"));
         assert!(commands.contains("KMSMasterKeyId=alias/k"));

@@ -6,7 +6,8 @@
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, PointInTimeRecoverySpecification, ScalarAttributeType, Select,
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, PointInTimeRecoverySpecification, ScalarAttributeType,
+    Select,
 };
 use std::process::Command;
 
@@ -72,7 +73,9 @@ async fn table_with_two_workspaces(db: &Client, table: &str) -> i32 {
 async fn enable_pitr(db: &Client, table: &str) {
     db.update_continuous_backups()
         .table_name(table)
-        .point_in_time_recovery_specification(PointInTimeRecoverySpecification::builder().point_in_time_recovery_enabled(true).build().unwrap())
+        .point_in_time_recovery_specification(
+            PointInTimeRecoverySpecification::builder().point_in_time_recovery_enabled(true).build().unwrap(),
+        )
         .send()
         .await
         .expect("enable point-in-time recovery");

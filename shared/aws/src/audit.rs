@@ -19,8 +19,7 @@ use tern_security::audit::{AnchorKey, AuditCheckpoint, AuditDraft, AuditEntry, A
 use time::OffsetDateTime;
 
 /// Retention every audit entry keeps at least, whatever a workspace chooses.
-pub const MINIMUM_AUDIT_RETENTION: time::Duration =
-    time::Duration::days(tern_domain::retention::MINIMUM_AUDIT_RETENTION_DAYS as i64);
+pub const MINIMUM_AUDIT_RETENTION: time::Duration = time::Duration::days(tern_domain::retention::MINIMUM_AUDIT_RETENTION_DAYS as i64);
 
 /// How often one append tries for the next position before it gives up.
 const APPEND_ATTEMPTS: u32 = 32;
@@ -96,12 +95,17 @@ impl Anchor {
             None => {
                 let mut material = [0u8; 32];
                 getrandom::fill(&mut material).map_err(|e| StoreError::Unavailable(e.to_string()))?;
-                let sealed = self.sealer.seal(scope, &self.platform_key, ANCHOR_PURPOSE, &identity, &material).await.map_err(unavailable)?;
+                let sealed =
+                    self.sealer.seal(scope, &self.platform_key, ANCHOR_PURPOSE, &identity, &material).await.map_err(unavailable)?;
                 let fresh = AuditAnchorKey { id: ANCHOR_KEY_ID.into(), sealed, created_at: OffsetDateTime::now_utc().unix_timestamp() };
                 match self.global.create(&fresh, None).await {
                     Ok(()) => fresh,
                     // Another container made it first: there is only ever one.
-                    Err(StoreError::ConditionFailed) => self.global.get::<AuditAnchorKey>(ANCHOR_KEY_ID).await?.ok_or_else(|| StoreError::Unavailable("audit anchor key vanished".into()))?,
+                    Err(StoreError::ConditionFailed) => self
+                        .global
+                        .get::<AuditAnchorKey>(ANCHOR_KEY_ID)
+                        .await?
+                        .ok_or_else(|| StoreError::Unavailable("audit anchor key vanished".into()))?,
                     Err(e) => return Err(e),
                 }
             }
@@ -274,7 +278,12 @@ impl AuditLog {
     /// entries themselves are not touched. Only the housekeeping function may
     /// (template.yaml). Returns how many entries now expire earlier and the last
     /// sequence number read, to resume from.
-    pub async fn bring_expiry_forward(&self, workspace: WorkspaceId, window: time::Duration, after: u64) -> Result<(u64, Option<u64>), StoreError> {
+    pub async fn bring_expiry_forward(
+        &self,
+        workspace: WorkspaceId,
+        window: time::Duration,
+        after: u64,
+    ) -> Result<(u64, Option<u64>), StoreError> {
         let window = window.max(MINIMUM_AUDIT_RETENTION);
         let entries = self.entries(workspace, after, 500).await?;
         let mut lowered = 0;
@@ -366,7 +375,9 @@ impl AuditLog {
             .await
             .map_err(StoreError::from_sdk)?;
         let Some(item) = output.item else { return Ok(None) };
-        let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned().ok_or_else(|| StoreError::Codec(format!("audit checkpoint without {name}")));
+        let text = |name: &str| {
+            item.get(name).and_then(|v| v.as_s().ok()).cloned().ok_or_else(|| StoreError::Codec(format!("audit checkpoint without {name}")))
+        };
         let checkpoint: AuditCheckpoint = serde_json::from_str(&text("checkpoint")?).map_err(|e| StoreError::Codec(e.to_string()))?;
         let mac = AuditMac::from_hex(&text("mac")?).map_err(|e| StoreError::Codec(e.to_string()))?;
         Ok(Some((checkpoint, mac)))

@@ -26,24 +26,13 @@ impl AwsClients {
     pub fn from_sdk_config(sdk: &SdkConfig, s3_path_style: bool) -> Self {
         let meter = CostMeter::new();
         Self {
-            dynamodb: aws_sdk_dynamodb::Client::from_conf(
-                aws_sdk_dynamodb::config::Builder::from(sdk).interceptor(meter.clone()).build(),
-            ),
-            sqs: aws_sdk_sqs::Client::from_conf(
-                aws_sdk_sqs::config::Builder::from(sdk).interceptor(meter.clone()).build(),
-            ),
+            dynamodb: aws_sdk_dynamodb::Client::from_conf(aws_sdk_dynamodb::config::Builder::from(sdk).interceptor(meter.clone()).build()),
+            sqs: aws_sdk_sqs::Client::from_conf(aws_sdk_sqs::config::Builder::from(sdk).interceptor(meter.clone()).build()),
             s3: aws_sdk_s3::Client::from_conf(
-                aws_sdk_s3::config::Builder::from(sdk)
-                    .force_path_style(s3_path_style)
-                    .interceptor(meter.clone())
-                    .build(),
+                aws_sdk_s3::config::Builder::from(sdk).force_path_style(s3_path_style).interceptor(meter.clone()).build(),
             ),
-            kms: aws_sdk_kms::Client::from_conf(
-                aws_sdk_kms::config::Builder::from(sdk).interceptor(meter.clone()).build(),
-            ),
-            ses: aws_sdk_ses::Client::from_conf(
-                aws_sdk_ses::config::Builder::from(sdk).interceptor(meter.clone()).build(),
-            ),
+            kms: aws_sdk_kms::Client::from_conf(aws_sdk_kms::config::Builder::from(sdk).interceptor(meter.clone()).build()),
+            ses: aws_sdk_ses::Client::from_conf(aws_sdk_ses::config::Builder::from(sdk).interceptor(meter.clone()).build()),
             meter,
         }
     }

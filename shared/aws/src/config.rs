@@ -109,23 +109,15 @@ impl Config {
 
     /// Reads configuration through `lookup`, so tests need not touch the process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let required = |name: &'static str| {
-            lookup(name).filter(|v| !v.trim().is_empty()).ok_or(ConfigError::Missing(name))
-        };
+        let required = |name: &'static str| lookup(name).filter(|v| !v.trim().is_empty()).ok_or(ConfigError::Missing(name));
         let s3_path_style = match lookup(S3_PATH_STYLE_VAR).as_deref().map(str::trim) {
             None | Some("") | Some("false") | Some("0") => false,
             Some("true") | Some("1") => true,
             Some(other) => {
-                return Err(ConfigError::Invalid {
-                    name: S3_PATH_STYLE_VAR,
-                    reason: format!("expected true or false, got `{other}`"),
-                });
+                return Err(ConfigError::Invalid { name: S3_PATH_STYLE_VAR, reason: format!("expected true or false, got `{other}`") });
             }
         };
-        let queues = QueueName::ALL
-            .into_iter()
-            .filter_map(|q| lookup(q.env_var()).filter(|v| !v.is_empty()).map(|url| (q, url)))
-            .collect();
+        let queues = QueueName::ALL.into_iter().filter_map(|q| lookup(q.env_var()).filter(|v| !v.is_empty()).map(|url| (q, url))).collect();
         Ok(Self {
             table: required(TABLE_VAR)?,
             bucket: required(BUCKET_VAR)?,
@@ -181,13 +173,11 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: BTreeMap<String, String> =
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: BTreeMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         move |name| map.get(name).cloned()
     }
 
-    const BASE: [(&str, &str); 3] =
-        [(TABLE_VAR, "tern"), (BUCKET_VAR, "tern-data"), (PLATFORM_KEY_VAR, "alias/tern/platform")];
+    const BASE: [(&str, &str); 3] = [(TABLE_VAR, "tern"), (BUCKET_VAR, "tern-data"), (PLATFORM_KEY_VAR, "alias/tern/platform")];
 
     #[test]
     fn names_the_missing_variable() {
@@ -199,10 +189,7 @@ mod tests {
     #[test]
     fn a_missing_queue_is_named_when_a_function_needs_it() {
         let config = Config::from_lookup(env(&BASE)).unwrap();
-        assert_eq!(
-            config.require_queues(&[QueueName::Send]),
-            Err(ConfigError::Missing("TERN_SEND_QUEUE_URL"))
-        );
+        assert_eq!(config.require_queues(&[QueueName::Send]), Err(ConfigError::Missing("TERN_SEND_QUEUE_URL")));
     }
 
     #[test]
@@ -214,10 +201,7 @@ mod tests {
         let config = Config::from_lookup(env(&pairs)).unwrap();
         assert!(config.s3_path_style);
         let exported = config.to_env();
-        let again = Config::from_lookup(|name| {
-            exported.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
-        })
-        .unwrap();
+        let again = Config::from_lookup(|name| exported.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())).unwrap();
         assert_eq!(again, config);
     }
 
@@ -234,9 +218,6 @@ mod tests {
     fn rejects_a_bad_boolean() {
         let mut pairs = BASE.to_vec();
         pairs.push((S3_PATH_STYLE_VAR, "yes please"));
-        assert!(matches!(
-            Config::from_lookup(env(&pairs)),
-            Err(ConfigError::Invalid { name: S3_PATH_STYLE_VAR, .. })
-        ));
+        assert!(matches!(Config::from_lookup(env(&pairs)), Err(ConfigError::Invalid { name: S3_PATH_STYLE_VAR, .. })));
     }
 }

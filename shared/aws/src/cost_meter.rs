@@ -99,15 +99,10 @@ fn dynamodb_capacity(operation: &str, body: &[u8]) -> (f64, f64) {
         return (0.0, 0.0);
     };
     let units = match &value["ConsumedCapacity"] {
-        serde_json::Value::Array(items) => {
-            items.iter().filter_map(|c| c["CapacityUnits"].as_f64()).sum()
-        }
+        serde_json::Value::Array(items) => items.iter().filter_map(|c| c["CapacityUnits"].as_f64()).sum(),
         single => single["CapacityUnits"].as_f64().unwrap_or(0.0),
     };
-    let is_read = matches!(
-        operation,
-        "GetItem" | "BatchGetItem" | "Query" | "Scan" | "TransactGetItems" | "ExecuteStatement"
-    );
+    let is_read = matches!(operation, "GetItem" | "BatchGetItem" | "Query" | "Scan" | "TransactGetItems" | "ExecuteStatement");
     if is_read { (units, 0.0) } else { (0.0, units) }
 }
 

@@ -45,7 +45,10 @@ impl GlobalRecord for PendingDeletion {
     }
     /// Sorted by due date (zero-padded so text order is time order).
     fn gsi1(&self) -> Option<(String, String)> {
-        Some((PENDING_DELETIONS.to_string(), format!("{}#{:020}#{}", GlobalKind::PendingDeletion.prefix(), self.due_at.max(0), self.workspace_id)))
+        Some((
+            PENDING_DELETIONS.to_string(),
+            format!("{}#{:020}#{}", GlobalKind::PendingDeletion.prefix(), self.due_at.max(0), self.workspace_id),
+        ))
     }
 }
 
@@ -62,7 +65,13 @@ mod tests {
 
     #[test]
     fn pending_deletions_sort_by_due_date() {
-        let at = |due_at| PendingDeletion { workspace_id: "w".into(), kms_key_id: "k".into(), due_at, requested_by: "u".into(), requested_at: 0 };
+        let at = |due_at| PendingDeletion {
+            workspace_id: "w".into(),
+            kms_key_id: "k".into(),
+            due_at,
+            requested_by: "u".into(),
+            requested_at: 0,
+        };
         let (early, late) = (at(999).gsi1().unwrap().1, at(1_000).gsi1().unwrap().1);
         assert!(early < late, "{early} sorts before {late}");
         assert!(early.starts_with("DELETION#"));

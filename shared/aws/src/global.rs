@@ -98,8 +98,7 @@ impl GlobalTable {
     }
 
     fn item<R: GlobalRecord>(record: &R, expires_at: Option<OffsetDateTime>) -> Result<HashMap<String, AttributeValue>, StoreError> {
-        let mut item: HashMap<String, AttributeValue> =
-            serde_dynamo::to_item(record).map_err(|e| StoreError::Codec(e.to_string()))?;
+        let mut item: HashMap<String, AttributeValue> = serde_dynamo::to_item(record).map_err(|e| StoreError::Codec(e.to_string()))?;
         item.extend(key_of::<R>(&record.key()));
         if let Some((pk, sk)) = record.gsi1() {
             item.insert("gsi1pk".into(), AttributeValue::S(pk));
@@ -185,7 +184,9 @@ impl GlobalTable {
         let mut update = "ADD #c :one SET #k = :key".to_string();
         if let Some(ws) = workspace {
             update.push_str(", #w = :w");
-            request = request.expression_attribute_names("#w", "workspace_id").expression_attribute_values(":w", AttributeValue::S(ws.to_string()));
+            request = request
+                .expression_attribute_names("#w", "workspace_id")
+                .expression_attribute_values(":w", AttributeValue::S(ws.to_string()));
         }
         if let Some(at) = expires_at {
             update.push_str(", #e = if_not_exists(#e, :e)");
@@ -264,7 +265,12 @@ impl GlobalTable {
         }
     }
 
-    async fn gsi1_page<R: GlobalRecord>(&self, gsi1pk: &str, limit: i32, start: Option<ItemKey>) -> Result<(Vec<R>, Option<ItemKey>), StoreError> {
+    async fn gsi1_page<R: GlobalRecord>(
+        &self,
+        gsi1pk: &str,
+        limit: i32,
+        start: Option<ItemKey>,
+    ) -> Result<(Vec<R>, Option<ItemKey>), StoreError> {
         let output = self
             .client
             .query()
@@ -345,5 +351,23 @@ impl CachedCompany {
 }
 
 /// Addresses of a function, not a person, which a company publishes to be contacted.
-const ROLE_LOCAL_PARTS: &[&str] =
-    &["info", "hello", "contact", "kontakt", "office", "sales", "support", "service", "mail", "team", "press", "presse", "jobs", "careers", "billing", "legal", "privacy", "datenschutz"];
+const ROLE_LOCAL_PARTS: &[&str] = &[
+    "info",
+    "hello",
+    "contact",
+    "kontakt",
+    "office",
+    "sales",
+    "support",
+    "service",
+    "mail",
+    "team",
+    "press",
+    "presse",
+    "jobs",
+    "careers",
+    "billing",
+    "legal",
+    "privacy",
+    "datenschutz",
+];

@@ -74,7 +74,13 @@ impl Intake {
     /// for: recipients naming another workspace are then ignored. The id comes
     /// from the content, so a provider's retry of the same post is stored and
     /// classified once.
-    pub async fn accept(&self, message: Vec<u8>, transport: Transport, only: Option<WorkspaceId>, request_id: RequestId) -> Result<Accepted, IntakeError> {
+    pub async fn accept(
+        &self,
+        message: Vec<u8>,
+        transport: Transport,
+        only: Option<WorkspaceId>,
+        request_id: RequestId,
+    ) -> Result<Accepted, IntakeError> {
         let destination = self.destination(&transport, only).await?.ok_or(IntakeError::UnknownRecipient)?;
         let workspace_id = WorkspaceId::parse(&destination.workspace.id).map_err(|e| IntakeError::Unavailable(e.to_string()))?;
         let id = content_id(workspace_id, &message);

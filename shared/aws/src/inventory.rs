@@ -188,11 +188,27 @@ pub const ITEMS: &[Item] = &[
         defined_in: "shared/aws/src/outreach/mod.rs",
         partition: Partition::Workspace,
         holds: "a person the workspace may write to",
-        personal: &["email", "first_name", "last_name", "company", "title", "timezone", "custom (imported columns)", "first_line", "verification (result of checking the address)"],
+        personal: &[
+            "email",
+            "first_name",
+            "last_name",
+            "company",
+            "title",
+            "timezone",
+            "custom (imported columns)",
+            "first_line",
+            "verification (result of checking the address)",
+        ],
         sealed: &[],
         blind_indexed: &["email_index"],
         retention: UNTIL_DELETED,
-        used_by: &["api", "send", "classify", "feedback", "the workspace's own LLM provider, when a member drafts a first line (first name and title only)"],
+        used_by: &[
+            "api",
+            "send",
+            "classify",
+            "feedback",
+            "the workspace's own LLM provider, when a member drafts a first line (first name and title only)",
+        ],
         erasure: "deleted on the person's erasure, with its notes; an ERASED suppression by blind index remains",
     },
     Item {
@@ -752,7 +768,15 @@ pub fn render_markdown() -> String {
     out.push_str("The bucket is versioned and SSE-KMS; non-current versions expire after 30 days unless a rule says less.\n\n");
     out.push_str("| prefix | holds | personal data | encryption | retention | used by |\n|---|---|---|---|---|---|\n");
     for o in OBJECTS {
-        out.push_str(&format!("| `{}` | {} | {} | {} | {} | {} |\n", o.prefix, o.holds, o.personal, o.encryption, o.retention, cell(o.used_by)));
+        out.push_str(&format!(
+            "| `{}` | {} | {} | {} | {} | {} |\n",
+            o.prefix,
+            o.holds,
+            o.personal,
+            o.encryption,
+            o.retention,
+            cell(o.used_by)
+        ));
     }
     out.push('\n');
 
@@ -760,7 +784,15 @@ pub fn render_markdown() -> String {
     out.push_str("Queues are SSE-KMS with the platform key.\n\n");
     out.push_str("| message | queue | holds | personal data | retention | used by |\n|---|---|---|---|---|---|\n");
     for m in MESSAGES {
-        out.push_str(&format!("| `{}` | {} | {} | {} | {} | {} |\n", m.type_name, m.queue, m.holds, m.personal, m.retention, cell(m.used_by)));
+        out.push_str(&format!(
+            "| `{}` | {} | {} | {} | {} | {} |\n",
+            m.type_name,
+            m.queue,
+            m.holds,
+            m.personal,
+            m.retention,
+            cell(m.used_by)
+        ));
     }
     out
 }
@@ -832,7 +864,11 @@ mod tests {
     #[test]
     fn inventory_covers_every_global_kind() {
         for kind in all_global_kinds() {
-            assert!(entry(kind.prefix(), Partition::Global).is_some(), "GlobalKind::{kind:?} ({}) has no entry in inventory::ITEMS", kind.prefix());
+            assert!(
+                entry(kind.prefix(), Partition::Global).is_some(),
+                "GlobalKind::{kind:?} ({}) has no entry in inventory::ITEMS",
+                kind.prefix()
+            );
         }
     }
 
@@ -874,7 +910,9 @@ mod tests {
         let mut seen = BTreeSet::new();
         for item in ITEMS {
             assert!(seen.insert((item.kind, item.partition.label())), "{} is listed twice", item.kind);
-            for (what, value) in [("holds", item.holds), ("retention", item.retention), ("erasure", item.erasure), ("defined_in", item.defined_in)] {
+            for (what, value) in
+                [("holds", item.holds), ("retention", item.retention), ("erasure", item.erasure), ("defined_in", item.defined_in)]
+            {
                 assert!(!value.trim().is_empty(), "{}: {what} is empty", item.kind);
             }
             assert!(!item.used_by.is_empty(), "{}: used_by is empty", item.kind);
@@ -938,7 +976,8 @@ mod tests {
                 let type_name = rest.trim_end_matches('{').trim().to_string();
                 let kind_line = lines[n + 1..].iter().take(8).find(|l| l.contains("const KIND"));
                 let relative = file.strip_prefix(&root).unwrap_or(&file).to_path_buf();
-                let kind_line = kind_line.unwrap_or_else(|| panic!("{}: impl for {type_name} without a `const KIND` in the next lines", relative.display()));
+                let kind_line = kind_line
+                    .unwrap_or_else(|| panic!("{}: impl for {type_name} without a `const KIND` in the next lines", relative.display()));
                 let kind = match partition {
                     Partition::Global => {
                         let variant = kind_line.split("GlobalKind::").nth(1).unwrap_or_default().trim_end_matches(';').trim();
@@ -948,7 +987,11 @@ mod tests {
                             .map(|k| k.prefix().to_string())
                             .unwrap_or_else(|| panic!("{}: {type_name} has GlobalKind::{variant}, unknown here", relative.display()))
                     }
-                    _ => kind_line.split('"').nth(1).unwrap_or_else(|| panic!("{}: {type_name}'s KIND is not a literal", relative.display())).to_string(),
+                    _ => kind_line
+                        .split('"')
+                        .nth(1)
+                        .unwrap_or_else(|| panic!("{}: {type_name}'s KIND is not a literal", relative.display()))
+                        .to_string(),
                 };
                 found.push(Found { type_name, kind, partition, file: relative });
             }
@@ -992,7 +1035,10 @@ mod tests {
         for line in jobs.lines() {
             if let Some(rest) = line.trim_start().strip_prefix("pub struct ") {
                 let name = rest.split(|c: char| !c.is_alphanumeric() && c != '_').next().unwrap_or_default();
-                assert!(MESSAGES.iter().any(|m| m.type_name == name), "job type {name} (shared/domain/src/jobs.rs) has no entry in inventory::MESSAGES");
+                assert!(
+                    MESSAGES.iter().any(|m| m.type_name == name),
+                    "job type {name} (shared/domain/src/jobs.rs) has no entry in inventory::MESSAGES"
+                );
             }
         }
     }

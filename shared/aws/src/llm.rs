@@ -13,12 +13,7 @@ use serde::{Deserialize, Serialize};
 pub const LLM_API_KEY_PURPOSE: &str = "llm-credentials";
 
 pub fn llm_api_key_identity(workspace: &str) -> FieldIdentity<'_> {
-    FieldIdentity {
-        workspace,
-        entity: "llm_settings",
-        id: LlmSettings::ID,
-        field: "api_key",
-    }
+    FieldIdentity { workspace, entity: "llm_settings", id: LlmSettings::ID, field: "api_key" }
 }
 
 /// Where a workspace's replies are sent for an intent, and with which key.

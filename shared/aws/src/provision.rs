@@ -39,11 +39,7 @@ pub struct Provisioned {
 
 /// Creates every table, queue, bucket and KMS key of `template`, names prefixed with
 /// `prefix`, and returns the configuration functions need to use them.
-pub async fn provision(
-    template: &Template,
-    clients: &AwsClients,
-    prefix: &str,
-) -> Result<(Config, Provisioned), ProvisionError> {
+pub async fn provision(template: &Template, clients: &AwsClients, prefix: &str) -> Result<(Config, Provisioned), ProvisionError> {
     let table = single(template.tables()?, "AWS::DynamoDB::Table")?;
     let table_name = format!("{prefix}-{}", table.logical_id);
     create_table(clients, &table_name, &table).await?;
@@ -53,11 +49,7 @@ pub async fn provision(
     // Dead-letter queues first: a queue's redrive policy names its DLQ's ARN.
     let (plain, redriven): (Vec<_>, Vec<_>) = queues.into_iter().partition(|q| q.redrive.is_none());
     for spec in plain.iter().chain(redriven.iter()) {
-        let name = if spec.fifo {
-            format!("{prefix}-{}.fifo", spec.logical_id)
-        } else {
-            format!("{prefix}-{}", spec.logical_id)
-        };
+        let name = if spec.fifo { format!("{prefix}-{}.fifo", spec.logical_id) } else { format!("{prefix}-{}", spec.logical_id) };
         let mut request = clients.sqs.create_queue().queue_name(&name);
         use aws_sdk_sqs::types::QueueAttributeName as A;
         if spec.fifo {
@@ -112,9 +104,7 @@ pub async fn provision(
             .put_bucket_versioning()
             .bucket(&bucket_name)
             .versioning_configuration(
-                aws_sdk_s3::types::VersioningConfiguration::builder()
-                    .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
-                    .build(),
+                aws_sdk_s3::types::VersioningConfiguration::builder().status(aws_sdk_s3::types::BucketVersioningStatus::Enabled).build(),
             )
             .send()
             .await
@@ -126,23 +116,14 @@ pub async fn provision(
 
     // SES refuses to send from an unverified identity (moto enforces it too); the
     // local platform's sending domain is verified here, as DNS records would on AWS.
-    clients
-        .ses
-        .verify_domain_identity()
-        .domain(LOCAL_SENDING_DOMAIN)
-        .send()
-        .await
-        .map_err(|e| aws_error(LOCAL_SENDING_DOMAIN, e))?;
+    clients.ses.verify_domain_identity().domain(LOCAL_SENDING_DOMAIN).send().await.map_err(|e| aws_error(LOCAL_SENDING_DOMAIN, e))?;
 
     let config = Config {
         table: table_name,
         bucket: bucket_name,
         platform_key: key_id,
         s3_path_style: true,
-        queues: QueueName::ALL
-            .into_iter()
-            .filter_map(|q| provisioned.queue_urls.get(q.logical_id()).map(|url| (q, url.clone())))
-            .collect(),
+        queues: QueueName::ALL.into_iter().filter_map(|q| provisioned.queue_urls.get(q.logical_id()).map(|url| (q, url.clone()))).collect(),
         inbound_webhook_secret: None,
         session_key: None,
         sending_domain: Some(LOCAL_SENDING_DOMAIN.to_string()),
@@ -161,11 +142,7 @@ fn single<T>(mut items: Vec<T>, what: &'static str) -> Result<T, ProvisionError>
     if items.len() == 1 { Ok(items.remove(0)) } else { Err(ProvisionError::Shape(what)) }
 }
 
-async fn create_table(
-    clients: &AwsClients,
-    name: &str,
-    spec: &crate::template::TableSpec,
-) -> Result<(), ProvisionError> {
+async fn create_table(clients: &AwsClients, name: &str, spec: &crate::template::TableSpec) -> Result<(), ProvisionError> {
     let key = |k: &crate::template::KeySchemaElement| {
         ddb::KeySchemaElement::builder()
             .attribute_name(&k.attribute_name)
@@ -190,9 +167,7 @@ async fn create_table(
         let mut index = ddb::GlobalSecondaryIndex::builder().index_name(&gsi.index_name).projection(
             ddb::Projection::builder()
                 .projection_type(ddb::ProjectionType::from(gsi.projection.projection_type.as_str()))
-                .set_non_key_attributes(
-                    (!gsi.projection.non_key_attributes.is_empty()).then(|| gsi.projection.non_key_attributes.clone()),
-                )
+                .set_non_key_attributes((!gsi.projection.non_key_attributes.is_empty()).then(|| gsi.projection.non_key_attributes.clone()))
                 .build(),
         );
         for k in &gsi.key_schema {
@@ -211,11 +186,7 @@ async fn create_table(
             .update_time_to_live()
             .table_name(name)
             .time_to_live_specification(
-                ddb::TimeToLiveSpecification::builder()
-                    .attribute_name(attribute)
-                    .enabled(true)
-                    .build()
-                    .map_err(|e| aws_error(name, e))?,
+                ddb::TimeToLiveSpecification::builder().attribute_name(attribute).enabled(true).build().map_err(|e| aws_error(name, e))?,
             )
             .send()
             .await
@@ -225,43 +196,24 @@ async fn create_table(
 }
 
 /// Creates the platform key (or finds it by alias when provisioning again) and returns its id.
-async fn create_key(
-    clients: &AwsClients,
-    prefix: &str,
-    aliases: &[String],
-    rotation: bool,
-) -> Result<String, ProvisionError> {
+async fn create_key(clients: &AwsClients, prefix: &str, aliases: &[String], rotation: bool) -> Result<String, ProvisionError> {
     // Aliases are account-wide: give each prefix its own, alias/tern/x → alias/<prefix>/x.
-    let aliases: Vec<String> = aliases
-        .iter()
-        .map(|a| format!("alias/{prefix}/{}", a.trim_start_matches("alias/").trim_start_matches("tern/")))
-        .collect();
+    let aliases: Vec<String> =
+        aliases.iter().map(|a| format!("alias/{prefix}/{}", a.trim_start_matches("alias/").trim_start_matches("tern/"))).collect();
     if let Some(alias) = aliases.first()
         && let Ok(found) = clients.kms.describe_key().key_id(alias).send().await
         && let Some(id) = found.key_metadata.map(|m| m.key_id)
     {
         return Ok(id);
     }
-    let created = clients
-        .kms
-        .create_key()
-        .description(format!("{prefix} platform key"))
-        .send()
-        .await
-        .map_err(|e| aws_error("platform key", e))?;
+    let created =
+        clients.kms.create_key().description(format!("{prefix} platform key")).send().await.map_err(|e| aws_error("platform key", e))?;
     let key_id = created.key_metadata.map(|m| m.key_id).ok_or(ProvisionError::Shape("KMS key metadata"))?;
     if rotation {
         clients.kms.enable_key_rotation().key_id(&key_id).send().await.map_err(|e| aws_error("platform key", e))?;
     }
     for alias in &aliases {
-        clients
-            .kms
-            .create_alias()
-            .alias_name(alias)
-            .target_key_id(&key_id)
-            .send()
-            .await
-            .map_err(|e| aws_error(alias, e))?;
+        clients.kms.create_alias().alias_name(alias).target_key_id(&key_id).send().await.map_err(|e| aws_error(alias, e))?;
     }
     Ok(key_id)
 }

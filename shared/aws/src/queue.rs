@@ -27,11 +27,7 @@ pub async fn enqueue<T: Serialize>(sqs: &aws_sdk_sqs::Client, queue_url: &str, j
 
 /// Sends many jobs, ten per request (SQS's batch limit), so a thousand jobs cost a
 /// hundred requests rather than a thousand.
-pub async fn enqueue_batch<T: Serialize>(
-    sqs: &aws_sdk_sqs::Client,
-    queue_url: &str,
-    jobs: &[T],
-) -> Result<(), QueueError> {
+pub async fn enqueue_batch<T: Serialize>(sqs: &aws_sdk_sqs::Client, queue_url: &str, jobs: &[T]) -> Result<(), QueueError> {
     use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
     for chunk in jobs.chunks(10) {
         let mut request = sqs.send_message_batch().queue_url(queue_url);

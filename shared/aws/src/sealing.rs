@@ -140,15 +140,11 @@ struct CachedKey {
 
 impl Slot {
     fn empty() -> Arc<Self> {
-        Arc::new(Self {
-            cell: tokio::sync::OnceCell::new(),
-        })
+        Arc::new(Self { cell: tokio::sync::OnceCell::new() })
     }
 
     fn ready(key: Arc<CachedKey>) -> Arc<Self> {
-        Arc::new(Self {
-            cell: tokio::sync::OnceCell::new_with(Some(key)),
-        })
+        Arc::new(Self { cell: tokio::sync::OnceCell::new_with(Some(key)) })
     }
 
     /// Fetched at, or `None` while the fetch is in flight (or failed).
@@ -158,9 +154,9 @@ impl Slot {
 
     /// Still fit to hand out: in flight (wait for it), or fresh and not worn out.
     fn usable(&self, now: Instant, ttl: Duration) -> bool {
-        self.cell.get().is_none_or(|k| {
-            now.saturating_duration_since(k.fetched) < ttl && k.seals.load(Ordering::Relaxed) < MAX_SEALS_PER_KEY
-        })
+        self.cell
+            .get()
+            .is_none_or(|k| now.saturating_duration_since(k.fetched) < ttl && k.seals.load(Ordering::Relaxed) < MAX_SEALS_PER_KEY)
     }
 }
 
@@ -199,15 +195,7 @@ impl Sealer {
     /// own time past the TTL instead of waiting for it, so no test depends on how
     /// fast the machine is).
     pub fn with_time_source(kms: aws_sdk_kms::Client, cache_ttl: Duration, capacity: usize, now: TimeSource) -> Self {
-        Self {
-            inner: Arc::new(Inner {
-                kms,
-                ttl: cache_ttl,
-                capacity: capacity.max(1),
-                cache: Mutex::new(Cache::default()),
-                now,
-            }),
-        }
+        Self { inner: Arc::new(Inner { kms, ttl: cache_ttl, capacity: capacity.max(1), cache: Mutex::new(Cache::default()), now }) }
     }
 
     /// Seals `plaintext` for the field `identity` of `workspace`, under a data key
@@ -227,10 +215,7 @@ impl Sealer {
         check_identity(workspace, identity)?;
         let slot_key = (workspace, key_id.to_owned(), purpose.to_owned());
         let slot = self.slot(|c| &mut c.sealing, &slot_key);
-        let fetched = slot
-            .cell
-            .get_or_try_init(|| self.generate(workspace, key_id, purpose))
-            .await;
+        let fetched = slot.cell.get_or_try_init(|| self.generate(workspace, key_id, purpose)).await;
         let cached = match fetched {
             Ok(cached) => Arc::clone(cached),
             Err(e) => {
@@ -239,12 +224,8 @@ impl Sealer {
             }
         };
         cached.seals.fetch_add(1, Ordering::Relaxed);
-        let ciphertext =
-            seal::seal(&cached.key, identity, plaintext).map_err(|e| SealingError::Crypto(e.to_string()))?;
-        Ok(SealedValue {
-            key_blob: cached.blob.clone(),
-            ciphertext,
-        })
+        let ciphertext = seal::seal(&cached.key, identity, plaintext).map_err(|e| SealingError::Crypto(e.to_string()))?;
+        Ok(SealedValue { key_blob: cached.blob.clone(), ciphertext })
     }
 
     /// Opens a value sealed by [`Sealer::seal`] for the same workspace, purpose and
@@ -261,10 +242,7 @@ impl Sealer {
         check_identity(workspace, identity)?;
         let slot_key = (workspace, purpose.to_owned(), sealed.key_blob.clone());
         let slot = self.slot(|c| &mut c.opening, &slot_key);
-        let fetched = slot
-            .cell
-            .get_or_try_init(|| self.decrypt(workspace, purpose, &sealed.key_blob))
-            .await;
+        let fetched = slot.cell.get_or_try_init(|| self.decrypt(workspace, purpose, &sealed.key_blob)).await;
         let cached = match fetched {
             Ok(cached) => Arc::clone(cached),
             Err(e) => {
@@ -274,9 +252,7 @@ impl Sealer {
             }
         };
         seal::open(&cached.key, identity, &sealed.ciphertext).map_err(|e| match e {
-            SealError::Authentication | SealError::Truncated | SealError::UnsupportedVersion(_) => {
-                SealingError::Refused
-            }
+            SealError::Authentication | SealError::Truncated | SealError::UnsupportedVersion(_) => SealingError::Refused,
             other => SealingError::Crypto(other.to_string()),
         })
     }
@@ -304,12 +280,8 @@ impl Sealer {
     /// or in flight), sorted. For tests and diagnostics: no key material.
     pub fn cached_workspaces(&self) -> Vec<WorkspaceId> {
         let cache = self.inner.lock();
-        let set: BTreeSet<WorkspaceId> = cache
-            .sealing
-            .keys()
-            .map(|(ws, _, _)| *ws)
-            .chain(cache.opening.keys().map(|(ws, _, _)| *ws))
-            .collect();
+        let set: BTreeSet<WorkspaceId> =
+            cache.sealing.keys().map(|(ws, _, _)| *ws).chain(cache.opening.keys().map(|(ws, _, _)| *ws)).collect();
         set.into_iter().collect()
     }
 
@@ -321,11 +293,7 @@ impl Sealer {
     }
 
     /// The usable slot for `key` in the map `pick` selects, or a new empty one.
-    fn slot<K: Eq + Hash + Clone>(
-        &self,
-        pick: impl Fn(&mut Cache) -> &mut HashMap<K, Arc<Slot>>,
-        key: &K,
-    ) -> Arc<Slot> {
+    fn slot<K: Eq + Hash + Clone>(&self, pick: impl Fn(&mut Cache) -> &mut HashMap<K, Arc<Slot>>, key: &K) -> Arc<Slot> {
         let now = (self.inner.now)();
         let ttl = self.inner.ttl;
         let mut cache = self.inner.lock();
@@ -341,28 +309,15 @@ impl Sealer {
     }
 
     /// Removes `slot` if it is still the entry for `key` and never got a key.
-    fn discard_failed<K: Eq + Hash>(
-        &self,
-        pick: impl Fn(&mut Cache) -> &mut HashMap<K, Arc<Slot>>,
-        key: &K,
-        slot: &Arc<Slot>,
-    ) {
+    fn discard_failed<K: Eq + Hash>(&self, pick: impl Fn(&mut Cache) -> &mut HashMap<K, Arc<Slot>>, key: &K, slot: &Arc<Slot>) {
         let mut cache = self.inner.lock();
         let map = pick(&mut cache);
-        if map
-            .get(key)
-            .is_some_and(|s| Arc::ptr_eq(s, slot) && s.cell.get().is_none())
-        {
+        if map.get(key).is_some_and(|s| Arc::ptr_eq(s, slot) && s.cell.get().is_none()) {
             map.remove(key);
         }
     }
 
-    async fn generate(
-        &self,
-        workspace: WorkspaceId,
-        key_id: &str,
-        purpose: &str,
-    ) -> Result<Arc<CachedKey>, SealingError> {
+    async fn generate(&self, workspace: WorkspaceId, key_id: &str, purpose: &str) -> Result<Arc<CachedKey>, SealingError> {
         let out = self
             .inner
             .kms
@@ -379,12 +334,7 @@ impl Sealer {
             .map(Blob::into_inner)
             .ok_or_else(|| SealingError::Kms("GenerateDataKey returned no ciphertext blob".into()))?;
         let key = data_key(out.plaintext, "GenerateDataKey")?;
-        let cached = Arc::new(CachedKey {
-            key,
-            blob,
-            fetched: (self.inner.now)(),
-            seals: AtomicU64::new(0),
-        });
+        let cached = Arc::new(CachedKey { key, blob, fetched: (self.inner.now)(), seals: AtomicU64::new(0) });
         // Values sealed here are often read back in the same container (a send job
         // seals a body then opens it); register the key for opening too, so that
         // costs no Decrypt.
@@ -401,12 +351,7 @@ impl Sealer {
         Ok(cached)
     }
 
-    async fn decrypt(
-        &self,
-        workspace: WorkspaceId,
-        purpose: &str,
-        blob: &[u8],
-    ) -> Result<Arc<CachedKey>, SealingError> {
+    async fn decrypt(&self, workspace: WorkspaceId, purpose: &str, blob: &[u8]) -> Result<Arc<CachedKey>, SealingError> {
         // No KeyId: the blob names its key, and pinning the workspace alias here
         // would break opening old values after the alias is moved to a new key.
         // The tenant check is the encryption context.
@@ -421,12 +366,7 @@ impl Sealer {
             .await
             .map_err(|e| kms_error("Decrypt", &e))?;
         let key = data_key(out.plaintext, "Decrypt")?;
-        Ok(Arc::new(CachedKey {
-            key,
-            blob: blob.to_vec(),
-            fetched: (self.inner.now)(),
-            seals: AtomicU64::new(0),
-        }))
+        Ok(Arc::new(CachedKey { key, blob: blob.to_vec(), fetched: (self.inner.now)(), seals: AtomicU64::new(0) }))
     }
 }
 
@@ -434,9 +374,8 @@ impl Sealer {
 /// zeroizing the response's copy. (Copies inside the SDK's and HTTP stack's
 /// buffers are out of our reach.)
 fn data_key(plaintext: Option<Blob>, operation: &str) -> Result<DataKey, SealingError> {
-    let bytes = plaintext
-        .map(|b| Secret::new(b.into_inner()))
-        .ok_or_else(|| SealingError::Kms(format!("{operation} returned no plaintext")))?;
+    let bytes =
+        plaintext.map(|b| Secret::new(b.into_inner())).ok_or_else(|| SealingError::Kms(format!("{operation} returned no plaintext")))?;
     // A 32-byte key under our context that is not a data key cannot happen by
     // accident; treat it as a refusal rather than trusting it.
     DataKey::from_slice(bytes.expose()).map_err(|_| SealingError::Refused)
@@ -469,25 +408,15 @@ fn insert_bounded<K: Eq + Hash + Clone>(
 fn check_purpose(purpose: &str) -> Result<(), SealingError> {
     let ok = !purpose.is_empty()
         && purpose.len() <= 64
-        && purpose
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.:".contains(&b));
-    if ok {
-        Ok(())
-    } else {
-        Err(SealingError::Invalid("purpose must be 1..=64 of [a-z0-9-_.:]".into()))
-    }
+        && purpose.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.:".contains(&b));
+    if ok { Ok(()) } else { Err(SealingError::Invalid("purpose must be 1..=64 of [a-z0-9-_.:]".into())) }
 }
 
 /// The identity's workspace must be the workspace whose key is used: otherwise a
 /// caller could seal tenant A's item under tenant B's key, or open a value with
 /// the KMS context of one tenant and the associated data of another.
 fn check_identity(workspace: WorkspaceId, identity: &FieldIdentity<'_>) -> Result<(), SealingError> {
-    if identity.workspace == workspace.to_string() {
-        Ok(())
-    } else {
-        Err(SealingError::Refused)
-    }
+    if identity.workspace == workspace.to_string() { Ok(()) } else { Err(SealingError::Refused) }
 }
 
 #[cfg(test)]
@@ -495,12 +424,7 @@ mod tests {
     use super::*;
 
     fn cached(fetched: Instant) -> Arc<Slot> {
-        Slot::ready(Arc::new(CachedKey {
-            key: DataKey::from_slice(&[7; 32]).unwrap(),
-            blob: vec![1],
-            fetched,
-            seals: AtomicU64::new(0),
-        }))
+        Slot::ready(Arc::new(CachedKey { key: DataKey::from_slice(&[7; 32]).unwrap(), blob: vec![1], fetched, seals: AtomicU64::new(0) }))
     }
 
     #[test]
@@ -517,12 +441,7 @@ mod tests {
         let ws = WorkspaceId::generate();
         let other = WorkspaceId::generate().to_string();
         let mine = ws.to_string();
-        let id = |w| FieldIdentity {
-            workspace: w,
-            entity: "mailbox",
-            id: "m1",
-            field: "password",
-        };
+        let id = |w| FieldIdentity { workspace: w, entity: "mailbox", id: "m1", field: "password" };
         assert!(check_identity(ws, &id(&mine)).is_ok());
         assert_eq!(check_identity(ws, &id(&other)), Err(SealingError::Refused));
     }
@@ -547,20 +466,13 @@ mod tests {
         let now = Instant::now();
         let slot = cached(now);
         assert!(slot.usable(now, Duration::from_secs(60)));
-        slot.cell
-            .get()
-            .unwrap()
-            .seals
-            .store(MAX_SEALS_PER_KEY, Ordering::Relaxed);
+        slot.cell.get().unwrap().seals.store(MAX_SEALS_PER_KEY, Ordering::Relaxed);
         assert!(!slot.usable(now, Duration::from_secs(60)));
         assert!(Slot::empty().usable(now, Duration::ZERO));
     }
 
     #[test]
     fn error_messages_carry_no_detail_for_refusals() {
-        assert_eq!(
-            SealingError::Refused.to_string(),
-            "sealed value refused (wrong workspace, purpose or item, or tampered)"
-        );
+        assert_eq!(SealingError::Refused.to_string(), "sealed value refused (wrong workspace, purpose or item, or tampered)");
     }
 }

@@ -79,7 +79,11 @@ impl StoreError {
             "ProvisionedThroughputExceededException" | "ThrottlingException" | "RequestLimitExceeded" | "InternalServerError" => {
                 Self::Unavailable(crate::worker::error_chain(&error))
             }
-            _ if matches!(error, aws_sdk_dynamodb::error::SdkError::TimeoutError(_) | aws_sdk_dynamodb::error::SdkError::DispatchFailure(_)) => {
+            _ if matches!(
+                error,
+                aws_sdk_dynamodb::error::SdkError::TimeoutError(_) | aws_sdk_dynamodb::error::SdkError::DispatchFailure(_)
+            ) =>
+            {
                 Self::Unavailable(crate::worker::error_chain(&error))
             }
             _ => Self::Request(crate::worker::error_chain(&error)),
@@ -106,11 +110,7 @@ pub(crate) async fn write_item(
     item: HashMap<String, AttributeValue>,
     condition: Condition,
 ) -> Result<(), StoreError> {
-    let mut request = client
-        .put_item()
-        .table_name(table)
-        .set_item(Some(item))
-        .return_consumed_capacity(ReturnConsumedCapacity::Total);
+    let mut request = client.put_item().table_name(table).set_item(Some(item)).return_consumed_capacity(ReturnConsumedCapacity::Total);
     request = match condition {
         Condition::Always => request,
         Condition::New => request.condition_expression("attribute_not_exists(pk)"),
@@ -203,8 +203,7 @@ impl ScopedTable {
     }
 
     fn item<E: Entity>(&self, entity: &E, expires_at: Option<OffsetDateTime>) -> Result<HashMap<String, AttributeValue>, StoreError> {
-        let mut item: HashMap<String, AttributeValue> =
-            serde_dynamo::to_item(entity).map_err(|e| StoreError::Codec(e.to_string()))?;
+        let mut item: HashMap<String, AttributeValue> = serde_dynamo::to_item(entity).map_err(|e| StoreError::Codec(e.to_string()))?;
         item.extend(self.key::<E>(entity.id()));
         item.insert("ws".to_string(), AttributeValue::S(self.workspace.to_string()));
         if let Some(at) = expires_at {
@@ -354,7 +353,13 @@ impl ScopedTable {
 
     /// One attribute of an existing item, in one conditional update; `false` when the
     /// condition refused it (the item is gone, or the attribute was set and must stay).
-    async fn update_attribute<E: Entity>(&self, id: &str, attribute: &str, value: AttributeValue, overwrite: Overwrite) -> Result<bool, StoreError> {
+    async fn update_attribute<E: Entity>(
+        &self,
+        id: &str,
+        attribute: &str,
+        value: AttributeValue,
+        overwrite: Overwrite,
+    ) -> Result<bool, StoreError> {
         let request = self
             .table
             .client
@@ -526,7 +531,11 @@ impl ScopedTable {
         self.key::<E>(id)
     }
 
-    pub(crate) fn item_of<E: Entity>(&self, entity: &E, expires_at: Option<OffsetDateTime>) -> Result<HashMap<String, AttributeValue>, StoreError> {
+    pub(crate) fn item_of<E: Entity>(
+        &self,
+        entity: &E,
+        expires_at: Option<OffsetDateTime>,
+    ) -> Result<HashMap<String, AttributeValue>, StoreError> {
         self.item(entity, expires_at)
     }
 

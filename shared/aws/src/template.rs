@@ -117,8 +117,7 @@ pub struct FunctionSpec {
 
 impl Template {
     pub fn load(path: &Path) -> Result<Self, TemplateError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| TemplateError::Read { path: path.display().to_string(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| TemplateError::Read { path: path.display().to_string(), source })?;
         Self::parse(&text)
     }
 
@@ -192,11 +191,7 @@ impl Template {
         self.of_kind("AWS::S3::Bucket")
             .map(|(id, p)| BucketSpec {
                 logical_id: id.clone(),
-                versioned: p
-                    .get("VersioningConfiguration")
-                    .and_then(|v| v.get("Status"))
-                    .and_then(Value::as_str)
-                    == Some("Enabled"),
+                versioned: p.get("VersioningConfiguration").and_then(|v| v.get("Status")).and_then(Value::as_str) == Some("Enabled"),
             })
             .collect()
     }
@@ -294,8 +289,7 @@ pub fn reference_target(value: &Value) -> Option<String> {
 }
 
 fn property<T: serde::de::DeserializeOwned>(id: &str, properties: &Value, name: &str) -> Result<T, TemplateError> {
-    serde_yaml::from_value(properties.get(name).cloned().unwrap_or(Value::Null))
-        .map_err(|e| resource_error(id, format!("{name}: {e}")))
+    serde_yaml::from_value(properties.get(name).cloned().unwrap_or(Value::Null)).map_err(|e| resource_error(id, format!("{name}: {e}")))
 }
 
 fn resource_error(logical_id: &str, reason: String) -> TemplateError {
@@ -304,7 +298,10 @@ fn resource_error(logical_id: &str, reason: String) -> TemplateError {
 
 /// The repository's root, found from this crate's location at build time.
 pub fn repository_root() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
 }
 
 #[cfg(test)]
@@ -355,11 +352,7 @@ Resources:
     fn reads_function_triggers_in_short_and_long_form() {
         let t = Template::parse(SAMPLE).unwrap();
         let f = &t.functions().unwrap()[0];
-        assert!(f.triggers.contains(&Trigger::Sqs {
-            queue_logical_id: "Work".into(),
-            batch_size: 5,
-            report_batch_item_failures: true
-        }));
+        assert!(f.triggers.contains(&Trigger::Sqs { queue_logical_id: "Work".into(), batch_size: 5, report_batch_item_failures: true }));
         assert!(f.triggers.contains(&Trigger::Schedule { expression: "rate(1 minute)".into() }));
     }
 

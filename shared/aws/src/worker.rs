@@ -58,11 +58,7 @@ where
 fn delivery_of(record: &SqsMessage) -> Delivery {
     Delivery {
         message_id: record.message_id.clone().unwrap_or_default(),
-        receive_count: record
-            .attributes
-            .get("ApproximateReceiveCount")
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(1),
+        receive_count: record.attributes.get("ApproximateReceiveCount").and_then(|c| c.parse().ok()).unwrap_or(1),
     }
 }
 

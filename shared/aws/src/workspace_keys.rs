@@ -43,32 +43,16 @@ pub async fn create_workspace_key(kms: &aws_sdk_kms::Client, workspace: Workspac
         .send()
         .await
         .map_err(|e| kms_error("CreateKey", &e))?;
-    let key_id = created
-        .key_metadata
-        .map(|m| m.key_id)
-        .ok_or_else(|| SealingError::Kms("CreateKey returned no key metadata".into()))?;
+    let key_id = created.key_metadata.map(|m| m.key_id).ok_or_else(|| SealingError::Kms("CreateKey returned no key metadata".into()))?;
 
-    match kms
-        .create_alias()
-        .alias_name(&alias)
-        .target_key_id(&key_id)
-        .send()
-        .await
-    {
+    match kms.create_alias().alias_name(&alias).target_key_id(&key_id).send().await {
         Ok(_) => Ok(key_id),
         Err(e) if e.as_service_error().is_some_and(|s| s.is_already_exists_exception()) => {
             // Lost a race with another creator: theirs is the workspace's key.
             // Ours was never named or used, so schedule it away (best effort —
             // an orphan key costs money but holds nothing) and return theirs.
-            let _ = kms
-                .schedule_key_deletion()
-                .key_id(&key_id)
-                .pending_window_in_days(7)
-                .send()
-                .await;
-            key_behind_alias(kms, &alias)
-                .await?
-                .ok_or_else(|| SealingError::Kms(format!("{alias} exists but names no key")))
+            let _ = kms.schedule_key_deletion().key_id(&key_id).pending_window_in_days(7).send().await;
+            key_behind_alias(kms, &alias).await?.ok_or_else(|| SealingError::Kms(format!("{alias} exists but names no key")))
         }
         Err(e) => Err(kms_error("CreateAlias", &e)),
     }
@@ -92,27 +76,16 @@ pub async fn schedule_workspace_key_deletion(
     days: i32,
 ) -> Result<(), SealingError> {
     if !DELETION_WINDOW_DAYS.contains(&days) {
-        return Err(SealingError::Invalid(format!(
-            "key deletion window must be 7..=30 days, got {days}"
-        )));
+        return Err(SealingError::Invalid(format!("key deletion window must be 7..=30 days, got {days}")));
     }
     require_workspace_tag(kms, workspace, key_id).await?;
-    let described = kms
-        .describe_key()
-        .key_id(key_id)
-        .send()
-        .await
-        .map_err(|e| kms_error("DescribeKey", &e))?;
+    let described = kms.describe_key().key_id(key_id).send().await.map_err(|e| kms_error("DescribeKey", &e))?;
     // AWS refuses DisableKey on a key pending deletion, so a retry would fail
     // without this check.
     if described.key_metadata().and_then(|m| m.key_state()) == Some(&KeyState::PendingDeletion) {
         return Ok(());
     }
-    kms.disable_key()
-        .key_id(key_id)
-        .send()
-        .await
-        .map_err(|e| kms_error("DisableKey", &e))?;
+    kms.disable_key().key_id(key_id).send().await.map_err(|e| kms_error("DisableKey", &e))?;
     kms.schedule_key_deletion()
         .key_id(key_id)
         .pending_window_in_days(days)
@@ -159,9 +132,6 @@ mod tests {
     #[test]
     fn alias_names_the_workspace() {
         let ws = WorkspaceId::parse("0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b").unwrap();
-        assert_eq!(
-            workspace_key_alias(ws),
-            "alias/tern/ws/0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
-        );
+        assert_eq!(workspace_key_alias(ws), "alias/tern/ws/0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b");
     }
 }

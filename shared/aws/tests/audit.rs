@@ -13,9 +13,8 @@ use tern_security::audit::{AuditDraft, verify_chain};
 use time::OffsetDateTime;
 
 async fn table() -> (tern_aws::AwsClients, tern_aws::Config) {
-    let endpoint = std::env::var("TERN_TEST_AWS_ENDPOINT").unwrap_or_else(|_| {
-        panic!("TERN_TEST_AWS_ENDPOINT is not set: run the tests with scripts/test, which starts moto for them")
-    });
+    let endpoint = std::env::var("TERN_TEST_AWS_ENDPOINT")
+        .unwrap_or_else(|_| panic!("TERN_TEST_AWS_ENDPOINT is not set: run the tests with scripts/test, which starts moto for them"));
     let clients = tern_aws::AwsClients::from_sdk_config(&tern_aws::clients::local_sdk_config(&endpoint), true);
     let template = tern_aws::template::Template::load(&tern_aws::template::repository_root().join("template.yaml")).unwrap();
     let prefix = format!("t-audit-{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
@@ -57,7 +56,9 @@ async fn concurrent_appends_with_and_without_an_item_leave_one_gap_free_chain() 
     }
     for task in tasks.clone() {
         let (log, scoped) = (log.clone(), scoped.clone());
-        running.spawn(async move { log.append_with(&scoped, draft(ws, &format!("task.{}", task.id), now), now, &task, None).await.map(|_| ()) });
+        running.spawn(
+            async move { log.append_with(&scoped, draft(ws, &format!("task.{}", task.id), now), now, &task, None).await.map(|_| ()) },
+        );
     }
     while let Some(done) = running.join_next().await {
         done.unwrap().expect("every append lands");

@@ -128,10 +128,7 @@ pub fn is_role_account(local_part: &str) -> bool {
 
 /// The domains in a list file: one per line; blank lines and `#` comments are skipped.
 fn domain_list(text: &'static str) -> HashSet<&'static str> {
-    text.lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty() && !line.starts_with('#'))
-        .collect()
+    text.lines().map(str::trim).filter(|line| !line.is_empty() && !line.starts_with('#')).collect()
 }
 
 /// Whether `domain` or one of its parent domains is in `listed`. Parents stop
@@ -185,22 +182,8 @@ mod tests {
 
     #[test]
     fn facts_split_the_address_at_its_last_at_sign() {
-        assert_eq!(
-            facts("info@gmail.com"),
-            AddressFacts {
-                free_mail: true,
-                role_account: true,
-                disposable: false
-            }
-        );
-        assert_eq!(
-            facts("jane@sub.mailinator.com"),
-            AddressFacts {
-                free_mail: false,
-                role_account: false,
-                disposable: true
-            }
-        );
+        assert_eq!(facts("info@gmail.com"), AddressFacts { free_mail: true, role_account: true, disposable: false });
+        assert_eq!(facts("jane@sub.mailinator.com"), AddressFacts { free_mail: false, role_account: false, disposable: true });
         assert_eq!(facts("jane.doe@acme.example"), AddressFacts::default());
         assert_eq!(facts("not an address"), AddressFacts::default());
     }

@@ -223,7 +223,10 @@ mod tests {
 
     #[test]
     fn bad_settings_are_refused() {
-        assert_eq!(Calendar::new("Mars/Olympus", SendWindow::office_hours(), BTreeSet::new()).unwrap_err(), CadenceError::UnknownZone("Mars/Olympus".into()));
+        assert_eq!(
+            Calendar::new("Mars/Olympus", SendWindow::office_hours(), BTreeSet::new()).unwrap_err(),
+            CadenceError::UnknownZone("Mars/Olympus".into())
+        );
         let mut window = SendWindow::office_hours();
         window.closes = window.opens;
         assert_eq!(Calendar::new("UTC", window, BTreeSet::new()).unwrap_err(), CadenceError::EmptyWindow);

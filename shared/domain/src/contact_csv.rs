@@ -64,12 +64,7 @@ pub struct ImportLimits {
 
 impl Default for ImportLimits {
     fn default() -> Self {
-        Self {
-            max_columns: 200,
-            max_field_chars: 10_000,
-            max_custom_fields: 64,
-            max_record_bytes: 1024 * 1024,
-        }
+        Self { max_columns: 200, max_field_chars: 10_000, max_custom_fields: 64, max_record_bytes: 1024 * 1024 }
     }
 }
 
@@ -114,16 +109,8 @@ pub enum Field {
 }
 
 impl Field {
-    pub const ALL: [Field; 8] = [
-        Field::Email,
-        Field::FirstName,
-        Field::LastName,
-        Field::FullName,
-        Field::Company,
-        Field::Website,
-        Field::Title,
-        Field::Timezone,
-    ];
+    pub const ALL: [Field; 8] =
+        [Field::Email, Field::FirstName, Field::LastName, Field::FullName, Field::Company, Field::Website, Field::Title, Field::Timezone];
 
     /// The field's name in mappings and exports: `email`, `first_name`, ...
     pub fn as_str(self) -> &'static str {
@@ -153,10 +140,10 @@ impl Field {
             "firstname" | "givenname" | "vorname" => Field::FirstName,
             "lastname" | "surname" | "familyname" | "nachname" => Field::LastName,
             "fullname" | "name" => Field::FullName,
-            "company" | "companyname" | "organisation" | "organization" | "account"
-            | "accountname" | "firma" | "unternehmen" => Field::Company,
-            "website" | "url" | "domain" | "companydomain" | "companywebsite" | "web"
-            | "webseite" => Field::Website,
+            "company" | "companyname" | "organisation" | "organization" | "account" | "accountname" | "firma" | "unternehmen" => {
+                Field::Company
+            }
+            "website" | "url" | "domain" | "companydomain" | "companywebsite" | "web" | "webseite" => Field::Website,
             "title" | "jobtitle" | "position" | "role" => Field::Title,
             "timezone" | "tz" | "zeitzone" => Field::Timezone,
             _ => return None,
@@ -289,9 +276,7 @@ pub enum FileError {
     MappedColumnMissing { header: String },
     #[error("the mapping for column \"{header}\" is not valid: {reason}")]
     InvalidMapping { header: String, reason: String },
-    #[error(
-        "{found} columns would become custom fields; at most {max} can: map or ignore some, or import only the mapped columns"
-    )]
+    #[error("{found} columns would become custom fields; at most {max} can: map or ignore some, or import only the mapped columns")]
     TooManyCustomFields { found: usize, max: usize },
 }
 
@@ -321,10 +306,7 @@ pub fn import<R: Read>(mut input: R, options: &ImportOptions) -> Result<ContactR
         start.drain(..UTF8_BOM.len());
     }
     let delimiter = sniff_delimiter(&start);
-    let bounded = RecordBudget::new(
-        io::Cursor::new(start).chain(input),
-        limits.max_record_bytes + READ_BUFFER_BYTES,
-    );
+    let bounded = RecordBudget::new(io::Cursor::new(start).chain(input), limits.max_record_bytes + READ_BUFFER_BYTES);
     let line_feeds_only = LineFeedsOnly::new(bounded);
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
@@ -339,18 +321,13 @@ pub fn import<R: Read>(mut input: R, options: &ImportOptions) -> Result<ContactR
         Ok(false) => return Err(FileError::Empty),
         Err(error) => {
             return Err(match into_io_error(error) {
-                error if is_budget_exhausted(&error) => FileError::HeaderTooLarge {
-                    max_bytes: limits.max_record_bytes,
-                },
+                error if is_budget_exhausted(&error) => FileError::HeaderTooLarge { max_bytes: limits.max_record_bytes },
                 error => FileError::Read(error),
             });
         }
     }
     if header.len() > limits.max_columns {
-        return Err(FileError::TooManyColumns {
-            found: header.len(),
-            max: limits.max_columns,
-        });
+        return Err(FileError::TooManyColumns { found: header.len(), max: limits.max_columns });
     }
     let headers = header
         .iter()
@@ -358,13 +335,7 @@ pub fn import<R: Read>(mut input: R, options: &ImportOptions) -> Result<ContactR
         .collect::<Result<Vec<_>, _>>()
         .map_err(|_| FileError::HeaderNotUtf8)?;
     let columns = map_columns(&headers, options)?;
-    Ok(ContactRows {
-        reader,
-        columns,
-        limits,
-        record: csv::ByteRecord::new(),
-        finished: false,
-    })
+    Ok(ContactRows { reader, columns, limits, record: csv::ByteRecord::new(), finished: false })
 }
 
 /// What the CSV parser reads: the start of the file that was read to sniff the
@@ -410,15 +381,9 @@ impl<R: Read> Iterator for ContactRows<R> {
                     self.finished = true;
                     let error = into_io_error(error);
                     return Some(Err(if is_budget_exhausted(&error) {
-                        StreamError::RecordTooLarge {
-                            line,
-                            max_bytes: self.limits.max_record_bytes,
-                        }
+                        StreamError::RecordTooLarge { line, max_bytes: self.limits.max_record_bytes }
                     } else {
-                        StreamError::Read {
-                            line,
-                            source: error,
-                        }
+                        StreamError::Read { line, source: error }
                     }));
                 }
             }
@@ -438,24 +403,12 @@ impl<R> ContactRows<R> {
         if record.iter().all(|field| field.trim_ascii().is_empty()) {
             return None;
         }
-        let invalid = |code, message| {
-            Some(RowOutcome::Invalid(RowError {
-                line,
-                code,
-                message,
-            }))
-        };
+        let invalid = |code, message| Some(RowOutcome::Invalid(RowError { line, code, message }));
 
         let expected = self.columns.len();
-        let extra_fields_hold_data = record
-            .iter()
-            .skip(expected)
-            .any(|field| !field.trim_ascii().is_empty());
+        let extra_fields_hold_data = record.iter().skip(expected).any(|field| !field.trim_ascii().is_empty());
         if record.len() < expected || extra_fields_hold_data {
-            let message = format!(
-                "the row has {} fields; the header has {expected}",
-                record.len()
-            );
+            let message = format!("the row has {} fields; the header has {expected}", record.len());
             return invalid(RowError::WRONG_FIELD_COUNT, message);
         }
 
@@ -476,10 +429,8 @@ impl<R> ContactRows<R> {
                 continue;
             }
             let Ok(text) = std::str::from_utf8(bytes) else {
-                let message = format!(
-                    "column {} (\"{}\") is not valid UTF-8; save the file as \"CSV UTF-8\"",
-                    column.column, column.header
-                );
+                let message =
+                    format!("column {} (\"{}\") is not valid UTF-8; save the file as \"CSV UTF-8\"", column.column, column.header);
                 return invalid(RowError::INVALID_UTF8, message);
             };
             let length = text.chars().count();
@@ -511,10 +462,7 @@ impl<R> ContactRows<R> {
             }
         }
         if contact.email.is_empty() {
-            return invalid(
-                RowError::MISSING_EMAIL,
-                "the e-mail address is empty".to_string(),
-            );
+            return invalid(RowError::MISSING_EMAIL, "the e-mail address is empty".to_string());
         }
         if let Some(full_name) = full_name {
             let (first, last) = split_full_name(&full_name);
@@ -541,10 +489,7 @@ pub fn split_full_name(full_name: &str) -> (Option<String>, Option<String>) {
 }
 
 /// Decides every column's target; see the module documentation for the rules.
-fn map_columns(
-    headers: &[String],
-    options: &ImportOptions,
-) -> Result<Vec<ColumnMapping>, FileError> {
+fn map_columns(headers: &[String], options: &ImportOptions) -> Result<Vec<ColumnMapping>, FileError> {
     let mut targets: Vec<Option<ColumnTarget>> = vec![None; headers.len()];
     let mut fields_taken = BTreeSet::new();
     let mut custom_names_taken = BTreeSet::new();
@@ -554,13 +499,8 @@ fn map_columns(
         let column = headers
             .iter()
             .position(|candidate| candidate == header)
-            .ok_or_else(|| FileError::MappedColumnMissing {
-                header: header.to_string(),
-            })?;
-        let invalid = |reason: String| FileError::InvalidMapping {
-            header: header.to_string(),
-            reason,
-        };
+            .ok_or_else(|| FileError::MappedColumnMissing { header: header.to_string() })?;
+        let invalid = |reason: String| FileError::InvalidMapping { header: header.to_string(), reason };
         let target = ColumnTarget::parse(target).ok_or_else(|| {
             invalid(format!(
                 "\"{target}\" is not a field; use one of {}, custom:<name> (a-z, 0-9, _) or ignore",
@@ -573,9 +513,7 @@ fn map_columns(
             ColumnTarget::Ignored => true,
         };
         if !unique {
-            return Err(invalid(format!(
-                "another column is already mapped to {target}"
-            )));
+            return Err(invalid(format!("another column is already mapped to {target}")));
         }
         targets[column] = Some(target);
     }
@@ -586,15 +524,12 @@ fn map_columns(
         }
         let target = if let Some(name) = custom_header_name(header) {
             ColumnTarget::Custom(unique_name(name, &mut custom_names_taken))
-        } else if let Some(field) =
-            Field::from_header(header).filter(|field| fields_taken.insert(*field))
-        {
+        } else if let Some(field) = Field::from_header(header).filter(|field| fields_taken.insert(*field)) {
             ColumnTarget::Field(field)
         } else if options.ignore_unmapped {
             ColumnTarget::Ignored
         } else {
-            let name =
-                custom_name_from_header(header).unwrap_or_else(|| format!("column_{}", index + 1));
+            let name = custom_name_from_header(header).unwrap_or_else(|| format!("column_{}", index + 1));
             ColumnTarget::Custom(unique_name(name, &mut custom_names_taken))
         };
         targets[index] = Some(target);
@@ -605,10 +540,7 @@ fn map_columns(
     }
     let custom_fields = custom_names_taken.len();
     if custom_fields > options.limits.max_custom_fields {
-        return Err(FileError::TooManyCustomFields {
-            found: custom_fields,
-            max: options.limits.max_custom_fields,
-        });
+        return Err(FileError::TooManyCustomFields { found: custom_fields, max: options.limits.max_custom_fields });
     }
     Ok(headers
         .iter()
@@ -639,17 +571,13 @@ fn unique_name(name: String, taken: &mut BTreeSet<String>) -> String {
 /// The custom-field name in a `custom.<name>` (or `custom:<name>`) header.
 fn custom_header_name(header: &str) -> Option<String> {
     let lower = header.to_ascii_lowercase();
-    let name = lower
-        .strip_prefix("custom.")
-        .or_else(|| lower.strip_prefix("custom:"))?;
+    let name = lower.strip_prefix("custom.").or_else(|| lower.strip_prefix("custom:"))?;
     is_custom_name(name).then(|| name.to_string())
 }
 
 fn is_custom_name(name: &str) -> bool {
     (1..=MAX_CUSTOM_NAME_CHARS).contains(&name.len())
-        && name
-            .bytes()
-            .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'_')
+        && name.bytes().all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'_')
 }
 
 /// A header as a custom-field name in snake case: `Industry Vertical` and
@@ -694,11 +622,7 @@ fn custom_name_from_header(header: &str) -> Option<String> {
 
 /// A header's letters and digits, lower-cased.
 fn letters_and_digits(header: &str) -> String {
-    header
-        .chars()
-        .filter(|c| c.is_alphanumeric())
-        .flat_map(char::to_lowercase)
-        .collect()
+    header.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
 }
 
 /// Reads up to `limit` bytes (fewer only at the end of the input).
@@ -753,31 +677,18 @@ impl From<ImportedContact> for ExportRow {
 }
 
 /// The standard columns of an export, in order.
-const EXPORT_FIELDS: [Field; 7] = [
-    Field::Email,
-    Field::FirstName,
-    Field::LastName,
-    Field::Company,
-    Field::Website,
-    Field::Title,
-    Field::Timezone,
-];
+const EXPORT_FIELDS: [Field; 7] =
+    [Field::Email, Field::FirstName, Field::LastName, Field::Company, Field::Website, Field::Title, Field::Timezone];
 
 /// Writes a header and one row per contact: the standard fields, then each custom
 /// column, headed `custom.<name>` so that a custom field called `name` or `email`
 /// is not taken for a standard field when the file is imported again. Quoting is
 /// RFC 4180, lines end in CRLF, and cells are guarded against formula injection (see
 /// the module documentation).
-pub fn export<W: Write>(
-    out: W,
-    custom_columns: &[String],
-    contacts: impl IntoIterator<Item = ExportRow>,
-) -> io::Result<()> {
+pub fn export<W: Write>(out: W, custom_columns: &[String], contacts: impl IntoIterator<Item = ExportRow>) -> io::Result<()> {
     let mut writer = SpreadsheetWriter::new(out);
-    let header = EXPORT_FIELDS
-        .iter()
-        .map(|field| field.as_str().to_string())
-        .chain(custom_columns.iter().map(|name| format!("custom.{name}")));
+    let header =
+        EXPORT_FIELDS.iter().map(|field| field.as_str().to_string()).chain(custom_columns.iter().map(|name| format!("custom.{name}")));
     writer.write_record(header)?;
     for contact in contacts {
         let standard = [
@@ -790,10 +701,7 @@ pub fn export<W: Write>(
             contact.timezone.as_ref(),
         ];
         let custom = custom_columns.iter().map(|name| contact.custom.get(name));
-        let cells = standard
-            .into_iter()
-            .chain(custom)
-            .map(|cell| cell.map_or("", String::as_str));
+        let cells = standard.into_iter().chain(custom).map(|cell| cell.map_or("", String::as_str));
         writer.write_record(cells)?;
     }
     writer.flush()
@@ -814,10 +722,7 @@ struct LineFeedsOnly<R> {
 
 impl<R> LineFeedsOnly<R> {
     fn new(inner: R) -> Self {
-        Self {
-            inner,
-            after_cr: false,
-        }
+        Self { inner, after_cr: false }
     }
 }
 
@@ -864,11 +769,7 @@ struct BudgetExhausted;
 
 impl<R> RecordBudget<R> {
     fn new(inner: R, per_record: usize) -> Self {
-        Self {
-            inner,
-            per_record,
-            remaining: per_record,
-        }
+        Self { inner, per_record, remaining: per_record }
     }
 
     fn refill(&mut self) {
@@ -892,9 +793,7 @@ impl<R: Read> Read for RecordBudget<R> {
 }
 
 fn is_budget_exhausted(error: &io::Error) -> bool {
-    error
-        .get_ref()
-        .is_some_and(|inner| inner.is::<BudgetExhausted>())
+    error.get_ref().is_some_and(|inner| inner.is::<BudgetExhausted>())
 }
 
 /// Reading byte records of a flexible reader can only fail with an I/O error; the
@@ -912,10 +811,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn rows(input: &[u8], options: &ImportOptions) -> Vec<RowOutcome> {
-        import(input, options)
-            .unwrap()
-            .map(Result::unwrap)
-            .collect()
+        import(input, options).unwrap().map(Result::unwrap).collect()
     }
 
     fn contacts(input: &str) -> Vec<ImportedContact> {
@@ -929,12 +825,7 @@ mod tests {
     }
 
     fn targets(input: &str, options: &ImportOptions) -> Vec<String> {
-        import(input.as_bytes(), options)
-            .unwrap()
-            .columns()
-            .iter()
-            .map(|column| column.target.to_string())
-            .collect()
+        import(input.as_bytes(), options).unwrap().columns().iter().map(|column| column.target.to_string()).collect()
     }
 
     fn codes(input: &[u8]) -> Vec<(u64, &'static str)> {
@@ -949,8 +840,7 @@ mod tests {
 
     #[test]
     fn headers_map_by_synonym_ignoring_case_and_punctuation() {
-        let header =
-            "E-Mail,Vorname,NACHNAME,Firma,Web,Job Title,Time Zone,Industry Vertical,Größe\n";
+        let header = "E-Mail,Vorname,NACHNAME,Firma,Web,Job Title,Time Zone,Industry Vertical,Größe\n";
         assert_eq!(
             targets(header, &ImportOptions::default()),
             vec![
@@ -972,185 +862,83 @@ mod tests {
         let options = ImportOptions::default();
         assert_eq!(
             targets("Email,Work Email,Notes,notes\n", &options),
-            vec![
-                "email",
-                "custom:work_email",
-                "custom:notes",
-                "custom:notes_2"
-            ]
+            vec!["email", "custom:work_email", "custom:notes", "custom:notes_2"]
         );
     }
 
     #[test]
     fn custom_names_come_from_headers_in_snake_case() {
-        assert_eq!(
-            custom_name_from_header("Industry Vertical"),
-            Some("industry_vertical".into())
-        );
-        assert_eq!(
-            custom_name_from_header("IndustryVertical"),
-            Some("industry_vertical".into())
-        );
-        assert_eq!(
-            custom_name_from_header("  # of Employees (2024) "),
-            Some("of_employees_2024".into())
-        );
+        assert_eq!(custom_name_from_header("Industry Vertical"), Some("industry_vertical".into()));
+        assert_eq!(custom_name_from_header("IndustryVertical"), Some("industry_vertical".into()));
+        assert_eq!(custom_name_from_header("  # of Employees (2024) "), Some("of_employees_2024".into()));
         assert_eq!(custom_name_from_header("Straße"), Some("strasse".into()));
         assert_eq!(custom_name_from_header("???"), None);
-        assert_eq!(
-            custom_name_from_header(&"x".repeat(100)).map(|name| name.len()),
-            Some(64)
-        );
-        assert_eq!(
-            targets("email,,???\n", &ImportOptions::default()),
-            vec!["email", "custom:column_2", "custom:column_3"]
-        );
+        assert_eq!(custom_name_from_header(&"x".repeat(100)).map(|name| name.len()), Some(64));
+        assert_eq!(targets("email,,???\n", &ImportOptions::default()), vec!["email", "custom:column_2", "custom:column_3"]);
     }
 
     #[test]
     fn an_explicit_mapping_overrides_and_blocks_the_automatic_one() {
-        let mapping = [
-            ("Mail", "custom:private_mail"),
-            ("Work", "email"),
-            ("Org", "ignore"),
-        ]
-        .map(|(header, target)| (header.to_string(), target.to_string()))
-        .into();
-        let options = ImportOptions {
-            mapping,
-            ..Default::default()
-        };
+        let mapping = [("Mail", "custom:private_mail"), ("Work", "email"), ("Org", "ignore")]
+            .map(|(header, target)| (header.to_string(), target.to_string()))
+            .into();
+        let options = ImportOptions { mapping, ..Default::default() };
         assert_eq!(
             targets("Mail,Work,Org,Email,Company\n", &options),
-            vec![
-                "custom:private_mail",
-                "email",
-                "ignore",
-                "custom:email",
-                "company"
-            ]
+            vec!["custom:private_mail", "email", "ignore", "custom:email", "company"]
         );
     }
 
     #[test]
     fn ignore_unmapped_drops_what_no_rule_claims() {
-        let options = ImportOptions {
-            ignore_unmapped: true,
-            ..Default::default()
-        };
-        assert_eq!(
-            targets("email,Notes,custom.size\n", &options),
-            vec!["email", "ignore", "custom:size"]
-        );
+        let options = ImportOptions { ignore_unmapped: true, ..Default::default() };
+        assert_eq!(targets("email,Notes,custom.size\n", &options), vec!["email", "ignore", "custom:size"]);
     }
 
     #[test]
     fn file_errors_come_before_any_row() {
-        let import_error =
-            |input: &str, options: &ImportOptions| import(input.as_bytes(), options).err().unwrap();
+        let import_error = |input: &str, options: &ImportOptions| import(input.as_bytes(), options).err().unwrap();
         let default = ImportOptions::default();
         assert!(matches!(import_error("", &default), FileError::Empty));
-        assert!(matches!(
-            import_error("name,company\nJane,Acme\n", &default),
-            FileError::NoEmailColumn
-        ));
-        let missing = ImportOptions {
-            mapping: [("Nope".into(), "email".into())].into(),
-            ..Default::default()
-        };
-        assert!(matches!(
-            import_error("email\n", &missing),
-            FileError::MappedColumnMissing { .. }
-        ));
-        let bad_target = ImportOptions {
-            mapping: [("a".into(), "custom:Bad Name".into())].into(),
-            ..Default::default()
-        };
-        assert!(matches!(
-            import_error("email,a\n", &bad_target),
-            FileError::InvalidMapping { .. }
-        ));
-        let twice = ImportOptions {
-            mapping: [("a".into(), "email".into()), ("b".into(), "email".into())].into(),
-            ..Default::default()
-        };
-        assert!(matches!(
-            import_error("a,b\n", &twice),
-            FileError::InvalidMapping { .. }
-        ));
+        assert!(matches!(import_error("name,company\nJane,Acme\n", &default), FileError::NoEmailColumn));
+        let missing = ImportOptions { mapping: [("Nope".into(), "email".into())].into(), ..Default::default() };
+        assert!(matches!(import_error("email\n", &missing), FileError::MappedColumnMissing { .. }));
+        let bad_target = ImportOptions { mapping: [("a".into(), "custom:Bad Name".into())].into(), ..Default::default() };
+        assert!(matches!(import_error("email,a\n", &bad_target), FileError::InvalidMapping { .. }));
+        let twice = ImportOptions { mapping: [("a".into(), "email".into()), ("b".into(), "email".into())].into(), ..Default::default() };
+        assert!(matches!(import_error("a,b\n", &twice), FileError::InvalidMapping { .. }));
         let wide = format!("email{}\n", ",x".repeat(200));
-        assert!(matches!(
-            import_error(&wide, &default),
-            FileError::TooManyColumns {
-                found: 201,
-                max: 200
-            }
-        ));
+        assert!(matches!(import_error(&wide, &default), FileError::TooManyColumns { found: 201, max: 200 }));
         let many_custom: String = (0..65).map(|i| format!(",c{i}")).collect();
-        assert!(matches!(
-            import_error(&format!("email{many_custom}\n"), &default),
-            FileError::TooManyCustomFields { found: 65, max: 64 }
-        ));
-        assert!(matches!(
-            import(&b"em\xFFail\n"[..], &default).err().unwrap(),
-            FileError::HeaderNotUtf8
-        ));
+        assert!(matches!(import_error(&format!("email{many_custom}\n"), &default), FileError::TooManyCustomFields { found: 65, max: 64 }));
+        assert!(matches!(import(&b"em\xFFail\n"[..], &default).err().unwrap(), FileError::HeaderNotUtf8));
     }
 
     #[test]
     fn the_message_of_a_file_error_says_what_to_do() {
-        let error = import(&b"name\n"[..], &ImportOptions::default())
-            .err()
-            .unwrap();
-        assert_eq!(
-            error.to_string(),
-            "no column holds e-mail addresses; name one \"Email\" or map one to email"
-        );
+        let error = import(&b"name\n"[..], &ImportOptions::default()).err().unwrap();
+        assert_eq!(error.to_string(), "no column holds e-mail addresses; name one \"Email\" or map one to email");
     }
 
     #[test]
     fn values_are_trimmed_and_empty_ones_are_absent() {
-        let [contact] =
-            contacts("email,first name,company,notes\n  jane@acme.example , Jane ,  , x \n")
-                .try_into()
-                .unwrap();
+        let [contact] = contacts("email,first name,company,notes\n  jane@acme.example , Jane ,  , x \n").try_into().unwrap();
         assert_eq!(contact.email, "jane@acme.example");
         assert_eq!(contact.first_name.as_deref(), Some("Jane"));
         assert_eq!(contact.company, None);
-        assert_eq!(
-            contact.custom,
-            BTreeMap::from([("notes".to_string(), "x".to_string())])
-        );
+        assert_eq!(contact.custom, BTreeMap::from([("notes".to_string(), "x".to_string())]));
     }
 
     #[test]
     fn a_full_name_fills_only_what_is_missing() {
-        assert_eq!(
-            split_full_name("Jane Doe"),
-            (Some("Jane".into()), Some("Doe".into()))
-        );
-        assert_eq!(
-            split_full_name("Doe, Jane"),
-            (Some("Jane".into()), Some("Doe".into()))
-        );
-        assert_eq!(
-            split_full_name("  Anna  Maria Berg "),
-            (Some("Anna".into()), Some("Maria Berg".into()))
-        );
+        assert_eq!(split_full_name("Jane Doe"), (Some("Jane".into()), Some("Doe".into())));
+        assert_eq!(split_full_name("Doe, Jane"), (Some("Jane".into()), Some("Doe".into())));
+        assert_eq!(split_full_name("  Anna  Maria Berg "), (Some("Anna".into()), Some("Maria Berg".into())));
         assert_eq!(split_full_name("Cher"), (Some("Cher".into()), None));
         assert_eq!(split_full_name(""), (None, None));
-        let [split, kept] =
-            contacts("email,name,first name\na@x.example,Jane Doe,\nb@x.example,Jane Doe,Janet\n")
-                .try_into()
-                .unwrap();
-        assert_eq!(
-            (split.first_name.as_deref(), split.last_name.as_deref()),
-            (Some("Jane"), Some("Doe"))
-        );
-        assert_eq!(
-            (kept.first_name.as_deref(), kept.last_name.as_deref()),
-            (Some("Janet"), Some("Doe"))
-        );
+        let [split, kept] = contacts("email,name,first name\na@x.example,Jane Doe,\nb@x.example,Jane Doe,Janet\n").try_into().unwrap();
+        assert_eq!((split.first_name.as_deref(), split.last_name.as_deref()), (Some("Jane"), Some("Doe")));
+        assert_eq!((kept.first_name.as_deref(), kept.last_name.as_deref()), (Some("Janet"), Some("Doe")));
     }
 
     #[test]
@@ -1165,26 +953,13 @@ mod tests {
                 (7, RowError::INVALID_UTF8),
             ]
         );
-        assert_eq!(
-            rows(input, &ImportOptions::default()).len(),
-            6,
-            "the two good rows too"
-        );
+        assert_eq!(rows(input, &ImportOptions::default()).len(), 6, "the two good rows too");
     }
 
     #[test]
     fn a_field_over_the_limit_makes_its_row_invalid() {
-        let options = ImportOptions {
-            limits: ImportLimits {
-                max_field_chars: 12,
-                ..Default::default()
-            },
-            ..Default::default()
-        };
-        let outcomes = rows(
-            "email,name\na@x.example,Jane\nb@x.example,Johannes Maximilian\n".as_bytes(),
-            &options,
-        );
+        let options = ImportOptions { limits: ImportLimits { max_field_chars: 12, ..Default::default() }, ..Default::default() };
+        let outcomes = rows("email,name\na@x.example,Jane\nb@x.example,Johannes Maximilian\n".as_bytes(), &options);
         assert!(matches!(
             &outcomes[..],
             [RowOutcome::Contact(_), RowOutcome::Invalid(error)] if error.code == RowError::FIELD_TOO_LONG && error.line == 3
@@ -1193,18 +968,13 @@ mod tests {
 
     #[test]
     fn blank_rows_are_skipped() {
-        let outcomes = rows(
-            b"email,name\n\na@x.example,Jane\n,\n , \n",
-            &ImportOptions::default(),
-        );
+        let outcomes = rows(b"email,name\n\na@x.example,Jane\n,\n , \n", &ImportOptions::default());
         assert_eq!(outcomes.len(), 1);
     }
 
     #[test]
     fn semicolons_and_a_bom_are_handled() {
-        let [contact] = contacts("\u{FEFF}E-Mail;Firma\r\na@x.example;\"Müller; Söhne\"\r\n")
-            .try_into()
-            .unwrap();
+        let [contact] = contacts("\u{FEFF}E-Mail;Firma\r\na@x.example;\"Müller; Söhne\"\r\n").try_into().unwrap();
         assert_eq!(contact.company.as_deref(), Some("Müller; Söhne"));
         assert_eq!(sniff_delimiter(b"\"a;b;c\",d"), b',');
         assert_eq!(sniff_delimiter(b"a;b,c;d\nx,x,x,x,x"), b';');
@@ -1212,25 +982,13 @@ mod tests {
 
     #[test]
     fn an_open_quote_stops_the_import_with_an_error_not_unbounded_memory() {
-        let options = ImportOptions {
-            limits: ImportLimits {
-                max_record_bytes: 1000,
-                ..Default::default()
-            },
-            ..Default::default()
-        };
+        let options = ImportOptions { limits: ImportLimits { max_record_bytes: 1000, ..Default::default() }, ..Default::default() };
         let mut input = b"email,name\na@x.example,ok\nb@x.example,\"never closed\n".to_vec();
         input.extend(std::iter::repeat_n(b'x', 10 * READ_BUFFER_BYTES));
         let outcomes: Vec<_> = import(&input[..], &options).unwrap().collect();
         assert_eq!(outcomes.len(), 2);
         assert!(matches!(outcomes[0], Ok(RowOutcome::Contact(_))));
-        assert!(matches!(
-            outcomes[1],
-            Err(StreamError::RecordTooLarge {
-                line: 3,
-                max_bytes: 1000
-            })
-        ));
+        assert!(matches!(outcomes[1], Err(StreamError::RecordTooLarge { line: 3, max_bytes: 1000 })));
     }
 
     /// A file of `rows` contacts, produced as it is read.
@@ -1248,8 +1006,7 @@ mod tests {
                 } else if self.written > self.rows {
                     return Ok(0);
                 } else {
-                    self.pending
-                        .extend(format!("person{}@x.example,Person\n", self.written).bytes());
+                    self.pending.extend(format!("person{}@x.example,Person\n", self.written).bytes());
                 }
                 self.written += 1;
             }
@@ -1262,17 +1019,11 @@ mod tests {
 
     #[test]
     fn a_large_file_streams_row_by_row() {
-        let file = GeneratedFile {
-            rows: 200_000,
-            pending: Vec::new(),
-            written: 0,
-        };
+        let file = GeneratedFile { rows: 200_000, pending: Vec::new(), written: 0 };
         let mut count = 0;
         let mut last_line = 0;
         for outcome in import(file, &ImportOptions::default()).unwrap() {
-            let Ok(RowOutcome::Contact(contact)) = outcome else {
-                panic!("{outcome:?}")
-            };
+            let Ok(RowOutcome::Contact(contact)) = outcome else { panic!("{outcome:?}") };
             count += 1;
             last_line = contact.line;
         }
@@ -1285,10 +1036,7 @@ mod tests {
     impl Read for Interrupted {
         fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
             match self.0.read(buf)? {
-                0 => Err(io::Error::new(
-                    io::ErrorKind::ConnectionReset,
-                    "connection reset",
-                )),
+                0 => Err(io::Error::new(io::ErrorKind::ConnectionReset, "connection reset")),
                 n => Ok(n),
             }
         }
@@ -1297,29 +1045,14 @@ mod tests {
     #[test]
     fn a_read_error_fails_the_file_or_stops_the_rows() {
         let short = Interrupted(io::Cursor::new(b"email\n".to_vec()));
-        assert!(matches!(
-            import(short, &ImportOptions::default()),
-            Err(FileError::Read(_))
-        ));
+        assert!(matches!(import(short, &ImportOptions::default()), Err(FileError::Read(_))));
 
         // Past the bytes read to sniff the delimiter: the rows so far, then the error.
         let mut file = b"email\n".to_vec();
         file.extend(std::iter::repeat_n(&b"a@x.example\n"[..], SNIFF_BYTES / 10).flatten());
-        let outcomes: Vec<_> = import(
-            Interrupted(io::Cursor::new(file)),
-            &ImportOptions::default(),
-        )
-        .unwrap()
-        .collect();
-        assert!(
-            outcomes[..outcomes.len() - 1]
-                .iter()
-                .all(|outcome| matches!(outcome, Ok(RowOutcome::Contact(_))))
-        );
-        assert!(matches!(
-            outcomes.last(),
-            Some(Err(StreamError::Read { .. }))
-        ));
+        let outcomes: Vec<_> = import(Interrupted(io::Cursor::new(file)), &ImportOptions::default()).unwrap().collect();
+        assert!(outcomes[..outcomes.len() - 1].iter().all(|outcome| matches!(outcome, Ok(RowOutcome::Contact(_)))));
+        assert!(matches!(outcomes.last(), Some(Err(StreamError::Read { .. }))));
     }
 
     #[test]
@@ -1352,49 +1085,20 @@ mod tests {
         let custom_values = proptest::collection::vec(an_optional_value(), custom_columns.len());
         (
             "[a-z0-9=+@'-][a-z0-9@.=+'-]{0,20}",
-            [
-                an_optional_value(),
-                an_optional_value(),
-                an_optional_value(),
-            ],
-            [
-                an_optional_value(),
-                an_optional_value(),
-                an_optional_value(),
-            ],
+            [an_optional_value(), an_optional_value(), an_optional_value()],
+            [an_optional_value(), an_optional_value(), an_optional_value()],
             custom_values,
         )
-            .prop_map(
-                move |(
-                    email,
-                    [first_name, last_name, company],
-                    [website, title, timezone],
-                    values,
-                )| {
-                    let custom = custom_columns
-                        .iter()
-                        .zip(values)
-                        .filter_map(|(name, value)| Some((name.clone(), value?)))
-                        .collect();
-                    ExportRow {
-                        email,
-                        first_name,
-                        last_name,
-                        company,
-                        website,
-                        title,
-                        timezone,
-                        custom,
-                    }
-                },
-            )
+            .prop_map(move |(email, [first_name, last_name, company], [website, title, timezone], values)| {
+                let custom = custom_columns.iter().zip(values).filter_map(|(name, value)| Some((name.clone(), value?))).collect();
+                ExportRow { email, first_name, last_name, company, website, title, timezone, custom }
+            })
     }
 
     fn an_export() -> impl Strategy<Value = (Vec<String>, Vec<ExportRow>)> {
         proptest::collection::btree_set("[a-z][a-z0-9_]{0,10}", 0..4).prop_flat_map(|names| {
             let names: Vec<String> = names.into_iter().collect();
-            proptest::collection::vec(an_export_row(names.clone()), 0..8)
-                .prop_map(move |rows| (names.clone(), rows))
+            proptest::collection::vec(an_export_row(names.clone()), 0..8).prop_map(move |rows| (names.clone(), rows))
         })
     }
 

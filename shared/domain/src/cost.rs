@@ -45,11 +45,7 @@ impl Usage {
     /// Requests to one service, all operations.
     pub fn service_requests(&self, service: &str) -> u64 {
         let prefix = format!("{}:", service.to_ascii_lowercase());
-        self.operations
-            .iter()
-            .filter(|(key, _)| key.starts_with(&prefix))
-            .map(|(_, usage)| usage.requests)
-            .sum()
+        self.operations.iter().filter(|(key, _)| key.starts_with(&prefix)).map(|(_, usage)| usage.requests).sum()
     }
 
     pub fn total_requests(&self) -> u64 {
@@ -127,12 +123,7 @@ impl PriceTable {
 
     /// Dollars excluding SES sending itself: what Tern adds on top of the e-mail.
     pub fn platform_dollars(&self, usage: &Usage) -> f64 {
-        usage
-            .operations
-            .iter()
-            .filter(|(key, _)| !key.starts_with("ses:Send"))
-            .map(|(key, u)| self.price(key, u))
-            .sum()
+        usage.operations.iter().filter(|(key, _)| !key.starts_with("ses:Send")).map(|(key, u)| self.price(key, u)).sum()
     }
 }
 

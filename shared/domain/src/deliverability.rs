@@ -37,13 +37,7 @@ pub struct SendingLimits {
 
 impl Default for SendingLimits {
     fn default() -> Self {
-        Self {
-            daily_cap: 200,
-            warmup_start: 20,
-            warmup_daily_increase: 10,
-            per_domain_hourly: 20,
-            min_spacing_seconds: 60,
-        }
+        Self { daily_cap: 200, warmup_start: 20, warmup_daily_increase: 10, per_domain_hourly: 20, min_spacing_seconds: 60 }
     }
 }
 
@@ -97,20 +91,13 @@ impl Health {
 /// more. The result is never 0 unless `daily_cap` is 0: a mailbox that may send at
 /// all keeps sending a trickle, or its health could never be measured again.
 pub fn daily_limit(limits: &SendingLimits, days_active: u32, health: &Health) -> u32 {
-    let ramp = limits
-        .warmup_start
-        .saturating_add(limits.warmup_daily_increase.saturating_mul(days_active))
-        .min(limits.daily_cap);
+    let ramp = limits.warmup_start.saturating_add(limits.warmup_daily_increase.saturating_mul(days_active)).min(limits.daily_cap);
     let limit = match health.level() {
         HealthLevel::Good => ramp,
         HealthLevel::Poor => ramp / 2,
         HealthLevel::Bad => (ramp / 2).min(limits.warmup_start),
     };
-    if limits.daily_cap == 0 {
-        0
-    } else {
-        limit.max(1)
-    }
+    if limits.daily_cap == 0 { 0 } else { limit.max(1) }
 }
 
 /// The local calendar day `at` falls on in `zone`.
@@ -124,10 +111,7 @@ pub fn local_day(at: Timestamp, zone: &TimeZone) -> Date {
 /// Like every `next_*` function here, past the end of jiff's range (the year 9999)
 /// this saturates at [`Timestamp::MAX`] instead of failing.
 pub fn next_local_midnight(at: Timestamp, zone: &TimeZone) -> Timestamp {
-    local_day(at, zone)
-        .tomorrow()
-        .and_then(|tomorrow| tomorrow.to_zoned(zone.clone()))
-        .map_or(Timestamp::MAX, |start| start.timestamp())
+    local_day(at, zone).tomorrow().and_then(|tomorrow| tomorrow.to_zoned(zone.clone())).map_or(Timestamp::MAX, |start| start.timestamp())
 }
 
 /// The key of the UTC hour `at` falls in, e.g. `2026-11-23T14`.
@@ -137,14 +121,8 @@ pub fn utc_hour_key(at: Timestamp) -> String {
 
 /// The start of the UTC hour after the one `at` falls in.
 pub fn next_utc_hour(at: Timestamp) -> Timestamp {
-    let hour_start = at.to_zoned(TimeZone::UTC).round(
-        ZonedRound::new()
-            .smallest(Unit::Hour)
-            .mode(RoundMode::Trunc),
-    );
-    hour_start
-        .and_then(|start| start.checked_add(1.hour()))
-        .map_or(Timestamp::MAX, |next| next.timestamp())
+    let hour_start = at.to_zoned(TimeZone::UTC).round(ZonedRound::new().smallest(Unit::Hour).mode(RoundMode::Trunc));
+    hour_start.and_then(|start| start.checked_add(1.hour())).map_or(Timestamp::MAX, |next| next.timestamp())
 }
 
 /// The key of the local month `at` falls in, e.g. `2026-11`.
@@ -167,13 +145,7 @@ mod tests {
     use jiff::civil::date;
     use proptest::prelude::*;
 
-    const ZONES: &[&str] = &[
-        "Europe/Berlin",
-        "America/New_York",
-        "Australia/Lord_Howe",
-        "Pacific/Chatham",
-        "UTC",
-    ];
+    const ZONES: &[&str] = &["Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "Pacific/Chatham", "UTC"];
 
     fn instant(text: &str) -> Timestamp {
         text.parse().unwrap()
@@ -184,21 +156,14 @@ mod tests {
     }
 
     fn health(sent: u32, hard_bounces: u32, complaints: u32) -> Health {
-        Health {
-            sent,
-            hard_bounces,
-            complaints,
-        }
+        Health { sent, hard_bounces, complaints }
     }
 
     #[test]
     fn the_ramp_grows_by_the_daily_increase_up_to_the_cap() {
         let limits = SendingLimits::default();
         let healthy = Health::default();
-        let ramp: Vec<u32> = [0, 1, 2, 17, 18, 19, 1000]
-            .iter()
-            .map(|day| daily_limit(&limits, *day, &healthy))
-            .collect();
+        let ramp: Vec<u32> = [0, 1, 2, 17, 18, 19, 1000].iter().map(|day| daily_limit(&limits, *day, &healthy)).collect();
         assert_eq!(ramp, vec![20, 30, 40, 190, 200, 200, 200]);
         assert_eq!(daily_limit(&limits, u32::MAX, &healthy), 200, "no overflow");
     }
@@ -207,31 +172,11 @@ mod tests {
     fn poor_health_halves_and_bad_health_drops_to_the_start() {
         let limits = SendingLimits::default();
         let warmed_up = 100;
-        assert_eq!(
-            daily_limit(&limits, warmed_up, &health(1000, 30, 1)),
-            200,
-            "exactly 3% and 0.1% are fine"
-        );
-        assert_eq!(
-            daily_limit(&limits, warmed_up, &health(1000, 31, 0)),
-            100,
-            "bounces over 3%"
-        );
-        assert_eq!(
-            daily_limit(&limits, warmed_up, &health(1000, 0, 2)),
-            100,
-            "complaints over 0.1%"
-        );
-        assert_eq!(
-            daily_limit(&limits, warmed_up, &health(1000, 81, 0)),
-            20,
-            "bounces over 8%"
-        );
-        assert_eq!(
-            daily_limit(&limits, warmed_up, &health(1000, 0, 4)),
-            20,
-            "complaints over 0.3%"
-        );
+        assert_eq!(daily_limit(&limits, warmed_up, &health(1000, 30, 1)), 200, "exactly 3% and 0.1% are fine");
+        assert_eq!(daily_limit(&limits, warmed_up, &health(1000, 31, 0)), 100, "bounces over 3%");
+        assert_eq!(daily_limit(&limits, warmed_up, &health(1000, 0, 2)), 100, "complaints over 0.1%");
+        assert_eq!(daily_limit(&limits, warmed_up, &health(1000, 81, 0)), 20, "bounces over 8%");
+        assert_eq!(daily_limit(&limits, warmed_up, &health(1000, 0, 4)), 20, "complaints over 0.3%");
         // On the first day the halved ramp (10) is below the start value (20).
         assert_eq!(daily_limit(&limits, 0, &health(100, 50, 0)), 10);
     }
@@ -245,23 +190,11 @@ mod tests {
 
     #[test]
     fn the_limit_is_zero_only_when_the_cap_is() {
-        let tiny = SendingLimits {
-            daily_cap: 1,
-            warmup_start: 1,
-            warmup_daily_increase: 0,
-            ..Default::default()
-        };
+        let tiny = SendingLimits { daily_cap: 1, warmup_start: 1, warmup_daily_increase: 0, ..Default::default() };
         assert_eq!(daily_limit(&tiny, 0, &health(1000, 1000, 1000)), 1);
-        let off = SendingLimits {
-            daily_cap: 0,
-            ..Default::default()
-        };
+        let off = SendingLimits { daily_cap: 0, ..Default::default() };
         assert_eq!(daily_limit(&off, 100, &Health::default()), 0);
-        let no_start = SendingLimits {
-            warmup_start: 0,
-            warmup_daily_increase: 0,
-            ..Default::default()
-        };
+        let no_start = SendingLimits { warmup_start: 0, warmup_daily_increase: 0, ..Default::default() };
         assert_eq!(daily_limit(&no_start, 5, &Health::default()), 1);
     }
 
@@ -270,40 +203,22 @@ mod tests {
         let at = instant("2026-11-23T14:59:59.999Z");
         assert_eq!(utc_hour_key(at), "2026-11-23T14");
         assert_eq!(next_utc_hour(at), instant("2026-11-23T15:00:00Z"));
-        assert_eq!(
-            next_utc_hour(instant("2026-12-31T23:00:00Z")),
-            instant("2027-01-01T00:00:00Z")
-        );
+        assert_eq!(next_utc_hour(instant("2026-12-31T23:00:00Z")), instant("2027-01-01T00:00:00Z"));
         // 23:30 UTC on 30 November is already December in Berlin.
         let berlin = zone("Europe/Berlin");
-        assert_eq!(
-            local_month_key(instant("2026-11-30T23:30:00Z"), &berlin),
-            "2026-12"
-        );
-        assert_eq!(
-            local_day(instant("2026-11-30T23:30:00Z"), &berlin),
-            date(2026, 12, 1)
-        );
+        assert_eq!(local_month_key(instant("2026-11-30T23:30:00Z"), &berlin), "2026-12");
+        assert_eq!(local_day(instant("2026-11-30T23:30:00Z"), &berlin), date(2026, 12, 1));
     }
 
     #[test]
     fn local_days_end_at_local_midnight_across_dst() {
         let berlin = zone("Europe/Berlin");
         // The 23-hour day when Berlin springs forward (29 March 2026).
-        assert_eq!(
-            next_local_midnight(instant("2026-03-29T12:00:00Z"), &berlin),
-            instant("2026-03-29T22:00:00Z")
-        );
-        assert_eq!(
-            next_local_midnight(instant("2026-03-28T12:00:00Z"), &berlin),
-            instant("2026-03-28T23:00:00Z")
-        );
+        assert_eq!(next_local_midnight(instant("2026-03-29T12:00:00Z"), &berlin), instant("2026-03-29T22:00:00Z"));
+        assert_eq!(next_local_midnight(instant("2026-03-28T12:00:00Z"), &berlin), instant("2026-03-28T23:00:00Z"));
         // Lord Howe moves by half an hour.
         let lord_howe = zone("Australia/Lord_Howe");
-        assert_eq!(
-            next_local_midnight(instant("2026-04-04T20:00:00Z"), &lord_howe),
-            instant("2026-04-05T13:30:00Z")
-        );
+        assert_eq!(next_local_midnight(instant("2026-04-04T20:00:00Z"), &lord_howe), instant("2026-04-05T13:30:00Z"));
     }
 
     #[test]
@@ -320,31 +235,21 @@ mod tests {
         let chatham = zone("Pacific/Chatham");
         let at = instant("2026-12-31T10:00:00Z"); // 23:45 on 31 December in Chatham (+13:45)
         assert_eq!(local_month_key(at, &chatham), "2026-12");
-        assert_eq!(
-            next_local_month_start(at, &chatham),
-            instant("2026-12-31T10:15:00Z")
-        );
+        assert_eq!(next_local_month_start(at, &chatham), instant("2026-12-31T10:15:00Z"));
     }
 
     #[test]
     fn the_end_of_time_saturates_instead_of_panicking() {
         assert_eq!(next_utc_hour(Timestamp::MAX), Timestamp::MAX);
-        assert_eq!(
-            next_local_midnight(Timestamp::MAX, &zone("Pacific/Chatham")),
-            Timestamp::MAX
-        );
-        assert_eq!(
-            next_local_month_start(Timestamp::MAX, &zone("Europe/Berlin")),
-            Timestamp::MAX
-        );
+        assert_eq!(next_local_midnight(Timestamp::MAX, &zone("Pacific/Chatham")), Timestamp::MAX);
+        assert_eq!(next_local_month_start(Timestamp::MAX, &zone("Europe/Berlin")), Timestamp::MAX);
         let _ = utc_hour_key(Timestamp::MIN);
         let _ = local_month_key(Timestamp::MIN, &zone("America/New_York"));
     }
 
     /// Instants from 2020 to 2040, where the DST rules are the ones in use.
     fn an_instant() -> impl Strategy<Value = Timestamp> {
-        (1_577_836_800i64..2_208_988_800, 0i32..1_000_000_000)
-            .prop_map(|(second, nanosecond)| Timestamp::new(second, nanosecond).unwrap())
+        (1_577_836_800i64..2_208_988_800, 0i32..1_000_000_000).prop_map(|(second, nanosecond)| Timestamp::new(second, nanosecond).unwrap())
     }
 
     fn a_zone() -> impl Strategy<Value = TimeZone> {
@@ -352,19 +257,16 @@ mod tests {
     }
 
     fn a_health() -> impl Strategy<Value = Health> {
-        (0u32..2000, 0u32..200, 0u32..20)
-            .prop_map(|(sent, hard_bounces, complaints)| health(sent, hard_bounces, complaints))
+        (0u32..2000, 0u32..200, 0u32..20).prop_map(|(sent, hard_bounces, complaints)| health(sent, hard_bounces, complaints))
     }
 
     fn some_limits() -> impl Strategy<Value = SendingLimits> {
-        (0u32..1000, 0u32..100, 0u32..100).prop_map(
-            |(daily_cap, warmup_start, warmup_daily_increase)| SendingLimits {
-                daily_cap,
-                warmup_start,
-                warmup_daily_increase,
-                ..Default::default()
-            },
-        )
+        (0u32..1000, 0u32..100, 0u32..100).prop_map(|(daily_cap, warmup_start, warmup_daily_increase)| SendingLimits {
+            daily_cap,
+            warmup_start,
+            warmup_daily_increase,
+            ..Default::default()
+        })
     }
 
     proptest! {

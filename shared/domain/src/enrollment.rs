@@ -25,20 +25,31 @@ pub enum StopReason {
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum State {
     /// `next_step` is the index of the step to send next.
-    Active { next_step: u32 },
+    Active {
+        next_step: u32,
+    },
     /// Nothing is sent until `until` (unix seconds), then it continues with `next_step`.
-    Paused { next_step: u32, until: i64 },
+    Paused {
+        next_step: u32,
+        until: i64,
+    },
     /// Every step was sent.
     Finished,
-    Stopped { reason: StopReason },
+    Stopped {
+        reason: StopReason,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Event {
     /// Step `step` was sent (recorded after the provider accepted it).
-    StepSent { step: u32 },
+    StepSent {
+        step: u32,
+    },
     /// An out-of-office reply: pause until the stated return (unix seconds).
-    Pause { until: i64 },
+    Pause {
+        until: i64,
+    },
     /// Resume a paused enrollment (the pause ended or a person resumed it).
     Resume,
     Stop(StopReason),

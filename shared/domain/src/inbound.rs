@@ -65,7 +65,8 @@ impl Transport {
         if self.dmarc.as_deref() == Some("pass") {
             return Some(SenderProof::DmarcPass);
         }
-        let spf_domain = self.spf_domain.as_deref().map(normal_domain).or_else(|| self.envelope_from.as_deref().and_then(address_domain))?;
+        let spf_domain =
+            self.spf_domain.as_deref().map(normal_domain).or_else(|| self.envelope_from.as_deref().and_then(address_domain))?;
         let aligned = spf_domain == from_domain || spf_domain.ends_with(&format!(".{from_domain}"));
         (self.spf.as_deref() == Some("pass") && !spf_domain.is_empty() && aligned).then_some(SenderProof::AlignedSpfPass)
     }
@@ -132,9 +133,8 @@ pub fn route(recipient: &str) -> Option<Route> {
         return plain(tag).then(|| Route::Unsubscribe { token: tag.to_string() });
     }
     match tag.split_once('.') {
-        Some((workspace, token)) => {
-            (plain(workspace) && plain(token)).then(|| Route::Workspace { workspace: workspace.to_string(), reply_token: Some(token.to_string()) })
-        }
+        Some((workspace, token)) => (plain(workspace) && plain(token))
+            .then(|| Route::Workspace { workspace: workspace.to_string(), reply_token: Some(token.to_string()) }),
         None => plain(tag).then(|| Route::Workspace { workspace: tag.to_string(), reply_token: None }),
     }
 }
@@ -261,7 +261,10 @@ mod tests {
         let from = "Carla <carla@lead.example>";
         assert_eq!(transport(None, None, None, Some("pass")).sender_proof(from), Some(SenderProof::DmarcPass));
         assert_eq!(transport(Some("pass"), Some("lead.example"), None, None).sender_proof(from), Some(SenderProof::AlignedSpfPass));
-        assert_eq!(transport(Some("pass"), Some("Bounces.Lead.Example."), None, None).sender_proof(from), Some(SenderProof::AlignedSpfPass));
+        assert_eq!(
+            transport(Some("pass"), Some("Bounces.Lead.Example."), None, None).sender_proof(from),
+            Some(SenderProof::AlignedSpfPass)
+        );
         assert_eq!(transport(Some("pass"), None, Some("b@mail.lead.example"), None).sender_proof(from), Some(SenderProof::AlignedSpfPass));
         for (case, t) in [
             ("SPF passed for the attacker's own domain", transport(Some("pass"), Some("evil.example"), None, None)),

@@ -31,13 +31,8 @@ pub enum ReplyIntent {
 }
 
 impl ReplyIntent {
-    pub const ALL: [ReplyIntent; 5] = [
-        ReplyIntent::Interested,
-        ReplyIntent::NotInterested,
-        ReplyIntent::Meeting,
-        ReplyIntent::Referral,
-        ReplyIntent::WrongPerson,
-    ];
+    pub const ALL: [ReplyIntent; 5] =
+        [ReplyIntent::Interested, ReplyIntent::NotInterested, ReplyIntent::Meeting, ReplyIntent::Referral, ReplyIntent::WrongPerson];
 
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -62,10 +57,7 @@ impl FromStr for ReplyIntent {
     /// Exactly the snake_case names: a model that answers "Interested!" has not
     /// followed the instructions, and its other fields are not trusted either.
     fn from_str(s: &str) -> Result<Self, AnswerError> {
-        ReplyIntent::ALL
-            .into_iter()
-            .find(|i| i.as_str() == s)
-            .ok_or_else(|| AnswerError::UnknownIntent(truncate(s, 40)))
+        ReplyIntent::ALL.into_iter().find(|i| i.as_str() == s).ok_or_else(|| AnswerError::UnknownIntent(truncate(s, 40)))
     }
 }
 
@@ -79,11 +71,7 @@ impl Eq for Confidence {}
 
 impl Confidence {
     pub fn new(value: f64) -> Result<Self, AnswerError> {
-        if value.is_finite() && (0.0..=1.0).contains(&value) {
-            Ok(Self(value))
-        } else {
-            Err(AnswerError::Confidence)
-        }
+        if value.is_finite() && (0.0..=1.0).contains(&value) { Ok(Self(value)) } else { Err(AnswerError::Confidence) }
     }
 
     pub fn get(self) -> f64 {
@@ -151,15 +139,11 @@ pub fn parse_answer(text: &str) -> Result<IntentAnswer, AnswerError> {
     if body.is_empty() {
         return Err(AnswerError::Empty);
     }
-    let value: serde_json::Value =
-        serde_json::from_str(body).map_err(|e| AnswerError::NotJson(e.to_string()))?;
+    let value: serde_json::Value = serde_json::from_str(body).map_err(|e| AnswerError::NotJson(e.to_string()))?;
     let serde_json::Value::Object(fields) = value else {
         return Err(AnswerError::NotJson("not an object".into()));
     };
-    if let Some(extra) = fields
-        .keys()
-        .find(|k| !["intent", "confidence", "reason"].contains(&k.as_str()))
-    {
+    if let Some(extra) = fields.keys().find(|k| !["intent", "confidence", "reason"].contains(&k.as_str())) {
         return Err(AnswerError::UnexpectedField(truncate(extra, 40)));
     }
     let intent = match fields.get("intent") {
@@ -169,9 +153,7 @@ pub fn parse_answer(text: &str) -> Result<IntentAnswer, AnswerError> {
     };
     let confidence = match fields.get("confidence") {
         None | Some(serde_json::Value::Null) => return Err(AnswerError::Missing("confidence")),
-        Some(serde_json::Value::Number(n)) => {
-            Confidence::new(n.as_f64().ok_or(AnswerError::Confidence)?)?
-        }
+        Some(serde_json::Value::Number(n)) => Confidence::new(n.as_f64().ok_or(AnswerError::Confidence)?)?,
         Some(_) => return Err(AnswerError::WrongType("confidence")),
     };
     let reason = match fields.get("reason") {
@@ -179,11 +161,7 @@ pub fn parse_answer(text: &str) -> Result<IntentAnswer, AnswerError> {
         Some(serde_json::Value::String(s)) => truncate(s.trim(), MAX_REASON_CHARS),
         Some(_) => return Err(AnswerError::WrongType("reason")),
     };
-    Ok(IntentAnswer {
-        intent,
-        confidence,
-        reason,
-    })
+    Ok(IntentAnswer { intent, confidence, reason })
 }
 
 /// "```json\n{...}\n```" → "{...}". Text without a fence is returned as it is; an
@@ -216,22 +194,12 @@ mod tests {
 
     #[test]
     fn reads_the_object_that_was_asked_for() {
-        let answer = ok(
-            r#"{"intent": "meeting", "confidence": 0.92, "reason": "Proposes Tuesday at 3pm."}"#,
-        );
+        let answer = ok(r#"{"intent": "meeting", "confidence": 0.92, "reason": "Proposes Tuesday at 3pm."}"#);
         assert_eq!(answer.intent, ReplyIntent::Meeting);
         assert_eq!(answer.confidence.get(), 0.92);
         assert_eq!(answer.reason, "Proposes Tuesday at 3pm.");
-        assert_eq!(
-            ok(r#"{"intent":"wrong_person","confidence":1,"reason":""}"#)
-                .confidence
-                .get(),
-            1.0
-        );
-        assert_eq!(
-            ok(r#"{"reason":"x","confidence":0,"intent":"referral"}"#).intent,
-            ReplyIntent::Referral
-        );
+        assert_eq!(ok(r#"{"intent":"wrong_person","confidence":1,"reason":""}"#).confidence.get(), 1.0);
+        assert_eq!(ok(r#"{"reason":"x","confidence":0,"intent":"referral"}"#).intent, ReplyIntent::Referral);
     }
 
     #[test]
@@ -250,13 +218,8 @@ mod tests {
     fn every_intent_round_trips_through_its_name() {
         for intent in ReplyIntent::ALL {
             assert_eq!(intent.as_str().parse::<ReplyIntent>(), Ok(intent));
-            assert_eq!(
-                serde_json::to_value(intent).unwrap(),
-                serde_json::Value::String(intent.as_str().into())
-            );
-            let answer = ok(&format!(
-                r#"{{"intent":"{intent}","confidence":0.5,"reason":"r"}}"#
-            ));
+            assert_eq!(serde_json::to_value(intent).unwrap(), serde_json::Value::String(intent.as_str().into()));
+            let answer = ok(&format!(r#"{{"intent":"{intent}","confidence":0.5,"reason":"r"}}"#));
             assert_eq!(answer.intent, intent);
         }
     }
@@ -267,54 +230,18 @@ mod tests {
             ("", AnswerError::Empty),
             ("   \n ", AnswerError::Empty),
             ("```json\n\n```", AnswerError::Empty),
-            (
-                r#"{"intent":"maybe","confidence":0.5,"reason":"r"}"#,
-                AnswerError::UnknownIntent("maybe".into()),
-            ),
-            (
-                r#"{"intent":"Interested","confidence":0.5,"reason":"r"}"#,
-                AnswerError::UnknownIntent("Interested".into()),
-            ),
-            (
-                r#"{"intent":null,"confidence":0.5,"reason":"r"}"#,
-                AnswerError::Missing("intent"),
-            ),
-            (
-                r#"{"confidence":0.5,"reason":"r"}"#,
-                AnswerError::Missing("intent"),
-            ),
-            (
-                r#"{"intent":"meeting","reason":"r"}"#,
-                AnswerError::Missing("confidence"),
-            ),
-            (
-                r#"{"intent":"meeting","confidence":0.5}"#,
-                AnswerError::Missing("reason"),
-            ),
-            (
-                r#"{"intent":"meeting","confidence":1.5,"reason":"r"}"#,
-                AnswerError::Confidence,
-            ),
-            (
-                r#"{"intent":"meeting","confidence":-0.1,"reason":"r"}"#,
-                AnswerError::Confidence,
-            ),
-            (
-                r#"{"intent":"meeting","confidence":"high","reason":"r"}"#,
-                AnswerError::WrongType("confidence"),
-            ),
-            (
-                r#"{"intent":3,"confidence":0.5,"reason":"r"}"#,
-                AnswerError::WrongType("intent"),
-            ),
-            (
-                r#"{"intent":"meeting","confidence":0.5,"reason":["r"]}"#,
-                AnswerError::WrongType("reason"),
-            ),
-            (
-                r#"{"intent":"meeting","confidence":0.5,"reason":"r","next_step":"call"}"#,
-                AnswerError::UnexpectedField("next_step".into()),
-            ),
+            (r#"{"intent":"maybe","confidence":0.5,"reason":"r"}"#, AnswerError::UnknownIntent("maybe".into())),
+            (r#"{"intent":"Interested","confidence":0.5,"reason":"r"}"#, AnswerError::UnknownIntent("Interested".into())),
+            (r#"{"intent":null,"confidence":0.5,"reason":"r"}"#, AnswerError::Missing("intent")),
+            (r#"{"confidence":0.5,"reason":"r"}"#, AnswerError::Missing("intent")),
+            (r#"{"intent":"meeting","reason":"r"}"#, AnswerError::Missing("confidence")),
+            (r#"{"intent":"meeting","confidence":0.5}"#, AnswerError::Missing("reason")),
+            (r#"{"intent":"meeting","confidence":1.5,"reason":"r"}"#, AnswerError::Confidence),
+            (r#"{"intent":"meeting","confidence":-0.1,"reason":"r"}"#, AnswerError::Confidence),
+            (r#"{"intent":"meeting","confidence":"high","reason":"r"}"#, AnswerError::WrongType("confidence")),
+            (r#"{"intent":3,"confidence":0.5,"reason":"r"}"#, AnswerError::WrongType("intent")),
+            (r#"{"intent":"meeting","confidence":0.5,"reason":["r"]}"#, AnswerError::WrongType("reason")),
+            (r#"{"intent":"meeting","confidence":0.5,"reason":"r","next_step":"call"}"#, AnswerError::UnexpectedField("next_step".into())),
         ];
         for (text, want) in cases {
             assert_eq!(parse_answer(text).as_ref(), Err(want), "{text:?}");
@@ -326,29 +253,19 @@ mod tests {
             "```json\n{\"intent\":\"meeting\",\"confidence\":0.9,\"reason\":\"r\"}",
             r#"{"intent":"meeting","confidence":0.9,"reason":"r"} {"intent":"referral"}"#,
         ] {
-            assert!(
-                matches!(parse_answer(text), Err(AnswerError::NotJson(_))),
-                "{text:?}: {:?}",
-                parse_answer(text)
-            );
+            assert!(matches!(parse_answer(text), Err(AnswerError::NotJson(_))), "{text:?}: {:?}", parse_answer(text));
         }
-        assert_eq!(
-            parse_answer(&" ".repeat(MAX_ANSWER_BYTES + 1)),
-            Err(AnswerError::TooLong)
-        );
+        assert_eq!(parse_answer(&" ".repeat(MAX_ANSWER_BYTES + 1)), Err(AnswerError::TooLong));
     }
 
     #[test]
     fn long_reasons_are_cut_and_unknown_names_are_not_echoed_in_full() {
         let long = "é".repeat(MAX_REASON_CHARS + 50);
-        let answer = ok(&format!(
-            r#"{{"intent":"interested","confidence":0.5,"reason":"{long}"}}"#
-        ));
+        let answer = ok(&format!(r#"{{"intent":"interested","confidence":0.5,"reason":"{long}"}}"#));
         assert_eq!(answer.reason.chars().count(), MAX_REASON_CHARS);
-        let Err(AnswerError::UnknownIntent(echoed)) = parse_answer(&format!(
-            r#"{{"intent":"{}","confidence":0.5,"reason":"r"}}"#,
-            "x".repeat(500)
-        )) else {
+        let Err(AnswerError::UnknownIntent(echoed)) =
+            parse_answer(&format!(r#"{{"intent":"{}","confidence":0.5,"reason":"r"}}"#, "x".repeat(500)))
+        else {
             panic!("an unknown intent");
         };
         assert_eq!(echoed.len(), 40);
@@ -358,10 +275,7 @@ mod tests {
     fn confidence_is_checked_when_read_back_from_storage() {
         assert!(serde_json::from_str::<Confidence>("0.25").is_ok());
         assert!(serde_json::from_str::<Confidence>("2").is_err());
-        assert_eq!(
-            serde_json::to_string(&Confidence::new(0.25).unwrap()).unwrap(),
-            "0.25"
-        );
+        assert_eq!(serde_json::to_string(&Confidence::new(0.25).unwrap()).unwrap(), "0.25");
         assert_eq!(Confidence::new(f64::NAN), Err(AnswerError::Confidence));
     }
 

@@ -84,7 +84,9 @@ mod tests {
     fn enrich_jobs_without_contacts_read_as_before() {
         let ws = WorkspaceId::generate();
         let rid = RequestId::generate();
-        let old = format!(r#"{{"workspace_id":"{ws}","request_id":"{rid}","domain":"a.example","website":"https://a.example/","monthly_quota":5}}"#);
+        let old = format!(
+            r#"{{"workspace_id":"{ws}","request_id":"{rid}","domain":"a.example","website":"https://a.example/","monthly_quota":5}}"#
+        );
         let job: EnrichJob = serde_json::from_str(&old).expect("an enrich job of before contact_ids");
         assert!(job.contact_ids.is_empty() && !job.verify_only);
         // And one without contacts is written exactly as before.

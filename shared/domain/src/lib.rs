@@ -4,9 +4,12 @@
 //! reads the wall clock directly: time arrives through [`clock::Clock`]. That is
 //! what lets every rule be tested in microseconds and every adapter be swapped.
 
+pub mod address;
 pub mod cadence;
 pub mod clock;
+pub mod contact_csv;
 pub mod cost;
+pub mod deliverability;
 pub mod enrollment;
 pub mod ids;
 pub mod inbound;
@@ -14,8 +17,5 @@ pub mod intent;
 pub mod jobs;
 pub mod plan;
 pub mod retention;
-pub mod template;
-pub mod address;
-pub mod deliverability;
-pub mod contact_csv;
 pub mod spreadsheet;
+pub mod template;

@@ -42,8 +42,13 @@ pub enum RetentionCategory {
 }
 
 impl RetentionCategory {
-    pub const ALL: [RetentionCategory; 5] =
-        [RetentionCategory::EmailBodies, RetentionCategory::ContactNotes, RetentionCategory::InboundMetadata, RetentionCategory::Logs, RetentionCategory::Audit];
+    pub const ALL: [RetentionCategory; 5] = [
+        RetentionCategory::EmailBodies,
+        RetentionCategory::ContactNotes,
+        RetentionCategory::InboundMetadata,
+        RetentionCategory::Logs,
+        RetentionCategory::Audit,
+    ];
 
     /// The API's field name for the window (`email_bodies_days`, ...).
     pub fn field(self) -> &'static str {
@@ -138,7 +143,9 @@ impl RetentionSettings {
             RetentionCategory::EmailBodies => Some(self.email_bodies_days.map_or(metadata, |days| days.min(metadata))),
             RetentionCategory::ContactNotes => self.contact_notes_days,
             RetentionCategory::Logs => self.logs_days.map(|days| days.max(MINIMUM_LOG_RETENTION_DAYS)),
-            RetentionCategory::Audit => Some(self.audit_days.map_or(MINIMUM_AUDIT_RETENTION_DAYS, |days| days.max(MINIMUM_AUDIT_RETENTION_DAYS))),
+            RetentionCategory::Audit => {
+                Some(self.audit_days.map_or(MINIMUM_AUDIT_RETENTION_DAYS, |days| days.max(MINIMUM_AUDIT_RETENTION_DAYS)))
+            }
         }
     }
 
@@ -235,19 +242,37 @@ mod tests {
         assert_eq!(logs.effective_days(RetentionCategory::Logs), Some(30));
         assert!(RetentionSettings { audit_days: Some(400), logs_days: Some(30), ..Default::default() }.validate().is_ok());
         assert!(RetentionSettings { audit_days: Some(3651), ..Default::default() }.validate().is_err());
-        assert!(matches!(RetentionSettings { inbound_metadata_days: Some(0), ..Default::default() }.validate(), Err(RetentionError::OutOfRange { .. })));
-        assert!(matches!(RetentionSettings { email_bodies_days: Some(731), ..Default::default() }.validate(), Err(RetentionError::OutOfRange { .. })));
+        assert!(matches!(
+            RetentionSettings { inbound_metadata_days: Some(0), ..Default::default() }.validate(),
+            Err(RetentionError::OutOfRange { .. })
+        ));
+        assert!(matches!(
+            RetentionSettings { email_bodies_days: Some(731), ..Default::default() }.validate(),
+            Err(RetentionError::OutOfRange { .. })
+        ));
     }
 
     #[test]
     fn shortening_is_what_changes_in_force() {
         let old = RetentionSettings { inbound_metadata_days: Some(60), audit_days: Some(800), ..Default::default() };
-        let new = RetentionSettings { inbound_metadata_days: Some(20), audit_days: Some(900), contact_notes_days: Some(10), ..Default::default() };
+        let new = RetentionSettings {
+            inbound_metadata_days: Some(20),
+            audit_days: Some(900),
+            contact_notes_days: Some(10),
+            ..Default::default()
+        };
         // Bodies follow the metadata down; notes go from "until deleted" to a window.
-        assert_eq!(old.shortened_in(&new), vec![RetentionCategory::EmailBodies, RetentionCategory::ContactNotes, RetentionCategory::InboundMetadata]);
+        assert_eq!(
+            old.shortened_in(&new),
+            vec![RetentionCategory::EmailBodies, RetentionCategory::ContactNotes, RetentionCategory::InboundMetadata]
+        );
         assert_eq!(new.shortened_in(&old), vec![RetentionCategory::Audit], "lengthening and clearing are not shortening");
         // Setting the default explicitly changes nothing in force.
-        assert!(RetentionSettings::default().shortened_in(&RetentionSettings { inbound_metadata_days: Some(60), ..Default::default() }).is_empty());
+        assert!(
+            RetentionSettings::default()
+                .shortened_in(&RetentionSettings { inbound_metadata_days: Some(60), ..Default::default() })
+                .is_empty()
+        );
     }
 
     #[test]

@@ -72,10 +72,7 @@ pub struct Template {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Segment {
     Text(String),
-    Variable {
-        name: String,
-        fallback: Option<String>,
-    },
+    Variable { name: String, fallback: Option<String> },
 }
 
 /// Why a template could not be parsed, and where.
@@ -94,21 +91,15 @@ pub struct TemplateError {
 pub enum TemplateProblem {
     #[error("`{{{{` is never closed; end the variable with `}}}}`")]
     Unclosed,
-    #[error(
-        "`{{{{` inside another variable; close the first one with `}}}}` before starting the next"
-    )]
+    #[error("`{{{{` inside another variable; close the first one with `}}}}` before starting the next")]
     Nested,
     #[error("`{{{{ }}}}` has no variable name")]
     EmptyName,
-    #[error(
-        "variable `{name}` contains {character:?}; names use lower-case letters, digits, `_` and `.`"
-    )]
+    #[error("variable `{name}` contains {character:?}; names use lower-case letters, digits, `_` and `.`")]
     InvalidCharacter { name: String, character: char },
     #[error("variable `{name}` has upper-case letters; names are lower-case: `{lower_case}`")]
     UpperCase { name: String, lower_case: String },
-    #[error(
-        "variable name is {length} characters long; at most {MAX_VARIABLE_NAME_CHARS} are allowed"
-    )]
+    #[error("variable name is {length} characters long; at most {MAX_VARIABLE_NAME_CHARS} are allowed")]
     NameTooLong { length: usize },
 }
 
@@ -150,11 +141,7 @@ pub fn parse(source: &str) -> Result<Template, TemplateError> {
         };
         let inside = &source[inside_start..inside_start + close];
         if let Some(nested) = inside.find("{{") {
-            return Err(error_at(
-                source,
-                inside_start + nested,
-                TemplateProblem::Nested,
-            ));
+            return Err(error_at(source, inside_start + nested, TemplateProblem::Nested));
         }
         segments.push(parse_placeholder(source, inside_start, inside)?);
         text_start = inside_start + close + 2;
@@ -178,33 +165,18 @@ fn parse_placeholder(source: &str, offset: usize, inside: &str) -> Result<Segmen
     }
     if let Some((index, character)) = name.char_indices().find(|(_, c)| !is_name_char(*c)) {
         let shown = shorten(name);
-        let problem = if character.is_ascii_uppercase()
-            && name.chars().all(|c| is_name_char(c.to_ascii_lowercase()))
-        {
-            TemplateProblem::UpperCase {
-                lower_case: shown.to_ascii_lowercase(),
-                name: shown,
-            }
+        let problem = if character.is_ascii_uppercase() && name.chars().all(|c| is_name_char(c.to_ascii_lowercase())) {
+            TemplateProblem::UpperCase { lower_case: shown.to_ascii_lowercase(), name: shown }
         } else {
-            TemplateProblem::InvalidCharacter {
-                name: shown,
-                character,
-            }
+            TemplateProblem::InvalidCharacter { name: shown, character }
         };
         return Err(error_at(source, name_offset + index, problem));
     }
     let length = name.chars().count();
     if length > MAX_VARIABLE_NAME_CHARS {
-        return Err(error_at(
-            source,
-            name_offset,
-            TemplateProblem::NameTooLong { length },
-        ));
+        return Err(error_at(source, name_offset, TemplateProblem::NameTooLong { length }));
     }
-    Ok(Segment::Variable {
-        name: name.to_string(),
-        fallback,
-    })
+    Ok(Segment::Variable { name: name.to_string(), fallback })
 }
 
 fn is_name_char(c: char) -> bool {
@@ -222,30 +194,20 @@ fn error_at(source: &str, at: usize, problem: TemplateProblem) -> TemplateError 
     let line = before.matches('\n').count() + 1;
     let line_start = before.rfind('\n').map_or(0, |newline| newline + 1);
     let column = before[line_start..].chars().count() + 1;
-    TemplateError {
-        line,
-        column,
-        problem,
-    }
+    TemplateError { line, column, problem }
 }
 
 impl Template {
     /// The distinct variable names, in order of first use.
     pub fn variables(&self) -> Vec<&str> {
         let mut seen = BTreeSet::new();
-        self.placeholders()
-            .map(|(name, _)| name)
-            .filter(|name| seen.insert(*name))
-            .collect()
+        self.placeholders().map(|(name, _)| name).filter(|name| seen.insert(*name)).collect()
     }
 
     /// Whether `name` is used and every use of it has a fallback, so the template
     /// renders even when the contact has no value for it.
     pub fn has_fallback(&self, name: &str) -> bool {
-        let mut uses = self
-            .placeholders()
-            .filter(|(used, _)| *used == name)
-            .peekable();
+        let mut uses = self.placeholders().filter(|(used, _)| *used == name).peekable();
         uses.peek().is_some() && uses.all(|(_, fallback)| fallback.is_some())
     }
 
@@ -261,10 +223,7 @@ impl Template {
                     Escape::None | Escape::Html => output.push_str(text),
                 },
                 Segment::Variable { name, fallback } => {
-                    let value = values
-                        .get(name)
-                        .map(|value| value.trim())
-                        .filter(|value| !value.is_empty());
+                    let value = values.get(name).map(|value| value.trim()).filter(|value| !value.is_empty());
                     match value.or(fallback.as_deref()) {
                         Some(replacement) => push_escaped(&mut output, replacement, escape),
                         None => {
@@ -274,13 +233,7 @@ impl Template {
                 }
             }
         }
-        if missing.is_empty() {
-            Ok(output)
-        } else {
-            Err(RenderError {
-                missing: missing.into_iter().collect(),
-            })
-        }
+        if missing.is_empty() { Ok(output) } else { Err(RenderError { missing: missing.into_iter().collect() }) }
     }
 
     /// Every placeholder, in order: its name and its fallback.
@@ -314,11 +267,7 @@ fn push_escaped(output: &mut String, text: &str, escape: Escape) {
 fn push_header_safe(output: &mut String, text: &str) {
     output.extend(text.chars().map(|c| {
         // U+2028 and U+2029 are not control characters, but some clients break lines on them.
-        if c.is_control() || c == '\u{2028}' || c == '\u{2029}' {
-            ' '
-        } else {
-            c
-        }
+        if c.is_control() || c == '\u{2028}' || c == '\u{2029}' { ' ' } else { c }
     }));
 }
 
@@ -376,34 +325,17 @@ pub struct RenderedMessage {
 impl MessageTemplate {
     /// Parses the three parts; the error names the first part that fails.
     pub fn parse(subject: &str, text: &str, html: Option<&str>) -> Result<Self, FieldError> {
-        let subject = parse(subject).map_err(|error| FieldError {
-            field: MessagePart::Subject,
-            error,
-        })?;
-        let text = parse(text).map_err(|error| FieldError {
-            field: MessagePart::Text,
-            error,
-        })?;
-        let html = html.map(parse).transpose().map_err(|error| FieldError {
-            field: MessagePart::Html,
-            error,
-        })?;
-        Ok(Self {
-            subject,
-            text,
-            html,
-        })
+        let subject = parse(subject).map_err(|error| FieldError { field: MessagePart::Subject, error })?;
+        let text = parse(text).map_err(|error| FieldError { field: MessagePart::Text, error })?;
+        let html = html.map(parse).transpose().map_err(|error| FieldError { field: MessagePart::Html, error })?;
+        Ok(Self { subject, text, html })
     }
 
     /// The variables used anywhere in the message that `is_known` does not accept;
     /// sorted, distinct. A template using one cannot be rendered for anybody, so the
     /// editor reports them when the template is saved.
     pub fn unknown_variables(&self, is_known: impl Fn(&str) -> bool) -> Vec<String> {
-        let unknown: BTreeSet<&str> = self
-            .templates()
-            .flat_map(Template::variables)
-            .filter(|name| !is_known(name))
-            .collect();
+        let unknown: BTreeSet<&str> = self.templates().flat_map(Template::variables).filter(|name| !is_known(name)).collect();
         unknown.into_iter().map(str::to_string).collect()
     }
 
@@ -413,34 +345,19 @@ impl MessageTemplate {
     pub fn render(&self, values: &Values) -> Result<RenderedMessage, RenderError> {
         let subject = self.subject.render(values, Escape::HeaderLine);
         let text = self.text.render(values, Escape::None);
-        let html = self
-            .html
-            .as_ref()
-            .map(|html| html.render(values, Escape::Html))
-            .transpose();
+        let html = self.html.as_ref().map(|html| html.render(values, Escape::Html)).transpose();
         match (subject, text, html) {
-            (Ok(subject), Ok(text), Ok(html)) => Ok(RenderedMessage {
-                subject: cut_subject(subject),
-                text,
-                html,
-            }),
+            (Ok(subject), Ok(text), Ok(html)) => Ok(RenderedMessage { subject: cut_subject(subject), text, html }),
             (subject, text, html) => {
-                let missing: BTreeSet<String> = [subject.err(), text.err(), html.err()]
-                    .into_iter()
-                    .flatten()
-                    .flat_map(|error| error.missing)
-                    .collect();
-                Err(RenderError {
-                    missing: missing.into_iter().collect(),
-                })
+                let missing: BTreeSet<String> =
+                    [subject.err(), text.err(), html.err()].into_iter().flatten().flat_map(|error| error.missing).collect();
+                Err(RenderError { missing: missing.into_iter().collect() })
             }
         }
     }
 
     fn templates(&self) -> impl Iterator<Item = &Template> {
-        [Some(&self.subject), Some(&self.text), self.html.as_ref()]
-            .into_iter()
-            .flatten()
+        [Some(&self.subject), Some(&self.text), self.html.as_ref()].into_iter().flatten()
     }
 }
 
@@ -457,10 +374,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn values(pairs: &[(&str, &str)]) -> Values {
-        pairs
-            .iter()
-            .map(|(name, value)| (name.to_string(), value.to_string()))
-            .collect()
+        pairs.iter().map(|(name, value)| (name.to_string(), value.to_string())).collect()
     }
 
     fn render(source: &str, pairs: &[(&str, &str)]) -> Result<String, RenderError> {
@@ -474,28 +388,16 @@ mod tests {
 
     #[test]
     fn variables_are_filled_in_with_or_without_spaces() {
-        let rendered = render(
-            "Hi {{first_name}}, {{ company }} rocks",
-            &[("first_name", "Jane"), ("company", "Acme")],
-        );
+        let rendered = render("Hi {{first_name}}, {{ company }} rocks", &[("first_name", "Jane"), ("company", "Acme")]);
         assert_eq!(rendered.unwrap(), "Hi Jane, Acme rocks");
     }
 
     #[test]
     fn a_fallback_is_used_for_absent_or_blank_values() {
         let source = "Hi {{ first_name | there }}, {{ company | your team, and you! }}";
-        assert_eq!(
-            render(source, &[]).unwrap(),
-            "Hi there, your team, and you!"
-        );
-        assert_eq!(
-            render(source, &[("first_name", "  "), ("company", "")]).unwrap(),
-            "Hi there, your team, and you!"
-        );
-        assert_eq!(
-            render(source, &[("first_name", " Jane ")]).unwrap(),
-            "Hi Jane, your team, and you!"
-        );
+        assert_eq!(render(source, &[]).unwrap(), "Hi there, your team, and you!");
+        assert_eq!(render(source, &[("first_name", "  "), ("company", "")]).unwrap(), "Hi there, your team, and you!");
+        assert_eq!(render(source, &[("first_name", " Jane ")]).unwrap(), "Hi Jane, your team, and you!");
     }
 
     #[test]
@@ -511,16 +413,9 @@ mod tests {
 
     #[test]
     fn missing_values_are_all_named_sorted_and_once() {
-        let error = render(
-            "{{ last_name }} {{first_name}} {{ first_name }} {{ company | x }}",
-            &[],
-        )
-        .unwrap_err();
+        let error = render("{{ last_name }} {{first_name}} {{ first_name }} {{ company | x }}", &[]).unwrap_err();
         assert_eq!(error.missing, vec!["first_name", "last_name"]);
-        assert_eq!(
-            error.to_string(),
-            "missing values for: first_name, last_name"
-        );
+        assert_eq!(error.to_string(), "missing values for: first_name, last_name");
     }
 
     #[test]
@@ -532,10 +427,7 @@ mod tests {
     #[test]
     fn variables_are_listed_once_in_order_of_first_use() {
         let template = parse("{{ b }} {{a}} {{ b | x }} {{ custom.industry_vertical }}").unwrap();
-        assert_eq!(
-            template.variables(),
-            vec!["b", "a", "custom.industry_vertical"]
-        );
+        assert_eq!(template.variables(), vec!["b", "a", "custom.industry_vertical"]);
     }
 
     #[test]
@@ -548,45 +440,19 @@ mod tests {
 
     #[test]
     fn errors_point_at_the_problem() {
-        assert_eq!(
-            problem_at("Hi {{ first_name"),
-            (1, 4, TemplateProblem::Unclosed)
-        );
-        assert_eq!(
-            problem_at("Hi\n  {{ a {{ b }}"),
-            (2, 8, TemplateProblem::Nested)
-        );
+        assert_eq!(problem_at("Hi {{ first_name"), (1, 4, TemplateProblem::Unclosed));
+        assert_eq!(problem_at("Hi\n  {{ a {{ b }}"), (2, 8, TemplateProblem::Nested));
         assert_eq!(problem_at("x {{  }}"), (1, 3, TemplateProblem::EmptyName));
-        assert_eq!(
-            problem_at("x {{ | there }}"),
-            (1, 3, TemplateProblem::EmptyName)
-        );
+        assert_eq!(problem_at("x {{ | there }}"), (1, 3, TemplateProblem::EmptyName));
         assert_eq!(
             problem_at("héllo {{ first name }}"),
-            (
-                1,
-                15,
-                TemplateProblem::InvalidCharacter {
-                    name: "first name".into(),
-                    character: ' '
-                }
-            )
+            (1, 15, TemplateProblem::InvalidCharacter { name: "first name".into(), character: ' ' })
         );
         assert_eq!(
             problem_at("{{First_Name}}"),
-            (
-                1,
-                3,
-                TemplateProblem::UpperCase {
-                    name: "First_Name".into(),
-                    lower_case: "first_name".into()
-                }
-            )
+            (1, 3, TemplateProblem::UpperCase { name: "First_Name".into(), lower_case: "first_name".into() })
         );
-        assert_eq!(
-            problem_at(&format!("{{{{{}}}}}", "a".repeat(65))),
-            (1, 3, TemplateProblem::NameTooLong { length: 65 })
-        );
+        assert_eq!(problem_at(&format!("{{{{{}}}}}", "a".repeat(65))), (1, 3, TemplateProblem::NameTooLong { length: 65 }));
         assert!(parse(&format!("{{{{{}}}}}", "a".repeat(64))).is_ok());
     }
 
@@ -598,95 +464,58 @@ mod tests {
             "line 1, column 12: variable `first-name` contains '-'; names use lower-case letters, digits, `_` and `.`"
         );
         let error = parse("Hi {{ x").unwrap_err();
-        assert_eq!(
-            error.to_string(),
-            "line 1, column 4: `{{` is never closed; end the variable with `}}`"
-        );
+        assert_eq!(error.to_string(), "line 1, column 4: `{{` is never closed; end the variable with `}}`");
     }
 
     #[test]
     fn triple_braces_are_an_error_not_an_escape() {
         let (line, column, problem) = problem_at("{{{name}}}");
         assert_eq!((line, column), (1, 3));
-        assert!(matches!(
-            problem,
-            TemplateProblem::InvalidCharacter { character: '{', .. }
-        ));
+        assert!(matches!(problem, TemplateProblem::InvalidCharacter { character: '{', .. }));
     }
 
     #[test]
     fn html_escaping_covers_values_and_fallbacks_but_not_the_template() {
         let template = parse("<p>{{ company }} &amp; {{ x | <b>'\" }}</p>").unwrap();
-        let rendered = template
-            .render(&values(&[("company", "A&B <script>")]), Escape::Html)
-            .unwrap();
-        assert_eq!(
-            rendered,
-            "<p>A&amp;B &lt;script&gt; &amp; &lt;b&gt;&#39;&quot;</p>"
-        );
+        let rendered = template.render(&values(&[("company", "A&B <script>")]), Escape::Html).unwrap();
+        assert_eq!(rendered, "<p>A&amp;B &lt;script&gt; &amp; &lt;b&gt;&#39;&quot;</p>");
     }
 
     #[test]
     fn header_lines_lose_every_line_break() {
         let template = parse("Re: {{ company }}\r\nBcc: x").unwrap();
-        let rendered = template.render(
-            &values(&[("company", "Acme\r\nBcc:\u{2028}evil@example.com")]),
-            Escape::HeaderLine,
-        );
+        let rendered = template.render(&values(&[("company", "Acme\r\nBcc:\u{2028}evil@example.com")]), Escape::HeaderLine);
         assert_eq!(rendered.unwrap(), "Re: Acme  Bcc: evil@example.com  Bcc: x");
     }
 
     #[test]
     fn a_message_renders_each_part_with_its_escaping() {
-        let message = MessageTemplate::parse(
-            "Hi {{ first_name }}",
-            "Hi {{first_name}}",
-            Some("<p>{{ first_name }}</p>"),
-        )
-        .unwrap();
-        let rendered = message
-            .render(&values(&[("first_name", "<Jane>\n")]))
-            .unwrap();
+        let message = MessageTemplate::parse("Hi {{ first_name }}", "Hi {{first_name}}", Some("<p>{{ first_name }}</p>")).unwrap();
+        let rendered = message.render(&values(&[("first_name", "<Jane>\n")])).unwrap();
         assert_eq!(
             rendered,
-            RenderedMessage {
-                subject: "Hi <Jane>".into(),
-                text: "Hi <Jane>".into(),
-                html: Some("<p>&lt;Jane&gt;</p>".into())
-            }
+            RenderedMessage { subject: "Hi <Jane>".into(), text: "Hi <Jane>".into(), html: Some("<p>&lt;Jane&gt;</p>".into()) }
         );
     }
 
     #[test]
     fn a_message_reports_missing_values_of_all_parts_together() {
-        let message =
-            MessageTemplate::parse("{{ b }}", "{{ a }} {{ b }}", Some("{{ c }}")).unwrap();
-        assert_eq!(
-            message.render(&Values::new()).unwrap_err().missing,
-            vec!["a", "b", "c"]
-        );
+        let message = MessageTemplate::parse("{{ b }}", "{{ a }} {{ b }}", Some("{{ c }}")).unwrap();
+        assert_eq!(message.render(&Values::new()).unwrap_err().missing, vec!["a", "b", "c"]);
     }
 
     #[test]
     fn a_message_parse_error_names_the_part() {
         let error = MessageTemplate::parse("ok", "fine", Some("<p>{{ oops</p>")).unwrap_err();
         assert_eq!(error.field, MessagePart::Html);
-        assert_eq!(
-            error.to_string(),
-            "html: line 1, column 4: `{{` is never closed; end the variable with `}}`"
-        );
+        assert_eq!(error.to_string(), "html: line 1, column 4: `{{` is never closed; end the variable with `}}`");
         let error = MessageTemplate::parse("{{}}", "{{ also bad", None).unwrap_err();
         assert_eq!(error.field, MessagePart::Subject);
     }
 
     #[test]
     fn unknown_variables_are_distinct_and_sorted() {
-        let message = MessageTemplate::parse(
-            "{{ zeta }} {{ first_name }}",
-            "{{ custom.size }} {{ zeta }}",
-            Some("{{ alpha }}"),
-        )
-        .unwrap();
+        let message = MessageTemplate::parse("{{ zeta }} {{ first_name }}", "{{ custom.size }} {{ zeta }}", Some("{{ alpha }}")).unwrap();
         let unknown = message.unknown_variables(|name| STANDARD_VARIABLES.contains(&name));
         assert_eq!(unknown, vec!["alpha", "custom.size", "zeta"]);
     }
@@ -694,9 +523,7 @@ mod tests {
     #[test]
     fn a_long_subject_is_cut_on_a_character_boundary() {
         let message = MessageTemplate::parse("{{ company }}", "", None).unwrap();
-        let rendered = message
-            .render(&values(&[("company", &"ü".repeat(2000))]))
-            .unwrap();
+        let rendered = message.render(&values(&[("company", &"ü".repeat(2000))])).unwrap();
         assert_eq!(rendered.subject.chars().count(), MAX_SUBJECT_CHARS);
     }
 

@@ -58,16 +58,8 @@ fn every_csv_file_imports_as_its_json_says() {
         if update {
             std::fs::write(&expected_path, &actual_text).expect("writable expectation");
         } else {
-            failures.push(format!(
-                "{}:\n--- expected\n{expected_text}\n--- actual\n{actual_text}",
-                input.display()
-            ));
+            failures.push(format!("{}:\n--- expected\n{expected_text}\n--- actual\n{actual_text}", input.display()));
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} golden file(s) differ (UPDATE_GOLDEN=1 rewrites them):\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} golden file(s) differ (UPDATE_GOLDEN=1 rewrites them):\n{}", failures.len(), failures.join("\n"));
 }

@@ -55,9 +55,7 @@ pub(crate) fn from_text(text: &str, country_hint: Option<&str>) -> Vec<TextAddre
     let mut found: Vec<(usize, TextAddress)> = Vec::new();
     if let Some(re) = DACH.as_ref() {
         for c in re.captures_iter(text).take(20) {
-            let (Some(whole), Some(street), Some(zip), Some(city)) =
-                (c.get(0), c.name("street"), c.name("zip"), c.name("city"))
-            else {
+            let (Some(whole), Some(street), Some(zip), Some(city)) = (c.get(0), c.name("street"), c.name("zip"), c.name("city")) else {
                 continue;
             };
             if foreign_context(text, whole.start()) {
@@ -75,13 +73,8 @@ pub(crate) fn from_text(text: &str, country_hint: Option<&str>) -> Vec<TextAddre
                 .name("cc")
                 .and_then(|m| country_code(m.as_str()))
                 .or_else(|| country_after(text, whole.end()))
-                .or(if zip.as_str().len() == 5 {
-                    Some("DE")
-                } else {
-                    country_hint.filter(|h| matches!(*h, "AT" | "CH" | "LI"))
-                });
-            if zip.as_str().len() == 5 && !street_looks_german(&street_s) && c.name("cc").is_none()
-            {
+                .or(if zip.as_str().len() == 5 { Some("DE") } else { country_hint.filter(|h| matches!(*h, "AT" | "CH" | "LI")) });
+            if zip.as_str().len() == 5 && !street_looks_german(&street_s) && c.name("cc").is_none() {
                 // A five-digit code with an unusual street: still an address
                 // in German-speaking text, but say DE only if the page agrees.
                 if country_hint.is_some_and(|h| h != "DE") {
@@ -95,20 +88,12 @@ pub(crate) fn from_text(text: &str, country_hint: Option<&str>) -> Vec<TextAddre
                 region: None,
                 country: country.map(str::to_owned),
             };
-            found.push((
-                whole.start(),
-                TextAddress {
-                    address: addr,
-                    legal_name: legal_name_before(text, street.start()),
-                },
-            ));
+            found.push((whole.start(), TextAddress { address: addr, legal_name: legal_name_before(text, street.start()) }));
         }
     }
     if let Some(re) = FR.as_ref() {
         for c in re.captures_iter(text).take(20) {
-            let (Some(whole), Some(street), Some(zip), Some(city)) =
-                (c.get(0), c.name("street"), c.name("zip"), c.name("city"))
-            else {
+            let (Some(whole), Some(street), Some(zip), Some(city)) = (c.get(0), c.name("street"), c.name("zip"), c.name("city")) else {
                 continue;
             };
             if foreign_context(text, whole.start()) {
@@ -125,13 +110,7 @@ pub(crate) fn from_text(text: &str, country_hint: Option<&str>) -> Vec<TextAddre
                 region: None,
                 country: Some(country.to_owned()),
             };
-            found.push((
-                whole.start(),
-                TextAddress {
-                    address: addr,
-                    legal_name: legal_name_before(text, street.start()),
-                },
-            ));
+            found.push((whole.start(), TextAddress { address: addr, legal_name: legal_name_before(text, street.start()) }));
         }
     }
     found.sort_by_key(|(pos, _)| *pos);
@@ -248,10 +227,7 @@ mod tests {
         assert_eq!(a[0].address.street.as_deref(), Some("Musterstraße 12"));
         assert_eq!(a[0].address.locality.as_deref(), Some("Berlin"));
         assert_eq!(a[0].address.country.as_deref(), Some("DE"));
-        assert_eq!(
-            a[0].legal_name.as_deref(),
-            Some("Pixelwerk Digitalagentur GmbH")
-        );
+        assert_eq!(a[0].legal_name.as_deref(), Some("Pixelwerk Digitalagentur GmbH"));
     }
 
     #[test]
@@ -271,12 +247,7 @@ mod tests {
         let t = "Éditeur : Atelier Lumière SAS, au capital de 10 000 €, 12 rue de la Paix, 75002 Paris\n\
                  Hébergeur : OVH SAS, 2 rue Kellermann, 59100 Roubaix, France\n";
         let a = from_text(t, None);
-        assert_eq!(
-            a.len(),
-            1,
-            "{:?}",
-            a.iter().map(|a| &a.address).collect::<Vec<_>>()
-        );
+        assert_eq!(a.len(), 1, "{:?}", a.iter().map(|a| &a.address).collect::<Vec<_>>());
         assert_eq!(a[0].address.street.as_deref(), Some("12 rue de la Paix"));
         assert_eq!(a[0].address.country.as_deref(), Some("FR"));
         assert_eq!(a[0].legal_name.as_deref(), Some("Atelier Lumière SAS"));
@@ -284,12 +255,6 @@ mod tests {
 
     #[test]
     fn prose_is_not_an_address() {
-        assert!(
-            from_text(
-                "We have 12 offices and 300 people.\nSince 2012 we help.",
-                None
-            )
-            .is_empty()
-        );
+        assert!(from_text("We have 12 offices and 300 people.\nSince 2012 we help.", None).is_empty());
     }
 }

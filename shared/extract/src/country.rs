@@ -3,107 +3,27 @@
 
 /// `(alpha-2, calling code, national trunk prefix '0' dropped in E.164, names)`.
 const COUNTRIES: &[(&str, &str, bool, &[&str])] = &[
-    (
-        "DE",
-        "49",
-        true,
-        &["germany", "deutschland", "deu", "allemagne", "d"],
-    ),
-    (
-        "AT",
-        "43",
-        true,
-        &[
-            "austria",
-            "österreich",
-            "oesterreich",
-            "aut",
-            "autriche",
-            "a",
-        ],
-    ),
-    (
-        "CH",
-        "41",
-        true,
-        &["switzerland", "schweiz", "suisse", "svizzera", "che", "ch"],
-    ),
+    ("DE", "49", true, &["germany", "deutschland", "deu", "allemagne", "d"]),
+    ("AT", "43", true, &["austria", "österreich", "oesterreich", "aut", "autriche", "a"]),
+    ("CH", "41", true, &["switzerland", "schweiz", "suisse", "svizzera", "che", "ch"]),
     ("LI", "423", false, &["liechtenstein", "lie"]),
     ("FR", "33", true, &["france", "frankreich", "fra"]),
-    (
-        "BE",
-        "32",
-        true,
-        &["belgium", "belgique", "belgië", "belgien", "bel"],
-    ),
+    ("BE", "32", true, &["belgium", "belgique", "belgië", "belgien", "bel"]),
     ("LU", "352", false, &["luxembourg", "luxemburg", "lux"]),
-    (
-        "NL",
-        "31",
-        true,
-        &[
-            "netherlands",
-            "the netherlands",
-            "nederland",
-            "niederlande",
-            "holland",
-            "nld",
-        ],
-    ),
-    (
-        "GB",
-        "44",
-        true,
-        &[
-            "united kingdom",
-            "uk",
-            "great britain",
-            "england",
-            "scotland",
-            "wales",
-            "gbr",
-            "vereinigtes königreich",
-        ],
-    ),
+    ("NL", "31", true, &["netherlands", "the netherlands", "nederland", "niederlande", "holland", "nld"]),
+    ("GB", "44", true, &["united kingdom", "uk", "great britain", "england", "scotland", "wales", "gbr", "vereinigtes königreich"]),
     ("IE", "353", true, &["ireland", "irland", "irl"]),
-    (
-        "US",
-        "1",
-        false,
-        &[
-            "united states",
-            "united states of america",
-            "usa",
-            "u.s.a.",
-            "u.s.",
-            "vereinigte staaten",
-        ],
-    ),
+    ("US", "1", false, &["united states", "united states of america", "usa", "u.s.a.", "u.s.", "vereinigte staaten"]),
     ("CA", "1", false, &["canada", "kanada", "can"]),
-    (
-        "ES",
-        "34",
-        false,
-        &["spain", "españa", "espana", "spanien", "esp"],
-    ),
+    ("ES", "34", false, &["spain", "españa", "espana", "spanien", "esp"]),
     ("IT", "39", false, &["italy", "italia", "italien", "ita"]),
     ("PT", "351", false, &["portugal", "prt"]),
-    (
-        "DK",
-        "45",
-        false,
-        &["denmark", "danmark", "dänemark", "dnk"],
-    ),
+    ("DK", "45", false, &["denmark", "danmark", "dänemark", "dnk"]),
     ("SE", "46", true, &["sweden", "sverige", "schweden", "swe"]),
     ("NO", "47", false, &["norway", "norge", "norwegen", "nor"]),
     ("FI", "358", true, &["finland", "suomi", "finnland", "fin"]),
     ("PL", "48", false, &["poland", "polska", "polen", "pol"]),
-    (
-        "CZ",
-        "420",
-        false,
-        &["czechia", "czech republic", "tschechien", "cze"],
-    ),
+    ("CZ", "420", false, &["czechia", "czech republic", "tschechien", "cze"]),
     ("AU", "61", true, &["australia", "australien", "aus"]),
     ("NZ", "64", true, &["new zealand", "neuseeland", "nzl"]),
 ];
@@ -114,28 +34,19 @@ pub fn country_code(s: &str) -> Option<&'static str> {
     if l.is_empty() {
         return None;
     }
-    COUNTRIES
-        .iter()
-        .find(|(code, _, _, names)| code.eq_ignore_ascii_case(&l) || names.contains(&l.as_str()))
-        .map(|(code, ..)| *code)
+    COUNTRIES.iter().find(|(code, _, _, names)| code.eq_ignore_ascii_case(&l) || names.contains(&l.as_str())).map(|(code, ..)| *code)
 }
 
 pub(crate) fn calling_code(country: &str) -> Option<(&'static str, bool)> {
-    COUNTRIES
-        .iter()
-        .find(|(c, ..)| c.eq_ignore_ascii_case(country))
-        .map(|(_, cc, trunk, _)| (*cc, *trunk))
+    COUNTRIES.iter().find(|(c, ..)| c.eq_ignore_ascii_case(country)).map(|(_, cc, trunk, _)| (*cc, *trunk))
 }
 
 /// Countries an E.164 number may belong to (several for `+1`).
 pub fn countries_for_e164(e164: &str) -> Vec<&'static str> {
     let digits = e164.trim_start_matches('+');
     // Longest calling code first, so +423 is Liechtenstein and not +42x.
-    let mut best: Vec<(&str, usize)> = COUNTRIES
-        .iter()
-        .filter(|(_, cc, ..)| digits.starts_with(cc))
-        .map(|(c, cc, ..)| (*c, cc.len()))
-        .collect();
+    let mut best: Vec<(&str, usize)> =
+        COUNTRIES.iter().filter(|(_, cc, ..)| digits.starts_with(cc)).map(|(c, cc, ..)| (*c, cc.len())).collect();
     let longest = best.iter().map(|(_, l)| *l).max().unwrap_or(0);
     best.retain(|(_, l)| *l == longest);
     best.into_iter().map(|(c, _)| c).collect()
@@ -146,8 +57,7 @@ pub(crate) fn from_host(host: &str) -> Option<&'static str> {
     let tld = host.rsplit('.').next()?;
     match tld {
         "uk" => Some("GB"),
-        "com" | "org" | "net" | "io" | "co" | "ai" | "app" | "dev" | "eu" | "tech" | "biz"
-        | "info" => None,
+        "com" | "org" | "net" | "io" | "co" | "ai" | "app" | "dev" | "eu" | "tech" | "biz" | "info" => None,
         t if t.len() == 2 => country_code(t),
         _ => None,
     }

@@ -11,26 +11,13 @@ const META_PRESCAN_BYTES: usize = 4096;
 
 /// Refuses content types that are not HTML. With no content type the body is
 /// sniffed, so a JSON API answer or an image is refused too.
-pub(crate) fn check_content_type(
-    content_type: Option<&str>,
-    body: &[u8],
-) -> Result<(), ExtractError> {
-    let essence = content_type
-        .map(|ct| {
-            ct.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase()
-        })
-        .filter(|e| !e.is_empty());
+pub(crate) fn check_content_type(content_type: Option<&str>, body: &[u8]) -> Result<(), ExtractError> {
+    let essence = content_type.map(|ct| ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase()).filter(|e| !e.is_empty());
     match essence {
         Some(e) if e == "text/html" || e == "application/xhtml+xml" => Ok(()),
         Some(e) => Err(ExtractError::NotHtml { content_type: e }),
         None => match sniff_non_html(body) {
-            Some(kind) => Err(ExtractError::NotHtml {
-                content_type: format!("{kind} (sniffed)"),
-            }),
+            Some(kind) => Err(ExtractError::NotHtml { content_type: format!("{kind} (sniffed)") }),
             None => Ok(()),
         },
     }
@@ -38,10 +25,7 @@ pub(crate) fn check_content_type(
 
 fn sniff_non_html(body: &[u8]) -> Option<&'static str> {
     let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
-    let start = body
-        .iter()
-        .position(|b| !b.is_ascii_whitespace())
-        .unwrap_or(body.len());
+    let start = body.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(body.len());
     let head = &body[start..];
     const MAGIC: &[(&[u8], &str)] = &[
         (b"%PDF-", "application/pdf"),
@@ -59,10 +43,7 @@ fn sniff_non_html(body: &[u8]) -> Option<&'static str> {
         return Some("application/json");
     }
     // NUL bytes do not occur in HTML text in any ASCII-compatible charset.
-    if head.iter().take(512).any(|&b| b == 0)
-        && !head.starts_with(b"\xFF\xFE")
-        && !head.starts_with(b"\xFE\xFF")
-    {
+    if head.iter().take(512).any(|&b| b == 0) && !head.starts_with(b"\xFF\xFE") && !head.starts_with(b"\xFE\xFF") {
         return Some("application/octet-stream");
     }
     None
@@ -96,20 +77,13 @@ fn detect(content_type: Option<&str>, body: &[u8]) -> (&'static Encoding, &'stat
     if let Some((enc, len)) = Encoding::for_bom(body) {
         return (enc, "bom", len);
     }
-    if let Some(enc) = content_type
-        .and_then(charset_param)
-        .and_then(|l| Encoding::for_label(l.as_bytes()))
-    {
+    if let Some(enc) = content_type.and_then(charset_param).and_then(|l| Encoding::for_label(l.as_bytes())) {
         return (enc, "content-type", 0);
     }
     if let Some(enc) = meta_charset(&body[..body.len().min(META_PRESCAN_BYTES)]) {
         // A page cannot declare UTF-16 in ASCII-compatible bytes; the standard
         // says to read such a declaration as UTF-8.
-        let enc = if enc == encoding_rs::UTF_16LE || enc == encoding_rs::UTF_16BE {
-            encoding_rs::UTF_8
-        } else {
-            enc
-        };
+        let enc = if enc == encoding_rs::UTF_16LE || enc == encoding_rs::UTF_16BE { encoding_rs::UTF_8 } else { enc };
         return (enc, "meta", 0);
     }
     let probe = &body[..body.len().min(MAX_PARSE_BYTES)];
@@ -126,9 +100,7 @@ fn detect(content_type: Option<&str>, body: &[u8]) -> (&'static Encoding, &'stat
 fn charset_param(content_type: &str) -> Option<String> {
     content_type.split(';').skip(1).find_map(|p| {
         let (k, v) = p.split_once('=')?;
-        k.trim()
-            .eq_ignore_ascii_case("charset")
-            .then(|| v.trim().trim_matches(['"', '\'']).to_owned())
+        k.trim().eq_ignore_ascii_case("charset").then(|| v.trim().trim_matches(['"', '\'']).to_owned())
     })
 }
 
@@ -146,16 +118,9 @@ fn meta_charset(head: &[u8]) -> Option<&'static Encoding> {
             let rest = trim_start(rest);
             if let Some(rest) = rest.strip_prefix(b"=") {
                 let rest = trim_start(rest);
-                let rest = rest
-                    .strip_prefix(b"\"")
-                    .or_else(|| rest.strip_prefix(b"'"))
-                    .unwrap_or(rest);
-                let label_len = rest
-                    .iter()
-                    .position(|b| {
-                        !(b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
-                    })
-                    .unwrap_or(rest.len());
+                let rest = rest.strip_prefix(b"\"").or_else(|| rest.strip_prefix(b"'")).unwrap_or(rest);
+                let label_len =
+                    rest.iter().position(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))).unwrap_or(rest.len());
                 if let Some(enc) = Encoding::for_label(&rest[..label_len]) {
                     return Some(enc);
                 }
@@ -170,10 +135,7 @@ fn meta_charset(head: &[u8]) -> Option<&'static Encoding> {
 }
 
 fn trim_start(s: &[u8]) -> &[u8] {
-    let n = s
-        .iter()
-        .position(|b| !b.is_ascii_whitespace())
-        .unwrap_or(s.len());
+    let n = s.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(s.len());
     &s[n..]
 }
 
@@ -187,10 +149,7 @@ fn char_boundary(encoding: &'static Encoding, body: &[u8], end: usize) -> usize 
     if encoding == encoding_rs::UTF_8 {
         let mut cut = end;
         // A UTF-8 character is at most 4 bytes: look back 3 continuation bytes at most.
-        while cut > end.saturating_sub(3)
-            && cut > 0
-            && body.get(cut).is_some_and(|b| b & 0xC0 == 0x80)
-        {
+        while cut > end.saturating_sub(3) && cut > 0 && body.get(cut).is_some_and(|b| b & 0xC0 == 0x80) {
             cut -= 1;
         }
         cut
@@ -210,10 +169,7 @@ mod tests {
         assert!(check_content_type(Some("text/html; charset=utf-8"), b"").is_ok());
         assert!(check_content_type(Some("application/xhtml+xml"), b"").is_ok());
         let err = check_content_type(Some("application/json"), b"{}").unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "not an HTML page: content type application/json"
-        );
+        assert_eq!(err.to_string(), "not an HTML page: content type application/json");
         assert!(check_content_type(None, b"  {\"a\":1}").is_err());
         assert!(check_content_type(None, b"%PDF-1.4").is_err());
         assert!(check_content_type(None, b"<!doctype html>").is_ok());
@@ -223,27 +179,18 @@ mod tests {
     #[test]
     fn charset_sources() {
         let (_, i) = decode(Some("text/html; charset=ISO-8859-1"), b"caf\xe9");
-        assert_eq!(
-            (i.charset.as_str(), i.charset_source.as_str()),
-            ("windows-1252", "content-type")
-        );
+        assert_eq!((i.charset.as_str(), i.charset_source.as_str()), ("windows-1252", "content-type"));
         let (t, i) = decode(None, b"<meta charset='latin1'>Stra\xdfe");
         assert_eq!(i.charset_source, "meta");
         assert!(t.ends_with("Straße"));
-        let (t, _) = decode(
-            None,
-            b"<META HTTP-EQUIV=\"Content-Type\" CONTENT=\"text/html; charset=iso-8859-1\">\xfc",
-        );
+        let (t, _) = decode(None, b"<META HTTP-EQUIV=\"Content-Type\" CONTENT=\"text/html; charset=iso-8859-1\">\xfc");
         assert!(t.ends_with('ü'));
         let (t, i) = decode(None, b"\xEF\xBB\xBFhi");
         assert_eq!((t.as_str(), i.charset_source.as_str()), ("hi", "bom"));
         let (_, i) = decode(None, "grüß".as_bytes());
         assert_eq!(i.charset_source, "default");
         let (t, i) = decode(None, b"gr\xfc\xdf");
-        assert_eq!(
-            (t.as_str(), i.charset_source.as_str()),
-            ("grüß", "fallback")
-        );
+        assert_eq!((t.as_str(), i.charset_source.as_str()), ("grüß", "fallback"));
     }
 
     #[test]

@@ -43,17 +43,11 @@ pub(crate) struct Scan {
 
 impl Scan {
     pub fn meta(&self, key: &str) -> Option<&str> {
-        self.metas
-            .iter()
-            .find(|(k, v)| k == key && !v.trim().is_empty())
-            .map(|(_, v)| v.trim())
+        self.metas.iter().find(|(k, v)| k == key && !v.trim().is_empty()).map(|(_, v)| v.trim())
     }
 }
 
-const SKIP_TEXT: &[&str] = &[
-    "script", "style", "noscript", "template", "svg", "head", "iframe", "object", "select",
-    "textarea",
-];
+const SKIP_TEXT: &[&str] = &["script", "style", "noscript", "template", "svg", "head", "iframe", "object", "select", "textarea"];
 
 fn is_block(name: &str) -> bool {
     matches!(
@@ -112,14 +106,7 @@ const ATTR_MARKERS: &[&str] = &[
     "data-elementor-type",
     "data-cfemail",
 ];
-const ID_MARKERS: &[&str] = &[
-    "__next",
-    "__NEXT_DATA__",
-    "__nuxt",
-    "___gatsby",
-    "hubspot-messages-iframe-container",
-    "wix-warmup-data",
-];
+const ID_MARKERS: &[&str] = &["__next", "__NEXT_DATA__", "__nuxt", "___gatsby", "hubspot-messages-iframe-container", "wix-warmup-data"];
 
 pub(crate) fn scan(doc: &Html) -> Scan {
     let mut s = Scan::default();
@@ -195,10 +182,7 @@ fn visit_element(s: &mut Scan, er: ElementRef<'_>, name: &str, inline_budget: &m
         "base" if s.base_href.is_none() => s.base_href = el.attr("href").map(str::to_owned),
         "title" if s.title.is_none() => s.title = Some(collapse(&er.text().collect::<String>())),
         "meta" => {
-            let key = el
-                .attr("property")
-                .or_else(|| el.attr("name"))
-                .or_else(|| el.attr("itemprop"));
+            let key = el.attr("property").or_else(|| el.attr("name")).or_else(|| el.attr("itemprop"));
             if let (Some(k), Some(c)) = (key, el.attr("content")) {
                 s.metas.push((k.trim().to_ascii_lowercase(), c.to_owned()));
             }
@@ -248,16 +232,9 @@ fn visit_element(s: &mut Scan, er: ElementRef<'_>, name: &str, inline_budget: &m
                 }
                 let mut text = collapse(&t);
                 if text.is_empty() {
-                    text = el
-                        .attr("title")
-                        .or_else(|| el.attr("aria-label"))
-                        .map(collapse)
-                        .unwrap_or_default();
+                    text = el.attr("title").or_else(|| el.attr("aria-label")).map(collapse).unwrap_or_default();
                 }
-                s.anchors.push(Anchor {
-                    href: h.trim().to_owned(),
-                    text,
-                });
+                s.anchors.push(Anchor { href: h.trim().to_owned(), text });
             }
         }
         "form" => {

@@ -99,71 +99,26 @@ pub(crate) fn types(o: &Map<String, Value>) -> Vec<String> {
         Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
         _ => vec![],
     };
-    raw.into_iter()
-        .map(|t| {
-            t.rsplit(['/', ':', '#'])
-                .next()
-                .unwrap_or(t)
-                .trim()
-                .to_owned()
-        })
-        .filter(|t| !t.is_empty())
-        .collect()
+    raw.into_iter().map(|t| t.rsplit(['/', ':', '#']).next().unwrap_or(t).trim().to_owned()).filter(|t| !t.is_empty()).collect()
 }
 
-const GENERIC_ORG_TYPES: &[&str] = &[
-    "Organization",
-    "Corporation",
-    "LocalBusiness",
-    "OnlineBusiness",
-    "Company",
-];
+const GENERIC_ORG_TYPES: &[&str] = &["Organization", "Corporation", "LocalBusiness", "OnlineBusiness", "Company"];
 
 pub(crate) fn is_org_type(t: &str) -> bool {
     GENERIC_ORG_TYPES.contains(&t)
-        || [
-            "Organization",
-            "Business",
-            "Store",
-            "Service",
-            "Agency",
-            "Agent",
-            "Restaurant",
-            "Shop",
-            "Office",
-            "Studio",
-        ]
-        .iter()
-        .any(|suffix| t.ends_with(suffix) && t != "WebService")
-        || matches!(
-            t,
-            "NGO"
-                | "Consortium"
-                | "Dentist"
-                | "Attorney"
-                | "Notary"
-                | "Physician"
-                | "Hotel"
-                | "Airline"
-        )
+        || ["Organization", "Business", "Store", "Service", "Agency", "Agent", "Restaurant", "Shop", "Office", "Studio"]
+            .iter()
+            .any(|suffix| t.ends_with(suffix) && t != "WebService")
+        || matches!(t, "NGO" | "Consortium" | "Dentist" | "Attorney" | "Notary" | "Physician" | "Hotel" | "Airline")
 }
 
 /// Types that say what a company does or sells.
 fn industry_type(t: &str) -> bool {
     !GENERIC_ORG_TYPES.contains(&t) && is_org_type(t)
-        || matches!(
-            t,
-            "SoftwareApplication" | "WebApplication" | "MobileApplication" | "SaaS"
-        )
+        || matches!(t, "SoftwareApplication" | "WebApplication" | "MobileApplication" | "SaaS")
 }
 
-fn visit_node(
-    o: &Map<String, Value>,
-    f: &mut PageFacts,
-    src: &str,
-    method: Method,
-    site_names: &mut Vec<Fact<String>>,
-) {
+fn visit_node(o: &Map<String, Value>, f: &mut PageFacts, src: &str, method: Method, site_names: &mut Vec<Fact<String>>) {
     let ts = types(o);
     for t in &ts {
         if industry_type(t) {
@@ -180,10 +135,7 @@ fn visit_node(
         {
             f.team.push(Fact::new(m, src, method));
         }
-    } else if ts
-        .iter()
-        .any(|t| t == "WebSite" || t == "WebPage" || t == "AboutPage" || t == "ContactPage")
-    {
+    } else if ts.iter().any(|t| t == "WebSite" || t == "WebPage" || t == "AboutPage" || t == "ContactPage") {
         if ts.iter().any(|t| t == "WebSite")
             && let Some(n) = str_field(o, "name")
         {
@@ -196,19 +148,11 @@ fn visit_node(
                 }
             }
         }
-    } else if ts.iter().any(|t| {
-        matches!(
-            t.as_str(),
-            "SoftwareApplication" | "WebApplication" | "MobileApplication"
-        )
-    }) {
+    } else if ts.iter().any(|t| matches!(t.as_str(), "SoftwareApplication" | "WebApplication" | "MobileApplication")) {
         if let Some(c) = str_field(o, "applicationCategory") {
             push_unique(&mut f.industries, Fact::new(c, src, method));
         }
-        for sub in objects(o.get("publisher"))
-            .into_iter()
-            .chain(objects(o.get("provider")))
-        {
+        for sub in objects(o.get("publisher")).into_iter().chain(objects(o.get("provider"))) {
             if types(sub).iter().any(|t| is_org_type(t)) {
                 organisation(sub, f, src, method, 1);
             }
@@ -222,13 +166,7 @@ fn push_unique(v: &mut Vec<Fact<String>>, fact: Fact<String>) {
     }
 }
 
-fn organisation(
-    o: &Map<String, Value>,
-    f: &mut PageFacts,
-    src: &str,
-    method: Method,
-    depth: usize,
-) {
+fn organisation(o: &Map<String, Value>, f: &mut PageFacts, src: &str, method: Method, depth: usize) {
     if depth > MAX_DEPTH {
         return;
     }
@@ -239,16 +177,11 @@ fn organisation(
         f.legal_names.push(Fact::new(n, src, method));
     }
     if let Some(d) = str_field(o, "description") {
-        f.descriptions
-            .push(Fact::new(crate::meta::clip(&d, 500), src, method));
+        f.descriptions.push(Fact::new(crate::meta::clip(&d, 500), src, method));
     }
     for key in ["industry", "knowsAbout", "keywords"] {
         for s in strings(o.get(key)) {
-            for part in s
-                .split(',')
-                .map(str::trim)
-                .filter(|p| !p.is_empty() && p.len() <= 80)
-            {
+            for part in s.split(',').map(str::trim).filter(|p| !p.is_empty() && p.len() <= 80) {
                 push_unique(&mut f.industries, Fact::new(part.to_owned(), src, method));
             }
         }
@@ -263,8 +196,7 @@ fn organisation(
         f.countries.push(Fact::new(c, src, method));
     }
     for t in strings(o.get("telephone")) {
-        f.phones
-            .push(Fact::new(Phone { raw: t, e164: None }, src, method));
+        f.phones.push(Fact::new(Phone { raw: t, e164: None }, src, method));
     }
     for e in strings(o.get("email")) {
         if let Some(e) = crate::contacts::normalise_email(e.trim_start_matches("mailto:")) {
@@ -273,8 +205,7 @@ fn organisation(
     }
     for cp in objects(o.get("contactPoint")) {
         for t in strings(cp.get("telephone")) {
-            f.phones
-                .push(Fact::new(Phone { raw: t, e164: None }, src, method));
+            f.phones.push(Fact::new(Phone { raw: t, e164: None }, src, method));
         }
         for e in strings(cp.get("email")) {
             if let Some(e) = crate::contacts::normalise_email(e.trim_start_matches("mailto:")) {
@@ -311,8 +242,7 @@ fn organisation(
         if types(sub).iter().any(|t| is_org_type(t)) && depth < 2 {
             for cp in objects(sub.get("contactPoint")) {
                 for t in strings(cp.get("telephone")) {
-                    f.phones
-                        .push(Fact::new(Phone { raw: t, e164: None }, src, method));
+                    f.phones.push(Fact::new(Phone { raw: t, e164: None }, src, method));
                 }
             }
         }
@@ -328,18 +258,9 @@ fn person(p: &Map<String, Value>, default_role: Option<&str>) -> Option<TeamMemb
     if name.len() > 80 {
         return None;
     }
-    let position = strings(p.get("jobTitle"))
-        .into_iter()
-        .next()
-        .or(default_role.map(str::to_owned));
-    let linkedin = strings(p.get("sameAs"))
-        .into_iter()
-        .find(|s| s.contains("linkedin.com/in/"));
-    Some(TeamMember {
-        name,
-        position,
-        linkedin,
-    })
+    let position = strings(p.get("jobTitle")).into_iter().next().or(default_role.map(str::to_owned));
+    let linkedin = strings(p.get("sameAs")).into_iter().find(|s| s.contains("linkedin.com/in/"));
+    Some(TeamMember { name, position, linkedin })
 }
 
 /// A string field, whitespace-collapsed, non-empty.
@@ -364,11 +285,7 @@ pub(crate) fn strings(v: Option<&Value>) -> Vec<String> {
                 match x {
                     Value::String(s) => push(s),
                     Value::Object(o) => {
-                        if let Some(s) = o
-                            .get("name")
-                            .or_else(|| o.get("@value"))
-                            .and_then(Value::as_str)
-                        {
+                        if let Some(s) = o.get("name").or_else(|| o.get("@value")).and_then(Value::as_str) {
                             push(s)
                         }
                     }
@@ -377,11 +294,7 @@ pub(crate) fn strings(v: Option<&Value>) -> Vec<String> {
             }
         }
         Some(Value::Object(o)) => {
-            if let Some(s) = o
-                .get("name")
-                .or_else(|| o.get("@value"))
-                .and_then(Value::as_str)
-            {
+            if let Some(s) = o.get("name").or_else(|| o.get("@value")).and_then(Value::as_str) {
                 push(s)
             }
         }
@@ -396,11 +309,7 @@ fn decode_entities(s: &str) -> String {
     if !s.contains('&') {
         return s.to_owned();
     }
-    s.replace("&amp;", "&")
-        .replace("&quot;", "\"")
-        .replace("&#039;", "'")
-        .replace("&#39;", "'")
-        .replace("&apos;", "'")
+    s.replace("&amp;", "&").replace("&quot;", "\"").replace("&#039;", "'").replace("&#39;", "'").replace("&apos;", "'")
 }
 
 fn objects(v: Option<&Value>) -> Vec<&Map<String, Value>> {
@@ -433,17 +342,9 @@ fn address_values(v: Option<&Value>) -> Vec<PostalAddress> {
             Some(a) => out.push(a.address),
             None => {
                 let whole = collapse(s);
-                let country = s
-                    .rsplit(['\n', ','])
-                    .next()
-                    .and_then(country_code)
-                    .map(str::to_owned);
+                let country = s.rsplit(['\n', ',']).next().and_then(country_code).map(str::to_owned);
                 if !whole.is_empty() && whole.len() <= 300 {
-                    out.push(PostalAddress {
-                        street: Some(whole),
-                        country,
-                        ..Default::default()
-                    });
+                    out.push(PostalAddress { street: Some(whole), country, ..Default::default() });
                 }
             }
         }
@@ -452,9 +353,7 @@ fn address_values(v: Option<&Value>) -> Vec<PostalAddress> {
 }
 
 fn country_value(v: &Value) -> Option<String> {
-    strings(Some(v))
-        .into_iter()
-        .find_map(|s| country_code(&s).map(str::to_owned))
+    strings(Some(v)).into_iter().find_map(|s| country_code(&s).map(str::to_owned))
 }
 
 fn employee_count(v: &Value) -> Option<EmployeeCount> {
@@ -466,10 +365,7 @@ fn employee_count(v: &Value) -> Option<EmployeeCount> {
         }
     };
     match v {
-        Value::Number(_) => num(Some(v)).map(|n| EmployeeCount {
-            min: Some(n),
-            max: Some(n),
-        }),
+        Value::Number(_) => num(Some(v)).map(|n| EmployeeCount { min: Some(n), max: Some(n) }),
         Value::String(s) => {
             // "11-50", "500+", "120"
             let s = s.trim();
@@ -477,23 +373,14 @@ fn employee_count(v: &Value) -> Option<EmployeeCount> {
                 let (min, max) = (a.trim().parse().ok(), b.trim().parse().ok());
                 (min.is_some() || max.is_some()).then_some(EmployeeCount { min, max })
             } else if let Some(a) = s.strip_suffix('+') {
-                a.trim().parse().ok().map(|n| EmployeeCount {
-                    min: Some(n),
-                    max: None,
-                })
+                a.trim().parse().ok().map(|n| EmployeeCount { min: Some(n), max: None })
             } else {
-                s.parse().ok().map(|n| EmployeeCount {
-                    min: Some(n),
-                    max: Some(n),
-                })
+                s.parse().ok().map(|n| EmployeeCount { min: Some(n), max: Some(n) })
             }
         }
         Value::Object(o) => {
             if let Some(n) = num(o.get("value")) {
-                return Some(EmployeeCount {
-                    min: Some(n),
-                    max: Some(n),
-                });
+                return Some(EmployeeCount { min: Some(n), max: Some(n) });
             }
             let (min, max) = (num(o.get("minValue")), num(o.get("maxValue")));
             (min.is_some() || max.is_some()).then_some(EmployeeCount { min, max })
@@ -536,13 +423,7 @@ mod tests {
         assert_eq!(f.legal_names[0].value, "Acme GmbH");
         assert_eq!(f.addresses[0].value.country.as_deref(), Some("DE"));
         assert_eq!(f.emails[0].value, "Info@acme.de");
-        assert_eq!(
-            f.employees[0].value,
-            EmployeeCount {
-                min: Some(11),
-                max: Some(50)
-            }
-        );
+        assert_eq!(f.employees[0].value, EmployeeCount { min: Some(11), max: Some(50) });
         assert_eq!(f.team[0].value.position.as_deref(), Some("Founder"));
         let ind: Vec<_> = f.industries.iter().map(|n| n.value.as_str()).collect();
         assert_eq!(ind, ["ProfessionalService", "CRM", "Sales automation"]);
@@ -566,27 +447,9 @@ mod tests {
 
     #[test]
     fn employee_count_shapes() {
-        assert_eq!(
-            employee_count(&Value::from("11-50")),
-            Some(EmployeeCount {
-                min: Some(11),
-                max: Some(50)
-            })
-        );
-        assert_eq!(
-            employee_count(&Value::from("500+")),
-            Some(EmployeeCount {
-                min: Some(500),
-                max: None
-            })
-        );
-        assert_eq!(
-            employee_count(&Value::from(42)),
-            Some(EmployeeCount {
-                min: Some(42),
-                max: Some(42)
-            })
-        );
+        assert_eq!(employee_count(&Value::from("11-50")), Some(EmployeeCount { min: Some(11), max: Some(50) }));
+        assert_eq!(employee_count(&Value::from("500+")), Some(EmployeeCount { min: Some(500), max: None }));
+        assert_eq!(employee_count(&Value::from(42)), Some(EmployeeCount { min: Some(42), max: Some(42) }));
         assert_eq!(employee_count(&Value::from("many")), None);
     }
 }

@@ -58,17 +58,11 @@ pub enum ExtractError {
 ///
 /// `url` is the final URL after redirects (links resolve against it);
 /// `content_type` the response's `Content-Type` header, if any.
-pub fn extract_page(
-    url: &str,
-    content_type: Option<&str>,
-    body: &[u8],
-) -> Result<PageFacts, ExtractError> {
+pub fn extract_page(url: &str, content_type: Option<&str>, body: &[u8]) -> Result<PageFacts, ExtractError> {
     let page = Url::parse(url.trim())
         .ok()
         .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
-        .ok_or_else(|| ExtractError::InvalidUrl {
-            url: meta::clip(url, 200),
-        })?;
+        .ok_or_else(|| ExtractError::InvalidUrl { url: meta::clip(url, 200) })?;
     decode::check_content_type(content_type, body)?;
     let (text, mut decode) = decode::decode(content_type, body);
     let (guarded, dropped) = nesting::limit(&text);
@@ -103,16 +97,8 @@ pub fn extract_page(
     meta::extract(&scan, &mut f, &src, &host);
 
     // Links resolve against <base href> when the page sets one.
-    let base = scan
-        .base_href
-        .as_deref()
-        .and_then(|b| page.join(b).ok())
-        .unwrap_or_else(|| page.clone());
-    let anchors: Vec<(Url, String)> = scan
-        .anchors
-        .iter()
-        .filter_map(|a| Some((base.join(&a.href).ok()?, a.text.clone())))
-        .collect();
+    let base = scan.base_href.as_deref().and_then(|b| page.join(b).ok()).unwrap_or_else(|| page.clone());
+    let anchors: Vec<(Url, String)> = scan.anchors.iter().filter_map(|a| Some((base.join(&a.href).ok()?, a.text.clone()))).collect();
 
     // The country hint (ccTLD, then language region) only decides ambiguous
     // postcodes and national phone formats; it never becomes a country fact.
@@ -134,9 +120,7 @@ pub fn extract_page(
         for e in contacts::from_mailto(s) {
             contacts::push_email(&mut f, e, &src, Method::Link);
         }
-        if let Some(tel) =
-            contacts::strip_prefix_ci(s, "tel:").or_else(|| contacts::strip_prefix_ci(s, "callto:"))
-        {
+        if let Some(tel) = contacts::strip_prefix_ci(s, "tel:").or_else(|| contacts::strip_prefix_ci(s, "callto:")) {
             contacts::push_phone(&mut f, contacts::percent_decode(tel), &src, Method::Link);
         }
         if let Some(p) = social::classify(u) {
@@ -164,11 +148,7 @@ pub fn extract_page(
     }
     f.next_pages = links::next_pages(&page, &anchors);
 
-    let phone_country = f
-        .countries
-        .first()
-        .map(|c| c.value.clone())
-        .or(hint.map(str::to_owned));
+    let phone_country = f.countries.first().map(|c| c.value.clone()).or(hint.map(str::to_owned));
     finalise(&mut f, phone_country.as_deref());
     Ok(f)
 }
@@ -178,10 +158,7 @@ pub fn extract_page(
 fn finalise(f: &mut PageFacts, country: Option<&str>) {
     for p in &mut f.phones {
         let raw = p.value.raw.trim();
-        let raw = contacts::strip_prefix_ci(raw, "tel:")
-            .unwrap_or(raw)
-            .trim()
-            .to_owned();
+        let raw = contacts::strip_prefix_ci(raw, "tel:").unwrap_or(raw).trim().to_owned();
         p.value.e164 = contacts::normalise_phone(&raw, country);
         p.value.raw = raw;
     }
@@ -192,13 +169,7 @@ fn finalise(f: &mut PageFacts, country: Option<&str>) {
     dedup(&mut f.industries, lower);
     dedup(&mut f.countries, String::clone);
     prefer_complete_addresses(&mut f.addresses);
-    dedup_in_order(&mut f.addresses, |a| {
-        format!(
-            "{:?}{:?}",
-            a.street.as_deref().map(str::to_lowercase),
-            a.postal_code
-        )
-    });
+    dedup_in_order(&mut f.addresses, |a| format!("{:?}{:?}", a.street.as_deref().map(str::to_lowercase), a.postal_code));
     dedup(&mut f.employees, |e| format!("{e:?}"));
     dedup(&mut f.phones, phone_key);
     dedup(&mut f.emails, lower);
@@ -220,9 +191,7 @@ pub(crate) fn prefer_complete_addresses(v: &mut [Fact<PostalAddress>]) {
 }
 
 pub(crate) fn phone_key(p: &Phone) -> String {
-    p.e164
-        .clone()
-        .unwrap_or_else(|| p.raw.chars().filter(char::is_ascii_digit).collect())
+    p.e164.clone().unwrap_or_else(|| p.raw.chars().filter(char::is_ascii_digit).collect())
 }
 
 /// Stable sort by precedence, then keep the first of each key.
@@ -232,10 +201,7 @@ pub(crate) fn dedup<T, K: std::hash::Hash + Eq>(v: &mut Vec<Fact<T>>, key: impl 
 }
 
 /// Keeps the first of each key without reordering.
-pub(crate) fn dedup_in_order<T, K: std::hash::Hash + Eq>(
-    v: &mut Vec<Fact<T>>,
-    key: impl Fn(&T) -> K,
-) {
+pub(crate) fn dedup_in_order<T, K: std::hash::Hash + Eq>(v: &mut Vec<Fact<T>>, key: impl Fn(&T) -> K) {
     let mut seen = std::collections::HashSet::with_capacity(v.len());
     v.retain(|f| seen.insert(key(&f.value)));
 }
@@ -246,10 +212,7 @@ pub(crate) fn dedup_team(v: &mut Vec<Fact<TeamMember>>) {
     v.sort_by_key(|f| f.method.rank());
     let mut out: Vec<Fact<TeamMember>> = Vec::with_capacity(v.len());
     for m in v.drain(..) {
-        match out
-            .iter_mut()
-            .find(|o| o.value.name.eq_ignore_ascii_case(&m.value.name))
-        {
+        match out.iter_mut().find(|o| o.value.name.eq_ignore_ascii_case(&m.value.name)) {
             Some(o) => {
                 if o.value.position.is_none() {
                     o.value.position = m.value.position;
@@ -298,14 +261,8 @@ pub(crate) mod tests {
 
     #[test]
     fn rejects_bad_url_and_non_html() {
-        assert!(matches!(
-            extract_page("/relative", None, b"<p>"),
-            Err(ExtractError::InvalidUrl { .. })
-        ));
-        assert!(matches!(
-            extract_page("ftp://x.de/", None, b"<p>"),
-            Err(ExtractError::InvalidUrl { .. })
-        ));
+        assert!(matches!(extract_page("/relative", None, b"<p>"), Err(ExtractError::InvalidUrl { .. })));
+        assert!(matches!(extract_page("ftp://x.de/", None, b"<p>"), Err(ExtractError::InvalidUrl { .. })));
         let e = extract_page("https://x.de/", Some("image/png"), b"\x89PNG").unwrap_err();
         assert_eq!(e.to_string(), "not an HTML page: content type image/png");
     }
@@ -323,19 +280,8 @@ pub(crate) mod tests {
             <script type="application/ld+json">{"@type":"Organization","name":"ACME Inc."}</script>
             </head><body><a href="mailto:hi@acme.com">hi@acme.com</a> or write to hi@acme.com</body></html>"#;
         let f = extract_page("https://acme.com/", None, html.as_bytes()).unwrap();
-        let names: Vec<_> = f
-            .names
-            .iter()
-            .map(|n| (n.value.as_str(), n.method))
-            .collect();
-        assert_eq!(
-            names,
-            [
-                ("ACME Inc.", Method::JsonLd),
-                ("Acme", Method::Opengraph),
-                ("Acme Widgets", Method::Title)
-            ]
-        );
+        let names: Vec<_> = f.names.iter().map(|n| (n.value.as_str(), n.method)).collect();
+        assert_eq!(names, [("ACME Inc.", Method::JsonLd), ("Acme", Method::Opengraph), ("Acme Widgets", Method::Title)]);
         assert_eq!(f.emails.len(), 1);
         assert_eq!(f.emails[0].method, Method::Link);
     }

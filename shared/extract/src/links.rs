@@ -52,24 +52,18 @@ pub(crate) fn same_site(a: &Url, b: &Url) -> bool {
 
 fn kind_of_segment(seg: &str) -> Option<PageKind> {
     let seg = seg.to_lowercase();
-    let seg = seg
-        .trim_end_matches(".html")
-        .trim_end_matches(".htm")
-        .trim_end_matches(".php")
-        .trim_end_matches(".aspx");
+    let seg = seg.trim_end_matches(".html").trim_end_matches(".htm").trim_end_matches(".php").trim_end_matches(".aspx");
     let k = match seg {
-        "impressum" | "imprint" | "mentions-legales" | "mentions_legales" | "mentionslegales"
-        | "legal-notice" | "legal-notices" | "site-notice" | "aviso-legal" | "colofon"
-        | "legal" | "legal-information" => PageKind::Imprint,
-        "about" | "about-us" | "aboutus" | "ueber-uns" | "uber-uns" | "über-uns" | "ueberuns"
-        | "unternehmen" | "company" | "qui-sommes-nous" | "a-propos" | "apropos" | "à-propos"
-        | "who-we-are" | "our-story" | "chi-siamo" | "over-ons" => PageKind::About,
-        "team" | "our-team" | "the-team" | "people" | "leadership" | "management" | "das-team"
-        | "unser-team" | "equipe" | "équipe" | "notre-equipe" | "founders" | "mitarbeiter" => {
-            PageKind::Team
+        "impressum" | "imprint" | "mentions-legales" | "mentions_legales" | "mentionslegales" | "legal-notice" | "legal-notices"
+        | "site-notice" | "aviso-legal" | "colofon" | "legal" | "legal-information" => PageKind::Imprint,
+        "about" | "about-us" | "aboutus" | "ueber-uns" | "uber-uns" | "über-uns" | "ueberuns" | "unternehmen" | "company"
+        | "qui-sommes-nous" | "a-propos" | "apropos" | "à-propos" | "who-we-are" | "our-story" | "chi-siamo" | "over-ons" => {
+            PageKind::About
         }
-        "contact" | "contact-us" | "contactus" | "kontakt" | "contacts" | "get-in-touch"
-        | "nous-contacter" | "contactez-nous" | "kontaktformular" => PageKind::Contact,
+        "team" | "our-team" | "the-team" | "people" | "leadership" | "management" | "das-team" | "unser-team" | "equipe" | "équipe"
+        | "notre-equipe" | "founders" | "mitarbeiter" => PageKind::Team,
+        "contact" | "contact-us" | "contactus" | "kontakt" | "contacts" | "get-in-touch" | "nous-contacter" | "contactez-nous"
+        | "kontaktformular" => PageKind::Contact,
         _ => return None,
     };
     Some(k)
@@ -78,16 +72,13 @@ fn kind_of_segment(seg: &str) -> Option<PageKind> {
 fn kind_of_text(text: &str) -> Option<PageKind> {
     let t = text.trim().to_lowercase();
     let k = match t.as_str() {
-        "impressum" | "imprint" | "mentions légales" | "mentions legales" | "legal notice"
-        | "site notice" => PageKind::Imprint,
-        "about" | "about us" | "über uns" | "ueber uns" | "unternehmen" | "qui sommes-nous"
-        | "qui sommes nous" | "à propos" | "a propos" | "who we are" | "company" => {
-            PageKind::About
+        "impressum" | "imprint" | "mentions légales" | "mentions legales" | "legal notice" | "site notice" => PageKind::Imprint,
+        "about" | "about us" | "über uns" | "ueber uns" | "unternehmen" | "qui sommes-nous" | "qui sommes nous" | "à propos"
+        | "a propos" | "who we are" | "company" => PageKind::About,
+        "team" | "our team" | "the team" | "unser team" | "das team" | "people" | "leadership" | "équipe" | "notre équipe" => {
+            PageKind::Team
         }
-        "team" | "our team" | "the team" | "unser team" | "das team" | "people" | "leadership"
-        | "équipe" | "notre équipe" => PageKind::Team,
-        "contact" | "contact us" | "kontakt" | "nous contacter" | "contactez-nous"
-        | "get in touch" => PageKind::Contact,
+        "contact" | "contact us" | "kontakt" | "nous contacter" | "contactez-nous" | "get in touch" => PageKind::Contact,
         _ => return None,
     };
     Some(k)
@@ -111,11 +102,7 @@ pub(crate) fn next_pages(page: &Url, anchors: &[(Url, String)]) -> Vec<NextPage>
         // The last meaningful path segment decides ("/de/ueber-uns/" → about).
         let by_path = u
             .path_segments()
-            .and_then(|s| {
-                s.filter(|p| !p.is_empty())
-                    .map(crate::contacts::percent_decode)
-                    .next_back()
-            })
+            .and_then(|s| s.filter(|p| !p.is_empty()).map(crate::contacts::percent_decode).next_back())
             .and_then(|s| kind_of_segment(&s));
         let Some(kind) = by_path.or_else(|| kind_of_text(text)) else {
             continue;
@@ -129,9 +116,7 @@ pub(crate) fn next_pages(page: &Url, anchors: &[(Url, String)]) -> Vec<NextPage>
     found.sort_by_key(|(k, i, _)| (*k, *i));
     let mut out = Vec::new();
     for (kind, _, url) in found {
-        if out.iter().filter(|p: &&NextPage| p.kind == kind).count() < PER_KIND
-            && out.len() < MAX_NEXT_PAGES
-        {
+        if out.iter().filter(|p: &&NextPage| p.kind == kind).count() < PER_KIND && out.len() < MAX_NEXT_PAGES {
             out.push(NextPage { url, kind });
         }
     }
@@ -144,10 +129,7 @@ mod tests {
 
     #[test]
     fn registrable() {
-        assert_eq!(
-            registrable_domain("www.shop.example.co.uk"),
-            "example.co.uk"
-        );
+        assert_eq!(registrable_domain("www.shop.example.co.uk"), "example.co.uk");
         assert_eq!(registrable_domain("blog.acme.io"), "acme.io");
         assert_eq!(registrable_domain("acme.io"), "acme.io");
         assert_eq!(registrable_domain("example.com.au"), "example.com.au");
@@ -192,12 +174,7 @@ mod tests {
     #[test]
     fn picks_same_site_pages() {
         let page = Url::parse("https://www.acme.de/").unwrap_or_else(|_| unreachable!());
-        let a = |s: &str, t: &str| {
-            (
-                page.join(s).unwrap_or_else(|_| unreachable!()),
-                t.to_owned(),
-            )
-        };
+        let a = |s: &str, t: &str| (page.join(s).unwrap_or_else(|_| unreachable!()), t.to_owned());
         let anchors = vec![
             a("/kontakt/", "Kontakt"),
             a("https://blog.acme.de/impressum", "Impressum"),
@@ -207,21 +184,12 @@ mod tests {
             a("/x?id=3", "Über uns"),
             a("/kontakt/", "Kontakt"),
         ];
-        let got: Vec<_> = next_pages(&page, &anchors)
-            .into_iter()
-            .map(|p| (p.kind, p.url))
-            .collect();
+        let got: Vec<_> = next_pages(&page, &anchors).into_iter().map(|p| (p.kind, p.url)).collect();
         assert_eq!(
             got,
             [
-                (
-                    PageKind::Imprint,
-                    "https://blog.acme.de/impressum".to_owned()
-                ),
-                (
-                    PageKind::About,
-                    "https://www.acme.de/de/ueber-uns.html".to_owned()
-                ),
+                (PageKind::Imprint, "https://blog.acme.de/impressum".to_owned()),
+                (PageKind::About, "https://www.acme.de/de/ueber-uns.html".to_owned()),
                 (PageKind::About, "https://www.acme.de/x?id=3".to_owned()),
                 (PageKind::Contact, "https://www.acme.de/kontakt/".to_owned()),
             ]

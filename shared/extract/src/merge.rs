@@ -10,23 +10,12 @@ use crate::model::{CompanyProfile, Fact, PageFacts};
 use crate::{dedup, dedup_team, phone_key};
 
 pub fn merge(pages: &[PageFacts]) -> CompanyProfile {
-    fn all<T: Clone>(
-        pages: &[PageFacts],
-        field: impl Fn(&PageFacts) -> &Vec<Fact<T>>,
-    ) -> Vec<Fact<T>> {
-        pages
-            .iter()
-            .flat_map(|p| field(p).iter().cloned())
-            .collect()
+    fn all<T: Clone>(pages: &[PageFacts], field: impl Fn(&PageFacts) -> &Vec<Fact<T>>) -> Vec<Fact<T>> {
+        pages.iter().flat_map(|p| field(p).iter().cloned()).collect()
     }
-    fn best<T: Clone>(
-        pages: &[PageFacts],
-        field: impl Fn(&PageFacts) -> &Vec<Fact<T>>,
-    ) -> Option<Fact<T>> {
+    fn best<T: Clone>(pages: &[PageFacts], field: impl Fn(&PageFacts) -> &Vec<Fact<T>>) -> Option<Fact<T>> {
         // min_by_key keeps the first of equal ranks: page order breaks ties.
-        all(pages, field)
-            .into_iter()
-            .min_by_key(|f| f.method.rank())
+        all(pages, field).into_iter().min_by_key(|f| f.method.rank())
     }
     let lower = |s: &String| s.to_lowercase();
 
@@ -50,13 +39,7 @@ pub fn merge(pages: &[PageFacts]) -> CompanyProfile {
     // otherwise the best country fact.
     let country = address
         .as_ref()
-        .and_then(|a| {
-            a.value.country.clone().map(|c| Fact {
-                value: c,
-                source: a.source.clone(),
-                method: a.method,
-            })
-        })
+        .and_then(|a| a.value.country.clone().map(|c| Fact { value: c, source: a.source.clone(), method: a.method }))
         .or_else(|| best(pages, |p| &p.countries));
 
     CompanyProfile {
@@ -73,11 +56,7 @@ pub fn merge(pages: &[PageFacts]) -> CompanyProfile {
         technologies,
         team,
         pages: pages.iter().map(|p| p.url.clone()).collect(),
-        truncated_pages: pages
-            .iter()
-            .filter(|p| p.decode.truncated)
-            .map(|p| p.url.clone())
-            .collect(),
+        truncated_pages: pages.iter().filter(|p| p.decode.truncated).map(|p| p.url.clone()).collect(),
     }
 }
 
@@ -91,38 +70,17 @@ mod tests {
     fn best_source_wins_and_lists_union() {
         let mut home = empty_facts();
         home.url = "https://a.de/".into();
-        home.names
-            .push(Fact::new("A Title".into(), "https://a.de/", Method::Title));
-        home.emails
-            .push(Fact::new("info@a.de".into(), "https://a.de/", Method::Text));
+        home.names.push(Fact::new("A Title".into(), "https://a.de/", Method::Title));
+        home.emails.push(Fact::new("info@a.de".into(), "https://a.de/", Method::Text));
         let mut imprint = empty_facts();
         imprint.url = "https://a.de/impressum".into();
-        imprint.names.push(Fact::new(
-            "A GmbH".into(),
-            "https://a.de/impressum",
-            Method::Opengraph,
-        ));
-        imprint.emails.push(Fact::new(
-            "INFO@a.de".into(),
-            "https://a.de/impressum",
-            Method::Link,
-        ));
-        imprint.emails.push(Fact::new(
-            "jobs@a.de".into(),
-            "https://a.de/impressum",
-            Method::Text,
-        ));
+        imprint.names.push(Fact::new("A GmbH".into(), "https://a.de/impressum", Method::Opengraph));
+        imprint.emails.push(Fact::new("INFO@a.de".into(), "https://a.de/impressum", Method::Link));
+        imprint.emails.push(Fact::new("jobs@a.de".into(), "https://a.de/impressum", Method::Text));
         let p = merge(&[home, imprint]);
         assert_eq!(p.name.as_ref().map(|n| n.value.as_str()), Some("A GmbH"));
-        let emails: Vec<_> = p
-            .emails
-            .iter()
-            .map(|e| (e.value.as_str(), e.method))
-            .collect();
-        assert_eq!(
-            emails,
-            [("INFO@a.de", Method::Link), ("jobs@a.de", Method::Text)]
-        );
+        let emails: Vec<_> = p.emails.iter().map(|e| (e.value.as_str(), e.method)).collect();
+        assert_eq!(emails, [("INFO@a.de", Method::Link), ("jobs@a.de", Method::Text)]);
         assert_eq!(p.pages.len(), 2);
     }
 }

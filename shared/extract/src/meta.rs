@@ -27,25 +27,14 @@ pub(crate) fn extract(scan: &Scan, f: &mut PageFacts, src: &str, host: &str) {
         f.names.push(Fact::new(name, src, Method::Title));
     }
     if let Some(d) = scan.meta("og:description") {
-        f.descriptions
-            .push(Fact::new(clip(d, 500), src, Method::Opengraph));
+        f.descriptions.push(Fact::new(clip(d, 500), src, Method::Opengraph));
     }
     if let Some(d) = scan.meta("description") {
-        f.descriptions
-            .push(Fact::new(clip(d, 500), src, Method::Meta));
+        f.descriptions.push(Fact::new(clip(d, 500), src, Method::Meta));
     }
     if let Some(k) = scan.meta("keywords") {
-        for kw in k
-            .split([',', ';'])
-            .map(collapse)
-            .filter(|k| !k.is_empty() && k.len() <= 60)
-            .take(10)
-        {
-            if !f
-                .industries
-                .iter()
-                .any(|x| x.value.eq_ignore_ascii_case(&kw))
-            {
+        for kw in k.split([',', ';']).map(collapse).filter(|k| !k.is_empty() && k.len() <= 60).take(10) {
+            if !f.industries.iter().any(|x| x.value.eq_ignore_ascii_case(&kw)) {
                 f.industries.push(Fact::new(kw, src, Method::Meta));
             }
         }
@@ -95,13 +84,8 @@ const GENERIC: &[&str] = &[
 pub(crate) fn clean_title(title: &str, host: &str) -> Option<String> {
     let title = collapse(title);
     let mut segs: Vec<String> = vec![title];
-    for sep in [
-        " | ", " - ", " – ", " — ", " :: ", " · ", " • ", " // ", ": ", " » ",
-    ] {
-        segs = segs
-            .iter()
-            .flat_map(|s| s.split(sep).map(str::to_owned).collect::<Vec<_>>())
-            .collect();
+    for sep in [" | ", " - ", " – ", " — ", " :: ", " · ", " • ", " // ", ": ", " » "] {
+        segs = segs.iter().flat_map(|s| s.split(sep).map(str::to_owned).collect::<Vec<_>>()).collect();
     }
     let segs: Vec<String> = segs
         .into_iter()
@@ -118,12 +102,7 @@ pub(crate) fn clean_title(title: &str, host: &str) -> Option<String> {
         .filter(|s| !s.is_empty() && !GENERIC.contains(&s.to_lowercase().as_str()))
         .collect();
     let label = registrable_label(host);
-    let squash = |s: &str| {
-        s.to_lowercase()
-            .chars()
-            .filter(|c| c.is_alphanumeric())
-            .collect::<String>()
-    };
+    let squash = |s: &str| s.to_lowercase().chars().filter(|c| c.is_alphanumeric()).collect::<String>();
     let pick = if segs.len() <= 1 {
         segs.into_iter().next()?
     } else if let Some(m) = segs.iter().find(|s| {
@@ -139,12 +118,7 @@ pub(crate) fn clean_title(title: &str, host: &str) -> Option<String> {
 
 fn registrable_label(host: &str) -> String {
     let reg = crate::links::registrable_domain(host);
-    reg.split('.')
-        .next()
-        .unwrap_or("")
-        .chars()
-        .filter(|c| c.is_alphanumeric())
-        .collect()
+    reg.split('.').next().unwrap_or("").chars().filter(|c| c.is_alphanumeric()).collect()
 }
 
 #[cfg(test)]
@@ -153,35 +127,12 @@ mod tests {
 
     #[test]
     fn titles() {
-        assert_eq!(
-            clean_title("Home | Acme", "acme.com").as_deref(),
-            Some("Acme")
-        );
-        assert_eq!(
-            clean_title(
-                "Flowdesk – The client portal for agencies",
-                "www.flowdesk.io"
-            )
-            .as_deref(),
-            Some("Flowdesk")
-        );
-        assert_eq!(
-            clean_title(
-                "Über uns - Pixelwerk Digitalagentur",
-                "pixelwerk-agentur.de"
-            )
-            .as_deref(),
-            Some("Pixelwerk Digitalagentur")
-        );
+        assert_eq!(clean_title("Home | Acme", "acme.com").as_deref(), Some("Acme"));
+        assert_eq!(clean_title("Flowdesk – The client portal for agencies", "www.flowdesk.io").as_deref(), Some("Flowdesk"));
+        assert_eq!(clean_title("Über uns - Pixelwerk Digitalagentur", "pixelwerk-agentur.de").as_deref(), Some("Pixelwerk Digitalagentur"));
         assert_eq!(clean_title("Startseite", "x.de"), None);
-        assert_eq!(
-            clean_title("Welcome to Nordlicht", "nordlicht.shop").as_deref(),
-            Some("Nordlicht")
-        );
-        assert_eq!(
-            clean_title("Products - Services - Solutions", "zz.com").as_deref(),
-            Some("Products")
-        );
+        assert_eq!(clean_title("Welcome to Nordlicht", "nordlicht.shop").as_deref(), Some("Nordlicht"));
+        assert_eq!(clean_title("Products - Services - Solutions", "zz.com").as_deref(), Some("Products"));
     }
 
     #[test]

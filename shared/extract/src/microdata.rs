@@ -34,15 +34,8 @@ fn item(scope: ElementRef<'_>, depth: usize) -> Value {
     while let Some(el) = stack.pop() {
         let nested = el.value().attr("itemscope").is_some();
         if let Some(props) = el.value().attr("itemprop") {
-            let value = if nested {
-                if depth < MAX_DEPTH {
-                    item(el, depth + 1)
-                } else {
-                    Value::Null
-                }
-            } else {
-                Value::String(prop_value(el))
-            };
+            let value =
+                if nested { if depth < MAX_DEPTH { item(el, depth + 1) } else { Value::Null } } else { Value::String(prop_value(el)) };
             for p in props.split_whitespace() {
                 match o.get_mut(p) {
                     Some(Value::Array(a)) => a.push(value.clone()),

@@ -47,11 +47,7 @@ pub struct Fact<T> {
 
 impl<T> Fact<T> {
     pub fn new(value: T, source: &str, method: Method) -> Self {
-        Fact {
-            value,
-            source: source.to_owned(),
-            method,
-        }
+        Fact { value, source: source.to_owned(), method }
     }
 }
 

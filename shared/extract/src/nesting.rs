@@ -60,18 +60,8 @@ fn not_counted(name: &[u8]) -> bool {
 }
 
 fn raw_text(name: &[u8]) -> bool {
-    const LIST: &[&[u8]] = &[
-        b"script",
-        b"style",
-        b"textarea",
-        b"title",
-        b"xmp",
-        b"noembed",
-        b"noframes",
-        b"iframe",
-        b"plaintext",
-        b"noscript",
-    ];
+    const LIST: &[&[u8]] =
+        &[b"script", b"style", b"textarea", b"title", b"xmp", b"noembed", b"noframes", b"iframe", b"plaintext", b"noscript"];
     LIST.iter().any(|l| l.eq_ignore_ascii_case(name))
 }
 
@@ -154,15 +144,8 @@ fn walk(b: &[u8], mut f: impl FnMut(Tag)) {
             i = find(b, start + 4, b"-->").map_or(b.len(), |e| e + 3);
             continue;
         }
-        let (is_end, name_at) = if rest.get(1) == Some(&b'/') {
-            (true, start + 2)
-        } else {
-            (false, start + 1)
-        };
-        let name_len = b[name_at..]
-            .iter()
-            .take_while(|c| c.is_ascii_alphanumeric() || **c == b'-')
-            .count();
+        let (is_end, name_at) = if rest.get(1) == Some(&b'/') { (true, start + 2) } else { (false, start + 1) };
+        let name_len = b[name_at..].iter().take_while(|c| c.is_ascii_alphanumeric() || **c == b'-').count();
         if name_len == 0 || !b[name_at].is_ascii_alphabetic() {
             i = start + 1;
             continue;
@@ -190,11 +173,7 @@ fn walk(b: &[u8], mut f: impl FnMut(Tag)) {
         }
         let counted = !not_counted(name) && (is_end || !self_closing || foreign == 0);
         if counted {
-            f(Tag {
-                kind: if is_end { Kind::End } else { Kind::Start },
-                start,
-                end,
-            });
+            f(Tag { kind: if is_end { Kind::End } else { Kind::Start }, start, end });
         }
         i = end.max(start + 1);
     }
@@ -222,17 +201,11 @@ fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
 }
 
 fn find(b: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
-    b.get(from..)?
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .map(|p| p + from)
+    b.get(from..)?.windows(needle.len()).position(|w| w == needle).map(|p| p + from)
 }
 
 fn find_ci(b: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
-    b.get(from..)?
-        .windows(needle.len())
-        .position(|w| w.eq_ignore_ascii_case(needle))
-        .map(|p| p + from)
+    b.get(from..)?.windows(needle.len()).position(|w| w.eq_ignore_ascii_case(needle)).map(|p| p + from)
 }
 
 #[cfg(test)]

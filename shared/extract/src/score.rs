@@ -77,18 +77,10 @@ struct Eval {
 
 impl Eval {
     fn off(detail: &str) -> Self {
-        Eval {
-            applies: false,
-            fraction: (0, 1),
-            detail: detail.to_owned(),
-        }
+        Eval { applies: false, fraction: (0, 1), detail: detail.to_owned() }
     }
     fn on(num: u32, den: u32, detail: String) -> Self {
-        Eval {
-            applies: true,
-            fraction: (num, den.max(1)),
-            detail,
-        }
+        Eval { applies: true, fraction: (num, den.max(1)), detail }
     }
 }
 
@@ -115,11 +107,7 @@ pub fn score(profile: &CompanyProfile, icp: &IdealCustomer) -> LeadScore {
         .zip(evals)
         .zip(weights)
         .map(|(((name, _), e), w)| {
-            let points = if e.applies {
-                w * e.fraction.0.min(e.fraction.1) / e.fraction.1
-            } else {
-                0
-            };
+            let points = if e.applies { w * e.fraction.0.min(e.fraction.1) / e.fraction.1 } else { 0 };
             total += points;
             Signal {
                 name: (*name).to_owned(),
@@ -130,20 +118,12 @@ pub fn score(profile: &CompanyProfile, icp: &IdealCustomer) -> LeadScore {
             }
         })
         .collect();
-    LeadScore {
-        score: total.min(100) as u8,
-        signals,
-    }
+    LeadScore { score: total.min(100) as u8, signals }
 }
 
 /// Base weights of applicable signals scaled to sum to 100.
 fn scale_weights(evals: &[Eval]) -> Vec<u32> {
-    let sum: u32 = BASE
-        .iter()
-        .zip(evals)
-        .filter(|(_, e)| e.applies)
-        .map(|((_, w), _)| w)
-        .sum();
+    let sum: u32 = BASE.iter().zip(evals).filter(|(_, e)| e.applies).map(|((_, w), _)| w).sum();
     if sum == 0 {
         return vec![0; evals.len()];
     }
@@ -224,59 +204,28 @@ fn industry(p: &CompanyProfile, icp: &IdealCustomer) -> Eval {
         return Eval::off("the ideal customer sets no industries");
     }
     for term in &icp.industries {
-        if let Some(h) = p
-            .industries
-            .iter()
-            .find(|h| has_term(&words(&h.value), term))
-        {
-            return Eval::on(
-                1,
-                1,
-                format!(
-                    "\"{term}\" in industry hint \"{}\" ({})",
-                    h.value,
-                    method_name(h.method)
-                ),
-            );
+        if let Some(h) = p.industries.iter().find(|h| has_term(&words(&h.value), term)) {
+            return Eval::on(1, 1, format!("\"{term}\" in industry hint \"{}\" ({})", h.value, method_name(h.method)));
         }
     }
     // Only the description mentions it: a weaker signal, half the points.
     if let Some(d) = &p.description {
         let w = words(&d.value);
         if let Some(term) = icp.industries.iter().find(|t| has_term(&w, t)) {
-            return Eval::on(
-                1,
-                2,
-                format!("\"{term}\" only in the description: half the points"),
-            );
+            return Eval::on(1, 2, format!("\"{term}\" only in the description: half the points"));
         }
     }
-    Eval::on(
-        0,
-        1,
-        format!(
-            "none of {:?} in the industry hints or description",
-            icp.industries
-        ),
-    )
+    Eval::on(0, 1, format!("none of {:?} in the industry hints or description", icp.industries))
 }
 
 fn country(p: &CompanyProfile, icp: &IdealCustomer) -> Eval {
     if icp.countries.is_empty() {
         return Eval::off("the ideal customer sets no countries");
     }
-    let wanted = |c: &str| {
-        icp.countries
-            .iter()
-            .any(|w| w.trim().eq_ignore_ascii_case(c))
-    };
+    let wanted = |c: &str| icp.countries.iter().any(|w| w.trim().eq_ignore_ascii_case(c));
     if let Some(c) = &p.country {
         return if wanted(&c.value) {
-            Eval::on(
-                1,
-                1,
-                format!("{} from the address ({})", c.value, method_name(c.method)),
-            )
+            Eval::on(1, 1, format!("{} from the address ({})", c.value, method_name(c.method)))
         } else {
             Eval::on(0, 1, format!("{} is not in {:?}", c.value, icp.countries))
         };
@@ -289,44 +238,23 @@ fn country(p: &CompanyProfile, icp: &IdealCustomer) -> Eval {
         .flat_map(|e| countries_for_e164(e).into_iter().map(move |c| (e, c)))
         .find(|(_, c)| wanted(c))
     {
-        return Eval::on(
-            1,
-            1,
-            format!("{c} from the calling code of {e164} (no address found)"),
-        );
+        return Eval::on(1, 1, format!("{c} from the calling code of {e164} (no address found)"));
     }
     Eval::on(0, 1, "country unknown or not wanted".to_owned())
 }
 
 fn keywords(p: &CompanyProfile, icp: &IdealCustomer) -> Eval {
-    let terms: Vec<&String> = icp
-        .keywords
-        .iter()
-        .filter(|k| !k.trim().is_empty())
-        .collect();
+    let terms: Vec<&String> = icp.keywords.iter().filter(|k| !k.trim().is_empty()).collect();
     if terms.is_empty() {
         return Eval::off("the ideal customer sets no keywords");
     }
     let mut hay = String::new();
-    for s in p
-        .name
-        .iter()
-        .chain(p.description.iter())
-        .chain(p.industries.iter())
-    {
+    for s in p.name.iter().chain(p.description.iter()).chain(p.industries.iter()) {
         hay.push_str(&words(&s.value));
     }
-    let found: Vec<&str> = terms
-        .iter()
-        .filter(|t| has_term(&hay, t))
-        .map(|t| t.as_str())
-        .collect();
+    let found: Vec<&str> = terms.iter().filter(|t| has_term(&hay, t)).map(|t| t.as_str()).collect();
     let n = terms.len() as u32;
-    Eval::on(
-        found.len() as u32,
-        n,
-        format!("{} of {} keywords found: {:?}", found.len(), n, found),
-    )
+    Eval::on(found.len() as u32, n, format!("{} of {} keywords found: {:?}", found.len(), n, found))
 }
 
 fn size(p: &CompanyProfile, icp: &IdealCustomer) -> Eval {
@@ -339,33 +267,15 @@ fn size(p: &CompanyProfile, icp: &IdealCustomer) -> Eval {
         let overlap = emin <= hi && emax >= lo;
         let shown = format!("{}–{}", fmt_bound(e.value.min), fmt_bound(e.value.max));
         return if overlap {
-            Eval::on(
-                1,
-                1,
-                format!(
-                    "{shown} employees ({}) within the wanted size",
-                    method_name(e.method)
-                ),
-            )
+            Eval::on(1, 1, format!("{shown} employees ({}) within the wanted size", method_name(e.method)))
         } else {
-            Eval::on(
-                0,
-                1,
-                format!(
-                    "{shown} employees ({}) outside the wanted size",
-                    method_name(e.method)
-                ),
-            )
+            Eval::on(0, 1, format!("{shown} employees ({}) outside the wanted size", method_name(e.method)))
         };
     }
     // The team page is a lower bound only: it can rule a company out, not in.
     let listed = p.team.len() as u32;
     if listed > hi {
-        return Eval::on(
-            0,
-            1,
-            format!("at least {listed} people listed, more than the wanted maximum {hi}"),
-        );
+        return Eval::on(0, 1, format!("at least {listed} people listed, more than the wanted maximum {hi}"));
     }
     Eval::on(0, 1, format!("size unknown ({listed} people listed)"))
 }
@@ -375,34 +285,14 @@ fn fmt_bound(b: Option<u32>) -> String {
 }
 
 fn technologies(p: &CompanyProfile, icp: &IdealCustomer) -> Eval {
-    let req: Vec<&String> = icp
-        .required_technologies
-        .iter()
-        .filter(|t| !t.trim().is_empty())
-        .collect();
+    let req: Vec<&String> = icp.required_technologies.iter().filter(|t| !t.trim().is_empty()).collect();
     if req.is_empty() {
         return Eval::off("the ideal customer requires no technologies");
     }
-    let found: Vec<&str> = req
-        .iter()
-        .filter(|r| {
-            p.technologies
-                .iter()
-                .any(|t| t.value.name.eq_ignore_ascii_case(r.trim()))
-        })
-        .map(|r| r.as_str())
-        .collect();
+    let found: Vec<&str> =
+        req.iter().filter(|r| p.technologies.iter().any(|t| t.value.name.eq_ignore_ascii_case(r.trim()))).map(|r| r.as_str()).collect();
     let n = req.len() as u32;
-    Eval::on(
-        found.len() as u32,
-        n,
-        format!(
-            "{} of {} required technologies found: {:?}",
-            found.len(),
-            n,
-            found
-        ),
-    )
+    Eval::on(found.len() as u32, n, format!("{} of {} required technologies found: {:?}", found.len(), n, found))
 }
 
 fn public_email(p: &CompanyProfile) -> Eval {
@@ -443,50 +333,24 @@ fn decision_maker(p: &CompanyProfile) -> Eval {
     let hit = p.team.iter().find(|m| {
         m.value.position.as_deref().is_some_and(|pos| {
             let w = words(pos);
-            LEADERSHIP
-                .iter()
-                .any(|l| w.contains(&format!(" {} ", words(l).trim())))
+            LEADERSHIP.iter().any(|l| w.contains(&format!(" {} ", words(l).trim())))
         })
     });
     match hit {
-        Some(m) => Eval::on(
-            1,
-            1,
-            format!(
-                "{} ({}), {}",
-                m.value.name,
-                m.value.position.as_deref().unwrap_or(""),
-                method_name(m.method)
-            ),
-        ),
-        None => Eval::on(
-            0,
-            1,
-            format!("no named decision maker among {} people", p.team.len()),
-        ),
+        Some(m) => Eval::on(1, 1, format!("{} ({}), {}", m.value.name, m.value.position.as_deref().unwrap_or(""), method_name(m.method))),
+        None => Eval::on(0, 1, format!("no named decision maker among {} people", p.team.len())),
     }
 }
 
 fn phone(p: &CompanyProfile) -> Eval {
     match p.phones.first() {
-        Some(ph) => Eval::on(
-            1,
-            1,
-            ph.value
-                .e164
-                .clone()
-                .unwrap_or_else(|| ph.value.raw.clone()),
-        ),
+        Some(ph) => Eval::on(1, 1, ph.value.e164.clone().unwrap_or_else(|| ph.value.raw.clone())),
         None => Eval::on(0, 1, "no public phone number".to_owned()),
     }
 }
 
 fn linkedin(p: &CompanyProfile) -> Eval {
-    match p
-        .social
-        .iter()
-        .find(|s| s.value.network == crate::SocialNetwork::Linkedin)
-    {
+    match p.social.iter().find(|s| s.value.network == crate::SocialNetwork::Linkedin) {
         Some(s) => Eval::on(1, 1, s.value.url.clone()),
         None => Eval::on(0, 1, "no LinkedIn company page linked".to_owned()),
     }
@@ -497,15 +361,11 @@ fn address(p: &CompanyProfile) -> Eval {
         Some(a) => Eval::on(
             1,
             1,
-            [
-                a.value.street.as_deref(),
-                a.value.postal_code.as_deref(),
-                a.value.locality.as_deref(),
-            ]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join(", "),
+            [a.value.street.as_deref(), a.value.postal_code.as_deref(), a.value.locality.as_deref()]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(", "),
         ),
         None => Eval::on(0, 1, "no postal address".to_owned()),
     }
@@ -520,34 +380,12 @@ mod tests {
         let src = "https://acme.io/";
         CompanyProfile {
             name: Some(Fact::new("Acme".into(), src, Method::JsonLd)),
-            description: Some(Fact::new(
-                "Client portal software for marketing agencies".into(),
-                src,
-                Method::Meta,
-            )),
+            description: Some(Fact::new("Client portal software for marketing agencies".into(), src, Method::Meta)),
             industries: vec![Fact::new("SoftwareApplication".into(), src, Method::JsonLd)],
-            employees: Some(Fact::new(
-                EmployeeCount {
-                    min: Some(11),
-                    max: Some(50),
-                },
-                src,
-                Method::JsonLd,
-            )),
-            phones: vec![Fact::new(
-                Phone {
-                    raw: "+49 30 1".into(),
-                    e164: Some("+49301234567".into()),
-                },
-                src,
-                Method::Link,
-            )],
+            employees: Some(Fact::new(EmployeeCount { min: Some(11), max: Some(50) }, src, Method::JsonLd)),
+            phones: vec![Fact::new(Phone { raw: "+49 30 1".into(), e164: Some("+49301234567".into()) }, src, Method::Link)],
             technologies: vec![Fact::new(
-                Technology {
-                    name: "HubSpot".into(),
-                    category: "x".into(),
-                    evidence: "y".into(),
-                },
+                Technology { name: "HubSpot".into(), category: "x".into(), evidence: "y".into() },
                 src,
                 Method::Script,
             )],
@@ -559,27 +397,18 @@ mod tests {
     fn weights_sum_to_100_and_score_is_sum_of_points() {
         for icp in [
             IdealCustomer::default(),
-            IdealCustomer {
-                industries: vec!["software".into()],
-                ..Default::default()
-            },
+            IdealCustomer { industries: vec!["software".into()], ..Default::default() },
             IdealCustomer {
                 industries: vec!["software".into()],
                 countries: vec!["DE".into()],
                 keywords: vec!["agency".into(), "crm".into()],
-                size_hint: Some(SizeRange {
-                    min: Some(10),
-                    max: Some(200),
-                }),
+                size_hint: Some(SizeRange { min: Some(10), max: Some(200) }),
                 required_technologies: vec!["HubSpot".into(), "Salesforce".into()],
             },
         ] {
             let s = score(&profile(), &icp);
             assert_eq!(s.signals.iter().map(|x| x.weight as u32).sum::<u32>(), 100);
-            assert_eq!(
-                s.signals.iter().map(|x| x.points as u32).sum::<u32>(),
-                s.score as u32
-            );
+            assert_eq!(s.signals.iter().map(|x| x.points as u32).sum::<u32>(), s.score as u32);
             assert!(s.signals.iter().all(|x| x.points <= x.weight));
         }
     }
@@ -590,29 +419,20 @@ mod tests {
             industries: vec!["software".into()],
             countries: vec!["de".into()],
             keywords: vec!["agency".into(), "crm".into()],
-            size_hint: Some(SizeRange {
-                min: Some(10),
-                max: Some(200),
-            }),
+            size_hint: Some(SizeRange { min: Some(10), max: Some(200) }),
             required_technologies: vec!["hubspot".into()],
         };
         let s = score(&profile(), &icp);
         let by = |n: &str| s.signals.iter().find(|x| x.name == n).cloned().unwrap();
         assert!(by("industry").matched);
-        assert_eq!(
-            by("industry").detail,
-            "\"software\" in industry hint \"SoftwareApplication\" (json-ld)"
-        );
+        assert_eq!(by("industry").detail, "\"software\" in industry hint \"SoftwareApplication\" (json-ld)");
         assert!(by("country").detail.contains("calling code"));
         assert_eq!(by("keywords").points, by("keywords").weight / 2);
         assert!(by("company_size").matched);
         assert!(!by("public_email").matched);
         // Deterministic: same input, same output.
         assert_eq!(s, score(&profile(), &icp));
-        assert_eq!(
-            serde_json::to_value(&s).unwrap()["signals"][0]["name"],
-            "industry"
-        );
+        assert_eq!(serde_json::to_value(&s).unwrap()["signals"][0]["name"], "industry");
     }
 
     #[test]

@@ -192,26 +192,9 @@ const NOT_NAME_WORDS: &[&str] = &[
     "solutions",
 ];
 
-const PARTICLES: &[&str] = &[
-    "von", "van", "de", "der", "den", "da", "di", "du", "zu", "la", "le", "del", "dos", "ten",
-    "ter",
-];
-const HONORIFICS: &[&str] = &[
-    "Dr.",
-    "Prof.",
-    "Dipl.-Ing.",
-    "Dipl.-Kfm.",
-    "Mag.",
-    "Ing.",
-    "M.",
-    "Mme",
-    "Mme.",
-    "Mr.",
-    "Mrs.",
-    "Ms.",
-    "Herr",
-    "Frau",
-];
+const PARTICLES: &[&str] = &["von", "van", "de", "der", "den", "da", "di", "du", "zu", "la", "le", "del", "dos", "ten", "ter"];
+const HONORIFICS: &[&str] =
+    &["Dr.", "Prof.", "Dipl.-Ing.", "Dipl.-Kfm.", "Mag.", "Ing.", "M.", "Mme", "Mme.", "Mr.", "Mrs.", "Ms.", "Herr", "Frau"];
 
 /// Two to four capitalised words of letters: a person's name as printed on a
 /// card. Titles like "Dr." are stripped first.
@@ -238,11 +221,7 @@ pub(crate) fn person_name(s: &str) -> Option<String> {
         }
         let mut chars = w.chars();
         let first = chars.next()?;
-        if !first.is_uppercase()
-            || !w
-                .chars()
-                .all(|c| c.is_alphabetic() || c == '-' || c == '\'' || c == '’' || c == '.')
-        {
+        if !first.is_uppercase() || !w.chars().all(|c| c.is_alphabetic() || c == '-' || c == '\'' || c == '’' || c == '.') {
             return None;
         }
         // ALL-CAPS words are headings ("OUR TEAM"), not names.
@@ -276,12 +255,7 @@ pub(crate) fn looks_like_role(s: &str) -> bool {
         "führerin",
     ];
     l.split(|c: char| !(c.is_alphanumeric() || c == '-'))
-        .any(|w| {
-            ROLE_WORDS.contains(&w)
-                || SUFFIXES
-                    .iter()
-                    .any(|s| w.len() > s.len() + 2 && w.ends_with(s))
-        })
+        .any(|w| ROLE_WORDS.contains(&w) || SUFFIXES.iter().any(|s| w.len() > s.len() + 2 && w.ends_with(s)))
 }
 
 fn is_name_candidate(er: ElementRef<'_>) -> bool {
@@ -289,28 +263,14 @@ fn is_name_candidate(er: ElementRef<'_>) -> bool {
     matches!(el.name(), "h2" | "h3" | "h4" | "h5" | "h6" | "strong" | "b")
         || el.classes().any(|c| {
             let c = c.to_ascii_lowercase();
-            c.contains("name")
-                && !c.contains("company")
-                && !c.contains("brand")
-                && !c.contains("site")
+            c.contains("name") && !c.contains("company") && !c.contains("brand") && !c.contains("site")
         })
 }
 
 fn is_role_class(er: ElementRef<'_>) -> bool {
     er.value().classes().any(|c| {
         let c = c.to_ascii_lowercase();
-        [
-            "role",
-            "position",
-            "title",
-            "job",
-            "function",
-            "subtitle",
-            "designation",
-        ]
-        .iter()
-        .any(|k| c.contains(k))
-            && !c.contains("name")
+        ["role", "position", "title", "job", "function", "subtitle", "designation"].iter().any(|k| c.contains(k)) && !c.contains("name")
     })
 }
 
@@ -330,9 +290,7 @@ pub(crate) fn from_cards(doc: &Html) -> Vec<TeamMember> {
         };
         // "Lena Vogel, CEO" / "Lena Vogel – CEO" in one heading.
         let (name, inline_role) = match raw.split_once([',', '–', '—', '|']) {
-            Some((n, r)) if looks_like_role(r.trim()) => {
-                (person_name(n), Some(r.trim().to_owned()))
-            }
+            Some((n, r)) if looks_like_role(r.trim()) => (person_name(n), Some(r.trim().to_owned())),
             _ => (person_name(&raw), None),
         };
         let Some(name) = name else { continue };
@@ -344,12 +302,7 @@ pub(crate) fn from_cards(doc: &Html) -> Vec<TeamMember> {
         let mut name_el = er;
         for _ in 0..3 {
             match name_el.parent().and_then(ElementRef::wrap) {
-                Some(p)
-                    if p.value().name() != "body"
-                        && element_text(p, 120).as_deref() == Some(raw.as_str()) =>
-                {
-                    name_el = p
-                }
+                Some(p) if p.value().name() != "body" && element_text(p, 120).as_deref() == Some(raw.as_str()) => name_el = p,
                 _ => break,
             }
         }
@@ -359,11 +312,7 @@ pub(crate) fn from_cards(doc: &Html) -> Vec<TeamMember> {
         // A whole section is not a card: only small containers are searched.
         if element_text(card, 600).is_none() {
             if let Some(role) = inline_role.or_else(|| role_in_siblings(name_el)) {
-                out.push(TeamMember {
-                    name,
-                    position: Some(role),
-                    linkedin: None,
-                });
+                out.push(TeamMember { name, position: Some(role), linkedin: None });
             }
             continue;
         }
@@ -375,11 +324,7 @@ pub(crate) fn from_cards(doc: &Html) -> Vec<TeamMember> {
             element_text(parent, 400)?;
             linkedin_in(parent)
         });
-        out.push(TeamMember {
-            name,
-            position: Some(role),
-            linkedin,
-        });
+        out.push(TeamMember { name, position: Some(role), linkedin });
     }
     out
 }
@@ -418,13 +363,10 @@ fn role_near(name_el: ElementRef<'_>, card: ElementRef<'_>) -> Option<String> {
 }
 
 fn linkedin_in(el: ElementRef<'_>) -> Option<String> {
-    el.descendent_elements()
-        .filter(|e| e.value().name() == "a")
-        .find_map(|a| {
-            let href = a.value().attr("href")?;
-            href.contains("linkedin.com/in/")
-                .then(|| href.trim().to_owned())
-        })
+    el.descendent_elements().filter(|e| e.value().name() == "a").find_map(|a| {
+        let href = a.value().attr("href")?;
+        href.contains("linkedin.com/in/").then(|| href.trim().to_owned())
+    })
 }
 
 static LABELLED: LazyLock<Option<Regex>> = LazyLock::new(|| {
@@ -447,11 +389,7 @@ pub(crate) fn from_text(text: &str) -> Vec<TeamMember> {
         let l = label.as_str().to_lowercase();
         // Without a colon, "Inhaberin & Reiseplanerin" is a role line, not a
         // label; only "vertreten durch …" reads as one without it.
-        if c.get(2).is_none()
-            && !rest.as_str().trim().is_empty()
-            && !l.starts_with("vertreten")
-            && !l.starts_with("represented")
-        {
+        if c.get(2).is_none() && !rest.as_str().trim().is_empty() && !l.starts_with("vertreten") && !l.starts_with("represented") {
             continue;
         }
         let position = canonical_position(label.as_str());
@@ -459,21 +397,14 @@ pub(crate) fn from_text(text: &str) -> Vec<TeamMember> {
         if names.is_empty() {
             // "Vertreten durch:\nAnna Schmidt", unless the next line is a
             // labelled line itself (it is matched on its own).
-            let next = text[whole.end()..]
-                .trim_start_matches('\n')
-                .lines()
-                .next()
-                .unwrap_or("");
+            let next = text[whole.end()..].trim_start_matches('\n').lines().next().unwrap_or("");
             if re.is_match(next) {
                 continue;
             }
             names = next.to_owned();
         }
-        for part in names
-            .split([',', ';', '&', '/'])
-            .flat_map(|p| p.split(" und "))
-            .flat_map(|p| p.split(" and "))
-            .flat_map(|p| p.split(" et "))
+        for part in
+            names.split([',', ';', '&', '/']).flat_map(|p| p.split(" und ")).flat_map(|p| p.split(" and ")).flat_map(|p| p.split(" et "))
         {
             // "Anna Schmidt (Geschäftsführerin)" → the name only.
             let part = part.split('(').next().unwrap_or("").trim();
@@ -481,11 +412,7 @@ pub(crate) fn from_text(text: &str) -> Vec<TeamMember> {
                 && out.len() < MAX_TEAM
                 && !out.iter().any(|m| m.name == name)
             {
-                out.push(TeamMember {
-                    name,
-                    position: Some(position.clone()),
-                    linkedin: None,
-                });
+                out.push(TeamMember { name, position: Some(position.clone()), linkedin: None });
             }
         }
     }
@@ -524,14 +451,8 @@ mod tests {
 
     #[test]
     fn names() {
-        assert_eq!(
-            person_name("Dr. Anna Schmidt").as_deref(),
-            Some("Anna Schmidt")
-        );
-        assert_eq!(
-            person_name("Ludwig van der Berg").as_deref(),
-            Some("Ludwig van der Berg")
-        );
+        assert_eq!(person_name("Dr. Anna Schmidt").as_deref(), Some("Anna Schmidt"));
+        assert_eq!(person_name("Ludwig van der Berg").as_deref(), Some("Ludwig van der Berg"));
         assert_eq!(person_name("Our Team"), None);
         assert_eq!(person_name("MEET US"), None);
         assert_eq!(person_name("Madonna"), None);
@@ -552,10 +473,7 @@ mod tests {
         let t = from_cards(&doc);
         assert_eq!(t.len(), 2, "{t:?}");
         assert_eq!(t[0].position.as_deref(), Some("CEO & Co-founder"));
-        assert_eq!(
-            t[0].linkedin.as_deref(),
-            Some("https://www.linkedin.com/in/lenavogel/")
-        );
+        assert_eq!(t[0].linkedin.as_deref(), Some("https://www.linkedin.com/in/lenavogel/"));
         assert_eq!(t[1].name, "Marc Dubois");
     }
 
@@ -563,17 +481,10 @@ mod tests {
     fn imprint_lines() {
         let t = "Geschäftsführer: Anna Schmidt, Dr. Jonas Weber\nVertreten durch:\nPixelwerk Verwaltungs GmbH\nDirectrice de la publication : Claire Martin\n";
         let m = from_text(t);
-        let got: Vec<_> = m
-            .iter()
-            .map(|m| (m.name.as_str(), m.position.as_deref().unwrap_or("")))
-            .collect();
+        let got: Vec<_> = m.iter().map(|m| (m.name.as_str(), m.position.as_deref().unwrap_or(""))).collect();
         assert_eq!(
             got,
-            [
-                ("Anna Schmidt", "Geschäftsführer"),
-                ("Jonas Weber", "Geschäftsführer"),
-                ("Claire Martin", "Directeur de la publication")
-            ]
+            [("Anna Schmidt", "Geschäftsführer"), ("Jonas Weber", "Geschäftsführer"), ("Claire Martin", "Directeur de la publication")]
         );
     }
 }

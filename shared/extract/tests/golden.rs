@@ -43,10 +43,7 @@ fn manifest() -> Manifest {
 }
 
 fn run(case: &PageCase) -> (Value, Option<PageFacts>) {
-    let file = case
-        .file
-        .clone()
-        .unwrap_or_else(|| format!("{}.html", case.name));
+    let file = case.file.clone().unwrap_or_else(|| format!("{}.html", case.name));
     let body = fs::read(dir().join(&file)).unwrap_or_else(|e| panic!("{file}: {e}"));
     match extract_page(&case.url, case.content_type.as_deref(), &body) {
         Ok(f) => (json!({ "ok": f }), Some(f)),
@@ -65,18 +62,12 @@ fn check(name: &str, actual: &Value, failures: &mut Vec<String>) {
     let expected: Value = match fs::read_to_string(&path) {
         Ok(t) => serde_json::from_str(&t).expect("golden parses"),
         Err(_) => {
-            failures.push(format!(
-                "{name}: no {} (run with UPDATE_GOLDEN=1)",
-                path.display()
-            ));
+            failures.push(format!("{name}: no {} (run with UPDATE_GOLDEN=1)", path.display()));
             return;
         }
     };
     if &expected != actual {
-        failures.push(format!(
-            "{name}: differs from {}; actual:\n{pretty}",
-            path.display()
-        ));
+        failures.push(format!("{name}: differs from {}; actual:\n{pretty}", path.display()));
     }
 }
 
@@ -97,11 +88,7 @@ fn golden_pages_and_sites() {
         let pages: Vec<PageFacts> = site.pages.iter().map(|p| facts[p].clone()).collect();
         let profile = merge(&pages);
         let lead = score(&profile, &site.icp);
-        check(
-            &site.name,
-            &json!({ "profile": profile, "score": lead }),
-            &mut failures,
-        );
+        check(&site.name, &json!({ "profile": profile, "score": lead }), &mut failures);
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
@@ -110,10 +97,7 @@ fn golden_pages_and_sites() {
 #[test]
 fn truncated_fixtures_never_panic() {
     for case in manifest().pages {
-        let file = case
-            .file
-            .clone()
-            .unwrap_or_else(|| format!("{}.html", case.name));
+        let file = case.file.clone().unwrap_or_else(|| format!("{}.html", case.name));
         let body = fs::read(dir().join(&file)).expect("fixture");
         let step = (body.len() / 40).max(997);
         for cut in (0..body.len()).step_by(step) {

@@ -35,14 +35,7 @@ fn check(ct: Option<&str>, body: &[u8]) {
         Ok(f) => {
             serde_json::to_string(&f).expect("serialises");
             let p = merge(std::slice::from_ref(&f));
-            let s = score(
-                &p,
-                &IdealCustomer {
-                    countries: vec!["DE".into()],
-                    keywords: vec!["x".into()],
-                    ..Default::default()
-                },
-            );
+            let s = score(&p, &IdealCustomer { countries: vec!["DE".into()], keywords: vec!["x".into()], ..Default::default() });
             assert!(s.score <= 100);
         }
         Err(ExtractError::NotHtml { content_type }) => assert!(!content_type.is_empty()),
@@ -59,7 +52,10 @@ fn token() -> impl Strategy<Value = String> {
         Just("<a href=\"mailto:info@firma.de?subject=x\">".to_owned()),
         Just("<a href='tel:+49 (0)30 123'>".to_owned()),
         Just("<a href=\"https://www.linkedin.com/company/x\">".to_owned()),
-        Just("<script type=\"application/ld+json\">{\"@type\":\"Organization\",\"name\":\"A\",\"address\":\"Hauptstr. 1, 10115 Berlin\"".to_owned()),
+        Just(
+            "<script type=\"application/ld+json\">{\"@type\":\"Organization\",\"name\":\"A\",\"address\":\"Hauptstr. 1, 10115 Berlin\""
+                .to_owned()
+        ),
         Just("</script>".to_owned()),
         Just("<meta charset=latin1>".to_owned()),
         Just("<meta property=og:site_name content=X>".to_owned()),

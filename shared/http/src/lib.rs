@@ -142,9 +142,7 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
             ApiError::bad_request("invalid_json", format!("The body is not valid JSON: {}", e.body_text()))
         }
         JsonRejection::JsonDataError(e) => ApiError::unprocessable("invalid_fields", e.body_text()),
-        JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            ApiError::payload_too_large(DEFAULT_BODY_LIMIT)
-        }
+        JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::payload_too_large(DEFAULT_BODY_LIMIT),
         other => ApiError::bad_request("invalid_body", other.body_text()),
     }
 }
@@ -240,10 +238,7 @@ pub const REDACTED_SEGMENT: &str = "[redacted]";
 /// Anything else of 16 characters or more goes, which covers our tokens (43
 /// characters of base64url), API keys and foreign tokens alike.
 pub fn redact_tokens(path: &str) -> String {
-    path.split('/')
-        .map(|segment| if looks_like_a_secret(segment) { REDACTED_SEGMENT } else { segment })
-        .collect::<Vec<_>>()
-        .join("/")
+    path.split('/').map(|segment| if looks_like_a_secret(segment) { REDACTED_SEGMENT } else { segment }).collect::<Vec<_>>().join("/")
 }
 
 fn looks_like_a_secret(segment: &str) -> bool {
@@ -255,10 +250,7 @@ fn looks_like_a_secret(segment: &str) -> bool {
 /// A body-limit failure from the limit layer arrives as a bare 413; give it the stable body.
 async fn error_bodies(axum::extract::State(limit): axum::extract::State<usize>, request: Request, next: Next) -> Response {
     let response = next.run(request).await;
-    let is_plain = response
-        .headers()
-        .get(http::header::CONTENT_TYPE)
-        .is_none_or(|v| !v.as_bytes().starts_with(b"application/json"));
+    let is_plain = response.headers().get(http::header::CONTENT_TYPE).is_none_or(|v| !v.as_bytes().starts_with(b"application/json"));
     if response.status() == StatusCode::PAYLOAD_TOO_LARGE && is_plain {
         return ApiError::payload_too_large(limit).into_response();
     }
@@ -298,9 +290,14 @@ mod tests {
     }
 
     fn app() -> Router {
-        let router = Router::new()
-            .route("/echo", post(|Json(input): Json<Input>| async move { input.name }))
-            .route("/boom", post(|| async { if true { panic!("boom") } }));
+        let router = Router::new().route("/echo", post(|Json(input): Json<Input>| async move { input.name })).route(
+            "/boom",
+            post(|| async {
+                if true {
+                    panic!("boom")
+                }
+            }),
+        );
         with_common_layers(router, 64)
     }
 
@@ -366,7 +363,9 @@ mod tests {
         let token = "Qm9ndXMtdG9rZW4tZm9yLWEtdGVzdC0xMjM0NTY3OA";
         let echo = |request: Request| async move { loggable_path(&request).into_owned() };
         let router = Router::new().route("/v1/unsubscribe/{token}", axum::routing::get(echo)).fallback(echo);
-        for (uri, logged) in [(format!("/v1/unsubscribe/{token}"), "/v1/unsubscribe/{token}"), (format!("/nowhere/{token}"), "/nowhere/[redacted]")] {
+        for (uri, logged) in
+            [(format!("/v1/unsubscribe/{token}"), "/v1/unsubscribe/{token}"), (format!("/nowhere/{token}"), "/nowhere/[redacted]")]
+        {
             let response = router.clone().oneshot(Request::builder().uri(&uri).body(Body::empty()).unwrap()).await.unwrap();
             let body = response.into_body().collect().await.unwrap().to_bytes();
             assert_eq!(String::from_utf8_lossy(&body), logged, "{uri}");

@@ -19,19 +19,9 @@ static BODY_SET: LazyLock<PhraseSet> = LazyLock::new(|| PhraseSet::new(BOUNCE_BO
 /// What a delivery report says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Report {
-    Delivered {
-        status: Option<String>,
-        evidence: Vec<String>,
-    },
-    Failed {
-        hard: bool,
-        status: Option<String>,
-        reason: &'static str,
-        evidence: Vec<String>,
-    },
-    Complaint {
-        evidence: Vec<String>,
-    },
+    Delivered { status: Option<String>, evidence: Vec<String> },
+    Failed { hard: bool, status: Option<String>, reason: &'static str, evidence: Vec<String> },
+    Complaint { evidence: Vec<String> },
 }
 
 /// Local parts and display names of the mailboxes MTAs send reports from.
@@ -207,38 +197,18 @@ fn from_ses_notification(m: &ParsedMail) -> Option<Report> {
     let kind = value.get("notificationType")?.as_str()?;
     match kind {
         "Delivery" => {
-            let smtp = value
-                .pointer("/delivery/smtpResponse")
-                .and_then(|v| v.as_str())
-                .unwrap_or("");
-            Some(Report::Delivered {
-                status: dsn::first_status_code(smtp),
-                evidence: vec!["ses: notificationType Delivery".into()],
-            })
+            let smtp = value.pointer("/delivery/smtpResponse").and_then(|v| v.as_str()).unwrap_or("");
+            Some(Report::Delivered { status: dsn::first_status_code(smtp), evidence: vec!["ses: notificationType Delivery".into()] })
         }
-        "Complaint" => Some(Report::Complaint {
-            evidence: vec!["ses: notificationType Complaint".into()],
-        }),
+        "Complaint" => Some(Report::Complaint { evidence: vec!["ses: notificationType Complaint".into()] }),
         "Bounce" => {
             let bounce = value.get("bounce")?;
-            let btype = bounce
-                .get("bounceType")
-                .and_then(|v| v.as_str())
-                .unwrap_or("");
-            let sub = bounce
-                .get("bounceSubType")
-                .and_then(|v| v.as_str())
-                .unwrap_or("");
+            let btype = bounce.get("bounceType").and_then(|v| v.as_str()).unwrap_or("");
+            let sub = bounce.get("bounceSubType").and_then(|v| v.as_str()).unwrap_or("");
             let rcpt = bounce.pointer("/bouncedRecipients/0");
-            let diag = rcpt
-                .and_then(|r| r.get("diagnosticCode"))
-                .and_then(|v| v.as_str())
-                .unwrap_or("");
-            let status = rcpt
-                .and_then(|r| r.get("status"))
-                .and_then(|v| v.as_str())
-                .map(str::to_owned)
-                .or_else(|| dsn::first_status_code(diag));
+            let diag = rcpt.and_then(|r| r.get("diagnosticCode")).and_then(|v| v.as_str()).unwrap_or("");
+            let status =
+                rcpt.and_then(|r| r.get("status")).and_then(|v| v.as_str()).map(str::to_owned).or_else(|| dsn::first_status_code(diag));
             let mut evidence = vec![format!("ses: bounceType {btype}, bounceSubType {sub}")];
             let by_subtype = match sub {
                 "NoEmail" => Some("userunknown"),
@@ -250,24 +220,11 @@ fn from_ses_notification(m: &ParsedMail) -> Option<Report> {
                 _ => None,
             };
             let folded = fold(diag);
-            let facts = Facts {
-                status: status.as_deref(),
-                diag: &folded,
-                notice: "",
-                diag_type: None,
-                delayed: false,
-            };
+            let facts = Facts { status: status.as_deref(), diag: &folded, notice: "", diag_type: None, delayed: false };
             let (reason, hard) = decide(&facts, &mut evidence);
-            let reason = by_subtype
-                .filter(|_| reason == reason::UNKNOWN_REASON)
-                .unwrap_or(reason);
+            let reason = by_subtype.filter(|_| reason == reason::UNKNOWN_REASON).unwrap_or(reason);
             let hard = hard || reason == "userunknown";
-            Some(Report::Failed {
-                hard,
-                status,
-                reason,
-                evidence,
-            })
+            Some(Report::Failed { hard, status, reason, evidence })
         }
         _ => None,
     }
@@ -279,35 +236,17 @@ fn from_delivery_status(m: &ParsedMail, recipients: &[RecipientStatus]) -> Repor
         .iter()
         .find(|r| matches!(action(r).as_str(), "failed" | "failure"))
         .or_else(|| recipients.iter().find(|r| action(r) == "delayed"));
-    let all_ok = recipients.iter().all(|r| {
-        matches!(
-            action(r).as_str(),
-            "delivered" | "relayed" | "expanded" | "deliverable"
-        )
-    });
+    let all_ok = recipients.iter().all(|r| matches!(action(r).as_str(), "delivered" | "relayed" | "expanded" | "deliverable"));
     if all_ok && failed.is_none() {
         let status = recipients.first().and_then(|r| r.status.clone());
-        return Report::Delivered {
-            status,
-            evidence: vec![format!(
-                "dsn: Action {}",
-                recipients.first().map(action).unwrap_or_default()
-            )],
-        };
+        return Report::Delivered { status, evidence: vec![format!("dsn: Action {}", recipients.first().map(action).unwrap_or_default())] };
     }
     let rcpt = failed.unwrap_or(&recipients[0]);
-    let mut evidence = vec![format!(
-        "dsn: Action {}, Status {}",
-        action(rcpt),
-        rcpt.status.as_deref().unwrap_or("-")
-    )];
+    let mut evidence = vec![format!("dsn: Action {}, Status {}", action(rcpt), rcpt.status.as_deref().unwrap_or("-"))];
     let diag = rcpt.diagnostic_code.as_deref().unwrap_or("");
     let full_notice = notice_text(m);
     let notice = recipient_block(&full_notice, rcpt.final_recipient.as_deref());
-    let mut status = rcpt
-        .status
-        .clone()
-        .filter(|s| dsn::first_status_code(s).is_some());
+    let mut status = rcpt.status.clone().filter(|s| dsn::first_status_code(s).is_some());
     // Many MTAs write an undetailed X.0.0 in the Status field and the real
     // code in the diagnostic.
     if status.as_deref().is_none_or(is_undetailed)
@@ -315,9 +254,7 @@ fn from_delivery_status(m: &ParsedMail, recipients: &[RecipientStatus]) -> Repor
     {
         status = Some(better);
     }
-    let diag_type = diag
-        .split_once(';')
-        .map(|(t, _)| t.trim().to_ascii_lowercase());
+    let diag_type = diag.split_once(';').map(|(t, _)| t.trim().to_ascii_lowercase());
     let diag_text = diag.split_once(';').map_or(diag, |(_, d)| d);
     let folded_diag = fold(diag_text);
     let folded_notice = fold(&notice);
@@ -329,12 +266,7 @@ fn from_delivery_status(m: &ParsedMail, recipients: &[RecipientStatus]) -> Repor
         delayed: action(rcpt) == "delayed",
     };
     let (reason, hard) = decide(&facts, &mut evidence);
-    Report::Failed {
-        hard,
-        status,
-        reason,
-        evidence,
-    }
+    Report::Failed { hard, status, reason, evidence }
 }
 
 fn is_undetailed(status: &str) -> bool {
@@ -344,14 +276,8 @@ fn is_undetailed(status: &str) -> bool {
 fn from_text(m: &ParsedMail) -> Option<Report> {
     let from = fold(&format!(
         "{} {}",
-        m.from
-            .as_ref()
-            .and_then(|f| f.name.as_deref())
-            .unwrap_or(""),
-        m.from
-            .as_ref()
-            .and_then(|f| f.address.as_deref())
-            .unwrap_or("")
+        m.from.as_ref().and_then(|f| f.name.as_deref()).unwrap_or(""),
+        m.from.as_ref().and_then(|f| f.address.as_deref()).unwrap_or("")
     ));
     let subject = fold(m.subject.as_deref().unwrap_or(""));
     let notice = notice_text(m);
@@ -367,14 +293,7 @@ fn from_text(m: &ParsedMail) -> Option<Report> {
     // A forwarded notice still carries the MTA's structure; a reply that
     // merely talks about a bounce does not.
     let forwarded_notice = (subject.starts_with("fwd:") || subject.starts_with("fw:"))
-        && contains_any(
-            &folded,
-            &[
-                "final-recipient:",
-                "transcript of session follows",
-                "this is the mail system at host",
-            ],
-        );
+        && contains_any(&folded, &["final-recipient:", "transcript of session follows", "this is the mail system at host"]);
     let recognised = match (daemon, subj, body) {
         (Some(_), Some(_), _) | (Some(_), _, Some(_)) => true,
         (None, Some(_), Some(_)) => !is_reply || null_path || failed_rcpt || forwarded_notice,
@@ -398,10 +317,7 @@ fn from_text(m: &ParsedMail) -> Option<Report> {
     // A notice about several recipients is judged by its first one (or the
     // one X-Failed-Recipients names first): another recipient's "mailbox
     // full" must not decide the first one's "user unknown".
-    let first_failed = m
-        .header("x-failed-recipients")
-        .and_then(|v| v.split(',').next())
-        .map(str::trim);
+    let first_failed = m.header("x-failed-recipients").and_then(|v| v.split(',').next()).map(str::trim);
     let block = recipient_block(&notice, first_failed);
     let diag_lines = diagnostic_lines(&block);
     let diag = fold(&diag_lines);
@@ -417,21 +333,12 @@ fn from_text(m: &ParsedMail) -> Option<Report> {
         delayed: subject.contains("delay") || folded.contains("warning message only"),
     };
     let (reason, hard) = decide(&facts, &mut evidence);
-    Some(Report::Failed {
-        hard,
-        status,
-        reason,
-        evidence,
-    })
+    Some(Report::Failed { hard, status, reason, evidence })
 }
 
 /// Whether the subject marks a reply or forward written by a person.
 pub(crate) fn is_reply_subject(folded_subject: &str) -> bool {
-    [
-        "re:", "re :", "aw:", "fw:", "fwd:", "wg:", "tr:", "rv:", "sv:", "r:",
-    ]
-    .iter()
-    .any(|p| folded_subject.starts_with(p))
+    ["re:", "re :", "aw:", "fw:", "fwd:", "wg:", "tr:", "rv:", "sv:", "r:"].iter().any(|p| folded_subject.starts_with(p))
 }
 
 /// Lines of a plain-text notice that carry the remote server's words: SMTP
@@ -467,9 +374,7 @@ fn diagnostic_lines(notice: &str) -> String {
         }
         open = match open {
             Some((base, colon, taken))
-                if !l.is_empty()
-                    && taken < MAX_CONTINUATION
-                    && (indent > base || colon && leading_address(l).is_none()) =>
+                if !l.is_empty() && taken < MAX_CONTINUATION && (indent > base || colon && leading_address(l).is_none()) =>
             {
                 out.push_str(l);
                 out.push('\n');
@@ -486,29 +391,18 @@ fn diagnostic_lines(notice: &str) -> String {
 /// of a prose notice this way.
 fn leading_address(line: &str) -> Option<String> {
     let l = line.trim_start();
-    let l = l
-        .strip_prefix('<')
-        .or_else(|| l.strip_prefix('"'))
-        .unwrap_or(l);
-    let end = l
-        .find(|c: char| c.is_whitespace() || matches!(c, '>' | '"' | ':' | '(' | ',' | ';'))
-        .unwrap_or(l.len());
+    let l = l.strip_prefix('<').or_else(|| l.strip_prefix('"')).unwrap_or(l);
+    let end = l.find(|c: char| c.is_whitespace() || matches!(c, '>' | '"' | ':' | '(' | ',' | ';')).unwrap_or(l.len());
     let token = &l[..end];
     // What follows the address: a section start has a colon, a space or
     // nothing there, not the ")" of Postfix's "(expanded from <a@b>)".
     let rest = &l[end..];
-    let rest = rest
-        .strip_prefix('>')
-        .or_else(|| rest.strip_prefix('"'))
-        .unwrap_or(rest);
+    let rest = rest.strip_prefix('>').or_else(|| rest.strip_prefix('"')).unwrap_or(rest);
     if !(rest.is_empty() || rest.starts_with(':') || rest.starts_with(char::is_whitespace)) {
         return None;
     }
     let (local, domain) = token.split_once('@')?;
-    let ok = !local.is_empty()
-        && domain.contains('.')
-        && !domain.contains('@')
-        && !token.contains(['<', '[']);
+    let ok = !local.is_empty() && domain.contains('.') && !domain.contains('@') && !token.contains(['<', '[']);
     ok.then(|| token.to_ascii_lowercase())
 }
 
@@ -517,13 +411,7 @@ fn leading_address(line: &str) -> Option<String> {
 /// that starts with another address. A notice that does not list several
 /// recipients that way is returned whole.
 fn recipient_block<'a>(notice: &'a str, want: Option<&str>) -> Cow<'a, str> {
-    let want = want.map(|w| {
-        w.trim()
-            .trim_start_matches("rfc822;")
-            .trim()
-            .trim_matches(['<', '>'])
-            .to_ascii_lowercase()
-    });
+    let want = want.map(|w| w.trim().trim_start_matches("rfc822;").trim().trim_matches(['<', '>']).to_ascii_lowercase());
     let mut starts: Vec<(usize, String)> = Vec::new();
     let mut offset = 0;
     for line in notice.split_inclusive('\n') {
@@ -536,25 +424,11 @@ fn recipient_block<'a>(notice: &'a str, want: Option<&str>) -> Cow<'a, str> {
     if starts.iter().all(|(_, a)| Some(a) == first.as_ref()) {
         return Cow::Borrowed(notice);
     }
-    let chosen = want
-        .as_deref()
-        .and_then(|w| starts.iter().position(|(_, a)| a == w))
-        .unwrap_or(0);
+    let chosen = want.as_deref().and_then(|w| starts.iter().position(|(_, a)| a == w)).unwrap_or(0);
     let (begin, addr) = &starts[chosen];
-    let end = starts[chosen..]
-        .iter()
-        .find(|(_, a)| a != addr)
-        .map_or(notice.len(), |(at, _)| *at);
+    let end = starts[chosen..].iter().find(|(_, a)| a != addr).map_or(notice.len(), |(at, _)| *at);
     let preamble_end = starts[0].0;
-    if chosen == 0 {
-        Cow::Borrowed(&notice[..end])
-    } else {
-        Cow::Owned(format!(
-            "{}{}",
-            &notice[..preamble_end],
-            &notice[*begin..end]
-        ))
-    }
+    if chosen == 0 { Cow::Borrowed(&notice[..end]) } else { Cow::Owned(format!("{}{}", &notice[..preamble_end], &notice[*begin..end])) }
 }
 
 static MARKERS: LazyLock<AhoCorasick> = LazyLock::new(|| {
@@ -644,11 +518,7 @@ const TRANSCRIPT_COMMANDS: &[(&str, Command)] = &[
 ];
 
 static COMMANDS: LazyLock<AhoCorasick> = LazyLock::new(|| {
-    let all: Vec<&str> = EXPLICIT_COMMANDS
-        .iter()
-        .chain(TRANSCRIPT_COMMANDS)
-        .map(|(p, _)| *p)
-        .collect();
+    let all: Vec<&str> = EXPLICIT_COMMANDS.iter().chain(TRANSCRIPT_COMMANDS).map(|(p, _)| *p).collect();
     AhoCorasick::new(all).expect("command phrases are valid")
 });
 
@@ -660,15 +530,10 @@ pub(crate) fn command_of(folded: &str) -> Option<Command> {
         if id < EXPLICIT_COMMANDS.len() {
             explicit = Some(explicit.map_or(id, |e| e.min(id)));
         } else if last_transcript.is_none_or(|(at, _)| m.start() >= at) {
-            last_transcript = Some((
-                m.start(),
-                TRANSCRIPT_COMMANDS[id - EXPLICIT_COMMANDS.len()].1,
-            ));
+            last_transcript = Some((m.start(), TRANSCRIPT_COMMANDS[id - EXPLICIT_COMMANDS.len()].1));
         }
     }
-    explicit
-        .map(|id| EXPLICIT_COMMANDS[id].1)
-        .or(last_transcript.map(|(_, c)| c))
+    explicit.map(|id| EXPLICIT_COMMANDS[id].1).or(last_transcript.map(|(_, c)| c))
 }
 
 /// Reasons probed first, each by status code or by the server's words.
@@ -718,15 +583,7 @@ const SECOND_PASS: &[&str] = &[
 
 /// Reasons a status code names too vaguely to settle the matter alone.
 fn needs_words(reason: &str) -> bool {
-    matches!(
-        reason,
-        "systemerror"
-            | "securityerror"
-            | "expired"
-            | "networkerror"
-            | "hostunknown"
-            | "userunknown"
-    )
+    matches!(reason, "systemerror" | "securityerror" | "expired" | "networkerror" | "hostunknown" | "userunknown")
 }
 
 /// Picks the reason from the status code and the server's words, and
@@ -776,15 +633,7 @@ fn pick(f: &Facts<'_>, evidence: &mut Vec<String>) -> &'static str {
             }
             "userunknown" => {
                 if by_status == Some("userunknown") {
-                    [
-                        "blocked",
-                        "mailboxfull",
-                        "hasmoved",
-                        "rejected",
-                        "notaccept",
-                    ]
-                    .iter()
-                    .all(|o| says(o).is_none())
+                    ["blocked", "mailboxfull", "hasmoved", "rejected", "notaccept"].iter().all(|o| says(o).is_none())
                 } else {
                     // The server's words name a missing user: that settles
                     // it when they answered RCPT. Without that context a
@@ -855,14 +704,7 @@ fn reason_name(r: &str) -> &'static str {
     FIRST_PASS
         .iter()
         .chain(SECOND_PASS)
-        .chain(&[
-            "onhold",
-            "mailererror",
-            "syntaxerror",
-            "failedstarttls",
-            "suppressed",
-            "delivered",
-        ])
+        .chain(&["onhold", "mailererror", "syntaxerror", "failedstarttls", "suppressed", "delivered"])
         .copied()
         .find(|x| *x == r)
         .unwrap_or(reason::UNKNOWN_REASON)
@@ -875,30 +717,15 @@ mod tests {
     fn pick_text(diag: &str, notice: &str, status: Option<&str>) -> (&'static str, bool) {
         let diag = fold(diag);
         let notice = fold(notice);
-        let facts = Facts {
-            status,
-            diag: &diag,
-            notice: &notice,
-            diag_type: None,
-            delayed: false,
-        };
+        let facts = Facts { status, diag: &diag, notice: &notice, diag_type: None, delayed: false };
         decide(&facts, &mut Vec::new())
     }
 
     #[test]
     fn leading_addresses() {
-        assert_eq!(
-            leading_address("<a.b@example.org>:").as_deref(),
-            Some("a.b@example.org")
-        );
-        assert_eq!(
-            leading_address("  \"A@Example.org\":").as_deref(),
-            Some("a@example.org")
-        );
-        assert_eq!(
-            leading_address("a@example.org on Thu, 29 Apr 2010").as_deref(),
-            Some("a@example.org")
-        );
+        assert_eq!(leading_address("<a.b@example.org>:").as_deref(), Some("a.b@example.org"));
+        assert_eq!(leading_address("  \"A@Example.org\":").as_deref(), Some("a@example.org"));
+        assert_eq!(leading_address("a@example.org on Thu, 29 Apr 2010").as_deref(), Some("a@example.org"));
         assert_eq!(leading_address("550 5.1.1 <a@example.org>: no"), None);
         assert_eq!(leading_address("<<< 550 <a@example.org>"), None);
         assert_eq!(leading_address(">>> RCPT To:<a@example.org>"), None);
@@ -948,21 +775,10 @@ mod tests {
     fn commands_named_by_mta_wording() {
         let c = |t: &str| command_of(&fold(t));
         assert_eq!(c("192.0.2.1 does not like recipient."), Some(Command::Rcpt));
-        assert_eq!(
-            c("mx.example.org did not like our RCPT TO: 550 no"),
-            Some(Command::Rcpt)
-        );
+        assert_eq!(c("mx.example.org did not like our RCPT TO: 550 no"), Some(Command::Rcpt));
         assert_eq!(c("550 User Unknown [RCPT_TO]"), Some(Command::Rcpt));
-        assert_eq!(
-            c("SMTP error from remote server after RCPT command:"),
-            Some(Command::Rcpt)
-        );
-        assert_eq!(
-            c(
-                "550 5.1.8 <s@x>: Sender address rejected: Domain not found (in reply to RCPT TO command)"
-            ),
-            Some(Command::Mail)
-        );
+        assert_eq!(c("SMTP error from remote server after RCPT command:"), Some(Command::Rcpt));
+        assert_eq!(c("550 5.1.8 <s@x>: Sender address rejected: Domain not found (in reply to RCPT TO command)"), Some(Command::Mail));
     }
 
     #[test]
@@ -981,10 +797,7 @@ mod tests {
         let data = ">>> DATA\n<<< 550 Unknown user a@example.jp";
         assert!(!pick_text("550 Unknown user a@example.jp", data, None).1);
         let rcpt = ">>> RCPT To:<a@example.jp>\n<<< 550 Unknown user a@example.jp";
-        assert_eq!(
-            pick_text("550 Unknown user a@example.jp", rcpt, None),
-            ("userunknown", true)
-        );
+        assert_eq!(pick_text("550 Unknown user a@example.jp", rcpt, None), ("userunknown", true));
         // Exchange 2003 and Domino say it without naming a command.
         let exchange = "a@example.jp on Thu, 29 Apr 2010\n    The recipient name is not recognized";
         assert_eq!(pick_text("", exchange, None), ("userunknown", true));
@@ -994,14 +807,8 @@ mod tests {
 
     #[test]
     fn domains_without_mail_service_are_hard() {
-        assert_eq!(
-            pick_text("", "a@example.org: No MX found for domain", None),
-            ("hostunknown", true)
-        );
-        assert_eq!(
-            pick_text("", "an MX or SRV record indicated no SMTP service", None),
-            ("notaccept", true)
-        );
+        assert_eq!(pick_text("", "a@example.org: No MX found for domain", None), ("hostunknown", true));
+        assert_eq!(pick_text("", "an MX or SRV record indicated no SMTP service", None), ("notaccept", true));
         // A broken DNS answer is not a missing domain.
         let dns = "Name service error for name=example.org type=MX: Malformed or unexpected name server reply";
         assert_eq!(pick_text(dns, dns, Some("5.4.4")), ("networkerror", false));

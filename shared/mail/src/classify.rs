@@ -98,13 +98,7 @@ pub struct Classification {
 
 impl Classification {
     fn new(kind: Kind, evidence: Vec<String>) -> Self {
-        Classification {
-            kind,
-            status: None,
-            reason: None,
-            return_date: None,
-            evidence,
-        }
+        Classification { kind, status: None, reason: None, return_date: None, evidence }
     }
 }
 
@@ -113,11 +107,7 @@ pub fn classify(m: &ParsedMail) -> Classification {
     // 1. Report structure that cannot be mistaken: ARF and read receipts.
     if m.report_type.as_deref() == Some("feedback-report") || m.feedback_report.is_some() {
         let mut ev = vec!["structure: multipart/report; report-type=feedback-report".to_owned()];
-        if let Some(t) = m
-            .feedback_report
-            .as_ref()
-            .and_then(|f| f.feedback_type.as_deref())
-        {
+        if let Some(t) = m.feedback_report.as_ref().and_then(|f| f.feedback_type.as_deref()) {
             ev.push(format!("feedback-type: {t}"));
         }
         let mut c = Classification::new(Kind::Complaint, ev);
@@ -129,18 +119,10 @@ pub fn classify(m: &ParsedMail) -> Classification {
     let subject = fold(m.subject.as_deref().unwrap_or(""));
     if m.original.is_some()
         && !bounce::is_reply_subject(&subject)
-        && contains_any(
-            &subject,
-            &["complaint about message", "abuse report", "spam report"],
-        )
+        && contains_any(&subject, &["complaint about message", "abuse report", "spam report"])
     {
-        let mut c = Classification::new(
-            Kind::Complaint,
-            vec![
-                format!("subject: {subject}"),
-                "structure: reported message attached".into(),
-            ],
-        );
+        let mut c =
+            Classification::new(Kind::Complaint, vec![format!("subject: {subject}"), "structure: reported message attached".into()]);
         c.reason = Some("feedback".into());
         return c;
     }
@@ -155,29 +137,16 @@ pub fn classify(m: &ParsedMail) -> Classification {
     // 2. Delivery reports: DSN parts, provider notifications, MTA wording.
     if let Some(report) = bounce::detect(m) {
         return match report {
-            Report::Delivered { status, evidence } => Classification {
-                kind: Kind::DeliveryReport,
-                status,
-                reason: Some("delivered".into()),
-                return_date: None,
-                evidence,
-            },
+            Report::Delivered { status, evidence } => {
+                Classification { kind: Kind::DeliveryReport, status, reason: Some("delivered".into()), return_date: None, evidence }
+            }
             Report::Complaint { evidence } => {
                 let mut c = Classification::new(Kind::Complaint, evidence);
                 c.reason = Some("feedback".into());
                 c
             }
-            Report::Failed {
-                hard,
-                status,
-                reason,
-                evidence,
-            } => Classification {
-                kind: if hard {
-                    Kind::BounceHard
-                } else {
-                    Kind::BounceSoft
-                },
+            Report::Failed { hard, status, reason, evidence } => Classification {
+                kind: if hard { Kind::BounceHard } else { Kind::BounceSoft },
                 status,
                 reason: Some(reason.into()),
                 return_date: None,
@@ -187,11 +156,7 @@ pub fn classify(m: &ParsedMail) -> Classification {
     }
 
     // 3. Automatic replies: headers and subject, then unmistakable wording.
-    let text = if m.new_text.trim().is_empty() {
-        &m.body_text
-    } else {
-        &m.new_text
-    };
+    let text = if m.new_text.trim().is_empty() { &m.body_text } else { &m.new_text };
     let folded = fold(text);
     let auto = AutoEvidence::gather(m);
     let ooo_text = autoreply::ooo_phrase(&folded);
@@ -243,18 +208,7 @@ fn subject_unsubscribe(m: &ParsedMail) -> Option<String> {
 
 /// Whether ambiguous numeric dates should be read month first (US usage).
 fn is_english(folded: &str) -> bool {
-    contains_any(
-        folded,
-        &[
-            " until ",
-            " back on ",
-            " return on ",
-            " returning on ",
-            " out of ",
-            " i am ",
-            " i'm ",
-        ],
-    )
+    contains_any(folded, &[" until ", " back on ", " return on ", " returning on ", " out of ", " i am ", " i'm "])
 }
 
 /// `Option<Date>` as `"YYYY-MM-DD"` or null.
@@ -265,22 +219,13 @@ mod iso_date {
 
     pub fn serialize<S: Serializer>(date: &Option<Date>, s: S) -> Result<S::Ok, S::Error> {
         match date {
-            Some(d) => s.serialize_str(&format!(
-                "{:04}-{:02}-{:02}",
-                d.year(),
-                u8::from(d.month()),
-                d.day()
-            )),
+            Some(d) => s.serialize_str(&format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())),
             None => s.serialize_none(),
         }
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Date>, D::Error> {
         let raw: Option<String> = Option::deserialize(d)?;
-        raw.map(|r| {
-            Date::parse(&r, format_description!("[year]-[month]-[day]"))
-                .map_err(serde::de::Error::custom)
-        })
-        .transpose()
+        raw.map(|r| Date::parse(&r, format_description!("[year]-[month]-[day]")).map_err(serde::de::Error::custom)).transpose()
     }
 }

@@ -63,10 +63,7 @@ pub struct Address {
 impl Address {
     /// Convenience constructor.
     pub fn new(name: Option<&str>, email: &str) -> Self {
-        Self {
-            name: name.map(str::to_owned),
-            email: email.to_owned(),
-        }
+        Self { name: name.map(str::to_owned), email: email.to_owned() }
     }
 }
 
@@ -129,22 +126,12 @@ pub struct Attachment {
 /// a refused CR/LF shows as `\r\n`, never as a line break in a log.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ComposeError {
-    #[error(
-        "{field} contains a control character (CR, LF, NUL, …); refused to prevent header injection"
-    )]
+    #[error("{field} contains a control character (CR, LF, NUL, …); refused to prevent header injection")]
     ControlCharacter { field: String },
     #[error("{field}: invalid e-mail address {value:?}: {reason}")]
-    InvalidAddress {
-        field: String,
-        value: String,
-        reason: &'static str,
-    },
+    InvalidAddress { field: String, value: String, reason: &'static str },
     #[error("{field}: invalid message id {value:?}: {reason}")]
-    InvalidMessageId {
-        field: String,
-        value: String,
-        reason: &'static str,
-    },
+    InvalidMessageId { field: String, value: String, reason: &'static str },
     #[error("header {name:?}: {reason}")]
     InvalidHeader { name: String, reason: &'static str },
     #[error("List-Unsubscribe: {reason}")]
@@ -200,19 +187,12 @@ pub fn compose(message: &Outgoing) -> Result<Vec<u8>, ComposeError> {
         head.tokens("Reply-To", mailbox_tokens("Reply-To", reply_to)?)?;
     }
     head.tokens("Subject", unstructured_tokens("Subject", &message.subject)?)?;
-    head.tokens(
-        "Message-ID",
-        vec![bracketed_id("Message-ID", &message.message_id)?],
-    )?;
+    head.tokens("Message-ID", vec![bracketed_id("Message-ID", &message.message_id)?])?;
     if let Some(parent) = &message.in_reply_to {
         head.tokens("In-Reply-To", vec![bracketed_id("In-Reply-To", parent)?])?;
     }
     if !message.references.is_empty() {
-        let ids = message
-            .references
-            .iter()
-            .map(|id| bracketed_id("References", id))
-            .collect::<Result<Vec<_>, _>>()?;
+        let ids = message.references.iter().map(|id| bracketed_id("References", id)).collect::<Result<Vec<_>, _>>()?;
         head.tokens("References", ids)?;
     }
     if let Some(unsubscribe) = &message.list_unsubscribe {
@@ -253,20 +233,14 @@ pub fn reply_subject(first_subject: &str) -> String {
     while let Some(stripped) = strip_reply_prefix(rest) {
         rest = stripped.trim_start();
     }
-    if rest.is_empty() {
-        "Re:".to_owned()
-    } else {
-        format!("Re: {rest}")
-    }
+    if rest.is_empty() { "Re:".to_owned() } else { format!("Re: {rest}") }
 }
 
 /// Reply prefixes in the languages our customers' leads answer in: English
 /// `Re`, German `AW`, Scandinavian `Sv`/`Vs`, Dutch `Antw`, Italian `R`/`Rif`,
 /// Portuguese `Res`, Polish `Odp`, Finnish `Vs`, Chinese `回复`/`答复`.
 fn strip_reply_prefix(s: &str) -> Option<&str> {
-    const PREFIXES: &[&str] = &[
-        "re", "aw", "sv", "vs", "antw", "rif", "res", "odp", "r", "回复", "答复",
-    ];
+    const PREFIXES: &[&str] = &["re", "aw", "sv", "vs", "antw", "rif", "res", "odp", "r", "回复", "答复"];
     for prefix in PREFIXES {
         let Some(head) = s.get(..prefix.len()) else {
             continue;
@@ -303,44 +277,25 @@ fn strip_reply_prefix(s: &str) -> Option<&str> {
 pub fn check_one_click(raw: &[u8]) -> Result<(), Vec<String>> {
     let mut problems = Vec::new();
     let fields = header_fields(raw);
-    let lists: Vec<&str> = fields
-        .iter()
-        .filter(|(n, _)| n.eq_ignore_ascii_case("List-Unsubscribe"))
-        .map(|(_, v)| v.as_str())
-        .collect();
-    let posts: Vec<&str> = fields
-        .iter()
-        .filter(|(n, _)| n.eq_ignore_ascii_case("List-Unsubscribe-Post"))
-        .map(|(_, v)| v.as_str())
-        .collect();
+    let lists: Vec<&str> = fields.iter().filter(|(n, _)| n.eq_ignore_ascii_case("List-Unsubscribe")).map(|(_, v)| v.as_str()).collect();
+    let posts: Vec<&str> =
+        fields.iter().filter(|(n, _)| n.eq_ignore_ascii_case("List-Unsubscribe-Post")).map(|(_, v)| v.as_str()).collect();
 
     match lists.len() {
         0 => problems.push("List-Unsubscribe is missing".to_owned()),
         1 => check_unsubscribe_value(lists[0], &mut problems),
-        n => problems.push(format!(
-            "List-Unsubscribe appears {n} times; it must appear once"
-        )),
+        n => problems.push(format!("List-Unsubscribe appears {n} times; it must appear once")),
     }
     match posts.as_slice() {
         [] => problems.push("List-Unsubscribe-Post is missing".to_owned()),
         [value] => {
             if value.trim() != ONE_CLICK_POST {
-                problems.push(format!(
-                    "List-Unsubscribe-Post is {:?}; it must be exactly {ONE_CLICK_POST:?}",
-                    value.trim()
-                ));
+                problems.push(format!("List-Unsubscribe-Post is {:?}; it must be exactly {ONE_CLICK_POST:?}", value.trim()));
             }
         }
-        more => problems.push(format!(
-            "List-Unsubscribe-Post appears {} times; it must appear once",
-            more.len()
-        )),
+        more => problems.push(format!("List-Unsubscribe-Post appears {} times; it must appear once", more.len())),
     }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(problems)
-    }
+    if problems.is_empty() { Ok(()) } else { Err(problems) }
 }
 
 fn check_unsubscribe_value(value: &str, problems: &mut Vec<String>) {
@@ -351,9 +306,7 @@ fn check_unsubscribe_value(value: &str, problems: &mut Vec<String>) {
             continue;
         }
         let Some(uri) = item.strip_prefix('<').and_then(|i| i.strip_suffix('>')) else {
-            problems.push(format!(
-                "List-Unsubscribe entry {item:?} is not enclosed in angle brackets"
-            ));
+            problems.push(format!("List-Unsubscribe entry {item:?} is not enclosed in angle brackets"));
             continue;
         };
         let scheme = uri.split_once(':').map(|(s, _)| s.to_ascii_lowercase());
@@ -366,16 +319,12 @@ fn check_unsubscribe_value(value: &str, problems: &mut Vec<String>) {
                 if uri.chars().any(char::is_whitespace) {
                     problems.push(format!("the https URI {uri:?} contains whitespace"));
                 }
-                let host = uri["https:".len()..]
-                    .strip_prefix("//")
-                    .map(|r| r.split(['/', '?', '#']).next().unwrap_or(""));
+                let host = uri["https:".len()..].strip_prefix("//").map(|r| r.split(['/', '?', '#']).next().unwrap_or(""));
                 if host.is_none_or(str::is_empty) {
                     problems.push(format!("the https URI {uri:?} has no host"));
                 }
             }
-            Some("http") => problems.push(format!(
-                "the URI {uri:?} is plain http; one-click needs https"
-            )),
+            Some("http") => problems.push(format!("the URI {uri:?} is plain http; one-click needs https")),
             Some(_) => {}
             None => problems.push(format!("List-Unsubscribe entry {uri:?} is not a URI")),
         }
@@ -383,9 +332,7 @@ fn check_unsubscribe_value(value: &str, problems: &mut Vec<String>) {
     match https {
         0 => problems.push("List-Unsubscribe has no https URI".to_owned()),
         1 => {}
-        n => problems.push(format!(
-            "List-Unsubscribe has {n} https URIs; it must have exactly one"
-        )),
+        n => problems.push(format!("List-Unsubscribe has {n} https URIs; it must have exactly one")),
     }
 }
 
@@ -432,9 +379,7 @@ impl Head {
         let mut first = true;
         for token in tokens {
             if token.len() + 1 > HARD_LINE {
-                return Err(ComposeError::TooLong {
-                    field: name.to_owned(),
-                });
+                return Err(ComposeError::TooLong { field: name.to_owned() });
             }
             if !first && line.len() + 1 + token.len() > SOFT_LINE {
                 self.bytes.extend_from_slice(line.as_bytes());
@@ -461,13 +406,7 @@ fn has_control(s: &str) -> bool {
 }
 
 fn refuse_controls(field: &str, value: &str) -> Result<(), ComposeError> {
-    if has_control(value) {
-        Err(ComposeError::ControlCharacter {
-            field: field.to_owned(),
-        })
-    } else {
-        Ok(())
-    }
+    if has_control(value) { Err(ComposeError::ControlCharacter { field: field.to_owned() }) } else { Ok(()) }
 }
 
 /// RFC 5322 `atext`.
@@ -477,9 +416,7 @@ fn is_atext(c: char) -> bool {
 
 /// RFC 5322 `dot-atom-text`: atoms joined by single dots.
 fn is_dot_atom(s: &str) -> bool {
-    !s.is_empty()
-        && s.split('.')
-            .all(|a| !a.is_empty() && a.chars().all(is_atext))
+    !s.is_empty() && s.split('.').all(|a| !a.is_empty() && a.chars().all(is_atext))
 }
 
 /// RFC 2047 encoded-words (UTF-8, base64) for `text`, split at character
@@ -495,19 +432,13 @@ fn encoded_words(text: &str) -> Vec<String> {
     for (i, c) in text.char_indices() {
         let next = i + c.len_utf8();
         if next - start > CHUNK {
-            words.push(format!(
-                "=?UTF-8?B?{}?=",
-                BASE64.encode(&text.as_bytes()[start..end])
-            ));
+            words.push(format!("=?UTF-8?B?{}?=", BASE64.encode(&text.as_bytes()[start..end])));
             start = end;
         }
         end = next;
     }
     if end > start {
-        words.push(format!(
-            "=?UTF-8?B?{}?=",
-            BASE64.encode(&text.as_bytes()[start..end])
-        ));
+        words.push(format!("=?UTF-8?B?{}?=", BASE64.encode(&text.as_bytes()[start..end])));
     }
     words
 }
@@ -522,14 +453,8 @@ fn unstructured_tokens(field: &str, value: &str) -> Result<Vec<String>, ComposeE
         && !value.contains("=?")
         && !value.contains("  ")
         && value.trim() == value
-        && value
-            .split(' ')
-            .all(|w| w.len() + field.len() + 2 <= SOFT_LINE);
-    if plain {
-        Ok(value.split(' ').map(str::to_owned).collect())
-    } else {
-        Ok(encoded_words(value))
-    }
+        && value.split(' ').all(|w| w.len() + field.len() + 2 <= SOFT_LINE);
+    if plain { Ok(value.split(' ').map(str::to_owned).collect()) } else { Ok(encoded_words(value)) }
 }
 
 /// `name <local@domain>` or a bare `local@domain` as header tokens.
@@ -569,28 +494,18 @@ fn display_name_tokens(name: &str) -> Vec<String> {
 /// non-ASCII are refused: our senders and leads never need them, and each is a
 /// classic way to smuggle syntax past a later parser.
 fn checked_email<'a>(field: &str, email: &'a str) -> Result<&'a str, ComposeError> {
-    let invalid = |reason| ComposeError::InvalidAddress {
-        field: field.to_owned(),
-        value: email.to_owned(),
-        reason,
-    };
+    let invalid = |reason| ComposeError::InvalidAddress { field: field.to_owned(), value: email.to_owned(), reason };
     if has_control(email) {
-        return Err(ComposeError::ControlCharacter {
-            field: field.to_owned(),
-        });
+        return Err(ComposeError::ControlCharacter { field: field.to_owned() });
     }
     if !email.is_ascii() {
-        return Err(invalid(
-            "non-ASCII addresses are not supported (use punycode)",
-        ));
+        return Err(invalid("non-ASCII addresses are not supported (use punycode)"));
     }
     let Some((local, domain)) = email.rsplit_once('@') else {
         return Err(invalid("no @"));
     };
     if local.is_empty() || local.len() > 64 || !is_dot_atom(local) {
-        return Err(invalid(
-            "the local part is not a dot-atom of at most 64 characters",
-        ));
+        return Err(invalid("the local part is not a dot-atom of at most 64 characters"));
     }
     if !is_host_name(domain) {
         return Err(invalid("the domain is not a host name"));
@@ -614,11 +529,7 @@ fn is_host_name(domain: &str) -> bool {
 
 /// `<id-left@id-right>`, both sides dot-atom-text (RFC 5322 §3.6.4).
 fn bracketed_id(field: &str, id: &str) -> Result<String, ComposeError> {
-    let invalid = |reason| ComposeError::InvalidMessageId {
-        field: field.to_owned(),
-        value: id.to_owned(),
-        reason,
-    };
+    let invalid = |reason| ComposeError::InvalidMessageId { field: field.to_owned(), value: id.to_owned(), reason };
     refuse_controls(field, id)?;
     if id.starts_with('<') || id.ends_with('>') {
         return Err(invalid("give the id without angle brackets"));
@@ -639,11 +550,7 @@ fn unsubscribe_tokens(unsubscribe: &ListUnsubscribe) -> Result<Vec<String>, Comp
     let invalid = |reason| ComposeError::InvalidUnsubscribe { reason };
     let url = &unsubscribe.https_url;
     refuse_controls("List-Unsubscribe", url)?;
-    let Some(rest) = url
-        .get(..8)
-        .filter(|s| s.eq_ignore_ascii_case("https://"))
-        .map(|_| &url[8..])
-    else {
+    let Some(rest) = url.get(..8).filter(|s| s.eq_ignore_ascii_case("https://")).map(|_| &url[8..]) else {
         return Err(invalid("the one-click URL must start with https://"));
     };
     if rest.split(['/', '?', '#']).next().is_none_or(str::is_empty) {
@@ -656,11 +563,7 @@ fn unsubscribe_tokens(unsubscribe: &ListUnsubscribe) -> Result<Vec<String>, Comp
     let mut tokens = vec![format!("<{url}>")];
     if let Some(mailto) = &unsubscribe.mailto {
         refuse_controls("List-Unsubscribe", mailto)?;
-        if !mailto
-            .get(..7)
-            .is_some_and(|s| s.eq_ignore_ascii_case("mailto:"))
-            || mailto.len() == 7
-        {
+        if !mailto.get(..7).is_some_and(|s| s.eq_ignore_ascii_case("mailto:")) || mailto.len() == 7 {
             return Err(invalid("the fallback must be a mailto: URI"));
         }
         check_uri_chars(mailto)?;
@@ -677,36 +580,24 @@ fn check_uri_chars(uri: &str) -> Result<(), ComposeError> {
     if uri.len() > MAX_URL_BYTES {
         return Err(invalid("URI longer than 900 characters"));
     }
-    if !uri
-        .chars()
-        .all(|c| c.is_ascii_graphic() && !matches!(c, '<' | '>' | ',' | '"'))
-    {
-        return Err(invalid(
-            "URIs must be printable ASCII without spaces, <, >, \" or , (percent-encode them)",
-        ));
+    if !uri.chars().all(|c| c.is_ascii_graphic() && !matches!(c, '<' | '>' | ',' | '"')) {
+        return Err(invalid("URIs must be printable ASCII without spaces, <, >, \" or , (percent-encode them)"));
     }
     Ok(())
 }
 
 fn check_extra_header_name(name: &str) -> Result<(), ComposeError> {
-    let invalid = |reason| ComposeError::InvalidHeader {
-        name: name.to_owned(),
-        reason,
-    };
+    let invalid = |reason| ComposeError::InvalidHeader { name: name.to_owned(), reason };
     if name.is_empty() || name.len() > MAX_HEADER_NAME {
         return Err(invalid("a header name has 1 to 64 characters"));
     }
     // RFC 5322 ftext: printable ASCII except ':'.
     if !name.bytes().all(|b| (33..=126).contains(&b) && b != b':') {
-        return Err(invalid(
-            "a header name is printable ASCII without ':' or spaces",
-        ));
+        return Err(invalid("a header name is printable ASCII without ':' or spaces"));
     }
     let lower = name.to_ascii_lowercase();
     if RESERVED_HEADERS.contains(&lower.as_str()) || lower.starts_with("content-") {
-        return Err(invalid(
-            "this header is written by compose itself or by a relay",
-        ));
+        return Err(invalid("this header is written by compose itself or by a relay"));
     }
     Ok(())
 }
@@ -716,17 +607,11 @@ fn check_extra_header_name(name: &str) -> Result<(), ComposeError> {
 fn extra_value_tokens(name: &str, value: &str) -> Result<Vec<String>, ComposeError> {
     refuse_controls(name, value)?;
     if !value.chars().all(|c| c == ' ' || c.is_ascii_graphic()) {
-        return Err(ComposeError::InvalidHeader {
-            name: name.to_owned(),
-            reason: "extra header values must be printable ASCII",
-        });
+        return Err(ComposeError::InvalidHeader { name: name.to_owned(), reason: "extra header values must be printable ASCII" });
     }
     let value = value.trim();
     if value.contains("  ") {
-        return Err(ComposeError::InvalidHeader {
-            name: name.to_owned(),
-            reason: "runs of spaces would not survive folding",
-        });
+        return Err(ComposeError::InvalidHeader { name: name.to_owned(), reason: "runs of spaces would not survive folding" });
     }
     Ok(value.split(' ').map(str::to_owned).collect())
 }
@@ -813,10 +698,7 @@ fn escape_html(s: &str) -> String {
 }
 
 fn qp_entity(content_type: &str, text: &str) -> Vec<u8> {
-    let mut out = format!(
-        "Content-Type: {content_type}\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
-    )
-    .into_bytes();
+    let mut out = format!("Content-Type: {content_type}\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n").into_bytes();
     out.extend_from_slice(&quoted_printable(text));
     out
 }
@@ -824,8 +706,7 @@ fn qp_entity(content_type: &str, text: &str) -> Vec<u8> {
 /// `parts` (each an entity: headers, blank line, body ending in CRLF) in a
 /// multipart of `subtype`.
 fn multipart(subtype: &str, boundary: &str, parts: &[Vec<u8>]) -> Vec<u8> {
-    let mut out = format!("Content-Type: multipart/{subtype};\r\n boundary=\"{boundary}\"\r\n\r\n")
-        .into_bytes();
+    let mut out = format!("Content-Type: multipart/{subtype};\r\n boundary=\"{boundary}\"\r\n\r\n").into_bytes();
     for part in parts {
         out.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
         out.extend_from_slice(part);
@@ -899,30 +780,18 @@ fn write_hex(out: &mut Vec<u8>, b: u8) {
 fn attachment_entity(index: usize, attachment: &Attachment) -> Result<Vec<u8>, ComposeError> {
     let invalid = |reason| ComposeError::InvalidAttachment { index, reason };
     let media = attachment.content_type.trim().to_ascii_lowercase();
-    let (kind, sub) = media
-        .split_once('/')
-        .ok_or_else(|| invalid("content type must be type/subtype"))?;
-    let is_token = |s: &str| {
-        !s.is_empty()
-            && s.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "!#$&-^_.+".contains(c))
-    };
+    let (kind, sub) = media.split_once('/').ok_or_else(|| invalid("content type must be type/subtype"))?;
+    let is_token = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "!#$&-^_.+".contains(c));
     if !is_token(kind) || !is_token(sub) {
-        return Err(invalid(
-            "content type must be type/subtype of token characters, without parameters",
-        ));
+        return Err(invalid("content type must be type/subtype of token characters, without parameters"));
     }
     // RFC 2046 §5.2.1 and §5.1: these may not be base64-encoded.
     if kind == "multipart" || kind == "message" {
-        return Err(invalid(
-            "multipart/* and message/* cannot be attached as base64",
-        ));
+        return Err(invalid("multipart/* and message/* cannot be attached as base64"));
     }
     let filename = &attachment.filename;
     if has_control(filename) {
-        return Err(ComposeError::ControlCharacter {
-            field: format!("attachment {index} filename"),
-        });
+        return Err(ComposeError::ControlCharacter { field: format!("attachment {index} filename") });
     }
     if filename.trim().is_empty() || filename.len() > MAX_FILENAME_BYTES {
         return Err(invalid("file name must have 1 to 255 bytes"));
@@ -932,20 +801,12 @@ fn attachment_entity(index: usize, attachment: &Attachment) -> Result<Vec<u8>, C
     }
 
     let mut head = Head::default();
-    let plain = filename
-        .chars()
-        .all(|c| c == ' ' || (c.is_ascii_graphic() && c != '"' && c != '\\'))
+    let plain = filename.chars().all(|c| c == ' ' || (c.is_ascii_graphic() && c != '"' && c != '\\'))
         && !filename.contains("=?")
         && filename.len() + 20 < SOFT_LINE;
     if plain {
-        head.tokens(
-            "Content-Type",
-            vec![format!("{media};"), format!("name=\"{filename}\"")],
-        )?;
-        head.tokens(
-            "Content-Disposition",
-            vec!["attachment;".into(), format!("filename=\"{filename}\"")],
-        )?;
+        head.tokens("Content-Type", vec![format!("{media};"), format!("name=\"{filename}\"")])?;
+        head.tokens("Content-Disposition", vec!["attachment;".into(), format!("filename=\"{filename}\"")])?;
     } else {
         // RFC 2047 in `name` for older clients, RFC 2231 in `filename*` (with
         // continuations) for everyone else.

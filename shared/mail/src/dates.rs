@@ -179,18 +179,12 @@ fn tokenize(text: &str) -> Vec<Token> {
                 if !d.is_ascii_digit() {
                     break;
                 }
-                value = value
-                    .saturating_mul(10)
-                    .saturating_add(d as u32 - '0' as u32);
+                value = value.saturating_mul(10).saturating_add(d as u32 - '0' as u32);
                 digits += 1;
                 end = j + 1;
                 chars.next();
             }
-            out.push(Token {
-                tok: Tok::Num { value, digits },
-                start: i,
-                end,
-            });
+            out.push(Token { tok: Tok::Num { value, digits }, start: i, end });
         } else if c.is_alphabetic() || c == 'º' {
             let mut end = i;
             let mut word = String::new();
@@ -202,19 +196,11 @@ fn tokenize(text: &str) -> Vec<Token> {
                 end = j + d.len_utf8();
                 chars.next();
             }
-            out.push(Token {
-                tok: Tok::Word(word),
-                start: i,
-                end,
-            });
+            out.push(Token { tok: Tok::Word(word), start: i, end });
         } else if c.is_whitespace() {
             chars.next();
         } else {
-            out.push(Token {
-                tok: Tok::Sep(c),
-                start: i,
-                end: i + c.len_utf8(),
-            });
+            out.push(Token { tok: Tok::Sep(c), start: i, end: i + c.len_utf8() });
             chars.next();
         }
         if out.len() > 20_000 {
@@ -256,28 +242,21 @@ pub(crate) fn return_date(text: &str, reference: Option<Date>, month_first: bool
             continue;
         };
         if let Some(r) = reference
-            && (date < r.previous_day().unwrap_or(r)
-                || date > r.saturating_add(time::Duration::days(400)))
+            && (date < r.previous_day().unwrap_or(r) || date > r.saturating_add(time::Duration::days(400)))
         {
             continue;
         }
         resolved.push((date, cued(&toks, c.index)));
     }
-    let cued_max = resolved
-        .iter()
-        .filter(|(_, cue)| *cue)
-        .map(|(d, _)| *d)
-        .max();
+    let cued_max = resolved.iter().filter(|(_, cue)| *cue).map(|(d, _)| *d).max();
     cued_max.or_else(|| resolved.iter().map(|(d, _)| *d).max())
 }
 
 fn cued(toks: &[Token], index: usize) -> bool {
-    toks[index.saturating_sub(4)..index]
-        .iter()
-        .any(|t| match &t.tok {
-            Tok::Word(w) => CUES.iter().any(|c| w == c || w.starts_with("jusqu")),
-            _ => false,
-        })
+    toks[index.saturating_sub(4)..index].iter().any(|t| match &t.tok {
+        Tok::Word(w) => CUES.iter().any(|c| w == c || w.starts_with("jusqu")),
+        _ => false,
+    })
 }
 
 fn resolve(c: &Candidate, reference: Option<Date>) -> Option<Date> {
@@ -344,26 +323,14 @@ fn candidate_at(toks: &[Token], i: usize, month_first: bool) -> Option<(Candidat
     // ISO 2025-03-14
     if ad == 4
         && sep(toks.get(i + 1)) == Some('-')
-        && let (Some((m, _)), Some('-'), Some((d, _))) = (
-            num(toks.get(i + 2)),
-            sep(toks.get(i + 3)),
-            num(toks.get(i + 4)),
-        )
+        && let (Some((m, _)), Some('-'), Some((d, _))) = (num(toks.get(i + 2)), sep(toks.get(i + 3)), num(toks.get(i + 4)))
         && adjacent(toks, i, i + 1)
         && adjacent(toks, i + 1, i + 2)
         && adjacent(toks, i + 3, i + 4)
         && (1..=12).contains(&m)
         && valid_day(d)
     {
-        return Some((
-            Candidate {
-                year: year_of(a, ad),
-                month: m as u8,
-                day: d as u8,
-                index: i,
-            },
-            5,
-        ));
+        return Some((Candidate { year: year_of(a, ad), month: m as u8, day: d as u8, index: i }, 5));
     }
     if ad <= 2 {
         // Numeric 14.03.2025, 14/03/25, 3/14/2025, 14.03.
@@ -376,9 +343,7 @@ fn candidate_at(toks: &[Token], i: usize, month_first: bool) -> Option<(Candidat
             let mut used = 3;
             let mut year = None;
             if sep(toks.get(i + 3)) == Some(s)
-                && toks
-                    .get(i + 4)
-                    .is_some_and(|_| adjacent(toks, i + 2, i + 3))
+                && toks.get(i + 4).is_some_and(|_| adjacent(toks, i + 2, i + 3))
                 && let Some((y, yd)) = num(toks.get(i + 4))
                 && adjacent(toks, i + 3, i + 4)
             {
@@ -394,15 +359,7 @@ fn candidate_at(toks: &[Token], i: usize, month_first: bool) -> Option<(Candidat
             let day_first = s == '.' || a > 12 || !(b > 12 || month_first);
             let (day, month) = if day_first { (a, b) } else { (b, a) };
             if valid_day(day) && (1..=12).contains(&month) {
-                return Some((
-                    Candidate {
-                        year,
-                        month: month as u8,
-                        day: day as u8,
-                        index: i,
-                    },
-                    used,
-                ));
+                return Some((Candidate { year, month: month as u8, day: day as u8, index: i }, used));
             }
             return None;
         }
@@ -427,19 +384,9 @@ fn candidate_at(toks: &[Token], i: usize, month_first: bool) -> Option<(Candidat
                 if word(toks.get(k)) == Some("de") {
                     k += 1;
                 }
-                let year = num(toks.get(k))
-                    .and_then(|(y, yd)| (yd == 4).then_some(y))
-                    .and_then(|y| year_of(y, 4));
+                let year = num(toks.get(k)).and_then(|(y, yd)| (yd == 4).then_some(y)).and_then(|y| year_of(y, 4));
                 let used = if year.is_some() { k + 1 - i } else { j + 1 - i };
-                return Some((
-                    Candidate {
-                        year,
-                        month: m,
-                        day: a as u8,
-                        index: i,
-                    },
-                    used,
-                ));
+                return Some((Candidate { year, month: m, day: a as u8, index: i }, used));
             }
         }
     }
@@ -471,15 +418,7 @@ fn written_month_first(toks: &[Token], i: usize) -> Option<(Candidate, usize)> {
     }
     let year = num(toks.get(k)).and_then(|(y, yd)| (yd == 4).then(|| year_of(y, 4)).flatten());
     let used = if year.is_some() { k + 1 - i } else { j + 1 - i };
-    Some((
-        Candidate {
-            year,
-            month: m,
-            day: d as u8,
-            index: i,
-        },
-        used,
-    ))
+    Some((Candidate { year, month: m, day: d as u8, index: i }, used))
 }
 
 #[cfg(test)]
@@ -494,17 +433,11 @@ mod tests {
     #[test]
     fn formats() {
         assert_eq!(rd("I am back on 2025-03-14."), Some(date!(2025 - 03 - 14)));
-        assert_eq!(
-            rd("Ich bin bis 14.03.2025 nicht im Büro."),
-            Some(date!(2025 - 03 - 14))
-        );
+        assert_eq!(rd("Ich bin bis 14.03.2025 nicht im Büro."), Some(date!(2025 - 03 - 14)));
         assert_eq!(rd("bis zum 14.3. abwesend"), Some(date!(2025 - 03 - 14)));
         assert_eq!(rd("until March 14th, 2025"), Some(date!(2025 - 03 - 14)));
         assert_eq!(rd("de retour le 1er avril"), Some(date!(2025 - 04 - 01)));
-        assert_eq!(
-            rd("hasta el 10 de marzo de 2025"),
-            Some(date!(2025 - 03 - 10))
-        );
+        assert_eq!(rd("hasta el 10 de marzo de 2025"), Some(date!(2025 - 03 - 10)));
         assert_eq!(rd("tot en met 14 maart"), Some(date!(2025 - 03 - 14)));
         assert_eq!(rd("até 20 de março de 2025"), Some(date!(2025 - 03 - 20)));
         assert_eq!(rd("fino al 12/03/2025"), Some(date!(2025 - 03 - 12)));
@@ -513,30 +446,15 @@ mod tests {
     #[test]
     fn month_first_only_when_asked_or_forced() {
         let r = Some(date!(2025 - 03 - 03));
-        assert_eq!(
-            return_date("back on 4/5/2025", r, true),
-            Some(date!(2025 - 04 - 05))
-        );
-        assert_eq!(
-            return_date("back on 4/5/2025", r, false),
-            Some(date!(2025 - 05 - 04))
-        );
-        assert_eq!(
-            return_date("back on 3/14/2025", r, false),
-            Some(date!(2025 - 03 - 14))
-        );
+        assert_eq!(return_date("back on 4/5/2025", r, true), Some(date!(2025 - 04 - 05)));
+        assert_eq!(return_date("back on 4/5/2025", r, false), Some(date!(2025 - 05 - 04)));
+        assert_eq!(return_date("back on 3/14/2025", r, false), Some(date!(2025 - 03 - 14)));
     }
 
     #[test]
     fn range_and_past_dates() {
-        assert_eq!(
-            rd("away from 1 March to 10 March"),
-            Some(date!(2025 - 03 - 10))
-        );
-        assert_eq!(
-            rd("out of office from 5 March, back 12 March, call 17 March for sales"),
-            Some(date!(2025 - 03 - 12))
-        );
+        assert_eq!(rd("away from 1 March to 10 March"), Some(date!(2025 - 03 - 10)));
+        assert_eq!(rd("out of office from 5 March, back 12 March, call 17 March for sales"), Some(date!(2025 - 03 - 12)));
         assert_eq!(rd("since 1 February 2025"), None);
         assert_eq!(rd("in January"), None);
     }
@@ -544,9 +462,6 @@ mod tests {
     #[test]
     fn year_rolls_over() {
         let r = Some(date!(2025 - 12 - 20));
-        assert_eq!(
-            return_date("back on 5 January", r, false),
-            Some(date!(2026 - 01 - 05))
-        );
+        assert_eq!(return_date("back on 5 January", r, false), Some(date!(2026 - 01 - 05)));
     }
 }

@@ -76,18 +76,10 @@ pub(crate) fn parse_fields(text: &str) -> Vec<Vec<(String, String)>> {
 fn field(line: &str) -> Option<(String, String)> {
     let colon = line.find(':')?;
     let name = &line[..colon];
-    if name.is_empty()
-        || name.len() > 40
-        || !name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    {
+    if name.is_empty() || name.len() > 40 || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
         return None;
     }
-    Some((
-        name.to_ascii_lowercase(),
-        line[colon + 1..].trim().to_owned(),
-    ))
+    Some((name.to_ascii_lowercase(), line[colon + 1..].trim().to_owned()))
 }
 
 pub(crate) fn parse_delivery_status(text: &str) -> DeliveryStatus {
@@ -111,13 +103,7 @@ pub(crate) fn parse_delivery_status(text: &str) -> DeliveryStatus {
                 }
                 "original-recipient" => rcpt.original_recipient = Some(strip_type(&value)),
                 "action" => {
-                    rcpt.action = Some(
-                        value
-                            .split(|c: char| c.is_whitespace() || c == '(')
-                            .next()
-                            .unwrap_or("")
-                            .to_ascii_lowercase(),
-                    );
+                    rcpt.action = Some(value.split(|c: char| c.is_whitespace() || c == '(').next().unwrap_or("").to_ascii_lowercase());
                     is_rcpt = true;
                 }
                 "status" => {
@@ -213,8 +199,7 @@ pub(crate) fn status_codes(text: &str) -> impl Iterator<Item = String> + '_ {
             }
             // Reject IP addresses and version numbers: 5.1.1.4 or 5.1.1a.
             if j < bytes.len()
-                && (bytes[j].is_ascii_alphanumeric()
-                    || (bytes[j] == b'.' && bytes.get(j + 1).is_some_and(u8::is_ascii_digit)))
+                && (bytes[j].is_ascii_alphanumeric() || (bytes[j] == b'.' && bytes.get(j + 1).is_some_and(u8::is_ascii_digit)))
             {
                 continue;
             }
@@ -237,9 +222,7 @@ pub(crate) fn first_reply_code(text: &str) -> Option<u16> {
             && bytes[i + 2].is_ascii_digit()
             && (i + 3 == bytes.len() || matches!(bytes[i + 3], b' ' | b'-' | b'\t' | b'\r' | b'\n'))
         {
-            let code = (u16::from(c - b'0')) * 100
-                + u16::from(bytes[i + 1] - b'0') * 10
-                + u16::from(bytes[i + 2] - b'0');
+            let code = (u16::from(c - b'0')) * 100 + u16::from(bytes[i + 1] - b'0') * 10 + u16::from(bytes[i + 2] - b'0');
             if (400..560).contains(&code) && code % 100 < 60 {
                 return Some(code);
             }
@@ -264,18 +247,12 @@ Action: failed\nStatus: 5.1.1 (bad mailbox)\nDiagnostic-Code: smtp; 550 5.1.1 Us
         assert_eq!(r.final_recipient.as_deref(), Some("a@example.org"));
         assert_eq!(r.action.as_deref(), Some("failed"));
         assert_eq!(r.status.as_deref(), Some("5.1.1"));
-        assert_eq!(
-            r.diagnostic_code.as_deref(),
-            Some("smtp; 550 5.1.1 User unknown")
-        );
+        assert_eq!(r.diagnostic_code.as_deref(), Some("smtp; 550 5.1.1 User unknown"));
     }
 
     #[test]
     fn finds_status_codes_but_not_addresses() {
-        assert_eq!(
-            first_status_code("host 192.5.1.1 said 550 5.7.1 no").as_deref(),
-            Some("5.7.1")
-        );
+        assert_eq!(first_status_code("host 192.5.1.1 said 550 5.7.1 no").as_deref(), Some("5.7.1"));
         assert_eq!(first_status_code("version 5.1.1.2"), None);
         assert_eq!(first_reply_code("said: 550-5.1.1 The email"), Some(550));
         assert_eq!(first_reply_code("port 2525"), None);

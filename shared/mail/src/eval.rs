@@ -33,20 +33,11 @@ pub fn parse_labels(csv: &str) -> Result<Vec<Label>, LabelError> {
         let mut fields = line.split(',');
         let path = fields.next().unwrap_or("").trim();
         let label = fields.next().unwrap_or("").trim();
-        let kind = Kind::from_label(label).ok_or_else(|| LabelError {
-            line: i + 1,
-            message: format!("unknown label {label:?}"),
-        })?;
+        let kind = Kind::from_label(label).ok_or_else(|| LabelError { line: i + 1, message: format!("unknown label {label:?}") })?;
         if path.is_empty() {
-            return Err(LabelError {
-                line: i + 1,
-                message: "empty path".into(),
-            });
+            return Err(LabelError { line: i + 1, message: "empty path".into() });
         }
-        out.push(Label {
-            path: path.to_owned(),
-            kind,
-        });
+        out.push(Label { path: path.to_owned(), kind });
     }
     Ok(out)
 }
@@ -89,18 +80,8 @@ impl Confusion {
     /// (hard or soft) and the share with the right hard/soft verdict.
     pub fn bounce_scores(&self) -> (usize, usize, usize) {
         let bounces = [Kind::BounceHard, Kind::BounceSoft];
-        let total: usize = self
-            .cells
-            .iter()
-            .filter(|((e, _), _)| e.is_bounce())
-            .map(|(_, n)| n)
-            .sum();
-        let recognised: usize = self
-            .cells
-            .iter()
-            .filter(|((e, a), _)| e.is_bounce() && a.is_bounce())
-            .map(|(_, n)| n)
-            .sum();
+        let total: usize = self.cells.iter().filter(|((e, _), _)| e.is_bounce()).map(|(_, n)| n).sum();
+        let recognised: usize = self.cells.iter().filter(|((e, a), _)| e.is_bounce() && a.is_bounce()).map(|(_, n)| n).sum();
         let agreed: usize = bounces.iter().map(|k| self.count(*k, *k)).sum();
         (total, recognised, agreed)
     }
@@ -108,10 +89,7 @@ impl Confusion {
     /// The matrix as a Markdown table (rows expected, columns actual), with
     /// only the kinds that occur, followed by a summary.
     pub fn render(&self) -> String {
-        let used: Vec<Kind> = Kind::ALL
-            .into_iter()
-            .filter(|k| self.cells.keys().any(|(e, a)| e == k || a == k))
-            .collect();
+        let used: Vec<Kind> = Kind::ALL.into_iter().filter(|k| self.cells.keys().any(|(e, a)| e == k || a == k)).collect();
         let mut out = String::new();
         let _ = write!(out, "| expected \\ actual |");
         for k in &used {
@@ -135,29 +113,11 @@ impl Confusion {
             out.push('\n');
         }
         out.push('\n');
-        let _ = writeln!(
-            out,
-            "exact: {}/{} ({:.1}%)",
-            self.correct(),
-            self.total(),
-            100.0 * self.accuracy()
-        );
+        let _ = writeln!(out, "exact: {}/{} ({:.1}%)", self.correct(), self.total(), 100.0 * self.accuracy());
         let (total, recognised, agreed) = self.bounce_scores();
         if total > 0 {
-            let _ = writeln!(
-                out,
-                "bounces recognised as bounces: {}/{} ({:.1}%)",
-                recognised,
-                total,
-                100.0 * ratio(recognised, total)
-            );
-            let _ = writeln!(
-                out,
-                "hard/soft agreement: {}/{} ({:.1}%)",
-                agreed,
-                total,
-                100.0 * ratio(agreed, total)
-            );
+            let _ = writeln!(out, "bounces recognised as bounces: {}/{} ({:.1}%)", recognised, total, 100.0 * ratio(recognised, total));
+            let _ = writeln!(out, "hard/soft agreement: {}/{} ({:.1}%)", agreed, total, 100.0 * ratio(agreed, total));
         }
         if self.errors > 0 {
             let _ = writeln!(out, "unparseable inputs: {}", self.errors);
@@ -176,8 +136,7 @@ mod tests {
 
     #[test]
     fn labels_with_header_and_source_column() {
-        let l = parse_labels("path,label,source\na.eml,bounce_hard,x\n\nb.eml,fbl_complaint,y\n")
-            .unwrap();
+        let l = parse_labels("path,label,source\na.eml,bounce_hard,x\n\nb.eml,fbl_complaint,y\n").unwrap();
         assert_eq!(l.len(), 2);
         assert_eq!(l[1].kind, Kind::Complaint);
         assert!(parse_labels("a.eml,nonsense\n").is_err());

@@ -235,10 +235,7 @@ pub(crate) fn unsubscribe_request(new_text: &str) -> Option<String> {
 }
 
 fn is_bare_stop(folded: &str) -> bool {
-    let words: Vec<&str> = folded
-        .split(|c: char| !c.is_alphanumeric() && c != '\'')
-        .filter(|w| !w.is_empty())
-        .collect();
+    let words: Vec<&str> = folded.split(|c: char| !c.is_alphanumeric() && c != '\'').filter(|w| !w.is_empty()).collect();
     !words.is_empty()
         && words.len() <= 5
         && words.iter().any(|w| *w == "stop" || *w == "unsubscribe")
@@ -248,9 +245,7 @@ fn is_bare_stop(folded: &str) -> bool {
 /// Whether one of the three words before the phrase, within its clause,
 /// negates ("not interested, please remove me" is still a request).
 fn negated(prefix: &str) -> bool {
-    let clause = prefix
-        .rfind([',', '.', ';', '!', '?', ':'])
-        .map_or(prefix, |i| &prefix[i + 1..]);
+    let clause = prefix.rfind([',', '.', ';', '!', '?', ':']).map_or(prefix, |i| &prefix[i + 1..]);
     let tail: Vec<&str> = clause.split_whitespace().rev().take(3).collect();
     let window: String = tail.into_iter().rev().collect::<Vec<_>>().join(" ");
     NEGATIONS.iter().any(|n| has_word(&window, n))
@@ -259,11 +254,7 @@ fn negated(prefix: &str) -> bool {
 /// Phrases must start at a word boundary ("opt out" inside "adopt out" is
 /// not one).
 fn boundary_ok(line: &str, at: usize, _phrase: &str) -> bool {
-    at == 0
-        || line[..at]
-            .chars()
-            .next_back()
-            .is_none_or(|c| !c.is_alphanumeric())
+    at == 0 || line[..at].chars().next_back().is_none_or(|c| !c.is_alphanumeric())
 }
 
 #[cfg(test)]

@@ -18,19 +18,17 @@ pub mod compose;
 mod dates;
 mod dsn;
 pub mod eval;
-pub mod ses;
 mod intent;
 mod parse;
 mod reason;
 mod reply;
+pub mod ses;
 mod text;
 pub mod webhook;
 
 pub use classify::{Classification, Kind, classify};
 pub use dsn::{DeliveryStatus, FeedbackReport, RecipientStatus};
-pub use parse::{
-    MAX_MESSAGE_BYTES, Mailbox, OriginalMessage, ParseError, ParsedMail, SNIPPET_CHARS, parse,
-};
+pub use parse::{MAX_MESSAGE_BYTES, Mailbox, OriginalMessage, ParseError, ParsedMail, SNIPPET_CHARS, parse};
 
 /// Parses and classifies raw MIME in one call.
 pub fn parse_and_classify(raw: &[u8]) -> Result<(ParsedMail, Classification), ParseError> {

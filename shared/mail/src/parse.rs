@@ -1,9 +1,7 @@
 //! MIME parsing into an owned [`ParsedMail`]: only what classification and
 //! thread linking need, decoded once.
 
-use mail_parser::{
-    Address, HeaderName, HeaderValue, Message, MessageParser, MessagePart, MimeHeaders, PartType,
-};
+use mail_parser::{Address, HeaderName, HeaderValue, Message, MessageParser, MessagePart, MimeHeaders, PartType};
 use serde::Serialize;
 use std::sync::LazyLock;
 use time::OffsetDateTime;
@@ -95,18 +93,12 @@ pub struct ParsedMail {
 impl ParsedMail {
     /// The first value of a kept header field (name case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     /// The sender's address, lowercase.
     pub fn from_address(&self) -> Option<String> {
-        self.from
-            .as_ref()
-            .and_then(|m| m.address.as_deref())
-            .map(str::to_ascii_lowercase)
+        self.from.as_ref().and_then(|m| m.address.as_deref()).map(str::to_ascii_lowercase)
     }
 }
 
@@ -137,11 +129,7 @@ const KEPT_HEADERS: &[&str] = &[
 /// Only the fields we read are parsed into structures (Received fields,
 /// which cost most, stay raw); built once because the map is not free.
 static PARSER: LazyLock<MessageParser> = LazyLock::new(|| {
-    MessageParser::new()
-        .with_minimal_headers()
-        .with_message_ids()
-        .header_text(HeaderName::Subject)
-        .header_id(HeaderName::ReturnPath)
+    MessageParser::new().with_minimal_headers().with_message_ids().header_text(HeaderName::Subject).header_id(HeaderName::ReturnPath)
 });
 
 /// Parses a raw RFC 5322 message. Never panics: malformed, truncated or
@@ -151,15 +139,11 @@ pub fn parse(raw: &[u8]) -> Result<ParsedMail, ParseError> {
         return Err(ParseError::Empty);
     }
     if raw.len() > MAX_MESSAGE_BYTES {
-        return Err(ParseError::TooLarge {
-            size: raw.len(),
-            limit: MAX_MESSAGE_BYTES,
-        });
+        return Err(ParseError::TooLarge { size: raw.len(), limit: MAX_MESSAGE_BYTES });
     }
     // mail-parser 0.11 can panic on some damaged multipart trees ("Invalid
     // part ID", found by fuzzing); a request must get an error, not a crash.
-    let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| PARSER.parse(raw)))
-        .map_err(|_| ParseError::Malformed)?;
+    let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| PARSER.parse(raw))).map_err(|_| ParseError::Malformed)?;
     let message = parsed.ok_or(ParseError::NotAMessage)?;
     if message.parts.first().is_none_or(|p| p.headers.is_empty()) {
         return Err(ParseError::NotAMessage);
@@ -168,28 +152,16 @@ pub fn parse(raw: &[u8]) -> Result<ParsedMail, ParseError> {
 }
 
 fn build(message: &Message<'_>) -> ParsedMail {
-    let mailbox = |a: &mail_parser::Addr<'_>| Mailbox {
-        name: a.name().map(str::to_owned),
-        address: a.address().map(str::to_owned),
-    };
+    let mailbox = |a: &mail_parser::Addr<'_>| Mailbox { name: a.name().map(str::to_owned), address: a.address().map(str::to_owned) };
     let from = message.from().and_then(Address::first).map(mailbox);
-    let to = message
-        .to()
-        .map(|l| l.iter().map(mailbox).collect())
-        .unwrap_or_default();
+    let to = message.to().map(|l| l.iter().map(mailbox).collect()).unwrap_or_default();
 
     let mut kept = Vec::new();
     let mut return_path = None;
     for (name, raw) in message.headers_raw() {
         if name.eq_ignore_ascii_case("return-path") && return_path.is_none() {
             let v = unfold(raw);
-            return_path = Some(
-                v.trim()
-                    .trim_start_matches('<')
-                    .trim_end_matches('>')
-                    .trim()
-                    .to_owned(),
-            );
+            return_path = Some(v.trim().trim_start_matches('<').trim_end_matches('>').trim().to_owned());
         } else if KEPT_HEADERS.iter().any(|k| k.eq_ignore_ascii_case(name)) {
             kept.push((name.to_ascii_lowercase(), unfold(raw)));
         }
@@ -200,9 +172,7 @@ fn build(message: &Message<'_>) -> ParsedMail {
         Some(sub) => format!("{}/{}", ct.ctype(), sub).to_ascii_lowercase(),
         None => ct.ctype().to_ascii_lowercase(),
     });
-    let report_type = root_ct
-        .and_then(|ct| ct.attribute("report-type"))
-        .map(|v| v.trim().to_ascii_lowercase());
+    let report_type = root_ct.and_then(|ct| ct.attribute("report-type")).map(|v| v.trim().to_ascii_lowercase());
 
     let mut body_text = String::new();
     for id in &message.text_body {
@@ -243,9 +213,7 @@ fn build(message: &Message<'_>) -> ParsedMail {
         let ctype = ct.ctype().to_ascii_lowercase();
         let sub = ct.subtype().unwrap_or("").to_ascii_lowercase();
         match (ctype.as_str(), sub.as_str()) {
-            ("message" | "text", "delivery-status" | "global-delivery-status")
-                if delivery_status.is_none() =>
-            {
+            ("message" | "text", "delivery-status" | "global-delivery-status") if delivery_status.is_none() => {
                 delivery_status = Some(dsn::parse_delivery_status(&contents_lossy(part)));
             }
             ("message", "feedback-report") if feedback_report.is_none() => {
@@ -253,16 +221,9 @@ fn build(message: &Message<'_>) -> ParsedMail {
             }
             ("message", "disposition-notification" | "global-disposition-notification") => {
                 let fields = dsn::parse_fields(&contents_lossy(part));
-                disposition = fields
-                    .iter()
-                    .flatten()
-                    .find(|(n, _)| n == "disposition")
-                    .map(|(_, v)| v.clone())
-                    .or(Some(String::new()));
+                disposition = fields.iter().flatten().find(|(n, _)| n == "disposition").map(|(_, v)| v.clone()).or(Some(String::new()));
             }
-            ("text" | "message", "rfc822-headers" | "rfc822" | "global-headers")
-                if original.is_none() =>
-            {
+            ("text" | "message", "rfc822-headers" | "rfc822" | "global-headers") if original.is_none() => {
                 let raw = contents_lossy(part);
                 original = Some(original_from_header_text(&raw));
             }
@@ -382,14 +343,8 @@ fn to_offset_datetime(dt: &mail_parser::DateTime) -> Option<OffsetDateTime> {
 fn original_from_message(nested: &Message<'_>) -> OriginalMessage {
     OriginalMessage {
         message_id: nested.message_id().map(str::to_owned),
-        from: nested
-            .from()
-            .and_then(Address::first)
-            .and_then(|m| m.address().map(str::to_owned)),
-        to: nested
-            .to()
-            .and_then(Address::first)
-            .and_then(|m| m.address().map(str::to_owned)),
+        from: nested.from().and_then(Address::first).and_then(|m| m.address().map(str::to_owned)),
+        to: nested.to().and_then(Address::first).and_then(|m| m.address().map(str::to_owned)),
         subject: nested.subject().map(str::to_owned),
     }
 }
@@ -421,10 +376,7 @@ mod tests {
     fn refuses_empty_and_oversize() {
         assert_eq!(parse(b"").unwrap_err(), ParseError::Empty);
         let big = vec![b'a'; MAX_MESSAGE_BYTES + 1];
-        assert!(matches!(
-            parse(&big).unwrap_err(),
-            ParseError::TooLarge { .. }
-        ));
+        assert!(matches!(parse(&big).unwrap_err(), ParseError::TooLarge { .. }));
     }
 
     #[test]

@@ -345,17 +345,7 @@ const REASONS: &[(&str, Phrases)] = &[
             "malformed header",
         ],
     ),
-    (
-        "badreputation",
-        &[
-            "poor reputation",
-            "bad reputation",
-            "low reputation",
-            "ip reputation",
-            "sender reputation",
-            "domain reputation",
-        ],
-    ),
+    ("badreputation", &["poor reputation", "bad reputation", "low reputation", "ip reputation", "sender reputation", "domain reputation"]),
     (
         "contenterror",
         &[
@@ -470,15 +460,7 @@ const REASONS: &[(&str, Phrases)] = &[
             "too fast",
         ],
     ),
-    (
-        "toomanyconn",
-        &[
-            "too many connections",
-            "too many concurrent",
-            "connection limit",
-            "too many simultaneous",
-        ],
-    ),
+    ("toomanyconn", &["too many connections", "too many concurrent", "connection limit", "too many simultaneous"]),
     (
         "blocked",
         &[
@@ -505,21 +487,10 @@ const REASONS: &[(&str, Phrases)] = &[
         ],
     ),
     ("virusdetected", &["virus", "malware", "infected"]),
-    (
-        "policyviolation",
-        &["policy", "prohibited", "not accepted due to", "violat"],
-    ),
+    ("policyviolation", &["policy", "prohibited", "not accepted due to", "violat"]),
     (
         "systemfull",
-        &[
-            "system full",
-            "mail system full",
-            "insufficient system storage",
-            "out of disk",
-            "disk full",
-            "queue full",
-            "no space left",
-        ],
+        &["system full", "mail system full", "insufficient system storage", "out of disk", "disk full", "queue full", "no space left"],
     ),
     (
         "networkerror",
@@ -620,28 +591,8 @@ const REASONS: &[(&str, Phrases)] = &[
             "starttls",
         ],
     ),
-    (
-        "mailererror",
-        &[
-            "mailer error",
-            "unknown mailer error",
-            "command failed",
-            "program exited",
-            "x-unix",
-            "procmail",
-            "pipe to",
-        ],
-    ),
-    (
-        "syntaxerror",
-        &[
-            "syntax error",
-            "command unrecognized",
-            "bad sequence of commands",
-            "command not implemented",
-            "line too long",
-        ],
-    ),
+    ("mailererror", &["mailer error", "unknown mailer error", "command failed", "program exited", "x-unix", "procmail", "pipe to"]),
+    ("syntaxerror", &["syntax error", "command unrecognized", "bad sequence of commands", "command not implemented", "line too long"]),
 ];
 
 /// MTA wording that names a missing recipient whatever SMTP command it
@@ -669,10 +620,7 @@ const NAMES_MISSING_RECIPIENT: Phrases = &[
 /// Whether folded text names a missing recipient in words no MTA uses for
 /// anything else.
 pub(crate) fn names_missing_recipient(folded: &str) -> Option<&'static str> {
-    NAMES_MISSING_RECIPIENT
-        .iter()
-        .copied()
-        .find(|p| phrase_matches(folded, p))
+    NAMES_MISSING_RECIPIENT.iter().copied().find(|p| phrase_matches(folded, p))
 }
 
 /// The reason for a hard/soft decision when nothing better is known.
@@ -718,11 +666,7 @@ static ALL: LazyLock<AllReasons> = LazyLock::new(|| {
             }
         }
     }
-    AllReasons {
-        ac: AhoCorasick::new(&plain).expect("reason phrases are valid"),
-        owner,
-        wildcards,
-    }
+    AllReasons { ac: AhoCorasick::new(&plain).expect("reason phrases are valid"), owner, wildcards }
 });
 
 /// Which reasons' phrases occur in one folded text, and the first phrase
@@ -765,11 +709,7 @@ impl Hits {
 
 fn phrase_matches(folded: &str, phrase: &str) -> bool {
     if !phrase.contains('*') {
-        return if phrase.len() <= 4 {
-            crate::text::has_word(folded, phrase)
-        } else {
-            folded.contains(phrase)
-        };
+        return if phrase.len() <= 4 { crate::text::has_word(folded, phrase) } else { folded.contains(phrase) };
     }
     let mut rest = folded;
     for fragment in phrase.split('*') {
@@ -867,10 +807,7 @@ mod tests {
 
     #[test]
     fn ordered_fragments() {
-        assert!(phrase_matches(
-            "user kijitora was not found",
-            "user * not found"
-        ));
+        assert!(phrase_matches("user kijitora was not found", "user * not found"));
         assert!(!phrase_matches("not found: user", "user * not found"));
     }
 

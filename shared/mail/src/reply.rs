@@ -22,9 +22,7 @@ const ATTRIBUTION_ENDINGS: &[&str] = &[
 ];
 
 /// Attribution lines start with one of these, in the languages we match.
-const ATTRIBUTION_STARTS: &[&str] = &[
-    "on ", "am ", "le ", "el ", "il ", "op ", "em ", "den ", "w dniu ",
-];
+const ATTRIBUTION_STARTS: &[&str] = &["on ", "am ", "le ", "el ", "il ", "op ", "em ", "den ", "w dniu "];
 
 /// Header names that open a forwarded/quoted header block (Outlook style).
 const BLOCK_FROM: &[&str] = &["from:", "von:", "de:", "da:", "van:", "fra:", "od:"];
@@ -157,20 +155,13 @@ fn is_attribution(lower: &str, next: Option<&str>) -> bool {
     if !ATTRIBUTION_STARTS.iter().any(|p| lower.starts_with(p)) {
         return false;
     }
-    if ATTRIBUTION_ENDINGS
-        .iter()
-        .any(|e| lower.ends_with(e.trim_end()))
-        || lower.contains(" schrieb ")
-    {
+    if ATTRIBUTION_ENDINGS.iter().any(|e| lower.ends_with(e.trim_end())) || lower.contains(" schrieb ") {
         return true;
     }
     // Clients wrap long attributions: "On Tue, 4 Mar 2025, Ann <a@x>\nwrote:".
     if let Some(next) = next {
         let joined = format!("{} {}", lower, next.trim().to_lowercase());
-        return lower.len() < 200
-            && ATTRIBUTION_ENDINGS
-                .iter()
-                .any(|e| joined.ends_with(e.trim_end()));
+        return lower.len() < 200 && ATTRIBUTION_ENDINGS.iter().any(|e| joined.ends_with(e.trim_end()));
     }
     false
 }

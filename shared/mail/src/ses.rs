@@ -28,18 +28,28 @@ pub fn enrollment_from_tag(value: &str) -> String {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum FeedbackKind {
     /// `Permanent`: the address does not work; never write to it again.
-    HardBounce { sub_type: Option<String> },
+    HardBounce {
+        sub_type: Option<String>,
+    },
     /// `Transient` with a definite reason (mailbox full, message too large, content
     /// or attachment rejected): may work later.
-    SoftBounce { sub_type: Option<String> },
+    SoftBounce {
+        sub_type: Option<String>,
+    },
     /// `Transient`/`General`, or `Undetermined`: SES files auto-replies (out of office)
     /// here too, so it is not held against the address.
-    UnclearBounce { sub_type: Option<String> },
-    Complaint { feedback_type: Option<String> },
+    UnclearBounce {
+        sub_type: Option<String>,
+    },
+    Complaint {
+        feedback_type: Option<String>,
+    },
     Delivery,
     DeliveryDelay,
     /// Sends, opens, rejects… : nothing to act on.
-    Other { name: String },
+    Other {
+        name: String,
+    },
 }
 
 impl FeedbackKind {
@@ -109,7 +119,9 @@ pub fn parse_notification(input: &[u8]) -> Result<Feedback, SesError> {
                 items
                     .iter()
                     .filter_map(|r| match r {
-                        serde_json::Value::String(email) => Some(FeedbackRecipient { email: email.clone(), status: None, diagnostic: None }),
+                        serde_json::Value::String(email) => {
+                            Some(FeedbackRecipient { email: email.clone(), status: None, diagnostic: None })
+                        }
                         other => Some(FeedbackRecipient {
                             email: text(&other["emailAddress"])?,
                             status: text(&other["status"]),
@@ -135,7 +147,10 @@ pub fn parse_notification(input: &[u8]) -> Result<Feedback, SesError> {
         }
         "Complaint" => {
             let complaint = &notification["complaint"];
-            (FeedbackKind::Complaint { feedback_type: text(&complaint["complaintFeedbackType"]) }, recipients(&complaint["complainedRecipients"]))
+            (
+                FeedbackKind::Complaint { feedback_type: text(&complaint["complaintFeedbackType"]) },
+                recipients(&complaint["complainedRecipients"]),
+            )
         }
         "Delivery" => (FeedbackKind::Delivery, recipients(&notification["delivery"]["recipients"])),
         "DeliveryDelay" => (FeedbackKind::DeliveryDelay, recipients(&notification["deliveryDelay"]["delayedRecipients"])),
@@ -153,7 +168,9 @@ pub fn parse_notification(input: &[u8]) -> Result<Feedback, SesError> {
         .as_object()
         .map(|tags| {
             tags.iter()
-                .map(|(k, v)| (k.clone(), v.as_array().map(|vs| vs.iter().filter_map(|x| x.as_str().map(String::from)).collect()).unwrap_or_default()))
+                .map(|(k, v)| {
+                    (k.clone(), v.as_array().map(|vs| vs.iter().filter_map(|x| x.as_str().map(String::from)).collect()).unwrap_or_default())
+                })
                 .collect()
         })
         .unwrap_or_default();

@@ -73,13 +73,7 @@ impl PhraseSet {
             }
         }
         let ac = AhoCorasick::new(&plain).expect("phrase lists are small and valid");
-        PhraseSet {
-            phrases,
-            ac,
-            ac_index,
-            wildcards,
-            short_words,
-        }
+        PhraseSet { phrases, ac, ac_index, wildcards, short_words }
     }
 
     /// The earliest phrase in list order that occurs in `haystack`.
@@ -108,8 +102,7 @@ impl PhraseSet {
 /// Whether `text[start..end]` is a whole word.
 pub(crate) fn bounded(text: &str, start: usize, end: usize) -> bool {
     let bytes = text.as_bytes();
-    (start == 0 || !is_word_byte(bytes[start - 1]))
-        && (end >= bytes.len() || !is_word_byte(bytes[end]))
+    (start == 0 || !is_word_byte(bytes[start - 1])) && (end >= bytes.len() || !is_word_byte(bytes[end]))
 }
 
 fn ordered_fragments(haystack: &str, phrase: &str) -> bool {

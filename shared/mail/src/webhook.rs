@@ -283,7 +283,9 @@ pub fn cloudmailin_json(body: &[u8]) -> Result<Received, WebhookError> {
                     Value::String(v) => headers.push((name.clone(), v.clone())),
                     Value::Array(list) => headers.extend(list.iter().filter_map(Value::as_str).map(|v| (name.clone(), v.to_string()))),
                     // Some clients post repeated headers as {"0": ..., "1": ...}.
-                    Value::Object(indexed) => headers.extend(indexed.values().filter_map(Value::as_str).map(|v| (name.clone(), v.to_string()))),
+                    Value::Object(indexed) => {
+                        headers.extend(indexed.values().filter_map(Value::as_str).map(|v| (name.clone(), v.to_string())))
+                    }
                     _ => {}
                 }
             }
@@ -323,7 +325,12 @@ const BODY_HEADERS: &[&str] = &["content-type", "content-transfer-encoding", "mi
 
 /// Puts a message back together from decoded headers, bodies and attachments.
 /// Normalised header names (`message_id`) get their hyphens back.
-fn rebuild(headers: &[(String, String)], plain: Option<&str>, html: Option<&str>, attachments: &[Attachment]) -> Result<Vec<u8>, WebhookError> {
+fn rebuild(
+    headers: &[(String, String)],
+    plain: Option<&str>,
+    html: Option<&str>,
+    attachments: &[Attachment],
+) -> Result<Vec<u8>, WebhookError> {
     if headers.is_empty() {
         return Err(WebhookError::MissingField("headers"));
     }
@@ -350,27 +357,29 @@ fn rebuild(headers: &[(String, String)], plain: Option<&str>, html: Option<&str>
         b
     };
 
-    let text_part = |out: &mut Vec<u8>| {
-        match (plain, html) {
-            (Some(p), Some(h)) => {
-                let alt = boundary("alt");
-                out.extend_from_slice(format!("Content-Type: multipart/alternative; boundary=\"{alt}\"\r\n\r\n").as_bytes());
-                for (subtype, body) in [("plain", p), ("html", h)] {
-                    out.extend_from_slice(format!("--{alt}\r\nContent-Type: text/{subtype}; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n").as_bytes());
-                    out.extend_from_slice(body.as_bytes());
-                    out.extend_from_slice(b"\r\n");
-                }
-                out.extend_from_slice(format!("--{alt}--\r\n").as_bytes());
-            }
-            (p, h) => {
-                let (subtype, body) = match (p, h) {
-                    (None, Some(h)) => ("html", h),
-                    (p, _) => ("plain", p.unwrap_or_default()),
-                };
-                out.extend_from_slice(format!("Content-Type: text/{subtype}; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n").as_bytes());
+    let text_part = |out: &mut Vec<u8>| match (plain, html) {
+        (Some(p), Some(h)) => {
+            let alt = boundary("alt");
+            out.extend_from_slice(format!("Content-Type: multipart/alternative; boundary=\"{alt}\"\r\n\r\n").as_bytes());
+            for (subtype, body) in [("plain", p), ("html", h)] {
+                out.extend_from_slice(
+                    format!("--{alt}\r\nContent-Type: text/{subtype}; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n").as_bytes(),
+                );
                 out.extend_from_slice(body.as_bytes());
                 out.extend_from_slice(b"\r\n");
             }
+            out.extend_from_slice(format!("--{alt}--\r\n").as_bytes());
+        }
+        (p, h) => {
+            let (subtype, body) = match (p, h) {
+                (None, Some(h)) => ("html", h),
+                (p, _) => ("plain", p.unwrap_or_default()),
+            };
+            out.extend_from_slice(
+                format!("Content-Type: text/{subtype}; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n").as_bytes(),
+            );
+            out.extend_from_slice(body.as_bytes());
+            out.extend_from_slice(b"\r\n");
         }
     };
 
@@ -379,15 +388,18 @@ fn rebuild(headers: &[(String, String)], plain: Option<&str>, html: Option<&str>
     } else {
         // A report's parts keep their report shape, so bounces and complaints posted
         // in a decoded format are read as such.
-        let report = attachments.iter().find_map(|a| match a.content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase().as_str() {
-            "message/delivery-status" => Some("delivery-status"),
-            "message/feedback-report" => Some("feedback-report"),
-            "message/disposition-notification" => Some("disposition-notification"),
-            _ => None,
+        let report = attachments.iter().find_map(|a| {
+            match a.content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase().as_str() {
+                "message/delivery-status" => Some("delivery-status"),
+                "message/feedback-report" => Some("feedback-report"),
+                "message/disposition-notification" => Some("disposition-notification"),
+                _ => None,
+            }
         });
         let mixed = boundary("mixed");
         match report {
-            Some(kind) => out.extend_from_slice(format!("Content-Type: multipart/report; report-type={kind}; boundary=\"{mixed}\"\r\n\r\n").as_bytes()),
+            Some(kind) => out
+                .extend_from_slice(format!("Content-Type: multipart/report; report-type={kind}; boundary=\"{mixed}\"\r\n\r\n").as_bytes()),
             None => out.extend_from_slice(format!("Content-Type: multipart/mixed; boundary=\"{mixed}\"\r\n\r\n").as_bytes()),
         }
         out.extend_from_slice(format!("--{mixed}\r\n").as_bytes());
@@ -395,7 +407,10 @@ fn rebuild(headers: &[(String, String)], plain: Option<&str>, html: Option<&str>
         for attachment in attachments {
             let content_type: String = attachment.content_type.chars().filter(|c| !c.is_control()).take(200).collect();
             let file_name: String = attachment.file_name.chars().filter(|c| !c.is_control() && *c != '"').take(200).collect();
-            out.extend_from_slice(format!("--{mixed}\r\nContent-Type: {content_type}\r\nContent-Disposition: attachment; filename=\"{file_name}\"\r\n").as_bytes());
+            out.extend_from_slice(
+                format!("--{mixed}\r\nContent-Type: {content_type}\r\nContent-Disposition: attachment; filename=\"{file_name}\"\r\n")
+                    .as_bytes(),
+            );
             let lower = content_type.to_ascii_lowercase();
             if lower.starts_with("text/") || lower.starts_with("message/") {
                 // Reports and returned messages are read as they are (RFC 2046
@@ -510,7 +525,11 @@ pub fn ses_receipt(body: &[u8]) -> Result<SesReceipt, WebhookError> {
     let content = match action["type"].as_str() {
         Some("S3") => SesContent::Stored {
             bucket: text(&action["bucketName"]).ok_or(WebhookError::MissingField("receipt.action.bucketName"))?,
-            key: action["objectKey"].as_str().filter(|k| !k.is_empty()).ok_or(WebhookError::MissingField("receipt.action.objectKey"))?.to_string(),
+            key: action["objectKey"]
+                .as_str()
+                .filter(|k| !k.is_empty())
+                .ok_or(WebhookError::MissingField("receipt.action.objectKey"))?
+                .to_string(),
         },
         Some("SNS") => {
             let content = n["content"].as_str().ok_or(WebhookError::MissingField("content"))?;
@@ -582,7 +601,12 @@ mod tests {
     #[test]
     fn verdicts_come_from_the_provider_never_from_the_messages_own_headers() {
         let message = "Authentication-Results: mx.cloudmailin.net; dkim=pass header.d=victim.example; dmarc=pass header.from=victim.example; spf=pass\r\nFrom: ceo@victim.example\r\nSubject: x\r\n\r\nbody";
-        let (body, ct) = form(&[("message", message), ("envelope[to]", "reply+ws@in.example"), ("envelope[spf][result]", "SoftFail"), ("envelope[spf][domain]", "Evil.Example")]);
+        let (body, ct) = form(&[
+            ("message", message),
+            ("envelope[to]", "reply+ws@in.example"),
+            ("envelope[spf][result]", "SoftFail"),
+            ("envelope[spf][domain]", "Evil.Example"),
+        ]);
         let transport = cloudmailin_raw(&form_fields(&body, &ct).unwrap()).unwrap().transport;
         assert_eq!((transport.spf.as_deref(), transport.spf_domain.as_deref()), (Some("softfail"), Some("evil.example")));
         assert_eq!((transport.dkim.as_deref(), transport.dmarc.as_deref()), (None, None));
@@ -590,7 +614,10 @@ mod tests {
         let json = serde_json::json!({ "envelope": { "to": "reply+ws@in.example", "spf": { "result": "pass", "domain": "evil.example" } },
             "headers": { "authentication_results": "mx.cloudmailin.net; dmarc=pass", "from": "ceo@victim.example" }, "plain": "hi" });
         let transport = cloudmailin_json(json.to_string().as_bytes()).unwrap().transport;
-        assert_eq!((transport.spf.as_deref(), transport.spf_domain.as_deref(), transport.dmarc.as_deref()), (Some("pass"), Some("evil.example"), None));
+        assert_eq!(
+            (transport.spf.as_deref(), transport.spf_domain.as_deref(), transport.dmarc.as_deref()),
+            (Some("pass"), Some("evil.example"), None)
+        );
         assert_eq!(transport.sender_proof("ceo@victim.example"), None, "SPF passed for the attacker's domain, not the From's");
     }
 
@@ -632,6 +659,9 @@ mod tests {
         let stored = br#"{"notificationType":"Received","receipt":{"recipients":["r@x"],"action":{"type":"S3","bucketName":"b","objectKey":"ses-inbound/k"}},"mail":{}}"#;
         assert_eq!(ses_receipt(stored).unwrap().content, SesContent::Stored { bucket: "b".into(), key: "ses-inbound/k".into() });
         assert!(!is_ses_receipt(br#"{"notificationType":"Bounce"}"#));
-        assert!(matches!(ses_receipt(br#"{"notificationType":"Received","receipt":{"recipients":["r@x"],"action":{"type":"Lambda"}}}"#), Err(WebhookError::NotReceipt(_))));
+        assert!(matches!(
+            ses_receipt(br#"{"notificationType":"Received","receipt":{"recipients":["r@x"],"action":{"type":"Lambda"}}}"#),
+            Err(WebhookError::NotReceipt(_))
+        ));
     }
 }

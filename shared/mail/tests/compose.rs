@@ -4,8 +4,7 @@
 use mail_parser::{HeaderValue, Message, MessageParser, MimeHeaders};
 use proptest::prelude::*;
 use tern_mail::compose::{
-    Address, Attachment, ComposeError, Footer, ListUnsubscribe, Outgoing, check_one_click, compose,
-    reply_subject, step_message_id,
+    Address, Attachment, ComposeError, Footer, ListUnsubscribe, Outgoing, check_one_click, compose, reply_subject, step_message_id,
 };
 
 fn base() -> Outgoing {
@@ -31,22 +30,15 @@ fn base() -> Outgoing {
 }
 
 fn parse(raw: &[u8]) -> Message<'_> {
-    MessageParser::default()
-        .parse(raw)
-        .expect("mail-parser parses composed output")
+    MessageParser::default().parse(raw).expect("mail-parser parses composed output")
 }
 
 fn crlf(s: &str) -> String {
-    s.replace("\r\n", "\n")
-        .replace('\r', "\n")
-        .replace('\n', "\r\n")
+    s.replace("\r\n", "\n").replace('\r', "\n").replace('\n', "\r\n")
 }
 
 fn max_line(raw: &[u8]) -> usize {
-    raw.split(|&b| b == b'\n')
-        .map(|l| l.strip_suffix(b"\r").unwrap_or(l).len())
-        .max()
-        .unwrap_or(0)
+    raw.split(|&b| b == b'\n').map(|l| l.strip_suffix(b"\r").unwrap_or(l).len()).max().unwrap_or(0)
 }
 
 fn header_lines(raw: &[u8]) -> Vec<String> {
@@ -68,14 +60,8 @@ fn plain_message_round_trips() {
     let mut m = base();
     m.reply_to = Some(Address::new(None, "replies@sender.example"));
     m.in_reply_to = Some("first.0@sender.example".into());
-    m.references = vec![
-        "first.0@sender.example".into(),
-        "reply-1@lead.example".into(),
-    ];
-    m.extra_headers = vec![
-        ("X-Tern-Workspace".into(), "ws_01HZX".into()),
-        ("Feedback-ID".into(), "step0:seq9:ws_01HZX:tern".into()),
-    ];
+    m.references = vec!["first.0@sender.example".into(), "reply-1@lead.example".into()];
+    m.extra_headers = vec![("X-Tern-Workspace".into(), "ws_01HZX".into()), ("Feedback-ID".into(), "step0:seq9:ws_01HZX:tern".into())];
     let raw = compose(&m).unwrap();
     let mail = parse(&raw);
 
@@ -86,10 +72,7 @@ fn plain_message_round_trips() {
     let to = mail.to().unwrap().first().unwrap();
     assert_eq!(to.name(), Some("Lee Lead"));
     assert_eq!(to.address(), Some("lee@lead.example"));
-    assert_eq!(
-        mail.reply_to().unwrap().first().unwrap().address(),
-        Some("replies@sender.example")
-    );
+    assert_eq!(mail.reply_to().unwrap().first().unwrap().address(), Some("replies@sender.example"));
     assert_eq!(mail.message_id(), Some(m.message_id.as_str()));
     assert_eq!(ids(mail.in_reply_to()), vec!["first.0@sender.example"]);
     assert_eq!(ids(mail.references()), m.references);
@@ -97,24 +80,18 @@ fn plain_message_round_trips() {
     assert_eq!(mail.body_text(0).unwrap(), crlf(&m.text));
     assert!(!String::from_utf8_lossy(&raw).contains("text/html"));
     assert_eq!(mail.attachment_count(), 0);
-    assert_eq!(
-        mail.header_raw("X-Tern-Workspace").map(str::trim),
-        Some("ws_01HZX")
-    );
-    assert_eq!(
-        mail.header_raw("Feedback-ID").map(str::trim),
-        Some("step0:seq9:ws_01HZX:tern")
-    );
+    assert_eq!(mail.header_raw("X-Tern-Workspace").map(str::trim), Some("ws_01HZX"));
+    assert_eq!(mail.header_raw("Feedback-ID").map(str::trim), Some("step0:seq9:ws_01HZX:tern"));
     let lines = header_lines(&raw);
     assert!(lines.contains(&"MIME-Version: 1.0".to_owned()), "{lines:?}");
     assert!(lines.contains(&"Date: Sun, 15 Jun 2025 15:06:40 +0000".to_owned()));
     assert!(lines.contains(&"List-Unsubscribe-Post: List-Unsubscribe=One-Click".to_owned()));
     let text = String::from_utf8_lossy(&raw);
-    assert!(text.contains(
-        "List-Unsubscribe: <https://t.tern.dev/u/abc123?s=1>,\r\n <mailto:unsubscribe+abc123@sender.example>\r\n"
-    ) || text.contains(
-        "List-Unsubscribe: <https://t.tern.dev/u/abc123?s=1>, <mailto:unsubscribe+abc123@sender.example>\r\n"
-    ), "{text}");
+    assert!(
+        text.contains("List-Unsubscribe: <https://t.tern.dev/u/abc123?s=1>,\r\n <mailto:unsubscribe+abc123@sender.example>\r\n")
+            || text.contains("List-Unsubscribe: <https://t.tern.dev/u/abc123?s=1>, <mailto:unsubscribe+abc123@sender.example>\r\n"),
+        "{text}"
+    );
     assert!(check_one_click(&raw).is_ok());
     assert!(max_line(&raw) <= 78, "{text}");
 }
@@ -131,8 +108,7 @@ fn non_ascii_headers_and_bodies_round_trip() {
     m.from = Address::new(Some("Zoë Ångström, Vertrieb"), "zoe@sender.example");
     m.to = Address::new(Some("Jörg Müller \"der Käufer\""), "jorg@lead.example");
     m.subject = "Grüße aus Köln — 日本語のテスト, and a rather long tail to force folding of the encoded words 🚀".into();
-    m.text = "Hallo Jörg,\n\nwie geht's? Äpfel € 🚀\n.leading dot\nFrom the top\ntrailing space \n"
-        .into();
+    m.text = "Hallo Jörg,\n\nwie geht's? Äpfel € 🚀\n.leading dot\nFrom the top\ntrailing space \n".into();
     m.html = Some("<html><body><p>Hallo Jörg, <b>Grüße</b> 🚀</p></body></html>".into());
     let raw = compose(&m).unwrap();
     let mail = parse(&raw);
@@ -155,31 +131,20 @@ fn ascii_names_with_specials_are_quoted() {
     m.to = Address::new(Some("Smith, John Q. \\ \"Jack\""), "john@lead.example");
     let raw = compose(&m).unwrap();
     let text = String::from_utf8_lossy(&raw);
-    assert!(
-        text.contains("To: \"Smith, John Q. \\\\ \\\"Jack\\\"\" <john@lead.example>"),
-        "{text}"
-    );
+    assert!(text.contains("To: \"Smith, John Q. \\\\ \\\"Jack\\\"\" <john@lead.example>"), "{text}");
     let mail = parse(&raw);
-    assert_eq!(
-        mail.to().unwrap().first().unwrap().name(),
-        Some("Smith, John Q. \\ \"Jack\"")
-    );
+    assert_eq!(mail.to().unwrap().first().unwrap().name(), Some("Smith, John Q. \\ \"Jack\""));
 }
 
 #[test]
 fn html_makes_multipart_alternative_and_footer_lands_in_both() {
     let mut m = base();
     m.html = Some("<html><body><p>Hi Lee</p></body></html>".into());
-    m.footer = Some(Footer {
-        text: "Tern GmbH, Hauptstr. 1 <Berlin> & co\nUnsubscribe: https://t.tern.dev/u/abc".into(),
-    });
+    m.footer = Some(Footer { text: "Tern GmbH, Hauptstr. 1 <Berlin> & co\nUnsubscribe: https://t.tern.dev/u/abc".into() });
     let raw = compose(&m).unwrap();
     let mail = parse(&raw);
     let text = String::from_utf8_lossy(&raw);
-    assert!(
-        text.contains("Content-Type: multipart/alternative;"),
-        "{text}"
-    );
+    assert!(text.contains("Content-Type: multipart/alternative;"), "{text}");
 
     let body = mail.body_text(0).unwrap();
     assert!(
@@ -187,10 +152,7 @@ fn html_makes_multipart_alternative_and_footer_lands_in_both() {
         "{body:?}"
     );
     let html = mail.body_html(0).unwrap();
-    assert!(
-        html.contains("Tern GmbH, Hauptstr. 1 &lt;Berlin&gt; &amp; co<br>"),
-        "{html}"
-    );
+    assert!(html.contains("Tern GmbH, Hauptstr. 1 &lt;Berlin&gt; &amp; co<br>"), "{html}");
     // Inserted inside the body element, not after </html>.
     let footer_at = html.find("tern-footer").unwrap();
     assert!(footer_at < html.find("</body>").unwrap(), "{html}");
@@ -203,11 +165,7 @@ fn attachments_make_multipart_mixed_and_round_trip() {
     let binary: Vec<u8> = (0..=255u8).cycle().take(5000).collect();
     let long_name = format!("{}-Angebot für Jörg — Q3 2025.pdf", "Ü".repeat(40));
     m.attachments = vec![
-        Attachment {
-            filename: "deck.pdf".into(),
-            content_type: "application/pdf".into(),
-            content: binary.clone(),
-        },
+        Attachment { filename: "deck.pdf".into(), content_type: "application/pdf".into(), content: binary.clone() },
         Attachment {
             filename: "Präsentation – Überblick.pdf".into(),
             content_type: "Application/PDF".into(),
@@ -222,10 +180,7 @@ fn attachments_make_multipart_mixed_and_round_trip() {
     let raw = compose(&m).unwrap();
     let text = String::from_utf8_lossy(&raw);
     assert!(text.contains("Content-Type: multipart/mixed;"), "{text}");
-    assert!(
-        text.contains("Content-Type: multipart/alternative;"),
-        "{text}"
-    );
+    assert!(text.contains("Content-Type: multipart/alternative;"), "{text}");
     assert!(max_line(&raw) <= 998);
 
     let mail = parse(&raw);
@@ -237,101 +192,31 @@ fn attachments_make_multipart_mixed_and_round_trip() {
     assert_eq!(attachments[0].contents(), &binary[..]);
     let ct = attachments[0].content_type().unwrap();
     assert_eq!((ct.ctype(), ct.subtype()), ("application", Some("pdf")));
-    assert_eq!(
-        attachments[1].attachment_name(),
-        Some("Präsentation – Überblick.pdf")
-    );
+    assert_eq!(attachments[1].attachment_name(), Some("Präsentation – Überblick.pdf"));
     assert_eq!(attachments[1].contents(), b"%PDF-1.4 tiny");
     assert_eq!(attachments[2].attachment_name(), Some(long_name.as_str()));
-    assert_eq!(
-        attachments[2].contents(),
-        "naïve text attachment\r\n".as_bytes()
-    );
+    assert_eq!(attachments[2].contents(), "naïve text attachment\r\n".as_bytes());
 }
 
 #[test]
 fn header_injection_is_refused_everywhere() {
-    let payloads = [
-        "x\r\nBcc: victim@evil.example",
-        "x\nBcc: victim@evil.example",
-        "x\rBcc: a@b.example",
-        "x\0y",
-        "x\u{85}y",
-        "x\ty",
-        "x\u{1b}[31m",
-    ];
+    let payloads =
+        ["x\r\nBcc: victim@evil.example", "x\nBcc: victim@evil.example", "x\rBcc: a@b.example", "x\0y", "x\u{85}y", "x\ty", "x\u{1b}[31m"];
     for p in payloads {
         let cases: Vec<(&str, Outgoing)> = vec![
-            (
-                "subject",
-                Outgoing {
-                    subject: p.into(),
-                    ..base()
-                },
-            ),
-            (
-                "to name",
-                Outgoing {
-                    to: Address::new(Some(p), "lee@lead.example"),
-                    ..base()
-                },
-            ),
-            (
-                "from name",
-                Outgoing {
-                    from: Address::new(Some(p), "ann@sender.example"),
-                    ..base()
-                },
-            ),
-            (
-                "to email",
-                Outgoing {
-                    to: Address::new(None, &format!("lee@lead.example{p}")),
-                    ..base()
-                },
-            ),
-            (
-                "message id",
-                Outgoing {
-                    message_id: format!("a@b{p}"),
-                    ..base()
-                },
-            ),
-            (
-                "in-reply-to",
-                Outgoing {
-                    in_reply_to: Some(format!("a@b{p}")),
-                    ..base()
-                },
-            ),
-            (
-                "references",
-                Outgoing {
-                    references: vec![format!("a@b{p}")],
-                    ..base()
-                },
-            ),
-            (
-                "extra value",
-                Outgoing {
-                    extra_headers: vec![("X-Tern-Workspace".into(), p.into())],
-                    ..base()
-                },
-            ),
-            (
-                "extra name",
-                Outgoing {
-                    extra_headers: vec![(format!("X-A{p}"), "v".into())],
-                    ..base()
-                },
-            ),
+            ("subject", Outgoing { subject: p.into(), ..base() }),
+            ("to name", Outgoing { to: Address::new(Some(p), "lee@lead.example"), ..base() }),
+            ("from name", Outgoing { from: Address::new(Some(p), "ann@sender.example"), ..base() }),
+            ("to email", Outgoing { to: Address::new(None, &format!("lee@lead.example{p}")), ..base() }),
+            ("message id", Outgoing { message_id: format!("a@b{p}"), ..base() }),
+            ("in-reply-to", Outgoing { in_reply_to: Some(format!("a@b{p}")), ..base() }),
+            ("references", Outgoing { references: vec![format!("a@b{p}")], ..base() }),
+            ("extra value", Outgoing { extra_headers: vec![("X-Tern-Workspace".into(), p.into())], ..base() }),
+            ("extra name", Outgoing { extra_headers: vec![(format!("X-A{p}"), "v".into())], ..base() }),
             (
                 "unsubscribe",
                 Outgoing {
-                    list_unsubscribe: Some(ListUnsubscribe {
-                        https_url: format!("https://t.tern.dev/u{p}"),
-                        mailto: None,
-                    }),
+                    list_unsubscribe: Some(ListUnsubscribe { https_url: format!("https://t.tern.dev/u{p}"), mailto: None }),
                     ..base()
                 },
             ),
@@ -399,10 +284,7 @@ fn invalid_addresses_are_refused() {
         "lee@lead.example>, <evil@x.example",
         "lee@lead_example.com",
     ] {
-        let m = Outgoing {
-            to: Address::new(Some("Lee"), bad),
-            ..base()
-        };
+        let m = Outgoing { to: Address::new(Some("Lee"), bad), ..base() };
         match compose(&m) {
             Err(ComposeError::InvalidAddress { .. } | ComposeError::ControlCharacter { .. }) => {}
             other => panic!("{bad:?}: {other:?}"),
@@ -412,35 +294,12 @@ fn invalid_addresses_are_refused() {
 
 #[test]
 fn reserved_and_malformed_extra_headers_are_refused() {
-    for name in [
-        "Bcc",
-        "subject",
-        "List-Unsubscribe",
-        "Content-Type",
-        "Content-Foo",
-        "Message-ID",
-        "X Space",
-        "X:Colon",
-        "",
-        "Ü-Header",
-    ] {
-        let m = Outgoing {
-            extra_headers: vec![(name.into(), "v".into())],
-            ..base()
-        };
-        assert!(
-            matches!(compose(&m), Err(ComposeError::InvalidHeader { .. })),
-            "{name:?}"
-        );
+    for name in ["Bcc", "subject", "List-Unsubscribe", "Content-Type", "Content-Foo", "Message-ID", "X Space", "X:Colon", "", "Ü-Header"] {
+        let m = Outgoing { extra_headers: vec![(name.into(), "v".into())], ..base() };
+        assert!(matches!(compose(&m), Err(ComposeError::InvalidHeader { .. })), "{name:?}");
     }
-    let m = Outgoing {
-        extra_headers: vec![("X-Name".into(), "Grüße".into())],
-        ..base()
-    };
-    assert!(matches!(
-        compose(&m),
-        Err(ComposeError::InvalidHeader { .. })
-    ));
+    let m = Outgoing { extra_headers: vec![("X-Name".into(), "Grüße".into())], ..base() };
+    assert!(matches!(compose(&m), Err(ComposeError::InvalidHeader { .. })));
 }
 
 #[test]
@@ -454,38 +313,19 @@ fn bad_unsubscribe_targets_and_ids_are_refused() {
         ("https://t.tern.dev/u", Some("https://other.example")),
         ("https://t.tern.dev/u", Some("mailto:")),
     ] {
-        let m = Outgoing {
-            list_unsubscribe: Some(ListUnsubscribe {
-                https_url: url.into(),
-                mailto: mailto.map(Into::into),
-            }),
-            ..base()
-        };
-        assert!(
-            matches!(compose(&m), Err(ComposeError::InvalidUnsubscribe { .. })),
-            "{url} {mailto:?}"
-        );
+        let m = Outgoing { list_unsubscribe: Some(ListUnsubscribe { https_url: url.into(), mailto: mailto.map(Into::into) }), ..base() };
+        assert!(matches!(compose(&m), Err(ComposeError::InvalidUnsubscribe { .. })), "{url} {mailto:?}");
     }
     for id in ["<a@b>", "no-at", "a@", "@b", "a b@c", "a@b@c", "a..b@c"] {
-        let m = Outgoing {
-            message_id: id.into(),
-            ..base()
-        };
-        assert!(
-            matches!(compose(&m), Err(ComposeError::InvalidMessageId { .. })),
-            "{id}"
-        );
+        let m = Outgoing { message_id: id.into(), ..base() };
+        assert!(matches!(compose(&m), Err(ComposeError::InvalidMessageId { .. })), "{id}");
     }
 }
 
 #[test]
 fn bad_attachments_and_dates_are_refused() {
     let attach = |filename: &str, content_type: &str| Outgoing {
-        attachments: vec![Attachment {
-            filename: filename.into(),
-            content_type: content_type.into(),
-            content: vec![0],
-        }],
+        attachments: vec![Attachment { filename: filename.into(), content_type: content_type.into(), content: vec![0] }],
         ..base()
     };
     for (f, ct) in [
@@ -497,22 +337,10 @@ fn bad_attachments_and_dates_are_refused() {
         ("../etc/passwd", "text/plain"),
         ("a\\b", "text/plain"),
     ] {
-        assert!(
-            matches!(
-                compose(&attach(f, ct)),
-                Err(ComposeError::InvalidAttachment { .. })
-            ),
-            "{f} {ct}"
-        );
+        assert!(matches!(compose(&attach(f, ct)), Err(ComposeError::InvalidAttachment { .. })), "{f} {ct}");
     }
-    assert!(matches!(
-        compose(&attach(&"x".repeat(256), "text/plain")),
-        Err(ComposeError::InvalidAttachment { .. })
-    ));
-    let m = Outgoing {
-        date_unix: i64::MAX,
-        ..base()
-    };
+    assert!(matches!(compose(&attach(&"x".repeat(256), "text/plain")), Err(ComposeError::InvalidAttachment { .. })));
+    let m = Outgoing { date_unix: i64::MAX, ..base() };
     assert_eq!(compose(&m), Err(ComposeError::InvalidDate(i64::MAX)));
 }
 
@@ -532,18 +360,9 @@ fn long_bodies_stay_within_line_limits() {
 fn step_message_ids_are_stable_and_compose() {
     let id = step_message_id("0190f1c2-aaaa-7bbb-8ccc-000000000001", 3, "Mail.Tern.DEV.");
     assert_eq!(id, "0190f1c2-aaaa-7bbb-8ccc-000000000001.3@mail.tern.dev");
-    assert_eq!(
-        id,
-        step_message_id("0190f1c2-aaaa-7bbb-8ccc-000000000001", 3, "mail.tern.dev")
-    );
-    assert_ne!(
-        id,
-        step_message_id("0190f1c2-aaaa-7bbb-8ccc-000000000001", 4, "mail.tern.dev")
-    );
-    let m = Outgoing {
-        message_id: id.clone(),
-        ..base()
-    };
+    assert_eq!(id, step_message_id("0190f1c2-aaaa-7bbb-8ccc-000000000001", 3, "mail.tern.dev"));
+    assert_ne!(id, step_message_id("0190f1c2-aaaa-7bbb-8ccc-000000000001", 4, "mail.tern.dev"));
+    let m = Outgoing { message_id: id.clone(), ..base() };
     let raw = compose(&m).unwrap();
     assert_eq!(parse(&raw).message_id(), Some(id.as_str()));
 }
@@ -577,23 +396,10 @@ fn one_click_check_accepts_ours_and_names_each_problem() {
     assert_eq!(check_one_click(&raw), Ok(()));
 
     // Without List-Unsubscribe at all.
-    let m = Outgoing {
-        list_unsubscribe: None,
-        ..base()
-    };
+    let m = Outgoing { list_unsubscribe: None, ..base() };
     let problems = check_one_click(&compose(&m).unwrap()).unwrap_err();
-    assert!(
-        problems
-            .iter()
-            .any(|p| p.contains("List-Unsubscribe is missing")),
-        "{problems:?}"
-    );
-    assert!(
-        problems
-            .iter()
-            .any(|p| p.contains("List-Unsubscribe-Post is missing")),
-        "{problems:?}"
-    );
+    assert!(problems.iter().any(|p| p.contains("List-Unsubscribe is missing")), "{problems:?}");
+    assert!(problems.iter().any(|p| p.contains("List-Unsubscribe-Post is missing")), "{problems:?}");
 
     let head = |h: &str| format!("From: a@b.example\r\n{h}Subject: x\r\n\r\nbody\r\n");
     let cases = [
@@ -605,41 +411,23 @@ fn one_click_check_accepts_ours_and_names_each_problem() {
             "List-Unsubscribe: <https://a.example/u>\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
             "List-Unsubscribe-Post appears 2 times",
         ),
-        (
-            "List-Unsubscribe: <mailto:u@a.example>\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
-            "no https URI",
-        ),
+        ("List-Unsubscribe: <mailto:u@a.example>\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n", "no https URI"),
         (
             "List-Unsubscribe: <https://a.example/u>, <https://b.example/u>\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
             "2 https URIs",
         ),
-        (
-            "List-Unsubscribe: <https://a.example/u#x>\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
-            "fragment",
-        ),
+        ("List-Unsubscribe: <https://a.example/u#x>\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n", "fragment"),
         (
             "List-Unsubscribe: <http://a.example/u>, <https://a.example/u>\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
             "plain http",
         ),
-        (
-            "List-Unsubscribe: https://a.example/u\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
-            "angle brackets",
-        ),
-        (
-            "List-Unsubscribe: <https://a.example/u>\r\nList-Unsubscribe-Post: List-Unsubscribe=Yes\r\n",
-            "must be exactly",
-        ),
-        (
-            "List-Unsubscribe: <https:///u>\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
-            "no host",
-        ),
+        ("List-Unsubscribe: https://a.example/u\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n", "angle brackets"),
+        ("List-Unsubscribe: <https://a.example/u>\r\nList-Unsubscribe-Post: List-Unsubscribe=Yes\r\n", "must be exactly"),
+        ("List-Unsubscribe: <https:///u>\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n", "no host"),
     ];
     for (headers, expected) in cases {
         let problems = check_one_click(head(headers).as_bytes()).unwrap_err();
-        assert!(
-            problems.iter().any(|p| p.contains(expected)),
-            "{headers:?}: {problems:?}"
-        );
+        assert!(problems.iter().any(|p| p.contains(expected)), "{headers:?}: {problems:?}");
     }
     // Folded and with a comment-free mailto besides: fine. Header names are
     // case-insensitive; a body line that looks like a header does not count.
@@ -663,8 +451,7 @@ fn body_text() -> impl Strategy<Value = String> {
     prop_oneof![
         "(?s).{0,400}",
         // Long lines, edge spaces, dots and "From " at line starts.
-        proptest::collection::vec("[ .Fa-zé=\\t]{0,120}|From .{0,30}|\\.{1,3}", 0..20)
-            .prop_map(|lines| lines.join("\n")),
+        proptest::collection::vec("[ .Fa-zé=\\t]{0,120}|From .{0,30}|\\.{1,3}", 0..20).prop_map(|lines| lines.join("\n")),
         "[a-z]{900,3000}",
     ]
 }

@@ -44,30 +44,20 @@ struct Golden {
 
 impl From<&Classification> for Golden {
     fn from(c: &Classification) -> Self {
-        Golden {
-            kind: c.kind,
-            status: c.status.clone(),
-            reason: c.reason.clone(),
-            return_date: c.return_date.map(|d| d.to_string()),
-        }
+        Golden { kind: c.kind, status: c.status.clone(), reason: c.reason.clone(), return_date: c.return_date.map(|d| d.to_string()) }
     }
 }
 
 fn load_labels(dir: &Path) -> Vec<Label> {
     let csv_path = dir.join("labels.csv");
-    let csv = std::fs::read_to_string(&csv_path).unwrap_or_else(|e| {
-        panic!(
-            "cannot read {}: {e} (the corpus lives in ../shared beside the repository)",
-            csv_path.display()
-        )
-    });
+    let csv = std::fs::read_to_string(&csv_path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e} (the corpus lives in ../shared beside the repository)", csv_path.display()));
     parse_labels(&csv).expect("label file parses")
 }
 
 fn classify_file(path: &Path) -> Classification {
     let raw = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let (_, c) = tern_mail::parse_and_classify(&raw)
-        .unwrap_or_else(|e| panic!("{} does not parse: {e}", path.display()));
+    let (_, c) = tern_mail::parse_and_classify(&raw).unwrap_or_else(|e| panic!("{} does not parse: {e}", path.display()));
     c
 }
 
@@ -79,10 +69,7 @@ fn check_golden(set: &str, dir: &Path, labels: &[Label]) {
     let mut diffs = Vec::new();
     for label in labels {
         let actual = Golden::from(&classify_file(&dir.join(&label.path)));
-        let name = Path::new(&label.path)
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .expect("file name");
+        let name = Path::new(&label.path).file_stem().and_then(|s| s.to_str()).expect("file name");
         let golden_path = golden_dir.join(format!("{name}.json"));
         if update {
             let mut json = serde_json::to_string_pretty(&actual).expect("serialise");
@@ -93,66 +80,37 @@ fn check_golden(set: &str, dir: &Path, labels: &[Label]) {
         let expected: Golden = match std::fs::read_to_string(&golden_path) {
             Ok(s) => serde_json::from_str(&s).expect("golden parses"),
             Err(_) => {
-                diffs.push(format!(
-                    "{}: no golden file (run with UPDATE_GOLDEN=1)",
-                    label.path
-                ));
+                diffs.push(format!("{}: no golden file (run with UPDATE_GOLDEN=1)", label.path));
                 continue;
             }
         };
         if expected != actual {
-            diffs.push(format!(
-                "{}: expected {expected:?}, got {actual:?}",
-                label.path
-            ));
+            diffs.push(format!("{}: expected {expected:?}, got {actual:?}", label.path));
         }
     }
-    assert!(
-        diffs.is_empty(),
-        "{} golden mismatches:\n{}",
-        diffs.len(),
-        diffs.join("\n")
-    );
+    assert!(diffs.is_empty(), "{} golden mismatches:\n{}", diffs.len(), diffs.join("\n"));
 }
 
 #[test]
 fn corpus_bounces_complaints_and_reports() {
     let dir = corpus_dir();
     let labels = load_labels(&dir);
-    assert!(
-        labels.len() > 400,
-        "corpus looks incomplete: {} files",
-        labels.len()
-    );
+    assert!(labels.len() > 400, "corpus looks incomplete: {} files", labels.len());
     let mut matrix = Confusion::default();
     let mut wrong_family = Vec::new();
     for label in &labels {
         let c = classify_file(&dir.join(&label.path));
         matrix.add(label.kind, c.kind);
-        let ok = if label.kind.is_bounce() {
-            c.kind.is_bounce()
-        } else {
-            c.kind == label.kind
-        };
+        let ok = if label.kind.is_bounce() { c.kind.is_bounce() } else { c.kind == label.kind };
         if !ok {
-            wrong_family.push(format!(
-                "{}: {} classified as {}",
-                label.path, label.kind, c.kind
-            ));
+            wrong_family.push(format!("{}: {} classified as {}", label.path, label.kind, c.kind));
         }
     }
     println!("{}", matrix.render());
-    assert!(
-        wrong_family.is_empty(),
-        "bounces not seen as bounces, or complaints/delivery reports wrong:\n{}",
-        wrong_family.join("\n")
-    );
+    assert!(wrong_family.is_empty(), "bounces not seen as bounces, or complaints/delivery reports wrong:\n{}", wrong_family.join("\n"));
     let (total, _, agreed) = matrix.bounce_scores();
     let agreement = agreed as f64 / total as f64;
-    assert!(
-        agreement >= MIN_HARD_SOFT_AGREEMENT,
-        "hard/soft agreement {agreement:.3} below {MIN_HARD_SOFT_AGREEMENT}"
-    );
+    assert!(agreement >= MIN_HARD_SOFT_AGREEMENT, "hard/soft agreement {agreement:.3} below {MIN_HARD_SOFT_AGREEMENT}");
 }
 
 #[test]
@@ -188,10 +146,7 @@ fn assert_exact(dir: &Path, labels: &[Label]) {
     for label in labels {
         let c = classify_file(&dir.join(&label.path));
         if c.kind != label.kind {
-            wrong.push(format!(
-                "{}: expected {}, got {} ({:?})",
-                label.path, label.kind, c.kind, c.evidence
-            ));
+            wrong.push(format!("{}: expected {}, got {} ({:?})", label.path, label.kind, c.kind, c.evidence));
         }
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));

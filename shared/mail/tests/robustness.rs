@@ -4,9 +4,7 @@ use proptest::prelude::*;
 use tern_mail::{MAX_MESSAGE_BYTES, ParseError, classify, parse};
 
 fn fixture(name: &str) -> Vec<u8> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/replies")
-        .join(name);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/replies").join(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -22,19 +20,9 @@ fn exercise(raw: &[u8]) -> Result<(), ParseError> {
 
 #[test]
 fn every_truncation_of_real_messages() {
-    let mut inputs = vec![
-        fixture("read-receipt-thunderbird.eml"),
-        fixture("ooo-notes-de.eml"),
-        fixture("human-html-only.eml"),
-    ];
-    let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/corpus/inbound/sisimai/eml");
-    for name in [
-        "rfc3464-01.eml",
-        "lhost-amazonses-10.eml",
-        "arf-01.eml",
-        "lhost-kddi-02.eml",
-    ] {
+    let mut inputs = vec![fixture("read-receipt-thunderbird.eml"), fixture("ooo-notes-de.eml"), fixture("human-html-only.eml")];
+    let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/inbound/sisimai/eml");
+    for name in ["rfc3464-01.eml", "lhost-amazonses-10.eml", "arf-01.eml", "lhost-kddi-02.eml"] {
         if let Ok(raw) = std::fs::read(corpus.join(name)) {
             inputs.push(raw);
         }
@@ -49,8 +37,7 @@ fn every_truncation_of_real_messages() {
 
 #[test]
 fn damaged_multipart_found_by_fuzzing_is_an_error_not_a_panic() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/crashes/mail-parser-invalid-part-id.eml");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/crashes/mail-parser-invalid-part-id.eml");
     let raw = std::fs::read(&path).expect("crash fixture");
     // mail-parser panics inside on this input; parse must contain that.
     assert_eq!(parse(&raw).unwrap_err(), ParseError::Malformed);
@@ -74,9 +61,7 @@ fn oversize_input_is_refused_clearly() {
 fn deep_nesting_and_bad_structure() {
     let mut raw = String::from("From: a@b.example\r\nSubject: nest\r\n");
     for i in 0..300 {
-        raw.push_str(&format!(
-            "Content-Type: multipart/mixed; boundary=\"b{i}\"\r\n\r\n--b{i}\r\n"
-        ));
+        raw.push_str(&format!("Content-Type: multipart/mixed; boundary=\"b{i}\"\r\n\r\n--b{i}\r\n"));
     }
     raw.push_str("\r\nhello\r\n");
     let _ = exercise(raw.as_bytes());
@@ -84,18 +69,8 @@ fn deep_nesting_and_bad_structure() {
     let _ = exercise(b"Content-Type: message/rfc822\r\n\r\nContent-Type: message/rfc822\r\n\r\n");
 }
 
-const CHARSETS: &[&str] = &[
-    "utf-8",
-    "utf-16",
-    "utf-16le",
-    "iso-2022-jp",
-    "shift_jis",
-    "gb2312",
-    "koi8-r",
-    "windows-1252",
-    "x-unknown-charset",
-    "",
-];
+const CHARSETS: &[&str] =
+    &["utf-8", "utf-16", "utf-16le", "iso-2022-jp", "shift_jis", "gb2312", "koi8-r", "windows-1252", "x-unknown-charset", ""];
 const ENCODINGS: &[&str] = &["7bit", "8bit", "base64", "quoted-printable", "x-uuencode"];
 
 proptest! {

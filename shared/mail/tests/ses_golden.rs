@@ -11,7 +11,9 @@ fn manifest_dir() -> PathBuf {
 
 fn inputs() -> Vec<PathBuf> {
     let mut files = Vec::new();
-    for dir in [manifest_dir().join("../../../shared/corpus/formats/ses/sisimai_obsoleted_ses_json"), manifest_dir().join("tests/fixtures/ses")] {
+    for dir in
+        [manifest_dir().join("../../../shared/corpus/formats/ses/sisimai_obsoleted_ses_json"), manifest_dir().join("tests/fixtures/ses")]
+    {
         let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()));
         files.extend(entries.map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|x| x == "json")));
     }
@@ -25,15 +27,16 @@ fn every_sample_parses_to_its_golden_expectation() {
     let inputs = inputs();
     assert!(inputs.len() >= 12, "the corpus and the fixtures are there: {inputs:?}");
     for input in inputs {
-        let feedback = tern_mail::ses::parse_notification(&std::fs::read(&input).unwrap())
-            .unwrap_or_else(|e| panic!("{}: {e}", input.display()));
+        let feedback =
+            tern_mail::ses::parse_notification(&std::fs::read(&input).unwrap()).unwrap_or_else(|e| panic!("{}: {e}", input.display()));
         let actual = serde_json::to_string_pretty(&feedback).unwrap() + "\n";
         let golden = manifest_dir().join("tests/golden/ses").join(input.file_name().unwrap());
         if update {
             std::fs::write(&golden, &actual).unwrap();
             continue;
         }
-        let expected = std::fs::read_to_string(&golden).unwrap_or_else(|_| panic!("no golden file {} (run with UPDATE_GOLDEN=1)", golden.display()));
+        let expected =
+            std::fs::read_to_string(&golden).unwrap_or_else(|_| panic!("no golden file {} (run with UPDATE_GOLDEN=1)", golden.display()));
         assert_eq!(actual, expected, "{}", input.display());
     }
 }

@@ -75,7 +75,12 @@ fn reading(message: &[u8]) -> serde_json::Value {
 /// (one has an invalid escape, `"\email"`: it must be a clear error).
 fn ses_examples() -> Vec<(String, Vec<u8>)> {
     let doc = std::fs::read_to_string(corpus().join("ses/receiving-email-notifications-examples.md")).unwrap();
-    doc.split("```").skip(1).step_by(2).enumerate().map(|(i, block)| (format!("ses-doc-example-{i}"), block.trim().as_bytes().to_vec())).collect()
+    doc.split("```")
+        .skip(1)
+        .step_by(2)
+        .enumerate()
+        .map(|(i, block)| (format!("ses-doc-example-{i}"), block.trim().as_bytes().to_vec()))
+        .collect()
 }
 
 fn decode_ses(body: &[u8]) -> serde_json::Value {
@@ -83,7 +88,9 @@ fn decode_ses(body: &[u8]) -> serde_json::Value {
         Err(e) => serde_json::json!({ "error": e.to_string() }),
         Ok(receipt) => {
             let content = match receipt.content {
-                SesContent::Inline(message) => serde_json::json!({ "inline": reading(&message), "sender_proof": sender_proof(&receipt.transport, &message) }),
+                SesContent::Inline(message) => {
+                    serde_json::json!({ "inline": reading(&message), "sender_proof": sender_proof(&receipt.transport, &message) })
+                }
                 SesContent::Stored { bucket, key } => serde_json::json!({ "bucket": bucket, "key": key }),
             };
             serde_json::json!({ "transport": receipt.transport, "ses_message_id": receipt.ses_message_id, "content": content })
@@ -98,12 +105,14 @@ fn check(name: &str, actual: serde_json::Value) {
         std::fs::write(&golden, &actual).unwrap();
         return;
     }
-    let expected = std::fs::read_to_string(&golden).unwrap_or_else(|_| panic!("no golden file {} (run with UPDATE_GOLDEN=1)", golden.display()));
+    let expected =
+        std::fs::read_to_string(&golden).unwrap_or_else(|_| panic!("no golden file {} (run with UPDATE_GOLDEN=1)", golden.display()));
     assert_eq!(actual, expected, "{name}");
 }
 
 fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display())).map(|e| e.unwrap().path()).collect();
+    let mut files: Vec<PathBuf> =
+        std::fs::read_dir(dir).unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display())).map(|e| e.unwrap().path()).collect();
     files.sort();
     files
 }
@@ -180,7 +189,8 @@ fn damaged_posts_are_errors_not_panics() {
             let _ = decode_capture(name, &head_and_cut);
             let mut flipped = body.clone();
             flipped[cut] ^= 0x5a;
-            let _ = webhook::form_fields(&flipped, &content_type).map(|f| (webhook::cloudmailin_multipart(&f), webhook::cloudmailin_raw(&f)));
+            let _ =
+                webhook::form_fields(&flipped, &content_type).map(|f| (webhook::cloudmailin_multipart(&f), webhook::cloudmailin_raw(&f)));
             let _ = webhook::cloudmailin_json(&flipped);
             let _ = webhook::ses_receipt(&flipped);
         }

@@ -53,21 +53,14 @@ pub struct SigningKey {
 impl SigningKey {
     /// A key with id `kid` (1–16 chars of `[A-Za-z0-9_-]`) and ≥ 32 bytes of key material.
     pub fn new(kid: &str, key: SecretBytes) -> Result<SigningKey, AccessTokenError> {
-        let kid_ok = !kid.is_empty()
-            && kid.len() <= 16
-            && kid
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        let kid_ok = !kid.is_empty() && kid.len() <= 16 && kid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         if !kid_ok {
             return Err(AccessTokenError::BadKeyId);
         }
         if key.expose().len() < MIN_KEY_LEN {
             return Err(AccessTokenError::WeakKey);
         }
-        Ok(SigningKey {
-            kid: kid.to_owned(),
-            key,
-        })
+        Ok(SigningKey { kid: kid.to_owned(), key })
     }
 
     /// The key id.
@@ -76,8 +69,7 @@ impl SigningKey {
     }
 
     fn mac(&self, signing_input: &str) -> Result<Hmac<Sha256>, AccessTokenError> {
-        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(self.key.expose())
-            .map_err(|_| AccessTokenError::WeakKey)?;
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(self.key.expose()).map_err(|_| AccessTokenError::WeakKey)?;
         mac.update(signing_input.as_bytes());
         Ok(mac)
     }
@@ -93,13 +85,8 @@ pub struct Keyring {
 impl Keyring {
     /// A ring that signs with `current` and also verifies `previous`. Key ids
     /// must be distinct.
-    pub fn new(
-        current: SigningKey,
-        previous: Vec<SigningKey>,
-    ) -> Result<Keyring, AccessTokenError> {
-        let mut ids: Vec<&str> = std::iter::once(current.kid())
-            .chain(previous.iter().map(SigningKey::kid))
-            .collect();
+    pub fn new(current: SigningKey, previous: Vec<SigningKey>) -> Result<Keyring, AccessTokenError> {
+        let mut ids: Vec<&str> = std::iter::once(current.kid()).chain(previous.iter().map(SigningKey::kid)).collect();
         ids.sort_unstable();
         if ids.windows(2).any(|w| w[0] == w[1]) {
             return Err(AccessTokenError::BadKeyId);
@@ -108,9 +95,7 @@ impl Keyring {
     }
 
     fn find(&self, kid: &str) -> Option<&SigningKey> {
-        std::iter::once(&self.current)
-            .chain(&self.previous)
-            .find(|k| k.kid == kid)
+        std::iter::once(&self.current).chain(&self.previous).find(|k| k.kid == kid)
     }
 }
 
@@ -158,25 +143,13 @@ pub struct Subject {
 }
 
 /// Issue a token valid from `now` for `ttl_minutes`.
-pub fn issue(
-    keys: &Keyring,
-    subject: Subject,
-    now: u64,
-    ttl_minutes: u64,
-) -> Result<Secret<String>, AccessTokenError> {
+pub fn issue(keys: &Keyring, subject: Subject, now: u64, ttl_minutes: u64) -> Result<Secret<String>, AccessTokenError> {
     let exp = ttl_minutes
         .checked_mul(60)
         .and_then(|ttl| now.checked_add(ttl))
         .filter(|_| ttl_minutes > 0)
         .ok_or(AccessTokenError::BadLifetime)?;
-    let claims = Claims {
-        sub: subject.user_id,
-        ws: subject.workspace_id,
-        role: subject.role,
-        sid: subject.session_id,
-        iat: now,
-        exp,
-    };
+    let claims = Claims { sub: subject.user_id, ws: subject.workspace_id, role: subject.role, sid: subject.session_id, iat: now, exp };
     // Serialising a struct of strings and integers cannot fail.
     let json = serde_json::to_vec(&claims).map_err(|_| AccessTokenError::Malformed)?;
     let key = &keys.current;
@@ -196,27 +169,19 @@ pub fn verify(keys: &Keyring, token: &str, now: u64) -> Result<Claims, AccessTok
     }
     let (signing_input, tag_b64) = token.rsplit_once('.').ok_or(AccessTokenError::Malformed)?;
     let mut parts = signing_input.split('.');
-    let (Some(version), Some(kid), Some(claims_b64), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    let (Some(version), Some(kid), Some(claims_b64), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
         return Err(AccessTokenError::Malformed);
     };
     if version != VERSION {
         return Err(AccessTokenError::Malformed);
     }
     let key = keys.find(kid).ok_or(AccessTokenError::UnknownKey)?;
-    let tag = BASE64URL_NOPAD
-        .decode(tag_b64.as_bytes())
-        .map_err(|_| AccessTokenError::Malformed)?;
+    let tag = BASE64URL_NOPAD.decode(tag_b64.as_bytes()).map_err(|_| AccessTokenError::Malformed)?;
     // `verify_slice` compares in constant time (and rejects a wrong-length tag).
-    key.mac(signing_input)?
-        .verify_slice(&tag)
-        .map_err(|_| AccessTokenError::BadSignature)?;
+    key.mac(signing_input)?.verify_slice(&tag).map_err(|_| AccessTokenError::BadSignature)?;
 
     // Authentic from here on; parse only now.
-    let json = BASE64URL_NOPAD
-        .decode(claims_b64.as_bytes())
-        .map_err(|_| AccessTokenError::Malformed)?;
+    let json = BASE64URL_NOPAD.decode(claims_b64.as_bytes()).map_err(|_| AccessTokenError::Malformed)?;
     let claims: Claims = serde_json::from_slice(&json).map_err(|_| AccessTokenError::Malformed)?;
     if now >= claims.exp {
         return Err(AccessTokenError::Expired);
@@ -239,12 +204,7 @@ mod tests {
     }
 
     fn subject() -> Subject {
-        Subject {
-            user_id: "u_1".into(),
-            workspace_id: "ws_1".into(),
-            role: Role::Admin,
-            session_id: "s_1".into(),
-        }
+        Subject { user_id: "u_1".into(), workspace_id: "ws_1".into(), role: Role::Admin, session_id: "s_1".into() }
     }
 
     fn ring() -> Keyring {
@@ -256,36 +216,20 @@ mod tests {
         let t = issue(&ring(), subject(), NOW, 15).unwrap();
         assert!(t.expose().starts_with("v1.k2."));
         let c = verify(&ring(), t.expose(), NOW + 60).unwrap();
-        assert_eq!(
-            c,
-            Claims {
-                sub: "u_1".into(),
-                ws: "ws_1".into(),
-                role: Role::Admin,
-                sid: "s_1".into(),
-                iat: NOW,
-                exp: NOW + 900
-            }
-        );
+        assert_eq!(c, Claims { sub: "u_1".into(), ws: "ws_1".into(), role: Role::Admin, sid: "s_1".into(), iat: NOW, exp: NOW + 900 });
     }
 
     #[test]
     fn expiry_is_exclusive() {
         let t = issue(&ring(), subject(), NOW, 15).unwrap();
         assert!(verify(&ring(), t.expose(), NOW + 899).is_ok());
-        assert_eq!(
-            verify(&ring(), t.expose(), NOW + 900),
-            Err(AccessTokenError::Expired)
-        );
+        assert_eq!(verify(&ring(), t.expose(), NOW + 900), Err(AccessTokenError::Expired));
     }
 
     #[test]
     fn future_iat_beyond_skew_is_refused() {
         let t = issue(&ring(), subject(), NOW + 120, 15).unwrap();
-        assert_eq!(
-            verify(&ring(), t.expose(), NOW),
-            Err(AccessTokenError::NotYetValid)
-        );
+        assert_eq!(verify(&ring(), t.expose(), NOW), Err(AccessTokenError::NotYetValid));
         let t = issue(&ring(), subject(), NOW + 30, 15).unwrap();
         assert!(verify(&ring(), t.expose(), NOW).is_ok());
     }
@@ -298,16 +242,10 @@ mod tests {
         assert!(verify(&ring(), t.expose(), NOW).is_ok());
         // … and refused once it is retired.
         let retired = Keyring::new(key("k2", 2), vec![]).unwrap();
-        assert_eq!(
-            verify(&retired, t.expose(), NOW),
-            Err(AccessTokenError::UnknownKey)
-        );
+        assert_eq!(verify(&retired, t.expose(), NOW), Err(AccessTokenError::UnknownKey));
         // Same kid, different material: signature fails.
         let swapped = Keyring::new(key("k1", 9), vec![]).unwrap();
-        assert_eq!(
-            verify(&swapped, t.expose(), NOW),
-            Err(AccessTokenError::BadSignature)
-        );
+        assert_eq!(verify(&swapped, t.expose(), NOW), Err(AccessTokenError::BadSignature));
     }
 
     #[test]
@@ -315,76 +253,36 @@ mod tests {
         let t = issue(&ring(), subject(), NOW, 15).unwrap();
         let parts: Vec<&str> = t.expose().split('.').collect();
         // Escalate the role in the claims and keep the old MAC.
-        let mut claims: serde_json::Value =
-            serde_json::from_slice(&BASE64URL_NOPAD.decode(parts[2].as_bytes()).unwrap()).unwrap();
+        let mut claims: serde_json::Value = serde_json::from_slice(&BASE64URL_NOPAD.decode(parts[2].as_bytes()).unwrap()).unwrap();
         claims["role"] = "owner".into();
-        let forged = format!(
-            "v1.k2.{}.{}",
-            BASE64URL_NOPAD.encode(&serde_json::to_vec(&claims).unwrap()),
-            parts[3]
-        );
-        assert_eq!(
-            verify(&ring(), &forged, NOW),
-            Err(AccessTokenError::BadSignature)
-        );
+        let forged = format!("v1.k2.{}.{}", BASE64URL_NOPAD.encode(&serde_json::to_vec(&claims).unwrap()), parts[3]);
+        assert_eq!(verify(&ring(), &forged, NOW), Err(AccessTokenError::BadSignature));
         // Claim the other key id with the same MAC.
         let rekeyed = format!("v1.k1.{}.{}", parts[2], parts[3]);
-        assert_eq!(
-            verify(&ring(), &rekeyed, NOW),
-            Err(AccessTokenError::BadSignature)
-        );
+        assert_eq!(verify(&ring(), &rekeyed, NOW), Err(AccessTokenError::BadSignature));
         // Truncated MAC.
         let short = format!("v1.k2.{}.{}", parts[2], &parts[3][..20]);
-        assert_eq!(
-            verify(&ring(), &short, NOW),
-            Err(AccessTokenError::BadSignature)
-        );
+        assert_eq!(verify(&ring(), &short, NOW), Err(AccessTokenError::BadSignature));
     }
 
     #[test]
     fn jwt_style_and_malformed_tokens() {
-        for bad in [
-            "",
-            "v1",
-            "v1.k2.e30",
-            "v1.k2.e30.x.y",
-            "v2.k2.e30.AAAA",
-            "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.",
-            "v1.k2.e30.!!!",
-        ] {
+        for bad in ["", "v1", "v1.k2.e30", "v1.k2.e30.x.y", "v2.k2.e30.AAAA", "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.", "v1.k2.e30.!!!"] {
             assert!(verify(&ring(), bad, NOW).is_err(), "{bad}");
         }
-        assert_eq!(
-            verify(&ring(), &"a".repeat(MAX_TOKEN_LEN + 1), NOW),
-            Err(AccessTokenError::Malformed)
-        );
+        assert_eq!(verify(&ring(), &"a".repeat(MAX_TOKEN_LEN + 1), NOW), Err(AccessTokenError::Malformed));
     }
 
     #[test]
     fn key_validation() {
-        assert_eq!(
-            SigningKey::new("k", SecretBytes::new(vec![0; 31])).unwrap_err(),
-            AccessTokenError::WeakKey
-        );
+        assert_eq!(SigningKey::new("k", SecretBytes::new(vec![0; 31])).unwrap_err(), AccessTokenError::WeakKey);
         for kid in ["", "a.b", "seventeen-chars-x", "k 1"] {
-            assert_eq!(
-                SigningKey::new(kid, SecretBytes::new(vec![0; 32])).unwrap_err(),
-                AccessTokenError::BadKeyId
-            );
+            assert_eq!(SigningKey::new(kid, SecretBytes::new(vec![0; 32])).unwrap_err(), AccessTokenError::BadKeyId);
         }
-        assert_eq!(
-            Keyring::new(key("a", 1), vec![key("a", 2)]).unwrap_err(),
-            AccessTokenError::BadKeyId
-        );
+        assert_eq!(Keyring::new(key("a", 1), vec![key("a", 2)]).unwrap_err(), AccessTokenError::BadKeyId);
         assert!(!format!("{:?}", key("a", 0x41)).contains("AAAA"));
-        assert_eq!(
-            issue(&ring(), subject(), NOW, 0).unwrap_err(),
-            AccessTokenError::BadLifetime
-        );
-        assert_eq!(
-            issue(&ring(), subject(), u64::MAX, 1).unwrap_err(),
-            AccessTokenError::BadLifetime
-        );
+        assert_eq!(issue(&ring(), subject(), NOW, 0).unwrap_err(), AccessTokenError::BadLifetime);
+        assert_eq!(issue(&ring(), subject(), u64::MAX, 1).unwrap_err(), AccessTokenError::BadLifetime);
     }
 
     #[test]

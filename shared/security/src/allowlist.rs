@@ -112,18 +112,13 @@ impl FromStr for Cidr {
             Some(p) => match p.parse::<u8>() {
                 Ok(n) if n <= max && !p.starts_with('+') => n,
                 _ => {
-                    return Err(CidrError::BadPrefix {
-                        input: shown(),
-                        max,
-                    });
+                    return Err(CidrError::BadPrefix { input: shown(), max });
                 }
             },
         };
         // `::ffff:10.0.0.0/104` is the IPv4 range 10.0.0.0/8.
         let (ip, prefix_len) = match ip {
-            IpAddr::V6(v6) if prefix_len >= 96 && v6.to_ipv4_mapped().is_some() => {
-                (normalise_ip(IpAddr::V6(v6)), prefix_len - 96)
-            }
+            IpAddr::V6(v6) if prefix_len >= 96 && v6.to_ipv4_mapped().is_some() => (normalise_ip(IpAddr::V6(v6)), prefix_len - 96),
             other => (other, prefix_len),
         };
         let network = match ip {
@@ -131,15 +126,9 @@ impl FromStr for Cidr {
             IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & mask_v6(prefix_len))),
         };
         if network != ip {
-            return Err(CidrError::HostBitsSet {
-                input: shown(),
-                suggestion: format!("{network}/{prefix_len}"),
-            });
+            return Err(CidrError::HostBitsSet { input: shown(), suggestion: format!("{network}/{prefix_len}") });
         }
-        Ok(Cidr {
-            network,
-            prefix_len,
-        })
+        Ok(Cidr { network, prefix_len })
     }
 }
 
@@ -176,10 +165,7 @@ impl IpAllowlist {
             if e.trim().is_empty() {
                 continue;
             }
-            let cidr = e.parse().map_err(|err| CidrError::InList {
-                line: i + 1,
-                source: Box::new(err),
-            })?;
+            let cidr = e.parse().map_err(|err| CidrError::InList { line: i + 1, source: Box::new(err) })?;
             if !out.contains(&cidr) {
                 out.push(cidr);
             }
@@ -221,10 +207,7 @@ mod tests {
         assert!(!l.contains(ip("192.168.1.8")));
         let any = IpAllowlist::parse(["0.0.0.0/0"]).unwrap();
         assert!(any.contains(ip("203.0.113.9")));
-        assert!(
-            !any.contains(ip("2001:db8::1")),
-            "IPv4 /0 does not cover IPv6"
-        );
+        assert!(!any.contains(ip("2001:db8::1")), "IPv4 /0 does not cover IPv6");
     }
 
     #[test]
@@ -233,11 +216,7 @@ mod tests {
         assert!(l.contains(ip("2001:db8:ffff::1")));
         assert!(!l.contains(ip("2001:db9::1")));
         assert!(l.contains(ip("::1")));
-        assert!(
-            IpAllowlist::parse(["::/0"])
-                .unwrap()
-                .contains(ip("fe80::1"))
-        );
+        assert!(IpAllowlist::parse(["::/0"]).unwrap().contains(ip("fe80::1")));
     }
 
     #[test]
@@ -254,43 +233,16 @@ mod tests {
 
     #[test]
     fn clear_errors() {
-        assert_eq!(
-            "10.0.0/8".parse::<Cidr>().unwrap_err(),
-            CidrError::BadAddress("10.0.0/8".into())
-        );
-        assert_eq!(
-            "10.0.0.0/33".parse::<Cidr>().unwrap_err(),
-            CidrError::BadPrefix {
-                input: "10.0.0.0/33".into(),
-                max: 32
-            }
-        );
-        assert!(matches!(
-            "::/129".parse::<Cidr>(),
-            Err(CidrError::BadPrefix { max: 128, .. })
-        ));
-        assert!(matches!(
-            "10.0.0.0/".parse::<Cidr>(),
-            Err(CidrError::BadPrefix { .. })
-        ));
-        assert!(matches!(
-            "10.0.0.0/+8".parse::<Cidr>(),
-            Err(CidrError::BadPrefix { .. })
-        ));
-        assert!(matches!(
-            "10.0.0.0/8/8".parse::<Cidr>(),
-            Err(CidrError::BadPrefix { .. })
-        ));
+        assert_eq!("10.0.0/8".parse::<Cidr>().unwrap_err(), CidrError::BadAddress("10.0.0/8".into()));
+        assert_eq!("10.0.0.0/33".parse::<Cidr>().unwrap_err(), CidrError::BadPrefix { input: "10.0.0.0/33".into(), max: 32 });
+        assert!(matches!("::/129".parse::<Cidr>(), Err(CidrError::BadPrefix { max: 128, .. })));
+        assert!(matches!("10.0.0.0/".parse::<Cidr>(), Err(CidrError::BadPrefix { .. })));
+        assert!(matches!("10.0.0.0/+8".parse::<Cidr>(), Err(CidrError::BadPrefix { .. })));
+        assert!(matches!("10.0.0.0/8/8".parse::<Cidr>(), Err(CidrError::BadPrefix { .. })));
         let e = "10.0.0.1/8".parse::<Cidr>().unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "\"10.0.0.1/8\" has host bits set; did you mean 10.0.0.0/8?"
-        );
+        assert_eq!(e.to_string(), "\"10.0.0.1/8\" has host bits set; did you mean 10.0.0.0/8?");
         let e = IpAllowlist::parse(["10.0.0.0/8", "", "nope"]).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "entry 3: \"nope\" is not an IPv4 or IPv6 address"
-        );
+        assert_eq!(e.to_string(), "entry 3: \"nope\" is not an IPv4 or IPv6 address");
     }
 
     #[test]

@@ -85,9 +85,7 @@ pub enum ApiKeyParseError {
 /// Parse a presented key (e.g. from `Authorization: Bearer …`).
 pub fn parse(presented: &str) -> Result<PresentedApiKey, ApiKeyParseError> {
     let presented = presented.trim();
-    let rest = presented
-        .strip_prefix(KEY_PREFIX)
-        .ok_or(ApiKeyParseError::MissingPrefix)?;
+    let rest = presented.strip_prefix(KEY_PREFIX).ok_or(ApiKeyParseError::MissingPrefix)?;
     // The prefix alphabet has no '_', so the first '_' ends it; the secret itself
     // may contain '_' (base64url).
     let (prefix, secret) = rest.split_once('_').ok_or(ApiKeyParseError::BadPrefix)?;
@@ -97,10 +95,7 @@ pub fn parse(presented: &str) -> Result<PresentedApiKey, ApiKeyParseError> {
     if secret.len() != TOKEN_LEN || OpaqueToken::parse(secret).is_err() {
         return Err(ApiKeyParseError::BadSecret);
     }
-    Ok(PresentedApiKey {
-        prefix: prefix.to_owned(),
-        hash: ApiKeyHash::from_bytes(sha256(presented.as_bytes())),
-    })
+    Ok(PresentedApiKey { prefix: prefix.to_owned(), hash: ApiKeyHash::from_bytes(sha256(presented.as_bytes())) })
 }
 
 /// Resource types a key can be scoped to.
@@ -179,10 +174,7 @@ pub enum Scope {
 impl Scope {
     /// Every scope, including those no key may hold.
     pub fn all() -> impl Iterator<Item = Scope> {
-        Resource::ALL
-            .into_iter()
-            .flat_map(|r| [Scope::Read(r), Scope::Write(r)])
-            .chain([Scope::Send])
+        Resource::ALL.into_iter().flat_map(|r| [Scope::Read(r), Scope::Write(r)]).chain([Scope::Send])
     }
 
     /// The scopes a key may be given.
@@ -212,9 +204,7 @@ impl Scope {
             Scope::Write(R::Mailboxes) => P::ManageMailboxes,
             Scope::Read(R::Audit) => P::ReadAudit,
             Scope::Read(R::Exports) | Scope::Write(R::Exports) => P::Export,
-            Scope::Write(R::Members | R::Workspace | R::Audit | R::Inbound)
-            | Scope::Read(R::ApiKeys)
-            | Scope::Write(R::ApiKeys) => {
+            Scope::Write(R::Members | R::Workspace | R::Audit | R::Inbound) | Scope::Read(R::ApiKeys) | Scope::Write(R::ApiKeys) => {
                 return None;
             }
         })
@@ -226,30 +216,24 @@ impl Scope {
         match self {
             Scope::Send => "Enroll contacts in sequences, which sends e-mail.",
             Scope::Read(R::Contacts) => "Read contacts and suppressions.",
-            Scope::Write(R::Contacts) => {
-                "Create, change and delete contacts, their first lines and notes, and suppressions."
-            }
+            Scope::Write(R::Contacts) => "Create, change and delete contacts, their first lines and notes, and suppressions.",
             Scope::Read(R::Companies) => "Read company enrichments.",
             Scope::Write(R::Companies) => "Request company enrichments.",
             Scope::Read(R::Templates) => "Read templates (outbound message bodies).",
             Scope::Write(R::Templates) => "Create, change and delete templates and attachments.",
             Scope::Read(R::Sequences) => "Read sequences, enrollments and the delivery log.",
-            Scope::Write(R::Sequences) => {
-                "Create and change sequences, act on enrollments, resolve sends."
-            }
+            Scope::Write(R::Sequences) => "Create and change sequences, act on enrollments, resolve sends.",
             Scope::Read(R::Mailboxes) => "Read sending mailboxes (never their credentials).",
-            Scope::Write(R::Mailboxes) => {
-                "Connect, change and remove mailboxes and the inbound webhook credential."
-            }
+            Scope::Write(R::Mailboxes) => "Connect, change and remove mailboxes and the inbound webhook credential.",
             Scope::Read(R::Members) => "Read the member list.",
             Scope::Read(R::Audit) => "Read and verify the audit trail.",
             Scope::Read(R::Exports) => "Export contacts and download exports.",
             Scope::Write(R::Exports) => "Start workspace exports and access-request exports.",
             Scope::Read(R::Workspace) => "Read the workspace's settings, ideal customer and usage.",
             Scope::Read(R::Inbound) => "Read received mail and what was made of it.",
-            Scope::Write(R::Members | R::Workspace | R::Audit | R::Inbound)
-            | Scope::Read(R::ApiKeys)
-            | Scope::Write(R::ApiKeys) => "Not available to API keys: sign in.",
+            Scope::Write(R::Members | R::Workspace | R::Audit | R::Inbound) | Scope::Read(R::ApiKeys) | Scope::Write(R::ApiKeys) => {
+                "Not available to API keys: sign in."
+            }
         }
     }
 }
@@ -278,10 +262,7 @@ impl FromStr for Scope {
             return Ok(Scope::Send);
         }
         let (res, access) = s.split_once(':').ok_or_else(unknown)?;
-        let resource = Resource::ALL
-            .into_iter()
-            .find(|r| r.name() == res)
-            .ok_or_else(unknown)?;
+        let resource = Resource::ALL.into_iter().find(|r| r.name() == res).ok_or_else(unknown)?;
         match access {
             "read" => Ok(Scope::Read(resource)),
             "write" => Ok(Scope::Write(resource)),
@@ -306,20 +287,13 @@ impl<'de> serde::Deserialize<'de> for Scope {
 /// The scopes a key may actually use now: those it was given that its creator's
 /// current role also allows.
 pub fn effective_scopes(key_scopes: &BTreeSet<Scope>, creator_role: Role) -> BTreeSet<Scope> {
-    key_scopes
-        .iter()
-        .copied()
-        .filter(|s| s.required_permission().is_some_and(|p| creator_role.has(p)))
-        .collect()
+    key_scopes.iter().copied().filter(|s| s.required_permission().is_some_and(|p| creator_role.has(p))).collect()
 }
 
 /// The scopes requested at creation that exceed the creator's role (to reject
 /// the request with a clear message instead of silently trimming).
 pub fn scopes_beyond_role(requested: &BTreeSet<Scope>, creator_role: Role) -> BTreeSet<Scope> {
-    requested
-        .difference(&effective_scopes(requested, creator_role))
-        .copied()
-        .collect()
+    requested.difference(&effective_scopes(requested, creator_role)).copied().collect()
 }
 
 #[cfg(test)]
@@ -346,27 +320,12 @@ mod tests {
     #[test]
     fn parse_errors_are_specific() {
         let secret = "A".repeat(43);
-        assert_eq!(
-            parse("sk_live_abc").unwrap_err(),
-            ApiKeyParseError::MissingPrefix
-        );
+        assert_eq!(parse("sk_live_abc").unwrap_err(), ApiKeyParseError::MissingPrefix);
         assert_eq!(parse("tern_").unwrap_err(), ApiKeyParseError::BadPrefix);
-        assert_eq!(
-            parse(&format!("tern_ABCDEFGH_{secret}")).unwrap_err(),
-            ApiKeyParseError::BadPrefix
-        );
-        assert_eq!(
-            parse(&format!("tern_abc_{secret}")).unwrap_err(),
-            ApiKeyParseError::BadPrefix
-        );
-        assert_eq!(
-            parse("tern_abcdefgh_short").unwrap_err(),
-            ApiKeyParseError::BadSecret
-        );
-        assert_eq!(
-            parse(&format!("tern_abcdefgh_{}", "!".repeat(43))).unwrap_err(),
-            ApiKeyParseError::BadSecret
-        );
+        assert_eq!(parse(&format!("tern_ABCDEFGH_{secret}")).unwrap_err(), ApiKeyParseError::BadPrefix);
+        assert_eq!(parse(&format!("tern_abc_{secret}")).unwrap_err(), ApiKeyParseError::BadPrefix);
+        assert_eq!(parse("tern_abcdefgh_short").unwrap_err(), ApiKeyParseError::BadSecret);
+        assert_eq!(parse(&format!("tern_abcdefgh_{}", "!".repeat(43))).unwrap_err(), ApiKeyParseError::BadSecret);
         assert!(parse(&format!("tern_abcdefgh_{secret}")).is_ok());
         // A secret containing '_' is fine.
         assert!(parse(&format!("tern_abcdefgh_{}", "A_".repeat(21) + "A")).is_ok());
@@ -379,18 +338,8 @@ mod tests {
             let json = serde_json::to_string(&s).unwrap();
             assert_eq!(serde_json::from_str::<Scope>(&json).unwrap(), s);
         }
-        assert_eq!(
-            Scope::Write(Resource::ApiKeys).to_string(),
-            "api_keys:write"
-        );
-        for bad in [
-            "",
-            "contacts",
-            "contacts:delete",
-            "users:read",
-            "SEND",
-            "send:read",
-        ] {
+        assert_eq!(Scope::Write(Resource::ApiKeys).to_string(), "api_keys:write");
+        for bad in ["", "contacts", "contacts:delete", "users:read", "SEND", "send:read"] {
             assert!(bad.parse::<Scope>().is_err(), "{bad}");
         }
     }
@@ -428,18 +377,8 @@ mod tests {
         assert!(member.contains(&Scope::Send));
         assert!(!member.contains(&Scope::Read(Resource::Exports)));
         assert!(!member.contains(&Scope::Write(Resource::ApiKeys)));
-        assert!(
-            effective_scopes(&all, Role::Support)
-                .iter()
-                .all(|s| matches!(s, Scope::Read(_)))
-        );
-        assert_eq!(
-            scopes_beyond_role(
-                &[Scope::Send, Scope::Read(Resource::Contacts)].into(),
-                Role::Readonly
-            ),
-            [Scope::Send].into()
-        );
+        assert!(effective_scopes(&all, Role::Support).iter().all(|s| matches!(s, Scope::Read(_))));
+        assert_eq!(scopes_beyond_role(&[Scope::Send, Scope::Read(Resource::Contacts)].into(), Role::Readonly), [Scope::Send].into());
     }
 
     proptest! {

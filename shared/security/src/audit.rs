@@ -26,15 +26,7 @@ impl AuditHash {
 
 /// What is masked: any object key containing one of these (case-insensitive).
 /// Over-masking (e.g. `postcode`, `monkey`) is accepted; leaking is not.
-const SENSITIVE_KEY_PARTS: [&str; 7] = [
-    "password",
-    "secret",
-    "token",
-    "key",
-    "code",
-    "otp",
-    "credential",
-];
+const SENSITIVE_KEY_PARTS: [&str; 7] = ["password", "secret", "token", "key", "code", "otp", "credential"];
 
 /// Replacement for masked values.
 pub const MASKED: &str = "[masked]";
@@ -127,10 +119,7 @@ impl AuditEntry {
                 if p.workspace_id != draft.workspace_id {
                     return Err(AuditError::WorkspaceMismatch);
                 }
-                (
-                    p.seq.checked_add(1).ok_or(AuditError::SequenceOverflow)?,
-                    p.hash,
-                )
+                (p.seq.checked_add(1).ok_or(AuditError::SequenceOverflow)?, p.hash)
             }
         };
         let mut parameters = draft.parameters;
@@ -170,8 +159,7 @@ impl AuditEntry {
             ("request_id", opt(&self.request_id)),
             ("parameters", self.parameters.clone()),
         ];
-        let obj: serde_json::Map<String, Value> =
-            fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+        let obj: serde_json::Map<String, Value> = fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
         let mut out = Vec::new();
         write_canonical(&Value::Object(obj), &mut out);
         out
@@ -278,19 +266,12 @@ pub fn verify_chain(entries: &[AuditEntry]) -> Result<(), ChainBreak> {
 /// `anchor_seq` and `anchor_hash` (use `0` and [`AuditHash::GENESIS`] for the start).
 /// Lets periodic verification resume from a checkpoint instead of re-reading
 /// the whole history.
-pub fn verify_segment(
-    anchor_seq: u64,
-    anchor_hash: AuditHash,
-    entries: &[AuditEntry],
-) -> Result<(), ChainBreak> {
+pub fn verify_segment(anchor_seq: u64, anchor_hash: AuditHash, entries: &[AuditEntry]) -> Result<(), ChainBreak> {
     let mut expected_prev = anchor_hash;
     let mut expected_seq = anchor_seq.checked_add(1);
     let workspace = entries.first().map(|e| e.workspace_id.as_str());
     for entry in entries {
-        let brk = |reason| ChainBreak {
-            seq: entry.seq,
-            reason,
-        };
+        let brk = |reason| ChainBreak { seq: entry.seq, reason };
         if Some(entry.workspace_id.as_str()) != workspace {
             return Err(brk(BreakReason::WorkspaceMismatch));
         }
@@ -354,7 +335,14 @@ impl AnchorKey {
     pub fn checkpoint_mac(&self, c: &AuditCheckpoint) -> AuditMac {
         self.mac(
             b"tern-audit-checkpoint-v1",
-            &[c.workspace_id.as_bytes(), &c.from_seq.to_be_bytes(), c.from_prev_hash.as_bytes(), &c.head_seq.to_be_bytes(), c.head_hash.as_bytes(), &c.written_at_ms.to_be_bytes()],
+            &[
+                c.workspace_id.as_bytes(),
+                &c.from_seq.to_be_bytes(),
+                c.from_prev_hash.as_bytes(),
+                &c.head_seq.to_be_bytes(),
+                c.head_hash.as_bytes(),
+                &c.written_at_ms.to_be_bytes(),
+            ],
         )
     }
 }
@@ -384,7 +372,14 @@ impl AuditCheckpoint {
             Some(e) => (e.seq, e.prev_hash),
             None => (head.seq.checked_add(1)?, head.hash),
         };
-        Some(AuditCheckpoint { workspace_id: head.workspace_id.clone(), from_seq, from_prev_hash, head_seq: head.seq, head_hash: head.hash, written_at_ms })
+        Some(AuditCheckpoint {
+            workspace_id: head.workspace_id.clone(),
+            from_seq,
+            from_prev_hash,
+            head_seq: head.seq,
+            head_hash: head.hash,
+            written_at_ms,
+        })
     }
 }
 
@@ -392,7 +387,11 @@ impl AuditCheckpoint {
 /// links, and (when there is one) the checkpoint: its own MAC, nothing missing from
 /// its `from_seq` on, the link into it, and the head it saw. Entries before the
 /// checkpoint that have not expired yet are checked as part of the chain.
-pub fn verify_anchored(key: &AnchorKey, checkpoint: Option<(&AuditCheckpoint, &AuditMac)>, entries: &[(AuditEntry, Option<AuditMac>)]) -> Result<(), ChainBreak> {
+pub fn verify_anchored(
+    key: &AnchorKey,
+    checkpoint: Option<(&AuditCheckpoint, &AuditMac)>,
+    entries: &[(AuditEntry, Option<AuditMac>)],
+) -> Result<(), ChainBreak> {
     let chain: Vec<AuditEntry> = entries.iter().map(|(e, _)| e.clone()).collect();
     let brk = |seq, reason| ChainBreak { seq, reason };
     let Some((cp, cp_mac)) = checkpoint else {
@@ -506,39 +505,21 @@ mod tests {
         let mut c = chain(4);
         c[1].actor = "user_evil".into();
         c[1].hash = c[1].compute_hash();
-        assert_eq!(
-            verify_chain(&c),
-            Err(ChainBreak {
-                seq: 3,
-                reason: BreakReason::PrevHashMismatch
-            })
-        );
+        assert_eq!(verify_chain(&c), Err(ChainBreak { seq: 3, reason: BreakReason::PrevHashMismatch }));
     }
 
     #[test]
     fn deletion_reordering_and_truncated_start_are_detected() {
         let mut c = chain(4);
         c.remove(1);
-        assert_eq!(
-            verify_chain(&c),
-            Err(ChainBreak {
-                seq: 3,
-                reason: BreakReason::SequenceGap
-            })
-        );
+        assert_eq!(verify_chain(&c), Err(ChainBreak { seq: 3, reason: BreakReason::SequenceGap }));
 
         let mut c = chain(4);
         c.swap(1, 2);
         assert_eq!(verify_chain(&c).unwrap_err().seq, 3);
 
         let c = chain(4);
-        assert_eq!(
-            verify_chain(&c[1..]).unwrap_err(),
-            ChainBreak {
-                seq: 2,
-                reason: BreakReason::SequenceGap
-            }
-        );
+        assert_eq!(verify_chain(&c[1..]).unwrap_err(), ChainBreak { seq: 2, reason: BreakReason::SequenceGap });
         assert_eq!(verify_segment(c[0].seq, c[0].hash, &c[1..]), Ok(()));
         assert!(verify_segment(c[0].seq, AuditHash::GENESIS, &c[1..]).is_err());
     }
@@ -548,19 +529,13 @@ mod tests {
         let mut c = chain(2);
         let mut other = draft(5);
         other.workspace_id = "ws_2".into();
-        assert_eq!(
-            AuditEntry::append(c.last(), other.clone()).unwrap_err(),
-            AuditError::WorkspaceMismatch
-        );
+        assert_eq!(AuditEntry::append(c.last(), other.clone()).unwrap_err(), AuditError::WorkspaceMismatch);
         let mut forged = AuditEntry::append(None, other).unwrap();
         forged.seq = 3;
         forged.prev_hash = c[1].hash;
         forged.hash = forged.compute_hash();
         c.push(forged);
-        assert_eq!(
-            verify_chain(&c).unwrap_err().reason,
-            BreakReason::WorkspaceMismatch
-        );
+        assert_eq!(verify_chain(&c).unwrap_err().reason, BreakReason::WorkspaceMismatch);
     }
 
     #[test]
@@ -594,10 +569,7 @@ mod tests {
         let a = json!({"b": 1, "a": {"z": [1, "x\"y"], "y": null}, "c": true});
         let mut out = Vec::new();
         write_canonical(&a, &mut out);
-        assert_eq!(
-            String::from_utf8(out).unwrap(),
-            r#"{"a":{"y":null,"z":[1,"x\"y"]},"b":1,"c":true}"#
-        );
+        assert_eq!(String::from_utf8(out).unwrap(), r#"{"a":{"y":null,"z":[1,"x\"y"]},"b":1,"c":true}"#);
 
         // Entry encoding pinned: changing it silently would break every stored chain.
         let e = AuditEntry::append(None, draft(0)).unwrap();

@@ -56,9 +56,7 @@ pub fn normalise_email(input: &str) -> Result<NormalisedEmail, EmailError> {
     let s = input.trim();
     // Quoted local parts and display names are out of scope: the caller extracts
     // the bare address first. Rejecting these characters keeps one address = one form.
-    if s.chars().any(|c| {
-        c.is_whitespace() || c.is_control() || matches!(c, '"' | '<' | '>' | ',' | ';' | '\\')
-    }) {
+    if s.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '"' | '<' | '>' | ',' | ';' | '\\')) {
         return Err(EmailError::BadCharacter);
     }
     let (local, domain) = s.split_once('@').ok_or(EmailError::MissingAt)?;
@@ -72,16 +70,10 @@ pub fn normalise_email(input: &str) -> Result<NormalisedEmail, EmailError> {
     if domain.is_empty() || domain.len() > 253 || !domain.contains('.') {
         return Err(EmailError::BadDomain);
     }
-    if domain.split('.').any(|label| {
-        label.is_empty() || label.len() > 63 || label.starts_with('-') || label.ends_with('-')
-    }) {
+    if domain.split('.').any(|label| label.is_empty() || label.len() > 63 || label.starts_with('-') || label.ends_with('-')) {
         return Err(EmailError::BadDomain);
     }
-    Ok(NormalisedEmail(format!(
-        "{}@{}",
-        local.to_lowercase(),
-        domain.to_lowercase()
-    )))
+    Ok(NormalisedEmail(format!("{}@{}", local.to_lowercase(), domain.to_lowercase())))
 }
 
 /// A per-workspace blind index key. Redacted in logs.
@@ -99,15 +91,10 @@ impl BlindIndexKey {
 }
 
 /// The index of an already normalised address: 64 lowercase hex characters.
-pub fn index_normalised(
-    key: &BlindIndexKey,
-    email: &NormalisedEmail,
-) -> Result<String, EmailError> {
+pub fn index_normalised(key: &BlindIndexKey, email: &NormalisedEmail) -> Result<String, EmailError> {
     // HMAC accepts keys of any length; the error arm exists so there is no panic path.
-    let mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key.0.expose())
-        .map_err(|_| EmailError::WeakKey)?;
-    Ok(data_encoding::HEXLOWER
-        .encode(&mac.chain_update(email.0.as_bytes()).finalize().into_bytes()))
+    let mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key.0.expose()).map_err(|_| EmailError::WeakKey)?;
+    Ok(data_encoding::HEXLOWER.encode(&mac.chain_update(email.0.as_bytes()).finalize().into_bytes()))
 }
 
 /// Normalise `email` and compute its index.
@@ -126,17 +113,9 @@ mod tests {
 
     #[test]
     fn normalisation() {
-        assert_eq!(
-            normalise_email("  John.Doe+News@Example.COM ")
-                .unwrap()
-                .as_str(),
-            "john.doe+news@example.com"
-        );
+        assert_eq!(normalise_email("  John.Doe+News@Example.COM ").unwrap().as_str(), "john.doe+news@example.com");
         assert_eq!(normalise_email("a@b.co.").unwrap().as_str(), "a@b.co");
-        assert_eq!(
-            normalise_email("Ünïcode@Exämple.de").unwrap().as_str(),
-            "ünïcode@exämple.de"
-        );
+        assert_eq!(normalise_email("Ünïcode@Exämple.de").unwrap().as_str(), "ünïcode@exämple.de");
     }
 
     #[test]
@@ -146,10 +125,7 @@ mod tests {
             ("john", EmailError::MissingAt),
             ("a@b@c.com", EmailError::MissingAt),
             ("@example.com", EmailError::BadLocalPart),
-            (
-                &format!("{}@example.com", "a".repeat(65)),
-                EmailError::BadLocalPart,
-            ),
+            (&format!("{}@example.com", "a".repeat(65)), EmailError::BadLocalPart),
             ("a@", EmailError::BadDomain),
             ("a@localhost", EmailError::BadDomain),
             ("a@exa..mple.com", EmailError::BadDomain),
@@ -169,10 +145,7 @@ mod tests {
         let k = key(7);
         let a = blind_index(&k, "John@Example.com").unwrap();
         assert_eq!(a.len(), 64);
-        assert!(
-            a.bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        );
+        assert!(a.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
         assert_eq!(a, blind_index(&k, " john@example.COM").unwrap());
         assert_ne!(a, blind_index(&k, "john+x@example.com").unwrap());
         // Per-workspace keys: same address, different index.
@@ -180,18 +153,12 @@ mod tests {
 
         let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&[7; 32]).unwrap();
         mac.update(b"john@example.com");
-        assert_eq!(
-            a,
-            data_encoding::HEXLOWER.encode(&mac.finalize().into_bytes())
-        );
+        assert_eq!(a, data_encoding::HEXLOWER.encode(&mac.finalize().into_bytes()));
     }
 
     #[test]
     fn weak_key_rejected() {
-        assert_eq!(
-            BlindIndexKey::new(SecretBytes::new(vec![0; 31])).unwrap_err(),
-            EmailError::WeakKey
-        );
+        assert_eq!(BlindIndexKey::new(SecretBytes::new(vec![0; 31])).unwrap_err(), EmailError::WeakKey);
     }
 
     proptest! {

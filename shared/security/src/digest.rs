@@ -77,9 +77,7 @@ pub struct DigestParseError;
 
 pub(crate) fn parse_hex32(s: &str) -> Result<[u8; 32], DigestParseError> {
     let lower = s.to_ascii_lowercase();
-    let bytes = data_encoding::HEXLOWER
-        .decode(lower.as_bytes())
-        .map_err(|_| DigestParseError)?;
+    let bytes = data_encoding::HEXLOWER.decode(lower.as_bytes()).map_err(|_| DigestParseError)?;
     bytes.try_into().map_err(|_| DigestParseError)
 }
 
@@ -101,10 +99,7 @@ mod tests {
     #[test]
     fn sha256_matches_fips_180_vector() {
         // FIPS 180-2 Appendix B.1: SHA-256("abc").
-        assert_eq!(
-            data_encoding::HEXLOWER.encode(&sha256(b"abc")),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
+        assert_eq!(data_encoding::HEXLOWER.encode(&sha256(b"abc")), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }
 
     #[test]

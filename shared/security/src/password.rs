@@ -32,11 +32,7 @@ pub struct Argon2Params {
 
 impl Argon2Params {
     /// OWASP Password Storage Cheat Sheet: argon2id, 19 MiB, 2 iterations, 1 lane.
-    pub const OWASP: Argon2Params = Argon2Params {
-        m_kib: 19_456,
-        t: 2,
-        p: 1,
-    };
+    pub const OWASP: Argon2Params = Argon2Params { m_kib: 19_456, t: 2, p: 1 };
 }
 
 /// A PHC-format argon2id hash (`$argon2id$v=19$m=…,t=…,p=…$salt$hash`), the stored form.
@@ -91,9 +87,7 @@ pub struct PasswordHasher {
 
 impl Default for PasswordHasher {
     fn default() -> Self {
-        PasswordHasher {
-            params: Argon2Params::OWASP,
-        }
+        PasswordHasher { params: Argon2Params::OWASP }
     }
 }
 
@@ -110,30 +104,19 @@ impl PasswordHasher {
     }
 
     fn argon2(&self) -> Result<Argon2<'static>, PasswordError> {
-        Ok(Argon2::new(
-            Algorithm::Argon2id,
-            Version::V0x13,
-            Self::argon2_params(self.params)?,
-        ))
+        Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, Self::argon2_params(self.params)?))
     }
 
     /// Hash a password with a fresh random salt.
     pub fn hash(&self, password: &SecretString) -> Result<PasswordHash, PasswordError> {
-        let phc = self
-            .argon2()?
-            .hash_password(password.expose().as_bytes())
-            .map_err(|_| PasswordError::Hashing)?;
+        let phc = self.argon2()?.hash_password(password.expose().as_bytes()).map_err(|_| PasswordError::Hashing)?;
         Ok(PasswordHash(phc.to_string()))
     }
 
     /// Whether `password` matches `stored`. `Ok(false)` for a wrong password;
     /// `Err` only when the stored hash itself is unusable. The comparison of
     /// hash outputs inside argon2 is constant time.
-    pub fn verify(
-        &self,
-        password: &SecretString,
-        stored: &PasswordHash,
-    ) -> Result<bool, PasswordError> {
+    pub fn verify(&self, password: &SecretString, stored: &PasswordHash) -> Result<bool, PasswordError> {
         let phc = Phc::new(stored.as_str()).map_err(|_| PasswordError::MalformedHash)?;
         if phc.algorithm.as_str() != "argon2id" {
             return Err(PasswordError::MalformedHash);
@@ -228,10 +211,7 @@ pub struct PasswordPolicy {
 
 impl Default for PasswordPolicy {
     fn default() -> Self {
-        PasswordPolicy {
-            min_chars: 12,
-            max_chars: 128,
-        }
+        PasswordPolicy { min_chars: 12, max_chars: 128 }
     }
 }
 
@@ -242,42 +222,26 @@ const MIN_IDENTIFIER_CHARS: usize = 3;
 impl PasswordPolicy {
     /// Check a new password for a user with this e-mail and (optional) name.
     /// Returns the first violation found.
-    pub fn check(
-        &self,
-        password: &SecretString,
-        email: &str,
-        name: Option<&str>,
-    ) -> Result<(), PolicyViolation> {
+    pub fn check(&self, password: &SecretString, email: &str, name: Option<&str>) -> Result<(), PolicyViolation> {
         let pw = password.expose();
         let chars = pw.chars().count();
         if chars < self.min_chars {
-            return Err(PolicyViolation::TooShort {
-                min: self.min_chars,
-                actual: chars,
-            });
+            return Err(PolicyViolation::TooShort { min: self.min_chars, actual: chars });
         }
         if chars > self.max_chars {
-            return Err(PolicyViolation::TooLong {
-                max: self.max_chars,
-            });
+            return Err(PolicyViolation::TooLong { max: self.max_chars });
         }
         let lower = SecretString::new(pw.to_lowercase());
         let lower = lower.expose();
 
-        let local = email
-            .rsplit_once('@')
-            .map_or(email, |(l, _)| l)
-            .trim()
-            .to_lowercase();
+        let local = email.rsplit_once('@').map_or(email, |(l, _)| l).trim().to_lowercase();
         if local.chars().count() >= MIN_IDENTIFIER_CHARS && lower.contains(&local) {
             return Err(PolicyViolation::ContainsEmail);
         }
         if let Some(name) = name {
             let name = name.trim().to_lowercase();
             let squashed: String = name.split_whitespace().collect();
-            let parts = name
-                .split_whitespace()
-                .chain(std::iter::once(squashed.as_str()));
+            let parts = name.split_whitespace().chain(std::iter::once(squashed.as_str()));
             for part in parts {
                 if part.chars().count() >= MIN_IDENTIFIER_CHARS && lower.contains(part) {
                     return Err(PolicyViolation::ContainsName);
@@ -448,11 +412,7 @@ mod tests {
     use super::*;
 
     /// Cheap parameters so unit tests stay fast in debug builds.
-    const CHEAP: Argon2Params = Argon2Params {
-        m_kib: 64,
-        t: 1,
-        p: 1,
-    };
+    const CHEAP: Argon2Params = Argon2Params { m_kib: 64, t: 1, p: 1 };
 
     fn s(x: &str) -> SecretString {
         SecretString::from(x)
@@ -462,13 +422,7 @@ mod tests {
     fn owasp_defaults_are_used_and_verify() {
         let h = PasswordHasher::default();
         let stored = h.hash(&s("correct horse battery")).unwrap();
-        assert!(
-            stored
-                .as_str()
-                .starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
-            "{}",
-            stored.as_str()
-        );
+        assert!(stored.as_str().starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{}", stored.as_str());
         assert!(h.verify(&s("correct horse battery"), &stored).unwrap());
         assert!(!h.needs_rehash(&stored));
     }
@@ -480,19 +434,13 @@ mod tests {
         assert!(h.verify(&s("correct horse battery"), &stored).unwrap());
         assert!(!h.verify(&s("correct horse batterY"), &stored).unwrap());
         assert!(!h.verify(&s(""), &stored).unwrap());
-        assert!(
-            !h.verify(&s(&"x".repeat(MAX_VERIFY_BYTES + 1)), &stored)
-                .unwrap()
-        );
+        assert!(!h.verify(&s(&"x".repeat(MAX_VERIFY_BYTES + 1)), &stored).unwrap());
     }
 
     #[test]
     fn salts_differ() {
         let h = PasswordHasher::with_params(CHEAP).unwrap();
-        assert_ne!(
-            h.hash(&s("same password!")).unwrap(),
-            h.hash(&s("same password!")).unwrap()
-        );
+        assert_ne!(h.hash(&s("same password!")).unwrap(), h.hash(&s("same password!")).unwrap());
     }
 
     #[test]
@@ -507,47 +455,27 @@ mod tests {
             .output_len(32)
             .build()
             .unwrap();
-        let a =
-            Argon2::new_with_secret(&[3; 8], Algorithm::Argon2id, Version::V0x13, params).unwrap();
+        let a = Argon2::new_with_secret(&[3; 8], Algorithm::Argon2id, Version::V0x13, params).unwrap();
         let mut out = [0u8; 32];
         a.hash_password_into(&[1; 32], &[2; 16], &mut out).unwrap();
-        assert_eq!(
-            data_encoding::HEXLOWER.encode(&out),
-            "0d640df58d78766c08c037a34a8b53c9d01ef0452d75b65eb52520e96b01e659"
-        );
+        assert_eq!(data_encoding::HEXLOWER.encode(&out), "0d640df58d78766c08c037a34a8b53c9d01ef0452d75b65eb52520e96b01e659");
     }
 
     #[test]
     fn malformed_or_foreign_hashes() {
         let h = PasswordHasher::with_params(CHEAP).unwrap();
-        for bad in [
-            "",
-            "plaintext",
-            "$2b$12$abcdefghijklmnopqrstuv",
-            "$argon2id$v=19$m=64,t=1,p=1$bad",
-        ] {
+        for bad in ["", "plaintext", "$2b$12$abcdefghijklmnopqrstuv", "$argon2id$v=19$m=64,t=1,p=1$bad"] {
             let stored = PasswordHash::from_stored(bad.into());
-            assert_eq!(
-                h.verify(&s("whatever"), &stored),
-                Err(PasswordError::MalformedHash),
-                "{bad}"
-            );
+            assert_eq!(h.verify(&s("whatever"), &stored), Err(PasswordError::MalformedHash), "{bad}");
             assert!(h.needs_rehash(&stored), "{bad}");
         }
         // argon2i (not id) is refused for verification and flagged for rehash.
-        let argon2i = Argon2::new(
-            Algorithm::Argon2i,
-            Version::V0x13,
-            Params::new(64, 1, 1, None).unwrap(),
-        )
-        .hash_password_with_salt(b"pw", b"somesalt")
-        .unwrap()
-        .to_string();
+        let argon2i = Argon2::new(Algorithm::Argon2i, Version::V0x13, Params::new(64, 1, 1, None).unwrap())
+            .hash_password_with_salt(b"pw", b"somesalt")
+            .unwrap()
+            .to_string();
         let stored = PasswordHash::from_stored(argon2i);
-        assert_eq!(
-            h.verify(&s("pw"), &stored),
-            Err(PasswordError::MalformedHash)
-        );
+        assert_eq!(h.verify(&s("pw"), &stored), Err(PasswordError::MalformedHash));
         assert!(h.needs_rehash(&stored));
     }
 
@@ -561,10 +489,7 @@ mod tests {
         assert!(salt_and_hash.iter().all(|part| !dbg.contains(part)));
 
         let huge = PasswordHash::from_stored(stored.as_str().replace("m=64", "m=4194304"));
-        assert_eq!(
-            h.verify(&s("a long enough pw"), &huge),
-            Err(PasswordError::MalformedHash)
-        );
+        assert_eq!(h.verify(&s("a long enough pw"), &huge), Err(PasswordError::MalformedHash));
     }
 
     #[test]
@@ -572,11 +497,7 @@ mod tests {
         let cheap = PasswordHasher::with_params(CHEAP).unwrap();
         let stored = cheap.hash(&s("a long enough pw")).unwrap();
         assert!(!cheap.needs_rehash(&stored));
-        let stronger = PasswordHasher::with_params(Argon2Params {
-            m_kib: 128,
-            ..CHEAP
-        })
-        .unwrap();
+        let stronger = PasswordHasher::with_params(Argon2Params { m_kib: 128, ..CHEAP }).unwrap();
         assert!(stronger.needs_rehash(&stored));
         // Old hashes still verify under a hasher configured with new params.
         assert!(stronger.verify(&s("a long enough pw"), &stored).unwrap());
@@ -586,15 +507,7 @@ mod tests {
     fn dummy_verify_is_false_and_invalid_params_rejected() {
         let h = PasswordHasher::with_params(CHEAP).unwrap();
         assert!(!h.verify_dummy(&s("anything at all")));
-        assert_eq!(
-            PasswordHasher::with_params(Argon2Params {
-                m_kib: 1,
-                t: 1,
-                p: 1
-            })
-            .unwrap_err(),
-            PasswordError::Hashing
-        );
+        assert_eq!(PasswordHasher::with_params(Argon2Params { m_kib: 1, t: 1, p: 1 }).unwrap_err(), PasswordError::Hashing);
     }
 
     fn check(pw: &str, email: &str, name: Option<&str>) -> Result<(), PolicyViolation> {
@@ -603,24 +516,12 @@ mod tests {
 
     #[test]
     fn length_counts_unicode_scalars() {
-        assert_eq!(
-            check("short", "a@b.c", None),
-            Err(PolicyViolation::TooShort { min: 12, actual: 5 })
-        );
+        assert_eq!(check("short", "a@b.c", None), Err(PolicyViolation::TooShort { min: 12, actual: 5 }));
         // 11 two-byte characters: 22 bytes but 11 characters, so too short.
-        assert_eq!(
-            check("ééééééééééé", "a@b.c", None),
-            Err(PolicyViolation::TooShort {
-                min: 12,
-                actual: 11
-            })
-        );
+        assert_eq!(check("ééééééééééé", "a@b.c", None), Err(PolicyViolation::TooShort { min: 12, actual: 11 }));
         assert_eq!(check("ñandú-café-ñu", "a@b.c", None), Ok(()));
         assert_eq!(check(&"ab1d".repeat(32), "a@b.c", None), Ok(()));
-        assert_eq!(
-            check(&"ab1dx".repeat(26), "a@b.c", None),
-            Err(PolicyViolation::TooLong { max: 128 })
-        );
+        assert_eq!(check(&"ab1dx".repeat(26), "a@b.c", None), Err(PolicyViolation::TooLong { max: 128 }));
         // 128 four-byte emoji: 512 bytes, 128 characters: allowed by length.
         let emoji: String = ['🦊', '🐢', '🐙', '🦉'].iter().cycle().take(128).collect();
         assert_eq!(check(&emoji, "a@b.c", None), Ok(()));
@@ -628,65 +529,26 @@ mod tests {
 
     #[test]
     fn own_identifiers_are_refused() {
-        assert_eq!(
-            check("xx-Ana.Lopez-2024", "ana.lopez@example.com", None),
-            Err(PolicyViolation::ContainsEmail)
-        );
-        assert_eq!(
-            check("my mate Lopez rocks", "al@example.com", Some("Ana Lopez")),
-            Err(PolicyViolation::ContainsName)
-        );
-        assert_eq!(
-            check("anaLOPEZ forever!", "al@example.com", Some("Ana Lopez")),
-            Err(PolicyViolation::ContainsName)
-        );
+        assert_eq!(check("xx-Ana.Lopez-2024", "ana.lopez@example.com", None), Err(PolicyViolation::ContainsEmail));
+        assert_eq!(check("my mate Lopez rocks", "al@example.com", Some("Ana Lopez")), Err(PolicyViolation::ContainsName));
+        assert_eq!(check("anaLOPEZ forever!", "al@example.com", Some("Ana Lopez")), Err(PolicyViolation::ContainsName));
         // Too-short identifiers are not used for matching.
-        assert_eq!(
-            check("jo walks far away", "jo@example.com", Some("Jo")),
-            Ok(())
-        );
+        assert_eq!(check("jo walks far away", "jo@example.com", Some("Jo")), Ok(()));
     }
 
     #[test]
     fn common_and_repetitive_are_refused() {
-        for pw in [
-            "password1234",
-            "Password2024!",
-            "!!QWERTYUIOP!!",
-            "123456789012",
-            "iloveyou1234",
-            "P@ssw0rd2024",
-        ] {
-            assert_eq!(
-                check(pw, "x@example.com", None),
-                Err(PolicyViolation::TooCommon),
-                "{pw}"
-            );
+        for pw in ["password1234", "Password2024!", "!!QWERTYUIOP!!", "123456789012", "iloveyou1234", "P@ssw0rd2024"] {
+            assert_eq!(check(pw, "x@example.com", None), Err(PolicyViolation::TooCommon), "{pw}");
         }
-        assert_eq!(
-            check("aaaaaaaaaaaa", "x@example.com", None),
-            Err(PolicyViolation::TooRepetitive)
-        );
-        assert_eq!(
-            check("abababababab", "x@example.com", None),
-            Err(PolicyViolation::TooRepetitive)
-        );
-        assert_eq!(
-            check("tangerine kayak ladder", "x@example.com", None),
-            Ok(())
-        );
+        assert_eq!(check("aaaaaaaaaaaa", "x@example.com", None), Err(PolicyViolation::TooRepetitive));
+        assert_eq!(check("abababababab", "x@example.com", None), Err(PolicyViolation::TooRepetitive));
+        assert_eq!(check("tangerine kayak ladder", "x@example.com", None), Ok(()));
     }
 
     #[test]
     fn messages_are_human() {
-        assert_eq!(
-            PolicyViolation::TooShort { min: 12, actual: 5 }.to_string(),
-            "use at least 12 characters (this one has 5)"
-        );
-        assert!(
-            PolicyViolation::TooCommon
-                .to_string()
-                .contains("too common")
-        );
+        assert_eq!(PolicyViolation::TooShort { min: 12, actual: 5 }.to_string(), "use at least 12 characters (this one has 5)");
+        assert!(PolicyViolation::TooCommon.to_string().contains("too common"));
     }
 }

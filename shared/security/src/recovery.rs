@@ -38,9 +38,7 @@ pub fn generate() -> Result<RecoveryCodes, RngError> {
     let mut hashes = Vec::with_capacity(CODE_COUNT);
     for _ in 0..CODE_COUNT {
         let raw = SecretString::new(rng::string_from_alphabet(ALPHABET, GROUPS * GROUP_LEN)?);
-        let groups: Vec<&str> = (0..GROUPS)
-            .map(|g| &raw.expose()[g * GROUP_LEN..(g + 1) * GROUP_LEN])
-            .collect();
+        let groups: Vec<&str> = (0..GROUPS).map(|g| &raw.expose()[g * GROUP_LEN..(g + 1) * GROUP_LEN]).collect();
         hashes.push(hash_normalised(raw.expose()));
         codes.push(SecretString::new(groups.join("-")));
     }
@@ -64,20 +62,9 @@ fn hash_normalised(normalised: &str) -> RecoveryCodeHash {
 
 /// Normalise what a user typed: case-insensitive, dashes and whitespace ignored.
 fn normalise(presented: &str) -> Result<SecretString, RecoveryError> {
-    let n = SecretString::new(
-        presented
-            .chars()
-            .filter(|c| *c != '-' && !c.is_whitespace())
-            .map(|c| c.to_ascii_lowercase())
-            .collect(),
-    );
-    let ok =
-        n.expose().len() == GROUPS * GROUP_LEN && n.expose().bytes().all(|b| ALPHABET.contains(&b));
-    if ok {
-        Ok(n)
-    } else {
-        Err(RecoveryError::Malformed)
-    }
+    let n = SecretString::new(presented.chars().filter(|c| *c != '-' && !c.is_whitespace()).map(|c| c.to_ascii_lowercase()).collect());
+    let ok = n.expose().len() == GROUPS * GROUP_LEN && n.expose().bytes().all(|b| ALPHABET.contains(&b));
+    if ok { Ok(n) } else { Err(RecoveryError::Malformed) }
 }
 
 /// Find a presented code among the stored hashes. Compares against every entry
@@ -98,10 +85,7 @@ pub fn find(stored: &[RecoveryCodeHash], presented: &str) -> Result<usize, Recov
 /// Use a code: remove its hash from `stored` and return it. The caller persists
 /// the removal with a conditional write ("this hash is still in the list"), so
 /// two concurrent uses of one code cannot both succeed.
-pub fn consume(
-    stored: &mut Vec<RecoveryCodeHash>,
-    presented: &str,
-) -> Result<RecoveryCodeHash, RecoveryError> {
+pub fn consume(stored: &mut Vec<RecoveryCodeHash>, presented: &str) -> Result<RecoveryCodeHash, RecoveryError> {
     let i = find(stored, presented)?;
     Ok(stored.remove(i))
 }
@@ -120,11 +104,7 @@ mod tests {
             assert_eq!(c.len(), 14, "{c}");
             assert_eq!(c.as_bytes()[4], b'-');
             assert_eq!(c.as_bytes()[9], b'-');
-            assert!(
-                c.bytes()
-                    .filter(|b| *b != b'-')
-                    .all(|b| ALPHABET.contains(&b))
-            );
+            assert!(c.bytes().filter(|b| *b != b'-').all(|b| ALPHABET.contains(&b)));
         }
         let mut uniq: Vec<&str> = set.codes.iter().map(|c| c.expose().as_str()).collect();
         uniq.sort();
@@ -142,10 +122,7 @@ mod tests {
             let used = consume(&mut stored, code.expose()).unwrap();
             assert_eq!(used, set.hashes[i]);
             assert_eq!(stored.len(), CODE_COUNT - i - 1);
-            assert_eq!(
-                consume(&mut stored, code.expose()),
-                Err(RecoveryError::NotFound)
-            );
+            assert_eq!(consume(&mut stored, code.expose()), Err(RecoveryError::NotFound));
         }
         assert!(stored.is_empty());
     }
@@ -162,35 +139,16 @@ mod tests {
     #[test]
     fn malformed_and_wrong_codes() {
         let set = generate().unwrap();
-        for bad in [
-            "",
-            "abcd-efgh",
-            "abcd-efgh-jkm0",
-            "abcd-efgh-jkmnp",
-            "ABCD-EFGH-IJKL",
-        ] {
-            assert_eq!(
-                find(&set.hashes, bad),
-                Err(RecoveryError::Malformed),
-                "{bad}"
-            );
+        for bad in ["", "abcd-efgh", "abcd-efgh-jkm0", "abcd-efgh-jkmnp", "ABCD-EFGH-IJKL"] {
+            assert_eq!(find(&set.hashes, bad), Err(RecoveryError::Malformed), "{bad}");
         }
-        assert_eq!(
-            find(&set.hashes, "2222-2222-2222"),
-            Err(RecoveryError::NotFound)
-        );
+        assert_eq!(find(&set.hashes, "2222-2222-2222"), Err(RecoveryError::NotFound));
         assert_eq!(find(&[], "2222-2222-2222"), Err(RecoveryError::NotFound));
     }
 
     #[test]
     fn stored_hash_is_sha256_of_normalised_code() {
-        assert_eq!(
-            hash_normalised("abcdefghjkmn").to_hex(),
-            data_encoding::HEXLOWER.encode(&sha256(b"abcdefghjkmn"))
-        );
-        assert_eq!(
-            find(&[hash_normalised("abcdefghjkmn")], "ABCD-EFGH-JKMN"),
-            Ok(0)
-        );
+        assert_eq!(hash_normalised("abcdefghjkmn").to_hex(), data_encoding::HEXLOWER.encode(&sha256(b"abcdefghjkmn")));
+        assert_eq!(find(&[hash_normalised("abcdefghjkmn")], "ABCD-EFGH-JKMN"), Ok(0));
     }
 }

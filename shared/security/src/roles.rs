@@ -91,13 +91,7 @@ impl Permission {
 
 impl Role {
     /// Every role, for exhaustive tests.
-    pub const ALL: [Role; 5] = [
-        Role::Owner,
-        Role::Admin,
-        Role::Member,
-        Role::Readonly,
-        Role::Support,
-    ];
+    pub const ALL: [Role; 5] = [Role::Owner, Role::Admin, Role::Member, Role::Readonly, Role::Support];
 
     /// Roles that can be held inside a workspace (and so granted by its members).
     pub const WORKSPACE_ROLES: [Role; 4] = [Role::Owner, Role::Admin, Role::Member, Role::Readonly];
@@ -120,10 +114,7 @@ impl Role {
                     | P::ReadMessageBodies
                     | P::ReadContactNotes
             ),
-            Role::Readonly => matches!(
-                permission,
-                P::ReadWorkspace | P::ReadContacts | P::ReadMessageBodies | P::ReadContactNotes
-            ),
+            Role::Readonly => matches!(permission, P::ReadWorkspace | P::ReadContacts | P::ReadMessageBodies | P::ReadContactNotes),
             // Support diagnoses delivery and configuration problems from metadata and
             // the audit trail. Contact data and content stay with the customer.
             Role::Support => matches!(permission, P::ReadWorkspace | P::ReadAudit),
@@ -188,10 +179,7 @@ impl FromStr for Role {
     type Err = UnknownRole;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Role::ALL
-            .into_iter()
-            .find(|r| r.to_string() == s)
-            .ok_or_else(|| UnknownRole(s.chars().take(32).collect()))
+        Role::ALL.into_iter().find(|r| r.to_string() == s).ok_or_else(|| UnknownRole(s.chars().take(32).collect()))
     }
 }
 
@@ -262,11 +250,7 @@ mod tests {
     fn grant_table_is_pinned() {
         for (actor, row) in GRANTS {
             for (target, expected) in Role::ALL.into_iter().zip(row) {
-                assert_eq!(
-                    actor.can_grant(target),
-                    expected,
-                    "{actor:?} grants {target:?}"
-                );
+                assert_eq!(actor.can_grant(target), expected, "{actor:?} grants {target:?}");
             }
         }
     }
@@ -286,14 +270,8 @@ mod tests {
             assert_eq!(role.to_string().parse::<Role>().unwrap(), role);
             assert_eq!(serde_json::to_string(&role).unwrap(), format!("\"{role}\""));
         }
-        assert_eq!(
-            "root".parse::<Role>().unwrap_err(),
-            UnknownRole("root".into())
-        );
+        assert_eq!("root".parse::<Role>().unwrap_err(), UnknownRole("root".into()));
         assert!("Owner".parse::<Role>().is_err());
-        assert_eq!(
-            serde_json::to_string(&P::ReadMessageBodies).unwrap(),
-            "\"read_message_bodies\""
-        );
+        assert_eq!(serde_json::to_string(&P::ReadMessageBodies).unwrap(), "\"read_message_bodies\"");
     }
 }

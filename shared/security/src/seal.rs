@@ -38,9 +38,7 @@ impl std::fmt::Debug for DataKey {
 impl DataKey {
     /// Use the plaintext half of a KMS data key (must be exactly 32 bytes).
     pub fn from_slice(bytes: &[u8]) -> Result<Self, SealError> {
-        let arr: [u8; 32] = bytes.try_into().map_err(|_| SealError::KeyLength {
-            actual: bytes.len(),
-        })?;
+        let arr: [u8; 32] = bytes.try_into().map_err(|_| SealError::KeyLength { actual: bytes.len() })?;
         Ok(Self(Secret::new(arr)))
     }
 
@@ -72,9 +70,7 @@ impl FieldIdentity<'_> {
     /// endian), so `("ab","c")` and `("a","bc")` differ.
     pub fn associated_data(&self) -> Vec<u8> {
         let parts = [self.workspace, self.entity, self.id, self.field];
-        let mut out = Vec::with_capacity(
-            AAD_CONTEXT.len() + 1 + parts.iter().map(|p| 4 + p.len()).sum::<usize>(),
-        );
+        let mut out = Vec::with_capacity(AAD_CONTEXT.len() + 1 + parts.iter().map(|p| 4 + p.len()).sum::<usize>());
         out.extend_from_slice(AAD_CONTEXT);
         out.push(SEAL_VERSION);
         for part in parts {
@@ -116,32 +112,14 @@ pub enum SealError {
 }
 
 /// Seal `plaintext` for `identity` under `key`.
-pub fn seal(
-    key: &DataKey,
-    identity: &FieldIdentity<'_>,
-    plaintext: &[u8],
-) -> Result<Vec<u8>, SealError> {
+pub fn seal(key: &DataKey, identity: &FieldIdentity<'_>, plaintext: &[u8]) -> Result<Vec<u8>, SealError> {
     let nonce: [u8; NONCE_LEN] = rng::bytes()?;
     seal_with_nonce(key, identity, plaintext, nonce)
 }
 
-fn seal_with_nonce(
-    key: &DataKey,
-    identity: &FieldIdentity<'_>,
-    plaintext: &[u8],
-    nonce: [u8; NONCE_LEN],
-) -> Result<Vec<u8>, SealError> {
+fn seal_with_nonce(key: &DataKey, identity: &FieldIdentity<'_>, plaintext: &[u8], nonce: [u8; NONCE_LEN]) -> Result<Vec<u8>, SealError> {
     let aad = identity.associated_data();
-    let ct = key
-        .cipher()
-        .encrypt(
-            &nonce.into(),
-            Payload {
-                msg: plaintext,
-                aad: &aad,
-            },
-        )
-        .map_err(|_| SealError::Encryption)?;
+    let ct = key.cipher().encrypt(&nonce.into(), Payload { msg: plaintext, aad: &aad }).map_err(|_| SealError::Encryption)?;
     let mut out = Vec::with_capacity(1 + NONCE_LEN + ct.len());
     out.push(SEAL_VERSION);
     out.extend_from_slice(&nonce);
@@ -150,11 +128,7 @@ fn seal_with_nonce(
 }
 
 /// Open a value sealed by [`seal`] for the same `identity` under the same `key`.
-pub fn open(
-    key: &DataKey,
-    identity: &FieldIdentity<'_>,
-    sealed: &[u8],
-) -> Result<SecretBytes, SealError> {
+pub fn open(key: &DataKey, identity: &FieldIdentity<'_>, sealed: &[u8]) -> Result<SecretBytes, SealError> {
     let (&version, rest) = sealed.split_first().ok_or(SealError::Truncated)?;
     if version != SEAL_VERSION {
         return Err(SealError::UnsupportedVersion(version));
@@ -165,10 +139,7 @@ pub fn open(
     let (nonce, ct) = rest.split_at(NONCE_LEN);
     let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| SealError::Truncated)?;
     let aad = identity.associated_data();
-    key.cipher()
-        .decrypt(&nonce.into(), Payload { msg: ct, aad: &aad })
-        .map(Secret::new)
-        .map_err(|_| SealError::Authentication)
+    key.cipher().decrypt(&nonce.into(), Payload { msg: ct, aad: &aad }).map(Secret::new).map_err(|_| SealError::Authentication)
 }
 
 /// What is stored for a sealed field: the KMS-encrypted data key and the sealed
@@ -193,9 +164,7 @@ mod base64_bytes {
 
     pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
         let s = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(d)?;
-        BASE64
-            .decode(s.as_bytes())
-            .map_err(|_| serde::de::Error::custom("invalid base64"))
+        BASE64.decode(s.as_bytes()).map_err(|_| serde::de::Error::custom("invalid base64"))
     }
 }
 
@@ -204,26 +173,11 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn id<'a>(
-        workspace: &'a str,
-        entity: &'a str,
-        id: &'a str,
-        field: &'a str,
-    ) -> FieldIdentity<'a> {
-        FieldIdentity {
-            workspace,
-            entity,
-            id,
-            field,
-        }
+    fn id<'a>(workspace: &'a str, entity: &'a str, id: &'a str, field: &'a str) -> FieldIdentity<'a> {
+        FieldIdentity { workspace, entity, id, field }
     }
 
-    const HOME: FieldIdentity<'static> = FieldIdentity {
-        workspace: "ws_1",
-        entity: "mailbox",
-        id: "mb_1",
-        field: "smtp_password",
-    };
+    const HOME: FieldIdentity<'static> = FieldIdentity { workspace: "ws_1", entity: "mailbox", id: "mb_1", field: "smtp_password" };
 
     #[test]
     fn round_trip_and_format() {
@@ -254,11 +208,7 @@ mod tests {
             id("ws_1", "mailbox", "mb_1", "oauth_token"),
         ];
         for other in others {
-            assert_eq!(
-                open(&key, &other, &sealed).unwrap_err(),
-                SealError::Authentication,
-                "{other:?}"
-            );
+            assert_eq!(open(&key, &other, &sealed).unwrap_err(), SealError::Authentication, "{other:?}");
         }
     }
 
@@ -276,10 +226,7 @@ mod tests {
     #[test]
     fn wrong_key_fails() {
         let sealed = seal(&DataKey::generate().unwrap(), &HOME, b"s3cret").unwrap();
-        assert_eq!(
-            open(&DataKey::generate().unwrap(), &HOME, &sealed).unwrap_err(),
-            SealError::Authentication
-        );
+        assert_eq!(open(&DataKey::generate().unwrap(), &HOME, &sealed).unwrap_err(), SealError::Authentication);
     }
 
     #[test]
@@ -290,10 +237,7 @@ mod tests {
             for bit in 0..8 {
                 let mut t = sealed.clone();
                 t[i] ^= 1 << bit;
-                assert!(
-                    open(&key, &HOME, &t).is_err(),
-                    "flip byte {i} bit {bit} accepted"
-                );
+                assert!(open(&key, &HOME, &t).is_err(), "flip byte {i} bit {bit} accepted");
             }
         }
     }
@@ -302,19 +246,10 @@ mod tests {
     fn truncated_and_unknown_versions_are_typed_errors() {
         let key = DataKey::generate().unwrap();
         assert_eq!(open(&key, &HOME, &[]).unwrap_err(), SealError::Truncated);
-        assert_eq!(
-            open(&key, &HOME, &[1; 28]).unwrap_err(),
-            SealError::Truncated
-        );
-        assert_eq!(
-            open(&key, &HOME, &[2; 40]).unwrap_err(),
-            SealError::UnsupportedVersion(2)
-        );
+        assert_eq!(open(&key, &HOME, &[1; 28]).unwrap_err(), SealError::Truncated);
+        assert_eq!(open(&key, &HOME, &[2; 40]).unwrap_err(), SealError::UnsupportedVersion(2));
         let sealed = seal(&key, &HOME, b"abc").unwrap();
-        assert_eq!(
-            open(&key, &HOME, &sealed[..sealed.len() - 1]).unwrap_err(),
-            SealError::Authentication
-        );
+        assert_eq!(open(&key, &HOME, &sealed[..sealed.len() - 1]).unwrap_err(), SealError::Authentication);
     }
 
     #[test]
@@ -326,15 +261,9 @@ mod tests {
 
     #[test]
     fn key_length_is_checked() {
-        assert_eq!(
-            DataKey::from_slice(&[0; 16]).unwrap_err(),
-            SealError::KeyLength { actual: 16 }
-        );
+        assert_eq!(DataKey::from_slice(&[0; 16]).unwrap_err(), SealError::KeyLength { actual: 16 });
         assert!(DataKey::from_slice(&[0; 32]).is_ok());
-        assert_eq!(
-            format!("{:?}", DataKey::from_slice(&[7; 32]).unwrap()),
-            "DataKey([redacted])"
-        );
+        assert_eq!(format!("{:?}", DataKey::from_slice(&[7; 32]).unwrap()), "DataKey([redacted])");
     }
 
     #[test]
@@ -358,15 +287,8 @@ mod tests {
         .concat();
         assert_eq!(HOME.associated_data(), expected_aad);
         // Independently computed with the same key/nonce/AAD.
-        let direct = Aes256Gcm::new(&[0x42u8; 32].into())
-            .encrypt(
-                &[0x24u8; 12].into(),
-                Payload {
-                    msg: b"hello",
-                    aad: &expected_aad,
-                },
-            )
-            .unwrap();
+        let direct =
+            Aes256Gcm::new(&[0x42u8; 32].into()).encrypt(&[0x24u8; 12].into(), Payload { msg: b"hello", aad: &expected_aad }).unwrap();
         assert_eq!(&sealed[13..], &direct[..]);
         assert_eq!(open(&key, &HOME, &sealed).unwrap().expose(), b"hello");
     }
@@ -376,33 +298,17 @@ mod tests {
         // NIST GCM test vector (gcmEncryptExtIV256, Count 0 with 128-bit PT):
         // McGrew & Viega "GCM" spec Test Case 14: K=0^256, IV=0^96, P=0^128.
         let cipher = Aes256Gcm::new(&[0u8; 32].into());
-        let out = cipher
-            .encrypt(
-                &[0u8; 12].into(),
-                Payload {
-                    msg: &[0u8; 16],
-                    aad: b"",
-                },
-            )
-            .unwrap();
-        assert_eq!(
-            data_encoding::HEXLOWER.encode(&out),
-            "cea7403d4d606b6e074ec5d3baf39d18d0d1c8a799996bf0265b98b5d48ab919"
-        );
+        let out = cipher.encrypt(&[0u8; 12].into(), Payload { msg: &[0u8; 16], aad: b"" }).unwrap();
+        assert_eq!(data_encoding::HEXLOWER.encode(&out), "cea7403d4d606b6e074ec5d3baf39d18d0d1c8a799996bf0265b98b5d48ab919");
     }
 
     #[test]
     fn sealed_value_serde_is_base64() {
-        let v = SealedValue {
-            key_blob: vec![0, 1, 2, 255],
-            ciphertext: b"hi".to_vec(),
-        };
+        let v = SealedValue { key_blob: vec![0, 1, 2, 255], ciphertext: b"hi".to_vec() };
         let json = serde_json::to_string(&v).unwrap();
         assert_eq!(json, r#"{"key_blob":"AAEC/w==","ciphertext":"aGk="}"#);
         assert_eq!(serde_json::from_str::<SealedValue>(&json).unwrap(), v);
-        assert!(
-            serde_json::from_str::<SealedValue>(r#"{"key_blob":"!!","ciphertext":""}"#).is_err()
-        );
+        assert!(serde_json::from_str::<SealedValue>(r#"{"key_blob":"!!","ciphertext":""}"#).is_err());
     }
 
     proptest! {

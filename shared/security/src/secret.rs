@@ -87,9 +87,7 @@ impl<'de, T: Zeroize + serde::Deserialize<'de>> serde::Deserialize<'de> for Secr
         // serde's "invalid type" errors quote the offending input (e.g. a string
         // where bytes were expected), and request-body errors end up in responses
         // and logs. Replace the message so no part of a secret is ever echoed.
-        T::deserialize(d)
-            .map(Secret)
-            .map_err(|_| serde::de::Error::custom("invalid secret value"))
+        T::deserialize(d).map(Secret).map_err(|_| serde::de::Error::custom("invalid secret value"))
     }
 }
 
@@ -113,9 +111,7 @@ mod tests {
 
     #[test]
     fn deserialized_request_body_debug_does_not_leak() {
-        let body: SignIn =
-            serde_json::from_str(r#"{"email":"a@b.test","password":"plant-XYZZY-secret"}"#)
-                .unwrap();
+        let body: SignIn = serde_json::from_str(r#"{"email":"a@b.test","password":"plant-XYZZY-secret"}"#).unwrap();
         let printed = format!("{body:?} {body:#?}");
         assert!(!printed.contains("plant-XYZZY-secret"), "{printed}");
         assert!(printed.contains("[redacted]"));

@@ -66,11 +66,7 @@ impl Decision {
     /// The more restrictive of two decisions (lock over delay over allow; later
     /// `until` wins within a kind).
     pub fn stricter(self, other: Decision) -> Decision {
-        if other.severity() > self.severity() {
-            other
-        } else {
-            self
-        }
+        if other.severity() > self.severity() { other } else { self }
     }
 }
 
@@ -120,14 +116,11 @@ impl ThrottlePolicy {
             return 0;
         }
         let factor = 1u64.checked_shl(over - 1).unwrap_or(u64::MAX);
-        self.base_delay_secs
-            .saturating_mul(factor)
-            .min(self.max_delay_secs)
+        self.base_delay_secs.saturating_mul(factor).min(self.max_delay_secs)
     }
 
     fn locked_until(&self, r: &FailureRecord) -> Option<u64> {
-        (r.count >= self.lockout_threshold)
-            .then(|| r.last_failure_at.saturating_add(self.lockout_secs))
+        (r.count >= self.lockout_threshold).then(|| r.last_failure_at.saturating_add(self.lockout_secs))
     }
 
     fn window_expired(&self, r: &FailureRecord, now: u64) -> bool {
@@ -144,24 +137,13 @@ impl ThrottlePolicy {
         // for longer than the policy ever intends.
         if let Some(until) = self.locked_until(r) {
             let until = until.min(now.saturating_add(self.lockout_secs));
-            return if now < until {
-                Decision::Locked { until }
-            } else {
-                Decision::Allow
-            };
+            return if now < until { Decision::Locked { until } } else { Decision::Allow };
         }
         if self.window_expired(r, now) {
             return Decision::Allow;
         }
-        let until = r
-            .last_failure_at
-            .saturating_add(self.delay_for(r.count))
-            .min(now.saturating_add(self.max_delay_secs));
-        if now < until {
-            Decision::Delay { until }
-        } else {
-            Decision::Allow
-        }
+        let until = r.last_failure_at.saturating_add(self.delay_for(r.count)).min(now.saturating_add(self.max_delay_secs));
+        if now < until { Decision::Delay { until } } else { Decision::Allow }
     }
 
     /// The record after a failed attempt at `now`. Starts a fresh window when the
@@ -173,11 +155,7 @@ impl ThrottlePolicy {
                 first_failure_at: r.first_failure_at,
                 last_failure_at: now.max(r.last_failure_at),
             },
-            _ => FailureRecord {
-                count: 1,
-                first_failure_at: now,
-                last_failure_at: now,
-            },
+            _ => FailureRecord { count: 1, first_failure_at: now, last_failure_at: now },
         }
     }
 
@@ -208,8 +186,7 @@ impl ThrottlePolicy {
     /// When the caller may delete the record (DynamoDB TTL).
     pub fn record_expires_at(&self, r: &FailureRecord) -> u64 {
         let window_end = r.first_failure_at.saturating_add(self.window_secs);
-        self.locked_until(r)
-            .map_or(window_end, |l| l.max(window_end))
+        self.locked_until(r).map_or(window_end, |l| l.max(window_end))
     }
 }
 
@@ -246,10 +223,7 @@ mod tests {
         let expected = [1, 2, 4, 8, 16, 32];
         for want in expected {
             rec = Some(P.record_failure(rec, T));
-            assert_eq!(
-                P.decide(rec.as_ref(), T),
-                Decision::Delay { until: T + want }
-            );
+            assert_eq!(P.decide(rec.as_ref(), T), Decision::Delay { until: T + want });
             assert_eq!(P.decide(rec.as_ref(), T + want), Decision::Allow);
         }
         assert_eq!(P.delay_for(9), 32);
@@ -263,21 +237,11 @@ mod tests {
         assert!(last < T + 15 * 60, "all ten fit in the window");
         let until = last + 15 * 60;
         assert_eq!(P.decide(rec.as_ref(), last + 1), Decision::Locked { until });
-        assert_eq!(
-            P.decide(rec.as_ref(), until - 1),
-            Decision::Locked { until }
-        );
+        assert_eq!(P.decide(rec.as_ref(), until - 1), Decision::Locked { until });
         assert_eq!(P.decide(rec.as_ref(), until), Decision::Allow);
         // After the lockout a failure starts a fresh window.
         let after = P.record_failure(rec, until);
-        assert_eq!(
-            after,
-            FailureRecord {
-                count: 1,
-                first_failure_at: until,
-                last_failure_at: until
-            }
-        );
+        assert_eq!(after, FailureRecord { count: 1, first_failure_at: until, last_failure_at: until });
         assert_eq!(P.record_expires_at(&rec.unwrap()), until);
     }
 
@@ -287,10 +251,7 @@ mod tests {
         for i in 0..30u64 {
             // One failure every 5 minutes: the window keeps resetting.
             let now = T + i * 300;
-            assert!(
-                !matches!(P.decide(rec.as_ref(), now), Decision::Locked { .. }),
-                "i={i}"
-            );
+            assert!(!matches!(P.decide(rec.as_ref(), now), Decision::Locked { .. }), "i={i}");
             rec = Some(P.record_failure(rec, now));
         }
         assert!(rec.unwrap().count < P.lockout_threshold);
@@ -300,50 +261,23 @@ mod tests {
     fn ip_policy_is_more_lenient() {
         let (rec, _) = fail_n(&ThrottlePolicy::SOURCE_IP, 10, T);
         let r = rec.unwrap();
-        assert_eq!(
-            ThrottlePolicy::SOURCE_IP.decide(Some(&r), r.last_failure_at),
-            Decision::Allow
-        );
-        assert!(matches!(
-            P.decide(Some(&r), r.last_failure_at),
-            Decision::Locked { .. }
-        ));
+        assert_eq!(ThrottlePolicy::SOURCE_IP.decide(Some(&r), r.last_failure_at), Decision::Allow);
+        assert!(matches!(P.decide(Some(&r), r.last_failure_at), Decision::Locked { .. }));
         // 100 failures recorded in one burst (concurrent requests that all passed
         // the check before any failure was written) lock the IP.
         let mut rec = None;
         for _ in 0..100 {
             rec = Some(ThrottlePolicy::SOURCE_IP.record_failure(rec, T));
         }
-        assert_eq!(
-            ThrottlePolicy::SOURCE_IP.decide(rec.as_ref(), T + 1),
-            Decision::Locked { until: T + 15 * 60 }
-        );
+        assert_eq!(ThrottlePolicy::SOURCE_IP.decide(rec.as_ref(), T + 1), Decision::Locked { until: T + 15 * 60 });
     }
 
     #[test]
     fn records_from_the_future_cannot_lock_forever() {
-        let r = FailureRecord {
-            count: 50,
-            first_failure_at: T + 1_000_000,
-            last_failure_at: T + 1_000_000,
-        };
-        assert_eq!(
-            P.decide(Some(&r), T),
-            Decision::Locked {
-                until: T + P.lockout_secs
-            }
-        );
-        let r = FailureRecord {
-            count: 5,
-            first_failure_at: T + 1_000_000,
-            last_failure_at: T + 1_000_000,
-        };
-        assert_eq!(
-            P.decide(Some(&r), T),
-            Decision::Delay {
-                until: T + P.max_delay_secs
-            }
-        );
+        let r = FailureRecord { count: 50, first_failure_at: T + 1_000_000, last_failure_at: T + 1_000_000 };
+        assert_eq!(P.decide(Some(&r), T), Decision::Locked { until: T + P.lockout_secs });
+        let r = FailureRecord { count: 5, first_failure_at: T + 1_000_000, last_failure_at: T + 1_000_000 };
+        assert_eq!(P.decide(Some(&r), T), Decision::Delay { until: T + P.max_delay_secs });
     }
 
     #[test]
@@ -380,10 +314,7 @@ mod tests {
         assert_eq!(Decision::Allow.stricter(a), a);
         assert_eq!(a.stricter(l), l);
         assert_eq!(l.stricter(a), l);
-        assert_eq!(
-            a.stricter(Decision::Delay { until: 9 }),
-            Decision::Delay { until: 9 }
-        );
+        assert_eq!(a.stricter(Decision::Delay { until: 9 }), Decision::Delay { until: 9 });
     }
 
     proptest! {

@@ -48,9 +48,7 @@ impl OpaqueToken {
     /// Mint a new token from 32 OS-random bytes.
     pub fn generate() -> Result<OpaqueToken, RngError> {
         let bytes: [u8; 32] = rng::bytes()?;
-        Ok(OpaqueToken(SecretString::new(
-            BASE64URL_NOPAD.encode(&bytes),
-        )))
+        Ok(OpaqueToken(SecretString::new(BASE64URL_NOPAD.encode(&bytes))))
     }
 
     /// Check a presented token's shape (43 base64url characters) before hashing,
@@ -114,17 +112,11 @@ impl RefreshToken {
     /// Parse a presented refresh token.
     pub fn parse(presented: &str) -> Result<RefreshToken, TokenError> {
         let (family, secret) = presented.split_once('.').ok_or(TokenError::Malformed)?;
-        let family_ok = family.len() == 22
-            && BASE64URL_NOPAD
-                .decode(family.as_bytes())
-                .is_ok_and(|b| b.len() == 16);
+        let family_ok = family.len() == 22 && BASE64URL_NOPAD.decode(family.as_bytes()).is_ok_and(|b| b.len() == 16);
         if !family_ok {
             return Err(TokenError::Malformed);
         }
-        Ok(RefreshToken {
-            family_id: FamilyId(family.to_owned()),
-            secret: OpaqueToken::parse(secret)?,
-        })
+        Ok(RefreshToken { family_id: FamilyId(family.to_owned()), secret: OpaqueToken::parse(secret)? })
     }
 }
 
@@ -140,15 +132,9 @@ pub struct RefreshLifetime {
 
 impl RefreshLifetime {
     /// Default session: 24 h idle, 7 days absolute.
-    pub const DEFAULT: RefreshLifetime = RefreshLifetime {
-        idle_secs: 24 * 3600,
-        absolute_secs: 7 * 24 * 3600,
-    };
+    pub const DEFAULT: RefreshLifetime = RefreshLifetime { idle_secs: 24 * 3600, absolute_secs: 7 * 24 * 3600 };
     /// "Remember me": 30 days, idle and absolute.
-    pub const REMEMBER_ME: RefreshLifetime = RefreshLifetime {
-        idle_secs: 30 * 24 * 3600,
-        absolute_secs: 30 * 24 * 3600,
-    };
+    pub const REMEMBER_ME: RefreshLifetime = RefreshLifetime { idle_secs: 30 * 24 * 3600, absolute_secs: 30 * 24 * 3600 };
 }
 
 /// How many rotated-out hashes a family remembers. Bounds the stored item; a
@@ -198,10 +184,7 @@ pub enum RotateOutcome {
 
 impl RefreshFamily {
     /// Start a family at sign-in; returns the state to store and the first token.
-    pub fn start(
-        lifetime: RefreshLifetime,
-        now: u64,
-    ) -> Result<(RefreshFamily, RefreshToken), RngError> {
+    pub fn start(lifetime: RefreshLifetime, now: u64) -> Result<(RefreshFamily, RefreshToken), RngError> {
         let family_id = FamilyId::generate()?;
         let secret = OpaqueToken::generate()?;
         let family = RefreshFamily {
@@ -217,8 +200,7 @@ impl RefreshFamily {
     }
 
     fn expiry(lifetime: RefreshLifetime, created_at: u64, now: u64) -> u64 {
-        now.saturating_add(lifetime.idle_secs)
-            .min(created_at.saturating_add(lifetime.absolute_secs))
+        now.saturating_add(lifetime.idle_secs).min(created_at.saturating_add(lifetime.absolute_secs))
     }
 
     /// Present a token's hash. Mutates `self` on `Rotated` and `ReuseDetected`.
@@ -246,12 +228,7 @@ impl RefreshFamily {
         }
         self.current_hash = secret.hash();
         self.expires_at = Self::expiry(self.lifetime, self.created_at, now);
-        Ok(RotateOutcome::Rotated {
-            token: RefreshToken {
-                family_id: self.family_id.clone(),
-                secret,
-            },
-        })
+        Ok(RotateOutcome::Rotated { token: RefreshToken { family_id: self.family_id.clone(), secret } })
     }
 
     /// Revoke the family (sign-out, password change, admin action). Idempotent:
@@ -273,11 +250,7 @@ mod tests {
         let a = OpaqueToken::generate().unwrap();
         let b = OpaqueToken::generate().unwrap();
         assert_eq!(a.expose().len(), TOKEN_LEN);
-        assert!(
-            a.expose()
-                .bytes()
-                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
-        );
+        assert!(a.expose().bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'));
         assert_ne!(a.expose(), b.expose());
         assert_ne!(a.hash(), b.hash());
         assert_eq!(format!("{a:?}"), "OpaqueToken([redacted])");
@@ -288,19 +261,8 @@ mod tests {
         let t = OpaqueToken::generate().unwrap();
         let parsed = OpaqueToken::parse(t.expose()).unwrap();
         assert_eq!(parsed.hash(), t.hash());
-        for bad in [
-            "",
-            "abc",
-            &"a".repeat(42),
-            &"a".repeat(44),
-            &"+".repeat(43),
-            &"=".repeat(43),
-        ] {
-            assert_eq!(
-                OpaqueToken::parse(bad).unwrap_err(),
-                TokenError::Malformed,
-                "{bad}"
-            );
+        for bad in ["", "abc", &"a".repeat(42), &"a".repeat(44), &"+".repeat(43), &"=".repeat(43)] {
+            assert_eq!(OpaqueToken::parse(bad).unwrap_err(), TokenError::Malformed, "{bad}");
         }
         // 43 chars of base64url encode 258 bits; the last 2 must be zero to be canonical.
         assert!(OpaqueToken::parse(&format!("{}B", "A".repeat(42))).is_err());
@@ -308,10 +270,7 @@ mod tests {
 
     #[test]
     fn hash_is_sha256_of_the_text() {
-        assert_eq!(
-            TokenHash::of("abc").to_hex(),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
+        assert_eq!(TokenHash::of("abc").to_hex(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }
 
     #[test]
@@ -342,25 +301,16 @@ mod tests {
         assert_eq!(fam.rotated_hashes, vec![t1.secret.hash(), t2.secret.hash()]);
 
         // The thief replays t1: family revoked; even the legitimate t3 is now dead.
-        assert!(matches!(
-            fam.rotate(&t1.secret.hash(), T0 + 30).unwrap(),
-            RotateOutcome::ReuseDetected
-        ));
+        assert!(matches!(fam.rotate(&t1.secret.hash(), T0 + 30).unwrap(), RotateOutcome::ReuseDetected));
         assert_eq!(fam.revoked_at, Some(T0 + 30));
-        assert!(matches!(
-            fam.rotate(&t3.secret.hash(), T0 + 31).unwrap(),
-            RotateOutcome::Revoked
-        ));
+        assert!(matches!(fam.rotate(&t3.secret.hash(), T0 + 31).unwrap(), RotateOutcome::Revoked));
     }
 
     #[test]
     fn unknown_token_is_rejected_without_revoking() {
         let (mut fam, t1) = RefreshFamily::start(RefreshLifetime::DEFAULT, T0).unwrap();
         let stranger = OpaqueToken::generate().unwrap();
-        assert!(matches!(
-            fam.rotate(&stranger.hash(), T0 + 1).unwrap(),
-            RotateOutcome::Unknown
-        ));
+        assert!(matches!(fam.rotate(&stranger.hash(), T0 + 1).unwrap(), RotateOutcome::Unknown));
         assert_eq!(fam.revoked_at, None);
         rotated(fam.rotate(&t1.secret.hash(), T0 + 2).unwrap());
     }
@@ -370,10 +320,7 @@ mod tests {
         let day = 24 * 3600;
         let (mut fam, t1) = RefreshFamily::start(RefreshLifetime::DEFAULT, T0).unwrap();
         assert_eq!(fam.expires_at, T0 + day);
-        assert!(matches!(
-            fam.rotate(&t1.secret.hash(), T0 + day).unwrap(),
-            RotateOutcome::Expired
-        ));
+        assert!(matches!(fam.rotate(&t1.secret.hash(), T0 + day).unwrap(), RotateOutcome::Expired));
 
         // Active use slides the idle window, but never past 7 days from sign-in.
         let (mut fam, mut t) = RefreshFamily::start(RefreshLifetime::DEFAULT, T0).unwrap();
@@ -385,15 +332,8 @@ mod tests {
         }
         now += day - 1;
         t = rotated(fam.rotate(&t.secret.hash(), now).unwrap());
-        assert_eq!(
-            fam.expires_at,
-            T0 + 7 * day,
-            "capped at the absolute lifetime"
-        );
-        assert!(matches!(
-            fam.rotate(&t.secret.hash(), T0 + 7 * day).unwrap(),
-            RotateOutcome::Expired
-        ));
+        assert_eq!(fam.expires_at, T0 + 7 * day, "capped at the absolute lifetime");
+        assert!(matches!(fam.rotate(&t.secret.hash(), T0 + 7 * day).unwrap(), RotateOutcome::Expired));
 
         let (fam, _) = RefreshFamily::start(RefreshLifetime::REMEMBER_ME, T0).unwrap();
         assert_eq!(fam.expires_at, T0 + 30 * day);
@@ -403,10 +343,7 @@ mod tests {
     fn reuse_of_an_expired_familys_old_token_still_revokes() {
         let (mut fam, t1) = RefreshFamily::start(RefreshLifetime::DEFAULT, T0).unwrap();
         rotated(fam.rotate(&t1.secret.hash(), T0 + 1).unwrap());
-        assert!(matches!(
-            fam.rotate(&t1.secret.hash(), T0 + 999 * 3600).unwrap(),
-            RotateOutcome::ReuseDetected
-        ));
+        assert!(matches!(fam.rotate(&t1.secret.hash(), T0 + 999 * 3600).unwrap(), RotateOutcome::ReuseDetected));
     }
 
     #[test]
@@ -415,10 +352,7 @@ mod tests {
         fam.revoke(T0 + 5);
         fam.revoke(T0 + 9);
         assert_eq!(fam.revoked_at, Some(T0 + 5));
-        assert!(matches!(
-            fam.rotate(&t1.secret.hash(), T0 + 6).unwrap(),
-            RotateOutcome::Revoked
-        ));
+        assert!(matches!(fam.rotate(&t1.secret.hash(), T0 + 6).unwrap(), RotateOutcome::Revoked));
     }
 
     #[test]
@@ -430,10 +364,7 @@ mod tests {
         }
         assert_eq!(fam.rotated_hashes.len(), MAX_ROTATED_HASHES);
         // Forgotten: rejected as unknown, no revocation.
-        assert!(matches!(
-            fam.rotate(&first, T0 + 100).unwrap(),
-            RotateOutcome::Unknown
-        ));
+        assert!(matches!(fam.rotate(&first, T0 + 100).unwrap(), RotateOutcome::Unknown));
     }
 
     #[test]

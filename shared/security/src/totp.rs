@@ -32,11 +32,7 @@ pub struct TotpParams {
 
 impl TotpParams {
     /// SHA-1, 6 digits, 30 s, ±1 step.
-    pub const DEFAULT: TotpParams = TotpParams {
-        digits: 6,
-        period_secs: 30,
-        skew_steps: 1,
-    };
+    pub const DEFAULT: TotpParams = TotpParams { digits: 6, period_secs: 30, skew_steps: 1 };
 }
 
 /// A TOTP seed. Redacted in logs, zeroized on drop.
@@ -60,15 +56,8 @@ impl TotpSecret {
 
     /// Parse the base32 form (case-insensitive, spaces and `=` padding ignored).
     pub fn from_base32(s: &str) -> Result<TotpSecret, TotpError> {
-        let cleaned = SecretString::new(
-            s.chars()
-                .filter(|c| !c.is_whitespace() && *c != '=')
-                .map(|c| c.to_ascii_uppercase())
-                .collect(),
-        );
-        let bytes = BASE32_NOPAD
-            .decode(cleaned.expose().as_bytes())
-            .map_err(|_| TotpError::BadSecret)?;
+        let cleaned = SecretString::new(s.chars().filter(|c| !c.is_whitespace() && *c != '=').map(|c| c.to_ascii_uppercase()).collect());
+        let bytes = BASE32_NOPAD.decode(cleaned.expose().as_bytes()).map_err(|_| TotpError::BadSecret)?;
         Self::from_bytes(SecretBytes::new(bytes))
     }
 
@@ -130,45 +119,25 @@ pub fn hotp(key: &[u8], counter: u64, digits: u32) -> Result<u32, TotpError> {
         .into_bytes();
     // Dynamic truncation (RFC 4226 §5.3).
     let offset = usize::from(mac[19] & 0x0f);
-    let bin = u32::from_be_bytes([
-        mac[offset] & 0x7f,
-        mac[offset + 1],
-        mac[offset + 2],
-        mac[offset + 3],
-    ]);
+    let bin = u32::from_be_bytes([mac[offset] & 0x7f, mac[offset + 1], mac[offset + 2], mac[offset + 3]]);
     Ok(bin % 10u32.pow(digits))
 }
 
 /// The time step containing `unix_time`.
 pub fn step_at(unix_time: u64, params: TotpParams) -> Result<u64, TotpError> {
-    unix_time
-        .checked_div(params.period_secs)
-        .ok_or(TotpError::BadParams)
+    unix_time.checked_div(params.period_secs).ok_or(TotpError::BadParams)
 }
 
 /// The code for `unix_time`, zero-padded to `params.digits`.
-pub fn code_at(
-    secret: &TotpSecret,
-    unix_time: u64,
-    params: TotpParams,
-) -> Result<String, TotpError> {
-    let value = hotp(
-        secret.expose_bytes(),
-        step_at(unix_time, params)?,
-        params.digits,
-    )?;
+pub fn code_at(secret: &TotpSecret, unix_time: u64, params: TotpParams) -> Result<String, TotpError> {
+    let value = hotp(secret.expose_bytes(), step_at(unix_time, params)?, params.digits)?;
     Ok(format!("{value:0width$}", width = params.digits as usize))
 }
 
 /// Verify `code` at `unix_time` with Tern's parameters. Returns the matched step,
 /// which the caller stores as the new `last_used_step` (with a conditional write
 /// so two concurrent sign-ins cannot both use one code).
-pub fn verify(
-    secret: &TotpSecret,
-    code: &str,
-    unix_time: u64,
-    last_used_step: Option<u64>,
-) -> Result<u64, TotpError> {
+pub fn verify(secret: &TotpSecret, code: &str, unix_time: u64, last_used_step: Option<u64>) -> Result<u64, TotpError> {
     verify_with(secret, code, unix_time, last_used_step, TotpParams::DEFAULT)
 }
 
@@ -194,11 +163,7 @@ pub fn verify_with(
     let mut fresh_match: Option<u64> = None;
     let mut replayed = false;
     for step in first..=last {
-        let candidate = format!(
-            "{:0width$}",
-            hotp(secret.expose_bytes(), step, params.digits)?,
-            width = params.digits as usize
-        );
+        let candidate = format!("{:0width$}", hotp(secret.expose_bytes(), step, params.digits)?, width = params.digits as usize);
         let matches: bool = candidate.as_bytes().ct_eq(entered.as_bytes()).into();
         if matches {
             if last_used_step.is_some_and(|used| step <= used) {
@@ -240,24 +205,15 @@ mod tests {
 
     #[test]
     fn rfc4226_hotp_vectors() {
-        let expected = [
-            755224, 287082, 359152, 969429, 338314, 254676, 287922, 162583, 399871, 520489,
-        ];
+        let expected = [755224, 287082, 359152, 969429, 338314, 254676, 287922, 162583, 399871, 520489];
         for (counter, want) in expected.into_iter().enumerate() {
-            assert_eq!(
-                hotp(b"12345678901234567890", counter as u64, 6).unwrap(),
-                want,
-                "counter {counter}"
-            );
+            assert_eq!(hotp(b"12345678901234567890", counter as u64, 6).unwrap(), want, "counter {counter}");
         }
     }
 
     #[test]
     fn rfc6238_sha1_vectors() {
-        let params = TotpParams {
-            digits: 8,
-            ..TotpParams::DEFAULT
-        };
+        let params = TotpParams { digits: 8, ..TotpParams::DEFAULT };
         let vectors = [
             (59, "94287082"),
             (1111111109, "07081804"),
@@ -297,10 +253,7 @@ mod tests {
         let t = 1_700_000_000;
         let code = code_at(&s, t, TotpParams::DEFAULT).unwrap();
         let used = verify(&s, &code, t, None).unwrap();
-        assert_eq!(
-            verify(&s, &code, t + 5, Some(used)),
-            Err(TotpError::Replayed)
-        );
+        assert_eq!(verify(&s, &code, t + 5, Some(used)), Err(TotpError::Replayed));
         // The previous step's code is also refused after a later step was used.
         let prev = code_at(&s, t - 30, TotpParams::DEFAULT).unwrap();
         assert_eq!(verify(&s, &prev, t, Some(used)), Err(TotpError::Replayed));
@@ -313,11 +266,7 @@ mod tests {
     fn malformed_codes() {
         let s = rfc_secret();
         for bad in ["", "12345", "1234567", "12345a", "１２３４５６", "123-456"] {
-            assert_eq!(
-                verify(&s, bad, 1_700_000_000, None),
-                Err(TotpError::Malformed(6)),
-                "{bad:?}"
-            );
+            assert_eq!(verify(&s, bad, 1_700_000_000, None), Err(TotpError::Malformed(6)), "{bad:?}");
         }
         let code = code_at(&s, 1_700_000_000, TotpParams::DEFAULT).unwrap();
         let spaced = format!("{} {}", &code[..3], &code[3..]);
@@ -336,28 +285,8 @@ mod tests {
     #[test]
     fn bad_params_are_errors() {
         let s = rfc_secret();
-        assert_eq!(
-            code_at(
-                &s,
-                1,
-                TotpParams {
-                    digits: 9,
-                    ..TotpParams::DEFAULT
-                }
-            ),
-            Err(TotpError::BadParams)
-        );
-        assert_eq!(
-            code_at(
-                &s,
-                1,
-                TotpParams {
-                    period_secs: 0,
-                    ..TotpParams::DEFAULT
-                }
-            ),
-            Err(TotpError::BadParams)
-        );
+        assert_eq!(code_at(&s, 1, TotpParams { digits: 9, ..TotpParams::DEFAULT }), Err(TotpError::BadParams));
+        assert_eq!(code_at(&s, 1, TotpParams { period_secs: 0, ..TotpParams::DEFAULT }), Err(TotpError::BadParams));
     }
 
     #[test]
@@ -365,21 +294,11 @@ mod tests {
         let s = TotpSecret::generate().unwrap();
         let b32 = s.to_base32();
         assert_eq!(b32.expose().len(), 32); // 160 bits / 5
-        assert!(
-            b32.expose()
-                .bytes()
-                .all(|c| c.is_ascii_uppercase() || (b'2'..=b'7').contains(&c))
-        );
+        assert!(b32.expose().bytes().all(|c| c.is_ascii_uppercase() || (b'2'..=b'7').contains(&c)));
         let back = TotpSecret::from_base32(&b32.expose().to_lowercase()).unwrap();
         assert_eq!(back.expose_bytes(), s.expose_bytes());
-        assert_eq!(
-            TotpSecret::from_base32("GEZDGNBV").unwrap_err(),
-            TotpError::BadSecret
-        );
-        assert_eq!(
-            TotpSecret::from_base32("!!!!").unwrap_err(),
-            TotpError::BadSecret
-        );
+        assert_eq!(TotpSecret::from_base32("GEZDGNBV").unwrap_err(), TotpError::BadSecret);
+        assert_eq!(TotpSecret::from_base32("!!!!").unwrap_err(), TotpError::BadSecret);
         assert_eq!(format!("{s:?}"), "TotpSecret([redacted])");
     }
 
@@ -394,10 +313,7 @@ mod tests {
             "otpauth://totp/Tern:ana%2Bx%40example.com?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&issuer=Tern&algorithm=SHA1&digits=6&period=30"
         );
         let uri = s.provisioning_uri("Tern: Evil", "a:b");
-        assert!(
-            uri.expose()
-                .starts_with("otpauth://totp/Tern%3A%20Evil:a%3Ab?")
-        );
+        assert!(uri.expose().starts_with("otpauth://totp/Tern%3A%20Evil:a%3Ab?"));
     }
 
     proptest! {

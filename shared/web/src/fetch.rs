@@ -32,11 +32,7 @@ use crate::robots::{MAX_ROBOTS_BYTES, RobotsRules};
 pub const ROBOTS_TOKEN: &str = "TernBot";
 
 /// The User-Agent on every request: names us and says where to read why.
-pub const USER_AGENT: &str = concat!(
-    "TernBot/",
-    env!("CARGO_PKG_VERSION"),
-    " (+https://tern.example/bot)"
-);
+pub const USER_AGENT: &str = concat!("TernBot/", env!("CARGO_PKG_VERSION"), " (+https://tern.example/bot)");
 
 /// What to do when a body is larger than [`Limits::max_body_bytes`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,10 +125,7 @@ pub enum FetchError {
 /// A name-to-addresses lookup. Production uses [`SystemResolver`]; tests
 /// inject their own (e.g. one whose answer changes between calls).
 pub trait HostResolver: Send + Sync {
-    fn lookup<'a>(
-        &'a self,
-        host: &'a str,
-    ) -> Pin<Box<dyn Future<Output = io::Result<Vec<IpAddr>>> + Send + 'a>>;
+    fn lookup<'a>(&'a self, host: &'a str) -> Pin<Box<dyn Future<Output = io::Result<Vec<IpAddr>>> + Send + 'a>>;
 }
 
 /// The operating system's resolver (getaddrinfo via tokio).
@@ -140,10 +133,7 @@ pub trait HostResolver: Send + Sync {
 pub struct SystemResolver;
 
 impl HostResolver for SystemResolver {
-    fn lookup<'a>(
-        &'a self,
-        host: &'a str,
-    ) -> Pin<Box<dyn Future<Output = io::Result<Vec<IpAddr>>> + Send + 'a>> {
+    fn lookup<'a>(&'a self, host: &'a str) -> Pin<Box<dyn Future<Output = io::Result<Vec<IpAddr>>> + Send + 'a>> {
         Box::pin(async move {
             let addrs = tokio::net::lookup_host((host, 0)).await?;
             Ok(addrs.map(|a| a.ip()).collect())
@@ -182,11 +172,7 @@ impl GuardedResolver {
         // one does it is judged like any answer.
         let answers = match name.parse::<IpAddr>() {
             Ok(ip) => vec![ip],
-            Err(_) => self
-                .inner
-                .lookup(&name)
-                .await
-                .map_err(|e| ResolveError::Dns(format!("{name}: {e}")))?,
+            Err(_) => self.inner.lookup(&name).await.map_err(|e| ResolveError::Dns(format!("{name}: {e}")))?,
         };
         if answers.is_empty() {
             return Err(ResolveError::Dns(format!("{name}: no addresses")));
@@ -203,10 +189,7 @@ impl GuardedResolver {
             tracing::warn!(host = %name, dropped = ?dropped, "guard dropped forbidden DNS answers");
         }
         if allowed.is_empty() {
-            return Err(ResolveError::Refused(Refusal::NoAllowedAddress {
-                host: name,
-                dropped,
-            }));
+            return Err(ResolveError::Refused(Refusal::NoAllowedAddress { host: name, dropped }));
         }
         Ok(allowed)
     }
@@ -220,8 +203,7 @@ impl reqwest::dns::Resolve for GuardedResolver {
             // `?` boxes the ResolveError itself, so `map_reqwest` can downcast it.
             let ips = this.resolve(&host).await?;
             // Port 0: the connector puts the URL's port in.
-            let addrs: reqwest::dns::Addrs =
-                Box::new(ips.into_iter().map(|ip| SocketAddr::new(ip, 0)));
+            let addrs: reqwest::dns::Addrs = Box::new(ips.into_iter().map(|ip| SocketAddr::new(ip, 0)));
             Ok(addrs)
         })
     }
@@ -256,11 +238,7 @@ impl Fetcher {
 
     /// A fetcher on a given resolver (tests inject one; the guard still
     /// filters every answer).
-    pub fn with_resolver(
-        policy: Policy,
-        limits: Limits,
-        resolver: Arc<dyn HostResolver>,
-    ) -> Result<Self, FetchError> {
+    pub fn with_resolver(policy: Policy, limits: Limits, resolver: Arc<dyn HostResolver>) -> Result<Self, FetchError> {
         let guarded = GuardedResolver::new(resolver, policy.clone());
         let client = reqwest::Client::builder()
             .dns_resolver(Arc::new(guarded))
@@ -274,14 +252,8 @@ impl Fetcher {
             .user_agent(USER_AGENT)
             .referer(false)
             .build()
-            .map_err(|e| FetchError::Client {
-                reason: error_chain(&e),
-            })?;
-        Ok(Self {
-            client,
-            policy,
-            limits,
-        })
+            .map_err(|e| FetchError::Client { reason: error_chain(&e) })?;
+        Ok(Self { client, policy, limits })
     }
 
     pub fn limits(&self) -> &Limits {
@@ -290,11 +262,7 @@ impl Fetcher {
 
     /// Starts an enrichment: a page budget and a robots.txt cache.
     pub fn session(&self) -> FetchSession<'_> {
-        FetchSession {
-            fetcher: self,
-            pages: 0,
-            robots: HashMap::new(),
-        }
+        FetchSession { fetcher: self, pages: 0, robots: HashMap::new() }
     }
 
     /// One request, no redirect following. Re-checks the URL first.
@@ -304,25 +272,15 @@ impl Fetcher {
             Kind::Page => "text/html,application/xhtml+xml;q=0.9",
             Kind::Robots => "text/plain",
         };
-        let response = self
-            .client
-            .get(url.clone())
-            .header(ACCEPT, accept)
-            .send()
-            .await
-            .map_err(map_reqwest)?;
+        let response = self.client.get(url.clone()).header(ACCEPT, accept).send().await.map_err(map_reqwest)?;
         let status = response.status();
         if is_redirect(status) {
             let Some(location) = response.headers().get(LOCATION) else {
                 // A 3xx without Location is a final answer, not a redirect.
                 return Ok(Hop::Final(response));
             };
-            let location = location.to_str().map_err(|_| FetchError::BadRedirect {
-                reason: "Location is not valid text".to_string(),
-            })?;
-            let mut next = url.join(location).map_err(|e| FetchError::BadRedirect {
-                reason: format!("Location {location:?}: {e}"),
-            })?;
+            let location = location.to_str().map_err(|_| FetchError::BadRedirect { reason: "Location is not valid text".to_string() })?;
+            let mut next = url.join(location).map_err(|e| FetchError::BadRedirect { reason: format!("Location {location:?}: {e}") })?;
             next.set_fragment(None);
             return Ok(Hop::Redirect(next));
         }
@@ -331,16 +289,8 @@ impl Fetcher {
 
     /// Reads the body up to `cap` bytes, streaming: never more than `cap`
     /// bytes are held, whatever Content-Length claims.
-    async fn read_body(
-        &self,
-        mut response: Response,
-        cap: usize,
-    ) -> Result<(Vec<u8>, bool), FetchError> {
-        let declared = response
-            .headers()
-            .get(CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
+    async fn read_body(&self, mut response: Response, cap: usize) -> Result<(Vec<u8>, bool), FetchError> {
+        let declared = response.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
         if self.limits.oversize == Oversize::Fail && declared.is_some_and(|len| len > cap as u64) {
             return Err(FetchError::TooLarge { limit: cap });
         }
@@ -375,9 +325,7 @@ impl Fetcher {
         robots_url.set_query(None);
         robots_url.set_fragment(None);
         let deadline = Instant::now() + self.limits.total_timeout;
-        let result = timeout_at(deadline, self.follow(&robots_url, Kind::Robots))
-            .await
-            .unwrap_or(Err(FetchError::Timeout));
+        let result = timeout_at(deadline, self.follow(&robots_url, Kind::Robots)).await.unwrap_or(Err(FetchError::Timeout));
         match result {
             Ok((response, _chain)) => {
                 let status = response.status();
@@ -392,9 +340,7 @@ impl Fetcher {
                 }
                 let cap = MAX_ROBOTS_BYTES.min(self.limits.max_body_bytes);
                 match timeout_at(deadline, self.read_body_lenient(response, cap)).await {
-                    Ok(Some(body)) => {
-                        RobotsRules::parse(&String::from_utf8_lossy(&body), ROBOTS_TOKEN)
-                    }
+                    Ok(Some(body)) => RobotsRules::parse(&String::from_utf8_lossy(&body), ROBOTS_TOKEN),
                     _ => RobotsRules::allow_all(),
                 }
             }
@@ -468,9 +414,7 @@ impl FetchSession<'_> {
     pub async fn fetch(&mut self, url: &Url) -> Result<Page, FetchError> {
         let limits = self.fetcher.limits.clone();
         if self.pages >= limits.max_pages {
-            return Err(FetchError::PageBudget {
-                max: limits.max_pages,
-            });
+            return Err(FetchError::PageBudget { max: limits.max_pages });
         }
         self.pages += 1;
 
@@ -482,14 +426,11 @@ impl FetchSession<'_> {
         let mut spent = Duration::ZERO;
         loop {
             // Refuse before even asking for robots.txt of a forbidden host.
-            check_url(&url, &self.fetcher.policy)
-                .map_err(|reason| FetchError::Refused { reason })?;
+            check_url(&url, &self.fetcher.policy).map_err(|reason| FetchError::Refused { reason })?;
             self.check_robots(&url).await?;
             let started = Instant::now();
             let remaining = limits.total_timeout.saturating_sub(spent);
-            let hop = timeout_at(started + remaining, self.fetcher.hop(&url, Kind::Page))
-                .await
-                .map_err(|_| FetchError::Timeout)??;
+            let hop = timeout_at(started + remaining, self.fetcher.hop(&url, Kind::Page)).await.map_err(|_| FetchError::Timeout)??;
             spent += started.elapsed();
             match hop {
                 Hop::Redirect(next) => {
@@ -499,29 +440,17 @@ impl FetchSession<'_> {
                 Hop::Final(response) => {
                     let status = response.status();
                     if !status.is_success() {
-                        return Err(FetchError::Http {
-                            status: status.as_u16(),
-                        });
+                        return Err(FetchError::Http { status: status.as_u16() });
                     }
                     let content_type = media_type(&response);
                     if !matches!(content_type.as_str(), "text/html" | "application/xhtml+xml") {
                         return Err(FetchError::NotHtml { content_type });
                     }
                     let remaining = limits.total_timeout.saturating_sub(spent);
-                    let (body, truncated) = timeout_at(
-                        Instant::now() + remaining,
-                        self.fetcher.read_body(response, limits.max_body_bytes),
-                    )
-                    .await
-                    .map_err(|_| FetchError::Timeout)??;
-                    return Ok(Page {
-                        url,
-                        status: status.as_u16(),
-                        content_type,
-                        body,
-                        truncated,
-                        fetched_via: chain,
-                    });
+                    let (body, truncated) = timeout_at(Instant::now() + remaining, self.fetcher.read_body(response, limits.max_body_bytes))
+                        .await
+                        .map_err(|_| FetchError::Timeout)??;
+                    return Ok(Page { url, status: status.as_u16(), content_type, body, truncated, fetched_via: chain });
                 }
             }
         }
@@ -568,9 +497,7 @@ pub(crate) fn map_reqwest(e: reqwest::Error) -> FetchError {
         if let Some(resolve) = err.downcast_ref::<ResolveError>() {
             return match resolve {
                 ResolveError::Refused(r) => FetchError::Refused { reason: r.clone() },
-                ResolveError::Dns(reason) => FetchError::Dns {
-                    reason: reason.clone(),
-                },
+                ResolveError::Dns(reason) => FetchError::Dns { reason: reason.clone() },
             };
         }
         source = err.source();
@@ -578,9 +505,7 @@ pub(crate) fn map_reqwest(e: reqwest::Error) -> FetchError {
     if e.is_timeout() {
         return FetchError::Timeout;
     }
-    FetchError::Connect {
-        reason: error_chain(&e),
-    }
+    FetchError::Connect { reason: error_chain(&e) }
 }
 
 /// "outer: inner: innermost", for readable reasons.

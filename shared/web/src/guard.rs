@@ -115,34 +115,17 @@ pub fn is_forbidden(ip: IpAddr) -> bool {
 }
 
 fn in_v4(ip: Ipv4Addr, net: [u8; 4], prefix: u32) -> bool {
-    let mask = if prefix == 0 {
-        0
-    } else {
-        u32::MAX << (32 - prefix)
-    };
+    let mask = if prefix == 0 { 0 } else { u32::MAX << (32 - prefix) };
     (u32::from(ip) & mask) == (u32::from(Ipv4Addr::from(net)) & mask)
 }
 
 fn in_v6(ip: Ipv6Addr, net: Ipv6Addr, prefix: u32) -> bool {
-    let mask = if prefix == 0 {
-        0
-    } else {
-        u128::MAX << (128 - prefix)
-    };
+    let mask = if prefix == 0 { 0 } else { u128::MAX << (128 - prefix) };
     (u128::from(ip) & mask) == (u128::from(net) & mask)
 }
 
 const fn v6(segments: [u16; 8]) -> Ipv6Addr {
-    Ipv6Addr::new(
-        segments[0],
-        segments[1],
-        segments[2],
-        segments[3],
-        segments[4],
-        segments[5],
-        segments[6],
-        segments[7],
-    )
+    Ipv6Addr::new(segments[0], segments[1], segments[2], segments[3], segments[4], segments[5], segments[6], segments[7])
 }
 
 fn classify_v4(ip: Ipv4Addr) -> AddressClass {
@@ -176,10 +159,7 @@ fn classify_v4(ip: Ipv4Addr) -> AddressClass {
         ([224, 0, 0, 0], 4, Multicast),
         ([240, 0, 0, 0], 4, Reserved),
     ];
-    table
-        .iter()
-        .find(|(net, prefix, _)| in_v4(ip, *net, *prefix))
-        .map_or(Public, |(_, _, class)| *class)
+    table.iter().find(|(net, prefix, _)| in_v4(ip, *net, *prefix)).map_or(Public, |(_, _, class)| *class)
 }
 
 fn classify_v6(ip: Ipv6Addr) -> AddressClass {
@@ -205,11 +185,7 @@ fn classify_v6(ip: Ipv6Addr) -> AddressClass {
     // NAT64 well-known prefix: judged by the IPv4 address it carries.
     if in_v6(ip, v6([0x64, 0xff9b, 0, 0, 0, 0, 0, 0]), 96) {
         let embedded = Ipv4Addr::from(((s[6] as u32) << 16) | s[7] as u32);
-        return if classify_v4(embedded) == Public {
-            Public
-        } else {
-            Nat64Forbidden
-        };
+        return if classify_v4(embedded) == Public { Public } else { Nat64Forbidden };
     }
     // Local-use NAT64 (RFC 8215) only exists inside a private network.
     if in_v6(ip, v6([0x64, 0xff9b, 1, 0, 0, 0, 0, 0]), 48) {
@@ -218,11 +194,7 @@ fn classify_v6(ip: Ipv6Addr) -> AddressClass {
     // 6to4: the IPv4 address is in bits 16..48.
     if in_v6(ip, v6([0x2002, 0, 0, 0, 0, 0, 0, 0]), 16) {
         let embedded = Ipv4Addr::from(((s[1] as u32) << 16) | s[2] as u32);
-        return if classify_v4(embedded) == Public {
-            Public
-        } else {
-            SixToFourForbidden
-        };
+        return if classify_v4(embedded) == Public { Public } else { SixToFourForbidden };
     }
     let table: &[(Ipv6Addr, u32, AddressClass)] = &[
         (v6([0x2001, 0, 0, 0, 0, 0, 0, 0]), 32, Teredo),
@@ -238,18 +210,11 @@ fn classify_v6(ip: Ipv6Addr) -> AddressClass {
         (v6([0xfe80, 0, 0, 0, 0, 0, 0, 0]), 10, LinkLocal),
         (v6([0xff00, 0, 0, 0, 0, 0, 0, 0]), 8, Multicast),
     ];
-    if let Some((_, _, class)) = table
-        .iter()
-        .find(|(net, prefix, _)| in_v6(ip, *net, *prefix))
-    {
+    if let Some((_, _, class)) = table.iter().find(|(net, prefix, _)| in_v6(ip, *net, *prefix)) {
         return *class;
     }
     // Everything outside global unicast 2000::/3 is unallocated or special.
-    if in_v6(ip, v6([0x2000, 0, 0, 0, 0, 0, 0, 0]), 3) {
-        Public
-    } else {
-        Reserved
-    }
+    if in_v6(ip, v6([0x2000, 0, 0, 0, 0, 0, 0, 0]), 3) { Public } else { Reserved }
 }
 
 /// Why the guard refused. Every variant reads as a sentence via `Display`.
@@ -270,10 +235,7 @@ pub enum Refusal {
     /// An address (literal or resolved) in a forbidden class.
     Address { ip: IpAddr, class: AddressClass },
     /// Every address the name resolved to was forbidden.
-    NoAllowedAddress {
-        host: String,
-        dropped: Vec<(IpAddr, AddressClass)>,
-    },
+    NoAllowedAddress { host: String, dropped: Vec<(IpAddr, AddressClass)> },
 }
 
 impl fmt::Display for Refusal {
@@ -318,35 +280,20 @@ pub struct Policy {
 impl Policy {
     /// Company websites: http/https on 80/443 only.
     pub fn website() -> Self {
-        Self {
-            schemes: &["http", "https"],
-            ports: &[80, 443],
-            loopback_test_port: None,
-            loopback_test_name: None,
-        }
+        Self { schemes: &["http", "https"], ports: &[80, 443], loopback_test_port: None, loopback_test_name: None }
     }
 
     /// Mailbox hosts configured by a workspace: SMTP (25, 465, 587) and IMAP
     /// (143, 993) only. There is no URL scheme; see [`check_mail_host`].
     pub fn mail() -> Self {
-        Self {
-            schemes: &[],
-            ports: &[25, 465, 587, 143, 993],
-            loopback_test_port: None,
-            loopback_test_name: None,
-        }
+        Self { schemes: &[], ports: &[25, 465, 587, 143, 993], loopback_test_port: None, loopback_test_name: None }
     }
 
     /// HTTPS APIs a workspace points Tern at (an OpenAI-compatible language
     /// model provider): https on 443 only. The key travels in a header, so
     /// plain http is never allowed to a real host.
     pub fn provider_api() -> Self {
-        Self {
-            schemes: &["https"],
-            ports: &[443],
-            loopback_test_port: None,
-            loopback_test_name: None,
-        }
+        Self { schemes: &["https"], ports: &[443], loopback_test_port: None, loopback_test_name: None }
     }
 
     /// Test-only allowance for a server the test started on loopback:
@@ -428,11 +375,7 @@ impl Policy {
     }
 
     fn check_port(&self, port: u16) -> Result<(), Refusal> {
-        if self.allows_port(port) || self.loopback_test_port == Some(port) {
-            Ok(())
-        } else {
-            Err(Refusal::Port(port))
-        }
+        if self.allows_port(port) || self.loopback_test_port == Some(port) { Ok(()) } else { Err(Refusal::Port(port)) }
     }
 }
 
@@ -452,16 +395,7 @@ pub enum CheckedHost {
 /// when a resolver on the path answers them with something public-looking.
 fn is_local_name(domain: &str) -> bool {
     const EXACT: &[&str] = &["localhost", "metadata", "metadata.google.internal"];
-    const SUFFIXES: &[&str] = &[
-        ".localhost",
-        ".local",
-        ".internal",
-        ".localdomain",
-        ".home.arpa",
-        ".lan",
-        ".intranet",
-        ".corp",
-    ];
+    const SUFFIXES: &[&str] = &[".localhost", ".local", ".internal", ".localdomain", ".home.arpa", ".lan", ".intranet", ".corp"];
     EXACT.contains(&domain) || SUFFIXES.iter().any(|s| domain.ends_with(s))
 }
 
@@ -510,9 +444,7 @@ pub fn check_url(url: &Url, policy: &Policy) -> Result<CheckedHost, Refusal> {
         return Err(Refusal::Credentials);
     }
     let host = url.host().ok_or(Refusal::NoHost)?;
-    let port = url
-        .port_or_known_default()
-        .ok_or_else(|| Refusal::Scheme(url.scheme().to_string()))?;
+    let port = url.port_or_known_default().ok_or_else(|| Refusal::Scheme(url.scheme().to_string()))?;
     check_host(host, port, policy)
 }
 
@@ -526,11 +458,7 @@ pub fn check_mail_host(host: &str, port: u16) -> Result<CheckedHost, Refusal> {
 
 /// [`check_mail_host`] with an explicit policy (tests pass one carrying the
 /// loopback allowance).
-pub fn check_mail_host_with(
-    host: &str,
-    port: u16,
-    policy: &Policy,
-) -> Result<CheckedHost, Refusal> {
+pub fn check_mail_host_with(host: &str, port: u16, policy: &Policy) -> Result<CheckedHost, Refusal> {
     let host = host.trim();
     if host.is_empty() {
         return Err(Refusal::NoHost);
@@ -634,31 +562,12 @@ mod tests {
             check_mail_host("smtp.example.com", 587),
             Ok(CheckedHost::Domain(d)) if d == "smtp.example.com"
         ));
-        assert_eq!(
-            check_mail_host("smtp.example.com", 22),
-            Err(Refusal::Port(22))
-        );
-        assert_eq!(
-            check_mail_host("smtp.example.com", 80),
-            Err(Refusal::Port(80))
-        );
-        for host in [
-            "127.0.0.1",
-            "2130706433",
-            "0x7f.1",
-            "[::1]",
-            "localhost",
-            "LOCALHOST.",
-        ] {
+        assert_eq!(check_mail_host("smtp.example.com", 22), Err(Refusal::Port(22)));
+        assert_eq!(check_mail_host("smtp.example.com", 80), Err(Refusal::Port(80)));
+        for host in ["127.0.0.1", "2130706433", "0x7f.1", "[::1]", "localhost", "LOCALHOST."] {
             assert!(check_mail_host(host, 25).is_err(), "{host}");
         }
-        assert!(matches!(
-            check_mail_host("10.1.2.3", 993),
-            Err(Refusal::Address {
-                class: AddressClass::Private,
-                ..
-            })
-        ));
+        assert!(matches!(check_mail_host("10.1.2.3", 993), Err(Refusal::Address { class: AddressClass::Private, .. })));
         assert!(check_mail_host("user@smtp.example.com", 25).is_err());
         assert!(check_mail_host("smtp.example.com/x", 25).is_err());
         assert!(check_mail_host("", 25).is_err());
@@ -676,7 +585,8 @@ mod tests {
         assert!(matches!(check("https://api.openai.com/v1", &api), Ok(CheckedHost::Domain(d)) if d == "api.openai.com"));
         assert_eq!(check("http://api.openai.com/v1", &api), Err(Refusal::Scheme("http".into())));
         assert_eq!(check("https://api.openai.com:8443/v1", &api), Err(Refusal::Port(8443)));
-        for url in ["https://169.254.169.254/v1", "https://127.0.0.1/v1", "https://10.0.0.8/v1", "https://[::1]/v1", "https://localhost/v1"] {
+        for url in ["https://169.254.169.254/v1", "https://127.0.0.1/v1", "https://10.0.0.8/v1", "https://[::1]/v1", "https://localhost/v1"]
+        {
             assert!(check(url, &api).is_err(), "{url}");
         }
         // The test allowance opens exactly one loopback port, over http or https,
@@ -700,10 +610,7 @@ mod tests {
 
     #[test]
     fn refusals_read_as_sentences() {
-        let r = Refusal::Address {
-            ip: "127.0.0.1".parse().expect("parses"),
-            class: AddressClass::Loopback,
-        };
+        let r = Refusal::Address { ip: "127.0.0.1".parse().expect("parses"), class: AddressClass::Loopback };
         assert_eq!(r.to_string(), "127.0.0.1 is a loopback address");
     }
 }

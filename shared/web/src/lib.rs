@@ -16,8 +16,6 @@ pub mod robots;
 pub mod verify;
 
 pub use fetch::{FetchError, FetchSession, Fetcher, Limits, Page};
-pub use guard::{
-    AddressClass, Policy, Refusal, check_mail_host, check_url, classify_ip, is_forbidden,
-};
+pub use guard::{AddressClass, Policy, Refusal, check_mail_host, check_url, classify_ip, is_forbidden};
 pub use llm::{LlmClient, LlmEndpoint, LlmError, LlmLimits, Refinement};
 pub use verify::{Reason, Verdict, Verification, Verifier};

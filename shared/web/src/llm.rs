@@ -27,9 +27,7 @@ use tern_security::secret::SecretString;
 use tokio::time::{Instant, timeout_at};
 use url::Url;
 
-use crate::fetch::{
-    FetchError, GuardedResolver, HostResolver, SystemResolver, USER_AGENT, error_chain, map_reqwest,
-};
+use crate::fetch::{FetchError, GuardedResolver, HostResolver, SystemResolver, USER_AGENT, error_chain, map_reqwest};
 use crate::guard::{Policy, Refusal, check_url};
 
 /// Stored with every answer, so a reading can be traced to the words that produced it.
@@ -58,11 +56,7 @@ pub const MAX_RAW_OUTPUT_CHARS: usize = 4000;
 
 /// The user message: the subject and the reply's new text, nothing else.
 pub fn user_prompt(subject: Option<&str>, reply: &str) -> String {
-    let subject: String = subject
-        .unwrap_or("")
-        .chars()
-        .take(MAX_SUBJECT_CHARS)
-        .collect();
+    let subject: String = subject.unwrap_or("").chars().take(MAX_SUBJECT_CHARS).collect();
     let reply: String = reply.chars().take(MAX_REPLY_CHARS).collect();
     format!("Subject: {subject}\n\nReply:\n\"\"\"\n{reply}\n\"\"\"")
 }
@@ -155,11 +149,7 @@ pub struct LlmLimits {
 
 impl Default for LlmLimits {
     fn default() -> Self {
-        Self {
-            total_timeout: Duration::from_secs(15),
-            connect_timeout: Duration::from_secs(3),
-            max_response_bytes: 64 * 1024,
-        }
+        Self { total_timeout: Duration::from_secs(15), connect_timeout: Duration::from_secs(3), max_response_bytes: 64 * 1024 }
     }
 }
 
@@ -195,10 +185,7 @@ pub enum LlmError {
     Connect(String),
     /// The provider answered, but not with a usable chat completion or intent.
     #[error("{reason}")]
-    BadAnswer {
-        reason: String,
-        raw_output: Option<String>,
-    },
+    BadAnswer { reason: String, raw_output: Option<String> },
     #[error("HTTP client setup failed: {0}")]
     Client(String),
 }
@@ -229,9 +216,7 @@ impl From<FetchError> for LlmError {
 pub fn check_base_url(base_url: &str, policy: &Policy) -> Result<Url, LlmError> {
     let url = Url::parse(base_url.trim()).map_err(|e| LlmError::InvalidUrl(e.to_string()))?;
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(LlmError::InvalidUrl(
-            "a query or fragment is not allowed".into(),
-        ));
+        return Err(LlmError::InvalidUrl("a query or fragment is not allowed".into()));
     }
     check_url(&url, policy).map_err(LlmError::Refused)?;
     let trimmed = url.as_str().trim_end_matches('/').to_string();
@@ -251,11 +236,7 @@ impl LlmClient {
         Self::with_resolver(policy, limits, Arc::new(SystemResolver))
     }
 
-    pub fn with_resolver(
-        policy: Policy,
-        limits: LlmLimits,
-        resolver: Arc<dyn HostResolver>,
-    ) -> Result<Self, LlmError> {
+    pub fn with_resolver(policy: Policy, limits: LlmLimits, resolver: Arc<dyn HostResolver>) -> Result<Self, LlmError> {
         let guarded = GuardedResolver::new(resolver, policy.clone());
         let client = reqwest::Client::builder()
             .dns_resolver(Arc::new(guarded))
@@ -268,11 +249,7 @@ impl LlmClient {
             .referer(false)
             .build()
             .map_err(|e| LlmError::Client(error_chain(&e)))?;
-        Ok(Self {
-            client,
-            policy,
-            limits,
-        })
+        Ok(Self { client, policy, limits })
     }
 
     pub fn policy(&self) -> &Policy {
@@ -280,55 +257,27 @@ impl LlmClient {
     }
 
     /// Asks the model what `reply` (a human reply's new text) means.
-    pub async fn refine(
-        &self,
-        endpoint: &LlmEndpoint<'_>,
-        subject: Option<&str>,
-        reply: &str,
-    ) -> Result<Refinement, LlmError> {
-        let raw = self
-            .complete(endpoint, SYSTEM_PROMPT, &user_prompt(subject, reply))
-            .await?;
+    pub async fn refine(&self, endpoint: &LlmEndpoint<'_>, subject: Option<&str>, reply: &str) -> Result<Refinement, LlmError> {
+        let raw = self.complete(endpoint, SYSTEM_PROMPT, &user_prompt(subject, reply)).await?;
         match parse_answer(&raw) {
-            Ok(answer) => Ok(Refinement {
-                answer,
-                raw_output: raw,
-            }),
+            Ok(answer) => Ok(Refinement { answer, raw_output: raw }),
             Err(error) => Err(bad_answer(error, raw)),
         }
     }
 
     /// Drafts one opening sentence for an e-mail to the person `facts` describe.
-    pub async fn draft_first_line(
-        &self,
-        endpoint: &LlmEndpoint<'_>,
-        facts: &FirstLineFacts,
-    ) -> Result<FirstLineDraft, LlmError> {
-        let raw = self
-            .complete(endpoint, FIRST_LINE_SYSTEM_PROMPT, &first_line_prompt(facts))
-            .await?;
+    pub async fn draft_first_line(&self, endpoint: &LlmEndpoint<'_>, facts: &FirstLineFacts) -> Result<FirstLineDraft, LlmError> {
+        let raw = self.complete(endpoint, FIRST_LINE_SYSTEM_PROMPT, &first_line_prompt(facts)).await?;
         match clean_first_line(&raw) {
-            Ok(text) => Ok(FirstLineDraft {
-                text,
-                raw_output: raw,
-            }),
-            Err(reason) => Err(LlmError::BadAnswer {
-                reason,
-                raw_output: Some(raw),
-            }),
+            Ok(text) => Ok(FirstLineDraft { text, raw_output: raw }),
+            Err(reason) => Err(LlmError::BadAnswer { reason, raw_output: Some(raw) }),
         }
     }
 
     /// One chat completion: the model's text, cut to size and scrubbed of the key.
-    async fn complete(
-        &self,
-        endpoint: &LlmEndpoint<'_>,
-        system: &str,
-        user: &str,
-    ) -> Result<String, LlmError> {
+    async fn complete(&self, endpoint: &LlmEndpoint<'_>, system: &str, user: &str) -> Result<String, LlmError> {
         let base = check_base_url(endpoint.base_url, &self.policy)?;
-        let url = Url::parse(&format!("{base}/chat/completions"))
-            .map_err(|e| LlmError::InvalidUrl(e.to_string()))?;
+        let url = Url::parse(&format!("{base}/chat/completions")).map_err(|e| LlmError::InvalidUrl(e.to_string()))?;
         // Only what every OpenAI-compatible server accepts: some reasoning models
         // refuse `temperature` or `max_tokens`, and the response size is capped here.
         let body = serde_json::json!({
@@ -339,19 +288,12 @@ impl LlmClient {
             ],
         });
         let deadline = Instant::now() + self.limits.total_timeout;
-        let bytes = timeout_at(deadline, self.post(&url, endpoint.api_key, &body))
-            .await
-            .map_err(|_| LlmError::Timeout)??;
+        let bytes = timeout_at(deadline, self.post(&url, endpoint.api_key, &body)).await.map_err(|_| LlmError::Timeout)??;
         let raw = completion_text(&bytes)?;
         Ok(scrub(&raw, endpoint.api_key))
     }
 
-    async fn post(
-        &self,
-        url: &Url,
-        key: &SecretString,
-        body: &serde_json::Value,
-    ) -> Result<Vec<u8>, LlmError> {
+    async fn post(&self, url: &Url, key: &SecretString, body: &serde_json::Value) -> Result<Vec<u8>, LlmError> {
         let mut response = self
             .client
             .post(url.clone())
@@ -363,25 +305,15 @@ impl LlmClient {
             .map_err(|e| LlmError::from(map_reqwest(e)))?;
         let status = response.status();
         if !status.is_success() {
-            return Err(LlmError::Http {
-                status: status.as_u16(),
-            });
+            return Err(LlmError::Http { status: status.as_u16() });
         }
         let cap = self.limits.max_response_bytes;
-        let declared = response
-            .headers()
-            .get(CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
+        let declared = response.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
         if declared.is_some_and(|len| len > cap as u64) {
             return Err(LlmError::TooLarge { limit: cap });
         }
         let mut bytes = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| LlmError::from(map_reqwest(e)))?
-        {
+        while let Some(chunk) = response.chunk().await.map_err(|e| LlmError::from(map_reqwest(e)))? {
             if bytes.len() + chunk.len() > cap {
                 return Err(LlmError::TooLarge { limit: cap });
             }
@@ -393,42 +325,26 @@ impl LlmClient {
 
 /// `choices[0].message.content` of a chat completion.
 fn completion_text(bytes: &[u8]) -> Result<String, LlmError> {
-    let not_completion = |why: &str| LlmError::BadAnswer {
-        reason: format!("the provider's response is not a chat completion: {why}"),
-        raw_output: None,
-    };
-    let value: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|_| not_completion("not JSON"))?;
-    let content = value
-        .get("choices")
-        .and_then(|c| c.get(0))
-        .and_then(|c| c.get("message"))
-        .and_then(|m| m.get("content"));
+    let not_completion =
+        |why: &str| LlmError::BadAnswer { reason: format!("the provider's response is not a chat completion: {why}"), raw_output: None };
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|_| not_completion("not JSON"))?;
+    let content = value.get("choices").and_then(|c| c.get(0)).and_then(|c| c.get("message")).and_then(|m| m.get("content"));
     match content {
         Some(serde_json::Value::String(text)) => Ok(text.clone()),
-        Some(serde_json::Value::Null) | None => {
-            Err(not_completion("no choices[0].message.content"))
-        }
+        Some(serde_json::Value::Null) | None => Err(not_completion("no choices[0].message.content")),
         Some(_) => Err(not_completion("choices[0].message.content is not text")),
     }
 }
 
 fn bad_answer(error: AnswerError, raw: String) -> LlmError {
-    LlmError::BadAnswer {
-        reason: error.to_string(),
-        raw_output: Some(raw),
-    }
+    LlmError::BadAnswer { reason: error.to_string(), raw_output: Some(raw) }
 }
 
 /// The model's text as kept: cut to size, and without the key should a provider
 /// or a prompt injection have put it there.
 fn scrub(raw: &str, key: &SecretString) -> String {
     let key = key.expose();
-    let cleaned = if key.len() >= 8 {
-        raw.replace(key.as_str(), tern_security::secret::REDACTED)
-    } else {
-        raw.to_string()
-    };
+    let cleaned = if key.len() >= 8 { raw.replace(key.as_str(), tern_security::secret::REDACTED) } else { raw.to_string() };
     cleaned.chars().take(MAX_RAW_OUTPUT_CHARS).collect()
 }
 
@@ -438,7 +354,10 @@ mod tests {
 
     #[test]
     fn a_first_line_is_one_plain_sentence_of_sane_length() {
-        assert_eq!(clean_first_line("  \"Congrats on opening\n the Hamburg warehouse.\" ").unwrap(), "Congrats on opening the Hamburg warehouse.");
+        assert_eq!(
+            clean_first_line("  \"Congrats on opening\n the Hamburg warehouse.\" ").unwrap(),
+            "Congrats on opening the Hamburg warehouse."
+        );
         assert!(clean_first_line("Hi").is_err());
         assert!(clean_first_line(&"a".repeat(301)).is_err());
         assert!(clean_first_line("Saw {{unsubscribe_url}} on your site, nice.").is_err());
@@ -466,10 +385,7 @@ mod tests {
     #[test]
     fn the_user_message_holds_the_subject_and_the_reply_only_cut_to_size() {
         let message = user_prompt(Some("Re: Quick question"), "Tuesday works.");
-        assert_eq!(
-            message,
-            "Subject: Re: Quick question\n\nReply:\n\"\"\"\nTuesday works.\n\"\"\""
-        );
+        assert_eq!(message, "Subject: Re: Quick question\n\nReply:\n\"\"\"\nTuesday works.\n\"\"\"");
         let long = user_prompt(Some(&"s".repeat(500)), &"r".repeat(5000));
         assert_eq!(long.matches('s').count(), MAX_SUBJECT_CHARS, "{long}");
         assert_eq!(long.matches('r').count(), MAX_REPLY_CHARS);
@@ -479,12 +395,7 @@ mod tests {
     #[test]
     fn base_urls_are_checked_and_normalised() {
         let api = Policy::provider_api();
-        assert_eq!(
-            check_base_url(" https://api.openai.com/v1/ ", &api)
-                .unwrap()
-                .as_str(),
-            "https://api.openai.com/v1"
-        );
+        assert_eq!(check_base_url(" https://api.openai.com/v1/ ", &api).unwrap().as_str(), "https://api.openai.com/v1");
         for bad in [
             "not a url",
             "https://api.openai.com/v1?key=x",
@@ -499,22 +410,13 @@ mod tests {
     #[test]
     fn the_key_is_scrubbed_from_what_is_kept() {
         let key = SecretString::from("sk-planted-123456");
-        assert_eq!(
-            scrub("echo sk-planted-123456 back", &key),
-            "echo [redacted] back"
-        );
-        assert_eq!(
-            scrub(&"x".repeat(MAX_RAW_OUTPUT_CHARS + 10), &key).len(),
-            MAX_RAW_OUTPUT_CHARS
-        );
+        assert_eq!(scrub("echo sk-planted-123456 back", &key), "echo [redacted] back");
+        assert_eq!(scrub(&"x".repeat(MAX_RAW_OUTPUT_CHARS + 10), &key).len(), MAX_RAW_OUTPUT_CHARS);
     }
 
     #[test]
     fn completions_are_read_strictly() {
-        assert_eq!(
-            completion_text(br#"{"choices":[{"message":{"content":"hi"}}]}"#).unwrap(),
-            "hi"
-        );
+        assert_eq!(completion_text(br#"{"choices":[{"message":{"content":"hi"}}]}"#).unwrap(), "hi");
         for bad in [
             &b"<html>"[..],
             br#"{}"#,
@@ -522,13 +424,7 @@ mod tests {
             br#"{"choices":[{"message":{"content":null}}]}"#,
             br#"{"choices":[{"message":{"content":[1]}}]}"#,
         ] {
-            assert!(matches!(
-                completion_text(bad),
-                Err(LlmError::BadAnswer {
-                    raw_output: None,
-                    ..
-                })
-            ));
+            assert!(matches!(completion_text(bad), Err(LlmError::BadAnswer { raw_output: None, .. })));
         }
     }
 }

@@ -40,10 +40,7 @@ impl RobotsRules {
     /// Everything is disallowed (robots.txt answered 5xx: the site may be in
     /// trouble and its owner's wishes are unknown, so this run stays away).
     pub fn disallow_all() -> Self {
-        Self {
-            rules: Vec::new(),
-            disallow_all: true,
-        }
+        Self { rules: Vec::new(), disallow_all: true }
     }
 
     /// Parses robots.txt `text` for the product token `agent` (e.g. "TernBot").
@@ -79,11 +76,7 @@ impl RobotsRules {
                         in_agent_lines = true;
                     }
                     // The product token is the name before any "/version".
-                    let token = value
-                        .split(['/', ' ', '\t'])
-                        .next()
-                        .unwrap_or("")
-                        .to_ascii_lowercase();
+                    let token = value.split(['/', ' ', '\t']).next().unwrap_or("").to_ascii_lowercase();
                     if let Some(group) = groups.last_mut() {
                         group.0.push(token);
                     }
@@ -95,10 +88,7 @@ impl RobotsRules {
                         continue;
                     }
                     if let Some(group) = groups.last_mut() {
-                        group.1.push(Rule {
-                            allow: key == "allow",
-                            pattern: value.to_string(),
-                        });
+                        group.1.push(Rule { allow: key == "allow", pattern: value.to_string() });
                     }
                 }
                 // Sitemap, Crawl-delay, ...: not ours, and they do not end a
@@ -108,20 +98,9 @@ impl RobotsRules {
         }
 
         // Groups naming us win outright; otherwise the "*" groups apply.
-        let wanted = if groups.iter().any(|(agents, _)| agents.contains(&agent)) {
-            agent
-        } else {
-            "*".to_string()
-        };
-        let rules = groups
-            .iter()
-            .filter(|(agents, _)| agents.contains(&wanted))
-            .flat_map(|(_, rules)| rules.iter().cloned())
-            .collect();
-        Self {
-            rules,
-            disallow_all: false,
-        }
+        let wanted = if groups.iter().any(|(agents, _)| agents.contains(&agent)) { agent } else { "*".to_string() };
+        let rules = groups.iter().filter(|(agents, _)| agents.contains(&wanted)).flat_map(|(_, rules)| rules.iter().cloned()).collect();
+        Self { rules, disallow_all: false }
     }
 
     /// Whether `path_and_query` (e.g. "/about?x=1") may be fetched.
@@ -245,10 +224,7 @@ Sitemap: https://example.com/sitemap.xml
         assert!(!pattern_matches(b"/b", b"/a"));
         // Pathological pattern stays fast.
         let long = "/".to_string() + &"a".repeat(10_000);
-        assert!(!pattern_matches(
-            "/*a*a*a*a*a*a*a*a*b$".as_bytes(),
-            long.as_bytes()
-        ));
+        assert!(!pattern_matches("/*a*a*a*a*a*a*a*a*b$".as_bytes(), long.as_bytes()));
     }
 
     #[test]

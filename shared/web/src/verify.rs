@@ -12,9 +12,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use hickory_resolver::config::{
-    ConnectionConfig, NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts,
-};
+use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts};
 use hickory_resolver::net::NetError;
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::proto::rr::RData;
@@ -114,9 +112,7 @@ pub fn parse_address(input: &str) -> Result<Address, String> {
     if input.is_empty() {
         return Err("empty address".into());
     }
-    let (local, domain) = input
-        .rsplit_once('@')
-        .ok_or_else(|| "no @ in the address".to_string())?;
+    let (local, domain) = input.rsplit_once('@').ok_or_else(|| "no @ in the address".to_string())?;
     if local.is_empty() {
         return Err("empty local part".into());
     }
@@ -157,29 +153,18 @@ pub fn parse_address(input: &str) -> Result<Address, String> {
         if label.is_empty() || label.len() > MAX_LABEL {
             return Err(format!("domain label {label:?} is empty or too long"));
         }
-        if !label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-            || label.starts_with('-')
-            || label.ends_with('-')
-        {
-            return Err(format!(
-                "domain label {label:?} is not a valid host name label"
-            ));
+        if !label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') || label.starts_with('-') || label.ends_with('-') {
+            return Err(format!("domain label {label:?} is not a valid host name label"));
         }
     }
-    if labels
-        .last()
-        .is_some_and(|tld| tld.chars().all(|c| c.is_ascii_digit()))
-    {
+    if labels.last().is_some_and(|tld| tld.chars().all(|c| c.is_ascii_digit())) {
         return Err("the top-level domain is numeric".into());
     }
     let local = local.to_ascii_lowercase();
     if local.len() + 1 + ascii.len() > MAX_ADDRESS {
         return Err(format!("address longer than {MAX_ADDRESS} characters"));
     }
-    Ok(Address {
-        local,
-        domain: ascii,
-    })
+    Ok(Address { local, domain: ascii })
 }
 
 // The list and role-account facts are pure, and the send path and lead score
@@ -209,10 +194,7 @@ impl Verifier {
 
     /// A verifier on the given name servers (UDP, with TCP fallback on the
     /// same port). Tests point this at a DNS server they start on loopback.
-    pub fn with_name_servers(
-        servers: &[SocketAddr],
-        timeout: Duration,
-    ) -> Result<Self, SetupError> {
+    pub fn with_name_servers(servers: &[SocketAddr], timeout: Duration) -> Result<Self, SetupError> {
         Self::servers(servers, timeout, true)
     }
 
@@ -224,10 +206,7 @@ impl Verifier {
     }
 
     /// Like [`Verifier::with_name_servers`], without a cache.
-    pub fn with_name_servers_uncached(
-        servers: &[SocketAddr],
-        timeout: Duration,
-    ) -> Result<Self, SetupError> {
+    pub fn with_name_servers_uncached(servers: &[SocketAddr], timeout: Duration) -> Result<Self, SetupError> {
         Self::servers(servers, timeout, false)
     }
 
@@ -381,11 +360,7 @@ impl Verifier {
                 }
                 mx.sort();
                 mx.dedup();
-                MailServers::Mx(
-                    mx.into_iter()
-                        .map(|(_, h)| h.trim_end_matches('.').to_ascii_lowercase())
-                        .collect(),
-                )
+                MailServers::Mx(mx.into_iter().map(|(_, h)| h.trim_end_matches('.').to_ascii_lowercase()).collect())
             }
             Err(e) if e.is_nx_domain() => MailServers::NxDomain,
             Err(e) if e.is_no_records_found() => self.implicit_mx(&fqdn).await,
@@ -490,11 +465,7 @@ mod tests {
         let long_local = format!("{}@example.com", "a".repeat(65));
         assert!(parse_address(&long_local).is_err());
         // Domain of 251 characters (fine on its own), address of 262.
-        let long_addr = format!(
-            "{}@{}.com",
-            "a".repeat(10),
-            vec!["b".repeat(61); 4].join(".")
-        );
+        let long_addr = format!("{}@{}.com", "a".repeat(10), vec!["b".repeat(61); 4].join("."));
         assert!(parse_address(&long_addr).is_err());
     }
 

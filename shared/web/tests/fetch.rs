@@ -14,10 +14,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use tern_web::fetch::{
-    FetchError, Fetcher, GuardedResolver, HostResolver, Limits, Oversize, ResolveError,
-    SystemResolver, USER_AGENT,
-};
+use tern_web::fetch::{FetchError, Fetcher, GuardedResolver, HostResolver, Limits, Oversize, ResolveError, SystemResolver, USER_AGENT};
 use tern_web::guard::{AddressClass, Policy, Refusal};
 use url::Url;
 
@@ -36,11 +33,7 @@ struct AppState {
 }
 
 fn html(body: &str) -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        body.to_string(),
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], body.to_string()).into_response()
 }
 
 fn redirect(to: &str) -> Response {
@@ -48,9 +41,7 @@ fn redirect(to: &str) -> Response {
 }
 
 async fn serve(router: Router) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind loopback");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
     let addr = listener.local_addr().expect("local addr");
     tokio::spawn(async move {
         let _ = axum::serve(listener, router).await;
@@ -74,25 +65,14 @@ async fn counting_server() -> (SocketAddr, Arc<AtomicUsize>) {
 
 async fn app(robots_status: u16, other_port: u16) -> (SocketAddr, Hits) {
     let hits = Hits::default();
-    let state = AppState {
-        hits: hits.clone(),
-        robots_status,
-        other_port,
-    };
+    let state = AppState { hits: hits.clone(), robots_status, other_port };
     let router = Router::new()
         .route("/robots.txt", get(robots))
-        .route(
-            "/page",
-            get(|| async { html("<html><title>ok</title></html>") }),
-        )
+        .route("/page", get(|| async { html("<html><title>ok</title></html>") }))
         .route(
             "/ua",
             get(|headers: HeaderMap| async move {
-                let ua = headers
-                    .get(header::USER_AGENT)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("")
-                    .to_string();
+                let ua = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
                 html(&ua)
             }),
         )
@@ -104,31 +84,14 @@ async fn app(robots_status: u16, other_port: u16) -> (SocketAddr, Hits) {
             }),
         )
         .route("/redirect-ok", get(|| async { redirect("/page#frag") }))
-        .route(
-            "/to-private",
-            get(|| async { redirect("http://10.0.0.1/") }),
-        )
-        .route(
-            "/to-metadata",
-            get(|| async { redirect("http://169.254.169.254/latest/meta-data/") }),
-        )
-        .route(
-            "/to-decimal-loopback",
-            get(|| async { redirect("http://2130706433/") }),
-        )
+        .route("/to-private", get(|| async { redirect("http://10.0.0.1/") }))
+        .route("/to-metadata", get(|| async { redirect("http://169.254.169.254/latest/meta-data/") }))
+        .route("/to-decimal-loopback", get(|| async { redirect("http://2130706433/") }))
         .route("/to-ftp", get(|| async { redirect("ftp://example.com/") }))
-        .route(
-            "/to-other-port",
-            get(|State(s): State<AppState>| async move {
-                redirect(&format!("http://127.0.0.1:{}/", s.other_port))
-            }),
-        )
+        .route("/to-other-port", get(|State(s): State<AppState>| async move { redirect(&format!("http://127.0.0.1:{}/", s.other_port)) }))
         .route("/loop-a", get(|| async { redirect("/loop-b") }))
         .route("/loop-b", get(|| async { redirect("/loop-a") }))
-        .route(
-            "/hop/{n}",
-            get(|Path(n): Path<u32>| async move { redirect(&format!("/hop/{}", n + 1)) }),
-        )
+        .route("/hop/{n}", get(|Path(n): Path<u32>| async move { redirect(&format!("/hop/{}", n + 1)) }))
         .route(
             "/slow",
             get(|| async {
@@ -136,33 +99,19 @@ async fn app(robots_status: u16, other_port: u16) -> (SocketAddr, Hits) {
                 html("late")
             }),
         )
-        .route(
-            "/huge",
-            get(|| async { html(&"x".repeat(3 * 1024 * 1024)) }),
-        )
-        .route(
-            "/json",
-            get(|| async { ([(header::CONTENT_TYPE, "application/json")], "{}").into_response() }),
-        )
-        .route(
-            "/no-type",
-            get(|| async { "plain body without a content type".into_response() }),
-        )
-        .route(
-            "/missing",
-            get(|| async { StatusCode::NOT_FOUND.into_response() }),
-        )
+        .route("/huge", get(|| async { html(&"x".repeat(3 * 1024 * 1024)) }))
+        .route("/json", get(|| async { ([(header::CONTENT_TYPE, "application/json")], "{}").into_response() }))
+        .route("/no-type", get(|| async { "plain body without a content type".into_response() }))
+        .route("/missing", get(|| async { StatusCode::NOT_FOUND.into_response() }))
         .with_state(state);
     let hits_all = hits.all.clone();
-    let router = router.layer(axum::middleware::from_fn(
-        move |req: axum::extract::Request, next: axum::middleware::Next| {
-            let hits_all = hits_all.clone();
-            async move {
-                hits_all.fetch_add(1, Ordering::SeqCst);
-                next.run(req).await
-            }
-        },
-    ));
+    let router = router.layer(axum::middleware::from_fn(move |req: axum::extract::Request, next: axum::middleware::Next| {
+        let hits_all = hits_all.clone();
+        async move {
+            hits_all.fetch_add(1, Ordering::SeqCst);
+            next.run(req).await
+        }
+    }));
     (serve(router).await, hits)
 }
 
@@ -174,14 +123,9 @@ async fn robots(State(s): State<AppState>) -> Response {
             tokio::time::sleep(Duration::from_secs(30)).await;
             StatusCode::OK.into_response()
         }
-        200 => (
-            [(header::CONTENT_TYPE, "text/plain")],
-            "User-agent: *\nDisallow: /private\n\nUser-agent: OtherBot\nDisallow: /\n",
-        )
+        200 => ([(header::CONTENT_TYPE, "text/plain")], "User-agent: *\nDisallow: /private\n\nUser-agent: OtherBot\nDisallow: /\n")
             .into_response(),
-        code => StatusCode::from_u16(code)
-            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-            .into_response(),
+        code => StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR).into_response(),
     }
 }
 
@@ -197,11 +141,7 @@ fn limits() -> Limits {
 }
 
 fn fetcher_for(addr: SocketAddr, limits: Limits) -> Fetcher {
-    Fetcher::new(
-        Policy::website().allow_loopback_for_tests(addr.port()),
-        limits,
-    )
-    .expect("fetcher builds")
+    Fetcher::new(Policy::website().allow_loopback_for_tests(addr.port()), limits).expect("fetcher builds")
 }
 
 fn url(addr: SocketAddr, path: &str) -> Url {
@@ -239,11 +179,7 @@ async fn fetches_an_html_page_with_our_user_agent() {
 async fn one_redirect_is_followed_and_recorded() {
     let (addr, _) = app(200, 1).await;
     let fetcher = fetcher_for(addr, limits());
-    let page = fetcher
-        .session()
-        .fetch(&url(addr, "/redirect-ok"))
-        .await
-        .expect("page");
+    let page = fetcher.session().fetch(&url(addr, "/redirect-ok")).await.expect("page");
     assert_eq!(page.url, url(addr, "/page"));
     assert_eq!(page.fetched_via, vec![url(addr, "/redirect-ok")]);
 }
@@ -305,45 +241,12 @@ async fn redirect_to_private_address_is_refused() {
     let fetcher = fetcher_for(addr, limits());
     let mut session = fetcher.session();
     let r = assert_refused(session.fetch(&url(addr, "/to-private")).await, "to-private");
-    assert!(
-        matches!(
-            r,
-            Refusal::Address {
-                class: AddressClass::Private,
-                ..
-            }
-        ),
-        "{r}"
-    );
-    let r = assert_refused(
-        session.fetch(&url(addr, "/to-metadata")).await,
-        "to-metadata",
-    );
-    assert!(
-        matches!(
-            r,
-            Refusal::Address {
-                class: AddressClass::CloudMetadata,
-                ..
-            }
-        ),
-        "{r}"
-    );
-    let r = assert_refused(
-        session.fetch(&url(addr, "/to-decimal-loopback")).await,
-        "to-decimal-loopback",
-    );
+    assert!(matches!(r, Refusal::Address { class: AddressClass::Private, .. }), "{r}");
+    let r = assert_refused(session.fetch(&url(addr, "/to-metadata")).await, "to-metadata");
+    assert!(matches!(r, Refusal::Address { class: AddressClass::CloudMetadata, .. }), "{r}");
+    let r = assert_refused(session.fetch(&url(addr, "/to-decimal-loopback")).await, "to-decimal-loopback");
     // Port 80 on loopback: outside the allowance, which names one port.
-    assert!(
-        matches!(
-            r,
-            Refusal::Address {
-                class: AddressClass::Loopback,
-                ..
-            }
-        ),
-        "{r}"
-    );
+    assert!(matches!(r, Refusal::Address { class: AddressClass::Loopback, .. }), "{r}");
     let r = assert_refused(session.fetch(&url(addr, "/to-ftp")).await, "to-ftp");
     assert_eq!(r, Refusal::Scheme("ftp".into()));
 }
@@ -363,10 +266,7 @@ async fn redirect_loop_is_detected() {
     let (addr, _) = app(200, 1).await;
     let fetcher = fetcher_for(addr, limits());
     let result = fetcher.session().fetch(&url(addr, "/loop-a")).await;
-    assert!(
-        matches!(result, Err(FetchError::RedirectLoop { .. })),
-        "{result:?}"
-    );
+    assert!(matches!(result, Err(FetchError::RedirectLoop { .. })), "{result:?}");
 }
 
 #[tokio::test]
@@ -374,10 +274,7 @@ async fn too_many_redirects() {
     let (addr, hits) = app(200, 1).await;
     let fetcher = fetcher_for(addr, limits());
     let result = fetcher.session().fetch(&url(addr, "/hop/0")).await;
-    assert!(
-        matches!(result, Err(FetchError::TooManyRedirects { max: 5 })),
-        "{result:?}"
-    );
+    assert!(matches!(result, Err(FetchError::TooManyRedirects { max: 5 })), "{result:?}");
     // robots.txt, the first request and 5 followed redirects: never a 7th hop.
     assert_eq!(hits.all.load(Ordering::SeqCst), 1 + 1 + 5);
 }
@@ -398,11 +295,7 @@ async fn slow_server_times_out() {
 async fn huge_body_is_truncated_at_the_cap() {
     let (addr, _) = app(200, 1).await;
     let fetcher = fetcher_for(addr, limits());
-    let page = fetcher
-        .session()
-        .fetch(&url(addr, "/huge"))
-        .await
-        .expect("page");
+    let page = fetcher.session().fetch(&url(addr, "/huge")).await.expect("page");
     assert!(page.truncated);
     assert_eq!(page.body.len(), 64 * 1024);
 }
@@ -414,10 +307,7 @@ async fn huge_body_fails_when_asked_to() {
     l.oversize = Oversize::Fail;
     let fetcher = fetcher_for(addr, l);
     let result = fetcher.session().fetch(&url(addr, "/huge")).await;
-    assert!(
-        matches!(result, Err(FetchError::TooLarge { limit: 65536 })),
-        "{result:?}"
-    );
+    assert!(matches!(result, Err(FetchError::TooLarge { limit: 65536 })), "{result:?}");
 }
 
 #[tokio::test]
@@ -426,15 +316,9 @@ async fn non_html_is_refused() {
     let fetcher = fetcher_for(addr, limits());
     let mut session = fetcher.session();
     let result = session.fetch(&url(addr, "/json")).await;
-    assert!(
-        matches!(&result, Err(FetchError::NotHtml { content_type }) if content_type == "application/json"),
-        "{result:?}"
-    );
+    assert!(matches!(&result, Err(FetchError::NotHtml { content_type }) if content_type == "application/json"), "{result:?}");
     let result = session.fetch(&url(addr, "/no-type")).await;
-    assert!(
-        matches!(&result, Err(FetchError::NotHtml { .. })),
-        "{result:?}"
-    );
+    assert!(matches!(&result, Err(FetchError::NotHtml { .. })), "{result:?}");
 }
 
 #[tokio::test]
@@ -442,10 +326,7 @@ async fn http_errors_are_typed() {
     let (addr, _) = app(200, 1).await;
     let fetcher = fetcher_for(addr, limits());
     let result = fetcher.session().fetch(&url(addr, "/missing")).await;
-    assert!(
-        matches!(result, Err(FetchError::Http { status: 404 })),
-        "{result:?}"
-    );
+    assert!(matches!(result, Err(FetchError::Http { status: 404 })), "{result:?}");
 }
 
 #[tokio::test]
@@ -458,10 +339,7 @@ async fn page_budget_per_session() {
     assert!(session.fetch(&url(addr, "/page")).await.is_ok());
     assert!(session.fetch(&url(addr, "/page")).await.is_ok());
     let result = session.fetch(&url(addr, "/page")).await;
-    assert!(
-        matches!(result, Err(FetchError::PageBudget { max: 2 })),
-        "{result:?}"
-    );
+    assert!(matches!(result, Err(FetchError::PageBudget { max: 2 })), "{result:?}");
     // A new session (a new enrichment) has its own budget.
     assert!(fetcher.session().fetch(&url(addr, "/page")).await.is_ok());
 }
@@ -474,22 +352,11 @@ async fn robots_disallow_is_honoured_and_fetched_once() {
     let fetcher = fetcher_for(addr, limits());
     let mut session = fetcher.session();
     let result = session.fetch(&url(addr, "/private/secret")).await;
-    assert!(
-        matches!(result, Err(FetchError::Robots { .. })),
-        "{result:?}"
-    );
-    assert_eq!(
-        hits.secret.load(Ordering::SeqCst),
-        0,
-        "a disallowed page is never requested"
-    );
+    assert!(matches!(result, Err(FetchError::Robots { .. })), "{result:?}");
+    assert_eq!(hits.secret.load(Ordering::SeqCst), 0, "a disallowed page is never requested");
     assert!(session.fetch(&url(addr, "/page")).await.is_ok());
     assert!(session.fetch(&url(addr, "/page")).await.is_ok());
-    assert_eq!(
-        hits.robots.load(Ordering::SeqCst),
-        1,
-        "robots.txt once per origin per run"
-    );
+    assert_eq!(hits.robots.load(Ordering::SeqCst), 1, "robots.txt once per origin per run");
 }
 
 #[tokio::test]
@@ -498,15 +365,9 @@ async fn robots_5xx_disallows_the_run() {
     let fetcher = fetcher_for(addr, limits());
     let mut session = fetcher.session();
     let result = session.fetch(&url(addr, "/page")).await;
-    assert!(
-        matches!(result, Err(FetchError::Robots { .. })),
-        "{result:?}"
-    );
+    assert!(matches!(result, Err(FetchError::Robots { .. })), "{result:?}");
     let result = session.fetch(&url(addr, "/page")).await;
-    assert!(
-        matches!(result, Err(FetchError::Robots { .. })),
-        "{result:?}"
-    );
+    assert!(matches!(result, Err(FetchError::Robots { .. })), "{result:?}");
     assert_eq!(hits.robots.load(Ordering::SeqCst), 1);
 }
 
@@ -526,10 +387,7 @@ struct Rebinding {
 }
 
 impl HostResolver for Rebinding {
-    fn lookup<'a>(
-        &'a self,
-        _host: &'a str,
-    ) -> Pin<Box<dyn Future<Output = io::Result<Vec<IpAddr>>> + Send + 'a>> {
+    fn lookup<'a>(&'a self, _host: &'a str) -> Pin<Box<dyn Future<Output = io::Result<Vec<IpAddr>>> + Send + 'a>> {
         let n = self.calls.fetch_add(1, Ordering::SeqCst);
         Box::pin(async move {
             let ip = if n == 0 { "1.1.1.1" } else { "127.0.0.1" };
@@ -542,10 +400,7 @@ impl HostResolver for Rebinding {
 struct Fixed(Vec<IpAddr>);
 
 impl HostResolver for Fixed {
-    fn lookup<'a>(
-        &'a self,
-        _host: &'a str,
-    ) -> Pin<Box<dyn Future<Output = io::Result<Vec<IpAddr>>> + Send + 'a>> {
+    fn lookup<'a>(&'a self, _host: &'a str) -> Pin<Box<dyn Future<Output = io::Result<Vec<IpAddr>>> + Send + 'a>> {
         let ips = self.0.clone();
         Box::pin(async move { Ok(ips) })
     }
@@ -554,33 +409,21 @@ impl HostResolver for Fixed {
 #[tokio::test]
 async fn dns_rebinding_cannot_reach_loopback() {
     let (target, target_hits) = counting_server().await;
-    let resolver = Arc::new(Rebinding {
-        calls: AtomicUsize::new(0),
-    });
+    let resolver = Arc::new(Rebinding { calls: AtomicUsize::new(0) });
     // Even with the loopback allowance for the target's own port, a *name*
     // that resolves to loopback is refused: the allowance is for literals.
-    let fetcher = Fetcher::with_resolver(
-        Policy::website().allow_loopback_for_tests(target.port()),
-        limits(),
-        resolver.clone(),
-    )
-    .expect("fetcher");
+    let fetcher =
+        Fetcher::with_resolver(Policy::website().allow_loopback_for_tests(target.port()), limits(), resolver.clone()).expect("fetcher");
     let u = Url::parse(&format!("http://rebind.example:{}/page", target.port())).expect("url");
     let mut session = fetcher.session();
     // First lookup (robots.txt) gets 1.1.1.1, which is unreachable here; the
     // page's lookup gets 127.0.0.1 and must be refused, not connected.
     let result = session.fetch(&u).await;
     let again = session.fetch(&u).await;
-    assert!(
-        resolver.calls.load(Ordering::SeqCst) >= 2,
-        "the name was looked up again"
-    );
+    assert!(resolver.calls.load(Ordering::SeqCst) >= 2, "the name was looked up again");
     // Without network the 1.1.1.1 connection fails, so both page lookups
     // hit the loopback answer and are refused by the guard.
-    let refused = [&result, &again]
-        .iter()
-        .filter(|r| matches!(r, Err(FetchError::Refused { .. })))
-        .count();
+    let refused = [&result, &again].iter().filter(|r| matches!(r, Err(FetchError::Refused { .. }))).count();
     assert!(refused >= 1, "{result:?} / {again:?}");
     for r in [result, again] {
         assert!(r.is_err(), "{r:?}");
@@ -592,32 +435,17 @@ async fn dns_rebinding_cannot_reach_loopback() {
             );
         }
     }
-    assert_eq!(
-        target_hits.load(Ordering::SeqCst),
-        0,
-        "never connected to loopback"
-    );
+    assert_eq!(target_hits.load(Ordering::SeqCst), 0, "never connected to loopback");
 }
 
 #[tokio::test]
 async fn mixed_answers_keep_only_public_addresses() {
     let (target, target_hits) = counting_server().await;
-    let answers = vec![
-        "127.0.0.1".parse().expect("ip"),
-        "10.0.0.7".parse().expect("ip"),
-        "1.1.1.1".parse().expect("ip"),
-    ];
+    let answers = vec!["127.0.0.1".parse().expect("ip"), "10.0.0.7".parse().expect("ip"), "1.1.1.1".parse().expect("ip")];
     let guarded = GuardedResolver::new(Arc::new(Fixed(answers.clone())), Policy::website());
-    assert_eq!(
-        guarded.resolve("mixed.example").await.expect("one public"),
-        vec!["1.1.1.1".parse::<IpAddr>().expect("ip")]
-    );
-    let fetcher = Fetcher::with_resolver(
-        Policy::website().allow_loopback_for_tests(target.port()),
-        limits(),
-        Arc::new(Fixed(answers)),
-    )
-    .expect("fetcher");
+    assert_eq!(guarded.resolve("mixed.example").await.expect("one public"), vec!["1.1.1.1".parse::<IpAddr>().expect("ip")]);
+    let fetcher = Fetcher::with_resolver(Policy::website().allow_loopback_for_tests(target.port()), limits(), Arc::new(Fixed(answers)))
+        .expect("fetcher");
     let u = Url::parse(&format!("http://mixed.example:{}/", target.port())).expect("url");
     let result = fetcher.session().fetch(&u).await;
     assert!(result.is_err(), "{result:?}");
@@ -643,19 +471,12 @@ async fn name_resolving_to_loopback_is_refused() {
 async fn dns_failure_is_typed() {
     struct Failing;
     impl HostResolver for Failing {
-        fn lookup<'a>(
-            &'a self,
-            _host: &'a str,
-        ) -> Pin<Box<dyn Future<Output = io::Result<Vec<IpAddr>>> + Send + 'a>> {
+        fn lookup<'a>(&'a self, _host: &'a str) -> Pin<Box<dyn Future<Output = io::Result<Vec<IpAddr>>> + Send + 'a>> {
             Box::pin(async { Err(io::Error::other("no such host")) })
         }
     }
-    let fetcher =
-        Fetcher::with_resolver(Policy::website(), limits(), Arc::new(Failing)).expect("fetcher");
-    let result = fetcher
-        .session()
-        .fetch(&Url::parse("http://nowhere.example/").expect("url"))
-        .await;
+    let fetcher = Fetcher::with_resolver(Policy::website(), limits(), Arc::new(Failing)).expect("fetcher");
+    let result = fetcher.session().fetch(&Url::parse("http://nowhere.example/").expect("url")).await;
     assert!(matches!(result, Err(FetchError::Dns { .. })), "{result:?}");
 }
 

@@ -31,22 +31,10 @@ fn table() -> HashMap<String, Entry> {
     let mx = |pref: u16, host: &str| (RecordType::MX, RData::MX(MX::new(pref, name(host))));
     let a = |ip: [u8; 4]| (RecordType::A, RData::A(A(Ipv4Addr::from(ip))));
     let mut t = HashMap::new();
-    t.insert(
-        "acme.example.".into(),
-        Entry::Records(vec![
-            mx(20, "mx2.acme.example."),
-            mx(10, "MX1.acme.example."),
-        ]),
-    );
-    t.insert(
-        "gmail.com.".into(),
-        Entry::Records(vec![mx(5, "gmail-smtp-in.l.google.com.")]),
-    );
+    t.insert("acme.example.".into(), Entry::Records(vec![mx(20, "mx2.acme.example."), mx(10, "MX1.acme.example.")]));
+    t.insert("gmail.com.".into(), Entry::Records(vec![mx(5, "gmail-smtp-in.l.google.com.")]));
     t.insert("nullmx.example.".into(), Entry::Records(vec![mx(0, ".")]));
-    t.insert(
-        "implicit.example.".into(),
-        Entry::Records(vec![a([93, 184, 216, 34])]),
-    );
+    t.insert("implicit.example.".into(), Entry::Records(vec![a([93, 184, 216, 34])]));
     t.insert("nomail.example.".into(), Entry::Records(vec![]));
     t.insert("broken.example.".into(), Entry::ServFail);
     t.insert("slow.example.".into(), Entry::Silent);
@@ -82,11 +70,7 @@ async fn dns_server() -> SocketAddr {
                 Some(Entry::Records(records)) => {
                     for (rtype, rdata) in records {
                         if *rtype == query.query_type() {
-                            response.add_answer(Record::from_rdata(
-                                query.name().clone(),
-                                60,
-                                rdata.clone(),
-                            ));
+                            response.add_answer(Record::from_rdata(query.name().clone(), 60, rdata.clone()));
                         }
                     }
                 }
@@ -171,38 +155,23 @@ async fn nxdomain_is_invalid() {
 async fn servfail_is_unknown() {
     let v = verifier().await.verify("a@broken.example").await;
     assert_eq!(v.verdict, Verdict::Unknown, "{v:?}");
-    assert!(
-        v.reasons
-            .iter()
-            .any(|r| matches!(r, Reason::DnsError(_) | Reason::DnsTimeout))
-    );
+    assert!(v.reasons.iter().any(|r| matches!(r, Reason::DnsError(_) | Reason::DnsTimeout)));
 }
 
 #[tokio::test]
 async fn silent_server_is_unknown_not_a_hang() {
     let v = verifier().await.verify("a@slow.example").await;
     assert_eq!(v.verdict, Verdict::Unknown, "{v:?}");
-    assert!(
-        v.reasons.contains(&Reason::DnsTimeout)
-            || v.reasons.iter().any(|r| matches!(r, Reason::DnsError(_)))
-    );
+    assert!(v.reasons.contains(&Reason::DnsTimeout) || v.reasons.iter().any(|r| matches!(r, Reason::DnsError(_))));
 }
 
 #[tokio::test]
 async fn bad_syntax_is_invalid_without_dns() {
     let verifier = verifier().await;
-    for bad in [
-        "not-an-address",
-        "\"q\"@acme.example",
-        "a..b@acme.example",
-        "a@[10.0.0.1]",
-    ] {
+    for bad in ["not-an-address", "\"q\"@acme.example", "a..b@acme.example", "a@[10.0.0.1]"] {
         let v = verifier.verify(bad).await;
         assert_eq!(v.verdict, Verdict::Invalid, "{bad}");
-        assert!(
-            matches!(v.reasons.as_slice(), [Reason::Syntax(_)]),
-            "{bad}: {v:?}"
-        );
+        assert!(matches!(v.reasons.as_slice(), [Reason::Syntax(_)]), "{bad}: {v:?}");
     }
 }
 

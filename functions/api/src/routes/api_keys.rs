@@ -187,7 +187,16 @@ pub(crate) async fn revoke_beyond_role(
         if !still_covered {
             key.revoked_at = Some(now);
             scoped.put(&key, None).await.map_err(ApiError::unavailable)?;
-            audit(state, scoped.workspace(), actor, "api_key.revoked", Some(&key.id), serde_json::json!({ "reason": "creator removed or demoted" }), client).await?;
+            audit(
+                state,
+                scoped.workspace(),
+                actor,
+                "api_key.revoked",
+                Some(&key.id),
+                serde_json::json!({ "reason": "creator removed or demoted" }),
+                client,
+            )
+            .await?;
         }
     }
     Ok(())

@@ -1,7 +1,7 @@
 //! Reading and verifying a workspace's audit trail.
 
-use crate::auth::{InWorkspace, need};
 use crate::ApiState;
+use crate::auth::{InWorkspace, need};
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -28,7 +28,11 @@ pub struct AuditPage {
 
 #[utoipa::path(get, path = "/v1/workspaces/{ws}/audit", params(("ws" = String, Path), AuditQuery),
     responses((status = 200, body = AuditPage), (status = 403), (status = 404)))]
-pub async fn list(State(state): State<Arc<ApiState>>, ctx: InWorkspace<need::ReadAudit>, Query(query): Query<AuditQuery>) -> Result<Json<AuditPage>, ApiError> {
+pub async fn list(
+    State(state): State<Arc<ApiState>>,
+    ctx: InWorkspace<need::ReadAudit>,
+    Query(query): Query<AuditQuery>,
+) -> Result<Json<AuditPage>, ApiError> {
     let limit = query.limit.unwrap_or(50);
     if !(1..=500).contains(&limit) {
         return Err(ApiError::unprocessable("invalid_limit", "`limit` must be from 1 to 500."));

@@ -4,6 +4,7 @@
 use crate::ApiState;
 use crate::auth::{Client, InWorkspace, need};
 use crate::routes::audit;
+use crate::routes::enrichment::{ContactWork, queue_for_contacts, queue_verification};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -14,7 +15,6 @@ use std::sync::Arc;
 use tern_aws::outreach::store::blind_index_key;
 use tern_aws::outreach::{Contact, ContactByEmail, Suppression, SuppressionReason};
 use tern_aws::table::{ScopedTable, StoreError};
-use crate::routes::enrichment::{ContactWork, queue_for_contacts, queue_verification};
 use tern_domain::contact_csv;
 use tern_domain::ids::RequestId;
 use tern_http::{ApiError, Json, Path, Query};
@@ -81,7 +81,9 @@ fn website_domain(value: &str) -> Option<String> {
 fn check_website(value: Option<&String>) -> Result<Option<String>, ApiError> {
     match value.map(|w| w.trim()).filter(|w| !w.is_empty()) {
         None => Ok(None),
-        Some(w) => website_domain(w).map(Some).ok_or_else(|| ApiError::unprocessable("invalid_website", "`website` must be a domain such as example.com.")),
+        Some(w) => website_domain(w)
+            .map(Some)
+            .ok_or_else(|| ApiError::unprocessable("invalid_website", "`website` must be a domain such as example.com.")),
     }
 }
 
@@ -106,7 +108,13 @@ fn check_custom(custom: &BTreeMap<String, String>) -> Result<BTreeMap<String, St
     let mut checked = BTreeMap::new();
     for (name, value) in custom {
         if !is_custom_field_name(name) {
-            return Err(("invalid_custom_fields", format!("`{}` is not a field name: use 1 to 40 lower-case letters, digits or underscores.", name.chars().take(60).collect::<String>())));
+            return Err((
+                "invalid_custom_fields",
+                format!(
+                    "`{}` is not a field name: use 1 to 40 lower-case letters, digits or underscores.",
+                    name.chars().take(60).collect::<String>()
+                ),
+            ));
         }
         if value.chars().count() > 2_000 || value.chars().any(|c| c.is_control() && c != '\n') {
             return Err(("invalid_custom_fields", format!("`{name}` must be at most 2000 characters of text.")));
@@ -157,7 +165,8 @@ pub(crate) async fn upsert(
     input: CheckedContact,
     now: i64,
 ) -> Result<(Contact, Upserted), ApiError> {
-    let normalised = normalise_email(&input.email).map_err(|_| ApiError::unprocessable("invalid_email", "That is not a valid e-mail address."))?;
+    let normalised =
+        normalise_email(&input.email).map_err(|_| ApiError::unprocessable("invalid_email", "That is not a valid e-mail address."))?;
     let email_index = index_normalised(key, &normalised).map_err(ApiError::internal)?;
     let facts = tern_domain::address::facts(normalised.as_str());
     for _ in 0..3 {
@@ -332,7 +341,16 @@ pub async fn delete(
     let notes = super::notes::delete_notes_of(&ctx.scoped, &contact.id).await.map_err(ApiError::unavailable)?;
     ctx.scoped.delete::<Contact>(&contact.id).await.map_err(ApiError::unavailable)?;
     ctx.scoped.delete::<ContactByEmail>(&contact.email_index).await.map_err(ApiError::unavailable)?;
-    audit(&state, ctx.workspace, &ctx.actor.audit_name(), "contact.deleted", Some(&contact.id), serde_json::json!({ "notes_deleted": notes }), &client).await?;
+    audit(
+        &state,
+        ctx.workspace,
+        &ctx.actor.audit_name(),
+        "contact.deleted",
+        Some(&contact.id),
+        serde_json::json!({ "notes_deleted": notes }),
+        &client,
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -372,9 +390,10 @@ pub(crate) struct ContactFilter {
 impl ContactFilter {
     pub(crate) fn matches(&self, c: &Contact) -> bool {
         let has = |value: &Option<String>, needle: &str| value.as_deref().is_some_and(|v| v.to_lowercase().contains(needle));
-        self.q.as_deref().is_none_or(|q| {
-            c.email.contains(q) || has(&c.first_name, q) || has(&c.last_name, q) || has(&c.company, q) || has(&c.title, q)
-        }) && self.company.as_deref().is_none_or(|company| has(&c.company, company))
+        self.q
+            .as_deref()
+            .is_none_or(|q| c.email.contains(q) || has(&c.first_name, q) || has(&c.last_name, q) || has(&c.company, q) || has(&c.title, q))
+            && self.company.as_deref().is_none_or(|company| has(&c.company, company))
             && self.domain.as_deref().is_none_or(|d| c.domain.as_deref() == Some(d))
             && self.free_mail.is_none_or(|f| c.free_mail == f)
             && self.role_account.is_none_or(|r| c.role_account == r)
@@ -382,12 +401,24 @@ impl ContactFilter {
 }
 
 /// A page of contacts matching `filter`, in creation order.
-pub(crate) async fn find(scoped: &ScopedTable, filter: &ContactFilter, limit: usize, after: Option<String>) -> Result<(Vec<Contact>, Option<String>), ApiError> {
-    let page = scoped.list_matching::<Contact>(limit, after, MAX_SCANNED_PER_PAGE, |c| filter.matches(c)).await.map_err(ApiError::unavailable)?;
+pub(crate) async fn find(
+    scoped: &ScopedTable,
+    filter: &ContactFilter,
+    limit: usize,
+    after: Option<String>,
+) -> Result<(Vec<Contact>, Option<String>), ApiError> {
+    let page =
+        scoped.list_matching::<Contact>(limit, after, MAX_SCANNED_PER_PAGE, |c| filter.matches(c)).await.map_err(ApiError::unavailable)?;
     Ok((page.items, page.next))
 }
 
-pub(crate) fn filter_of(q: Option<String>, company: Option<String>, domain: Option<String>, free_mail: Option<bool>, role_account: Option<bool>) -> ContactFilter {
+pub(crate) fn filter_of(
+    q: Option<String>,
+    company: Option<String>,
+    domain: Option<String>,
+    free_mail: Option<bool>,
+    role_account: Option<bool>,
+) -> ContactFilter {
     let lower = |v: Option<String>| v.map(|v| v.trim().to_lowercase()).filter(|v| !v.is_empty());
     ContactFilter { q: lower(q), company: lower(company), domain: lower(domain), free_mail, role_account }
 }
@@ -457,7 +488,8 @@ pub async fn import(
             .map_err(|_| ApiError::unprocessable("invalid_mapping", "`mapping` must be a JSON object from header to field name."))?,
     };
     let options = contact_csv::ImportOptions { mapping, ignore_unmapped: query.ignore_unmapped.unwrap_or(false), ..Default::default() };
-    let rows = contact_csv::import(std::io::Cursor::new(body), &options).map_err(|e| ApiError::unprocessable("invalid_csv", e.to_string()))?;
+    let rows =
+        contact_csv::import(std::io::Cursor::new(body), &options).map_err(|e| ApiError::unprocessable("invalid_csv", e.to_string()))?;
     let columns: BTreeMap<String, String> = rows.columns().iter().map(|c| (c.header.clone(), c.target.to_string())).collect();
     let key = workspace_key(&state, &ctx.scoped).await?;
     let now = state.clock.now().unix_timestamp();
@@ -520,7 +552,8 @@ pub async fn import(
     }
     register_custom_fields(&state, &ctx, new_fields).await?;
     queue_for_contacts(&state, &ctx, request_id.map(|r| r.0).unwrap_or_else(RequestId::generate), work).await?;
-    let parameters = serde_json::json!({ "created": report.created, "merged": report.merged, "errors": error_count, "bytes": report.columns.len() });
+    let parameters =
+        serde_json::json!({ "created": report.created, "merged": report.merged, "errors": error_count, "bytes": report.columns.len() });
     audit(&state, ctx.workspace, &ctx.actor.audit_name(), "contacts.imported", None, parameters, &client).await?;
     Ok(Json(report))
 }
@@ -550,8 +583,14 @@ fn prefer_work_address(email: String, mut custom: BTreeMap<String, String>) -> (
 }
 
 /// New custom columns become fields templates may use.
-async fn register_custom_fields(state: &ApiState, ctx: &InWorkspace<need::Import>, fields: std::collections::BTreeSet<String>) -> Result<(), ApiError> {
-    let Some(mut workspace) = ctx.scoped.get::<tern_aws::entities::Workspace>(&ctx.workspace.to_string()).await.map_err(ApiError::unavailable)? else {
+async fn register_custom_fields(
+    state: &ApiState,
+    ctx: &InWorkspace<need::Import>,
+    fields: std::collections::BTreeSet<String>,
+) -> Result<(), ApiError> {
+    let Some(mut workspace) =
+        ctx.scoped.get::<tern_aws::entities::Workspace>(&ctx.workspace.to_string()).await.map_err(ApiError::unavailable)?
+    else {
         return Ok(());
     };
     let before = workspace.custom_fields.len();
@@ -581,11 +620,17 @@ pub async fn export(State(state): State<Arc<ApiState>>, client: Client, ctx: InW
     });
     let mut csv = Vec::new();
     contact_csv::export(&mut csv, &custom_columns, rows).map_err(ApiError::internal)?;
-    audit(&state, ctx.workspace, &ctx.actor.audit_name(), "contacts.exported", None, serde_json::json!({ "contacts": contacts.len() }), &client).await?;
-    Ok((
-        [(header::CONTENT_TYPE, "text/csv; charset=utf-8"), (header::CONTENT_DISPOSITION, "attachment; filename=\"contacts.csv\"")],
-        csv,
+    audit(
+        &state,
+        ctx.workspace,
+        &ctx.actor.audit_name(),
+        "contacts.exported",
+        None,
+        serde_json::json!({ "contacts": contacts.len() }),
+        &client,
     )
+    .await?;
+    Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8"), (header::CONTENT_DISPOSITION, "attachment; filename=\"contacts.csv\"")], csv)
         .into_response())
 }
 
@@ -629,7 +674,10 @@ pub struct PageQuery {
 }
 
 #[utoipa::path(get, path = "/v1/workspaces/{ws}/suppressions", params(("ws" = String, Path), PageQuery), responses((status = 200, body = SuppressionPage)))]
-pub async fn list_suppressions(ctx: InWorkspace<need::ReadContacts>, Query(page): Query<PageQuery>) -> Result<Json<SuppressionPage>, ApiError> {
+pub async fn list_suppressions(
+    ctx: InWorkspace<need::ReadContacts>,
+    Query(page): Query<PageQuery>,
+) -> Result<Json<SuppressionPage>, ApiError> {
     let limit = page.limit.unwrap_or(50);
     if !(1..=100).contains(&limit) {
         return Err(ApiError::unprocessable("invalid_limit", "`limit` must be from 1 to 100."));

@@ -85,7 +85,16 @@ pub async fn schedule(
     // This container's cached data keys of the workspace go now; the others' expire
     // within the sealer's TTL, and the key is disabled when the deletion runs.
     state.sealer.forget_workspace(ctx.workspace);
-    audit(&state, ctx.workspace, &user.id, "workspace.deletion_scheduled", Some(&workspace.id), serde_json::json!({ "due_at": due_at }), &client).await?;
+    audit(
+        &state,
+        ctx.workspace,
+        &user.id,
+        "workspace.deletion_scheduled",
+        Some(&workspace.id),
+        serde_json::json!({ "due_at": due_at }),
+        &client,
+    )
+    .await?;
     tracing::warn!(workspace = %ctx.workspace, due_at, "workspace deletion scheduled");
     Ok((StatusCode::ACCEPTED, Json(DeletionView { workspace_id: workspace.id, deletion_scheduled_for: Some(due_at) })).into_response())
 }
@@ -94,7 +103,11 @@ pub async fn schedule(
 #[utoipa::path(delete, path = "/v1/workspaces/{ws}/deletion", params(("ws" = String, Path)), responses(
     (status = 200, body = DeletionView), (status = 403), (status = 404),
     (status = 409, description = "`deletion_not_scheduled`, or `deletion_in_progress` once the grace period is over")))]
-pub async fn cancel(State(state): State<Arc<ApiState>>, client: Client, ctx: InWorkspace<need::DeleteWorkspace>) -> Result<Json<DeletionView>, ApiError> {
+pub async fn cancel(
+    State(state): State<Arc<ApiState>>,
+    client: Client,
+    ctx: InWorkspace<need::DeleteWorkspace>,
+) -> Result<Json<DeletionView>, ApiError> {
     let user_id = signed_in_user(&ctx.actor)?.to_string();
     let mut workspace = load(&ctx).await?;
     let Some(due_at) = workspace.deletion_scheduled_for else {
@@ -103,13 +116,26 @@ pub async fn cancel(State(state): State<Arc<ApiState>>, client: Client, ctx: InW
     // Past the due date housekeeping may already be deleting: a cancel then would
     // leave a half-deleted workspace looking alive.
     if due_at <= state.clock.now().unix_timestamp() {
-        return Err(ApiError::new(StatusCode::CONFLICT, "deletion_in_progress", "The grace period is over; the deletion can no longer be cancelled."));
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "deletion_in_progress",
+            "The grace period is over; the deletion can no longer be cancelled.",
+        ));
     }
     // The record first: once it is gone housekeeping will not start, whatever the flag says.
     state.global.delete::<PendingDeletion>(&workspace.id).await.map_err(ApiError::unavailable)?;
     workspace.deletion_scheduled_for = None;
     ctx.scoped.put(&workspace, None).await.map_err(ApiError::unavailable)?;
     state.remember_settings(ctx.workspace, Arc::new(workspace.clone()));
-    audit(&state, ctx.workspace, &user_id, "workspace.deletion_cancelled", Some(&workspace.id), serde_json::json!({ "was_due_at": due_at }), &client).await?;
+    audit(
+        &state,
+        ctx.workspace,
+        &user_id,
+        "workspace.deletion_cancelled",
+        Some(&workspace.id),
+        serde_json::json!({ "was_due_at": due_at }),
+        &client,
+    )
+    .await?;
     Ok(Json(DeletionView { workspace_id: workspace.id, deletion_scheduled_for: None }))
 }

@@ -59,7 +59,11 @@ pub async fn request(
     let quota = ctx.settings.plan.monthly_enrichments();
     let used = ctx.scoped.get::<EnrichmentUsage>(&this_month(&state)).await.map_err(ApiError::unavailable)?.map_or(0, |u| u.used);
     if used >= quota {
-        return Err(ApiError::new(StatusCode::TOO_MANY_REQUESTS, "quota_exceeded", format!("This month's {quota} enrichments are used up.")));
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "quota_exceeded",
+            format!("This month's {quota} enrichments are used up."),
+        ));
     }
     let record = Enrichment {
         domain: domain.clone(),
@@ -104,8 +108,12 @@ async fn score_of<P: crate::auth::Needs>(ctx: &InWorkspace<P>, enrichment: &Enri
 
 #[utoipa::path(get, path = "/v1/workspaces/{ws}/enrichments/{domain}", params(("ws" = String, Path), ("domain" = String, Path)),
     responses((status = 200, body = EnrichmentView), (status = 404)))]
-pub async fn get(ctx: InWorkspace<need::ReadContacts>, Path((_, domain)): Path<(String, String)>) -> Result<Json<EnrichmentView>, ApiError> {
-    let enrichment = ctx.scoped.get::<Enrichment>(&domain.to_ascii_lowercase()).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)?;
+pub async fn get(
+    ctx: InWorkspace<need::ReadContacts>,
+    Path((_, domain)): Path<(String, String)>,
+) -> Result<Json<EnrichmentView>, ApiError> {
+    let enrichment =
+        ctx.scoped.get::<Enrichment>(&domain.to_ascii_lowercase()).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)?;
     let score = score_of(&ctx, &enrichment).await?;
     Ok(Json(EnrichmentView { enrichment, score }))
 }
@@ -155,7 +163,10 @@ pub async fn get_ideal_customer(ctx: InWorkspace<need::ReadWorkspace>) -> Result
 }
 
 #[utoipa::path(put, path = "/v1/workspaces/{ws}/ideal-customer", params(("ws" = String, Path)), request_body = Object, responses((status = 200, body = Object), (status = 422)))]
-pub async fn set_ideal_customer(ctx: InWorkspace<need::ManageWorkspace>, Json(icp): Json<IdealCustomer>) -> Result<Json<IdealCustomer>, ApiError> {
+pub async fn set_ideal_customer(
+    ctx: InWorkspace<need::ManageWorkspace>,
+    Json(icp): Json<IdealCustomer>,
+) -> Result<Json<IdealCustomer>, ApiError> {
     let lists = [&icp.industries, &icp.countries, &icp.keywords, &icp.required_technologies];
     if lists.iter().any(|l| l.len() > 50 || l.iter().any(|v| v.trim().is_empty() || v.chars().count() > 100)) {
         return Err(ApiError::unprocessable("invalid_fields", "Each list holds at most 50 entries of 1 to 100 characters."));
@@ -222,7 +233,9 @@ pub(crate) async fn queue_for_contacts<P: crate::auth::Needs>(
     for (domain, (website, contact_ids)) in work.domains {
         let fresh = match ctx.scoped.get::<Enrichment>(&domain).await.map_err(ApiError::unavailable)? {
             Some(e) if e.status == EnrichmentStatus::Pending => true,
-            Some(e) if e.status == EnrichmentStatus::Done => now - e.finished_at.unwrap_or(e.requested_at) < tern_aws::global::COMPANY_CACHE_TTL.whole_seconds(),
+            Some(e) if e.status == EnrichmentStatus::Done => {
+                now - e.finished_at.unwrap_or(e.requested_at) < tern_aws::global::COMPANY_CACHE_TTL.whole_seconds()
+            }
             _ => false,
         };
         let enrich = !fresh && used < quota;

@@ -43,15 +43,20 @@ pub async fn draft(
     Path((_, id)): Path<(String, String)>,
 ) -> Result<Json<FirstLineView>, ApiError> {
     let mut contact = load(&ctx, &id).await?;
-    let settings = ctx.scoped.get::<LlmSettings>(LlmSettings::ID).await.map_err(ApiError::unavailable)?.filter(|s| s.enabled).ok_or_else(|| {
-        ApiError::unprocessable("llm_not_configured", "This workspace has no language model set up (PUT /v1/workspaces/{ws}/llm).")
-    })?;
+    let settings =
+        ctx.scoped.get::<LlmSettings>(LlmSettings::ID).await.map_err(ApiError::unavailable)?.filter(|s| s.enabled).ok_or_else(|| {
+            ApiError::unprocessable("llm_not_configured", "This workspace has no language model set up (PUT /v1/workspaces/{ws}/llm).")
+        })?;
     let enrichment = match &contact.domain {
         Some(domain) => ctx.scoped.get::<Enrichment>(domain).await.map_err(ApiError::unavailable)?,
         None => None,
     };
-    let Some((domain, profile)) = enrichment.filter(|e| e.status == EnrichmentStatus::Done).and_then(|e| Some((e.domain, e.profile?))) else {
-        return Err(ApiError::unprocessable("no_enrichment", "Enrich the contact's company first: a first line is drafted from its public facts."));
+    let Some((domain, profile)) = enrichment.filter(|e| e.status == EnrichmentStatus::Done).and_then(|e| Some((e.domain, e.profile?)))
+    else {
+        return Err(ApiError::unprocessable(
+            "no_enrichment",
+            "Enrich the contact's company first: a first line is drafted from its public facts.",
+        ));
     };
     let facts = FirstLineFacts {
         first_name: contact.first_name.clone(),
@@ -65,10 +70,12 @@ pub async fn draft(
 
     let ws = ctx.workspace.to_string();
     // Opened for this one request, zeroed when dropped.
-    let opened = state.sealer.open(ctx.workspace, LLM_API_KEY_PURPOSE, &llm_api_key_identity(&ws), &settings.api_key).await.map_err(|e| match e {
-        tern_aws::sealing::SealingError::Kms(e) => ApiError::unavailable(e),
-        other => ApiError::internal(other),
-    })?;
+    let opened = state.sealer.open(ctx.workspace, LLM_API_KEY_PURPOSE, &llm_api_key_identity(&ws), &settings.api_key).await.map_err(
+        |e| match e {
+            tern_aws::sealing::SealingError::Kms(e) => ApiError::unavailable(e),
+            other => ApiError::internal(other),
+        },
+    )?;
     let api_key = SecretString::from(std::str::from_utf8(opened.expose()).map_err(ApiError::internal)?);
     let endpoint = LlmEndpoint { base_url: &settings.base_url, model: &settings.model, api_key: &api_key };
     let llm = state.llm_client().map_err(ApiError::unavailable)?;
@@ -78,17 +85,26 @@ pub async fn draft(
         LlmError::Client(e) => ApiError::unavailable(e),
         other => {
             tracing::warn!(error = %other, "first line not drafted");
-            ApiError::new(StatusCode::BAD_GATEWAY, "llm_unavailable", format!("The workspace's language model gave no usable first line: {other}."))
+            ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "llm_unavailable",
+                format!("The workspace's language model gave no usable first line: {other}."),
+            )
         }
     })?;
     let now = state.clock.now().unix_timestamp();
     contact.first_line = Some(drafted.text);
-    contact.first_line_origin =
-        Some(FirstLineOrigin::Model { model: settings.model.clone(), prompt_version: FIRST_LINE_PROMPT_VERSION.into(), enrichment_domain: domain.clone(), at: now });
+    contact.first_line_origin = Some(FirstLineOrigin::Model {
+        model: settings.model.clone(),
+        prompt_version: FIRST_LINE_PROMPT_VERSION.into(),
+        enrichment_domain: domain.clone(),
+        at: now,
+    });
     contact.updated_at = now;
     ctx.scoped.put(&contact, None).await.map_err(ApiError::unavailable)?;
     // The contact's first name and title left Tern for the workspace's provider.
-    let parameters = serde_json::json!({ "model": settings.model, "prompt_version": FIRST_LINE_PROMPT_VERSION, "enrichment_domain": domain });
+    let parameters =
+        serde_json::json!({ "model": settings.model, "prompt_version": FIRST_LINE_PROMPT_VERSION, "enrichment_domain": domain });
     audit(&state, ctx.workspace, &ctx.actor.audit_name(), "contact.first_line_drafted", Some(&contact.id), parameters, &client).await?;
     Ok(Json(view(contact)))
 }

@@ -4,8 +4,8 @@ use super::{audit, email, text};
 use crate::auth::{Caller, Client, REFRESH_COOKIE, cookie};
 use crate::platform_mail::{self, PlatformMail};
 use crate::records::{EmailLookup, EmailToken, EmailTokenPurpose, Member, PendingSignup, Plan, Session, Throttle, User};
-use crate::{ApiState, attempts, limits, users};
 use crate::sessions::{self, SignedIn};
+use crate::{ApiState, attempts, limits, users};
 use aws_sdk_dynamodb::types::AttributeValue;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -111,7 +111,9 @@ pub async fn sign_up(State(state): State<Arc<ApiState>>, client: Client, Json(in
     let password_hash = state.hasher.hash(&input.password).map_err(ApiError::internal)?;
     let existing = state.global.get::<EmailLookup>(&email).await.map_err(ApiError::unavailable)?;
     // A person's inbox is not a target: past the limit the answer stays the same and nothing is sent.
-    if let limits::Outcome::Limited { .. } = limits::take(&state, limits::SIGNUP_MAILS_PER_ADDRESS, &limits::address_subject(&email)).await? {
+    if let limits::Outcome::Limited { .. } =
+        limits::take(&state, limits::SIGNUP_MAILS_PER_ADDRESS, &limits::address_subject(&email)).await?
+    {
         return Ok(check_your_email());
     }
     if existing.is_some() {
@@ -138,7 +140,9 @@ pub async fn sign_up(State(state): State<Arc<ApiState>>, client: Client, Json(in
     };
     state.global.create(&pending, Some(expires)).await.map_err(ApiError::unavailable)?;
     let link = platform_mail::link(&state, "signup/verify", token.expose())?;
-    let text = format!("Welcome to Tern. Follow this link within 24 hours to confirm your address and finish signing up:\n\n{link}\n\nIf you did not sign up, ignore this message.\n");
+    let text = format!(
+        "Welcome to Tern. Follow this link within 24 hours to confirm your address and finish signing up:\n\n{link}\n\nIf you did not sign up, ignore this message.\n"
+    );
     platform_mail::send(&state, PlatformMail { to: email, subject: "Confirm your e-mail address".into(), text }).await?;
     Ok(check_your_email())
 }
@@ -163,7 +167,11 @@ fn link_invalid() -> ApiError {
 #[utoipa::path(post, path = "/v1/signup/verify", request_body = VerifySignUp, responses(
     (status = 201, body = SignedIn), (status = 404, description = "invalid, used or expired (`token_invalid`)"),
     (status = 409, description = "the address got an account meanwhile (`email_taken`): sign in")))]
-pub async fn verify_sign_up(State(state): State<Arc<ApiState>>, client: Client, Json(input): Json<VerifySignUp>) -> Result<Response, ApiError> {
+pub async fn verify_sign_up(
+    State(state): State<Arc<ApiState>>,
+    client: Client,
+    Json(input): Json<VerifySignUp>,
+) -> Result<Response, ApiError> {
     let hash = TokenHash::of(input.token.expose()).to_hex();
     // Taking it is the claim: of two concurrent uses, one gets it.
     let pending = state.global.take::<PendingSignup>(&hash).await.map_err(ApiError::unavailable)?.ok_or_else(link_invalid)?;
@@ -178,14 +186,19 @@ pub async fn verify_sign_up(State(state): State<Arc<ApiState>>, client: Client, 
         Ok(()) => {}
         // Only the address's owner holds this link, so saying so reveals nothing.
         Err(StoreError::ConditionFailed) => {
-            return Err(ApiError::new(StatusCode::CONFLICT, "email_taken", "This address already has an account; sign in, or reset the password."));
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "email_taken",
+                "This address already has an account; sign in, or reset the password.",
+            ));
         }
         Err(e) => return Err(ApiError::unavailable(e)),
     }
     // The e-mail is claimed first (that is what makes sign-up race-free); if anything
     // after it fails, the claim is released so the person can simply sign up again.
     let created = async {
-        let mut user = User::new(user_id.clone(), email.clone(), pending.name.clone(), pending.password_hash.clone(), now, workspace.to_string());
+        let mut user =
+            User::new(user_id.clone(), email.clone(), pending.name.clone(), pending.password_hash.clone(), now, workspace.to_string());
         user.email_verified_at = Some(now);
         state.global.create(&user, None).await.map_err(ApiError::unavailable)?;
         let settings = super::workspaces::NewWorkspace {
@@ -206,8 +219,11 @@ pub async fn verify_sign_up(State(state): State<Arc<ApiState>>, client: Client, 
         return Err(error);
     }
     audit(&state, workspace, &user_id, "user.email_verified", Some(&user_id), serde_json::json!({ "via": "signup" }), &client).await?;
-    let (headers, body) = sessions::start(&state, &user_id, &workspace.to_string(), Role::Owner, input.remember_me || pending.remember_me, false, &client).await?;
-    audit(&state, workspace, &user_id, "session.signed_in", Some(&body.session_id), serde_json::json!({ "via": "signup" }), &client).await?;
+    let (headers, body) =
+        sessions::start(&state, &user_id, &workspace.to_string(), Role::Owner, input.remember_me || pending.remember_me, false, &client)
+            .await?;
+    audit(&state, workspace, &user_id, "session.signed_in", Some(&body.session_id), serde_json::json!({ "via": "signup" }), &client)
+        .await?;
     Ok((StatusCode::CREATED, headers, Json(body)).into_response())
 }
 
@@ -224,7 +240,9 @@ pub(crate) async fn send_verification(state: &ApiState, user: &User) -> Result<(
     };
     state.global.create(&record, Some(expires)).await.map_err(ApiError::unavailable)?;
     let link = platform_mail::link(state, "verify-email", token.expose())?;
-    let text = format!("Follow this link within 24 hours to confirm this is your address:\n\n{link}\n\nUntil then your Tern account cannot work in its workspaces.\n");
+    let text = format!(
+        "Follow this link within 24 hours to confirm this is your address:\n\n{link}\n\nUntil then your Tern account cannot work in its workspaces.\n"
+    );
     platform_mail::send(state, PlatformMail { to: user.email.clone(), subject: "Confirm your e-mail address".into(), text }).await
 }
 
@@ -240,12 +258,19 @@ pub struct VerifyEmail {
 /// that joined by invitation, or that existed before verification). Works once.
 #[utoipa::path(post, path = "/v1/me/email/verify", request_body = VerifyEmail, responses(
     (status = 204), (status = 401, description = "not signed in"), (status = 404, description = "invalid, used or expired (`token_invalid`)")))]
-pub async fn verify_email(State(state): State<Arc<ApiState>>, caller: Caller, client: Client, Json(input): Json<VerifyEmail>) -> Result<Response, ApiError> {
+pub async fn verify_email(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    client: Client,
+    Json(input): Json<VerifyEmail>,
+) -> Result<Response, ApiError> {
     let hash = TokenHash::of(input.token.expose()).to_hex();
     let record = state.global.get::<EmailToken>(&hash).await.map_err(ApiError::unavailable)?;
     let now = state.clock.now().unix_timestamp();
     // Another account's token is refused without being spent.
-    record.filter(|t| t.purpose == EmailTokenPurpose::VerifyEmail && t.user_id == caller.user_id && t.expires_at > now).ok_or_else(link_invalid)?;
+    record
+        .filter(|t| t.purpose == EmailTokenPurpose::VerifyEmail && t.user_id == caller.user_id && t.expires_at > now)
+        .ok_or_else(link_invalid)?;
     let record = state.global.take::<EmailToken>(&hash).await.map_err(ApiError::unavailable)?.ok_or_else(link_invalid)?;
     let user = state.global.get::<User>(&caller.user_id).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)?;
     if user.email != record.email {
@@ -302,12 +327,9 @@ pub(crate) fn account_key(email: &str) -> String {
 }
 
 pub(crate) fn too_many(until: u64, now: u64) -> Response {
-    let mut response = ApiError::new(
-        StatusCode::TOO_MANY_REQUESTS,
-        "too_many_attempts",
-        "Too many sign-in attempts. Wait a moment and try again.",
-    )
-    .into_response();
+    let mut response =
+        ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts", "Too many sign-in attempts. Wait a moment and try again.")
+            .into_response();
     if let Ok(v) = HeaderValue::from_str(&until.saturating_sub(now).max(1).to_string()) {
         response.headers_mut().insert(header::RETRY_AFTER, v);
     }
@@ -351,7 +373,11 @@ pub async fn sign_in(State(state): State<Arc<ApiState>>, client: Client, Json(in
         if input.totp_code.is_none() && input.recovery_code.is_none() {
             // The password was right: not a failure, but not a sign-in yet either.
             attempt.not_a_failure(&state).await?;
-            return Err(ApiError::new(StatusCode::UNAUTHORIZED, "two_factor_required", "Send the code from your authenticator app as totp_code."));
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "two_factor_required",
+                "Send the code from your authenticator app as totp_code.",
+            ));
         }
         match super::two_factor::check_second_factor(&state, &user.id, input.totp_code.as_deref(), input.recovery_code.as_deref()).await {
             Ok(stored) => user = stored,
@@ -369,7 +395,8 @@ pub async fn sign_in(State(state): State<Arc<ApiState>>, client: Client, Json(in
         Ok(ws) => state.table.scope(ws).get::<Member>(&user.id).await.map_err(ApiError::unavailable)?.map(|m| m.role),
         Err(_) => None,
     };
-    let (headers, body) = sessions::start(&state, &user.id, &workspace, role.unwrap_or(Role::Readonly), input.remember_me, two_factor, &client).await?;
+    let (headers, body) =
+        sessions::start(&state, &user.id, &workspace, role.unwrap_or(Role::Readonly), input.remember_me, two_factor, &client).await?;
     if let Ok(ws) = WorkspaceId::parse(&workspace) {
         audit(&state, ws, &user.id, "session.signed_in", Some(&body.session_id), serde_json::json!({}), &client).await?;
     }
@@ -389,12 +416,18 @@ pub struct Refresh {
 /// spent one again revokes the whole session (it was copied).
 #[utoipa::path(post, path = "/v1/sessions/refresh", request_body = Refresh, responses(
     (status = 200, body = SignedIn), (status = 401, description = "invalid, expired, revoked or reused")))]
-pub async fn refresh(State(state): State<Arc<ApiState>>, client: Client, headers: HeaderMap, body: axum::body::Bytes) -> Result<Response, ApiError> {
+pub async fn refresh(
+    State(state): State<Arc<ApiState>>,
+    client: Client,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
     // The body is optional: browsers send only the cookie.
     let body: Refresh = if body.iter().all(u8::is_ascii_whitespace) {
         Refresh::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError::unprocessable("invalid_fields", format!("The body is not a valid refresh request: {e}")))?
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::unprocessable("invalid_fields", format!("The body is not a valid refresh request: {e}")))?
     };
     let presented = body
         .refresh_token
@@ -424,7 +457,16 @@ pub async fn refresh(State(state): State<Arc<ApiState>>, client: Client, headers
         RotateOutcome::ReuseDetected => {
             state.global.put(&session, sessions::expiry(&session)).await.map_err(ApiError::unavailable)?;
             if let Ok(ws) = WorkspaceId::parse(&session.workspace_id) {
-                audit(&state, ws, &session.user_id, "session.refresh_token_reused", Some(&session.id), serde_json::json!({ "revoked": true }), &client).await?;
+                audit(
+                    &state,
+                    ws,
+                    &session.user_id,
+                    "session.refresh_token_reused",
+                    Some(&session.id),
+                    serde_json::json!({ "revoked": true }),
+                    &client,
+                )
+                .await?;
             }
             tracing::warn!(session = %session.id, "refresh token reused; session revoked");
             Err(invalid())
@@ -459,7 +501,14 @@ pub async fn list_sessions(State(state): State<Arc<ApiState>>, caller: Caller) -
         sessions
             .into_iter()
             .filter(|s| s.family.revoked_at.is_none())
-            .map(|s| SessionView { current: s.id == caller.session_id, id: s.id, device: s.device, ip: s.ip, created_at: s.created_at, last_seen_at: s.last_seen_at })
+            .map(|s| SessionView {
+                current: s.id == caller.session_id,
+                id: s.id,
+                device: s.device,
+                ip: s.ip,
+                created_at: s.created_at,
+                last_seen_at: s.last_seen_at,
+            })
             .collect(),
     ))
 }
@@ -467,7 +516,12 @@ pub async fn list_sessions(State(state): State<Arc<ApiState>>, caller: Caller) -
 /// Signs one of the caller's sessions out, on whatever device it is.
 #[utoipa::path(delete, path = "/v1/sessions/{session_id}", params(("session_id" = String, Path)), responses(
     (status = 204), (status = 404, description = "no such session of yours")))]
-pub async fn revoke_session(State(state): State<Arc<ApiState>>, caller: Caller, client: Client, Path(session_id): Path<String>) -> Result<Response, ApiError> {
+pub async fn revoke_session(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    client: Client,
+    Path(session_id): Path<String>,
+) -> Result<Response, ApiError> {
     let session = state.global.get::<Session>(&session_id).await.map_err(ApiError::unavailable)?;
     let Some(session) = session.filter(|s| s.user_id == caller.user_id) else {
         return Err(ApiError::not_found());
@@ -501,8 +555,17 @@ pub struct ChangePassword {
 #[utoipa::path(post, path = "/v1/me/password", request_body = ChangePassword, responses(
     (status = 204), (status = 403, description = "`reauthentication_failed`: wrong current password or code"),
     (status = 422, description = "weak password"), (status = 429, description = "throttled")))]
-pub async fn change_password(State(state): State<Arc<ApiState>>, caller: Caller, client: Client, Json(input): Json<ChangePassword>) -> Result<Response, ApiError> {
-    let proof = attempts::Proof { password: &input.current_password, totp_code: input.totp_code.as_deref(), recovery_code: input.recovery_code.as_deref() };
+pub async fn change_password(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    client: Client,
+    Json(input): Json<ChangePassword>,
+) -> Result<Response, ApiError> {
+    let proof = attempts::Proof {
+        password: &input.current_password,
+        totp_code: input.totp_code.as_deref(),
+        recovery_code: input.recovery_code.as_deref(),
+    };
     if let Some(throttled) = attempts::reauthenticate(&state, &caller.user_id, proof).await? {
         return Ok(throttled);
     }
@@ -516,7 +579,16 @@ pub async fn change_password(State(state): State<Arc<ApiState>>, caller: Caller,
     .await?;
     let revoked = sessions::revoke_all(&state, &user.id, Some(&caller.session_id)).await?;
     for ws in user.workspaces.iter().filter_map(|w| WorkspaceId::parse(w).ok()) {
-        audit(&state, ws, &user.id, "user.password_changed", Some(&user.id), serde_json::json!({ "other_sessions_revoked": true, "sessions_revoked": revoked }), &client).await?;
+        audit(
+            &state,
+            ws,
+            &user.id,
+            "user.password_changed",
+            Some(&user.id),
+            serde_json::json!({ "other_sessions_revoked": true, "sessions_revoked": revoked }),
+            &client,
+        )
+        .await?;
     }
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -545,16 +617,24 @@ pub struct ResetRequested {
 #[utoipa::path(post, path = "/v1/password-reset", request_body = PasswordResetRequest, responses(
     (status = 202, body = ResetRequested, description = "the same for every valid address"),
     (status = 422, description = "not an e-mail address"), (status = 429, description = "`rate_limited`, with Retry-After")))]
-pub async fn request_password_reset(State(state): State<Arc<ApiState>>, client: Client, Json(input): Json<PasswordResetRequest>) -> Result<Response, ApiError> {
+pub async fn request_password_reset(
+    State(state): State<Arc<ApiState>>,
+    client: Client,
+    Json(input): Json<PasswordResetRequest>,
+) -> Result<Response, ApiError> {
     let email = email(&input.email)?;
     if let limits::Outcome::Limited { retry_after } = limits::take(&state, limits::RESET_PER_IP, &limits::ip_subject(&client)).await? {
         return Ok(limits::too_many(retry_after, "Too many reset requests from your address. Try again later."));
     }
     let answer = || {
-        let body = ResetRequested { status: "reset_requested", message: "If this address has an account, a link to reset its password is on its way." };
+        let body = ResetRequested {
+            status: "reset_requested",
+            message: "If this address has an account, a link to reset its password is on its way.",
+        };
         (StatusCode::ACCEPTED, Json(body)).into_response()
     };
-    if let limits::Outcome::Limited { .. } = limits::take(&state, limits::RESET_MAILS_PER_ADDRESS, &limits::address_subject(&email)).await? {
+    if let limits::Outcome::Limited { .. } = limits::take(&state, limits::RESET_MAILS_PER_ADDRESS, &limits::address_subject(&email)).await?
+    {
         return Ok(answer());
     }
     let Some(lookup) = state.global.get::<EmailLookup>(&email).await.map_err(ApiError::unavailable)? else {
@@ -595,7 +675,11 @@ pub struct PasswordResetConfirm {
 /// (a second factor) is cleared: the address's owner always gets the account back.
 #[utoipa::path(post, path = "/v1/password-reset/confirm", request_body = PasswordResetConfirm, responses(
     (status = 204), (status = 404, description = "invalid, used or expired (`token_invalid`)"), (status = 422, description = "weak password")))]
-pub async fn confirm_password_reset(State(state): State<Arc<ApiState>>, client: Client, Json(input): Json<PasswordResetConfirm>) -> Result<Response, ApiError> {
+pub async fn confirm_password_reset(
+    State(state): State<Arc<ApiState>>,
+    client: Client,
+    Json(input): Json<PasswordResetConfirm>,
+) -> Result<Response, ApiError> {
     let hash = TokenHash::of(input.token.expose()).to_hex();
     let now = state.clock.now().unix_timestamp();
     let record = state.global.get::<EmailToken>(&hash).await.map_err(ApiError::unavailable)?;
@@ -626,10 +710,10 @@ pub async fn confirm_password_reset(State(state): State<Arc<ApiState>>, client: 
     sessions::revoke_all(&state, &user.id, None).await?;
     // A lock-out from wrong passwords ends with the new one.
     state.global.delete::<Throttle>(&account_key(&user.email)).await.map_err(ApiError::unavailable)?;
-    let parameters = serde_json::json!({ "sessions_revoked": true, "email_verified": was_unverified, "two_factor_cleared": two_factor_cleared });
+    let parameters =
+        serde_json::json!({ "sessions_revoked": true, "email_verified": was_unverified, "two_factor_cleared": two_factor_cleared });
     for ws in user.workspaces.iter().filter_map(|w| WorkspaceId::parse(w).ok()) {
         audit(&state, ws, &user.id, "user.password_reset", Some(&user.id), parameters.clone(), &client).await?;
     }
     Ok(StatusCode::NO_CONTENT.into_response())
 }
-

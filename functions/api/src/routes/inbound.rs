@@ -62,7 +62,13 @@ pub async fn create_credential(
     let secret = OpaqueToken::generate().map_err(ApiError::internal)?;
     let sealed_secret = state
         .sealer
-        .seal(ctx.workspace, &ctx.settings.kms_key_id, WEBHOOK_SECRET_PURPOSE, &webhook_secret_identity(&workspace), secret.expose().as_bytes())
+        .seal(
+            ctx.workspace,
+            &ctx.settings.kms_key_id,
+            WEBHOOK_SECRET_PURPOSE,
+            &webhook_secret_identity(&workspace),
+            secret.expose().as_bytes(),
+        )
         .await
         .map_err(ApiError::unavailable)?;
     let credential = InboundWebhookCredential {
@@ -74,15 +80,32 @@ pub async fn create_credential(
         created_by: ctx.actor.user_id().to_string(),
     };
     ctx.scoped.put(&credential, None).await.map_err(ApiError::unavailable)?;
-    audit(&state, ctx.workspace, &ctx.actor.audit_name(), "inbound.credential_created", None, serde_json::json!({ "username": credential.username }), &client).await?;
+    audit(
+        &state,
+        ctx.workspace,
+        &ctx.actor.audit_name(),
+        "inbound.credential_created",
+        None,
+        serde_json::json!({ "username": credential.username }),
+        &client,
+    )
+    .await?;
     let body = WebhookCredentialCreated { secret: secret.expose().to_string(), credential: view(&state, &workspace, &credential) };
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
 #[utoipa::path(get, path = "/v1/workspaces/{ws}/inbound/credential", params(("ws" = String, Path)),
     responses((status = 200, body = WebhookCredentialView), (status = 403), (status = 404)))]
-pub async fn get_credential(State(state): State<Arc<ApiState>>, ctx: InWorkspace<need::ManageMailboxes>) -> Result<Json<WebhookCredentialView>, ApiError> {
-    let credential = ctx.scoped.get::<InboundWebhookCredential>(InboundWebhookCredential::ID).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)?;
+pub async fn get_credential(
+    State(state): State<Arc<ApiState>>,
+    ctx: InWorkspace<need::ManageMailboxes>,
+) -> Result<Json<WebhookCredentialView>, ApiError> {
+    let credential = ctx
+        .scoped
+        .get::<InboundWebhookCredential>(InboundWebhookCredential::ID)
+        .await
+        .map_err(ApiError::unavailable)?
+        .ok_or_else(ApiError::not_found)?;
     Ok(Json(view(&state, &ctx.workspace.to_string(), &credential)))
 }
 
@@ -144,8 +167,14 @@ async fn views(ctx: &InWorkspace<need::ReadContacts>, messages: Vec<InboundMessa
     }
     let first = messages.iter().map(|m| m.id.as_str()).min().unwrap_or_default();
     let last = messages.iter().map(|m| m.id.as_str()).max().unwrap_or_default();
-    let mut texts: std::collections::HashMap<String, InboundText> =
-        ctx.scoped.list_range::<InboundText>(first, last).await.map_err(ApiError::unavailable)?.into_iter().map(|t| (t.id.clone(), t)).collect();
+    let mut texts: std::collections::HashMap<String, InboundText> = ctx
+        .scoped
+        .list_range::<InboundText>(first, last)
+        .await
+        .map_err(ApiError::unavailable)?
+        .into_iter()
+        .map(|t| (t.id.clone(), t))
+        .collect();
     Ok(messages
         .into_iter()
         .map(|mut m| {
@@ -202,12 +231,16 @@ pub struct InboundPage {
 
 #[utoipa::path(get, path = "/v1/workspaces/{ws}/inbound/messages", params(("ws" = String, Path), InboundListQuery),
     responses((status = 200, body = InboundPage), (status = 403), (status = 404)))]
-pub async fn list_messages(ctx: InWorkspace<need::ReadContacts>, Query(query): Query<InboundListQuery>) -> Result<Json<InboundPage>, ApiError> {
+pub async fn list_messages(
+    ctx: InWorkspace<need::ReadContacts>,
+    Query(query): Query<InboundListQuery>,
+) -> Result<Json<InboundPage>, ApiError> {
     let limit = query.limit.unwrap_or(50).clamp(1, 200);
     let page = ctx
         .scoped
         .list_matching::<InboundMessage>(limit, query.after.clone(), 2_000, |m| {
-            query.kind.as_ref().is_none_or(|k| m.kind.as_ref() == Some(k)) && query.enrollment_id.as_ref().is_none_or(|e| m.enrollment_id.as_ref() == Some(e))
+            query.kind.as_ref().is_none_or(|k| m.kind.as_ref() == Some(k))
+                && query.enrollment_id.as_ref().is_none_or(|e| m.enrollment_id.as_ref() == Some(e))
         })
         .await
         .map_err(ApiError::unavailable)?;
@@ -216,7 +249,10 @@ pub async fn list_messages(ctx: InWorkspace<need::ReadContacts>, Query(query): Q
 
 #[utoipa::path(get, path = "/v1/workspaces/{ws}/inbound/messages/{id}", params(("ws" = String, Path), ("id" = String, Path)),
     responses((status = 200, body = InboundMessageView), (status = 403), (status = 404)))]
-pub async fn get_message(ctx: InWorkspace<need::ReadContacts>, Path((_, id)): Path<(String, String)>) -> Result<Json<InboundMessageView>, ApiError> {
+pub async fn get_message(
+    ctx: InWorkspace<need::ReadContacts>,
+    Path((_, id)): Path<(String, String)>,
+) -> Result<Json<InboundMessageView>, ApiError> {
     let message = ctx.scoped.get::<InboundMessage>(&id).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)?;
     let mut views = views(&ctx, vec![message]).await?;
     Ok(Json(views.remove(0)))

@@ -60,10 +60,7 @@ pub async fn put(
     Json(input): Json<LlmInput>,
 ) -> Result<Json<LlmView>, ApiError> {
     if input.base_url.len() > 500 {
-        return Err(ApiError::unprocessable(
-            "invalid_fields",
-            "`base_url` must be at most 500 characters.",
-        ));
+        return Err(ApiError::unprocessable("invalid_fields", "`base_url` must be at most 500 characters."));
     }
     let base_url = tern_web::llm::check_base_url(&input.base_url, &state.llm_policy).map_err(|e| {
         ApiError::unprocessable(
@@ -73,25 +70,13 @@ pub async fn put(
     })?;
     let model = super::text("model", &input.model, 200)?;
     let key = input.api_key.expose().trim();
-    if key.is_empty()
-        || key.len() > 1000
-        || key.chars().any(|c| c.is_control() || c.is_whitespace())
-    {
-        return Err(ApiError::unprocessable(
-            "invalid_fields",
-            "`api_key` must be 1 to 1000 characters without spaces.",
-        ));
+    if key.is_empty() || key.len() > 1000 || key.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(ApiError::unprocessable("invalid_fields", "`api_key` must be 1 to 1000 characters without spaces."));
     }
     let ws = ctx.workspace.to_string();
     let sealed = state
         .sealer
-        .seal(
-            ctx.workspace,
-            &ctx.settings.kms_key_id,
-            LLM_API_KEY_PURPOSE,
-            &llm_api_key_identity(&ws),
-            key.as_bytes(),
-        )
+        .seal(ctx.workspace, &ctx.settings.kms_key_id, LLM_API_KEY_PURPOSE, &llm_api_key_identity(&ws), key.as_bytes())
         .await
         .map_err(ApiError::unavailable)?;
     let settings = LlmSettings {
@@ -102,32 +87,16 @@ pub async fn put(
         enabled: input.enabled.unwrap_or(true),
         updated_at: state.clock.now().unix_timestamp(),
     };
-    ctx.scoped
-        .put(&settings, None)
-        .await
-        .map_err(ApiError::unavailable)?;
+    ctx.scoped.put(&settings, None).await.map_err(ApiError::unavailable)?;
     let parameters = serde_json::json!({ "base_url": settings.base_url, "model": settings.model, "enabled": settings.enabled });
-    audit(
-        &state,
-        ctx.workspace,
-        &ctx.actor.audit_name(),
-        "llm.configured",
-        None,
-        parameters,
-        &client,
-    )
-    .await?;
+    audit(&state, ctx.workspace, &ctx.actor.audit_name(), "llm.configured", None, parameters, &client).await?;
     Ok(Json(view(settings)))
 }
 
 #[utoipa::path(get, path = "/v1/workspaces/{ws}/llm", params(("ws" = String, Path)),
     responses((status = 200, body = LlmView), (status = 404, description = "no provider is set")))]
 pub async fn get(ctx: InWorkspace<need::ManageWorkspace>) -> Result<Json<LlmView>, ApiError> {
-    let settings = ctx
-        .scoped
-        .get::<LlmSettings>(LlmSettings::ID)
-        .await
-        .map_err(ApiError::unavailable)?;
+    let settings = ctx.scoped.get::<LlmSettings>(LlmSettings::ID).await.map_err(ApiError::unavailable)?;
     Ok(Json(view(settings.ok_or_else(ApiError::not_found)?)))
 }
 
@@ -138,24 +107,8 @@ pub async fn delete(
     client: Client,
     ctx: InWorkspace<need::ManageWorkspace>,
 ) -> Result<StatusCode, ApiError> {
-    ctx.scoped
-        .get::<LlmSettings>(LlmSettings::ID)
-        .await
-        .map_err(ApiError::unavailable)?
-        .ok_or_else(ApiError::not_found)?;
-    ctx.scoped
-        .delete::<LlmSettings>(LlmSettings::ID)
-        .await
-        .map_err(ApiError::unavailable)?;
-    audit(
-        &state,
-        ctx.workspace,
-        &ctx.actor.audit_name(),
-        "llm.removed",
-        None,
-        serde_json::json!({}),
-        &client,
-    )
-    .await?;
+    ctx.scoped.get::<LlmSettings>(LlmSettings::ID).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)?;
+    ctx.scoped.delete::<LlmSettings>(LlmSettings::ID).await.map_err(ApiError::unavailable)?;
+    audit(&state, ctx.workspace, &ctx.actor.audit_name(), "llm.removed", None, serde_json::json!({}), &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }

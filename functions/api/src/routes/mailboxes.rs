@@ -122,7 +122,10 @@ pub(crate) async fn require_verified_domain(state: &ApiState, domain: &str) -> R
         .get(domain)
         .is_some_and(|a| a.verification_status == aws_sdk_ses::types::VerificationStatus::Success);
     if !verified {
-        return Err(ApiError::unprocessable("domain_not_verified", format!("{domain} is not verified for sending yet: publish its DNS records first.")));
+        return Err(ApiError::unprocessable(
+            "domain_not_verified",
+            format!("{domain} is not verified for sending yet: publish its DNS records first."),
+        ));
     }
     Ok(())
 }
@@ -226,7 +229,16 @@ pub async fn create(
     apply_limits(&mut mailbox, &input.limits)?;
     ctx.scoped.create(&mailbox, None).await.map_err(ApiError::unavailable)?;
     let kind = if matches!(mailbox.provider, MailboxProvider::Ses) { "ses" } else { "smtp" };
-    audit(&state, ctx.workspace, &ctx.actor.audit_name(), "mailbox.connected", Some(&mailbox.id), serde_json::json!({ "kind": kind }), &client).await?;
+    audit(
+        &state,
+        ctx.workspace,
+        &ctx.actor.audit_name(),
+        "mailbox.connected",
+        Some(&mailbox.id),
+        serde_json::json!({ "kind": kind }),
+        &client,
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(view(mailbox))))
 }
 
@@ -259,7 +271,8 @@ pub async fn update_limits(
     let mut mailbox = ctx.scoped.get::<Mailbox>(&id).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)?;
     apply_limits(&mut mailbox, &limits)?;
     ctx.scoped.put(&mailbox, None).await.map_err(ApiError::unavailable)?;
-    audit(&state, ctx.workspace, &ctx.actor.audit_name(), "mailbox.limits_changed", Some(&mailbox.id), serde_json::json!({}), &client).await?;
+    audit(&state, ctx.workspace, &ctx.actor.audit_name(), "mailbox.limits_changed", Some(&mailbox.id), serde_json::json!({}), &client)
+        .await?;
     Ok(Json(view(mailbox)))
 }
 

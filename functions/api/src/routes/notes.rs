@@ -60,9 +60,20 @@ fn sealing_failed(e: SealingError) -> ApiError {
 
 async fn open(state: &ApiState, ctx: &InWorkspace<need::ReadContactNotes>, note: ContactNote) -> Result<NoteView, ApiError> {
     let workspace = ctx.workspace.to_string();
-    let text = state.sealer.open(ctx.workspace, CONTACT_NOTE_PURPOSE, &ContactNote::identity(&workspace, &note.id), &note.text).await.map_err(sealing_failed)?;
+    let text = state
+        .sealer
+        .open(ctx.workspace, CONTACT_NOTE_PURPOSE, &ContactNote::identity(&workspace, &note.id), &note.text)
+        .await
+        .map_err(sealing_failed)?;
     let text = String::from_utf8(text.expose().to_vec()).map_err(ApiError::internal)?;
-    Ok(NoteView { id: note.note_id, contact_id: note.contact_id, text, author: note.author, created_at: note.created_at, expires_at: note.expires_at })
+    Ok(NoteView {
+        id: note.note_id,
+        contact_id: note.contact_id,
+        text,
+        author: note.author,
+        created_at: note.created_at,
+        expires_at: note.expires_at,
+    })
 }
 
 /// Adds a note to a contact; its text is sealed, the audit entry names only the note.
@@ -99,8 +110,24 @@ pub async fn create(
         expires_at: ctx.settings.retention().expiry_unix(RetentionCategory::ContactNotes, now),
     };
     ctx.scoped.create(&note, None).await.map_err(ApiError::unavailable)?;
-    audit(&state, ctx.workspace, &ctx.actor.audit_name(), "contact.note_added", Some(&contact.id), serde_json::json!({ "note_id": note_id }), &client).await?;
-    let view = NoteView { id: note_id, contact_id: contact.id, text: text.to_string(), author: note.author, created_at: now, expires_at: note.expires_at };
+    audit(
+        &state,
+        ctx.workspace,
+        &ctx.actor.audit_name(),
+        "contact.note_added",
+        Some(&contact.id),
+        serde_json::json!({ "note_id": note_id }),
+        &client,
+    )
+    .await?;
+    let view = NoteView {
+        id: note_id,
+        contact_id: contact.id,
+        text: text.to_string(),
+        author: note.author,
+        created_at: now,
+        expires_at: note.expires_at,
+    };
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
@@ -138,7 +165,16 @@ pub async fn delete(
         return Err(ApiError::not_found());
     }
     ctx.scoped.delete::<ContactNote>(&id).await.map_err(ApiError::unavailable)?;
-    audit(&state, ctx.workspace, &ctx.actor.audit_name(), "contact.note_deleted", Some(&contact.id), serde_json::json!({ "note_id": note_id }), &client).await?;
+    audit(
+        &state,
+        ctx.workspace,
+        &ctx.actor.audit_name(),
+        "contact.note_deleted",
+        Some(&contact.id),
+        serde_json::json!({ "note_id": note_id }),
+        &client,
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -115,7 +115,13 @@ pub async fn download_export(
     let file = match (task.state, &task.export) {
         (TaskState::Done, Some(file)) => file.clone(),
         (TaskState::Failed, _) => return Err(ApiError::new(StatusCode::CONFLICT, "export_failed", "This export failed; start a new one.")),
-        _ => return Err(ApiError::new(StatusCode::CONFLICT, "export_not_ready", "This export is still being prepared; try again when its task is done.")),
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "export_not_ready",
+                "This export is still being prepared; try again when its task is done.",
+            ));
+        }
     };
     let now = state.clock.now();
     if now.unix_timestamp() >= file.expires_at {
@@ -127,8 +133,25 @@ pub async fn download_export(
         .expires_in(DOWNLOAD_LINK_LIFETIME)
         .build()
         .map_err(ApiError::internal)?;
-    let request = state.clients.s3.get_object().bucket(&state.config.bucket).key(&file.key).presigned(presigning).await.map_err(ApiError::unavailable)?;
-    audit(&state, ctx.workspace, &ctx.actor.audit_name(), "privacy.export_downloaded", Some(&task.id), serde_json::json!({ "bytes": file.bytes }), &client).await?;
+    let request = state
+        .clients
+        .s3
+        .get_object()
+        .bucket(&state.config.bucket)
+        .key(&file.key)
+        .presigned(presigning)
+        .await
+        .map_err(ApiError::unavailable)?;
+    audit(
+        &state,
+        ctx.workspace,
+        &ctx.actor.audit_name(),
+        "privacy.export_downloaded",
+        Some(&task.id),
+        serde_json::json!({ "bytes": file.bytes }),
+        &client,
+    )
+    .await?;
     let expires_at = now.unix_timestamp() + DOWNLOAD_LINK_LIFETIME.as_secs() as i64;
     Ok(Json(DownloadLink { url: request.uri().to_string(), expires_at, bytes: file.bytes }))
 }
@@ -137,7 +160,8 @@ pub async fn download_export(
 async fn person(state: &ApiState, scoped: &tern_aws::table::ScopedTable, email: &str) -> Result<String, ApiError> {
     let email = super::email(email)?;
     let key = tern_aws::outreach::store::blind_index_key(scoped, &state.sealer).await.map_err(ApiError::unavailable)?;
-    tern_security::blind_index::blind_index(&key, &email).map_err(|_| ApiError::unprocessable("invalid_email", "That is not a valid e-mail address."))
+    tern_security::blind_index::blind_index(&key, &email)
+        .map_err(|_| ApiError::unprocessable("invalid_email", "That is not a valid e-mail address."))
 }
 
 /// Records the task, audits the request and queues the work.
@@ -151,7 +175,11 @@ async fn start(
 ) -> Result<Response, ApiError> {
     scoped.create(&task, None).await.map_err(ApiError::unavailable)?;
     audit(state, scoped.workspace(), actor, action, Some(&task.id), serde_json::json!({}), client).await?;
-    let job = PrivacyJob { workspace_id: scoped.workspace(), request_id: request_id.map(|r| r.0).unwrap_or_else(RequestId::generate), task_id: task.id.clone() };
+    let job = PrivacyJob {
+        workspace_id: scoped.workspace(),
+        request_id: request_id.map(|r| r.0).unwrap_or_else(RequestId::generate),
+        task_id: task.id.clone(),
+    };
     let queue = state.config.queue_url(QueueName::Privacy).map_err(ApiError::internal)?;
     tern_aws::queue::enqueue(&state.clients.sqs, queue, &job).await.map_err(ApiError::unavailable)?;
     Ok((StatusCode::ACCEPTED, Json(task)).into_response())
@@ -159,7 +187,10 @@ async fn start(
 
 #[utoipa::path(get, path = "/v1/workspaces/{ws}/privacy/tasks/{task_id}", params(("ws" = String, Path), ("task_id" = String, Path)),
     responses((status = 200, body = Object), (status = 403), (status = 404)))]
-pub async fn get_task(ctx: InWorkspace<need::ManageWorkspace>, Path((_, id)): Path<(String, String)>) -> Result<Json<PrivacyTask>, ApiError> {
+pub async fn get_task(
+    ctx: InWorkspace<need::ManageWorkspace>,
+    Path((_, id)): Path<(String, String)>,
+) -> Result<Json<PrivacyTask>, ApiError> {
     let task = ctx.scoped.get::<PrivacyTask>(&id).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)?;
     Ok(Json(task))
 }

@@ -153,17 +153,24 @@ pub async fn create(
     if ctx.scoped.list_all::<SendingDomain>().await.map_err(ApiError::unavailable)?.len() >= MAX_DOMAINS {
         return Err(ApiError::unprocessable("too_many_domains", format!("A workspace can have at most {MAX_DOMAINS} sending domains.")));
     }
-    let record = SendingDomain { domain, token: uuid::Uuid::new_v4().simple().to_string(), created_at: state.clock.now().unix_timestamp(), verified_at: None };
+    let record = SendingDomain {
+        domain,
+        token: uuid::Uuid::new_v4().simple().to_string(),
+        created_at: state.clock.now().unix_timestamp(),
+        verified_at: None,
+    };
     match ctx.scoped.create(&record, None).await {
         Ok(()) => {}
         // A concurrent request asked first: the same answer as asking twice.
         Err(StoreError::ConditionFailed) => {
-            let existing = ctx.scoped.get::<SendingDomain>(&record.domain).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)?;
+            let existing =
+                ctx.scoped.get::<SendingDomain>(&record.domain).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)?;
             return Ok((StatusCode::OK, Json(view(existing))));
         }
         Err(e) => return Err(ApiError::unavailable(e)),
     }
-    audit(&state, ctx.workspace, &ctx.actor.audit_name(), "sending_domain.added", Some(&record.domain), serde_json::json!({}), &client).await?;
+    audit(&state, ctx.workspace, &ctx.actor.audit_name(), "sending_domain.added", Some(&record.domain), serde_json::json!({}), &client)
+        .await?;
     Ok((StatusCode::CREATED, Json(view(record))))
 }
 
@@ -193,17 +200,15 @@ pub async fn verify(
     let ws = ctx.workspace.to_string();
     let name = format!("{CHALLENGE_LABEL}.{domain}");
     let expected = format!("{CHALLENGE_PREFIX}{}", record.token);
-    let published = state
-        .dns()
-        .map_err(ApiError::unavailable)?
-        .txt_records(&name)
-        .await
-        .map_err(|e| {
-            tracing::warn!(error = %e, "sending-domain TXT look-up failed");
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "dns_unavailable", "DNS did not answer; please try again in a moment.")
-        })?;
+    let published = state.dns().map_err(ApiError::unavailable)?.txt_records(&name).await.map_err(|e| {
+        tracing::warn!(error = %e, "sending-domain TXT look-up failed");
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "dns_unavailable", "DNS did not answer; please try again in a moment.")
+    })?;
     if !published.iter().any(|txt| txt.trim() == expected) {
-        return Err(ApiError::unprocessable("domain_not_proven", format!("No TXT record \"{expected}\" was found at {name}. DNS changes can take a while to show; try again later.")));
+        return Err(ApiError::unprocessable(
+            "domain_not_proven",
+            format!("No TXT record \"{expected}\" was found at {name}. DNS changes can take a while to show; try again later."),
+        ));
     }
     let now = state.clock.now().unix_timestamp();
     let claim = DomainClaim { domain: domain.clone(), workspace_id: ws.clone(), verified_at: now };
@@ -220,7 +225,8 @@ pub async fn verify(
     if record.verified_at.is_none() {
         record.verified_at = Some(now);
         ctx.scoped.put(&record, None).await.map_err(ApiError::unavailable)?;
-        audit(&state, ctx.workspace, &ctx.actor.audit_name(), "sending_domain.verified", Some(&domain), serde_json::json!({}), &client).await?;
+        audit(&state, ctx.workspace, &ctx.actor.audit_name(), "sending_domain.verified", Some(&domain), serde_json::json!({}), &client)
+            .await?;
     }
     Ok(Json(view(record)))
 }
@@ -238,7 +244,11 @@ pub async fn delete(
     let domain = normalise_domain(&domain).map_err(|_| ApiError::not_found())?;
     ctx.scoped.get::<SendingDomain>(&domain).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)?;
     if ctx.settings.sending_domain.as_deref() == Some(domain.as_str()) {
-        return Err(ApiError::new(StatusCode::CONFLICT, "domain_in_use", "This is the workspace's sending domain: choose another (or none) first."));
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "domain_in_use",
+            "This is the workspace's sending domain: choose another (or none) first.",
+        ));
     }
     let ws = ctx.workspace.to_string();
     if state.global.get::<DomainClaim>(&domain).await.map_err(ApiError::unavailable)?.is_some_and(|c| c.workspace_id == ws) {

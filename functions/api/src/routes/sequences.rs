@@ -74,7 +74,10 @@ fn parse_time(value: &str) -> Result<jiff::civil::Time, ApiError> {
     jiff::civil::Time::new(h, m, 0, 0).map_err(|_| invalid())
 }
 
-async fn check_sequence(ctx: &InWorkspace<need::ManageSequences>, input: &SequenceInput) -> Result<(String, Vec<SequenceStep>, SendWindow, Option<String>), ApiError> {
+async fn check_sequence(
+    ctx: &InWorkspace<need::ManageSequences>,
+    input: &SequenceInput,
+) -> Result<(String, Vec<SequenceStep>, SendWindow, Option<String>), ApiError> {
     let name = super::text("name", &input.name, 100)?;
     if ctx.scoped.get::<Mailbox>(&input.mailbox_id).await.map_err(ApiError::unavailable)?.is_none() {
         return Err(ApiError::unprocessable("unknown_mailbox", "There is no such mailbox in this workspace."));
@@ -91,7 +94,9 @@ async fn check_sequence(ctx: &InWorkspace<need::ManageSequences>, input: &Sequen
         if (i == 0 && business_days != 0) || previous.is_some_and(|p| business_days <= p) || business_days > MAX_BUSINESS_DAYS {
             return Err(ApiError::unprocessable(
                 "invalid_steps",
-                format!("The first step is sent at day 0 and each follow-up later than the one before, at most {MAX_BUSINESS_DAYS} business days in."),
+                format!(
+                    "The first step is sent at day 0 and each follow-up later than the one before, at most {MAX_BUSINESS_DAYS} business days in."
+                ),
             ));
         }
         if ctx.scoped.get::<TemplateRecord>(&step.template_id).await.map_err(ApiError::unavailable)?.is_none() {
@@ -246,12 +251,20 @@ pub async fn enroll(
             }
             found
         }
-        _ => return Err(ApiError::unprocessable("invalid_selection", format!("Give either `contact_ids` (at most {MAX_ENROLL}) or a `filter`."))),
+        _ => {
+            return Err(ApiError::unprocessable(
+                "invalid_selection",
+                format!("Give either `contact_ids` (at most {MAX_ENROLL}) or a `filter`."),
+            ));
+        }
     };
     let mut templates = Vec::new();
     for step in &sequence.steps {
         let template = ctx.scoped.get::<TemplateRecord>(&step.template_id).await.map_err(ApiError::unavailable)?;
-        templates.push(template.ok_or_else(|| ApiError::unprocessable("unknown_template", "A step's template was deleted; fix the sequence first."))?);
+        templates.push(
+            template
+                .ok_or_else(|| ApiError::unprocessable("unknown_template", "A step's template was deleted; fix the sequence first."))?,
+        );
     }
     let mailbox = ctx.scoped.get::<Mailbox>(&sequence.mailbox_id).await.map_err(ApiError::unavailable)?;
     let sender_name = mailbox.as_ref().and_then(|m| m.from_name.clone());
@@ -266,16 +279,26 @@ pub async fn enroll(
             }
         };
         if ctx.scoped.get::<Suppression>(&contact.email_index).await.map_err(ApiError::unavailable)?.is_some() {
-            report.skipped.push(Skipped { contact_id: contact.id, reason: "suppressed", message: "The address is on the suppression list.".into() });
+            report.skipped.push(Skipped {
+                contact_id: contact.id,
+                reason: "suppressed",
+                message: "The address is on the suppression list.".into(),
+            });
             continue;
         }
-        if let Some(problem) = templates.iter().find_map(|t| crate::routes::templates::render_for(&ctx.settings, t, &contact, sender_name.as_deref()).err()) {
+        if let Some(problem) =
+            templates.iter().find_map(|t| crate::routes::templates::render_for(&ctx.settings, t, &contact, sender_name.as_deref()).err())
+        {
             report.skipped.push(Skipped { contact_id: contact.id, reason: "missing_values", message: problem.message });
             continue;
         }
         match start_enrollment(&state, &ctx.scoped, &ctx.settings, &sequence, &contact, now).await? {
             true => report.enrolled.push(contact.id),
-            false => report.skipped.push(Skipped { contact_id: contact.id, reason: "already_enrolled", message: "The contact is already in this sequence.".into() }),
+            false => report.skipped.push(Skipped {
+                contact_id: contact.id,
+                reason: "already_enrolled",
+                message: "The contact is already in this sequence.".into(),
+            }),
         }
     }
     let parameters = serde_json::json!({ "enrolled": report.enrolled.len(), "skipped": report.skipped.len() });
@@ -322,8 +345,10 @@ async fn start_enrollment(
         version: 1,
         updated_at: now,
     };
-    let calendar = calendar(workspace, sequence, contact.timezone.as_deref()).map_err(|e| ApiError::unprocessable("invalid_calendar", e.to_string()))?;
-    enrollment.schedule(next_due(&calendar, sequence, &enrollment).map_err(|e| ApiError::unprocessable("invalid_calendar", e.to_string()))?);
+    let calendar = calendar(workspace, sequence, contact.timezone.as_deref())
+        .map_err(|e| ApiError::unprocessable("invalid_calendar", e.to_string()))?;
+    enrollment
+        .schedule(next_due(&calendar, sequence, &enrollment).map_err(|e| ApiError::unprocessable("invalid_calendar", e.to_string()))?);
     // The link first: an enrollment that can send always has a working unsubscribe.
     let link = UnsubscribeLink {
         token_hash: token.hash().to_hex(),
@@ -387,19 +412,28 @@ pub struct EnrollmentPage {
 }
 
 #[utoipa::path(get, path = "/v1/workspaces/{ws}/enrollments", params(("ws" = String, Path), EnrollmentQuery), responses((status = 200, body = EnrollmentPage)))]
-pub async fn list_enrollments(ctx: InWorkspace<need::ReadContacts>, Query(query): Query<EnrollmentQuery>) -> Result<Json<EnrollmentPage>, ApiError> {
+pub async fn list_enrollments(
+    ctx: InWorkspace<need::ReadContacts>,
+    Query(query): Query<EnrollmentQuery>,
+) -> Result<Json<EnrollmentPage>, ApiError> {
     let limit = query.limit.unwrap_or(50);
     if !(1..=100).contains(&limit) {
         return Err(ApiError::unprocessable("invalid_limit", "`limit` must be from 1 to 100."));
     }
-    let keep = |e: &EnrollmentRecord| query.sequence_id.as_ref().is_none_or(|s| *s == e.sequence_id) && query.contact_id.as_ref().is_none_or(|c| *c == e.contact_id);
-    let page = ctx.scoped.list_matching(limit as usize, query.after.clone(), MAX_SCANNED_PER_PAGE, keep).await.map_err(ApiError::unavailable)?;
+    let keep = |e: &EnrollmentRecord| {
+        query.sequence_id.as_ref().is_none_or(|s| *s == e.sequence_id) && query.contact_id.as_ref().is_none_or(|c| *c == e.contact_id)
+    };
+    let page =
+        ctx.scoped.list_matching(limit as usize, query.after.clone(), MAX_SCANNED_PER_PAGE, keep).await.map_err(ApiError::unavailable)?;
     Ok(Json(EnrollmentPage { enrollments: page.items.into_iter().map(enrollment_view).collect(), next: page.next }))
 }
 
 #[utoipa::path(get, path = "/v1/workspaces/{ws}/enrollments/{enrollment_id}", params(("ws" = String, Path), ("enrollment_id" = String, Path)),
     responses((status = 200, body = EnrollmentView), (status = 404)))]
-pub async fn get_enrollment(ctx: InWorkspace<need::ReadContacts>, Path((_, id)): Path<(String, String)>) -> Result<Json<EnrollmentView>, ApiError> {
+pub async fn get_enrollment(
+    ctx: InWorkspace<need::ReadContacts>,
+    Path((_, id)): Path<(String, String)>,
+) -> Result<Json<EnrollmentView>, ApiError> {
     let enrollment = ctx.scoped.get::<EnrollmentRecord>(&id).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)?;
     Ok(Json(enrollment_view(enrollment)))
 }
@@ -408,7 +442,9 @@ pub async fn get_enrollment(ctx: InWorkspace<need::ReadContacts>, Path((_, id)):
 #[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
 pub enum EnrollmentAction {
     /// Pause until `until` (unix seconds).
-    Pause { until: i64 },
+    Pause {
+        until: i64,
+    },
     Resume,
     Stop,
 }
@@ -434,22 +470,38 @@ pub async fn act_on_enrollment(
     let sequence = ctx.scoped.get::<Sequence>(&existing.sequence_id).await.map_err(ApiError::unavailable)?;
     let contact = ctx.scoped.get::<Contact>(&existing.contact_id).await.map_err(ApiError::unavailable)?;
     let updated = update_enrollment::<ApiErrorOrStore>(&ctx.scoped, &id, now, |e| {
-        e.machine = e.machine.apply(event).map_err(|err| ApiErrorOrStore::Api(ApiError::new(StatusCode::CONFLICT, "invalid_transition", err.to_string())))?;
+        e.machine = e
+            .machine
+            .apply(event)
+            .map_err(|err| ApiErrorOrStore::Api(ApiError::new(StatusCode::CONFLICT, "invalid_transition", err.to_string())))?;
         let due = match (&sequence, &contact) {
             (Some(sequence), Some(contact)) => {
-                let cal = calendar(&ctx.settings, sequence, contact.timezone.as_deref()).map_err(|err| ApiErrorOrStore::Api(ApiError::unprocessable("invalid_calendar", err.to_string())))?;
-                next_due(&cal, sequence, e).map_err(|err| ApiErrorOrStore::Api(ApiError::unprocessable("invalid_calendar", err.to_string())))?
+                let cal = calendar(&ctx.settings, sequence, contact.timezone.as_deref())
+                    .map_err(|err| ApiErrorOrStore::Api(ApiError::unprocessable("invalid_calendar", err.to_string())))?;
+                next_due(&cal, sequence, e)
+                    .map_err(|err| ApiErrorOrStore::Api(ApiError::unprocessable("invalid_calendar", err.to_string())))?
             }
             _ => None,
         };
         e.schedule(due);
-        e.note = Some(format!("{} by a person", match event { Event::Pause { .. } => "paused", Event::Resume => "resumed", _ => "stopped" }));
+        e.note = Some(format!(
+            "{} by a person",
+            match event {
+                Event::Pause { .. } => "paused",
+                Event::Resume => "resumed",
+                _ => "stopped",
+            }
+        ));
         Ok(true)
     })
     .await
     .map_err(ApiErrorOrStore::into_api)?
     .ok_or_else(ApiError::not_found)?;
-    let action = match event { Event::Pause { .. } => "enrollment.paused", Event::Resume => "enrollment.resumed", _ => "enrollment.stopped" };
+    let action = match event {
+        Event::Pause { .. } => "enrollment.paused",
+        Event::Resume => "enrollment.resumed",
+        _ => "enrollment.stopped",
+    };
     audit(&state, ctx.workspace, &ctx.actor.audit_name(), action, Some(&id), serde_json::json!({}), &client).await?;
     Ok(Json(enrollment_view(updated)))
 }
@@ -512,7 +564,8 @@ pub async fn list_sends(ctx: InWorkspace<need::ReadContacts>, Query(query): Quer
         return Err(ApiError::unprocessable("invalid_state", "`state` is one of claimed, sending, sent, failed, parked."));
     }
     let keep = |record: &SendRecord| wanted.is_none_or(|w| w == state_name(&record.state));
-    let page = ctx.scoped.list_matching(limit as usize, query.after.clone(), MAX_SCANNED_PER_PAGE, keep).await.map_err(ApiError::unavailable)?;
+    let page =
+        ctx.scoped.list_matching(limit as usize, query.after.clone(), MAX_SCANNED_PER_PAGE, keep).await.map_err(ApiError::unavailable)?;
     Ok(Json(SendPage { sends: page.items, next: page.next }))
 }
 
@@ -588,7 +641,16 @@ pub async fn resolve_send(
     })
     .await
     .map_err(ApiError::unavailable)?;
-    audit(&state, ctx.workspace, &ctx.actor.audit_name(), "send.resolved", Some(&record.id), serde_json::json!({ "outcome": resolution.outcome }), &client).await?;
+    audit(
+        &state,
+        ctx.workspace,
+        &ctx.actor.audit_name(),
+        "send.resolved",
+        Some(&record.id),
+        serde_json::json!({ "outcome": resolution.outcome }),
+        &client,
+    )
+    .await?;
     Ok(Json(record))
 }
 
@@ -614,7 +676,12 @@ async fn link_of(state: &ApiState, token: &str) -> Result<Option<UnsubscribeLink
 #[utoipa::path(get, path = "/v1/unsubscribe/{token}", params(("token" = String, Path)), responses((status = 200, content_type = "text/html"), (status = 404)))]
 pub async fn unsubscribe_page(State(state): State<Arc<ApiState>>, Path(token): Path<String>) -> Result<Response, ApiError> {
     if link_of(&state, &token).await?.is_none() {
-        return Ok((StatusCode::NOT_FOUND, unsubscribe_headers(), page("Link not recognised", "<p>This unsubscribe link is not valid.</p>")).into_response());
+        return Ok((
+            StatusCode::NOT_FOUND,
+            unsubscribe_headers(),
+            page("Link not recognised", "<p>This unsubscribe link is not valid.</p>"),
+        )
+            .into_response());
     }
     let body = "<p>Stop receiving these e-mails?</p><form method=\"post\"><input type=\"hidden\" name=\"List-Unsubscribe\" value=\"One-Click\">\
                 <button type=\"submit\">Unsubscribe</button></form>";
@@ -626,18 +693,39 @@ pub async fn unsubscribe_page(State(state): State<Arc<ApiState>>, Path(token): P
 #[utoipa::path(post, path = "/v1/unsubscribe/{token}", params(("token" = String, Path)), responses((status = 200, content_type = "text/html"), (status = 404)))]
 pub async fn unsubscribe(State(state): State<Arc<ApiState>>, Path(token): Path<String>) -> Result<Response, ApiError> {
     let Some(link) = link_of(&state, &token).await? else {
-        return Ok((StatusCode::NOT_FOUND, unsubscribe_headers(), page("Link not recognised", "<p>This unsubscribe link is not valid.</p>")).into_response());
+        return Ok((
+            StatusCode::NOT_FOUND,
+            unsubscribe_headers(),
+            page("Link not recognised", "<p>This unsubscribe link is not valid.</p>"),
+        )
+            .into_response());
     };
     let workspace = tern_domain::ids::WorkspaceId::parse(&link.workspace_id).map_err(ApiError::internal)?;
     let scoped = state.table.scope(workspace);
     let now = state.clock.now().unix_timestamp();
     suppress_and_stop(&state, &scoped, &link.email_index, SuppressionReason::Unsubscribed, now).await?;
     let client = crate::auth::Client { ip: None, user_agent: None, request_id: None };
-    audit(&state, workspace, "recipient", "recipient.unsubscribed", Some(&link.email_index), serde_json::json!({ "enrollment": link.enrollment_id }), &client).await?;
-    Ok((unsubscribe_headers(), page("You are unsubscribed", "<p>You will not receive further e-mails from this sender.</p>")).into_response())
+    audit(
+        &state,
+        workspace,
+        "recipient",
+        "recipient.unsubscribed",
+        Some(&link.email_index),
+        serde_json::json!({ "enrollment": link.enrollment_id }),
+        &client,
+    )
+    .await?;
+    Ok((unsubscribe_headers(), page("You are unsubscribed", "<p>You will not receive further e-mails from this sender.</p>"))
+        .into_response())
 }
 
 /// Suppresses an address and stops its enrollments (shared by the routes above).
-pub(crate) async fn suppress_and_stop(_state: &ApiState, scoped: &ScopedTable, email_index: &str, reason: SuppressionReason, now: i64) -> Result<u32, ApiError> {
+pub(crate) async fn suppress_and_stop(
+    _state: &ApiState,
+    scoped: &ScopedTable,
+    email_index: &str,
+    reason: SuppressionReason,
+    now: i64,
+) -> Result<u32, ApiError> {
     tern_aws::outreach::store::suppress_and_stop(scoped, email_index, reason, now).await.map_err(ApiError::unavailable)
 }

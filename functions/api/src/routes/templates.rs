@@ -59,7 +59,10 @@ fn check(workspace: &Workspace, input: &TemplateInput) -> Result<MessageTemplate
 async fn check_attachments(ctx: &InWorkspace<need::ManageTemplates>, ids: &[String]) -> Result<(), ApiError> {
     for id in ids {
         if ctx.scoped.get::<AttachmentRecord>(id).await.map_err(ApiError::unavailable)?.is_none() {
-            return Err(ApiError::unprocessable("unknown_attachment", format!("There is no attachment `{}`.", id.chars().take(64).collect::<String>())));
+            return Err(ApiError::unprocessable(
+                "unknown_attachment",
+                format!("There is no attachment `{}`.", id.chars().take(64).collect::<String>()),
+            ));
         }
     }
     Ok(())
@@ -118,7 +121,10 @@ pub async fn replace(
 #[utoipa::path(get, path = "/v1/workspaces/{ws}/templates/{template_id}", params(("ws" = String, Path), ("template_id" = String, Path)),
     responses((status = 200, body = Object), (status = 404)))]
 // Templates are outbound message bodies: ReadMessageBodies, which platform support lacks.
-pub async fn get(ctx: InWorkspace<need::ReadMessageBodies>, Path((_, id)): Path<(String, String)>) -> Result<Json<TemplateRecord>, ApiError> {
+pub async fn get(
+    ctx: InWorkspace<need::ReadMessageBodies>,
+    Path((_, id)): Path<(String, String)>,
+) -> Result<Json<TemplateRecord>, ApiError> {
     Ok(Json(ctx.scoped.get::<TemplateRecord>(&id).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)?))
 }
 
@@ -287,6 +293,15 @@ pub async fn upload_attachment(
         created_at: state.clock.now().unix_timestamp(),
     };
     ctx.scoped.create(&record, None).await.map_err(ApiError::unavailable)?;
-    audit(&state, ctx.workspace, &ctx.actor.audit_name(), "attachment.uploaded", Some(&record.id), serde_json::json!({ "size": record.size }), &client).await?;
+    audit(
+        &state,
+        ctx.workspace,
+        &ctx.actor.audit_name(),
+        "attachment.uploaded",
+        Some(&record.id),
+        serde_json::json!({ "size": record.size }),
+        &client,
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(record)))
 }

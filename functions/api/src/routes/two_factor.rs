@@ -13,9 +13,9 @@
 
 use super::audit;
 use crate::auth::{Caller, Client};
-use crate::{ApiState, attempts, users};
 use crate::records::{Session, User};
 use crate::sessions;
+use crate::{ApiState, attempts, users};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -39,11 +39,7 @@ async fn seal_secret(state: &ApiState, user_id: &str, field: &str, secret: &Totp
     let scope = platform_scope();
     let scope_text = scope.to_string();
     let identity = FieldIdentity { workspace: &scope_text, entity: "user", id: user_id, field };
-    state
-        .sealer
-        .seal(scope, &state.config.platform_key, PURPOSE, &identity, secret.expose_bytes())
-        .await
-        .map_err(ApiError::unavailable)
+    state.sealer.seal(scope, &state.config.platform_key, PURPOSE, &identity, secret.expose_bytes()).await.map_err(ApiError::unavailable)
 }
 
 async fn open_secret(state: &ApiState, user_id: &str, field: &str, sealed: &SealedValue) -> Result<TotpSecret, ApiError> {
@@ -183,7 +179,12 @@ fn no_setup() -> ApiError {
 #[utoipa::path(post, path = "/v1/me/2fa/confirm", request_body = Code, responses(
     (status = 200, body = RecoveryCodes), (status = 409, description = "no setup started"), (status = 422, description = "wrong code"),
     (status = 429, description = "throttled")))]
-pub async fn confirm(State(state): State<Arc<ApiState>>, caller: Caller, client: Client, Json(input): Json<Code>) -> Result<Response, ApiError> {
+pub async fn confirm(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    client: Client,
+    Json(input): Json<Code>,
+) -> Result<Response, ApiError> {
     let user = state.global.get::<User>(&caller.user_id).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)?;
     if user.totp_pending.is_none() {
         return Err(no_setup());
@@ -246,12 +247,18 @@ pub struct DisableTwoFactor {
 #[utoipa::path(delete, path = "/v1/me/2fa", request_body = DisableTwoFactor, responses(
     (status = 204), (status = 403, description = "`reauthentication_failed`: wrong password or code"),
     (status = 409, description = "2FA is not on"), (status = 429, description = "throttled")))]
-pub async fn disable(State(state): State<Arc<ApiState>>, caller: Caller, client: Client, Json(input): Json<DisableTwoFactor>) -> Result<Response, ApiError> {
+pub async fn disable(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    client: Client,
+    Json(input): Json<DisableTwoFactor>,
+) -> Result<Response, ApiError> {
     let user = state.global.get::<User>(&caller.user_id).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)?;
     if !user.has_two_factor() {
         return Err(ApiError::new(StatusCode::CONFLICT, "two_factor_off", "Two-factor authentication is not on."));
     }
-    let proof = attempts::Proof { password: &input.password, totp_code: input.code.as_deref(), recovery_code: input.recovery_code.as_deref() };
+    let proof =
+        attempts::Proof { password: &input.password, totp_code: input.code.as_deref(), recovery_code: input.recovery_code.as_deref() };
     if let Some(throttled) = attempts::reauthenticate(&state, &user.id, proof).await? {
         return Ok(throttled);
     }

@@ -65,7 +65,8 @@ pub(crate) async fn create_workspace(
     };
     let scoped = state.table.scope(workspace);
     scoped.create(&record, None).await.map_err(ApiError::unavailable)?;
-    let member = Member { user_id: owner.id.clone(), email: owner.email.clone(), name: owner.name.clone(), role: Role::Owner, joined_at: now };
+    let member =
+        Member { user_id: owner.id.clone(), email: owner.email.clone(), name: owner.name.clone(), role: Role::Owner, joined_at: now };
     scoped.create(&member, None).await.map_err(ApiError::unavailable)?;
     let parameters = serde_json::json!({ "plan": record.plan, "parent": record.parent_id });
     audit(state, workspace, &owner.id, "workspace.created", Some(&record.id), parameters, client).await?;
@@ -286,9 +287,19 @@ async fn retention_changed(
     let parameters = serde_json::json!({
         "old": retention_view(old), "new": retention_view(new), "shortened": shortened, "task": task.as_ref().map(|t| t.id.clone()),
     });
-    audit(state, ctx.workspace, &ctx.actor.audit_name(), "workspace.retention_changed", Some(&ctx.workspace.to_string()), parameters, client).await?;
+    audit(
+        state,
+        ctx.workspace,
+        &ctx.actor.audit_name(),
+        "workspace.retention_changed",
+        Some(&ctx.workspace.to_string()),
+        parameters,
+        client,
+    )
+    .await?;
     let Some(task) = task else { return Ok(None) };
-    let job = PrivacyJob { workspace_id: ctx.workspace, request_id: request_id.unwrap_or_else(RequestId::generate), task_id: task.id.clone() };
+    let job =
+        PrivacyJob { workspace_id: ctx.workspace, request_id: request_id.unwrap_or_else(RequestId::generate), task_id: task.id.clone() };
     let queue = state.config.queue_url(QueueName::Privacy).map_err(ApiError::internal)?;
     tern_aws::queue::enqueue(&state.clients.sqs, queue, &job).await.map_err(ApiError::unavailable)?;
     Ok(Some(task.id))
@@ -376,11 +387,15 @@ async fn apply_outreach_settings(state: &ApiState, workspace: &mut Workspace, ch
         workspace.postal_address = if address.trim().is_empty() { None } else { Some(multiline_text("postal_address", address, 300)?) };
     }
     if let Some(description) = &changes.company_description {
-        workspace.company_description = if description.trim().is_empty() { None } else { Some(multiline_text("company_description", description, 1000)?) };
+        workspace.company_description =
+            if description.trim().is_empty() { None } else { Some(multiline_text("company_description", description, 1000)?) };
     }
     if let Some(fields) = &changes.custom_fields {
         if fields.len() > 64 || !fields.iter().all(|f| crate::routes::contacts::is_custom_field_name(f)) {
-            return Err(ApiError::unprocessable("invalid_custom_fields", "Up to 64 custom fields, each 1 to 40 lower-case letters, digits or underscores."));
+            return Err(ApiError::unprocessable(
+                "invalid_custom_fields",
+                "Up to 64 custom fields, each 1 to 40 lower-case letters, digits or underscores.",
+            ));
         }
         workspace.custom_fields = fields.iter().cloned().collect();
     }
@@ -484,7 +499,10 @@ pub async fn create_sub_workspace(
     let agency = ctx.workspace.to_string();
     let max = ctx.settings.plan.max_sub_workspaces();
     if !limits::reserve(&state, AGENCY_CAP, &agency, max, Some(&agency)).await? {
-        return Err(ApiError::unprocessable("sub_workspace_limit", format!("This plan includes {max} client workspaces, and all are in use.")));
+        return Err(ApiError::unprocessable(
+            "sub_workspace_limit",
+            format!("This plan includes {max} client workspaces, and all are in use."),
+        ));
     }
     if !limits::reserve(&state, ACCOUNT_CAP, user_id, limits::SUB_WORKSPACES_PER_ACCOUNT, None).await? {
         limits::release(&state, AGENCY_CAP, &agency).await;
@@ -508,7 +526,8 @@ pub async fn create_sub_workspace(
         Ok::<_, ApiError>(())
     })
     .await?;
-    audit(&state, ctx.workspace, &ctx.actor.audit_name(), "workspace.sub_created", Some(&created.id), serde_json::json!({}), &client).await?;
+    audit(&state, ctx.workspace, &ctx.actor.audit_name(), "workspace.sub_created", Some(&created.id), serde_json::json!({}), &client)
+        .await?;
     Ok((StatusCode::CREATED, Json(view(created, Role::Owner))).into_response())
 }
 
@@ -525,7 +544,13 @@ pub async fn list_members(ctx: InWorkspace<need::ReadWorkspace>, Query(page): Qu
         members: found
             .items
             .into_iter()
-            .map(|m| MemberView { user_id: m.user_id, email: addresses.then_some(m.email), name: m.name, role: m.role, joined_at: m.joined_at })
+            .map(|m| MemberView {
+                user_id: m.user_id,
+                email: addresses.then_some(m.email),
+                name: m.name,
+                role: m.role,
+                joined_at: m.joined_at,
+            })
             .collect(),
         next: found.next,
     }))
@@ -573,7 +598,13 @@ pub async fn change_role(
     let parameters = serde_json::json!({ "from": previous, "to": change.role });
     audit(&state, ctx.workspace, &ctx.actor.audit_name(), "member.role_changed", Some(&user_id), parameters, &client).await?;
     super::api_keys::revoke_beyond_role(&state, &ctx.scoped, &user_id, Some(change.role), &ctx.actor.audit_name(), &client).await?;
-    Ok(Json(MemberView { user_id: member.user_id, email: Some(member.email), name: member.name, role: member.role, joined_at: member.joined_at }))
+    Ok(Json(MemberView {
+        user_id: member.user_id,
+        email: Some(member.email),
+        name: member.name,
+        role: member.role,
+        joined_at: member.joined_at,
+    }))
 }
 
 #[utoipa::path(delete, path = "/v1/workspaces/{ws}/members/{user_id}", params(("ws" = String, Path), ("user_id" = String, Path)),
@@ -592,7 +623,16 @@ pub async fn remove_member(
         return Err(ApiError::new(StatusCode::CONFLICT, "last_owner", "A workspace keeps at least one owner."));
     }
     ctx.scoped.delete::<Member>(&user_id).await.map_err(ApiError::unavailable)?;
-    audit(&state, ctx.workspace, &ctx.actor.audit_name(), "member.removed", Some(&user_id), serde_json::json!({ "role": member.role }), &client).await?;
+    audit(
+        &state,
+        ctx.workspace,
+        &ctx.actor.audit_name(),
+        "member.removed",
+        Some(&user_id),
+        serde_json::json!({ "role": member.role }),
+        &client,
+    )
+    .await?;
     super::api_keys::revoke_beyond_role(&state, &ctx.scoped, &user_id, None, &ctx.actor.audit_name(), &client).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -635,7 +675,16 @@ pub async fn invite(
         expires_at: expires.unix_timestamp(),
     };
     state.global.create(&invite, Some(expires)).await.map_err(ApiError::unavailable)?;
-    audit(&state, ctx.workspace, &ctx.actor.audit_name(), "member.invited", Some(&email), serde_json::json!({ "role": input.role }), &client).await?;
+    audit(
+        &state,
+        ctx.workspace,
+        &ctx.actor.audit_name(),
+        "member.invited",
+        Some(&email),
+        serde_json::json!({ "role": input.role }),
+        &client,
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(InviteCreated { token: token.expose().to_string(), expires_at: invite.expires_at })).into_response())
 }
 
@@ -679,7 +728,10 @@ pub async fn accept_invite(
         return accept_as_existing(&state, &client, caller, invite, &hash, workspace, input.remember_me).await;
     }
     let (Some(name), Some(password)) = (input.name.as_deref(), input.password.as_ref()) else {
-        return Err(ApiError::unprocessable("invalid_fields", "A new account needs `name` and `password`; an existing one signs in and accepts."));
+        return Err(ApiError::unprocessable(
+            "invalid_fields",
+            "A new account needs `name` and `password`; an existing one signs in and accepts.",
+        ));
     };
     let name = text("name", name, 100)?;
     state.policy.check(password, &invite.email, Some(&name)).map_err(weak_password)?;
@@ -697,13 +749,30 @@ pub async fn accept_invite(
     let password_hash = state.hasher.hash(password).map_err(ApiError::internal)?;
     // Unverified: whoever holds the link (the inviter has it too) is not yet proven to
     // own the address; the mailed link does that.
-    let user = User::new(user_id.clone(), invite.email.clone(), name.clone(), password_hash.as_str().to_string(), now, invite.workspace_id.clone());
+    let user = User::new(
+        user_id.clone(),
+        invite.email.clone(),
+        name.clone(),
+        password_hash.as_str().to_string(),
+        now,
+        invite.workspace_id.clone(),
+    );
     state.global.create(&user, None).await.map_err(ApiError::unavailable)?;
     let member = Member { user_id: user_id.clone(), email: invite.email.clone(), name, role: invite.role, joined_at: now };
     state.table.scope(workspace).create(&member, None).await.map_err(ApiError::unavailable)?;
-    audit(&state, workspace, &user_id, "member.joined", Some(&user_id), serde_json::json!({ "role": invite.role, "invited_by": invite.invited_by }), &client).await?;
+    audit(
+        &state,
+        workspace,
+        &user_id,
+        "member.joined",
+        Some(&user_id),
+        serde_json::json!({ "role": invite.role, "invited_by": invite.invited_by }),
+        &client,
+    )
+    .await?;
     super::identity::send_verification(&state, &user).await?;
-    let (headers, body): (_, SignedIn) = sessions::start(&state, &user_id, &invite.workspace_id, invite.role, input.remember_me, false, &client).await?;
+    let (headers, body): (_, SignedIn) =
+        sessions::start(&state, &user_id, &invite.workspace_id, invite.role, input.remember_me, false, &client).await?;
     Ok((StatusCode::CREATED, headers, Json(body)).into_response())
 }
 
@@ -719,7 +788,11 @@ async fn accept_as_existing(
 ) -> Result<Response, ApiError> {
     let mut user = state.global.get::<User>(&caller.user_id).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)?;
     if user.email != invite.email {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "invite_for_another_address", "This invitation is for another address; sign in as that one."));
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "invite_for_another_address",
+            "This invitation is for another address; sign in as that one.",
+        ));
     }
     if user.email_verified_at.is_none() {
         return Err(ApiError::new(StatusCode::FORBIDDEN, "email_not_verified", "Verify your e-mail address first, then accept."));
@@ -742,8 +815,18 @@ async fn accept_as_existing(
         })
         .await?;
     }
-    audit(state, workspace, &user.id, "member.joined", Some(&user.id), serde_json::json!({ "role": invite.role, "invited_by": invite.invited_by, "existing_account": true }), client).await?;
-    let (headers, body): (_, SignedIn) = sessions::start(state, &user.id, &invite.workspace_id, invite.role, remember_me, caller.two_factor, client).await?;
+    audit(
+        state,
+        workspace,
+        &user.id,
+        "member.joined",
+        Some(&user.id),
+        serde_json::json!({ "role": invite.role, "invited_by": invite.invited_by, "existing_account": true }),
+        client,
+    )
+    .await?;
+    let (headers, body): (_, SignedIn) =
+        sessions::start(state, &user.id, &invite.workspace_id, invite.role, remember_me, caller.two_factor, client).await?;
     Ok((StatusCode::CREATED, headers, Json(body)).into_response())
 }
 

@@ -42,15 +42,20 @@ pub async fn link(
     sender: Option<VouchedSender<'_>>,
 ) -> Result<Option<(EnrollmentRecord, LinkEvidence)>, StoreError> {
     let referenced = references.iter().rev().filter_map(|r| enrollment_of_message_id(r)).map(|id| (id, LinkEvidence::MessageId));
-    let addressed = addressed.map(|(id, unsubscribe)| (id, if unsubscribe { LinkEvidence::UnsubscribeToken } else { LinkEvidence::ReplyToken }));
+    let addressed =
+        addressed.map(|(id, unsubscribe)| (id, if unsubscribe { LinkEvidence::UnsubscribeToken } else { LinkEvidence::ReplyToken }));
     for (id, evidence) in referenced.chain(addressed) {
         if let Some(enrollment) = scoped.get::<EnrollmentRecord>(id).await? {
             return Ok(Some((enrollment, evidence)));
         }
     }
     let Some(sender) = sender else { return Ok(None) };
-    let mut candidates: Vec<EnrollmentRecord> =
-        scoped.list_all::<EnrollmentRecord>().await?.into_iter().filter(|e| e.email_index == sender.index && !e.machine.is_ended()).collect();
+    let mut candidates: Vec<EnrollmentRecord> = scoped
+        .list_all::<EnrollmentRecord>()
+        .await?
+        .into_iter()
+        .filter(|e| e.email_index == sender.index && !e.machine.is_ended())
+        .collect();
     // The most recently written one is the conversation most likely answered.
     candidates.sort_by_key(|e| e.updated_at);
     Ok(candidates.pop().map(|e| (e, sender.proof.into())))
@@ -88,7 +93,12 @@ pub async fn apply(
                     .list_all::<EnrollmentRecord>()
                     .await?
                     .into_iter()
-                    .filter(|e| e.sequence_id == enrollment.sequence_id && e.id != enrollment.id && e.company_domain.as_ref() == Some(domain) && !e.machine.is_ended())
+                    .filter(|e| {
+                        e.sequence_id == enrollment.sequence_id
+                            && e.id != enrollment.id
+                            && e.company_domain.as_ref() == Some(domain)
+                            && !e.machine.is_ended()
+                    })
                     .collect();
                 for colleague in &colleagues {
                     stop(scoped, &colleague.id, StopReason::Replied, "a colleague at the same company replied", now).await?;
@@ -163,12 +173,18 @@ async fn count_on_mailbox(scoped: &ScopedTable, mailbox_id: &str, attribute: &st
 
 /// Pauses until the morning of the first business day after the stated return, in
 /// the enrollment's own calendar; the schedule then continues from there.
-async fn pause_until_return(scoped: &ScopedTable, enrollment: &EnrollmentRecord, back: jiff::civil::Date, now: i64) -> Result<String, StoreError> {
+async fn pause_until_return(
+    scoped: &ScopedTable,
+    enrollment: &EnrollmentRecord,
+    back: jiff::civil::Date,
+    now: i64,
+) -> Result<String, StoreError> {
     let workspace = scoped.get::<Workspace>(&scoped.workspace().to_string()).await?;
     let sequence = scoped.get::<Sequence>(&enrollment.sequence_id).await?;
     let contact = scoped.get::<Contact>(&enrollment.contact_id).await?;
     let (Some(workspace), Some(sequence)) = (workspace, sequence) else { return Ok("no change: the sequence is gone".into()) };
-    let cal = calendar(&workspace, &sequence, contact.as_ref().and_then(|c| c.timezone.as_deref())).map_err(|e| StoreError::Codec(e.to_string()))?;
+    let cal = calendar(&workspace, &sequence, contact.as_ref().and_then(|c| c.timezone.as_deref()))
+        .map_err(|e| StoreError::Codec(e.to_string()))?;
     let resume_day = cal.add_business_days(back, 1).map_err(|e| StoreError::Codec(e.to_string()))?;
     let start_of_day = cal.start_of(resume_day).map_err(|e| StoreError::Codec(e.to_string()))?;
     let until = cal.next_send_slot(start_of_day).map_err(|e| StoreError::Codec(e.to_string()))?.as_second();

@@ -396,15 +396,27 @@ pub fn parse_due_sort_key(key: &str) -> Option<(i64, u32)> {
 pub enum SendState {
     /// Claimed by a worker that has not called the provider yet. If it stays so past
     /// `lease_until`, the worker died before the call: nothing was sent, retry.
-    Claimed { lease_until: i64 },
+    Claimed {
+        lease_until: i64,
+    },
     /// The provider is being called. If it stays so past `lease_until`, nobody knows
     /// whether the message left: it is parked for a person, never re-sent blindly.
-    Sending { lease_until: i64 },
-    Sent { sent_at: i64, provider_message_id: Option<String> },
+    Sending {
+        lease_until: i64,
+    },
+    Sent {
+        sent_at: i64,
+        provider_message_id: Option<String>,
+    },
     /// The provider refused it for good; the enrollment stopped.
-    Failed { reason: String },
+    Failed {
+        reason: String,
+    },
     /// Waiting for a person to say whether it was sent.
-    Parked { reason: String, parked_at: i64 },
+    Parked {
+        reason: String,
+        parked_at: i64,
+    },
 }
 
 /// The exactly-once record of one step of one enrollment.
@@ -519,7 +531,11 @@ pub fn smtp_password_identity<'a>(workspace: &'a str, mailbox_id: &'a str) -> cr
 /// fields, and the sender's (workspace name and description, mailbox sender name).
 /// The API's preview and the send worker both use this, so a preview shows exactly
 /// what will be sent.
-pub fn template_values(workspace: &crate::entities::Workspace, contact: &Contact, sender_name: Option<&str>) -> tern_domain::template::Values {
+pub fn template_values(
+    workspace: &crate::entities::Workspace,
+    contact: &Contact,
+    sender_name: Option<&str>,
+) -> tern_domain::template::Values {
     let mut values: tern_domain::template::Values = contact.custom.clone();
     let mut put = |name: &str, value: Option<String>| {
         if let Some(v) = value.filter(|v| !v.trim().is_empty()) {

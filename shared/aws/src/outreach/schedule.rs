@@ -6,7 +6,7 @@
 use super::{EnrollmentRecord, Sequence};
 use crate::entities::Workspace;
 use jiff::Timestamp;
-use tern_domain::cadence::{Calendar, CadenceError};
+use tern_domain::cadence::{CadenceError, Calendar};
 use tern_domain::enrollment::State;
 
 /// The calendar an enrollment is scheduled in.

@@ -7,21 +7,13 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 fn main() {
-    let rounds: usize = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(50);
+    let rounds: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(50);
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let mut pages: Vec<(String, Vec<u8>)> = match std::fs::read_dir(&dir) {
         Ok(rd) => rd
             .flatten()
             .filter(|e| e.path().extension().is_some_and(|x| x == "html"))
-            .filter_map(|e| {
-                Some((
-                    e.file_name().to_string_lossy().into_owned(),
-                    std::fs::read(e.path()).ok()?,
-                ))
-            })
+            .filter_map(|e| Some((e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).ok()?)))
             .collect(),
         Err(e) => {
             eprintln!("cannot read {}: {e}", dir.display());
@@ -48,19 +40,9 @@ fn main() {
     let n = (rounds * pages.len()) as f64;
     let bytes: usize = pages.iter().map(|(_, b)| b.len()).sum::<usize>() * rounds;
     println!("{} fixtures x {rounds} rounds, single thread", pages.len());
-    println!(
-        "{:.0} pages/s, {:.1} MB/s ({:.2} ms/page mean)",
-        n / total,
-        bytes as f64 / total / 1e6,
-        total * 1e3 / n
-    );
+    println!("{:.0} pages/s, {:.1} MB/s ({:.2} ms/page mean)", n / total, bytes as f64 / total / 1e6, total * 1e3 / n);
     for ((name, body), d) in pages.iter().zip(per_page) {
         let secs = d.as_secs_f64() / rounds as f64;
-        println!(
-            "  {name:32} {:>8} B  {:>8.3} ms  {:>6.1} MB/s",
-            body.len(),
-            secs * 1e3,
-            body.len() as f64 / secs / 1e6
-        );
+        println!("  {name:32} {:>8} B  {:>8.3} ms  {:>6.1} MB/s", body.len(), secs * 1e3, body.len() as f64 / secs / 1e6);
     }
 }

@@ -26,14 +26,7 @@ struct Options {
 }
 
 fn main() -> ExitCode {
-    let mut opts = Options {
-        labels: None,
-        mismatches: false,
-        evidence: false,
-        all: false,
-        dump: false,
-        paths: Vec::new(),
-    };
+    let mut opts = Options { labels: None, mismatches: false, evidence: false, all: false, dump: false, paths: Vec::new() };
     let mut args = std::env::args_os().skip(1);
     while let Some(arg) = args.next() {
         match arg.to_str() {
@@ -102,18 +95,12 @@ fn run_files(opts: &Options) -> ExitCode {
         };
         println!("{line}");
     }
-    if failed {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    }
+    if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }
 }
 
 fn collect(path: &Path, all: bool, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     if path.is_dir() {
-        let mut entries: Vec<PathBuf> = std::fs::read_dir(path)?
-            .map(|e| e.map(|e| e.path()))
-            .collect::<Result<_, _>>()?;
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(path)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>()?;
         entries.sort();
         for e in entries {
             if e.is_dir() {
@@ -147,9 +134,8 @@ fn run_labels(labels_path: &Path, opts: &Options) -> ExitCode {
     let mut matrix = Confusion::default();
     for label in &labels {
         let file = base.join(&label.path);
-        let verdict = std::fs::read(&file)
-            .map_err(|e| e.to_string())
-            .and_then(|raw| tern_mail::parse_and_classify(&raw).map_err(|e| e.to_string()));
+        let verdict =
+            std::fs::read(&file).map_err(|e| e.to_string()).and_then(|raw| tern_mail::parse_and_classify(&raw).map_err(|e| e.to_string()));
         match verdict {
             Ok((_, c)) => {
                 matrix.add(label.kind, c.kind);

@@ -6,9 +6,7 @@ use std::time::{Duration, Instant};
 
 fn collect(path: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     if path.is_dir() {
-        let mut entries: Vec<PathBuf> = std::fs::read_dir(path)?
-            .map(|e| e.map(|e| e.path()))
-            .collect::<Result<_, _>>()?;
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(path)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>()?;
         entries.sort();
         for e in entries {
             collect(&e, out)?;
@@ -46,10 +44,7 @@ fn main() {
         std::process::exit(2);
     }
     // One pass to warm caches and count what parses.
-    let parsed = inputs
-        .iter()
-        .filter(|raw| tern_mail::parse_and_classify(raw).is_ok())
-        .count();
+    let parsed = inputs.iter().filter(|raw| tern_mail::parse_and_classify(raw).is_ok()).count();
     if per_file {
         // Where the time goes: the slowest inputs, 50 runs each.
         let mut times: Vec<(f64, &PathBuf)> = inputs
