@@ -9,10 +9,10 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    if let Ok(url) = url::Url::parse(text) {
-        if let Ok(CheckedHost::Ip(ip)) = check_url(&url, &Policy::website()) {
-            assert!(!is_forbidden(ip));
-        }
+    if let Ok(url) = url::Url::parse(text)
+        && let Ok(CheckedHost::Ip(ip)) = check_url(&url, &Policy::website())
+    {
+        assert!(!is_forbidden(ip));
     }
     if let Ok(CheckedHost::Ip(ip)) = check_mail_host(text, 587) {
         assert!(!is_forbidden(ip));

@@ -4,9 +4,7 @@
 //! and export.
 
 use libfuzzer_sys::fuzz_target;
-use tern_domain::contact_csv::{
-    ColumnTarget, ExportRow, ImportOptions, RowOutcome, export, import,
-};
+use tern_domain::contact_csv::{ColumnTarget, ExportRow, ImportOptions, RowOutcome, export, import};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(rows) = import(data, &ImportOptions::default()) else {

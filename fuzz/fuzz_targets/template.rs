@@ -15,10 +15,7 @@ fuzz_target!(|input: (String, Vec<(String, String)>)| {
             let _ = template.render(&values, Escape::None);
             let _ = template.render(&values, Escape::Html);
             if let Ok(line) = template.render(&values, Escape::HeaderLine) {
-                assert!(
-                    !line.contains(['\r', '\n']),
-                    "a header line with a line break"
-                );
+                assert!(!line.contains(['\r', '\n']), "a header line with a line break");
             }
         }
         Err(error) => assert!(error.line >= 1 && error.column >= 1),
