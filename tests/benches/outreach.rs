@@ -10,6 +10,7 @@
 //! second), then the send worker takes the queue in batches of ten, as Lambda's SQS
 //! event source would, including its ReceiveMessage and DeleteMessageBatch requests.
 //! The cost meter counts every AWS request and the capacity DynamoDB reports.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test, with its place
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use std::collections::HashMap;

@@ -3,6 +3,7 @@
 //! Signs up one user, then signs in sequentially through the dev host's HTTP port
 //! (argon2id verification, throttle reads, session write, audit append) and prints
 //! latency percentiles and the AWS requests one sign-in costs.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test, with its place
 
 use std::time::{Duration, Instant};
 use tern_domain::cost::PriceTable;

@@ -138,7 +138,7 @@ async fn the_trail_verifies_after_entries_expire_and_truncation_or_a_recomputed_
     let report = verify(&host, &owner, &ws).await;
     assert_eq!((report["valid"].as_bool(), report["reason"].as_str()), (Some(false), Some("Truncated")), "{report}");
     restore(&host, &ws, &original).await;
-    let seen_head = original.iter().map(entry).filter(|e| e.action == "workspace.updated").last().unwrap().seq;
+    let seen_head = original.iter().map(entry).rfind(|e| e.action == "workspace.updated").unwrap().seq;
     for item in original.iter().filter(|i| entry(i).seq >= seen_head) {
         delete(&host, item).await;
     }

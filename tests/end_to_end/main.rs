@@ -1,5 +1,6 @@
 //! End-to-end tests: the real functions, wired by the dev host, on moto.
 //! Run with `scripts/test` (it starts moto and sets TERN_TEST_AWS_ENDPOINT).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test, with its place
 
 mod access;
 mod attacks_api_keys;

@@ -3,6 +3,7 @@
 //! `scripts/test` starts moto on a free loopback port and exports its address as
 //! `TERN_TEST_AWS_ENDPOINT`; every test provisions its own resources under a unique
 //! prefix, so tests run in parallel against one moto without seeing each other.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test, with its place
 
 pub mod dns;
 

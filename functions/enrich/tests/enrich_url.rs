@@ -1,4 +1,5 @@
 //! `enrich-url`, the command-line face of the worker's guard, fetch and extraction.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test, with its place
 
 use std::process::Command;
 

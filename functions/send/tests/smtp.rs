@@ -2,6 +2,7 @@
 //! loopback with a self-signed certificate, STARTTLS or implicit TLS, AUTH,
 //! and failures on demand. Only loopback is ever connected to: every other
 //! address in here is refused by the guard before a socket is opened.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test, with its place
 
 use std::future::Future;
 use std::io;

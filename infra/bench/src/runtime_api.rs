@@ -1,7 +1,7 @@
 //! A minimal local Lambda Runtime API: it serves exactly one invocation and records
 //! when the function asked for it and how it answered.
 //!
-//! Routes follow https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html.
+//! Routes follow <https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html>.
 //! Anything else that reaches this server is an AWS SDK call (the bench points
 //! `AWS_ENDPOINT_URL` here): it is counted and refused at once with a client error,
 //! so a handler that unexpectedly calls AWS shows up in the table instead of

@@ -1,5 +1,6 @@
 //! The sink driven by a hand-written client over real TCP and TLS, so the
 //! protocol is checked line by line (tern-send's tests use it with lettre).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test, with its place
 
 use std::sync::Arc;
 

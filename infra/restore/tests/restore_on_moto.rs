@@ -3,6 +3,7 @@
 //! under a new name and checks it; the restored table holds the same items.
 //!
 //! Needs `TERN_TEST_AWS_ENDPOINT` (scripts/test starts moto and sets it).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test, with its place
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{

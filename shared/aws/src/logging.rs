@@ -11,7 +11,8 @@ use tracing_subscriber::EnvFilter;
 /// quieter filter is not made louder).
 const RAW_EVENTS: &str = "lambda_runtime::layers::api_response=debug";
 
-/// The filter `TERN_LOG` (or `info`) gives, with [`RAW_EVENTS`] capped.
+/// The filter `TERN_LOG` (or `info`) gives, with `RAW_EVENTS` capped.
+#[allow(clippy::expect_used, reason = "RAW_EVENTS is a constant directive, covered by a unit test")]
 pub fn filter(spec: Option<&str>) -> EnvFilter {
     let filter = spec.and_then(|spec| EnvFilter::try_new(spec).ok()).unwrap_or_else(|| EnvFilter::new("info"));
     filter.add_directive(RAW_EVENTS.parse().expect("a valid directive"))

@@ -4,6 +4,7 @@
 //!
 //! Needs `TERN_TEST_AWS_ENDPOINT` (scripts/test starts moto and sets it). Each test
 //! provisions its own table under a unique prefix.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test, with its place
 
 use tern_aws::audit::AuditLog;
 use tern_aws::privacy::{PrivacyTask, PrivacyTaskKind, TaskState};

@@ -3,6 +3,7 @@
 //! Needs `TERN_TEST_AWS_ENDPOINT` (scripts/test starts moto and sets it). Every
 //! test makes its own workspaces (fresh UUIDs, so fresh aliases) and its own
 //! clients and cost meter, so tests run in parallel against one moto.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test, with its place
 
 use std::time::Duration;
 use tern_aws::AwsClients;

@@ -10,6 +10,7 @@
 //!
 //! which writes the missing or changed `.json` files; read them before committing,
 //! because from then on they are what "correct" means.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test, with its place
 
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};

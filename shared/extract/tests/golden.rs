@@ -4,6 +4,7 @@
 //!
 //! `UPDATE_GOLDEN=1 cargo test -p tern-extract --test golden` rewrites the
 //! expectations. Review the diff by hand before accepting it.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test, with its place
 
 use std::fs;
 use std::path::{Path, PathBuf};

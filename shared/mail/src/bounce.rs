@@ -431,6 +431,7 @@ fn recipient_block<'a>(notice: &'a str, want: Option<&str>) -> Cow<'a, str> {
     if chosen == 0 { Cow::Borrowed(&notice[..end]) } else { Cow::Owned(format!("{}{}", &notice[..preamble_end], &notice[*begin..end])) }
 }
 
+#[allow(clippy::expect_used, reason = "built from constant phrases: any test that classifies fails at once if they are invalid")]
 static MARKERS: LazyLock<AhoCorasick> = LazyLock::new(|| {
     AhoCorasick::builder()
         .ascii_case_insensitive(true)
@@ -517,6 +518,7 @@ const TRANSCRIPT_COMMANDS: &[(&str, Command)] = &[
     (">>> helo", Command::Helo),
 ];
 
+#[allow(clippy::expect_used, reason = "built from constant phrases: any test that classifies fails at once if they are invalid")]
 static COMMANDS: LazyLock<AhoCorasick> = LazyLock::new(|| {
     let all: Vec<&str> = EXPLICIT_COMMANDS.iter().chain(TRANSCRIPT_COMMANDS).map(|(p, _)| *p).collect();
     AhoCorasick::new(all).expect("command phrases are valid")

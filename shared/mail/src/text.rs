@@ -60,6 +60,7 @@ pub(crate) struct PhraseSet {
 }
 
 impl PhraseSet {
+    #[allow(clippy::expect_used, reason = "called with constant phrase lists: any test that classifies fails at once if they are invalid")]
     pub(crate) fn new(phrases: &'static [&'static str], short_words: bool) -> Self {
         let mut plain = Vec::new();
         let mut ac_index = Vec::new();

@@ -1,5 +1,6 @@
 //! Composed messages parsed back with mail-parser: what we write is what a
 //! receiving client reads.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test, with its place
 
 use mail_parser::{HeaderValue, Message, MessageParser, MimeHeaders};
 use proptest::prelude::*;

@@ -4,6 +4,7 @@
 //! Each input has a committed expectation under `tests/golden/` holding
 //! kind, status, reason and return date. `UPDATE_GOLDEN=1 cargo test -p
 //! tern-mail --test golden` rewrites them; review the diff before committing.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test, with its place
 
 use std::path::{Path, PathBuf};
 

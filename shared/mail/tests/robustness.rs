@@ -1,4 +1,5 @@
 //! Hostile input never panics: every input yields `Ok` or a clear `Err`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test, with its place
 
 use proptest::prelude::*;
 use tern_mail::{MAX_MESSAGE_BYTES, ParseError, classify, parse};

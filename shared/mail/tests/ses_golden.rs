@@ -2,6 +2,7 @@
 //! `../shared/corpus/formats/ses`, beside the repository) and our own fixtures of
 //! configuration-set events. `UPDATE_GOLDEN=1 cargo test -p tern-mail --test ses_golden`
 //! rewrites `tests/golden/ses/`; review the diff before committing.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test, with its place
 
 use std::path::PathBuf;
 

@@ -4,6 +4,7 @@
 //! decoded transport facts and the classifier's reading of the rebuilt message,
 //! or its error, against `tests/golden/webhooks/<name>.json`.
 //! `UPDATE_GOLDEN=1 cargo test -p tern-mail --test webhook_golden` rewrites them.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test, with its place
 
 use std::path::{Path, PathBuf};
 use tern_mail::webhook::{self, Received, SesContent, WebhookError};

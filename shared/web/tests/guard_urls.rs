@@ -1,5 +1,6 @@
 //! Every blocked URL form, each proven blocked by its own assertion, at the
 //! guard (`check_url`) with the production website policy.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test, with its place
 
 use std::net::IpAddr;
 

@@ -1,5 +1,6 @@
 //! The language-model client against real HTTP servers on 127.0.0.1:0, with the
 //! explicit test allowance scoped to the server's own port.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test, with its place
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};

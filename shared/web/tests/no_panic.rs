@@ -1,5 +1,6 @@
 //! Outside input never panics the guard, the robots parser or the address
 //! parser, and the guard never passes a forbidden literal.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test, with its place
 
 use proptest::prelude::*;
 use tern_web::guard::{CheckedHost, Policy, check_mail_host, check_url, is_forbidden};

@@ -1,5 +1,6 @@
 //! E-mail verification against a tiny DNS server this test starts on
 //! 127.0.0.1 (UDP), answering MX/A/AAAA from a table and NXDOMAIN otherwise.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test, with its place
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};

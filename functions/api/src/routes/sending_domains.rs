@@ -8,7 +8,7 @@
 //! `POST …/sending-domains/{domain}/verify` reads it through a real DNS resolver
 //! and records the global [`DomainClaim`] (one workspace per domain, created with
 //! a condition). Setting `sending_domain` and creating an SES mailbox at it need
-//! that claim (see [`require_claim`]). The platform's own domains (and their
+//! that claim (`require_claim`). The platform's own domains (and their
 //! subdomains and parents) can never be claimed. The full set-up wizard (DKIM,
 //! SPF, DMARC records) is a later issue; this closes the hole.
 

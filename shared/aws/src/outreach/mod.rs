@@ -1,7 +1,7 @@
 //! The outreach engine's items: contacts, templates, mailboxes, sequences,
 //! enrollments, sends, suppressions and the counters that enforce sending limits.
 //!
-//! Everything here is a workspace item (reached through a [`ScopedTable`]), except
+//! Everything here is a workspace item (reached through a [`ScopedTable`](crate::table::ScopedTable)), except
 //! the unsubscribe token, which a recipient presents without any workspace and is
 //! therefore a global record. Contacts, enrollments and sends are collections in the
 //! workspace's partition: one Query lists them, and erasing or exporting a workspace
