@@ -52,7 +52,7 @@ pub async fn take(state: &ApiState, limit: RateLimit, subject: &str) -> Result<O
     let window_end = (window + 1) * limit.window_secs;
     let key = format!("{}:{subject}:{window}", limit.name);
     let expires = time::OffsetDateTime::from_unix_timestamp(window_end as i64).ok();
-    match state.global.increment_below::<Counter>(&key, limit.max, expires, None).await.map_err(ApiError::unavailable)? {
+    match state.global.increment_below::<Counter>(&key, limit.max, expires, None).await? {
         Some(_) => Ok(Outcome::Allowed),
         None => Ok(Outcome::Limited { retry_after: window_end.saturating_sub(now).max(1) }),
     }
@@ -63,7 +63,7 @@ pub async fn take(state: &ApiState, limit: RateLimit, subject: &str) -> Result<O
 /// `workspace`: the workspace the cap belongs to (deleted with it).
 pub async fn reserve(state: &ApiState, name: &str, subject: &str, max: u64, workspace: Option<&str>) -> Result<bool, ApiError> {
     let key = format!("{name}:{subject}");
-    Ok(state.global.increment_below::<Counter>(&key, max, None, workspace).await.map_err(ApiError::unavailable)?.is_some())
+    Ok(state.global.increment_below::<Counter>(&key, max, None, workspace).await?.is_some())
 }
 
 pub async fn release(state: &ApiState, name: &str, subject: &str) {

@@ -23,7 +23,7 @@ where
     E: From<ApiError>,
 {
     for _ in 0..ROUNDS {
-        let mut user = state.global.get::<User>(user_id).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)?;
+        let mut user = state.global.get::<User>(user_id).await.map_err(ApiError::from)?.ok_or_else(ApiError::not_found)?;
         let read = user.version;
         let outcome = change(&mut user)?;
         user.version = read.saturating_add(1);

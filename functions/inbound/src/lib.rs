@@ -93,14 +93,8 @@ async fn receive_workspace(
     // An unknown workspace looks exactly like wrong credentials.
     let workspace = WorkspaceId::parse(&workspace).map_err(|_| refused())?;
     let body = body.map_err(body_error)?;
-    let credential = state
-        .intake
-        .table
-        .scope(workspace)
-        .get::<InboundWebhookCredential>(InboundWebhookCredential::ID)
-        .await
-        .map_err(ApiError::unavailable)?
-        .ok_or_else(refused)?;
+    let credential =
+        state.intake.table.scope(workspace).get::<InboundWebhookCredential>(InboundWebhookCredential::ID).await?.ok_or_else(refused)?;
     authenticate_workspace(&state, workspace, &credential, &headers, &body).await?;
     let received = decode(&format, &headers, &body)?;
     accept(&state, received, Some(workspace), request_id).await

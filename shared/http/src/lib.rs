@@ -11,6 +11,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use tern_aws::queue::QueueError;
+use tern_aws::sealing::SealingError;
+use tern_aws::table::StoreError;
 use tern_domain::ids::RequestId;
 use tracing::Instrument;
 
@@ -90,6 +93,50 @@ impl ApiError {
     pub fn unavailable(detail: impl std::fmt::Display) -> Self {
         tracing::warn!(detail = %detail, "dependency unavailable");
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Please try again in a moment.")
+    }
+}
+
+/// The store's failures, for `?` in a handler: DynamoDB throttling or unreachable is
+/// the caller's to retry (503); a condition that no longer held means someone changed
+/// the item meanwhile (409); an item we cannot encode or decode, or a request DynamoDB
+/// refuses, is our bug (a logged 500, not a "try again").
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Unavailable(_) => Self::unavailable(error),
+            StoreError::ConditionFailed => {
+                Self::new(StatusCode::CONFLICT, "conflict", "This changed while your request was being handled. Reload it and try again.")
+            }
+            StoreError::Codec(_) | StoreError::Request(_) => Self::internal(error),
+        }
+    }
+}
+
+/// Sealing's failures: KMS unreachable is retryable (503); a workspace key that is
+/// disabled or scheduled for deletion will not come back (410); a refused or broken
+/// sealed value is ours to look into (a logged 500).
+impl From<SealingError> for ApiError {
+    fn from(error: SealingError) -> Self {
+        match error {
+            SealingError::Kms(_) => Self::unavailable(error),
+            SealingError::KeyUnavailable => Self::new(
+                StatusCode::GONE,
+                "key_unavailable",
+                "This workspace's key is disabled or scheduled for deletion, so its protected data can no longer be read.",
+            ),
+            _ => Self::internal(error),
+        }
+    }
+}
+
+/// Queueing's failures: SQS refusing or half-accepting a batch is retryable (503); a
+/// job we cannot encode is our bug (a logged 500).
+impl From<QueueError> for ApiError {
+    fn from(error: QueueError) -> Self {
+        match error {
+            QueueError::Send(_) | QueueError::Partial { .. } => Self::unavailable(error),
+            QueueError::Encode(_) => Self::internal(error),
+        }
     }
 }
 
@@ -282,6 +329,33 @@ mod tests {
     use axum::routing::post;
     use http_body_util::BodyExt;
     use tower::ServiceExt;
+
+    /// One error path: each failure of the store, sealing and queues answers with
+    /// the status and code its kind deserves when a handler passes it on with `?`.
+    #[test]
+    fn adapter_errors_map_to_their_status_and_code() {
+        let json_error = serde_json::from_str::<u8>("x").unwrap_err();
+        let cases: Vec<(ApiError, StatusCode, &str)> = vec![
+            (StoreError::Unavailable("throttled".into()).into(), StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            (StoreError::ConditionFailed.into(), StatusCode::CONFLICT, "conflict"),
+            (StoreError::Codec("missing field".into()).into(), StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            (StoreError::Request("ValidationException".into()).into(), StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            (SealingError::Kms("timeout".into()).into(), StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            (SealingError::KeyUnavailable.into(), StatusCode::GONE, "key_unavailable"),
+            (SealingError::Refused.into(), StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            (SealingError::Crypto("rng".into()).into(), StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            (QueueError::Send("refused".into()).into(), StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            (QueueError::Partial { failed: 1, total: 10 }.into(), StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            (QueueError::Encode(json_error).into(), StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        ];
+        for (error, status, code) in cases {
+            assert_eq!((error.status, error.code), (status, code), "{error}");
+            // What the client reads never carries the failure's detail.
+            for detail in ["throttled", "missing field", "ValidationException", "timeout", "rng", "refused"] {
+                assert!(!error.message.contains(detail), "{error}");
+            }
+        }
+    }
 
     #[derive(serde::Deserialize)]
     #[allow(dead_code)]

@@ -102,7 +102,7 @@ pub async fn create(
     }
     // Whether the creating session passed a second factor (InWorkspace already refused
     // one that did not where the workspace requires it).
-    let session = state.global.get::<Session>(session_id).await.map_err(ApiError::unavailable)?;
+    let session = state.global.get::<Session>(session_id).await?;
     let created_with_2fa = session.is_some_and(|s| s.two_factor);
     let now = state.clock.now().unix_timestamp();
     let expires_at = match input.expires_in_days {
@@ -122,9 +122,9 @@ pub async fn create(
         revoked_at: None,
         created_with_2fa,
     };
-    ctx.scoped.create(&key, None).await.map_err(ApiError::unavailable)?;
+    ctx.scoped.create(&key, None).await?;
     let lookup = ApiKeyLookup { hash: generated.hash.to_hex(), workspace_id: ctx.workspace.to_string(), key_id: key.id.clone() };
-    state.global.create(&lookup, None).await.map_err(ApiError::unavailable)?;
+    state.global.create(&lookup, None).await?;
     let scopes: Vec<String> = key.scopes.iter().map(ToString::to_string).collect();
     let parameters = serde_json::json!({ "scopes": scopes, "expires_at": expires_at, "created_with_2fa": created_with_2fa });
     audit(&state, ctx.workspace, &ctx.actor.audit_name(), "api_key.created", Some(&key.id), parameters, &client).await?;
@@ -142,7 +142,7 @@ async fn all_keys(scoped: &ScopedTable) -> Result<Vec<ApiKey>, ApiError> {
     let mut keys = Vec::new();
     let mut after = None;
     loop {
-        let page = scoped.list::<ApiKey>(100, after.as_deref()).await.map_err(ApiError::unavailable)?;
+        let page = scoped.list::<ApiKey>(100, after.as_deref()).await?;
         keys.extend(page.items);
         match page.next {
             Some(next) => after = Some(next),
@@ -159,10 +159,10 @@ pub async fn revoke(
     ctx: InWorkspace<need::ManageApiKeys>,
     Path((_, key_id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let mut key = ctx.scoped.get::<ApiKey>(&key_id).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)?;
+    let mut key = ctx.scoped.get::<ApiKey>(&key_id).await?.ok_or_else(ApiError::not_found)?;
     if key.revoked_at.is_none() {
         key.revoked_at = Some(state.clock.now().unix_timestamp());
-        ctx.scoped.put(&key, None).await.map_err(ApiError::unavailable)?;
+        ctx.scoped.put(&key, None).await?;
         audit(&state, ctx.workspace, &ctx.actor.audit_name(), "api_key.revoked", Some(&key.id), serde_json::json!({}), &client).await?;
     }
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -186,7 +186,7 @@ pub(crate) async fn revoke_beyond_role(
         let still_covered = role.is_some_and(|r| tern_security::api_key::scopes_beyond_role(&key.scopes, r).is_empty());
         if !still_covered {
             key.revoked_at = Some(now);
-            scoped.put(&key, None).await.map_err(ApiError::unavailable)?;
+            scoped.put(&key, None).await?;
             audit(
                 state,
                 scoped.workspace(),

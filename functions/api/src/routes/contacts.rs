@@ -170,14 +170,14 @@ pub(crate) async fn upsert(
     let email_index = index_normalised(key, &normalised).map_err(ApiError::internal)?;
     let facts = tern_domain::address::facts(normalised.as_str());
     for _ in 0..3 {
-        let link = scoped.get::<ContactByEmail>(&email_index).await.map_err(ApiError::unavailable)?;
+        let link = scoped.get::<ContactByEmail>(&email_index).await?;
         let existing = match &link {
-            Some(link) => scoped.get::<Contact>(&link.contact_id).await.map_err(ApiError::unavailable)?,
+            Some(link) => scoped.get::<Contact>(&link.contact_id).await?,
             None => None,
         };
         if let Some(mut contact) = existing {
             merge(&mut contact, &input, now);
-            scoped.put(&contact, None).await.map_err(ApiError::unavailable)?;
+            scoped.put(&contact, None).await?;
             return Ok((contact, Upserted::Merged));
         }
         let id = match &link {
@@ -212,7 +212,7 @@ pub(crate) async fn upsert(
             created_at: now,
             updated_at: now,
         };
-        scoped.put(&contact, None).await.map_err(ApiError::unavailable)?;
+        scoped.put(&contact, None).await?;
         return Ok((contact, Upserted::Created));
     }
     Err(ApiError::unavailable("the contact kept changing while it was written"))
@@ -241,11 +241,11 @@ fn merge(contact: &mut Contact, input: &CheckedContact, now: i64) {
 }
 
 async fn suppressed(scoped: &ScopedTable, contact: &Contact) -> Result<bool, ApiError> {
-    Ok(scoped.get::<Suppression>(&contact.email_index).await.map_err(ApiError::unavailable)?.is_some())
+    Ok(scoped.get::<Suppression>(&contact.email_index).await?.is_some())
 }
 
 async fn workspace_key(state: &ApiState, scoped: &ScopedTable) -> Result<BlindIndexKey, ApiError> {
-    blind_index_key(scoped, &state.sealer).await.map_err(ApiError::unavailable)
+    blind_index_key(scoped, &state.sealer).await.map_err(ApiError::from)
 }
 
 #[utoipa::path(post, path = "/v1/workspaces/{ws}/contacts", params(("ws" = String, Path)), request_body = ContactInput,
@@ -271,7 +271,7 @@ pub async fn create(
 }
 
 async fn load(ctx: &InWorkspace<impl crate::auth::Needs>, id: &str) -> Result<Contact, ApiError> {
-    ctx.scoped.get::<Contact>(id).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)
+    ctx.scoped.get::<Contact>(id).await?.ok_or_else(ApiError::not_found)
 }
 
 #[utoipa::path(get, path = "/v1/workspaces/{ws}/contacts/{contact_id}", params(("ws" = String, Path), ("contact_id" = String, Path)),
@@ -320,7 +320,7 @@ pub async fn update(
         custom: check_custom(&changes.custom.unwrap_or_default()).map_err(|(code, message)| ApiError::unprocessable(code, message))?,
     };
     merge(&mut contact, &checked, state.clock.now().unix_timestamp());
-    ctx.scoped.put(&contact, None).await.map_err(ApiError::unavailable)?;
+    ctx.scoped.put(&contact, None).await?;
     let suppressed = suppressed(&ctx.scoped, &contact).await?;
     Ok(Json(ContactView { contact, suppressed }))
 }
@@ -338,9 +338,9 @@ pub async fn delete(
     let contact = load(&ctx, &id).await?;
     // Notes first: they are found through their contact, so a retry after a
     // failure in between still finds (and deletes) what is left.
-    let notes = super::notes::delete_notes_of(&ctx.scoped, &contact.id).await.map_err(ApiError::unavailable)?;
-    ctx.scoped.delete::<Contact>(&contact.id).await.map_err(ApiError::unavailable)?;
-    ctx.scoped.delete::<ContactByEmail>(&contact.email_index).await.map_err(ApiError::unavailable)?;
+    let notes = super::notes::delete_notes_of(&ctx.scoped, &contact.id).await?;
+    ctx.scoped.delete::<Contact>(&contact.id).await?;
+    ctx.scoped.delete::<ContactByEmail>(&contact.email_index).await?;
     audit(
         &state,
         ctx.workspace,
@@ -407,8 +407,7 @@ pub(crate) async fn find(
     limit: usize,
     after: Option<String>,
 ) -> Result<(Vec<Contact>, Option<String>), ApiError> {
-    let page =
-        scoped.list_matching::<Contact>(limit, after, MAX_SCANNED_PER_PAGE, |c| filter.matches(c)).await.map_err(ApiError::unavailable)?;
+    let page = scoped.list_matching::<Contact>(limit, after, MAX_SCANNED_PER_PAGE, |c| filter.matches(c)).await?;
     Ok((page.items, page.next))
 }
 
@@ -588,15 +587,13 @@ async fn register_custom_fields(
     ctx: &InWorkspace<need::Import>,
     fields: std::collections::BTreeSet<String>,
 ) -> Result<(), ApiError> {
-    let Some(mut workspace) =
-        ctx.scoped.get::<tern_aws::entities::Workspace>(&ctx.workspace.to_string()).await.map_err(ApiError::unavailable)?
-    else {
+    let Some(mut workspace) = ctx.scoped.get::<tern_aws::entities::Workspace>(&ctx.workspace.to_string()).await? else {
         return Ok(());
     };
     let before = workspace.custom_fields.len();
     workspace.custom_fields.extend(fields.into_iter().take(64usize.saturating_sub(before)));
     if workspace.custom_fields.len() != before {
-        ctx.scoped.put(&workspace, None).await.map_err(ApiError::unavailable)?;
+        ctx.scoped.put(&workspace, None).await?;
         state.remember_settings(ctx.workspace, Arc::new(workspace));
     }
     Ok(())
@@ -606,7 +603,7 @@ async fn register_custom_fields(
 #[utoipa::path(get, path = "/v1/workspaces/{ws}/contacts/export", params(("ws" = String, Path)),
     responses((status = 200, content_type = "text/csv", body = String)))]
 pub async fn export(State(state): State<Arc<ApiState>>, client: Client, ctx: InWorkspace<need::Export>) -> Result<Response, ApiError> {
-    let contacts = ctx.scoped.list_all::<Contact>().await.map_err(ApiError::unavailable)?;
+    let contacts = ctx.scoped.list_all::<Contact>().await?;
     let custom_columns: Vec<String> = ctx.settings.custom_fields.iter().cloned().collect();
     let rows = contacts.iter().map(|c| contact_csv::ExportRow {
         email: c.email.clone(),
@@ -682,6 +679,6 @@ pub async fn list_suppressions(
     if !(1..=100).contains(&limit) {
         return Err(ApiError::unprocessable("invalid_limit", "`limit` must be from 1 to 100."));
     }
-    let found = ctx.scoped.list::<Suppression>(limit, page.after.as_deref()).await.map_err(ApiError::unavailable)?;
+    let found = ctx.scoped.list::<Suppression>(limit, page.after.as_deref()).await?;
     Ok(Json(SuppressionPage { suppressions: found.items, next: found.next }))
 }

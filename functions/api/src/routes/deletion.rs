@@ -42,7 +42,7 @@ fn signed_in_user(actor: &Actor) -> Result<&str, ApiError> {
 }
 
 async fn load(ctx: &InWorkspace<need::DeleteWorkspace>) -> Result<Workspace, ApiError> {
-    ctx.scoped.get::<Workspace>(&ctx.workspace.to_string()).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)
+    ctx.scoped.get::<Workspace>(&ctx.workspace.to_string()).await?.ok_or_else(ApiError::not_found)
 }
 
 /// Schedules the workspace's deletion, with its sub-workspaces, after the grace
@@ -58,7 +58,7 @@ pub async fn schedule(
     Json(input): Json<ScheduleDeletion>,
 ) -> Result<Response, ApiError> {
     let user_id = signed_in_user(&ctx.actor)?;
-    let user = state.global.get::<User>(user_id).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)?;
+    let user = state.global.get::<User>(user_id).await?.ok_or_else(ApiError::not_found)?;
     // Throttled under the same account record as sign-in, so guessing here counts there too.
     let proof = attempts::Proof { password: &input.password, totp_code: input.totp.as_deref(), recovery_code: None };
     if let Some(throttled) = attempts::reauthenticate(&state, &user.id, proof).await? {
@@ -78,10 +78,10 @@ pub async fn schedule(
     // the record with the same due date, and nothing is ever deleted unannounced.
     if workspace.deletion_scheduled_for.is_none() {
         workspace.deletion_scheduled_for = Some(due_at);
-        ctx.scoped.put(&workspace, None).await.map_err(ApiError::unavailable)?;
+        ctx.scoped.put(&workspace, None).await?;
         state.remember_settings(ctx.workspace, Arc::new(workspace.clone()));
     }
-    state.global.put(&pending, None).await.map_err(ApiError::unavailable)?;
+    state.global.put(&pending, None).await?;
     // This container's cached data keys of the workspace go now; the others' expire
     // within the sealer's TTL, and the key is disabled when the deletion runs.
     state.sealer.forget_workspace(ctx.workspace);
@@ -123,9 +123,9 @@ pub async fn cancel(
         ));
     }
     // The record first: once it is gone housekeeping will not start, whatever the flag says.
-    state.global.delete::<PendingDeletion>(&workspace.id).await.map_err(ApiError::unavailable)?;
+    state.global.delete::<PendingDeletion>(&workspace.id).await?;
     workspace.deletion_scheduled_for = None;
-    ctx.scoped.put(&workspace, None).await.map_err(ApiError::unavailable)?;
+    ctx.scoped.put(&workspace, None).await?;
     state.remember_settings(ctx.workspace, Arc::new(workspace.clone()));
     audit(
         &state,

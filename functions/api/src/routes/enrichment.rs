@@ -50,14 +50,14 @@ pub async fn request(
     let website = website_url(&input.website)?;
     let host = website.host_str().unwrap_or_default();
     let domain = tern_extract::registrable_domain(host);
-    if let Some(existing) = ctx.scoped.get::<Enrichment>(&domain).await.map_err(ApiError::unavailable)?
+    if let Some(existing) = ctx.scoped.get::<Enrichment>(&domain).await?
         && existing.status != EnrichmentStatus::Failed
     {
         let score = score_of(&ctx, &existing).await?;
         return Ok((StatusCode::OK, Json(EnrichmentView { enrichment: existing, score })).into_response());
     }
     let quota = ctx.settings.plan.monthly_enrichments();
-    let used = ctx.scoped.get::<EnrichmentUsage>(&this_month(&state)).await.map_err(ApiError::unavailable)?.map_or(0, |u| u.used);
+    let used = ctx.scoped.get::<EnrichmentUsage>(&this_month(&state)).await?.map_or(0, |u| u.used);
     if used >= quota {
         return Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
@@ -76,7 +76,7 @@ pub async fn request(
         pages_fetched: 0,
         from_cache: false,
     };
-    ctx.scoped.put(&record, None).await.map_err(ApiError::unavailable)?;
+    ctx.scoped.put(&record, None).await?;
     let job = EnrichJob {
         workspace_id: ctx.workspace,
         request_id: request_id.map(|r| r.0).unwrap_or_else(RequestId::generate),
@@ -87,7 +87,7 @@ pub async fn request(
         verify_only: false,
     };
     let queue = state.config.queue_url(QueueName::Enrich).map_err(ApiError::internal)?;
-    tern_aws::queue::enqueue(&state.clients.sqs, queue, &job).await.map_err(ApiError::unavailable)?;
+    tern_aws::queue::enqueue(&state.clients.sqs, queue, &job).await?;
     Ok((StatusCode::ACCEPTED, Json(EnrichmentView { enrichment: record, score: None })).into_response())
 }
 
@@ -102,7 +102,7 @@ fn website_url(input: &str) -> Result<url::Url, ApiError> {
 
 async fn score_of<P: crate::auth::Needs>(ctx: &InWorkspace<P>, enrichment: &Enrichment) -> Result<Option<LeadScore>, ApiError> {
     let Some(profile) = &enrichment.profile else { return Ok(None) };
-    let icp = ctx.scoped.get::<IdealCustomerSettings>(IdealCustomerSettings::ID).await.map_err(ApiError::unavailable)?;
+    let icp = ctx.scoped.get::<IdealCustomerSettings>(IdealCustomerSettings::ID).await?;
     Ok(Some(tern_extract::score(profile, &icp.map(|s| s.ideal_customer).unwrap_or_default())))
 }
 
@@ -112,8 +112,7 @@ pub async fn get(
     ctx: InWorkspace<need::ReadContacts>,
     Path((_, domain)): Path<(String, String)>,
 ) -> Result<Json<EnrichmentView>, ApiError> {
-    let enrichment =
-        ctx.scoped.get::<Enrichment>(&domain.to_ascii_lowercase()).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)?;
+    let enrichment = ctx.scoped.get::<Enrichment>(&domain.to_ascii_lowercase()).await?.ok_or_else(ApiError::not_found)?;
     let score = score_of(&ctx, &enrichment).await?;
     Ok(Json(EnrichmentView { enrichment, score }))
 }
@@ -138,7 +137,7 @@ pub async fn list(ctx: InWorkspace<need::ReadContacts>, Query(page): Query<PageQ
     if !(1..=100).contains(&limit) {
         return Err(ApiError::unprocessable("invalid_limit", "`limit` must be from 1 to 100."));
     }
-    let found = ctx.scoped.list::<Enrichment>(limit, page.after.as_deref()).await.map_err(ApiError::unavailable)?;
+    let found = ctx.scoped.list::<Enrichment>(limit, page.after.as_deref()).await?;
     Ok(Json(EnrichmentPage { enrichments: found.items, next: found.next }))
 }
 
@@ -152,13 +151,13 @@ pub struct Usage {
 #[utoipa::path(get, path = "/v1/workspaces/{ws}/enrichment-usage", params(("ws" = String, Path)), responses((status = 200, body = Usage)))]
 pub async fn usage(State(state): State<Arc<ApiState>>, ctx: InWorkspace<need::ReadWorkspace>) -> Result<Json<Usage>, ApiError> {
     let month = this_month(&state);
-    let used = ctx.scoped.get::<EnrichmentUsage>(&month).await.map_err(ApiError::unavailable)?.map_or(0, |u| u.used);
+    let used = ctx.scoped.get::<EnrichmentUsage>(&month).await?.map_or(0, |u| u.used);
     Ok(Json(Usage { month, used, quota: ctx.settings.plan.monthly_enrichments() }))
 }
 
 #[utoipa::path(get, path = "/v1/workspaces/{ws}/ideal-customer", params(("ws" = String, Path)), responses((status = 200, body = Object)))]
 pub async fn get_ideal_customer(ctx: InWorkspace<need::ReadWorkspace>) -> Result<Json<IdealCustomer>, ApiError> {
-    let settings = ctx.scoped.get::<IdealCustomerSettings>(IdealCustomerSettings::ID).await.map_err(ApiError::unavailable)?;
+    let settings = ctx.scoped.get::<IdealCustomerSettings>(IdealCustomerSettings::ID).await?;
     Ok(Json(settings.map(|s| s.ideal_customer).unwrap_or_default()))
 }
 
@@ -175,7 +174,7 @@ pub async fn set_ideal_customer(
         return Err(ApiError::unprocessable("invalid_country", "Countries are ISO 3166-1 alpha-2 codes such as DE or US."));
     }
     let settings = IdealCustomerSettings { id: IdealCustomerSettings::ID.into(), ideal_customer: icp };
-    ctx.scoped.put(&settings, None).await.map_err(ApiError::unavailable)?;
+    ctx.scoped.put(&settings, None).await?;
     Ok(Json(settings.ideal_customer))
 }
 
@@ -228,10 +227,10 @@ pub(crate) async fn queue_for_contacts<P: crate::auth::Needs>(
     }
     let now = state.clock.now().unix_timestamp();
     let quota = ctx.settings.plan.monthly_enrichments();
-    let used = ctx.scoped.get::<EnrichmentUsage>(&this_month(state)).await.map_err(ApiError::unavailable)?.map_or(0, |u| u.used);
+    let used = ctx.scoped.get::<EnrichmentUsage>(&this_month(state)).await?.map_or(0, |u| u.used);
     let mut jobs = Vec::new();
     for (domain, (website, contact_ids)) in work.domains {
-        let fresh = match ctx.scoped.get::<Enrichment>(&domain).await.map_err(ApiError::unavailable)? {
+        let fresh = match ctx.scoped.get::<Enrichment>(&domain).await? {
             Some(e) if e.status == EnrichmentStatus::Pending => true,
             Some(e) if e.status == EnrichmentStatus::Done => {
                 now - e.finished_at.unwrap_or(e.requested_at) < tern_aws::global::COMPANY_CACHE_TTL.whole_seconds()
@@ -251,7 +250,7 @@ pub(crate) async fn queue_for_contacts<P: crate::auth::Needs>(
                 pages_fetched: 0,
                 from_cache: false,
             };
-            ctx.scoped.put(&record, None).await.map_err(ApiError::unavailable)?;
+            ctx.scoped.put(&record, None).await?;
         }
         for (i, chunk) in contact_ids.chunks(EnrichJob::MAX_CONTACTS).enumerate() {
             jobs.push(EnrichJob {
@@ -266,7 +265,7 @@ pub(crate) async fn queue_for_contacts<P: crate::auth::Needs>(
         }
     }
     let queue = state.config.queue_url(QueueName::Enrich).map_err(ApiError::internal)?;
-    tern_aws::queue::enqueue_batch(&state.clients.sqs, queue, &jobs).await.map_err(ApiError::unavailable)
+    tern_aws::queue::enqueue_batch(&state.clients.sqs, queue, &jobs).await.map_err(ApiError::from)
 }
 
 /// Queues the verification of one contact's address.
@@ -288,7 +287,7 @@ pub(crate) async fn queue_verification<P: crate::auth::Needs>(
         verify_only: true,
     };
     let queue = state.config.queue_url(QueueName::Enrich).map_err(ApiError::internal)?;
-    tern_aws::queue::enqueue(&state.clients.sqs, queue, &job).await.map_err(ApiError::unavailable)?;
+    tern_aws::queue::enqueue(&state.clients.sqs, queue, &job).await?;
     Ok(())
 }
 

@@ -29,7 +29,7 @@ fn view(contact: Contact) -> FirstLineView {
 }
 
 async fn load(ctx: &InWorkspace<need::WriteContacts>, id: &str) -> Result<Contact, ApiError> {
-    ctx.scoped.get::<Contact>(id).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)
+    ctx.scoped.get::<Contact>(id).await?.ok_or_else(ApiError::not_found)
 }
 
 /// Drafts the first line with the workspace's model, from the public facts of the
@@ -43,12 +43,11 @@ pub async fn draft(
     Path((_, id)): Path<(String, String)>,
 ) -> Result<Json<FirstLineView>, ApiError> {
     let mut contact = load(&ctx, &id).await?;
-    let settings =
-        ctx.scoped.get::<LlmSettings>(LlmSettings::ID).await.map_err(ApiError::unavailable)?.filter(|s| s.enabled).ok_or_else(|| {
-            ApiError::unprocessable("llm_not_configured", "This workspace has no language model set up (PUT /v1/workspaces/{ws}/llm).")
-        })?;
+    let settings = ctx.scoped.get::<LlmSettings>(LlmSettings::ID).await?.filter(|s| s.enabled).ok_or_else(|| {
+        ApiError::unprocessable("llm_not_configured", "This workspace has no language model set up (PUT /v1/workspaces/{ws}/llm).")
+    })?;
     let enrichment = match &contact.domain {
-        Some(domain) => ctx.scoped.get::<Enrichment>(domain).await.map_err(ApiError::unavailable)?,
+        Some(domain) => ctx.scoped.get::<Enrichment>(domain).await?,
         None => None,
     };
     let Some((domain, profile)) = enrichment.filter(|e| e.status == EnrichmentStatus::Done).and_then(|e| Some((e.domain, e.profile?)))
@@ -101,7 +100,7 @@ pub async fn draft(
         at: now,
     });
     contact.updated_at = now;
-    ctx.scoped.put(&contact, None).await.map_err(ApiError::unavailable)?;
+    ctx.scoped.put(&contact, None).await?;
     // The contact's first name and title left Tern for the workspace's provider.
     let parameters =
         serde_json::json!({ "model": settings.model, "prompt_version": FIRST_LINE_PROMPT_VERSION, "enrichment_domain": domain });
@@ -136,7 +135,7 @@ pub async fn set(
     contact.first_line = Some(text);
     contact.first_line_origin = Some(FirstLineOrigin::Person { user_id: ctx.actor.user_id().to_string(), at: now });
     contact.updated_at = now;
-    ctx.scoped.put(&contact, None).await.map_err(ApiError::unavailable)?;
+    ctx.scoped.put(&contact, None).await?;
     Ok(Json(view(contact)))
 }
 
@@ -151,6 +150,6 @@ pub async fn clear(
     contact.first_line = None;
     contact.first_line_origin = None;
     contact.updated_at = state.clock.now().unix_timestamp();
-    ctx.scoped.put(&contact, None).await.map_err(ApiError::unavailable)?;
+    ctx.scoped.put(&contact, None).await?;
     Ok(Json(view(contact)))
 }

@@ -109,7 +109,7 @@ pub async fn sign_up(State(state): State<Arc<ApiState>>, client: Client, Json(in
     }
     // Hashed on both paths, so the answer takes as long for an existing address.
     let password_hash = state.hasher.hash(&input.password).map_err(ApiError::internal)?;
-    let existing = state.global.get::<EmailLookup>(&email).await.map_err(ApiError::unavailable)?;
+    let existing = state.global.get::<EmailLookup>(&email).await?;
     // A person's inbox is not a target: past the limit the answer stays the same and nothing is sent.
     if let limits::Outcome::Limited { .. } =
         limits::take(&state, limits::SIGNUP_MAILS_PER_ADDRESS, &limits::address_subject(&email)).await?
@@ -138,7 +138,7 @@ pub async fn sign_up(State(state): State<Arc<ApiState>>, client: Client, Json(in
         remember_me: input.remember_me,
         expires_at: expires.unix_timestamp(),
     };
-    state.global.create(&pending, Some(expires)).await.map_err(ApiError::unavailable)?;
+    state.global.create(&pending, Some(expires)).await?;
     let link = platform_mail::link(&state, "signup/verify", token.expose())?;
     let text = format!(
         "Welcome to Tern. Follow this link within 24 hours to confirm your address and finish signing up:\n\n{link}\n\nIf you did not sign up, ignore this message.\n"
@@ -174,7 +174,7 @@ pub async fn verify_sign_up(
 ) -> Result<Response, ApiError> {
     let hash = TokenHash::of(input.token.expose()).to_hex();
     // Taking it is the claim: of two concurrent uses, one gets it.
-    let pending = state.global.take::<PendingSignup>(&hash).await.map_err(ApiError::unavailable)?.ok_or_else(link_invalid)?;
+    let pending = state.global.take::<PendingSignup>(&hash).await?.ok_or_else(link_invalid)?;
     let now = state.clock.now().unix_timestamp();
     if pending.expires_at <= now {
         return Err(link_invalid());
@@ -200,7 +200,7 @@ pub async fn verify_sign_up(
         let mut user =
             User::new(user_id.clone(), email.clone(), pending.name.clone(), pending.password_hash.clone(), now, workspace.to_string());
         user.email_verified_at = Some(now);
-        state.global.create(&user, None).await.map_err(ApiError::unavailable)?;
+        state.global.create(&user, None).await?;
         let settings = super::workspaces::NewWorkspace {
             name: pending.workspace_name.clone(),
             plan: Plan::Trial,
@@ -238,7 +238,7 @@ pub(crate) async fn send_verification(state: &ApiState, user: &User) -> Result<(
         email: user.email.clone(),
         expires_at: expires.unix_timestamp(),
     };
-    state.global.create(&record, Some(expires)).await.map_err(ApiError::unavailable)?;
+    state.global.create(&record, Some(expires)).await?;
     let link = platform_mail::link(state, "verify-email", token.expose())?;
     let text = format!(
         "Follow this link within 24 hours to confirm this is your address:\n\n{link}\n\nUntil then your Tern account cannot work in its workspaces.\n"
@@ -265,14 +265,14 @@ pub async fn verify_email(
     Json(input): Json<VerifyEmail>,
 ) -> Result<Response, ApiError> {
     let hash = TokenHash::of(input.token.expose()).to_hex();
-    let record = state.global.get::<EmailToken>(&hash).await.map_err(ApiError::unavailable)?;
+    let record = state.global.get::<EmailToken>(&hash).await?;
     let now = state.clock.now().unix_timestamp();
     // Another account's token is refused without being spent.
     record
         .filter(|t| t.purpose == EmailTokenPurpose::VerifyEmail && t.user_id == caller.user_id && t.expires_at > now)
         .ok_or_else(link_invalid)?;
-    let record = state.global.take::<EmailToken>(&hash).await.map_err(ApiError::unavailable)?.ok_or_else(link_invalid)?;
-    let user = state.global.get::<User>(&caller.user_id).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)?;
+    let record = state.global.take::<EmailToken>(&hash).await?.ok_or_else(link_invalid)?;
+    let user = state.global.get::<User>(&caller.user_id).await?.ok_or_else(ApiError::not_found)?;
     if user.email != record.email {
         return Err(link_invalid());
     }
@@ -294,7 +294,7 @@ pub async fn verify_email(
     (status = 202, description = "sent"), (status = 401, description = "not signed in"),
     (status = 409, description = "already verified (`already_verified`)"), (status = 429, description = "`rate_limited`, with Retry-After")))]
 pub async fn resend_verification(State(state): State<Arc<ApiState>>, caller: Caller) -> Result<Response, ApiError> {
-    let user = state.global.get::<User>(&caller.user_id).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)?;
+    let user = state.global.get::<User>(&caller.user_id).await?.ok_or_else(ApiError::not_found)?;
     if user.email_verified_at.is_some() {
         return Err(ApiError::new(StatusCode::CONFLICT, "already_verified", "This address is already verified."));
     }
@@ -349,9 +349,9 @@ pub async fn sign_in(State(state): State<Arc<ApiState>>, client: Client, Json(in
         attempts::Admission::Refused(response) => return Ok(response),
     };
 
-    let lookup = state.global.get::<EmailLookup>(&email).await.map_err(ApiError::unavailable)?;
+    let lookup = state.global.get::<EmailLookup>(&email).await?;
     let user = match lookup {
-        Some(l) => state.global.get::<User>(&l.user_id).await.map_err(ApiError::unavailable)?,
+        Some(l) => state.global.get::<User>(&l.user_id).await?,
         None => None,
     };
     let verified = match &user {
@@ -392,7 +392,7 @@ pub async fn sign_in(State(state): State<Arc<ApiState>>, client: Client, Json(in
 
     let workspace = user.workspaces.first().cloned().unwrap_or_default();
     let role = match WorkspaceId::parse(&workspace) {
-        Ok(ws) => state.table.scope(ws).get::<Member>(&user.id).await.map_err(ApiError::unavailable)?.map(|m| m.role),
+        Ok(ws) => state.table.scope(ws).get::<Member>(&user.id).await?.map(|m| m.role),
         Err(_) => None,
     };
     let (headers, body) =
@@ -436,7 +436,7 @@ pub async fn refresh(
         .ok_or_else(|| ApiError::unauthorized("No refresh token was sent."))?;
     let invalid = || ApiError::unauthorized("The refresh token is invalid, expired or revoked.");
     let token = RefreshToken::parse(&presented).map_err(|_| invalid())?;
-    let mut session = state.global.get::<Session>(token.family_id.as_str()).await.map_err(ApiError::unavailable)?.ok_or_else(invalid)?;
+    let mut session = state.global.get::<Session>(token.family_id.as_str()).await?.ok_or_else(invalid)?;
     let previous_hash = session.current_hash.clone();
     let now = state.now_unix();
     match session.family.rotate(&token.secret.hash(), now).map_err(ApiError::internal)? {
@@ -455,7 +455,7 @@ pub async fn refresh(
             Ok((headers, Json(body)).into_response())
         }
         RotateOutcome::ReuseDetected => {
-            state.global.put(&session, sessions::expiry(&session)).await.map_err(ApiError::unavailable)?;
+            state.global.put(&session, sessions::expiry(&session)).await?;
             if let Ok(ws) = WorkspaceId::parse(&session.workspace_id) {
                 audit(
                     &state,
@@ -479,7 +479,7 @@ async fn role_in(state: &ApiState, session: &Session) -> Result<Role, ApiError> 
     let Ok(ws) = WorkspaceId::parse(&session.workspace_id) else {
         return Ok(Role::Readonly);
     };
-    let member = state.table.scope(ws).get::<Member>(&session.user_id).await.map_err(ApiError::unavailable)?;
+    let member = state.table.scope(ws).get::<Member>(&session.user_id).await?;
     Ok(member.map_or(Role::Readonly, |m| m.role))
 }
 
@@ -522,7 +522,7 @@ pub async fn revoke_session(
     client: Client,
     Path(session_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let session = state.global.get::<Session>(&session_id).await.map_err(ApiError::unavailable)?;
+    let session = state.global.get::<Session>(&session_id).await?;
     let Some(session) = session.filter(|s| s.user_id == caller.user_id) else {
         return Err(ApiError::not_found());
     };
@@ -569,7 +569,7 @@ pub async fn change_password(
     if let Some(throttled) = attempts::reauthenticate(&state, &caller.user_id, proof).await? {
         return Ok(throttled);
     }
-    let user = state.global.get::<User>(&caller.user_id).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)?;
+    let user = state.global.get::<User>(&caller.user_id).await?.ok_or_else(ApiError::not_found)?;
     state.policy.check(&input.new_password, &user.email, Some(&user.name)).map_err(weak_password)?;
     let password_hash = state.hasher.hash(&input.new_password).map_err(ApiError::internal)?.as_str().to_string();
     let (user, ()) = users::update(&state, &user.id, |user: &mut User| {
@@ -637,7 +637,7 @@ pub async fn request_password_reset(
     {
         return Ok(answer());
     }
-    let Some(lookup) = state.global.get::<EmailLookup>(&email).await.map_err(ApiError::unavailable)? else {
+    let Some(lookup) = state.global.get::<EmailLookup>(&email).await? else {
         return Ok(answer());
     };
     let token = OpaqueToken::generate().map_err(ApiError::internal)?;
@@ -649,7 +649,7 @@ pub async fn request_password_reset(
         email: email.clone(),
         expires_at: expires.unix_timestamp(),
     };
-    state.global.create(&record, Some(expires)).await.map_err(ApiError::unavailable)?;
+    state.global.create(&record, Some(expires)).await?;
     let link = platform_mail::link(&state, "reset-password", token.expose())?;
     let text = format!(
         "Someone (we hope you) asked to reset the password of your Tern account. Follow this link within an hour to choose a new one:\n\n{link}\n\n\
@@ -682,9 +682,9 @@ pub async fn confirm_password_reset(
 ) -> Result<Response, ApiError> {
     let hash = TokenHash::of(input.token.expose()).to_hex();
     let now = state.clock.now().unix_timestamp();
-    let record = state.global.get::<EmailToken>(&hash).await.map_err(ApiError::unavailable)?;
+    let record = state.global.get::<EmailToken>(&hash).await?;
     let record = record.filter(|t| t.purpose == EmailTokenPurpose::PasswordReset && t.expires_at > now).ok_or_else(link_invalid)?;
-    let user = state.global.get::<User>(&record.user_id).await.map_err(ApiError::unavailable)?.ok_or_else(link_invalid)?;
+    let user = state.global.get::<User>(&record.user_id).await?.ok_or_else(link_invalid)?;
     if user.email != record.email {
         return Err(link_invalid());
     }
@@ -692,7 +692,7 @@ pub async fn confirm_password_reset(
     state.policy.check(&input.password, &user.email, Some(&user.name)).map_err(weak_password)?;
     let password_hash = state.hasher.hash(&input.password).map_err(ApiError::internal)?;
     // Taking it is the claim: of two concurrent uses, one gets it.
-    state.global.take::<EmailToken>(&hash).await.map_err(ApiError::unavailable)?.ok_or_else(link_invalid)?;
+    state.global.take::<EmailToken>(&hash).await?.ok_or_else(link_invalid)?;
     // Versioned: a concurrent change of the record is re-read and kept.
     let (user, (was_unverified, two_factor_cleared)) = users::update(&state, &user.id, |user: &mut User| {
         let was_unverified = user.email_verified_at.is_none();
@@ -709,7 +709,7 @@ pub async fn confirm_password_reset(
     .await?;
     sessions::revoke_all(&state, &user.id, None).await?;
     // A lock-out from wrong passwords ends with the new one.
-    state.global.delete::<Throttle>(&account_key(&user.email)).await.map_err(ApiError::unavailable)?;
+    state.global.delete::<Throttle>(&account_key(&user.email)).await?;
     let parameters =
         serde_json::json!({ "sessions_revoked": true, "email_verified": was_unverified, "two_factor_cleared": two_factor_cleared });
     for ws in user.workspaces.iter().filter_map(|w| WorkspaceId::parse(w).ok()) {

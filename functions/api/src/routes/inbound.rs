@@ -69,8 +69,7 @@ pub async fn create_credential(
             &webhook_secret_identity(&workspace),
             secret.expose().as_bytes(),
         )
-        .await
-        .map_err(ApiError::unavailable)?;
+        .await?;
     let credential = InboundWebhookCredential {
         id: InboundWebhookCredential::ID.into(),
         username: format!("tern-{}", &workspace[workspace.len().saturating_sub(8)..]).to_ascii_lowercase(),
@@ -79,7 +78,7 @@ pub async fn create_credential(
         created_at: state.clock.now().unix_timestamp(),
         created_by: ctx.actor.user_id().to_string(),
     };
-    ctx.scoped.put(&credential, None).await.map_err(ApiError::unavailable)?;
+    ctx.scoped.put(&credential, None).await?;
     audit(
         &state,
         ctx.workspace,
@@ -100,12 +99,7 @@ pub async fn get_credential(
     State(state): State<Arc<ApiState>>,
     ctx: InWorkspace<need::ManageMailboxes>,
 ) -> Result<Json<WebhookCredentialView>, ApiError> {
-    let credential = ctx
-        .scoped
-        .get::<InboundWebhookCredential>(InboundWebhookCredential::ID)
-        .await
-        .map_err(ApiError::unavailable)?
-        .ok_or_else(ApiError::not_found)?;
+    let credential = ctx.scoped.get::<InboundWebhookCredential>(InboundWebhookCredential::ID).await?.ok_or_else(ApiError::not_found)?;
     Ok(Json(view(&state, &ctx.workspace.to_string(), &credential)))
 }
 
@@ -116,10 +110,10 @@ pub async fn delete_credential(
     client: Client,
     ctx: InWorkspace<need::ManageMailboxes>,
 ) -> Result<StatusCode, ApiError> {
-    if ctx.scoped.get::<InboundWebhookCredential>(InboundWebhookCredential::ID).await.map_err(ApiError::unavailable)?.is_none() {
+    if ctx.scoped.get::<InboundWebhookCredential>(InboundWebhookCredential::ID).await?.is_none() {
         return Err(ApiError::not_found());
     }
-    ctx.scoped.delete::<InboundWebhookCredential>(InboundWebhookCredential::ID).await.map_err(ApiError::unavailable)?;
+    ctx.scoped.delete::<InboundWebhookCredential>(InboundWebhookCredential::ID).await?;
     audit(&state, ctx.workspace, &ctx.actor.audit_name(), "inbound.credential_revoked", None, serde_json::json!({}), &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -167,14 +161,8 @@ async fn views(ctx: &InWorkspace<need::ReadContacts>, messages: Vec<InboundMessa
     }
     let first = messages.iter().map(|m| m.id.as_str()).min().unwrap_or_default();
     let last = messages.iter().map(|m| m.id.as_str()).max().unwrap_or_default();
-    let mut texts: std::collections::HashMap<String, InboundText> = ctx
-        .scoped
-        .list_range::<InboundText>(first, last)
-        .await
-        .map_err(ApiError::unavailable)?
-        .into_iter()
-        .map(|t| (t.id.clone(), t))
-        .collect();
+    let mut texts: std::collections::HashMap<String, InboundText> =
+        ctx.scoped.list_range::<InboundText>(first, last).await?.into_iter().map(|t| (t.id.clone(), t)).collect();
     Ok(messages
         .into_iter()
         .map(|mut m| {
@@ -242,8 +230,7 @@ pub async fn list_messages(
             query.kind.as_ref().is_none_or(|k| m.kind.as_ref() == Some(k))
                 && query.enrollment_id.as_ref().is_none_or(|e| m.enrollment_id.as_ref() == Some(e))
         })
-        .await
-        .map_err(ApiError::unavailable)?;
+        .await?;
     Ok(Json(InboundPage { items: views(&ctx, page.items).await?, next: page.next }))
 }
 
@@ -253,7 +240,7 @@ pub async fn get_message(
     ctx: InWorkspace<need::ReadContacts>,
     Path((_, id)): Path<(String, String)>,
 ) -> Result<Json<InboundMessageView>, ApiError> {
-    let message = ctx.scoped.get::<InboundMessage>(&id).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)?;
+    let message = ctx.scoped.get::<InboundMessage>(&id).await?.ok_or_else(ApiError::not_found)?;
     let mut views = views(&ctx, vec![message]).await?;
     Ok(Json(views.remove(0)))
 }

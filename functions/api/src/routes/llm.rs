@@ -74,11 +74,8 @@ pub async fn put(
         return Err(ApiError::unprocessable("invalid_fields", "`api_key` must be 1 to 1000 characters without spaces."));
     }
     let ws = ctx.workspace.to_string();
-    let sealed = state
-        .sealer
-        .seal(ctx.workspace, &ctx.settings.kms_key_id, LLM_API_KEY_PURPOSE, &llm_api_key_identity(&ws), key.as_bytes())
-        .await
-        .map_err(ApiError::unavailable)?;
+    let sealed =
+        state.sealer.seal(ctx.workspace, &ctx.settings.kms_key_id, LLM_API_KEY_PURPOSE, &llm_api_key_identity(&ws), key.as_bytes()).await?;
     let settings = LlmSettings {
         id: LlmSettings::ID.into(),
         base_url: base_url.to_string(),
@@ -87,7 +84,7 @@ pub async fn put(
         enabled: input.enabled.unwrap_or(true),
         updated_at: state.clock.now().unix_timestamp(),
     };
-    ctx.scoped.put(&settings, None).await.map_err(ApiError::unavailable)?;
+    ctx.scoped.put(&settings, None).await?;
     let parameters = serde_json::json!({ "base_url": settings.base_url, "model": settings.model, "enabled": settings.enabled });
     audit(&state, ctx.workspace, &ctx.actor.audit_name(), "llm.configured", None, parameters, &client).await?;
     Ok(Json(view(settings)))
@@ -96,7 +93,7 @@ pub async fn put(
 #[utoipa::path(get, path = "/v1/workspaces/{ws}/llm", params(("ws" = String, Path)),
     responses((status = 200, body = LlmView), (status = 404, description = "no provider is set")))]
 pub async fn get(ctx: InWorkspace<need::ManageWorkspace>) -> Result<Json<LlmView>, ApiError> {
-    let settings = ctx.scoped.get::<LlmSettings>(LlmSettings::ID).await.map_err(ApiError::unavailable)?;
+    let settings = ctx.scoped.get::<LlmSettings>(LlmSettings::ID).await?;
     Ok(Json(view(settings.ok_or_else(ApiError::not_found)?)))
 }
 
@@ -107,8 +104,8 @@ pub async fn delete(
     client: Client,
     ctx: InWorkspace<need::ManageWorkspace>,
 ) -> Result<StatusCode, ApiError> {
-    ctx.scoped.get::<LlmSettings>(LlmSettings::ID).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)?;
-    ctx.scoped.delete::<LlmSettings>(LlmSettings::ID).await.map_err(ApiError::unavailable)?;
+    ctx.scoped.get::<LlmSettings>(LlmSettings::ID).await?.ok_or_else(ApiError::not_found)?;
+    ctx.scoped.delete::<LlmSettings>(LlmSettings::ID).await?;
     audit(&state, ctx.workspace, &ctx.actor.audit_name(), "llm.removed", None, serde_json::json!({}), &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }

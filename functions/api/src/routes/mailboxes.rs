@@ -197,11 +197,8 @@ pub async fn create(
             }
             let ws = ctx.workspace.to_string();
             let identity = smtp_password_identity(&ws, &id);
-            let sealed = state
-                .sealer
-                .seal(ctx.workspace, &ctx.settings.kms_key_id, SMTP_PASSWORD_PURPOSE, &identity, password.as_bytes())
-                .await
-                .map_err(ApiError::unavailable)?;
+            let sealed =
+                state.sealer.seal(ctx.workspace, &ctx.settings.kms_key_id, SMTP_PASSWORD_PURPOSE, &identity, password.as_bytes()).await?;
             MailboxProvider::Smtp { host: host.trim().to_ascii_lowercase(), port, security, username, password: sealed }
         }
     };
@@ -227,7 +224,7 @@ pub async fn create(
         created_at: state.clock.now().unix_timestamp(),
     };
     apply_limits(&mut mailbox, &input.limits)?;
-    ctx.scoped.create(&mailbox, None).await.map_err(ApiError::unavailable)?;
+    ctx.scoped.create(&mailbox, None).await?;
     let kind = if matches!(mailbox.provider, MailboxProvider::Ses) { "ses" } else { "smtp" };
     audit(
         &state,
@@ -245,7 +242,7 @@ pub async fn create(
 #[utoipa::path(get, path = "/v1/workspaces/{ws}/mailboxes/{mailbox_id}", params(("ws" = String, Path), ("mailbox_id" = String, Path)),
     responses((status = 200, body = MailboxView), (status = 404)))]
 pub async fn get(ctx: InWorkspace<need::ReadWorkspace>, Path((_, id)): Path<(String, String)>) -> Result<Json<MailboxView>, ApiError> {
-    Ok(Json(view(ctx.scoped.get::<Mailbox>(&id).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)?)))
+    Ok(Json(view(ctx.scoped.get::<Mailbox>(&id).await?.ok_or_else(ApiError::not_found)?)))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -255,7 +252,7 @@ pub struct MailboxList {
 
 #[utoipa::path(get, path = "/v1/workspaces/{ws}/mailboxes", params(("ws" = String, Path)), responses((status = 200, body = MailboxList)))]
 pub async fn list(ctx: InWorkspace<need::ReadWorkspace>) -> Result<Json<MailboxList>, ApiError> {
-    let all = ctx.scoped.list_all::<Mailbox>().await.map_err(ApiError::unavailable)?;
+    let all = ctx.scoped.list_all::<Mailbox>().await?;
     Ok(Json(MailboxList { mailboxes: all.into_iter().map(view).collect() }))
 }
 
@@ -268,9 +265,9 @@ pub async fn update_limits(
     Path((_, id)): Path<(String, String)>,
     Json(limits): Json<LimitsInput>,
 ) -> Result<Json<MailboxView>, ApiError> {
-    let mut mailbox = ctx.scoped.get::<Mailbox>(&id).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)?;
+    let mut mailbox = ctx.scoped.get::<Mailbox>(&id).await?.ok_or_else(ApiError::not_found)?;
     apply_limits(&mut mailbox, &limits)?;
-    ctx.scoped.put(&mailbox, None).await.map_err(ApiError::unavailable)?;
+    ctx.scoped.put(&mailbox, None).await?;
     audit(&state, ctx.workspace, &ctx.actor.audit_name(), "mailbox.limits_changed", Some(&mailbox.id), serde_json::json!({}), &client)
         .await?;
     Ok(Json(view(mailbox)))
@@ -284,8 +281,8 @@ pub async fn delete(
     ctx: InWorkspace<need::ManageMailboxes>,
     Path((_, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    ctx.scoped.get::<Mailbox>(&id).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)?;
-    ctx.scoped.delete::<Mailbox>(&id).await.map_err(ApiError::unavailable)?;
+    ctx.scoped.get::<Mailbox>(&id).await?.ok_or_else(ApiError::not_found)?;
+    ctx.scoped.delete::<Mailbox>(&id).await?;
     audit(&state, ctx.workspace, &ctx.actor.audit_name(), "mailbox.removed", Some(&id), serde_json::json!({}), &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }

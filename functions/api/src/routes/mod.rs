@@ -48,7 +48,7 @@ pub(crate) async fn audit(
         request_id: client.request_id.clone(),
         parameters,
     };
-    state.audit.append(workspace, draft, now).await.map(|_| ()).map_err(ApiError::unavailable)
+    state.audit.append(workspace, draft, now).await.map(|_| ()).map_err(ApiError::from)
 }
 
 /// A text field that must be present, trimmed, and of a sane length.

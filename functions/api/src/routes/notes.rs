@@ -48,7 +48,7 @@ pub struct NoteList {
 }
 
 async fn contact(ctx: &InWorkspace<impl crate::auth::Needs>, id: &str) -> Result<Contact, ApiError> {
-    ctx.scoped.get::<Contact>(id).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)
+    ctx.scoped.get::<Contact>(id).await?.ok_or_else(ApiError::not_found)
 }
 
 fn sealing_failed(e: SealingError) -> ApiError {
@@ -109,7 +109,7 @@ pub async fn create(
         created_at: now,
         expires_at: ctx.settings.retention().expiry_unix(RetentionCategory::ContactNotes, now),
     };
-    ctx.scoped.create(&note, None).await.map_err(ApiError::unavailable)?;
+    ctx.scoped.create(&note, None).await?;
     audit(
         &state,
         ctx.workspace,
@@ -140,7 +140,7 @@ pub async fn list(
     Path((_, contact_id)): Path<(String, String)>,
 ) -> Result<Json<NoteList>, ApiError> {
     let contact = contact(&ctx, &contact_id).await?;
-    let stored = notes_of(&ctx.scoped, &contact.id).await.map_err(ApiError::unavailable)?;
+    let stored = notes_of(&ctx.scoped, &contact.id).await?;
     let now = state.clock.now().unix_timestamp();
     let mut notes = Vec::with_capacity(stored.len());
     // DynamoDB deletes expired items within days, not at once: past its window a note is gone.
@@ -161,10 +161,10 @@ pub async fn delete(
 ) -> Result<StatusCode, ApiError> {
     let contact = contact(&ctx, &contact_id).await?;
     let id = ContactNote::key(&contact.id, &note_id);
-    if ctx.scoped.get::<ContactNote>(&id).await.map_err(ApiError::unavailable)?.is_none() {
+    if ctx.scoped.get::<ContactNote>(&id).await?.is_none() {
         return Err(ApiError::not_found());
     }
-    ctx.scoped.delete::<ContactNote>(&id).await.map_err(ApiError::unavailable)?;
+    ctx.scoped.delete::<ContactNote>(&id).await?;
     audit(
         &state,
         ctx.workspace,

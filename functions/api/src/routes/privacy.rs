@@ -108,7 +108,7 @@ pub async fn download_export(
     ctx: InWorkspace<need::Export>,
     Path((_, id)): Path<(String, String)>,
 ) -> Result<Json<DownloadLink>, ApiError> {
-    let task = ctx.scoped.get::<PrivacyTask>(&id).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)?;
+    let task = ctx.scoped.get::<PrivacyTask>(&id).await?.ok_or_else(ApiError::not_found)?;
     if matches!(task.kind, PrivacyTaskKind::Erasure { .. }) {
         return Err(ApiError::not_found());
     }
@@ -159,7 +159,7 @@ pub async fn download_export(
 /// The blind index of a person's address in this workspace.
 async fn person(state: &ApiState, scoped: &tern_aws::table::ScopedTable, email: &str) -> Result<String, ApiError> {
     let email = super::email(email)?;
-    let key = tern_aws::outreach::store::blind_index_key(scoped, &state.sealer).await.map_err(ApiError::unavailable)?;
+    let key = tern_aws::outreach::store::blind_index_key(scoped, &state.sealer).await?;
     tern_security::blind_index::blind_index(&key, &email)
         .map_err(|_| ApiError::unprocessable("invalid_email", "That is not a valid e-mail address."))
 }
@@ -173,7 +173,7 @@ async fn start(
     client: &Client,
     request_id: Option<axum::Extension<RequestId>>,
 ) -> Result<Response, ApiError> {
-    scoped.create(&task, None).await.map_err(ApiError::unavailable)?;
+    scoped.create(&task, None).await?;
     audit(state, scoped.workspace(), actor, action, Some(&task.id), serde_json::json!({}), client).await?;
     let job = PrivacyJob {
         workspace_id: scoped.workspace(),
@@ -181,7 +181,7 @@ async fn start(
         task_id: task.id.clone(),
     };
     let queue = state.config.queue_url(QueueName::Privacy).map_err(ApiError::internal)?;
-    tern_aws::queue::enqueue(&state.clients.sqs, queue, &job).await.map_err(ApiError::unavailable)?;
+    tern_aws::queue::enqueue(&state.clients.sqs, queue, &job).await?;
     Ok((StatusCode::ACCEPTED, Json(task)).into_response())
 }
 
@@ -191,6 +191,6 @@ pub async fn get_task(
     ctx: InWorkspace<need::ManageWorkspace>,
     Path((_, id)): Path<(String, String)>,
 ) -> Result<Json<PrivacyTask>, ApiError> {
-    let task = ctx.scoped.get::<PrivacyTask>(&id).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)?;
+    let task = ctx.scoped.get::<PrivacyTask>(&id).await?.ok_or_else(ApiError::not_found)?;
     Ok(Json(task))
 }

@@ -114,7 +114,7 @@ pub(crate) async fn require_claim(state: &ApiState, workspace: &str, domain: &st
     if is_platform_domain(state, domain) {
         return Err(platform_domain_refused());
     }
-    let claim = state.global.get::<DomainClaim>(domain).await.map_err(ApiError::unavailable)?;
+    let claim = state.global.get::<DomainClaim>(domain).await?;
     match claim {
         Some(c) if c.workspace_id == workspace => Ok(()),
         _ => Err(ApiError::unprocessable(
@@ -142,15 +142,15 @@ pub async fn create(
         return Err(platform_domain_refused());
     }
     let ws = ctx.workspace.to_string();
-    if let Some(claim) = state.global.get::<DomainClaim>(&domain).await.map_err(ApiError::unavailable)?
+    if let Some(claim) = state.global.get::<DomainClaim>(&domain).await?
         && claim.workspace_id != ws
     {
         return Err(claimed_elsewhere());
     }
-    if let Some(existing) = ctx.scoped.get::<SendingDomain>(&domain).await.map_err(ApiError::unavailable)? {
+    if let Some(existing) = ctx.scoped.get::<SendingDomain>(&domain).await? {
         return Ok((StatusCode::OK, Json(view(existing))));
     }
-    if ctx.scoped.list_all::<SendingDomain>().await.map_err(ApiError::unavailable)?.len() >= MAX_DOMAINS {
+    if ctx.scoped.list_all::<SendingDomain>().await?.len() >= MAX_DOMAINS {
         return Err(ApiError::unprocessable("too_many_domains", format!("A workspace can have at most {MAX_DOMAINS} sending domains.")));
     }
     let record = SendingDomain {
@@ -163,8 +163,7 @@ pub async fn create(
         Ok(()) => {}
         // A concurrent request asked first: the same answer as asking twice.
         Err(StoreError::ConditionFailed) => {
-            let existing =
-                ctx.scoped.get::<SendingDomain>(&record.domain).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)?;
+            let existing = ctx.scoped.get::<SendingDomain>(&record.domain).await?.ok_or_else(ApiError::not_found)?;
             return Ok((StatusCode::OK, Json(view(existing))));
         }
         Err(e) => return Err(ApiError::unavailable(e)),
@@ -176,7 +175,7 @@ pub async fn create(
 
 #[utoipa::path(get, path = "/v1/workspaces/{ws}/sending-domains", params(("ws" = String, Path)), responses((status = 200, body = SendingDomainList)))]
 pub async fn list(ctx: InWorkspace<need::ReadWorkspace>) -> Result<Json<SendingDomainList>, ApiError> {
-    let all = ctx.scoped.list_all::<SendingDomain>().await.map_err(ApiError::unavailable)?;
+    let all = ctx.scoped.list_all::<SendingDomain>().await?;
     Ok(Json(SendingDomainList { domains: all.into_iter().map(view).collect() }))
 }
 
@@ -192,7 +191,7 @@ pub async fn verify(
     Path((_, domain)): Path<(String, String)>,
 ) -> Result<Json<SendingDomainView>, ApiError> {
     let domain = normalise_domain(&domain).map_err(|_| ApiError::not_found())?;
-    let mut record = ctx.scoped.get::<SendingDomain>(&domain).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)?;
+    let mut record = ctx.scoped.get::<SendingDomain>(&domain).await?.ok_or_else(ApiError::not_found)?;
     // Checked again: the platform's configuration may have changed since it was asked for.
     if is_platform_domain(&state, &domain) {
         return Err(platform_domain_refused());
@@ -215,7 +214,7 @@ pub async fn verify(
     match state.global.create(&claim, None).await {
         Ok(()) => {}
         Err(StoreError::ConditionFailed) => {
-            let holder = state.global.get::<DomainClaim>(&domain).await.map_err(ApiError::unavailable)?;
+            let holder = state.global.get::<DomainClaim>(&domain).await?;
             if holder.is_none_or(|h| h.workspace_id != ws) {
                 return Err(claimed_elsewhere());
             }
@@ -224,7 +223,7 @@ pub async fn verify(
     }
     if record.verified_at.is_none() {
         record.verified_at = Some(now);
-        ctx.scoped.put(&record, None).await.map_err(ApiError::unavailable)?;
+        ctx.scoped.put(&record, None).await?;
         audit(&state, ctx.workspace, &ctx.actor.audit_name(), "sending_domain.verified", Some(&domain), serde_json::json!({}), &client)
             .await?;
     }
@@ -242,7 +241,7 @@ pub async fn delete(
     Path((_, domain)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let domain = normalise_domain(&domain).map_err(|_| ApiError::not_found())?;
-    ctx.scoped.get::<SendingDomain>(&domain).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)?;
+    ctx.scoped.get::<SendingDomain>(&domain).await?.ok_or_else(ApiError::not_found)?;
     if ctx.settings.sending_domain.as_deref() == Some(domain.as_str()) {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -251,10 +250,10 @@ pub async fn delete(
         ));
     }
     let ws = ctx.workspace.to_string();
-    if state.global.get::<DomainClaim>(&domain).await.map_err(ApiError::unavailable)?.is_some_and(|c| c.workspace_id == ws) {
-        state.global.delete::<DomainClaim>(&domain).await.map_err(ApiError::unavailable)?;
+    if state.global.get::<DomainClaim>(&domain).await?.is_some_and(|c| c.workspace_id == ws) {
+        state.global.delete::<DomainClaim>(&domain).await?;
     }
-    ctx.scoped.delete::<SendingDomain>(&domain).await.map_err(ApiError::unavailable)?;
+    ctx.scoped.delete::<SendingDomain>(&domain).await?;
     audit(&state, ctx.workspace, &ctx.actor.audit_name(), "sending_domain.removed", Some(&domain), serde_json::json!({}), &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -79,7 +79,7 @@ async fn check_sequence(
     input: &SequenceInput,
 ) -> Result<(String, Vec<SequenceStep>, SendWindow, Option<String>), ApiError> {
     let name = super::text("name", &input.name, 100)?;
-    if ctx.scoped.get::<Mailbox>(&input.mailbox_id).await.map_err(ApiError::unavailable)?.is_none() {
+    if ctx.scoped.get::<Mailbox>(&input.mailbox_id).await?.is_none() {
         return Err(ApiError::unprocessable("unknown_mailbox", "There is no such mailbox in this workspace."));
     }
     if input.steps.is_empty() || input.steps.len() > MAX_STEPS {
@@ -99,7 +99,7 @@ async fn check_sequence(
                 ),
             ));
         }
-        if ctx.scoped.get::<TemplateRecord>(&step.template_id).await.map_err(ApiError::unavailable)?.is_none() {
+        if ctx.scoped.get::<TemplateRecord>(&step.template_id).await?.is_none() {
             return Err(ApiError::unprocessable("unknown_template", format!("Step {} names a template that does not exist.", i + 1)));
         }
         steps.push(SequenceStep { template_id: step.template_id.clone(), business_days, new_thread: step.new_thread });
@@ -140,7 +140,7 @@ pub async fn create(
         created_at: now,
         updated_at: now,
     };
-    ctx.scoped.create(&sequence, None).await.map_err(ApiError::unavailable)?;
+    ctx.scoped.create(&sequence, None).await?;
     Ok((StatusCode::CREATED, Json(sequence)))
 }
 
@@ -154,7 +154,7 @@ pub async fn replace(
     Path((_, id)): Path<(String, String)>,
     Json(input): Json<SequenceInput>,
 ) -> Result<Json<Sequence>, ApiError> {
-    let existing = ctx.scoped.get::<Sequence>(&id).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)?;
+    let existing = ctx.scoped.get::<Sequence>(&id).await?.ok_or_else(ApiError::not_found)?;
     let (name, steps, window, timezone) = check_sequence(&ctx, &input).await?;
     let sequence = Sequence {
         name,
@@ -167,14 +167,14 @@ pub async fn replace(
         updated_at: state.clock.now().unix_timestamp(),
         ..existing
     };
-    ctx.scoped.put(&sequence, None).await.map_err(ApiError::unavailable)?;
+    ctx.scoped.put(&sequence, None).await?;
     Ok(Json(sequence))
 }
 
 #[utoipa::path(get, path = "/v1/workspaces/{ws}/sequences/{sequence_id}", params(("ws" = String, Path), ("sequence_id" = String, Path)),
     responses((status = 200, body = Object), (status = 404)))]
 pub async fn get(ctx: InWorkspace<need::ReadWorkspace>, Path((_, id)): Path<(String, String)>) -> Result<Json<Sequence>, ApiError> {
-    Ok(Json(ctx.scoped.get::<Sequence>(&id).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)?))
+    Ok(Json(ctx.scoped.get::<Sequence>(&id).await?.ok_or_else(ApiError::not_found)?))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -185,7 +185,7 @@ pub struct SequenceList {
 
 #[utoipa::path(get, path = "/v1/workspaces/{ws}/sequences", params(("ws" = String, Path)), responses((status = 200, body = SequenceList)))]
 pub async fn list(ctx: InWorkspace<need::ReadWorkspace>) -> Result<Json<SequenceList>, ApiError> {
-    Ok(Json(SequenceList { sequences: ctx.scoped.list_all::<Sequence>().await.map_err(ApiError::unavailable)? }))
+    Ok(Json(SequenceList { sequences: ctx.scoped.list_all::<Sequence>().await? }))
 }
 
 #[derive(Deserialize, Default, utoipa::ToSchema)]
@@ -238,7 +238,7 @@ pub async fn enroll(
     Path((_, sequence_id)): Path<(String, String)>,
     Json(input): Json<EnrollInput>,
 ) -> Result<Json<EnrollReport>, ApiError> {
-    let sequence = ctx.scoped.get::<Sequence>(&sequence_id).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)?;
+    let sequence = ctx.scoped.get::<Sequence>(&sequence_id).await?.ok_or_else(ApiError::not_found)?;
     let contacts: Vec<Result<Contact, String>> = match (&input.filter, input.contact_ids.is_empty()) {
         (Some(f), true) => {
             let filter: ContactFilter = filter_of(f.q.clone(), f.company.clone(), f.domain.clone(), f.free_mail, f.role_account);
@@ -247,7 +247,7 @@ pub async fn enroll(
         (None, false) if input.contact_ids.len() <= MAX_ENROLL => {
             let mut found = Vec::new();
             for id in &input.contact_ids {
-                found.push(ctx.scoped.get::<Contact>(id).await.map_err(ApiError::unavailable)?.ok_or_else(|| id.clone()));
+                found.push(ctx.scoped.get::<Contact>(id).await?.ok_or_else(|| id.clone()));
             }
             found
         }
@@ -260,13 +260,13 @@ pub async fn enroll(
     };
     let mut templates = Vec::new();
     for step in &sequence.steps {
-        let template = ctx.scoped.get::<TemplateRecord>(&step.template_id).await.map_err(ApiError::unavailable)?;
+        let template = ctx.scoped.get::<TemplateRecord>(&step.template_id).await?;
         templates.push(
             template
                 .ok_or_else(|| ApiError::unprocessable("unknown_template", "A step's template was deleted; fix the sequence first."))?,
         );
     }
-    let mailbox = ctx.scoped.get::<Mailbox>(&sequence.mailbox_id).await.map_err(ApiError::unavailable)?;
+    let mailbox = ctx.scoped.get::<Mailbox>(&sequence.mailbox_id).await?;
     let sender_name = mailbox.as_ref().and_then(|m| m.from_name.clone());
     let now = state.clock.now().unix_timestamp();
     let mut report = EnrollReport { enrolled: Vec::new(), skipped: Vec::new() };
@@ -278,7 +278,7 @@ pub async fn enroll(
                 continue;
             }
         };
-        if ctx.scoped.get::<Suppression>(&contact.email_index).await.map_err(ApiError::unavailable)?.is_some() {
+        if ctx.scoped.get::<Suppression>(&contact.email_index).await?.is_some() {
             report.skipped.push(Skipped {
                 contact_id: contact.id,
                 reason: "suppressed",
@@ -317,7 +317,7 @@ async fn start_enrollment(
     now: i64,
 ) -> Result<bool, ApiError> {
     let id = EnrollmentRecord::id_for(&sequence.id, &contact.id);
-    if scoped.get::<EnrollmentRecord>(&id).await.map_err(ApiError::unavailable)?.is_some() {
+    if scoped.get::<EnrollmentRecord>(&id).await?.is_some() {
         return Ok(false);
     }
     let token = tern_security::token::OpaqueToken::generate().map_err(ApiError::internal)?;
@@ -357,7 +357,7 @@ async fn start_enrollment(
         contact_id: contact.id.clone(),
         email_index: contact.email_index.clone(),
     };
-    state.global.put(&link, None).await.map_err(ApiError::unavailable)?;
+    state.global.put(&link, None).await?;
     match scoped.create(&enrollment, None).await {
         Ok(()) => Ok(true),
         Err(StoreError::ConditionFailed) => Ok(false),
@@ -423,8 +423,7 @@ pub async fn list_enrollments(
     let keep = |e: &EnrollmentRecord| {
         query.sequence_id.as_ref().is_none_or(|s| *s == e.sequence_id) && query.contact_id.as_ref().is_none_or(|c| *c == e.contact_id)
     };
-    let page =
-        ctx.scoped.list_matching(limit as usize, query.after.clone(), MAX_SCANNED_PER_PAGE, keep).await.map_err(ApiError::unavailable)?;
+    let page = ctx.scoped.list_matching(limit as usize, query.after.clone(), MAX_SCANNED_PER_PAGE, keep).await?;
     Ok(Json(EnrollmentPage { enrollments: page.items.into_iter().map(enrollment_view).collect(), next: page.next }))
 }
 
@@ -434,7 +433,7 @@ pub async fn get_enrollment(
     ctx: InWorkspace<need::ReadContacts>,
     Path((_, id)): Path<(String, String)>,
 ) -> Result<Json<EnrollmentView>, ApiError> {
-    let enrollment = ctx.scoped.get::<EnrollmentRecord>(&id).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)?;
+    let enrollment = ctx.scoped.get::<EnrollmentRecord>(&id).await?.ok_or_else(ApiError::not_found)?;
     Ok(Json(enrollment_view(enrollment)))
 }
 
@@ -466,9 +465,9 @@ pub async fn act_on_enrollment(
         EnrollmentAction::Resume => Event::Resume,
         EnrollmentAction::Stop => Event::Stop(StopReason::Manual),
     };
-    let existing = ctx.scoped.get::<EnrollmentRecord>(&id).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)?;
-    let sequence = ctx.scoped.get::<Sequence>(&existing.sequence_id).await.map_err(ApiError::unavailable)?;
-    let contact = ctx.scoped.get::<Contact>(&existing.contact_id).await.map_err(ApiError::unavailable)?;
+    let existing = ctx.scoped.get::<EnrollmentRecord>(&id).await?.ok_or_else(ApiError::not_found)?;
+    let sequence = ctx.scoped.get::<Sequence>(&existing.sequence_id).await?;
+    let contact = ctx.scoped.get::<Contact>(&existing.contact_id).await?;
     let updated = update_enrollment::<ApiErrorOrStore>(&ctx.scoped, &id, now, |e| {
         e.machine = e
             .machine
@@ -564,8 +563,7 @@ pub async fn list_sends(ctx: InWorkspace<need::ReadContacts>, Query(query): Quer
         return Err(ApiError::unprocessable("invalid_state", "`state` is one of claimed, sending, sent, failed, parked."));
     }
     let keep = |record: &SendRecord| wanted.is_none_or(|w| w == state_name(&record.state));
-    let page =
-        ctx.scoped.list_matching(limit as usize, query.after.clone(), MAX_SCANNED_PER_PAGE, keep).await.map_err(ApiError::unavailable)?;
+    let page = ctx.scoped.list_matching(limit as usize, query.after.clone(), MAX_SCANNED_PER_PAGE, keep).await?;
     Ok(Json(SendPage { sends: page.items, next: page.next }))
 }
 
@@ -587,17 +585,17 @@ pub async fn resolve_send(
     Path((_, id)): Path<(String, String)>,
     Json(resolution): Json<Resolution>,
 ) -> Result<Json<SendRecord>, ApiError> {
-    let mut record = ctx.scoped.get::<SendRecord>(&id).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)?;
+    let mut record = ctx.scoped.get::<SendRecord>(&id).await?.ok_or_else(ApiError::not_found)?;
     if !matches!(record.state, SendState::Parked { .. }) {
         return Err(ApiError::new(StatusCode::CONFLICT, "not_parked", "Only a parked send can be resolved."));
     }
     let now = state.clock.now().unix_timestamp();
-    let enrollment = ctx.scoped.get::<EnrollmentRecord>(&record.enrollment_id).await.map_err(ApiError::unavailable)?;
+    let enrollment = ctx.scoped.get::<EnrollmentRecord>(&record.enrollment_id).await?;
     let sequence = match &enrollment {
-        Some(e) => ctx.scoped.get::<Sequence>(&e.sequence_id).await.map_err(ApiError::unavailable)?,
+        Some(e) => ctx.scoped.get::<Sequence>(&e.sequence_id).await?,
         None => None,
     };
-    let contact = ctx.scoped.get::<Contact>(&record.contact_id).await.map_err(ApiError::unavailable)?;
+    let contact = ctx.scoped.get::<Contact>(&record.contact_id).await?;
     let sent = match resolution.outcome.as_str() {
         "sent" => true,
         "not_sent" => false,
@@ -609,9 +607,9 @@ pub async fn resolve_send(
         record.updated_at = now;
         // Resolved, the record is log again: kept for the workspace's log window.
         record.expires_at = ctx.settings.retention().expiry_unix(tern_domain::retention::RetentionCategory::Logs, now);
-        ctx.scoped.replace_if(&record, None, "claim_token", token).await.map_err(ApiError::unavailable)?;
+        ctx.scoped.replace_if(&record, None, "claim_token", token).await?;
     } else {
-        ctx.scoped.delete::<SendRecord>(&record.id).await.map_err(ApiError::unavailable)?;
+        ctx.scoped.delete::<SendRecord>(&record.id).await?;
     }
     let step = record.step;
     let message_id = record.message_id.clone();
@@ -639,8 +637,7 @@ pub async fn resolve_send(
         e.schedule(due);
         Ok(true)
     })
-    .await
-    .map_err(ApiError::unavailable)?;
+    .await?;
     audit(
         &state,
         ctx.workspace,
@@ -668,7 +665,7 @@ fn unsubscribe_headers() -> [(header::HeaderName, &'static str); 2] {
 
 async fn link_of(state: &ApiState, token: &str) -> Result<Option<UnsubscribeLink>, ApiError> {
     let Ok(token) = tern_security::token::OpaqueToken::parse(token) else { return Ok(None) };
-    state.global.get::<UnsubscribeLink>(&token.hash().to_hex()).await.map_err(ApiError::unavailable)
+    state.global.get::<UnsubscribeLink>(&token.hash().to_hex()).await.map_err(ApiError::from)
 }
 
 /// The link in the message footer: a confirmation page whose button posts. Opening
@@ -727,5 +724,5 @@ pub(crate) async fn suppress_and_stop(
     reason: SuppressionReason,
     now: i64,
 ) -> Result<u32, ApiError> {
-    tern_aws::outreach::store::suppress_and_stop(scoped, email_index, reason, now).await.map_err(ApiError::unavailable)
+    tern_aws::outreach::store::suppress_and_stop(scoped, email_index, reason, now).await.map_err(ApiError::from)
 }

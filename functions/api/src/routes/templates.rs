@@ -58,7 +58,7 @@ fn check(workspace: &Workspace, input: &TemplateInput) -> Result<MessageTemplate
 
 async fn check_attachments(ctx: &InWorkspace<need::ManageTemplates>, ids: &[String]) -> Result<(), ApiError> {
     for id in ids {
-        if ctx.scoped.get::<AttachmentRecord>(id).await.map_err(ApiError::unavailable)?.is_none() {
+        if ctx.scoped.get::<AttachmentRecord>(id).await?.is_none() {
             return Err(ApiError::unprocessable(
                 "unknown_attachment",
                 format!("There is no attachment `{}`.", id.chars().take(64).collect::<String>()),
@@ -89,7 +89,7 @@ pub async fn create(
         created_at: now,
         updated_at: now,
     };
-    ctx.scoped.create(&record, None).await.map_err(ApiError::unavailable)?;
+    ctx.scoped.create(&record, None).await?;
     Ok((StatusCode::CREATED, Json(record)))
 }
 
@@ -101,7 +101,7 @@ pub async fn replace(
     Path((_, id)): Path<(String, String)>,
     Json(input): Json<TemplateInput>,
 ) -> Result<Json<TemplateRecord>, ApiError> {
-    let existing = ctx.scoped.get::<TemplateRecord>(&id).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)?;
+    let existing = ctx.scoped.get::<TemplateRecord>(&id).await?.ok_or_else(ApiError::not_found)?;
     let name = super::text("name", &input.name, 100)?;
     check(&ctx.settings, &input)?;
     check_attachments(&ctx, &input.attachment_ids).await?;
@@ -114,7 +114,7 @@ pub async fn replace(
         updated_at: state.clock.now().unix_timestamp(),
         ..existing
     };
-    ctx.scoped.put(&record, None).await.map_err(ApiError::unavailable)?;
+    ctx.scoped.put(&record, None).await?;
     Ok(Json(record))
 }
 
@@ -125,14 +125,14 @@ pub async fn get(
     ctx: InWorkspace<need::ReadMessageBodies>,
     Path((_, id)): Path<(String, String)>,
 ) -> Result<Json<TemplateRecord>, ApiError> {
-    Ok(Json(ctx.scoped.get::<TemplateRecord>(&id).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)?))
+    Ok(Json(ctx.scoped.get::<TemplateRecord>(&id).await?.ok_or_else(ApiError::not_found)?))
 }
 
 #[utoipa::path(delete, path = "/v1/workspaces/{ws}/templates/{template_id}", params(("ws" = String, Path), ("template_id" = String, Path)),
     responses((status = 204), (status = 404)))]
 pub async fn delete(ctx: InWorkspace<need::ManageTemplates>, Path((_, id)): Path<(String, String)>) -> Result<StatusCode, ApiError> {
-    ctx.scoped.get::<TemplateRecord>(&id).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)?;
-    ctx.scoped.delete::<TemplateRecord>(&id).await.map_err(ApiError::unavailable)?;
+    ctx.scoped.get::<TemplateRecord>(&id).await?.ok_or_else(ApiError::not_found)?;
+    ctx.scoped.delete::<TemplateRecord>(&id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -144,7 +144,7 @@ pub struct TemplateList {
 
 #[utoipa::path(get, path = "/v1/workspaces/{ws}/templates", params(("ws" = String, Path)), responses((status = 200, body = TemplateList)))]
 pub async fn list(ctx: InWorkspace<need::ReadMessageBodies>) -> Result<Json<TemplateList>, ApiError> {
-    Ok(Json(TemplateList { templates: ctx.scoped.list_all::<TemplateRecord>().await.map_err(ApiError::unavailable)? }))
+    Ok(Json(TemplateList { templates: ctx.scoped.list_all::<TemplateRecord>().await? }))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -173,12 +173,11 @@ pub async fn preview(
     Path((_, id)): Path<(String, String)>,
     Json(input): Json<PreviewInput>,
 ) -> Result<Json<Preview>, ApiError> {
-    let template = ctx.scoped.get::<TemplateRecord>(&id).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)?;
+    let template = ctx.scoped.get::<TemplateRecord>(&id).await?.ok_or_else(ApiError::not_found)?;
     let contact = ctx
         .scoped
         .get::<Contact>(&input.contact_id)
-        .await
-        .map_err(ApiError::unavailable)?
+        .await?
         .ok_or_else(|| ApiError::unprocessable("unknown_contact", "There is no such contact in this workspace."))?;
     let rendered = render_for(&ctx.settings, &template, &contact, input.sender_name.as_deref())?;
     Ok(Json(Preview { subject: rendered.subject, text: rendered.text, html: rendered.html }))
@@ -292,7 +291,7 @@ pub async fn upload_attachment(
         object_key,
         created_at: state.clock.now().unix_timestamp(),
     };
-    ctx.scoped.create(&record, None).await.map_err(ApiError::unavailable)?;
+    ctx.scoped.create(&record, None).await?;
     audit(
         &state,
         ctx.workspace,

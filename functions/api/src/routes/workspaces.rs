@@ -40,7 +40,7 @@ pub(crate) async fn create_workspace(
     owner: &User,
     client: &Client,
 ) -> Result<Workspace, ApiError> {
-    let kms_key_id = tern_aws::workspace_keys::create_workspace_key(&state.clients.kms, workspace).await.map_err(ApiError::unavailable)?;
+    let kms_key_id = tern_aws::workspace_keys::create_workspace_key(&state.clients.kms, workspace).await?;
     let now = state.clock.now().unix_timestamp();
     let record = Workspace {
         id: workspace.to_string(),
@@ -64,10 +64,10 @@ pub(crate) async fn create_workspace(
         deletion_scheduled_for: None,
     };
     let scoped = state.table.scope(workspace);
-    scoped.create(&record, None).await.map_err(ApiError::unavailable)?;
+    scoped.create(&record, None).await?;
     let member =
         Member { user_id: owner.id.clone(), email: owner.email.clone(), name: owner.name.clone(), role: Role::Owner, joined_at: now };
-    scoped.create(&member, None).await.map_err(ApiError::unavailable)?;
+    scoped.create(&member, None).await?;
     let parameters = serde_json::json!({ "plan": record.plan, "parent": record.parent_id });
     audit(state, workspace, &owner.id, "workspace.created", Some(&record.id), parameters, client).await?;
     Ok(record)
@@ -160,7 +160,7 @@ fn view(w: Workspace, role: Role) -> WorkspaceView {
 }
 
 async fn load(ctx: &InWorkspace<impl crate::auth::Needs>) -> Result<Workspace, ApiError> {
-    ctx.scoped.get::<Workspace>(&ctx.workspace.to_string()).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)
+    ctx.scoped.get::<Workspace>(&ctx.workspace.to_string()).await?.ok_or_else(ApiError::not_found)
 }
 
 #[utoipa::path(get, path = "/v1/workspaces/{ws}", params(("ws" = String, Path)), responses((status = 200, body = WorkspaceView), (status = 404)))]
@@ -281,7 +281,7 @@ async fn retention_changed(
     } else {
         let kind = PrivacyTaskKind::Retention { shortened: shortened.clone() };
         let task = PrivacyTask::queued(kind, ctx.actor.user_id(), state.clock.now().unix_timestamp());
-        ctx.scoped.create(&task, None).await.map_err(ApiError::unavailable)?;
+        ctx.scoped.create(&task, None).await?;
         Some(task)
     };
     let parameters = serde_json::json!({
@@ -301,7 +301,7 @@ async fn retention_changed(
     let job =
         PrivacyJob { workspace_id: ctx.workspace, request_id: request_id.unwrap_or_else(RequestId::generate), task_id: task.id.clone() };
     let queue = state.config.queue_url(QueueName::Privacy).map_err(ApiError::internal)?;
-    tern_aws::queue::enqueue(&state.clients.sqs, queue, &job).await.map_err(ApiError::unavailable)?;
+    tern_aws::queue::enqueue(&state.clients.sqs, queue, &job).await?;
     Ok(Some(task.id))
 }
 
@@ -351,7 +351,7 @@ pub async fn update_workspace(
     // The older single field moves into `retention` (same value in force).
     workspace.retention = new_retention;
     workspace.inbound_retention_days = None;
-    ctx.scoped.put(&workspace, None).await.map_err(ApiError::unavailable)?;
+    ctx.scoped.put(&workspace, None).await?;
     state.remember_settings(ctx.workspace, Arc::new(workspace.clone()));
     let parameters = serde_json::json!({
         "holidays": changes.holidays, "postal_address": changes.postal_address.is_some(), "company_description": changes.company_description.is_some(),
@@ -486,7 +486,7 @@ pub async fn create_sub_workspace(
     let crate::auth::Actor::User { user_id, .. } = &ctx.actor else {
         return Err(ApiError::forbidden("API keys cannot create workspaces."));
     };
-    let owner = state.global.get::<User>(user_id).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)?;
+    let owner = state.global.get::<User>(user_id).await?.ok_or_else(ApiError::not_found)?;
     let settings = NewWorkspace {
         name: text("name", &input.name, 100)?,
         plan: Plan::Agency,
@@ -537,7 +537,7 @@ pub async fn list_members(ctx: InWorkspace<need::ReadWorkspace>, Query(page): Qu
     if !(1..=100).contains(&limit) {
         return Err(ApiError::unprocessable("invalid_limit", "`limit` must be from 1 to 100."));
     }
-    let found = ctx.scoped.list::<Member>(limit, page.after.as_deref()).await.map_err(ApiError::unavailable)?;
+    let found = ctx.scoped.list::<Member>(limit, page.after.as_deref()).await?;
     // Support diagnoses from metadata; members' addresses are the customer's personal data.
     let addresses = ctx.role != Role::Support;
     Ok(Json(MemberPage {
@@ -567,7 +567,7 @@ async fn owners(ctx: &InWorkspace<need::ManageMembers>) -> Result<usize, ApiErro
     let mut count = 0;
     let mut after = None;
     loop {
-        let page = ctx.scoped.list::<Member>(100, after.as_deref()).await.map_err(ApiError::unavailable)?;
+        let page = ctx.scoped.list::<Member>(100, after.as_deref()).await?;
         count += page.items.iter().filter(|m| m.role == Role::Owner).count();
         match page.next {
             Some(next) => after = Some(next),
@@ -585,7 +585,7 @@ pub async fn change_role(
     Path((_, user_id)): Path<(String, String)>,
     Json(change): Json<RoleChange>,
 ) -> Result<Json<MemberView>, ApiError> {
-    let mut member = ctx.scoped.get::<Member>(&user_id).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)?;
+    let mut member = ctx.scoped.get::<Member>(&user_id).await?.ok_or_else(ApiError::not_found)?;
     if !ctx.role.can_change_role(member.role, change.role) {
         return Err(ApiError::forbidden(format!("A {} cannot change a {} into a {}.", ctx.role, member.role, change.role)));
     }
@@ -594,7 +594,7 @@ pub async fn change_role(
     }
     let previous = member.role;
     member.role = change.role;
-    ctx.scoped.put(&member, None).await.map_err(ApiError::unavailable)?;
+    ctx.scoped.put(&member, None).await?;
     let parameters = serde_json::json!({ "from": previous, "to": change.role });
     audit(&state, ctx.workspace, &ctx.actor.audit_name(), "member.role_changed", Some(&user_id), parameters, &client).await?;
     super::api_keys::revoke_beyond_role(&state, &ctx.scoped, &user_id, Some(change.role), &ctx.actor.audit_name(), &client).await?;
@@ -615,14 +615,14 @@ pub async fn remove_member(
     ctx: InWorkspace<need::ManageMembers>,
     Path((_, user_id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let member = ctx.scoped.get::<Member>(&user_id).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)?;
+    let member = ctx.scoped.get::<Member>(&user_id).await?.ok_or_else(ApiError::not_found)?;
     if !ctx.role.can_grant(member.role) {
         return Err(ApiError::forbidden(format!("A {} cannot remove a {}.", ctx.role, member.role)));
     }
     if member.role == Role::Owner && owners(&ctx).await? <= 1 {
         return Err(ApiError::new(StatusCode::CONFLICT, "last_owner", "A workspace keeps at least one owner."));
     }
-    ctx.scoped.delete::<Member>(&user_id).await.map_err(ApiError::unavailable)?;
+    ctx.scoped.delete::<Member>(&user_id).await?;
     audit(
         &state,
         ctx.workspace,
@@ -674,7 +674,7 @@ pub async fn invite(
         invited_by: ctx.actor.audit_name(),
         expires_at: expires.unix_timestamp(),
     };
-    state.global.create(&invite, Some(expires)).await.map_err(ApiError::unavailable)?;
+    state.global.create(&invite, Some(expires)).await?;
     audit(
         &state,
         ctx.workspace,
@@ -719,7 +719,7 @@ pub async fn accept_invite(
 ) -> Result<Response, ApiError> {
     let gone = || ApiError::new(StatusCode::NOT_FOUND, "invite_invalid", "This invitation is invalid, used or expired.");
     let hash = TokenHash::of(input.token.expose()).to_hex();
-    let invite = state.global.get::<Invite>(&hash).await.map_err(ApiError::unavailable)?.ok_or_else(gone)?;
+    let invite = state.global.get::<Invite>(&hash).await?.ok_or_else(gone)?;
     if invite.expires_at <= state.clock.now().unix_timestamp() {
         return Err(gone());
     }
@@ -744,7 +744,7 @@ pub async fn accept_invite(
         Err(e) => return Err(ApiError::unavailable(e)),
     }
     // Single use: the deletion is the claim. A second accept finds nothing.
-    state.global.delete::<Invite>(&hash).await.map_err(ApiError::unavailable)?;
+    state.global.delete::<Invite>(&hash).await?;
     let now = state.clock.now().unix_timestamp();
     let password_hash = state.hasher.hash(password).map_err(ApiError::internal)?;
     // Unverified: whoever holds the link (the inviter has it too) is not yet proven to
@@ -757,9 +757,9 @@ pub async fn accept_invite(
         now,
         invite.workspace_id.clone(),
     );
-    state.global.create(&user, None).await.map_err(ApiError::unavailable)?;
+    state.global.create(&user, None).await?;
     let member = Member { user_id: user_id.clone(), email: invite.email.clone(), name, role: invite.role, joined_at: now };
-    state.table.scope(workspace).create(&member, None).await.map_err(ApiError::unavailable)?;
+    state.table.scope(workspace).create(&member, None).await?;
     audit(
         &state,
         workspace,
@@ -786,7 +786,7 @@ async fn accept_as_existing(
     workspace: WorkspaceId,
     remember_me: bool,
 ) -> Result<Response, ApiError> {
-    let mut user = state.global.get::<User>(&caller.user_id).await.map_err(ApiError::unavailable)?.ok_or_else(ApiError::not_found)?;
+    let mut user = state.global.get::<User>(&caller.user_id).await?.ok_or_else(ApiError::not_found)?;
     if user.email != invite.email {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -798,13 +798,13 @@ async fn accept_as_existing(
         return Err(ApiError::new(StatusCode::FORBIDDEN, "email_not_verified", "Verify your e-mail address first, then accept."));
     }
     let scoped = state.table.scope(workspace);
-    if scoped.get::<Member>(&user.id).await.map_err(ApiError::unavailable)?.is_some() {
+    if scoped.get::<Member>(&user.id).await?.is_some() {
         return Err(ApiError::new(StatusCode::CONFLICT, "already_a_member", "You are already a member of this workspace."));
     }
-    state.global.delete::<Invite>(hash).await.map_err(ApiError::unavailable)?;
+    state.global.delete::<Invite>(hash).await?;
     let now = state.clock.now().unix_timestamp();
     let member = Member { user_id: user.id.clone(), email: user.email.clone(), name: user.name.clone(), role: invite.role, joined_at: now };
-    scoped.create(&member, None).await.map_err(ApiError::unavailable)?;
+    scoped.create(&member, None).await?;
     if !user.workspaces.contains(&invite.workspace_id) {
         let joined = invite.workspace_id.clone();
         (user, _) = crate::users::update(state, &user.id, |user: &mut User| {
