@@ -23,7 +23,7 @@ use tern_aws::entities::InboundText;
 use tern_aws::outreach::effects;
 use tern_aws::sealing::Sealer;
 use tern_aws::table::{ScopedTable, Table};
-use tern_aws::worker::{Delivery, JobError, process_batch};
+use tern_aws::worker::{Delivery, JobError, PoisonLog, process_batch};
 use tern_aws::{AwsClients, Config};
 use tern_domain::clock::SharedClock;
 use tern_domain::inbound::{DEFAULT_INBOUND_RETENTION, InboundMessage, InboundStatus, LinkEvidence};
@@ -49,7 +49,10 @@ impl ClassifyDeps {
 }
 
 pub async fn handle(deps: &ClassifyDeps, event: SqsEvent) -> SqsBatchResponse {
-    process_batch("classify", event, |job: ClassifyJob, delivery| classify_one(deps, job, delivery)).await
+    process_batch("classify", &PoisonLog::new(&deps.clients, &deps.config, deps.clock.clone()), event, |job: ClassifyJob, delivery| {
+        classify_one(deps, job, delivery)
+    })
+    .await
 }
 
 async fn classify_one(deps: &ClassifyDeps, job: ClassifyJob, _delivery: Delivery) -> Result<(), JobError> {

@@ -19,7 +19,7 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use tern_aws::entities::{Enrichment, EnrichmentStatus, EnrichmentUsage};
 use tern_aws::global::{COMPANY_CACHE_TTL, CachedCompany, GlobalTable};
 use tern_aws::table::{AttributeValue, ScopedTable, StoreError, Table};
-use tern_aws::worker::{Delivery, JobError, process_batch};
+use tern_aws::worker::{Delivery, JobError, PoisonLog, process_batch};
 use tern_aws::{AwsClients, Config};
 use tern_domain::clock::SharedClock;
 use tern_domain::jobs::EnrichJob;
@@ -94,7 +94,10 @@ impl EnrichDeps {
 }
 
 pub async fn handle(deps: &EnrichDeps, event: SqsEvent) -> SqsBatchResponse {
-    process_batch("enrich", event, |job: EnrichJob, delivery| enrich_one(deps, job, delivery)).await
+    process_batch("enrich", &PoisonLog::new(&deps.clients, &deps.config, deps.clock.clone()), event, |job: EnrichJob, delivery| {
+        enrich_one(deps, job, delivery)
+    })
+    .await
 }
 
 fn transient(e: StoreError) -> JobError {

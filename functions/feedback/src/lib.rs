@@ -22,7 +22,7 @@ use tern_aws::inbound::{Intake, IntakeError, SES_INBOUND_PREFIX};
 use tern_aws::outreach::EnrollmentRecord;
 use tern_aws::outreach::effects;
 use tern_aws::table::Table;
-use tern_aws::worker::{Delivery, JobError, process_batch};
+use tern_aws::worker::{Delivery, JobError, PoisonLog, process_batch};
 use tern_aws::{AwsClients, Config};
 use tern_domain::clock::SharedClock;
 use tern_domain::ids::{RequestId, WorkspaceId};
@@ -41,7 +41,10 @@ pub struct FeedbackDeps {
 struct Envelope(serde_json::Value);
 
 pub async fn handle(deps: &FeedbackDeps, event: SqsEvent) -> SqsBatchResponse {
-    process_batch("feedback", event, |envelope: Envelope, delivery| apply(deps, envelope, delivery)).await
+    process_batch("feedback", &PoisonLog::new(&deps.clients, &deps.config, deps.clock.clone()), event, |envelope: Envelope, delivery| {
+        apply(deps, envelope, delivery)
+    })
+    .await
 }
 
 async fn apply(deps: &FeedbackDeps, envelope: Envelope, _delivery: Delivery) -> Result<(), JobError> {

@@ -97,9 +97,12 @@ pub async fn handle_jobs(
     event: aws_lambda_events::event::sqs::SqsEvent,
 ) -> aws_lambda_events::event::sqs::SqsBatchResponse {
     let sealer = tern_aws::sealing::Sealer::new(deps.clients.kms.clone(), tern_aws::sealing::DEFAULT_CACHE_TTL);
-    tern_aws::worker::process_batch("housekeeping", event, |job: tern_domain::jobs::PrivacyJob, delivery| {
-        run_task(deps, &sealer, job, delivery)
-    })
+    tern_aws::worker::process_batch(
+        "housekeeping",
+        &tern_aws::worker::PoisonLog::new(&deps.clients, &deps.config, deps.clock.clone()),
+        event,
+        |job: tern_domain::jobs::PrivacyJob, delivery| run_task(deps, &sealer, job, delivery),
+    )
     .await
 }
 

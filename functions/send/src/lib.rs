@@ -35,7 +35,7 @@ use tern_aws::outreach::{
 };
 use tern_aws::sealing::Sealer;
 use tern_aws::table::{AttributeValue, ScopedTable, StoreError, Table};
-use tern_aws::worker::{JobError, process_batch};
+use tern_aws::worker::{JobError, PoisonLog, process_batch};
 use tern_aws::{AwsClients, Config};
 use tern_domain::cadence::Calendar;
 use tern_domain::clock::SharedClock;
@@ -71,7 +71,10 @@ impl SendDeps {
 }
 
 pub async fn handle(deps: &SendDeps, event: SqsEvent) -> SqsBatchResponse {
-    process_batch("send", event, |job: SendJob, _delivery| async move { send_step(deps, &job).await }).await
+    process_batch("send", &PoisonLog::new(&deps.clients, &deps.config, deps.clock.clone()), event, |job: SendJob, _delivery| async move {
+        send_step(deps, &job).await
+    })
+    .await
 }
 
 fn transient(what: &str, e: impl std::fmt::Display) -> JobError {

@@ -17,6 +17,7 @@
 //! | `SIGNUP` | SHA-256 of the verification token | a sign-up waits for its address to be verified, before any account exists |
 //! | `EMAILTOKEN` | SHA-256 of the token | an e-mail link (verify the address, reset the password) names only its token |
 //! | `AUDITKEY` | `v1` | the platform's audit anchor key (sealed), one for every workspace's trail |
+//! | `POISON` | `<function>#<message id>` | a job that can never succeed, kept for an operator; its workspace may be unknown |
 //!
 //! Keys are `pk = <KIND>#<key>`, `sk = <KIND>`. A record may also appear in the
 //! `gsi1` index (sessions by user, pending deletions by due date).
@@ -44,6 +45,7 @@ pub enum GlobalKind {
     PendingSignup,
     EmailToken,
     AuditAnchorKey,
+    PoisonJob,
 }
 
 impl GlobalKind {
@@ -63,6 +65,7 @@ impl GlobalKind {
             Self::PendingSignup => "SIGNUP",
             Self::EmailToken => "EMAILTOKEN",
             Self::AuditAnchorKey => "AUDITKEY",
+            Self::PoisonJob => "POISON",
         }
     }
 }

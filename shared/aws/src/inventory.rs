@@ -603,6 +603,19 @@ pub const ITEMS: &[Item] = &[
         erasure: "nothing personal; kept while any trail it anchors is",
     },
     Item {
+        kind: "POISON",
+        type_name: "PoisonJob",
+        defined_in: "shared/aws/src/worker.rs",
+        partition: Partition::Global,
+        holds: "a queue message a worker acknowledged because it can never succeed: function, message id, reason, the body's SHA-256 and size (not the body)",
+        personal: &["reason (may quote a value of the job)"],
+        sealed: &[],
+        blind_indexed: &[],
+        retention: "TTL: 14 days (POISON_RETENTION, as long as a dead-letter queue keeps a message)",
+        used_by: &["classify", "enrich", "send", "feedback", "housekeeping"],
+        erasure: "expires by TTL; holds no contact id to erase by",
+    },
+    Item {
         kind: "AUDITCHECKPOINT",
         type_name: "tern_security::audit::AuditCheckpoint (via AuditLog)",
         defined_in: "shared/aws/src/audit.rs",
@@ -839,6 +852,7 @@ mod tests {
             GlobalKind::PendingSignup,
             GlobalKind::EmailToken,
             GlobalKind::AuditAnchorKey,
+            GlobalKind::PoisonJob,
         ];
         for kind in every {
             match kind {
@@ -855,7 +869,8 @@ mod tests {
                 | GlobalKind::Counter
                 | GlobalKind::PendingSignup
                 | GlobalKind::EmailToken
-                | GlobalKind::AuditAnchorKey => {}
+                | GlobalKind::AuditAnchorKey
+                | GlobalKind::PoisonJob => {}
             }
         }
         every.to_vec()

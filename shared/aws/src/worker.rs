@@ -1,16 +1,23 @@
 //! The shape every SQS worker shares: decode each record into its job type, run the
 //! job, and report only the records that failed (`ReportBatchItemFailures`), so a
 //! batch with one bad record re-delivers that record alone. Records that keep
-//! failing reach the queue's dead-letter queue through its redrive policy.
+//! failing transiently reach the queue's dead-letter queue through its redrive
+//! policy. A poison record (one that can never succeed: a body that is not a job, an
+//! item we cannot decode) is recorded with its reason as a [`PoisonJob`] and
+//! acknowledged, so it is neither retried in vain nor dropped silently.
 
+use crate::global::{GlobalKind, GlobalRecord, GlobalTable};
+use crate::table::StoreError;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use serde::de::DeserializeOwned;
+use sha2::Digest;
 use std::future::Future;
+use tern_domain::clock::SharedClock;
 use tracing::Instrument;
 
-/// Why one job failed. Both kinds are retried by SQS; the distinction is for the
-/// logs and for operators reading a dead-letter queue: a poison message will never
-/// succeed and needs a person, a transient one may succeed on the next delivery.
+/// Why one job failed. A transient failure is retried by SQS (and dead-lettered if it
+/// keeps failing); a poison one will never succeed: it is recorded for a person and
+/// acknowledged.
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
     #[error("poison message: {0}")]
@@ -27,8 +34,72 @@ pub struct Delivery {
     pub receive_count: u32,
 }
 
-/// Runs `handle` on every record of `event` and returns the failed ones.
-pub async fn process_batch<T, F, Fut>(function: &'static str, event: SqsEvent, handle: F) -> SqsBatchResponse
+/// A job acknowledged without success because it never could succeed, kept for an
+/// operator to read (`pk = POISON#<function>#<message id>`) for as long as SQS would
+/// have kept it in a dead-letter queue. It holds the reason and the body's digest and
+/// size, not the body (which may name people).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PoisonJob {
+    pub id: String,
+    pub function: String,
+    pub message_id: String,
+    pub reason: String,
+    pub receive_count: u32,
+    pub body_sha256: String,
+    pub body_bytes: usize,
+    pub recorded_at: i64,
+}
+
+impl GlobalRecord for PoisonJob {
+    const KIND: GlobalKind = GlobalKind::PoisonJob;
+    fn key(&self) -> String {
+        self.id.clone()
+    }
+}
+
+/// How long a [`PoisonJob`] is kept: SQS's longest message retention.
+pub const POISON_RETENTION: time::Duration = time::Duration::days(14);
+
+/// Where a worker records its poison jobs.
+#[derive(Debug, Clone)]
+pub struct PoisonLog {
+    global: GlobalTable,
+    clock: SharedClock,
+}
+
+impl PoisonLog {
+    pub fn new(clients: &crate::AwsClients, config: &crate::Config, clock: SharedClock) -> Self {
+        Self { global: GlobalTable::new(clients.dynamodb.clone(), config.table.clone()), clock }
+    }
+
+    async fn record(&self, function: &str, delivery: &Delivery, body: &str, reason: &str) -> Result<(), StoreError> {
+        let now = self.clock.now();
+        let record = PoisonJob {
+            id: format!("{function}#{}", delivery.message_id),
+            function: function.to_string(),
+            message_id: delivery.message_id.clone(),
+            reason: reason.to_string(),
+            receive_count: delivery.receive_count,
+            body_sha256: data_encoding::HEXLOWER.encode(&sha2::Sha256::digest(body.as_bytes())),
+            body_bytes: body.len(),
+            recorded_at: now.unix_timestamp(),
+        };
+        match self.global.create(&record, Some(now + POISON_RETENTION)).await {
+            // A redelivery of a record already kept (the acknowledgement was lost).
+            Ok(()) | Err(StoreError::ConditionFailed) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The poison jobs one function recorded (operators, tests).
+    pub async fn get(&self, function: &str, message_id: &str) -> Result<Option<PoisonJob>, StoreError> {
+        self.global.get::<PoisonJob>(&format!("{function}#{message_id}")).await
+    }
+}
+
+/// Runs `handle` on every record of `event` and returns the ones to deliver again:
+/// transient failures, and poison ones that could not be recorded.
+pub async fn process_batch<T, F, Fut>(function: &'static str, poison: &PoisonLog, event: SqsEvent, handle: F) -> SqsBatchResponse
 where
     T: DeserializeOwned,
     F: Fn(T, Delivery) -> Fut,
@@ -38,15 +109,31 @@ where
     for record in event.records {
         let delivery = delivery_of(&record);
         let span = tracing::info_span!("job", function, message_id = %delivery.message_id, receive_count = delivery.receive_count);
+        let body = record.body.as_deref().unwrap_or_default();
         let outcome = async {
-            let job: T = serde_json::from_str(record.body.as_deref().unwrap_or_default())
-                .map_err(|e| JobError::Poison(format!("body is not a valid job: {e}")))?;
+            let job: T = serde_json::from_str(body).map_err(|e| JobError::Poison(format!("body is not a valid job: {e}")))?;
             handle(job, delivery.clone()).await
         }
         .instrument(span.clone())
         .await;
-        if let Err(error) = outcome {
-            span.in_scope(|| tracing::warn!(error = %error, "job failed; SQS will deliver it again or dead-letter it"));
+        let again = match outcome {
+            Ok(()) => false,
+            Err(JobError::Transient(reason)) => {
+                span.in_scope(|| tracing::warn!(error = %reason, "job failed; SQS will deliver it again or dead-letter it"));
+                true
+            }
+            Err(JobError::Poison(reason)) => match poison.record(function, &delivery, body, &reason).await {
+                Ok(()) => {
+                    span.in_scope(|| tracing::error!(error = %reason, "poison job recorded and acknowledged; it will never succeed"));
+                    false
+                }
+                Err(e) => {
+                    span.in_scope(|| tracing::warn!(error = %reason, record_error = %e, "poison job could not be recorded; SQS will deliver it again"));
+                    true
+                }
+            },
+        };
+        if again {
             let mut failure = BatchItemFailure::default();
             failure.item_identifier = delivery.message_id;
             response.batch_item_failures.push(failure);
@@ -75,42 +162,14 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
     message
 }
 
-/// Storage failures inside a job are worth another delivery.
-impl From<crate::table::StoreError> for JobError {
-    fn from(error: crate::table::StoreError) -> Self {
-        JobError::Transient(format!("storage: {error}"))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn record(id: &str, body: &str) -> SqsMessage {
-        let mut m = SqsMessage::default();
-        m.message_id = Some(id.into());
-        m.body = Some(body.into());
-        m.attributes.insert("ApproximateReceiveCount".into(), "2".into());
-        m
-    }
-
-    #[derive(serde::Deserialize)]
-    struct Job {
-        n: i32,
-    }
-
-    #[tokio::test]
-    async fn reports_only_the_records_that_failed() {
-        let mut event = SqsEvent::default();
-        event.records = vec![record("a", r#"{"n":1}"#), record("b", "not json"), record("c", r#"{"n":-1}"#), record("d", r#"{"n":2}"#)];
-        let seen = std::sync::Mutex::new(Vec::new());
-        let response = process_batch("test", event, |job: Job, delivery| {
-            seen.lock().unwrap().push((job.n, delivery.receive_count));
-            async move { if job.n < 0 { Err(JobError::Transient("negative".into())) } else { Ok(()) } }
-        })
-        .await;
-        let failed: Vec<_> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
-        assert_eq!(failed, ["b", "c"]);
-        assert_eq!(*seen.lock().unwrap(), [(1, 2), (-1, 2), (2, 2)]);
+/// Storage failures inside a job: throttling, an unreachable table or a lost race are
+/// worth another delivery; an item we cannot decode or a request DynamoDB refuses
+/// will fail the same way every time.
+impl From<StoreError> for JobError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Unavailable(_) | StoreError::ConditionFailed => JobError::Transient(format!("storage: {error}")),
+            StoreError::Codec(_) | StoreError::Request(_) => JobError::Poison(format!("storage: {error}")),
+        }
     }
 }
