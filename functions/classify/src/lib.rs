@@ -156,7 +156,7 @@ async fn apply_effects(
     let return_date =
         verdict.return_date.and_then(|d| jiff::civil::Date::new(d.year() as i16, u8::from(d.month()) as i8, d.day() as i8).ok());
     let now = deps.clock.now().unix_timestamp();
-    let effect = effects::apply(scoped, &enrollment, verdict.kind.as_str(), return_date, now).await.map_err(|e| transient(&e))?;
+    let effect = effects::apply(scoped, &enrollment, verdict.kind, return_date, now).await.map_err(|e| transient(&e))?;
     tracing::info!(enrollment = %enrollment.id, kind = verdict.kind.as_str(), linked_by = ?evidence, effect = %effect, "reply applied");
     Ok((Some((enrollment.id, evidence)), Some(effect)))
 }

@@ -61,7 +61,7 @@ async fn apply(deps: &FeedbackDeps, envelope: Envelope, _delivery: Delivery) -> 
     let workspace = tag(WORKSPACE_TAG).and_then(|w| WorkspaceId::parse(&w).ok());
     let enrollment_id = tag(ENROLLMENT_TAG)
         .map(|e| enrollment_from_tag(&e))
-        .or_else(|| feedback.message_id.as_deref().and_then(effects::enrollment_of_message_id).map(String::from));
+        .or_else(|| feedback.message_id.as_deref().and_then(effects::enrollment_of_message_id));
     let (Some(workspace), Some(enrollment_id)) = (workspace, enrollment_id) else {
         tracing::warn!(ses_message_id = ?feedback.ses_message_id, "SES notification for mail Tern did not tag; acknowledged");
         return Ok(());
@@ -73,7 +73,7 @@ async fn apply(deps: &FeedbackDeps, envelope: Envelope, _delivery: Delivery) -> 
     };
     let now = deps.clock.now().unix_timestamp();
     let effect = effects::apply(&scoped, &enrollment, kind, None, now).await?;
-    tracing::info!(enrollment = %enrollment.id, kind, effect = %effect, "SES feedback applied");
+    tracing::info!(enrollment = %enrollment.id, kind = kind.as_str(), effect = %effect, "SES feedback applied");
     Ok(())
 }
 

@@ -395,7 +395,7 @@ impl Context {
         }
 
         let from_domain = self.provider.from_domain().to_string();
-        let message_id = compose::step_message_id(&enrollment.id, step, &from_domain);
+        let message_id = tern_domain::message_id::StepMessageId::new(&enrollment.id, step, &from_domain).to_string();
         let threaded = step > 0 && !step_spec.new_thread && enrollment.first_message_id.is_some();
         let subject = match (&enrollment.first_subject, threaded) {
             (Some(first), true) => compose::reply_subject(first),

@@ -10,75 +10,7 @@ use crate::intent;
 use crate::parse::ParsedMail;
 use crate::text::{contains_any, fold};
 
-/// What an inbound message is, from our side of an outreach conversation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    /// A person wrote this; stop the sequence and show it.
-    Human,
-    /// A person asks not to be contacted again.
-    UnsubscribeRequest,
-    /// An out-of-office notice; `return_date` when it states one.
-    AutoReplyOoo,
-    /// Any other automatic answer: ticket acknowledgements, unmonitored
-    /// mailboxes, challenge-response, read receipts.
-    AutoReplyOther,
-    /// The address does not or cannot exist.
-    BounceHard,
-    /// Delivery failed for another reason (full, policy, spam, expired, ...).
-    BounceSoft,
-    /// An ARF (RFC 5965) abuse report.
-    Complaint,
-    /// A successful delivery notice.
-    DeliveryReport,
-}
-
-impl Kind {
-    pub const ALL: [Kind; 8] = [
-        Kind::Human,
-        Kind::UnsubscribeRequest,
-        Kind::AutoReplyOoo,
-        Kind::AutoReplyOther,
-        Kind::BounceHard,
-        Kind::BounceSoft,
-        Kind::Complaint,
-        Kind::DeliveryReport,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Human => "human",
-            Kind::UnsubscribeRequest => "unsubscribe_request",
-            Kind::AutoReplyOoo => "auto_reply_ooo",
-            Kind::AutoReplyOther => "auto_reply_other",
-            Kind::BounceHard => "bounce_hard",
-            Kind::BounceSoft => "bounce_soft",
-            Kind::Complaint => "complaint",
-            Kind::DeliveryReport => "delivery_report",
-        }
-    }
-
-    /// Parses a kind name; also accepts the corpus labels `fbl_complaint`
-    /// and `dsn_delivered`.
-    pub fn from_label(label: &str) -> Option<Kind> {
-        let label = label.trim();
-        match label {
-            "fbl_complaint" => Some(Kind::Complaint),
-            "dsn_delivered" => Some(Kind::DeliveryReport),
-            _ => Kind::ALL.into_iter().find(|k| k.as_str() == label),
-        }
-    }
-
-    pub fn is_bounce(self) -> bool {
-        matches!(self, Kind::BounceHard | Kind::BounceSoft)
-    }
-}
-
-impl std::fmt::Display for Kind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use tern_domain::reply::Kind;
 
 /// The classifier's verdict.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

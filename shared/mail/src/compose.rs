@@ -2,14 +2,15 @@
 //! repaired when an input could change the message's structure.
 //!
 //! ```
-//! use tern_mail::compose::{Address, Outgoing, compose, step_message_id};
+//! use tern_mail::compose::{Address, Outgoing, compose};
+//! use tern_domain::message_id::StepMessageId;
 //!
 //! let message = Outgoing {
 //!     from: Address::new(Some("Ann Example"), "ann@sender.example"),
 //!     to: Address::new(Some("Jörg Müller"), "jorg@lead.example"),
 //!     subject: "Quick question".into(),
 //!     text: "Hi Jörg,\nare you the right person?\n".into(),
-//!     message_id: step_message_id("0190f1c2-aaaa-7bbb-8ccc-000000000001", 0, "sender.example"),
+//!     message_id: StepMessageId::new("0190f1c2-aaaa-7bbb-8ccc-000000000001.0190f1c2-aaaa-7bbb-8ccc-000000000002", 0, "sender.example").to_string(),
 //!     date_unix: 1_750_000_000,
 //!     ..Outgoing::default()
 //! };
@@ -209,20 +210,6 @@ pub fn compose(message: &Outgoing) -> Result<Vec<u8>, ComposeError> {
     let mut out = head.bytes;
     out.extend_from_slice(&body);
     Ok(out)
-}
-
-/// The deterministic Message-ID of step `step` of enrollment `enrollment_id`
-/// sent from `domain`: `<enrollment_id>.<step>@<domain>`.
-///
-/// It is the same on every attempt of the same step, so after a crash between
-/// "claimed" and "recorded" the send can be reconciled by looking the id up
-/// (provider events, the mailbox's Sent folder, a reply's `In-Reply-To`).
-/// Enrollment ids are UUIDs; [`compose`] refuses an id that is not a valid
-/// `id-left`, rather than this function rewriting it into one that might
-/// collide with another enrollment's.
-pub fn step_message_id(enrollment_id: &str, step: u32, domain: &str) -> String {
-    let domain = domain.trim().trim_end_matches('.').to_ascii_lowercase();
-    format!("{}.{step}@{domain}", enrollment_id.trim())
 }
 
 /// `Re: <subject>` for a follow-up in the same thread, without stacking

@@ -55,12 +55,12 @@ pub enum FeedbackKind {
 impl FeedbackKind {
     /// The classifier's name for the same verdict, so one set of effects serves both
     /// inbound mail and provider feedback.
-    pub fn classifier_kind(&self) -> Option<&'static str> {
+    pub fn classifier_kind(&self) -> Option<crate::Kind> {
         match self {
-            FeedbackKind::HardBounce { .. } => Some("bounce_hard"),
-            FeedbackKind::SoftBounce { .. } => Some("bounce_soft"),
-            FeedbackKind::Complaint { .. } => Some("complaint"),
-            FeedbackKind::Delivery | FeedbackKind::DeliveryDelay => Some("delivery_report"),
+            FeedbackKind::HardBounce { .. } => Some(crate::Kind::BounceHard),
+            FeedbackKind::SoftBounce { .. } => Some(crate::Kind::BounceSoft),
+            FeedbackKind::Complaint { .. } => Some(crate::Kind::Complaint),
+            FeedbackKind::Delivery | FeedbackKind::DeliveryDelay => Some(crate::Kind::DeliveryReport),
             FeedbackKind::UnclearBounce { .. } | FeedbackKind::Other { .. } => None,
         }
     }

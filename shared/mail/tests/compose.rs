@@ -4,9 +4,7 @@
 
 use mail_parser::{HeaderValue, Message, MessageParser, MimeHeaders};
 use proptest::prelude::*;
-use tern_mail::compose::{
-    Address, Attachment, ComposeError, Footer, ListUnsubscribe, Outgoing, check_one_click, compose, reply_subject, step_message_id,
-};
+use tern_mail::compose::{Address, Attachment, ComposeError, Footer, ListUnsubscribe, Outgoing, check_one_click, compose, reply_subject};
 
 fn base() -> Outgoing {
     Outgoing {
@@ -359,13 +357,17 @@ fn long_bodies_stay_within_line_limits() {
 
 #[test]
 fn step_message_ids_are_stable_and_compose() {
-    let id = step_message_id("0190f1c2-aaaa-7bbb-8ccc-000000000001", 3, "Mail.Tern.DEV.");
-    assert_eq!(id, "0190f1c2-aaaa-7bbb-8ccc-000000000001.3@mail.tern.dev");
-    assert_eq!(id, step_message_id("0190f1c2-aaaa-7bbb-8ccc-000000000001", 3, "mail.tern.dev"));
-    assert_ne!(id, step_message_id("0190f1c2-aaaa-7bbb-8ccc-000000000001", 4, "mail.tern.dev"));
+    use tern_domain::message_id::StepMessageId;
+    let enrollment = "0190f1c2-aaaa-7bbb-8ccc-000000000001.0190f1c2-aaaa-7bbb-8ccc-000000000002";
+    let id = StepMessageId::new(enrollment, 3, "Mail.Tern.DEV.").to_string();
+    assert_eq!(id, format!("{enrollment}.3@mail.tern.dev"));
+    assert_eq!(id, StepMessageId::new(enrollment, 3, "mail.tern.dev").to_string());
+    assert_ne!(id, StepMessageId::new(enrollment, 4, "mail.tern.dev").to_string());
     let m = Outgoing { message_id: id.clone(), ..base() };
     let raw = compose(&m).unwrap();
+    // What the message carries is what a reply's In-Reply-To names, and parses back.
     assert_eq!(parse(&raw).message_id(), Some(id.as_str()));
+    assert_eq!(StepMessageId::parse(&format!("<{id}>")).map(|p| p.enrollment_id), Some(enrollment.to_string()));
 }
 
 #[test]

@@ -4,19 +4,19 @@
 //! Every effect is idempotent: applying it twice leaves the same state.
 
 use super::schedule::{calendar, next_due};
-use super::store::{suppress_and_stop, update_enrollment};
-use super::{Contact, EnrollmentRecord, Mailbox, SendCounter, Sequence, SuppressionReason};
+use super::store::{count_up, suppress_and_stop, update_enrollment};
+use super::{Contact, EnrollmentRecord, Mailbox, Sequence, SuppressionReason};
 use crate::entities::Workspace;
 use crate::table::{ScopedTable, StoreError};
 use tern_domain::enrollment::{Event, StopReason};
 use tern_domain::inbound::{LinkEvidence, SenderProof};
+use tern_domain::message_id::StepMessageId;
+use tern_domain::reply::{Effect, Kind, MailboxCounter, SOFT_BOUNCES_BEFORE_SUPPRESSION, after_soft_bounces, effect_of};
 
-/// The enrollment whose message `message_id` is: our Message-IDs are
-/// `<enrollment_id>.<step>@<domain>`.
-pub fn enrollment_of_message_id(message_id: &str) -> Option<&str> {
-    let local = message_id.trim().trim_start_matches('<').trim_end_matches('>').split('@').next()?;
-    let (enrollment, step) = local.rsplit_once('.')?;
-    (step.parse::<u32>().is_ok() && enrollment.contains('.')).then_some(enrollment)
+/// The enrollment whose message `message_id` is, when it is one of ours
+/// ([`StepMessageId`]).
+pub fn enrollment_of_message_id(message_id: &str) -> Option<String> {
+    StepMessageId::parse(message_id).map(|id| id.enrollment_id)
 }
 
 /// A sender's blind index that the receiving side vouched for
@@ -42,10 +42,10 @@ pub async fn link(
     sender: Option<VouchedSender<'_>>,
 ) -> Result<Option<(EnrollmentRecord, LinkEvidence)>, StoreError> {
     let referenced = references.iter().rev().filter_map(|r| enrollment_of_message_id(r)).map(|id| (id, LinkEvidence::MessageId));
-    let addressed =
-        addressed.map(|(id, unsubscribe)| (id, if unsubscribe { LinkEvidence::UnsubscribeToken } else { LinkEvidence::ReplyToken }));
+    let addressed = addressed
+        .map(|(id, unsubscribe)| (id.to_string(), if unsubscribe { LinkEvidence::UnsubscribeToken } else { LinkEvidence::ReplyToken }));
     for (id, evidence) in referenced.chain(addressed) {
-        if let Some(enrollment) = scoped.get::<EnrollmentRecord>(id).await? {
+        if let Some(enrollment) = scoped.get::<EnrollmentRecord>(&id).await? {
             return Ok(Some((enrollment, evidence)));
         }
     }
@@ -68,21 +68,18 @@ pub async fn is_own_address(scoped: &ScopedTable, address: &str) -> Result<bool,
     Ok(scoped.list_all::<Mailbox>().await?.iter().any(|m| m.from_email == address || m.reply_to.as_deref() == Some(address.as_str())))
 }
 
-/// Soft bounces of one address before it is suppressed.
-pub const SOFT_BOUNCES_BEFORE_SUPPRESSION: u32 = 3;
-
-/// Applies a classified message's effect to `enrollment` and says what it did.
-/// `kind` is the classifier's name (`human`, `auto_reply_ooo`, `bounce_hard`, …);
+/// Carries out what a classified message of `kind` does to `enrollment`
+/// ([`tern_domain::reply::effect_of`] decides it) and says what it did;
 /// `return_date` is an out-of-office's stated return.
 pub async fn apply(
     scoped: &ScopedTable,
     enrollment: &EnrollmentRecord,
-    kind: &str,
+    kind: Kind,
     return_date: Option<jiff::civil::Date>,
     now: i64,
 ) -> Result<String, StoreError> {
-    match kind {
-        "human" => {
+    match effect_of(kind, return_date) {
+        Effect::StopReplied => {
             stop(scoped, &enrollment.id, StopReason::Replied, "a person replied", now).await?;
             let mut effect = "stopped: replied".to_string();
             if let Some(sequence) = scoped.get::<Sequence>(&enrollment.sequence_id).await?
@@ -107,45 +104,29 @@ pub async fn apply(
             }
             Ok(effect)
         }
-        "unsubscribe_request" => {
-            suppress_and_stop(scoped, &enrollment.email_index, SuppressionReason::Unsubscribed, now).await?;
-            Ok("stopped and suppressed: asked not to be contacted".into())
+        Effect::Suppress { reason, counted } => {
+            suppress_and_stop(scoped, &enrollment.email_index, reason, now).await?;
+            if let Some(counter) = counted {
+                count_on_mailbox(scoped, &enrollment.mailbox_id, counter).await?;
+            }
+            Ok(match reason {
+                SuppressionReason::Unsubscribed => "stopped and suppressed: asked not to be contacted".into(),
+                SuppressionReason::HardBounce => "stopped and suppressed: hard bounce".into(),
+                SuppressionReason::Complaint => "stopped and suppressed: complaint".into(),
+                other => format!("stopped and suppressed: {other:?}"),
+            })
         }
-        "auto_reply_ooo" => match return_date {
-            Some(date) => pause_until_return(scoped, enrollment, date, now).await,
-            None => Ok("no change: out of office without a return date".into()),
-        },
-        "bounce_hard" => {
-            suppress_and_stop(scoped, &enrollment.email_index, SuppressionReason::HardBounce, now).await?;
-            count_on_mailbox(scoped, &enrollment.mailbox_id, "hard_bounces").await?;
-            Ok("stopped and suppressed: hard bounce".into())
-        }
-        "complaint" => {
-            suppress_and_stop(scoped, &enrollment.email_index, SuppressionReason::Complaint, now).await?;
-            count_on_mailbox(scoped, &enrollment.mailbox_id, "complaints").await?;
-            Ok("stopped and suppressed: complaint".into())
-        }
-        "bounce_soft" => {
-            count_on_mailbox(scoped, &enrollment.mailbox_id, "soft_bounces").await?;
-            let counter = format!("softbounce.{}", enrollment.email_index);
-            let seen = match scoped.get::<SendCounter>(&counter).await? {
-                Some(mut c) => {
-                    c.count += 1;
-                    scoped.put(&c, None).await?;
-                    c.count
-                }
-                None => {
-                    scoped.put(&SendCounter { id: counter, count: 1 }, None).await?;
-                    1
-                }
-            };
-            if seen >= SOFT_BOUNCES_BEFORE_SUPPRESSION {
-                suppress_and_stop(scoped, &enrollment.email_index, SuppressionReason::RepeatedSoftBounces, now).await?;
+        Effect::PauseUntil(date) => pause_until_return(scoped, enrollment, date, now).await,
+        Effect::CountSoftBounce => {
+            count_on_mailbox(scoped, &enrollment.mailbox_id, MailboxCounter::SoftBounces).await?;
+            let seen = count_up(scoped, &format!("softbounce.{}", enrollment.email_index)).await?;
+            if let Some(reason) = after_soft_bounces(seen) {
+                suppress_and_stop(scoped, &enrollment.email_index, reason, now).await?;
                 return Ok(format!("stopped and suppressed: {seen} soft bounces"));
             }
             Ok(format!("counted: soft bounce {seen} of {SOFT_BOUNCES_BEFORE_SUPPRESSION}"))
         }
-        _ => Ok("no change".into()),
+        Effect::Nothing(why) => Ok(format!("no change: {why}")),
     }
 }
 
@@ -163,8 +144,8 @@ async fn stop(scoped: &ScopedTable, id: &str, reason: StopReason, why: &str, now
     Ok(())
 }
 
-async fn count_on_mailbox(scoped: &ScopedTable, mailbox_id: &str, attribute: &str) -> Result<(), StoreError> {
-    match scoped.increment::<Mailbox>(mailbox_id, &[(attribute, 1)]).await {
+async fn count_on_mailbox(scoped: &ScopedTable, mailbox_id: &str, counter: MailboxCounter) -> Result<(), StoreError> {
+    match scoped.increment::<Mailbox>(mailbox_id, &[(counter.attribute(), 1)]).await {
         // The mailbox was removed since: nothing to count against.
         Ok(()) | Err(StoreError::ConditionFailed) => Ok(()),
         Err(e) => Err(e),

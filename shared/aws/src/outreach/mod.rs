@@ -115,17 +115,7 @@ impl Entity for ContactByEmail {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SuppressionReason {
-    Unsubscribed,
-    HardBounce,
-    Complaint,
-    RepeatedSoftBounces,
-    Manual,
-    /// The person asked to be forgotten; only this entry remains.
-    Erased,
-}
+pub use tern_domain::reply::SuppressionReason;
 
 /// An address that must never be written to again, by blind index only.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -161,6 +161,31 @@ pub async fn claim_and_reserve(
     }
 }
 
+/// Adds one to the [`SendCounter`] `counter_id` (created at 1 if missing) in one
+/// atomic update and returns the new count: two concurrent notices of the same
+/// address are two counts, never one.
+pub async fn count_up(scoped: &ScopedTable, counter_id: &str) -> Result<u32, StoreError> {
+    let output = scoped
+        .client()
+        .update_item()
+        .table_name(scoped.table_name())
+        .set_key(Some(scoped.key_of::<SendCounter>(counter_id)))
+        .update_expression("ADD #c :one SET #id = :id")
+        .expression_attribute_names("#c", "count")
+        .expression_attribute_names("#id", "id")
+        .expression_attribute_values(":one", AttributeValue::N("1".into()))
+        .expression_attribute_values(":id", AttributeValue::S(counter_id.to_string()))
+        .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew)
+        .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
+        .send()
+        .await
+        .map_err(StoreError::from_sdk)?;
+    output
+        .attributes
+        .and_then(|a| a.get("count").and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok()))
+        .ok_or_else(|| StoreError::Codec(format!("counter {counter_id} has no count after adding to it")))
+}
+
 /// Reads the last send time recorded by a [`Spacing`] counter.
 pub async fn last_send_at(scoped: &ScopedTable, counter_id: &str) -> Result<Option<i64>, StoreError> {
     let output = scoped
