@@ -75,7 +75,7 @@ impl PoisonLog {
     async fn record(&self, function: &str, delivery: &Delivery, body: &str, reason: &str) -> Result<(), StoreError> {
         let now = self.clock.now();
         let record = PoisonJob {
-            id: format!("{function}#{}", delivery.message_id),
+            id: poison_id(function, &delivery.message_id),
             function: function.to_string(),
             message_id: delivery.message_id.clone(),
             reason: reason.to_string(),
@@ -91,10 +91,16 @@ impl PoisonLog {
         }
     }
 
-    /// The poison jobs one function recorded (operators, tests).
+    /// The poison job `function` recorded for the message `message_id`, if any
+    /// (operators, tests).
     pub async fn get(&self, function: &str, message_id: &str) -> Result<Option<PoisonJob>, StoreError> {
-        self.global.get::<PoisonJob>(&format!("{function}#{message_id}")).await
+        self.global.get::<PoisonJob>(&poison_id(function, message_id)).await
     }
+}
+
+/// A [`PoisonJob`]'s key: one per function and message.
+fn poison_id(function: &str, message_id: &str) -> String {
+    format!("{function}#{message_id}")
 }
 
 /// Runs `handle` on every record of `event` and returns the ones to deliver again:
@@ -162,14 +168,18 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
     message
 }
 
-/// Storage failures inside a job: throttling, an unreachable table or a lost race are
-/// worth another delivery; an item we cannot decode or a request DynamoDB refuses
-/// will fail the same way every time.
+/// Storage failures inside a job: an item we cannot decode will fail the same way
+/// every time (poison). Everything else is worth another delivery, a request DynamoDB
+/// refuses included: that is usually configuration (a policy, a table name), and the
+/// dead-letter queue keeps the job's body for a redrive once it is fixed, where a
+/// poison record keeps only its digest.
 impl From<StoreError> for JobError {
     fn from(error: StoreError) -> Self {
         match error {
-            StoreError::Unavailable(_) | StoreError::ConditionFailed => JobError::Transient(format!("storage: {error}")),
-            StoreError::Codec(_) | StoreError::Request(_) => JobError::Poison(format!("storage: {error}")),
+            StoreError::Codec(_) => JobError::Poison(format!("storage: {error}")),
+            StoreError::Unavailable(_) | StoreError::ConditionFailed | StoreError::Request(_) => {
+                JobError::Transient(format!("storage: {error}"))
+            }
         }
     }
 }
