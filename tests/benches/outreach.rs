@@ -105,12 +105,12 @@ async fn main() {
     // Past the window's opening minute for everyone.
     host.clock.advance(time::Duration::minutes(2)).unwrap();
 
-    let dispatch = tern_dispatch::DispatchDeps { config: host.config.clone(), clients: host.clients.clone(), clock: host.clock.clone() };
+    let dispatch = tern_tests::platform_of(&host);
     let smtp = tern_send::smtp::SmtpClient::new(tern_web::guard::Policy::mail(), std::sync::Arc::new(tern_web::fetch::SystemResolver));
-    let send = tern_send::SendDeps::new(host.config.clone(), host.clients.clone(), host.clock.clone(), smtp);
+    let send = tern_send::SendDeps::new(tern_tests::platform_of(&host), smtp);
     let queue = host.config.queue_url(tern_aws::QueueName::Send).unwrap().to_string();
 
-    let before_dispatch = host.clients.meter.snapshot();
+    let before_dispatch = host.clients.meter().snapshot();
     let started = Instant::now();
     let mut enqueued = 0;
     loop {
@@ -121,13 +121,13 @@ async fn main() {
         }
     }
     let dispatch_seconds = started.elapsed().as_secs_f64();
-    let after_dispatch = host.clients.meter.snapshot();
+    let after_dispatch = host.clients.meter().snapshot();
     assert_eq!(enqueued, emails as u64);
 
     let started = Instant::now();
     let mut sent = 0;
     while sent < emails {
-        let received = host.clients.sqs.receive_message().queue_url(&queue).max_number_of_messages(10).send().await.unwrap();
+        let received = tern_tests::observe(&host).sqs.receive_message().queue_url(&queue).max_number_of_messages(10).send().await.unwrap();
         let messages = received.messages.unwrap_or_default();
         let mut event = SqsEvent::default();
         let mut handles = HashMap::new();
@@ -150,7 +150,7 @@ async fn main() {
             panic!("a send failed: {:?}", tern_send::send_step(&send, &job).await);
         }
         if !messages.is_empty() {
-            let mut delete = host.clients.sqs.delete_message_batch().queue_url(&queue);
+            let mut delete = tern_tests::observe(&host).sqs.delete_message_batch().queue_url(&queue);
             for (i, handle) in handles.values().enumerate() {
                 delete = delete.entries(
                     aws_sdk_sqs::types::DeleteMessageBatchRequestEntry::builder().id(i.to_string()).receipt_handle(handle).build().unwrap(),
@@ -161,7 +161,7 @@ async fn main() {
         sent += messages.len();
     }
     let send_seconds = started.elapsed().as_secs_f64();
-    let after_send = host.clients.meter.snapshot();
+    let after_send = host.clients.meter().snapshot();
 
     let dispatch_spent = after_dispatch.since(&before_dispatch);
     let send_spent = after_send.since(&after_dispatch);

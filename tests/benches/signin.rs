@@ -35,7 +35,7 @@ async fn main() {
         serde_json::json!({ "email": "bench@acme.example", "password": PASSWORD, "name": "Bench", "workspace_name": "Bench" }),
     )
     .await;
-    let before = host.clients.meter.snapshot();
+    let before = host.clients.meter().snapshot();
     let mut latencies = Vec::with_capacity(rounds);
     for _ in 0..rounds {
         let started = Instant::now();
@@ -48,7 +48,7 @@ async fn main() {
         assert_eq!(response.status(), 200);
         latencies.push(started.elapsed());
     }
-    let spent = host.clients.meter.snapshot().since(&before);
+    let spent = host.clients.meter().snapshot().since(&before);
     latencies.sort();
     let at = |q: f64| latencies[((latencies.len() as f64 - 1.0) * q).round() as usize];
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;

@@ -92,7 +92,7 @@ async fn contacts_trigger_enrichment_and_verification_and_a_second_workspace_rea
     let (bob, b_ws) = sign_up(&host, "bob@seller-b.example", "growth").await;
 
     // A free-mail contact triggers nothing: no job is even queued.
-    let before = host.clients.meter.snapshot();
+    let before = host.clients.meter().snapshot();
     let (status, free) = call(
         &host,
         Method::POST,
@@ -102,10 +102,10 @@ async fn contacts_trigger_enrichment_and_verification_and_a_second_workspace_rea
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{free}");
-    assert_eq!(sqs_sends(&host.clients.meter.snapshot().since(&before)), 0, "a free-mail contact queues nothing");
+    assert_eq!(sqs_sends(&host.clients.meter().snapshot().since(&before)), 0, "a free-mail contact queues nothing");
 
     // Workspace A: a contact at the company's domain (its website as given, on the test port).
-    let before = host.clients.meter.snapshot();
+    let before = host.clients.meter().snapshot();
     let (status, jane) = call(
         &host,
         Method::POST,
@@ -118,7 +118,7 @@ async fn contacts_trigger_enrichment_and_verification_and_a_second_workspace_rea
     .await;
     assert_eq!(status, StatusCode::CREATED, "{jane}");
     let jane_id = jane["id"].as_str().unwrap().to_string();
-    let created = host.clients.meter.snapshot();
+    let created = host.clients.meter().snapshot();
     // Waited for with the test's own clients, so the platform's meter counts only the worker.
     let observer = tern_aws::table::Table::new(tern_tests::observer_clients().dynamodb, host.config.table.clone());
     let a_scope = observer.scope(tern_domain::ids::WorkspaceId::parse(&a_ws).unwrap());
@@ -132,7 +132,7 @@ async fn contacts_trigger_enrichment_and_verification_and_a_second_workspace_rea
         (done && checked).then_some(())
     })
     .await;
-    let (api_spent, worker_spent) = (created.since(&before), host.clients.meter.snapshot().since(&created));
+    let (api_spent, worker_spent) = (created.since(&before), host.clients.meter().snapshot().since(&created));
     let view = enrichment_done(&host, &ann, &a_ws, SITE).await;
     let jane = verified(&host, &ann, &a_ws, &jane_id).await;
     assert_eq!(view["enrichment"]["status"], "done", "{view}");

@@ -101,10 +101,10 @@ async fn a_website_is_enriched_once_and_reused_by_another_workspace_from_the_cac
     .await;
     assert_eq!(status, StatusCode::OK);
 
-    let before = host.clients.meter.snapshot();
+    let before = host.clients.meter().snapshot();
     let site = format!("http://127.0.0.1:{port}/");
     let view = enrich(&host, &ann, &acme_ws, &site).await;
-    let spent = host.clients.meter.snapshot().since(&before);
+    let spent = host.clients.meter().snapshot().since(&before);
     let enrichment = &view["enrichment"];
     assert_eq!(enrichment["status"], "done", "{view}");
     let profile = &enrichment["profile"];

@@ -84,8 +84,8 @@ async fn run(seed: u64) -> (BTreeMap<FaultPoint, u32>, u32, u32, u32) {
         Arc::new(tern_web::fetch::SystemResolver),
     )
     .with_extra_root(sink.certificate_der());
-    let mut deps = tern_send::SendDeps::new(host.config.clone(), host.clients.clone(), host.clock.clone(), smtp);
-    let dispatch = tern_dispatch::DispatchDeps { config: host.config.clone(), clients: host.clients.clone(), clock: host.clock.clone() };
+    let mut deps = tern_send::SendDeps::new(tern_tests::platform_of(&host), smtp);
+    let dispatch = tern_tests::platform_of(&host);
     let queue = host.config.queue_url(tern_aws::QueueName::Send).unwrap().to_string();
 
     let mut rng = Rng(seed);
@@ -95,7 +95,7 @@ async fn run(seed: u64) -> (BTreeMap<FaultPoint, u32>, u32, u32, u32) {
     let (mut parked_resolved, mut ambiguous, mut transient) = (0, 0, 0);
     for round in 0..400 {
         let report = tern_dispatch::handle(&dispatch, Default::default()).await.expect("dispatch runs");
-        let received = host.clients.sqs.receive_message().queue_url(&queue).max_number_of_messages(10).send().await.unwrap();
+        let received = tern_tests::observe(&host).sqs.receive_message().queue_url(&queue).max_number_of_messages(10).send().await.unwrap();
         let messages = received.messages.unwrap_or_default();
         for message in &messages {
             let job: tern_domain::jobs::SendJob = serde_json::from_str(message.body.as_deref().unwrap()).unwrap();
@@ -126,7 +126,7 @@ async fn run(seed: u64) -> (BTreeMap<FaultPoint, u32>, u32, u32, u32) {
                 }
             }
             if outcome.is_ok() {
-                host.clients
+                tern_tests::observe(&host)
                     .sqs
                     .delete_message()
                     .queue_url(&queue)
@@ -136,7 +136,7 @@ async fn run(seed: u64) -> (BTreeMap<FaultPoint, u32>, u32, u32, u32) {
                     .unwrap();
             } else {
                 // A dead worker's message comes back after its visibility timeout.
-                host.clients
+                tern_tests::observe(&host)
                     .sqs
                     .change_message_visibility()
                     .queue_url(&queue)
@@ -236,7 +236,7 @@ async fn setup(host: &DevHost, owner: &str, ws: &str, sink: &MailSink) -> Vec<St
 }
 
 async fn ses_sent(host: &DevHost) -> u64 {
-    host.clients.ses.get_send_quota().send().await.unwrap().sent_last24_hours as u64
+    tern_tests::observe(host).ses.get_send_quota().send().await.unwrap().sent_last24_hours as u64
 }
 
 /// What a person does with a parked send: look for its Message-ID in the Sent
@@ -268,7 +268,7 @@ async fn all_finished(host: &DevHost, email: &str, ws: &str) -> bool {
 }
 
 /// A dev host whose send worker and dispatch schedule the test runs by hand.
-async fn manual_host(name: &str, sink: &MailSink) -> (DevHost, tern_send::SendDeps, tern_dispatch::DispatchDeps) {
+async fn manual_host(name: &str, sink: &MailSink) -> (DevHost, tern_send::SendDeps, tern_aws::Platform) {
     let (port, cert) = (sink.port(), sink.certificate_der());
     let host = start_dev_host_custom(name, move |options| {
         options.mail_delivery = MailDelivery {
@@ -284,8 +284,8 @@ async fn manual_host(name: &str, sink: &MailSink) -> (DevHost, tern_send::SendDe
         Arc::new(tern_web::fetch::SystemResolver),
     )
     .with_extra_root(sink.certificate_der());
-    let send = tern_send::SendDeps::new(host.config.clone(), host.clients.clone(), host.clock.clone(), smtp);
-    let dispatch = tern_dispatch::DispatchDeps { config: host.config.clone(), clients: host.clients.clone(), clock: host.clock.clone() };
+    let send = tern_send::SendDeps::new(tern_tests::platform_of(&host), smtp);
+    let dispatch = tern_tests::platform_of(&host);
     (host, send, dispatch)
 }
 
@@ -294,7 +294,7 @@ async fn drain(host: &DevHost, send: &tern_send::SendDeps) -> usize {
     let queue = host.config.queue_url(tern_aws::QueueName::Send).unwrap().to_string();
     let mut handled = 0;
     loop {
-        let received = host.clients.sqs.receive_message().queue_url(&queue).max_number_of_messages(10).send().await.unwrap();
+        let received = tern_tests::observe(host).sqs.receive_message().queue_url(&queue).max_number_of_messages(10).send().await.unwrap();
         let messages = received.messages.unwrap_or_default();
         if messages.is_empty() {
             return handled;
@@ -302,7 +302,14 @@ async fn drain(host: &DevHost, send: &tern_send::SendDeps) -> usize {
         for message in messages {
             let job: tern_domain::jobs::SendJob = serde_json::from_str(message.body.as_deref().unwrap()).unwrap();
             tern_send::send_step(send, &job).await.expect("no failures injected here");
-            host.clients.sqs.delete_message().queue_url(&queue).receipt_handle(message.receipt_handle.unwrap()).send().await.unwrap();
+            tern_tests::observe(host)
+                .sqs
+                .delete_message()
+                .queue_url(&queue)
+                .receipt_handle(message.receipt_handle.unwrap())
+                .send()
+                .await
+                .unwrap();
             handled += 1;
         }
     }
@@ -333,7 +340,7 @@ async fn overlapping_ticks_queue_a_step_once_and_a_reply_after_it_was_queued_sti
     assert!(a.steps_enqueued + b.steps_enqueued >= (CONTACTS * 2) as u64, "every due step queued: {a:?} {b:?}");
     assert!(a.steps_skipped + b.steps_skipped > 0, "the ticks did overlap: {a:?} {b:?}");
     // The lease itself, without a race: a second lease on what was seen is refused.
-    let index = tern_aws::outreach::store::DueIndex::new(host.clients.dynamodb.clone(), host.config.table.clone());
+    let index = tern_aws::outreach::store::DueIndex::new(tern_tests::observe(&host).dynamodb.clone(), host.config.table.clone());
     let lease_at = host.clock.now().unix_timestamp();
     let mut seen = Vec::new();
     for shard in 0..tern_aws::outreach::DUE_SHARDS {
@@ -529,7 +536,7 @@ async fn bounces_and_complaints_suppress_and_an_out_of_office_pauses_until_the_s
     });
     let envelope = json!({ "Type": "Notification", "Message": event.to_string() });
     let queue = host.config.queue_url(tern_aws::QueueName::Feedback).unwrap();
-    host.clients.sqs.send_message().queue_url(queue).message_body(envelope.to_string()).send().await.unwrap();
+    tern_tests::observe(&host).sqs.send_message().queue_url(queue).message_body(envelope.to_string()).send().await.unwrap();
     let suppressed = tern_tests::eventually("the hard bounce suppresses lead1", std::time::Duration::from_secs(30), || async {
         let (contact, enrollments) = enrollments("lead1@").await;
         let owner = token(&host, email).await;
@@ -648,7 +655,7 @@ async fn a_refusing_server_stops_the_step_with_its_reason_and_own_domains_need_t
     let (status, error) =
         call(&host, Method::PATCH, &format!("/v1/workspaces/{ws}"), Some(&owner), Some(json!({ "sending_domain": domain }))).await;
     assert_eq!((status.as_u16(), error["error"]["code"].as_str()), (422, Some("domain_not_verified")), "{error}");
-    host.clients.ses.verify_domain_identity().domain(&domain).send().await.unwrap();
+    tern_tests::observe(&host).ses.verify_domain_identity().domain(&domain).send().await.unwrap();
     ok(&host, Method::PATCH, &format!("/v1/workspaces/{ws}"), &owner, json!({ "sending_domain": domain })).await;
     let (trial, trial_ws) = sign_up(&host, "tim@trial.example", "trial").await;
     let (status, error) =

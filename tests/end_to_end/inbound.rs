@@ -64,7 +64,7 @@ pub(crate) async fn wait_classified(table: &Table, workspace: WorkspaceId, id: &
 async fn a_bounce_posted_to_the_webhook_is_stored_classified_and_its_raw_mail_deleted() {
     let host = start_dev_host("inbound").await;
     let (_, workspace) = self::workspace(&host, "inbound-cost").await;
-    let before = host.clients.meter.snapshot();
+    let before = host.clients.meter().snapshot();
 
     let response = post(&host.base_url(), &corpus_file("bounce_hard"), &format!("reply+{workspace}@in.tern.test"), WEBHOOK_SECRET).await;
     assert_eq!(response.status(), 202);
@@ -96,7 +96,7 @@ async fn a_bounce_posted_to_the_webhook_is_stored_classified_and_its_raw_mail_de
     // What one inbound reply costs, from the cost meter. The pollers' receives vary
     // with timing, every other count is exact.
     let spent = eventually("the poller's acknowledgement", Duration::from_secs(10), || async {
-        let spent = host.clients.meter.snapshot().since(&before);
+        let spent = host.clients.meter().snapshot().since(&before);
         (spent.requests("sqs", "DeleteMessageBatch") > 0).then_some(spent)
     })
     .await;
@@ -145,7 +145,7 @@ async fn bad_webhook_posts_get_clear_errors_and_store_nothing() {
     let host = start_dev_host("inbound-bad").await;
     let base = host.base_url();
     let (_, workspace) = self::workspace(&host, "inbound-bad").await;
-    let before = host.clients.meter.snapshot();
+    let before = host.clients.meter().snapshot();
     let to = format!("reply+{workspace}@in.tern.test");
     let mail = b"From: a@b.example\r\n\r\nhello\r\n";
 
@@ -195,9 +195,9 @@ async fn bad_webhook_posts_get_clear_errors_and_store_nothing() {
         let body: serde_json::Value = response.json().await.unwrap();
         assert_eq!(body["error"]["code"], code);
     }
-    let stored = host.clients.s3.list_objects_v2().bucket(&host.config.bucket).prefix("inbound/").send().await.unwrap();
+    let stored = tern_tests::observe(&host).s3.list_objects_v2().bucket(&host.config.bucket).prefix("inbound/").send().await.unwrap();
     assert_eq!(stored.key_count, Some(0), "nothing is stored for a refused post");
-    let spent = host.clients.meter.snapshot().since(&before);
+    let spent = host.clients.meter().snapshot().since(&before);
     assert_eq!(spent.requests("sqs", "SendMessage"), 0);
     let kept = spent.requests("dynamodb", "PutItem");
     assert_eq!(kept, 0, "no metadata is recorded for a refused post");
@@ -509,12 +509,12 @@ async fn ses_receipt(host: &DevHost, recipient: &str, raw: &[u8], inline: bool) 
         receipt["content"] = json!(data_encoding::BASE64.encode(raw));
     } else {
         let key = format!("ses-inbound/{ses_id}");
-        host.clients.s3.put_object().bucket(&host.config.bucket).key(&key).body(raw.to_vec().into()).send().await.unwrap();
+        tern_tests::observe(host).s3.put_object().bucket(&host.config.bucket).key(&key).body(raw.to_vec().into()).send().await.unwrap();
         receipt["receipt"]["action"] = json!({ "type": "S3", "bucketName": host.config.bucket, "objectKey": key });
     }
     let envelope = json!({ "Type": "Notification", "Message": receipt.to_string() });
     let queue = host.config.queue_url(tern_aws::QueueName::Feedback).unwrap();
-    host.clients.sqs.send_message().queue_url(queue).message_body(envelope.to_string()).send().await.unwrap();
+    tern_tests::observe(host).sqs.send_message().queue_url(queue).message_body(envelope.to_string()).send().await.unwrap();
 }
 
 /// An outbound e-mail, then replies that carry no thread headers and come from
@@ -591,7 +591,7 @@ async fn ses_inbound_mail_is_routed_by_reply_and_unsubscribe_tokens() {
     let mut linked_by: Vec<&str> = items.iter().filter_map(|m| m["linked_by"].as_str()).collect();
     linked_by.sort();
     assert_eq!(linked_by, ["reply_token", "unsubscribe_token"], "{page}");
-    let left = host.clients.s3.list_objects_v2().bucket(&host.config.bucket).prefix("ses-inbound/").send().await.unwrap();
+    let left = tern_tests::observe(&host).s3.list_objects_v2().bucket(&host.config.bucket).prefix("ses-inbound/").send().await.unwrap();
     assert_eq!(left.key_count, Some(0), "SES's copy is deleted once taken in");
     host.stop().await;
 }

@@ -455,13 +455,27 @@ async fn templates_are_checked_when_saved_and_rendering_problems_show_at_preview
     let stored = upload("deck.pdf", "application/pdf", b"%PDF-1.7 a tiny deck".to_vec()).await;
     assert_eq!(stored.status(), StatusCode::CREATED);
     let attachment: Value = stored.json().await.unwrap();
-    let head =
-        host.clients.s3.head_object().bucket(&host.config.bucket).key(attachment["object_key"].as_str().unwrap()).send().await.unwrap();
+    let head = tern_tests::observe(&host)
+        .s3
+        .head_object()
+        .bucket(&host.config.bucket)
+        .key(attachment["object_key"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
     let (_, workspace) = call(&host, Method::GET, &format!("/v1/workspaces/{ws}"), Some(&owner), None).await;
     assert_eq!(head.server_side_encryption, Some(aws_sdk_s3::types::ServerSideEncryption::AwsKms));
     let key_id = head.ssekms_key_id.unwrap_or_default();
-    let workspace_key =
-        host.clients.kms.describe_key().key_id(format!("alias/tern/ws/{ws}")).send().await.unwrap().key_metadata.unwrap().key_id;
+    let workspace_key = tern_tests::observe(&host)
+        .kms
+        .describe_key()
+        .key_id(format!("alias/tern/ws/{ws}"))
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id;
     assert!(key_id.ends_with(&workspace_key), "encrypted under the workspace's key, not the platform's: {key_id} {workspace}");
     let with_attachment = ok(
         &host,

@@ -8,7 +8,6 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tern_aws::QueueName;
-use tern_aws::worker::PoisonLog;
 use tern_devhost::poller::{self, Poller};
 use tern_tests::{aws_endpoint, eventually, queue_depth, start_dev_host, unique_prefix};
 
@@ -130,7 +129,7 @@ async fn without_batch_item_failures_one_failure_redelivers_the_whole_batch() {
 #[tokio::test]
 async fn a_poison_job_is_recorded_and_acknowledged_not_retried_into_the_dead_letter_queue() {
     let host = start_dev_host("poison").await;
-    let sqs = &host.clients.sqs;
+    let sqs = &tern_tests::observe(&host).sqs;
     let queue = host.config.queue_url(QueueName::Classify).unwrap().to_string();
     let dlq = host.provisioned.queue_urls["ClassifyDLQ"].clone();
     // The template's 60 s visibility timeout, shortened so that a job left
@@ -142,7 +141,8 @@ async fn a_poison_job_is_recorded_and_acknowledged_not_retried_into_the_dead_let
     let body = "{\"not\": \"a classify job\"}";
     let sent = sqs.send_message().queue_url(&queue).message_body(body).send().await.unwrap();
     let message_id = sent.message_id.unwrap();
-    let poison = PoisonLog::new(&host.clients, &host.config, host.clock.clone());
+    let platform = tern_tests::platform_of(&host);
+    let poison = platform.poison();
     let kept =
         eventually("the poison job recorded", Duration::from_secs(30), || async { poison.get("classify", &message_id).await.unwrap() })
             .await;

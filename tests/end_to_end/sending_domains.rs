@@ -86,7 +86,7 @@ async fn a_workspace_cannot_take_a_domain_another_workspace_verified() {
     let (ann, ann_ws) = sign_up(&host, "ann@acme.example", "growth").await;
     let (mallory, mallory_ws) = sign_up(&host, "mallory@evil.example", "growth").await;
     let domain = format!("acme-{}.example", &ann_ws[ann_ws.len() - 8..]);
-    host.clients.ses.verify_domain_identity().domain(&domain).send().await.unwrap();
+    tern_tests::observe(&host).ses.verify_domain_identity().domain(&domain).send().await.unwrap();
     let proven = prove_domain(&host, &ann, &ann_ws, &domain, &zone).await;
     assert_eq!(proven["status"], "verified", "{proven}");
     ok(&host, Method::PATCH, &format!("/v1/workspaces/{ann_ws}"), &ann, json!({ "sending_domain": domain })).await;
@@ -144,7 +144,7 @@ async fn an_unverified_domain_cannot_be_used() {
     let (owner, ws) = sign_up(&host, "ann@acme.example", "growth").await;
     let domain = format!("acme-{}.example", &ws[ws.len() - 8..]);
     // SES has verified it (the platform's account may send from it): not enough.
-    host.clients.ses.verify_domain_identity().domain(&domain).send().await.unwrap();
+    tern_tests::observe(&host).ses.verify_domain_identity().domain(&domain).send().await.unwrap();
     let (status, answer) =
         call(&host, Method::PATCH, &format!("/v1/workspaces/{ws}"), Some(&owner), Some(json!({ "sending_domain": domain }))).await;
     assert_eq!((status, code(&answer)), (StatusCode::UNPROCESSABLE_ENTITY, Some("domain_not_claimed")), "{answer}");

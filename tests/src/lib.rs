@@ -62,10 +62,44 @@ pub async fn start_dev_host_custom(name: &str, adjust: impl FnOnce(&mut DevHostO
     DevHost::start(options).await.expect("dev host starts on moto")
 }
 
-/// Clients for a test's own look-ups, with their own cost meter, so what the test
-/// reads is never counted as what the platform spent.
-pub fn observer_clients() -> tern_aws::AwsClients {
-    tern_aws::AwsClients::from_sdk_config(&tern_aws::clients::local_sdk_config(&aws_endpoint()), true)
+/// A test's own clients for looking at (and, to stage an attack, writing to) the
+/// stand-in directly. Never the functions' clients, which stay inside `tern_aws`,
+/// and unmetered, so what a test reads is never counted as what the platform spent.
+pub struct Observer {
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub s3: aws_sdk_s3::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub kms: aws_sdk_kms::Client,
+    pub ses: aws_sdk_ses::Client,
+}
+
+impl Observer {
+    pub fn new(sdk: &tern_aws::clients::SdkConfig) -> Self {
+        let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(sdk).force_path_style(true).build());
+        Self {
+            dynamodb: aws_sdk_dynamodb::Client::new(sdk),
+            s3,
+            sqs: aws_sdk_sqs::Client::new(sdk),
+            kms: aws_sdk_kms::Client::new(sdk),
+            ses: aws_sdk_ses::Client::new(sdk),
+        }
+    }
+}
+
+/// An [`Observer`] of the default region's stand-in.
+pub fn observer_clients() -> Observer {
+    Observer::new(&tern_aws::clients::local_sdk_config(&aws_endpoint()))
+}
+
+/// An [`Observer`] of what `host` runs on (its region, too).
+pub fn observe(host: &DevHost) -> Observer {
+    Observer::new(&host.sdk_config)
+}
+
+/// The platform value a function would build, on `host`'s clients and clock, for
+/// tests that invoke a function by hand.
+pub fn platform_of(host: &DevHost) -> tern_aws::Platform {
+    tern_aws::Platform::new(host.config.clone(), host.clients.clone(), host.clock.clone())
 }
 
 /// Polls `check` until it returns `Some`, or fails the test after `timeout`.

@@ -85,17 +85,17 @@ fn expiry(policy: &ThrottlePolicy, record: &tern_security::throttle::FailureReco
 /// `Ok(Err(until))` when the key refuses the attempt.
 async fn count(state: &ApiState, key: &Key, now: u64) -> Result<Result<(), u64>, ApiError> {
     for _ in 0..ROUNDS {
-        let stored = state.global.get::<Throttle>(&key.key).await?;
+        let stored = state.platform.global().get::<Throttle>(&key.key).await?;
         let next = match key.policy.admit(stored.as_ref().map(|t| t.record), now) {
             Ok(next) => next,
             Err(until) => return Ok(Err(until)),
         };
         let expires = expiry(&key.policy, &next);
         let written = match stored {
-            None => state.global.create(&Throttle { key: key.key.clone(), record: next, version: 1 }, expires).await,
+            None => state.platform.global().create(&Throttle { key: key.key.clone(), record: next, version: 1 }, expires).await,
             Some(t) => {
                 let record = Throttle { key: key.key.clone(), record: next, version: t.version.saturating_add(1) };
-                state.global.replace_versioned(&record, expires, "version", t.version).await
+                state.platform.global().replace_versioned(&record, expires, "version", t.version).await
             }
         };
         match written {
@@ -111,13 +111,13 @@ async fn count(state: &ApiState, key: &Key, now: u64) -> Result<Result<(), u64>,
 /// Gives one count back under `key`, unless the record is gone.
 async fn give_back(state: &ApiState, key: &Key) -> Result<(), ApiError> {
     for _ in 0..ROUNDS {
-        let Some(stored) = state.global.get::<Throttle>(&key.key).await? else {
+        let Some(stored) = state.platform.global().get::<Throttle>(&key.key).await? else {
             return Ok(());
         };
         let record = key.policy.refund(stored.record);
         let expires = expiry(&key.policy, &record);
         let next = Throttle { key: key.key.clone(), record, version: stored.version.saturating_add(1) };
-        match state.global.replace_versioned(&next, expires, "version", stored.version).await {
+        match state.platform.global().replace_versioned(&next, expires, "version", stored.version).await {
             Ok(()) => return Ok(()),
             Err(StoreError::ConditionFailed) => continue,
             Err(e) => return Err(ApiError::unavailable(e)),
@@ -137,7 +137,7 @@ impl Admitted {
     pub async fn succeeded(self, state: &ApiState) -> Result<(), ApiError> {
         for key in &self.keys {
             if key.cleared_by_success {
-                state.global.delete::<Throttle>(&key.key).await?;
+                state.platform.global().delete::<Throttle>(&key.key).await?;
             } else {
                 give_back(state, key).await?;
             }
@@ -172,7 +172,7 @@ pub fn reauthentication_failed() -> ApiError {
 /// session is no oracle for the password or the codes. `Ok(Some(response))` when
 /// throttled; [`reauthentication_failed`] when wrong.
 pub async fn reauthenticate(state: &ApiState, user_id: &str, proof: Proof<'_>) -> Result<Option<Response>, ApiError> {
-    let user = state.global.get::<User>(user_id).await?.ok_or_else(ApiError::not_found)?;
+    let user = state.platform.global().get::<User>(user_id).await?.ok_or_else(ApiError::not_found)?;
     let attempt = match admit(state, vec![Key::account(&user.email)]).await? {
         Admission::Admitted(attempt) => attempt,
         Admission::Refused(response) => return Ok(Some(response)),

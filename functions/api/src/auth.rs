@@ -72,12 +72,12 @@ impl FromRequestParts<Arc<ApiState>> for Caller {
             )
             .map_err(|_| ApiError::forbidden("The CSRF token is missing or does not match (send the x-csrf-token header)."))?;
         }
-        let session = state.global.get::<Session>(&claims.sid).await?;
+        let session = state.platform.global().get::<Session>(&claims.sid).await?;
         match session {
             Some(s) if s.family.revoked_at.is_none() && s.user_id == claims.sub => {
                 // Only sessions started before the address was verified pay this read.
-                let email_verified =
-                    s.email_verified || state.global.get::<User>(&claims.sub).await?.is_some_and(|u| u.email_verified_at.is_some());
+                let email_verified = s.email_verified
+                    || state.platform.global().get::<User>(&claims.sub).await?.is_some_and(|u| u.email_verified_at.is_some());
                 Ok(Caller { user_id: claims.sub, session_id: claims.sid, via_cookie, two_factor: s.two_factor, email_verified })
             }
             _ => Err(unauthenticated()),
@@ -208,7 +208,7 @@ impl<P: Needs> FromRequestParts<Arc<ApiState>> for InWorkspace<P> {
             ));
         }
         let workspace = workspace.ok_or_else(ApiError::not_found)?;
-        let scoped = state.table.scope(workspace);
+        let scoped = state.platform.table().scope(workspace);
         let member = scoped.get::<Member>(&caller.user_id).await?;
         let role = match member {
             Some(member) => member.role,
@@ -240,7 +240,7 @@ impl<P: Needs> FromRequestParts<Arc<ApiState>> for InWorkspace<P> {
 /// Access without membership: Tern support staff (read-only metadata), or the owner
 /// of an agency reading a sub-workspace's audit trail that the sub-workspace granted.
 async fn outside_access<P: Needs>(state: &ApiState, caller: &Caller, workspace: WorkspaceId) -> Result<Option<Role>, ApiError> {
-    let user = state.global.get::<User>(&caller.user_id).await?;
+    let user = state.platform.global().get::<User>(&caller.user_id).await?;
     if user.is_some_and(|u| u.platform_support) {
         return Ok(Some(Role::Support));
     }
@@ -256,7 +256,7 @@ async fn outside_access<P: Needs>(state: &ApiState, caller: &Caller, workspace: 
     if !settings.parent_may_read_audit {
         return Ok(None);
     }
-    let parent_member = state.table.scope(parent).get::<Member>(&caller.user_id).await?;
+    let parent_member = state.platform.table().scope(parent).get::<Member>(&caller.user_id).await?;
     // Only for ReadAudit routes (above), with a role that holds nothing that writes.
     Ok(parent_member.filter(|m| m.role == Role::Owner).map(|_| Role::Support))
 }
@@ -273,13 +273,13 @@ async fn by_api_key<P: Needs>(
 ) -> Result<InWorkspace<P>, ApiError> {
     let refused = || ApiError::unauthorized("The API key is invalid, expired or revoked.");
     let parsed = tern_security::api_key::parse(presented).map_err(|_| refused())?;
-    let lookup = state.global.get::<ApiKeyLookup>(&parsed.hash.to_hex()).await?.ok_or_else(refused)?;
+    let lookup = state.platform.global().get::<ApiKeyLookup>(&parsed.hash.to_hex()).await?.ok_or_else(refused)?;
     if lookup.workspace_id != workspace.to_string() {
         return Err(ApiError::not_found());
     }
-    let scoped = state.table.scope(workspace);
+    let scoped = state.platform.table().scope(workspace);
     let mut key = scoped.get::<ApiKey>(&lookup.key_id).await?.ok_or_else(refused)?;
-    let now = state.clock.now().unix_timestamp();
+    let now = state.platform.clock().now().unix_timestamp();
     if key.revoked_at.is_some() || key.expires_at.is_some_and(|at| at <= now) {
         return Err(refused());
     }

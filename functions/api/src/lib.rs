@@ -19,27 +19,17 @@ pub mod users;
 use axum::Router;
 use axum::routing::{delete, get, patch, post};
 use std::sync::Arc;
-use tern_aws::audit::AuditLog;
-use tern_aws::global::GlobalTable;
-use tern_aws::table::Table;
-use tern_aws::{AwsClients, Config, ConfigError};
-use tern_domain::clock::SharedClock;
+use tern_aws::{ConfigError, Platform};
 use tern_domain::ids::WorkspaceId;
 use tern_http::Json;
 use tern_security::access_token::{Keyring, SigningKey};
 use tern_security::password::{PasswordHasher, PasswordPolicy};
 
 pub struct ApiState {
-    pub config: Config,
-    pub clients: AwsClients,
-    pub clock: SharedClock,
-    pub table: Table,
-    pub global: GlobalTable,
-    pub audit: AuditLog,
+    pub platform: Platform,
     pub keyring: Keyring,
     pub hasher: PasswordHasher,
     pub policy: PasswordPolicy,
-    pub sealer: tern_aws::sealing::Sealer,
     /// Which mail hosts a mailbox may name: the SSRF guard's mail policy (tests
     /// allow their own loopback SMTP server through it, explicitly).
     pub mail_policy: tern_web::Policy,
@@ -67,28 +57,22 @@ pub const DNS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 pub const SETTINGS_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(15);
 
 impl ApiState {
-    pub fn new(config: Config, clients: AwsClients, clock: SharedClock) -> Result<Self, ConfigError> {
+    pub fn new(platform: Platform) -> Result<Self, ConfigError> {
         let invalid = |reason: &str| ConfigError::Invalid { name: tern_aws::config::SESSION_KEY_VAR, reason: reason.into() };
-        let key = config.session_key.clone().ok_or(ConfigError::Missing(tern_aws::config::SESSION_KEY_VAR))?;
+        let key = platform.config().session_key.clone().ok_or(ConfigError::Missing(tern_aws::config::SESSION_KEY_VAR))?;
         let signing = SigningKey::new("k1", key.into_bytes().into()).map_err(|_| invalid("must be at least 32 bytes"))?;
         let keyring = Keyring::new(signing, Vec::new()).map_err(|_| invalid("bad key id"))?;
         Ok(Self {
-            table: Table::new(clients.dynamodb.clone(), config.table.clone()),
-            global: GlobalTable::new(clients.dynamodb.clone(), config.table.clone()),
-            audit: AuditLog::new(&clients, &config),
-            config,
-            clock,
+            platform,
             keyring,
             hasher: PasswordHasher::default(),
             policy: PasswordPolicy::default(),
-            sealer: tern_aws::sealing::Sealer::new(clients.kms.clone(), tern_aws::sealing::DEFAULT_CACHE_TTL),
             settings_cache: Default::default(),
             mail_policy: tern_web::Policy::mail(),
             llm_policy: tern_web::Policy::provider_api(),
             llm_client: std::sync::OnceLock::new(),
             dns: std::sync::OnceLock::new(),
             mail_tap: None,
-            clients,
         })
     }
 
@@ -117,7 +101,7 @@ impl ApiState {
     }
 
     pub fn now_unix(&self) -> u64 {
-        self.clock.now().unix_timestamp().max(0) as u64
+        self.platform.clock().now().unix_timestamp().max(0) as u64
     }
 
     /// A workspace's settings, from the short-lived cache or the table.
@@ -128,13 +112,7 @@ impl ApiState {
         {
             return Ok(Some(settings));
         }
-        let loaded = self
-            .table
-            .scope(workspace)
-            .get::<records::Workspace>(&workspace.to_string())
-            .await
-            .map_err(tern_http::ApiError::unavailable)?
-            .map(Arc::new);
+        let loaded = self.platform.table().scope(workspace).get::<records::Workspace>(&workspace.to_string()).await?.map(Arc::new);
         if let Some(settings) = &loaded {
             self.remember_settings(workspace, settings.clone());
         }

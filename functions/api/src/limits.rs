@@ -52,7 +52,7 @@ pub async fn take(state: &ApiState, limit: RateLimit, subject: &str) -> Result<O
     let window_end = (window + 1) * limit.window_secs;
     let key = format!("{}:{subject}:{window}", limit.name);
     let expires = time::OffsetDateTime::from_unix_timestamp(window_end as i64).ok();
-    match state.global.increment_below::<Counter>(&key, limit.max, expires, None).await? {
+    match state.platform.global().increment_below::<Counter>(&key, limit.max, expires, None).await? {
         Some(_) => Ok(Outcome::Allowed),
         None => Ok(Outcome::Limited { retry_after: window_end.saturating_sub(now).max(1) }),
     }
@@ -63,11 +63,11 @@ pub async fn take(state: &ApiState, limit: RateLimit, subject: &str) -> Result<O
 /// `workspace`: the workspace the cap belongs to (deleted with it).
 pub async fn reserve(state: &ApiState, name: &str, subject: &str, max: u64, workspace: Option<&str>) -> Result<bool, ApiError> {
     let key = format!("{name}:{subject}");
-    Ok(state.global.increment_below::<Counter>(&key, max, None, workspace).await?.is_some())
+    Ok(state.platform.global().increment_below::<Counter>(&key, max, None, workspace).await?.is_some())
 }
 
 pub async fn release(state: &ApiState, name: &str, subject: &str) {
-    if let Err(error) = state.global.decrement::<Counter>(&format!("{name}:{subject}")).await {
+    if let Err(error) = state.platform.global().decrement::<Counter>(&format!("{name}:{subject}")).await {
         tracing::error!(%error, cap = name, "could not give back a reserved slot");
     }
 }

@@ -5,7 +5,6 @@
 //! server's request line or logs when a browser opens it.
 
 use crate::ApiState;
-use aws_sdk_ses::types::{Body, Content, Destination, Message};
 use std::sync::Arc;
 use tern_http::ApiError;
 
@@ -25,13 +24,13 @@ pub type MailTap = Arc<dyn Fn(&PlatformMail) + Send + Sync>;
 pub const SENDER_LOCAL_PART: &str = "accounts";
 
 pub fn sender(state: &ApiState) -> Result<String, ApiError> {
-    let domain = state.config.sending_domain.as_deref().ok_or_else(|| ApiError::internal("TERN_SENDING_DOMAIN is not set"))?;
+    let domain = state.platform.config().sending_domain.as_deref().ok_or_else(|| ApiError::internal("TERN_SENDING_DOMAIN is not set"))?;
     Ok(format!("Tern <{SENDER_LOCAL_PART}@{domain}>"))
 }
 
 /// A page of the web client, `<TERN_PUBLIC_URL>/<page>`.
 pub fn page(state: &ApiState, page: &str) -> Result<String, ApiError> {
-    let base = state.config.public_url.as_deref().ok_or_else(|| ApiError::internal("TERN_PUBLIC_URL is not set"))?;
+    let base = state.platform.config().public_url.as_deref().ok_or_else(|| ApiError::internal("TERN_PUBLIC_URL is not set"))?;
     Ok(format!("{}/{page}", base.trim_end_matches('/')))
 }
 
@@ -41,18 +40,7 @@ pub fn link(state: &ApiState, page_name: &str, token: &str) -> Result<String, Ap
 }
 
 pub async fn send(state: &ApiState, mail: PlatformMail) -> Result<(), ApiError> {
-    let text = Content::builder().data(&mail.text).charset("UTF-8").build().map_err(ApiError::internal)?;
-    let subject = Content::builder().data(&mail.subject).charset("UTF-8").build().map_err(ApiError::internal)?;
-    state
-        .clients
-        .ses
-        .send_email()
-        .source(sender(state)?)
-        .destination(Destination::builder().to_addresses(&mail.to).build())
-        .message(Message::builder().subject(subject).body(Body::builder().text(text).build()).build())
-        .send()
-        .await
-        .map_err(|e| ApiError::unavailable(tern_aws::worker::error_chain(&e)))?;
+    state.platform.ses().send_text(&sender(state)?, &mail.to, &mail.subject, &mail.text).await.map_err(ApiError::unavailable)?;
     if let Some(tap) = &state.mail_tap {
         tap(&mail);
     }

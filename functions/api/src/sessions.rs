@@ -45,7 +45,7 @@ pub async fn start(
 ) -> Result<(HeaderMap, SignedIn), ApiError> {
     let now = state.now_unix();
     let (family, refresh) = RefreshFamily::start(lifetime(remember_me), now).map_err(ApiError::internal)?;
-    let email_verified = state.global.get::<User>(user_id).await?.is_some_and(|u| u.email_verified_at.is_some());
+    let email_verified = state.platform.global().get::<User>(user_id).await?.is_some_and(|u| u.email_verified_at.is_some());
     let session = Session {
         id: family.family_id.as_str().to_string(),
         user_id: user_id.to_string(),
@@ -59,21 +59,21 @@ pub async fn start(
         two_factor,
         email_verified,
     };
-    state.global.create(&session, expiry(&session)).await?;
+    state.platform.global().create(&session, expiry(&session)).await?;
     tokens(state, &session, role, &refresh)
 }
 
 /// Every session of the user, revoked ones included, across all pages of the index:
 /// a user with more than one page of sessions is still signed out of all of them.
 pub async fn all_of(state: &ApiState, user_id: &str) -> Result<Vec<Session>, ApiError> {
-    state.global.all_by_gsi1::<Session>(&format!("USER#{user_id}")).await.map_err(ApiError::from)
+    state.platform.global().all_by_gsi1::<Session>(&format!("USER#{user_id}")).await.map_err(ApiError::from)
 }
 
 /// Revokes one session. Conditional on the refresh token it read, as a rotation is:
 /// a refresh racing this write would otherwise put the session back unrevoked.
 pub async fn revoke(state: &ApiState, session_id: &str) -> Result<(), ApiError> {
     for _ in 0..16 {
-        let Some(mut session) = state.global.get::<Session>(session_id).await? else {
+        let Some(mut session) = state.platform.global().get::<Session>(session_id).await? else {
             return Ok(());
         };
         if session.family.revoked_at.is_some() {
@@ -81,7 +81,7 @@ pub async fn revoke(state: &ApiState, session_id: &str) -> Result<(), ApiError> 
         }
         let read = session.current_hash.clone();
         session.family.revoke(state.now_unix());
-        match state.global.replace_if(&session, expiry(&session), "current_hash", AttributeValue::S(read)).await {
+        match state.platform.global().replace_if(&session, expiry(&session), "current_hash", AttributeValue::S(read)).await {
             Ok(()) => return Ok(()),
             // Rotated meanwhile: revoke the rotated session. Each lost round is a
             // refresh that won.

@@ -23,11 +23,11 @@ where
     E: From<ApiError>,
 {
     for _ in 0..ROUNDS {
-        let mut user = state.global.get::<User>(user_id).await.map_err(ApiError::from)?.ok_or_else(ApiError::not_found)?;
+        let mut user = state.platform.global().get::<User>(user_id).await.map_err(ApiError::from)?.ok_or_else(ApiError::not_found)?;
         let read = user.version;
         let outcome = change(&mut user)?;
         user.version = read.saturating_add(1);
-        match state.global.replace_versioned(&user, None, "version", read).await {
+        match state.platform.global().replace_versioned(&user, None, "version", read).await {
             Ok(()) => return Ok((user, outcome)),
             Err(StoreError::ConditionFailed) => continue,
             Err(e) => return Err(ApiError::unavailable(e).into()),

@@ -19,58 +19,45 @@
 pub mod intent;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use tern_aws::Platform;
+use tern_aws::bucket::Object;
 use tern_aws::entities::InboundText;
 use tern_aws::outreach::effects;
-use tern_aws::sealing::Sealer;
-use tern_aws::table::{ScopedTable, Table};
-use tern_aws::worker::{Delivery, JobError, PoisonLog, process_batch};
-use tern_aws::{AwsClients, Config};
-use tern_domain::clock::SharedClock;
+use tern_aws::table::ScopedTable;
+use tern_aws::worker::{Delivery, JobError, process_batch};
 use tern_domain::inbound::{DEFAULT_INBOUND_RETENTION, InboundMessage, InboundStatus, LinkEvidence};
 use tern_domain::jobs::ClassifyJob;
 use tern_domain::retention::RetentionCategory;
 
 pub struct ClassifyDeps {
-    pub config: Config,
-    pub clients: AwsClients,
-    pub table: Table,
-    pub clock: SharedClock,
-    pub sealer: Sealer,
+    pub platform: Platform,
     /// The optional language model that reads human replies' intent.
     pub llm: intent::LlmAccess,
 }
 
 impl ClassifyDeps {
-    pub fn new(config: Config, clients: AwsClients, clock: SharedClock) -> Self {
-        let table = Table::new(clients.dynamodb.clone(), config.table.clone());
-        let sealer = Sealer::new(clients.kms.clone(), tern_aws::sealing::DEFAULT_CACHE_TTL);
-        Self { config, clients, table, clock, sealer, llm: Default::default() }
+    pub fn new(platform: Platform) -> Self {
+        Self { platform, llm: Default::default() }
     }
 }
 
 pub async fn handle(deps: &ClassifyDeps, event: SqsEvent) -> SqsBatchResponse {
-    process_batch("classify", &PoisonLog::new(&deps.clients, &deps.config, deps.clock.clone()), event, |job: ClassifyJob, delivery| {
-        classify_one(deps, job, delivery)
-    })
-    .await
+    process_batch("classify", deps.platform.poison(), event, |job: ClassifyJob, delivery| classify_one(deps, job, delivery)).await
 }
 
 async fn classify_one(deps: &ClassifyDeps, job: ClassifyJob, _delivery: Delivery) -> Result<(), JobError> {
-    let scoped = deps.table.scope(job.workspace_id);
+    let scoped = deps.platform.table().scope(job.workspace_id);
     let transient = |e: &dyn std::fmt::Display| JobError::Transient(e.to_string());
     let Some(mut message) = scoped.get::<InboundMessage>(&job.inbound_id).await.map_err(|e| transient(&e))? else {
         return Err(JobError::Poison(format!("no inbound message {} in this workspace", job.inbound_id)));
     };
-    let key = tern_aws::inbound::raw_object_key(job.workspace_id, &job.inbound_id);
+    let objects = deps.platform.bucket().scope(job.workspace_id);
+    let raw_object = Object::InboundRaw(&job.inbound_id);
     if message.status != InboundStatus::Received {
-        return delete_raw(deps, &key).await;
+        return objects.delete(raw_object).await.map_err(|e| transient(&e));
     }
-    let raw = match deps.clients.s3.get_object().bucket(&deps.config.bucket).key(&key).send().await {
-        Ok(object) => object.body.collect().await.map_err(|e| transient(&e))?.into_bytes(),
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => {
-            return Err(JobError::Poison(format!("raw message {key} is gone")));
-        }
-        Err(e) => return Err(JobError::Transient(tern_aws::worker::error_chain(&e))),
+    let Some(raw) = objects.get(raw_object).await.map_err(|e| transient(&e))? else {
+        return Err(JobError::Poison(format!("raw message {} is gone", objects.key(raw_object))));
     };
     let workspace = scoped.get::<tern_aws::entities::Workspace>(&job.workspace_id.to_string()).await.map_err(|e| transient(&e))?;
     match tern_mail::parse_and_classify(&raw) {
@@ -97,7 +84,7 @@ async fn classify_one(deps: &ClassifyDeps, job: ClassifyJob, _delivery: Delivery
             message.enrollment_id = linked.as_ref().map(|(id, _)| id.clone());
             message.linked_by = linked.map(|(_, evidence)| evidence);
             message.effect = effect;
-            intent::refine(&deps.llm, &deps.sealer, &scoped, &mut message).await?;
+            intent::refine(&deps.llm, deps.platform.sealer(), &scoped, &mut message).await?;
             tracing::info!(inbound_id = %job.inbound_id, kind = verdict.kind.as_str(), request_id = %job.request_id, "classified");
         }
         Err(error) => {
@@ -116,7 +103,7 @@ async fn classify_one(deps: &ClassifyDeps, job: ClassifyJob, _delivery: Delivery
     }
     let metadata_window = retention.window(RetentionCategory::InboundMetadata).unwrap_or(DEFAULT_INBOUND_RETENTION);
     scoped.put(&message, Some(message.expires_at(metadata_window))).await.map_err(|e| transient(&e))?;
-    delete_raw(deps, &key).await
+    objects.delete(raw_object).await.map_err(|e| JobError::Transient(e.to_string()))
 }
 
 /// Links the message to the enrollment it answers and applies its effect: the
@@ -143,7 +130,7 @@ async fn apply_effects(
     let vouched = sender.as_deref().and_then(|address| Some((address, message.transport.sender_proof(address)?)));
     let sender_index = match vouched {
         Some((address, proof)) => {
-            let key = tern_aws::outreach::store::blind_index_key(scoped, &deps.sealer).await.map_err(|e| transient(&e))?;
+            let key = tern_aws::outreach::store::blind_index_key(scoped, deps.platform.sealer()).await.map_err(|e| transient(&e))?;
             tern_security::blind_index::blind_index(&key, address).ok().map(|index| (index, proof))
         }
         None => None,
@@ -155,7 +142,7 @@ async fn apply_effects(
     };
     let return_date =
         verdict.return_date.and_then(|d| jiff::civil::Date::new(d.year() as i16, u8::from(d.month()) as i8, d.day() as i8).ok());
-    let now = deps.clock.now().unix_timestamp();
+    let now = deps.platform.clock().now().unix_timestamp();
     let effect = effects::apply(scoped, &enrollment, verdict.kind, return_date, now).await.map_err(|e| transient(&e))?;
     tracing::info!(enrollment = %enrollment.id, kind = verdict.kind.as_str(), linked_by = ?evidence, effect = %effect, "reply applied");
     Ok((Some((enrollment.id, evidence)), Some(effect)))
@@ -170,16 +157,4 @@ fn to_unsubscribe_address(verdict: &mut tern_mail::Classification) {
         verdict.kind = Kind::UnsubscribeRequest;
         verdict.evidence.push("sent to the List-Unsubscribe mailto: address".into());
     }
-}
-
-async fn delete_raw(deps: &ClassifyDeps, key: &str) -> Result<(), JobError> {
-    deps.clients
-        .s3
-        .delete_object()
-        .bucket(&deps.config.bucket)
-        .key(key)
-        .send()
-        .await
-        .map(|_| ())
-        .map_err(|e| JobError::Transient(tern_aws::worker::error_chain(&e)))
 }

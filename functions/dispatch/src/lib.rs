@@ -10,10 +10,9 @@
 
 use aws_lambda_events::event::cloudwatch_events::CloudWatchEvent;
 use serde::Serialize;
+use tern_aws::Platform;
 use tern_aws::outreach::DUE_SHARDS;
 use tern_aws::outreach::store::{DueIndex, DueStep};
-use tern_aws::{AwsClients, Config, QueueName};
-use tern_domain::clock::SharedClock;
 use tern_domain::ids::RequestId;
 use tern_domain::jobs::SendJob;
 
@@ -27,12 +26,6 @@ pub const MAX_STEPS_PER_SHARD: usize = 2_000;
 
 /// Concurrent lease writes per tick.
 const CONCURRENCY: usize = 16;
-
-pub struct DispatchDeps {
-    pub config: Config,
-    pub clients: AwsClients,
-    pub clock: SharedClock,
-}
 
 #[derive(Debug, Serialize, PartialEq, Eq)]
 pub struct DispatchReport {
@@ -56,11 +49,10 @@ pub enum DispatchError {
     Config(#[from] tern_aws::ConfigError),
 }
 
-pub async fn handle(deps: &DispatchDeps, event: CloudWatchEvent) -> Result<DispatchReport, DispatchError> {
-    let ran_for = deps.clock.now();
+pub async fn handle(platform: &Platform, event: CloudWatchEvent) -> Result<DispatchReport, DispatchError> {
+    let ran_for = platform.clock().now();
     let now = ran_for.unix_timestamp();
-    let queue = deps.config.queue_url(QueueName::Send)?.to_string();
-    let index = DueIndex::new(deps.clients.dynamodb.clone(), deps.config.table.clone());
+    let index = platform.due_index();
     let mut report = DispatchReport { ran_for, steps_due: 0, steps_enqueued: 0, steps_skipped: 0 };
     for shard in 0..DUE_SHARDS {
         let due = index.due(shard, now, MAX_STEPS_PER_SHARD).await.map_err(|e| DispatchError::Index(e.to_string()))?;
@@ -77,7 +69,7 @@ pub async fn handle(deps: &DispatchDeps, event: CloudWatchEvent) -> Result<Dispa
                 step: step.step,
             })
             .collect();
-        tern_aws::queue::enqueue_batch(&deps.clients.sqs, &queue, &jobs).await.map_err(|e| DispatchError::Queue(e.to_string()))?;
+        platform.queues().send_batch(&jobs).await.map_err(|e| DispatchError::Queue(e.to_string()))?;
         report.steps_enqueued += jobs.len() as u64;
     }
     tracing::info!(event_id = event.id.as_deref().unwrap_or_default(), at = %ran_for, due = report.steps_due,

@@ -2,17 +2,13 @@
 #![recursion_limit = "256"]
 use aws_lambda_events::event::cloudwatch_events::CloudWatchEvent;
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
-use std::sync::Arc;
-use tern_aws::{AwsClients, Config};
-use tern_domain::clock::SystemClock;
+use tern_aws::Platform;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     tern_aws::logging::init();
-    let config = Config::from_env()?;
-    let clients = AwsClients::from_env(&config).await;
-    let deps = tern_dispatch::DispatchDeps { config, clients, clock: Arc::new(SystemClock) };
-    let deps = &deps;
+    let platform = Platform::from_env().await?;
+    let deps = &platform;
     run(service_fn(move |event: LambdaEvent<CloudWatchEvent>| async move {
         tern_dispatch::handle(deps, event.payload).await.map_err(Error::from)
     }))

@@ -16,12 +16,11 @@ pub mod crawl;
 pub mod verification;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use tern_aws::Platform;
 use tern_aws::entities::{Enrichment, EnrichmentStatus, EnrichmentUsage};
-use tern_aws::global::{COMPANY_CACHE_TTL, CachedCompany, GlobalTable};
-use tern_aws::table::{AttributeValue, ScopedTable, StoreError, Table};
-use tern_aws::worker::{Delivery, JobError, PoisonLog, process_batch};
-use tern_aws::{AwsClients, Config};
-use tern_domain::clock::SharedClock;
+use tern_aws::global::{COMPANY_CACHE_TTL, CachedCompany};
+use tern_aws::table::{AttributeValue, ScopedTable, StoreError};
+use tern_aws::worker::{Delivery, JobError, process_batch};
 use tern_domain::jobs::EnrichJob;
 use tern_web::fetch::Fetcher;
 
@@ -29,42 +28,27 @@ use tern_web::fetch::Fetcher;
 pub type MakeFetcher = Box<dyn Fn() -> Result<Fetcher, tern_web::FetchError> + Send + Sync>;
 
 pub struct EnrichDeps {
-    pub config: Config,
-    pub clients: AwsClients,
-    pub clock: SharedClock,
-    pub table: Table,
-    pub global: GlobalTable,
+    pub platform: Platform,
     fetcher: std::sync::OnceLock<Fetcher>,
     make_fetcher: Option<MakeFetcher>,
     verifier: std::sync::OnceLock<tern_web::Verifier>,
 }
 
 impl EnrichDeps {
-    pub fn new(config: Config, clients: AwsClients, clock: SharedClock, fetcher: Fetcher) -> Self {
-        let deps = Self::lazy(config, clients, clock, None);
+    pub fn new(platform: Platform, fetcher: Fetcher) -> Self {
+        let deps = Self::lazy(platform, None);
         let _ = deps.fetcher.set(fetcher);
         deps
     }
 
     /// The fetcher (its TLS roots and resolver, a few milliseconds) is built on the
     /// first crawl, not at cold start: most invocations are cache hits or quota checks.
-    pub fn with_lazy_fetcher(config: Config, clients: AwsClients, clock: SharedClock, make: MakeFetcher) -> Self {
-        Self::lazy(config, clients, clock, Some(make))
+    pub fn with_lazy_fetcher(platform: Platform, make: MakeFetcher) -> Self {
+        Self::lazy(platform, Some(make))
     }
 
-    fn lazy(config: Config, clients: AwsClients, clock: SharedClock, make_fetcher: Option<MakeFetcher>) -> Self {
-        let table = Table::new(clients.dynamodb.clone(), config.table.clone());
-        let global = GlobalTable::new(clients.dynamodb.clone(), config.table.clone());
-        Self {
-            config,
-            clients,
-            clock,
-            table,
-            global,
-            fetcher: std::sync::OnceLock::new(),
-            make_fetcher,
-            verifier: std::sync::OnceLock::new(),
-        }
+    fn lazy(platform: Platform, make_fetcher: Option<MakeFetcher>) -> Self {
+        Self { platform, fetcher: std::sync::OnceLock::new(), make_fetcher, verifier: std::sync::OnceLock::new() }
     }
 
     /// Verifies addresses with this verifier (tests: one on their own DNS server)
@@ -94,10 +78,7 @@ impl EnrichDeps {
 }
 
 pub async fn handle(deps: &EnrichDeps, event: SqsEvent) -> SqsBatchResponse {
-    process_batch("enrich", &PoisonLog::new(&deps.clients, &deps.config, deps.clock.clone()), event, |job: EnrichJob, delivery| {
-        enrich_one(deps, job, delivery)
-    })
-    .await
+    process_batch("enrich", deps.platform.poison(), event, |job: EnrichJob, delivery| enrich_one(deps, job, delivery)).await
 }
 
 fn transient(e: StoreError) -> JobError {
@@ -105,18 +86,18 @@ fn transient(e: StoreError) -> JobError {
 }
 
 async fn enrich_one(deps: &EnrichDeps, job: EnrichJob, _delivery: Delivery) -> Result<(), JobError> {
-    let scoped = deps.table.scope(job.workspace_id);
+    let scoped = deps.platform.table().scope(job.workspace_id);
     if !job.verify_only {
         enrich_company(deps, &scoped, &job).await?;
     }
     if !job.contact_ids.is_empty() {
-        verification::verify_contacts(&scoped, deps.verifier()?, &deps.clock, &job.contact_ids).await?;
+        verification::verify_contacts(&scoped, deps.verifier()?, deps.platform.clock(), &job.contact_ids).await?;
     }
     Ok(())
 }
 
 async fn enrich_company(deps: &EnrichDeps, scoped: &ScopedTable, job: &EnrichJob) -> Result<(), JobError> {
-    let now = deps.clock.now();
+    let now = deps.platform.clock().now();
     let mut record = match scoped.get::<Enrichment>(&job.domain).await.map_err(transient)? {
         Some(done) if done.status != EnrichmentStatus::Pending => return Ok(()),
         Some(pending) => pending,
@@ -140,7 +121,7 @@ async fn enrich_company(deps: &EnrichDeps, scoped: &ScopedTable, job: &EnrichJob
         return finish(deps, scoped, record, Err(format!("the plan's {} enrichments this month are used up", job.monthly_quota))).await;
     }
 
-    let cached = deps.global.get::<CachedCompany>(&job.domain).await.map_err(transient)?;
+    let cached = deps.platform.global().get::<CachedCompany>(&job.domain).await.map_err(transient)?;
     let fresh = cached.filter(|c| now.unix_timestamp() - c.fetched_at < COMPANY_CACHE_TTL.whole_seconds());
     let outcome = match fresh {
         Some(cached) => {
@@ -158,7 +139,7 @@ async fn enrich_company(deps: &EnrichDeps, scoped: &ScopedTable, job: &EnrichJob
                         fetched_at: now.unix_timestamp(),
                         pages_fetched: crawled.pages_fetched,
                     };
-                    deps.global.put(&entry, Some(now + COMPANY_CACHE_TTL)).await.map_err(transient)?;
+                    deps.platform.global().put(&entry, Some(now + COMPANY_CACHE_TTL)).await.map_err(transient)?;
                     Ok(crawled.profile)
                 }
                 Err(e) => Err(e.to_string()),
@@ -196,7 +177,7 @@ async fn finish(
     mut record: Enrichment,
     outcome: Result<tern_extract::CompanyProfile, String>,
 ) -> Result<(), JobError> {
-    record.finished_at = Some(deps.clock.now().unix_timestamp());
+    record.finished_at = Some(deps.platform.clock().now().unix_timestamp());
     match outcome {
         Ok(profile) => {
             record.status = EnrichmentStatus::Done;

@@ -18,39 +18,28 @@
 //! deleted.
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use tern_aws::Platform;
 use tern_aws::inbound::{Intake, IntakeError, SES_INBOUND_PREFIX};
 use tern_aws::outreach::EnrollmentRecord;
 use tern_aws::outreach::effects;
-use tern_aws::table::Table;
-use tern_aws::worker::{Delivery, JobError, PoisonLog, process_batch};
-use tern_aws::{AwsClients, Config};
-use tern_domain::clock::SharedClock;
+use tern_aws::worker::{Delivery, JobError, process_batch};
 use tern_domain::ids::{RequestId, WorkspaceId};
 use tern_mail::ses::{ENROLLMENT_TAG, WORKSPACE_TAG, enrollment_from_tag};
 use tern_mail::webhook::SesContent;
-
-pub struct FeedbackDeps {
-    pub config: Config,
-    pub clients: AwsClients,
-    pub clock: SharedClock,
-}
 
 /// The SQS body is the SNS envelope; the parser takes it whole.
 #[derive(Debug, serde::Deserialize)]
 #[serde(transparent)]
 struct Envelope(serde_json::Value);
 
-pub async fn handle(deps: &FeedbackDeps, event: SqsEvent) -> SqsBatchResponse {
-    process_batch("feedback", &PoisonLog::new(&deps.clients, &deps.config, deps.clock.clone()), event, |envelope: Envelope, delivery| {
-        apply(deps, envelope, delivery)
-    })
-    .await
+pub async fn handle(platform: &Platform, event: SqsEvent) -> SqsBatchResponse {
+    process_batch("feedback", platform.poison(), event, |envelope: Envelope, delivery| apply(platform, envelope, delivery)).await
 }
 
-async fn apply(deps: &FeedbackDeps, envelope: Envelope, _delivery: Delivery) -> Result<(), JobError> {
+async fn apply(platform: &Platform, envelope: Envelope, _delivery: Delivery) -> Result<(), JobError> {
     let bytes = serde_json::to_vec(&envelope.0).map_err(|e| JobError::Poison(e.to_string()))?;
     if tern_mail::webhook::is_ses_receipt(&bytes) {
-        return receive(deps, &bytes).await;
+        return receive(platform, &bytes).await;
     }
     let feedback = tern_mail::ses::parse_notification(&bytes).map_err(|e| JobError::Poison(format!("not an SES notification: {e}")))?;
     let Some(kind) = feedback.kind.classifier_kind() else {
@@ -66,42 +55,37 @@ async fn apply(deps: &FeedbackDeps, envelope: Envelope, _delivery: Delivery) -> 
         tracing::warn!(ses_message_id = ?feedback.ses_message_id, "SES notification for mail Tern did not tag; acknowledged");
         return Ok(());
     };
-    let scoped = Table::new(deps.clients.dynamodb.clone(), deps.config.table.clone()).scope(workspace);
+    let scoped = platform.table().scope(workspace);
     let Some(enrollment) = scoped.get::<EnrollmentRecord>(&enrollment_id).await? else {
         tracing::info!(enrollment = %enrollment_id, "SES notification for an enrollment that no longer exists");
         return Ok(());
     };
-    let now = deps.clock.now().unix_timestamp();
+    let now = platform.clock().now().unix_timestamp();
     let effect = effects::apply(&scoped, &enrollment, kind, None, now).await?;
     tracing::info!(enrollment = %enrollment.id, kind = kind.as_str(), effect = %effect, "SES feedback applied");
     Ok(())
 }
 
 /// Takes in one message SES received.
-async fn receive(deps: &FeedbackDeps, notification: &[u8]) -> Result<(), JobError> {
+async fn receive(platform: &Platform, notification: &[u8]) -> Result<(), JobError> {
     let receipt = tern_mail::webhook::ses_receipt(notification).map_err(|e| JobError::Poison(format!("SES receipt: {e}")))?;
     let (message, stored_at) = match receipt.content {
         SesContent::Inline(message) => (message, None),
         SesContent::Stored { bucket, key } => {
             // Only our own bucket's SES prefix: a notification must not make us read
             // (or delete) anything else.
-            if bucket != deps.config.bucket || !key.starts_with(SES_INBOUND_PREFIX) {
-                return Err(JobError::Poison(format!("SES receipt points outside {}/{SES_INBOUND_PREFIX}", deps.config.bucket)));
-            }
-            let object = match deps.clients.s3.get_object().bucket(&bucket).key(&key).send().await {
-                Ok(object) => object,
-                Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => {
-                    // Already taken in and deleted by an earlier delivery of this notification.
-                    tracing::info!(key = %key, "SES receipt's message is gone; already taken in");
-                    return Ok(());
-                }
-                Err(e) => return Err(JobError::Transient(tern_aws::worker::error_chain(&e))),
+            let Some(object) = platform.bucket().ses_inbound(&bucket, &key) else {
+                return Err(JobError::Poison(format!("SES receipt points outside {}/{SES_INBOUND_PREFIX}", platform.config().bucket)));
             };
-            let body = object.body.collect().await.map_err(|e| JobError::Transient(e.to_string()))?.into_bytes().to_vec();
-            (body, Some(key))
+            let Some(body) = object.get().await.map_err(|e| JobError::Transient(e.to_string()))? else {
+                // Already taken in and deleted by an earlier delivery of this notification.
+                tracing::info!(key = %key, "SES receipt's message is gone; already taken in");
+                return Ok(());
+            };
+            (body, Some(object))
         }
     };
-    let intake = Intake::new(deps.config.clone(), deps.clients.clone(), deps.clock.clone());
+    let intake = Intake::new(platform);
     match intake.accept(message, receipt.transport, None, RequestId::generate()).await {
         Ok(accepted) => tracing::info!(inbound_id = %accepted.id, ses_message_id = ?receipt.ses_message_id, "SES inbound mail taken in"),
         Err(IntakeError::UnknownRecipient) => {
@@ -109,15 +93,8 @@ async fn receive(deps: &FeedbackDeps, notification: &[u8]) -> Result<(), JobErro
         }
         Err(IntakeError::Unavailable(e)) => return Err(JobError::Transient(e)),
     }
-    if let Some(key) = stored_at {
-        deps.clients
-            .s3
-            .delete_object()
-            .bucket(&deps.config.bucket)
-            .key(&key)
-            .send()
-            .await
-            .map_err(|e| JobError::Transient(tern_aws::worker::error_chain(&e)))?;
+    if let Some(object) = stored_at {
+        object.delete().await.map_err(|e| JobError::Transient(e.to_string()))?;
     }
     Ok(())
 }

@@ -2,19 +2,15 @@
 #![recursion_limit = "256"]
 use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
-use std::sync::Arc;
-use tern_aws::{AwsClients, Config, QueueName};
-use tern_domain::clock::SystemClock;
+use tern_aws::{Platform, QueueName};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     tern_aws::logging::init();
-    let config = Config::from_env()?;
+    let platform = Platform::from_env().await?;
     // SES inbound mail is queued for classification.
-    config.require_queues(&[QueueName::Classify])?;
-    let clients = AwsClients::from_env(&config).await;
-    let deps = tern_feedback::FeedbackDeps { config, clients, clock: Arc::new(SystemClock) };
-    let deps = &deps;
+    platform.config().require_queues(&[QueueName::Classify])?;
+    let deps = &platform;
     run(service_fn(move |event: LambdaEvent<SqsEvent>| async move { Ok::<_, Error>(tern_feedback::handle(deps, event.payload).await) }))
         .await
 }

@@ -57,8 +57,7 @@ pub struct Erasure<'a> {
     pub scoped: &'a ScopedTable,
     pub global: &'a GlobalTable,
     pub sealer: &'a Sealer,
-    pub s3: &'a aws_sdk_s3::Client,
-    pub bucket: &'a str,
+    pub objects: &'a tern_aws::bucket::ScopedBucket,
     pub now: i64,
 }
 
@@ -76,14 +75,10 @@ impl Erasure<'_> {
         // Messages before the enrollments they are linked through, so a rerun after a
         // crash still finds them.
         for message in &found.inbound {
-            let object = tern_aws::inbound::raw_object_key(self.scoped.workspace(), &message.id);
-            self.s3
-                .delete_object()
-                .bucket(self.bucket)
-                .key(&object)
-                .send()
+            self.objects
+                .delete(tern_aws::bucket::Object::InboundRaw(&message.id))
                 .await
-                .map_err(|e| ErasureError::Bucket(tern_aws::worker::error_chain(&e)))?;
+                .map_err(|e| ErasureError::Bucket(e.to_string()))?;
             self.scoped.delete::<InboundMessage>(&message.id).await?;
             removed.add("INBOUND", 1);
         }

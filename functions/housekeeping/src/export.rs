@@ -18,6 +18,7 @@ use std::fs::File;
 use std::io::{BufWriter, Seek, Write};
 use std::path::{Path, PathBuf};
 use tern_aws::audit::AuditLog;
+use tern_aws::bucket::{Object, Put, ScopedBucket};
 use tern_aws::entities::{CONTACT_NOTE_PURPOSE, ContactNote, Enrichment, IdealCustomerSettings, Workspace};
 use tern_aws::llm::LlmSettings;
 use tern_aws::outreach::{AttachmentRecord, Contact, SendRecord, SendState, Sequence};
@@ -62,8 +63,7 @@ pub enum ExportError {
 pub struct Exporter<'a> {
     pub scoped: &'a ScopedTable,
     pub sealer: &'a Sealer,
-    pub s3: &'a aws_sdk_s3::Client,
-    pub bucket: &'a str,
+    pub objects: &'a ScopedBucket,
     pub audit: &'a AuditLog,
     pub now: OffsetDateTime,
 }
@@ -402,10 +402,6 @@ impl Exporter<'_> {
         Ok(String::from_utf8_lossy(clear.expose()).into_owned())
     }
 
-    fn object_key(&self, task_id: &str) -> String {
-        format!("exports/{}/{task_id}.zip", self.scoped.workspace())
-    }
-
     async fn workspace_item(&self) -> Result<Workspace, ExportError> {
         self.scoped.get::<Workspace>(&self.scoped.workspace().to_string()).await?.ok_or(ExportError::NoWorkspace)
     }
@@ -503,8 +499,12 @@ impl Exporter<'_> {
         }
 
         for record in &attachments {
-            self.add_object(&mut package, &record.object_key, &format!("attachments/{}/{}", record.id, safe_file_name(&record.filename)))
-                .await?;
+            self.add_object(
+                &mut package,
+                Object::Attachment(&record.id),
+                &format!("attachments/{}/{}", record.id, safe_file_name(&record.filename)),
+            )
+            .await?;
             *counts.entry("ATTACHMENT object".into()).or_default() += 1;
         }
         package.add("README.txt", self.workspace_readme(&workspace, &counts).as_bytes())?;
@@ -559,13 +559,10 @@ impl Exporter<'_> {
         Ok(Exported { file, counts })
     }
 
-    async fn add_object(&self, package: &mut Package, key: &str, name: &str) -> Result<(), ExportError> {
-        let object = self.s3.get_object().bucket(self.bucket).key(key).send().await;
-        let mut body = match object {
-            Ok(object) => object.body,
-            // Deleted between the listing and now: the record says so in its JSON line.
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(()),
-            Err(e) => return Err(ExportError::Bucket(tern_aws::worker::error_chain(&e))),
+    async fn add_object(&self, package: &mut Package, object: Object<'_>, name: &str) -> Result<(), ExportError> {
+        // Deleted between the listing and now: the record says so in its JSON line.
+        let Some(mut body) = self.objects.get_stream(object).await.map_err(|e| ExportError::Bucket(e.to_string()))? else {
+            return Ok(());
         };
         package.start(name)?;
         while let Some(chunk) = body.try_next().await.map_err(|e| ExportError::Bucket(e.to_string()))? {
@@ -576,21 +573,16 @@ impl Exporter<'_> {
 
     async fn upload(&self, package: Package, task_id: &str, workspace: &Workspace, name: &str) -> Result<ExportFile, ExportError> {
         let (path, bytes, files, _dir) = package.finish()?;
-        let key = self.object_key(task_id);
+        let object = Object::Export(task_id);
         let body = aws_sdk_s3::primitives::ByteStream::from_path(&path).await.map_err(|e| ExportError::Bucket(e.to_string()))?;
         let date = self.now.date();
-        self.s3
-            .put_object()
-            .bucket(self.bucket)
-            .key(&key)
-            .body(body)
-            .content_type("application/zip")
-            .content_disposition(format!("attachment; filename=\"{name}-{date}.zip\""))
-            .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::AwsKms)
-            .ssekms_key_id(&workspace.kms_key_id)
-            .send()
-            .await
-            .map_err(|e| ExportError::Bucket(tern_aws::worker::error_chain(&e)))?;
+        let how = Put {
+            kms_key_id: &workspace.kms_key_id,
+            content_type: Some("application/zip"),
+            content_disposition: Some(format!("attachment; filename=\"{name}-{date}.zip\"")),
+        };
+        self.objects.put(object, body, how).await.map_err(|e| ExportError::Bucket(e.to_string()))?;
+        let key = self.objects.key(object);
         Ok(ExportFile { key, bytes, files, expires_at: (self.now + EXPORT_LIFETIME).unix_timestamp() })
     }
 

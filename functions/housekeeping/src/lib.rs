@@ -6,8 +6,6 @@
 //! ([`export`]). The daily run reports the time it ran for and what it
 //! changed.
 
-pub mod audit_checkpoint;
-pub mod deletion;
 pub mod erasure;
 pub mod export;
 pub mod person;
@@ -15,14 +13,9 @@ pub mod retention;
 
 use aws_lambda_events::event::cloudwatch_events::CloudWatchEvent;
 use serde::Serialize;
-use tern_aws::{AwsClients, Config};
-use tern_domain::clock::SharedClock;
-
-pub struct HousekeepingDeps {
-    pub config: Config,
-    pub clients: AwsClients,
-    pub clock: SharedClock,
-}
+use tern_aws::Platform;
+use tern_aws::audit_checkpoint;
+use tern_aws::deletion::sweep as deletion;
 
 #[derive(Debug, Serialize, PartialEq, Eq)]
 pub struct HousekeepingReport {
@@ -38,11 +31,11 @@ pub struct HousekeepingReport {
 #[derive(Debug, thiserror::Error)]
 pub enum HousekeepingError {}
 
-pub async fn handle(deps: &HousekeepingDeps, event: CloudWatchEvent) -> Result<HousekeepingReport, HousekeepingError> {
-    let ran_for = deps.clock.now();
+pub async fn handle(platform: &Platform, event: CloudWatchEvent) -> Result<HousekeepingReport, HousekeepingError> {
+    let ran_for = platform.clock().now();
     tracing::info!(event_id = event.id.as_deref().unwrap_or_default(), at = %ran_for, "housekeeping run");
-    let deletions = deletion::run_due(deps).await;
-    let audit_checkpoints = audit_checkpoint::run(deps).await;
+    let deletions = deletion::run_due(platform).await;
+    let audit_checkpoints = audit_checkpoint::run(platform).await;
     Ok(HousekeepingReport { ran_for, items_changed: deletions.items_deleted, deletions, audit_checkpoints })
 }
 
@@ -93,29 +86,25 @@ pub const MAX_TASK_ATTEMPTS: u32 = 5;
 
 /// Privacy tasks from the privacy queue, one per job.
 pub async fn handle_jobs(
-    deps: &HousekeepingDeps,
+    platform: &Platform,
     event: aws_lambda_events::event::sqs::SqsEvent,
 ) -> aws_lambda_events::event::sqs::SqsBatchResponse {
-    let sealer = tern_aws::sealing::Sealer::new(deps.clients.kms.clone(), tern_aws::sealing::DEFAULT_CACHE_TTL);
-    tern_aws::worker::process_batch(
-        "housekeeping",
-        &tern_aws::worker::PoisonLog::new(&deps.clients, &deps.config, deps.clock.clone()),
-        event,
-        |job: tern_domain::jobs::PrivacyJob, delivery| run_task(deps, &sealer, job, delivery),
-    )
+    tern_aws::worker::process_batch("housekeeping", platform.poison(), event, |job: tern_domain::jobs::PrivacyJob, delivery| {
+        run_task(platform, job, delivery)
+    })
     .await
 }
 
 async fn run_task(
-    deps: &HousekeepingDeps,
-    sealer: &tern_aws::sealing::Sealer,
+    platform: &Platform,
     job: tern_domain::jobs::PrivacyJob,
     delivery: tern_aws::worker::Delivery,
 ) -> Result<(), tern_aws::worker::JobError> {
     use tern_aws::privacy::{PrivacyTask, PrivacyTaskKind, TaskState};
     use tern_aws::worker::JobError;
-    let table = tern_aws::table::Table::new(deps.clients.dynamodb.clone(), deps.config.table.clone());
-    let scoped = table.scope(job.workspace_id);
+    let scoped = platform.table().scope(job.workspace_id);
+    let objects = platform.bucket().scope(job.workspace_id);
+    let sealer = platform.sealer();
     let transient = |e: &dyn std::fmt::Display| JobError::Transient(e.to_string());
     let Some(mut task) = scoped.get::<PrivacyTask>(&job.task_id).await.map_err(|e| transient(&e))? else {
         return Err(JobError::Poison(format!("no privacy task {} in this workspace", job.task_id)));
@@ -125,21 +114,14 @@ async fn run_task(
     }
     task.state = TaskState::Running;
     scoped.put(&task, None).await.map_err(|e| transient(&e))?;
-    let global = tern_aws::global::GlobalTable::new(deps.clients.dynamodb.clone(), deps.config.table.clone());
-    let now = deps.clock.now();
-    let audit = tern_aws::audit::AuditLog::new(&deps.clients, &deps.config);
-    let exporter = export::Exporter { scoped: &scoped, sealer, s3: &deps.clients.s3, bucket: &deps.config.bucket, audit: &audit, now };
+    let global = platform.global();
+    let now = platform.clock().now();
+    let audit = platform.audit();
+    let exporter = export::Exporter { scoped: &scoped, sealer, objects: &objects, audit, now };
     let kind = task.kind.clone();
     let outcome: Result<Completion, String> = match &kind {
         PrivacyTaskKind::Erasure { email_index } => {
-            let erasure = erasure::Erasure {
-                scoped: &scoped,
-                global: &global,
-                sealer,
-                s3: &deps.clients.s3,
-                bucket: &deps.config.bucket,
-                now: now.unix_timestamp(),
-            };
+            let erasure = erasure::Erasure { scoped: &scoped, global, sealer, objects: &objects, now: now.unix_timestamp() };
             erasure.run(email_index).await.map(Completion::erasure).map_err(|e| e.to_string())
         }
         PrivacyTaskKind::WorkspaceExport => {
@@ -151,7 +133,7 @@ async fn run_task(
             .map(|done| Completion::export("privacy.access_export_completed", done))
             .map_err(|e| e.to_string()),
         PrivacyTaskKind::Retention { shortened } => {
-            let reapply = retention::Reapply { scoped: &scoped, audit: &audit, now: now.unix_timestamp(), task_id: &task.id };
+            let reapply = retention::Reapply { scoped: &scoped, audit, now: now.unix_timestamp(), task_id: &task.id };
             reapply.run(shortened).await.map(Completion::retention).map_err(|e| e.to_string())
         }
     };

@@ -3,17 +3,13 @@
 use aws_lambda_events::event::cloudwatch_events::CloudWatchEvent;
 use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
-use std::sync::Arc;
-use tern_aws::{AwsClients, Config};
-use tern_domain::clock::SystemClock;
+use tern_aws::Platform;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     tern_aws::logging::init();
-    let config = Config::from_env()?;
-    let clients = AwsClients::from_env(&config).await;
-    let deps = tern_housekeeping::HousekeepingDeps { config, clients, clock: Arc::new(SystemClock) };
-    let deps = &deps;
+    let platform = Platform::from_env().await?;
+    let deps = &platform;
     // Two triggers, one function: the daily schedule and the privacy queue. An SQS
     // event is the one with `Records`.
     run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {

@@ -26,10 +26,8 @@ use axum::routing::post;
 use hmac::{KeyInit, Mac};
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
+use tern_aws::Platform;
 use tern_aws::inbound::{Accepted, InboundWebhookCredential, Intake, IntakeError, WEBHOOK_SECRET_PURPOSE, webhook_secret_identity};
-use tern_aws::sealing::Sealer;
-use tern_aws::{AwsClients, Config};
-use tern_domain::clock::SharedClock;
 use tern_domain::ids::{RequestId, WorkspaceId};
 use tern_http::{ApiError, Json, Path};
 use tern_mail::webhook::{self, MAX_WEBHOOK_BYTES, Received, WebhookError};
@@ -42,14 +40,12 @@ pub const SIGNATURE_TOLERANCE_SECONDS: i64 = 300;
 pub const SIGNATURE_HEADER: &str = "x-tern-signature";
 
 pub struct InboundState {
-    pub intake: Intake,
-    pub sealer: Sealer,
+    pub platform: Platform,
 }
 
 impl InboundState {
-    pub fn new(config: Config, clients: AwsClients, clock: SharedClock) -> Self {
-        let sealer = Sealer::new(clients.kms.clone(), tern_aws::sealing::DEFAULT_CACHE_TTL);
-        Self { intake: Intake::new(config, clients, clock), sealer }
+    pub fn new(platform: Platform) -> Self {
+        Self { platform }
     }
 }
 
@@ -69,7 +65,7 @@ async fn receive_platform(
     request_id: Option<axum::Extension<RequestId>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
-    let secret = state.intake.config.inbound_webhook_secret.as_deref();
+    let secret = state.platform.config().inbound_webhook_secret.as_deref();
     if secret.is_none() {
         tracing::error!("inbound webhook secret is not configured; refusing every post");
     }
@@ -94,7 +90,7 @@ async fn receive_workspace(
     let workspace = WorkspaceId::parse(&workspace).map_err(|_| refused())?;
     let body = body.map_err(body_error)?;
     let credential =
-        state.intake.table.scope(workspace).get::<InboundWebhookCredential>(InboundWebhookCredential::ID).await?.ok_or_else(refused)?;
+        state.platform.table().scope(workspace).get::<InboundWebhookCredential>(InboundWebhookCredential::ID).await?.ok_or_else(refused)?;
     authenticate_workspace(&state, workspace, &credential, &headers, &body).await?;
     let received = decode(&format, &headers, &body)?;
     accept(&state, received, Some(workspace), request_id).await
@@ -107,7 +103,7 @@ async fn accept(
     request_id: Option<axum::Extension<RequestId>>,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     let request_id = request_id.map(|r| r.0).unwrap_or_else(RequestId::generate);
-    match state.intake.accept(received.message, received.transport, only, request_id).await {
+    match Intake::new(&state.platform).accept(received.message, received.transport, only, request_id).await {
         Ok(accepted) => Ok((StatusCode::ACCEPTED, Json(accepted))),
         Err(IntakeError::UnknownRecipient) => {
             Err(ApiError::unprocessable("unknown_recipient", "The recipient address does not belong to any workspace."))
@@ -156,13 +152,14 @@ async fn authenticate_workspace(
     }
     let signature = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok()).ok_or_else(refused)?;
     let (timestamp, presented) = parse_signature(signature).ok_or_else(refused)?;
-    let now = state.intake.clock.now().unix_timestamp();
+    let now = state.platform.clock().now().unix_timestamp();
     if !is_fresh(timestamp, now) {
         return Err(refused());
     }
     let workspace_text = workspace.to_string();
     let secret = state
-        .sealer
+        .platform
+        .sealer()
         .open(workspace, WEBHOOK_SECRET_PURPOSE, &webhook_secret_identity(&workspace_text), &credential.sealed_secret)
         .await
         .map_err(|e| match e {

@@ -26,6 +26,8 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use faults::{FaultPoint, Faults};
 use jiff::Timestamp;
 use provider::{Outcome, Provider};
+use tern_aws::Platform;
+use tern_aws::bucket::Object;
 use tern_aws::entities::Workspace;
 use tern_aws::outreach::schedule::{calendar, next_due};
 use tern_aws::outreach::store::{ClaimError, ClaimRefused, CounterLimit, Spacing, claim_and_reserve, last_send_at};
@@ -33,12 +35,9 @@ use tern_aws::outreach::template_values;
 use tern_aws::outreach::{
     AttachmentRecord, Contact, EnrollmentRecord, Mailbox, SendRecord, SendState, Sequence, Suppression, TemplateRecord,
 };
-use tern_aws::sealing::Sealer;
-use tern_aws::table::{AttributeValue, ScopedTable, StoreError, Table};
-use tern_aws::worker::{JobError, PoisonLog, process_batch};
-use tern_aws::{AwsClients, Config};
+use tern_aws::table::{AttributeValue, ScopedTable, StoreError};
+use tern_aws::worker::{JobError, process_batch};
 use tern_domain::cadence::Calendar;
-use tern_domain::clock::SharedClock;
 use tern_domain::deliverability::{self, Health, SendingLimits};
 use tern_domain::enrollment::{Event, StopReason, TransitionError};
 use tern_domain::jobs::SendJob;
@@ -54,27 +53,20 @@ pub const CLAIM_LEASE_SECONDS: i64 = 120;
 pub const MAX_TRANSIENT_ATTEMPTS: u32 = 8;
 
 pub struct SendDeps {
-    pub config: Config,
-    pub clients: AwsClients,
-    pub clock: SharedClock,
-    pub sealer: Sealer,
+    pub platform: Platform,
     pub smtp: smtp::SmtpClient,
     /// Crash injection for the exactly-once tests; empty in production.
     pub faults: Faults,
 }
 
 impl SendDeps {
-    pub fn new(config: Config, clients: AwsClients, clock: SharedClock, smtp: smtp::SmtpClient) -> Self {
-        let sealer = Sealer::new(clients.kms.clone(), tern_aws::sealing::DEFAULT_CACHE_TTL);
-        Self { config, clients, clock, sealer, smtp, faults: Faults::none() }
+    pub fn new(platform: Platform, smtp: smtp::SmtpClient) -> Self {
+        Self { platform, smtp, faults: Faults::none() }
     }
 }
 
 pub async fn handle(deps: &SendDeps, event: SqsEvent) -> SqsBatchResponse {
-    process_batch("send", &PoisonLog::new(&deps.clients, &deps.config, deps.clock.clone()), event, |job: SendJob, _delivery| async move {
-        send_step(deps, &job).await
-    })
-    .await
+    process_batch("send", deps.platform.poison(), event, |job: SendJob, _delivery| async move { send_step(deps, &job).await }).await
 }
 
 fn transient(what: &str, e: impl std::fmt::Display) -> JobError {
@@ -83,7 +75,7 @@ fn transient(what: &str, e: impl std::fmt::Display) -> JobError {
 
 /// Runs one job to a settled state. Safe to run any number of times for the same step.
 pub async fn send_step(deps: &SendDeps, job: &SendJob) -> Result<(), JobError> {
-    let scoped = Table::new(deps.clients.dynamodb.clone(), deps.config.table.clone()).scope(job.workspace_id);
+    let scoped = deps.platform.table().scope(job.workspace_id);
     // A released stale claim is retried once in the same run.
     for _ in 0..2 {
         match attempt(deps, &scoped, job).await? {
@@ -100,7 +92,7 @@ enum Attempt {
 }
 
 async fn attempt(deps: &SendDeps, scoped: &ScopedTable, job: &SendJob) -> Result<Attempt, JobError> {
-    let now = deps.clock.now().unix_timestamp();
+    let now = deps.platform.clock().now().unix_timestamp();
     let Some(enrollment) = scoped.get::<EnrollmentRecord>(&job.enrollment_id).await.map_err(|e| transient("reading the enrollment", e))?
     else {
         tracing::info!(enrollment = %job.enrollment_id, "the enrollment no longer exists; nothing to send");
@@ -188,7 +180,7 @@ async fn attempt(deps: &SendDeps, scoped: &ScopedTable, job: &SendJob) -> Result
     // The step was sent when it was handed over, the moment its Date header names;
     // the cadence counts from there however long the provider took to answer.
     let sent_at = now;
-    let now = deps.clock.now().unix_timestamp();
+    let now = deps.platform.clock().now().unix_timestamp();
     match outcome {
         Outcome::Accepted { provider_message_id } => {
             deps.faults.check(FaultPoint::AfterProvider)?;
@@ -381,16 +373,11 @@ impl Context {
             let Some(meta) = scoped.get::<AttachmentRecord>(id).await.map_err(|e| transient("reading an attachment", e))? else {
                 return Ok(Err("an attachment of the template was deleted".into()));
             };
-            let object = deps
-                .clients
-                .s3
-                .get_object()
-                .bucket(&deps.config.bucket)
-                .key(&meta.object_key)
-                .send()
-                .await
-                .map_err(|e| transient("reading an attachment", tern_aws::worker::error_chain(&e)))?;
-            let bytes = object.body.collect().await.map_err(|e| transient("reading an attachment", e))?.into_bytes().to_vec();
+            let object = deps.platform.bucket().scope(scoped.workspace()).get(Object::Attachment(&meta.id)).await;
+            // Gone from the bucket while its record stays: a person must re-attach it.
+            let Some(bytes) = object.map_err(|e| transient("reading an attachment", e))? else {
+                return Ok(Err("an attachment of the template is missing from storage".into()));
+            };
             attachments.push(compose::Attachment { filename: meta.filename, content_type: meta.content_type, content: bytes });
         }
 
@@ -410,11 +397,16 @@ impl Context {
         } else {
             (None, Vec::new())
         };
-        let public_url = deps.config.public_url.as_deref().unwrap_or("https://app.tern.invalid");
+        let public_url = deps.platform.config().public_url.as_deref().unwrap_or("https://app.tern.invalid");
         let unsubscribe_url = format!("{public_url}/v1/unsubscribe/{}", enrollment.unsubscribe_token);
         let list_unsubscribe = ListUnsubscribe {
             https_url: unsubscribe_url.clone(),
-            mailto: deps.config.inbound_domain.as_ref().map(|d| format!("mailto:unsubscribe+{}@{d}", enrollment.unsubscribe_token)),
+            mailto: deps
+                .platform
+                .config()
+                .inbound_domain
+                .as_ref()
+                .map(|d| format!("mailto:unsubscribe+{}@{d}", enrollment.unsubscribe_token)),
         };
         let mut footer = Vec::new();
         if let Some(address) = &self.workspace.postal_address {
@@ -535,7 +527,7 @@ async fn deletion_scheduled(deps: &SendDeps, workspace: &Workspace) -> Result<bo
     let Some(parent) = workspace.parent_id.as_deref().and_then(|p| tern_domain::ids::WorkspaceId::parse(p).ok()) else {
         return Ok(false);
     };
-    let scoped = Table::new(deps.clients.dynamodb.clone(), deps.config.table.clone()).scope(parent);
+    let scoped = deps.platform.table().scope(parent);
     let agency = scoped.get::<Workspace>(&parent.to_string()).await.map_err(|e| transient("reading the agency workspace", e))?;
     Ok(agency.is_some_and(|a| a.deletion_scheduled_for.is_some()))
 }
@@ -550,7 +542,7 @@ async fn defer(
     count_attempt: bool,
     why: &str,
 ) -> Result<(), JobError> {
-    let now = deps.clock.now().unix_timestamp();
+    let now = deps.platform.clock().now().unix_timestamp();
     update_enrollment(scoped, &enrollment.id, now, |e| {
         if e.machine.is_ended() || e.parked_step.is_some() {
             return Ok(false);
@@ -602,7 +594,7 @@ async fn advance_with(
     sent: &SentMessage,
     ctx: Option<&Context>,
 ) -> Result<(), JobError> {
-    let now = deps.clock.now().unix_timestamp();
+    let now = deps.platform.clock().now().unix_timestamp();
     update_enrollment(scoped, enrollment_id, now, |e| {
         match e.machine.apply(Event::StepSent { step }) {
             Ok(machine) => e.machine = machine,
@@ -643,7 +635,7 @@ async fn stop_enrollment(
     reason: StopReason,
     why: &str,
 ) -> Result<(), JobError> {
-    let now = deps.clock.now().unix_timestamp();
+    let now = deps.platform.clock().now().unix_timestamp();
     update_enrollment(scoped, enrollment_id, now, |e| {
         if e.machine.is_ended() {
             return Ok(false);
@@ -668,7 +660,7 @@ async fn fail_step(
     ctx: &Context,
     reason: String,
 ) -> Result<(), JobError> {
-    let now = deps.clock.now().unix_timestamp();
+    let now = deps.platform.clock().now().unix_timestamp();
     let record = SendRecord {
         id: SendRecord::id_for(&enrollment.id, step),
         enrollment_id: enrollment.id.clone(),
@@ -698,7 +690,7 @@ async fn park(
     record: Option<SendRecord>,
     reason: &str,
 ) -> Result<(), JobError> {
-    let now = deps.clock.now().unix_timestamp();
+    let now = deps.platform.clock().now().unix_timestamp();
     if let Some(mut record) = record {
         record.state = SendState::Parked { reason: reason.to_string(), parked_at: now };
         record.updated_at = now;

@@ -51,8 +51,12 @@ impl Provider {
                 match own {
                     Some(domain) => Ok(Provider::Ses { domain: domain.clone(), platform: false }),
                     None => {
-                        let platform =
-                            deps.config.sending_domain.clone().ok_or("no platform sending domain is configured (TERN_SENDING_DOMAIN)")?;
+                        let platform = deps
+                            .platform
+                            .config()
+                            .sending_domain
+                            .clone()
+                            .ok_or("no platform sending domain is configured (TERN_SENDING_DOMAIN)")?;
                         Ok(Provider::Ses { domain: platform, platform: true })
                     }
                 }
@@ -115,7 +119,7 @@ impl Provider {
                 };
                 let identity = smtp_password_identity(workspace, mailbox_id);
                 // Opened here, used for this one conversation, zeroed when dropped.
-                let opened = match deps.sealer.open(ws, SMTP_PASSWORD_PURPOSE, &identity, password).await {
+                let opened = match deps.platform.sealer().open(ws, SMTP_PASSWORD_PURPOSE, &identity, password).await {
                     Ok(opened) => opened,
                     Err(tern_aws::sealing::SealingError::Kms(e)) => {
                         return Outcome::Transient(format!("opening the mailbox credentials: {e}"));
@@ -148,53 +152,15 @@ impl Provider {
 }
 
 async fn send_ses(deps: &SendDeps, raw: &[u8], envelope_from: &str, _recipient: &str, workspace: &str, enrollment: &str) -> Outcome {
-    use aws_sdk_ses::error::SdkError;
-    use aws_sdk_ses::primitives::Blob;
-    use aws_sdk_ses::types::RawMessage;
-    let message = match RawMessage::builder().data(Blob::new(raw.to_vec())).build() {
-        Ok(message) => message,
-        Err(e) => return Outcome::Permanent(e.to_string()),
-    };
+    use tern_aws::ses::SesError;
     let tags = [
         (tern_mail::ses::WORKSPACE_TAG, workspace.to_string()),
         (tern_mail::ses::ENROLLMENT_TAG, tern_mail::ses::enrollment_tag_value(enrollment)),
-    ]
-    .into_iter()
-    .filter_map(|(name, value)| aws_sdk_ses::types::MessageTag::builder().name(name).value(value).build().ok())
-    .collect::<Vec<_>>();
-    let result = deps
-        .clients
-        .ses
-        .send_raw_email()
-        .raw_message(message)
-        .source(envelope_from)
-        // No explicit Destinations: SES then sends to the message's own To, which
-        // is exactly `recipient` (compose writes one). Naming it twice would make
-        // moto count two sends for one message.
-        .set_configuration_set_name(deps.config.ses_configuration_set.clone())
-        .set_tags(Some(tags))
-        .send()
-        .await;
-    match result {
-        Ok(output) => Outcome::Accepted { provider_message_id: Some(output.message_id) },
-        Err(SdkError::ServiceError(e)) => {
-            let error = e.err();
-            let code = aws_sdk_ses::error::ProvideErrorMetadata::code(error).unwrap_or_default().to_string();
-            let text = format!("SES {code}: {}", aws_sdk_ses::error::ProvideErrorMetadata::message(error).unwrap_or_default());
-            match code.as_str() {
-                "Throttling"
-                | "ThrottlingException"
-                | "ServiceUnavailable"
-                | "InternalFailure"
-                | "AccountSendingPausedException"
-                | "ConfigurationSetSendingPausedException" => Outcome::Transient(text),
-                _ => Outcome::Permanent(text),
-            }
-        }
-        // The request never left: nothing was sent.
-        Err(SdkError::ConstructionFailure(e)) => Outcome::Transient(format!("SES request not built: {e:?}")),
-        // Timeouts, broken connections, unreadable answers: the request may have
-        // reached SES, so the outcome is unknown and the step is not retried blindly.
-        Err(other) => Outcome::Unknown(format!("SES answer lost: {}", tern_aws::worker::error_chain(&other))),
+    ];
+    match deps.platform.ses().send_raw(raw, envelope_from, &tags).await {
+        Ok(message_id) => Outcome::Accepted { provider_message_id: Some(message_id) },
+        Err(SesError::Transient(e)) => Outcome::Transient(e),
+        Err(SesError::Permanent(e)) => Outcome::Permanent(e),
+        Err(SesError::Unknown(e)) => Outcome::Unknown(e),
     }
 }

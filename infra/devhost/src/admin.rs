@@ -167,12 +167,13 @@ async fn set_plan(
         name: input.operator.as_deref().unwrap_or("dev"),
         reason: input.reason.as_deref().unwrap_or("set on the dev host"),
     };
-    let change =
-        tern_operator::set_plan(&api.table, &api.audit, workspace, plan, &operator, state.clock.now()).await.map_err(|e| match e {
-            tern_operator::OperatorError::NoSuchWorkspace(_) => ApiError::not_found(),
-            tern_operator::OperatorError::Store(e) => ApiError::unavailable(e),
-            other => ApiError::unprocessable("invalid_operator_request", other.to_string()),
-        })?;
+    let change = tern_operator::set_plan(api.platform.table(), api.platform.audit(), workspace, plan, &operator, state.clock.now())
+        .await
+        .map_err(|e| match e {
+        tern_operator::OperatorError::NoSuchWorkspace(_) => ApiError::not_found(),
+        tern_operator::OperatorError::Store(e) => ApiError::unavailable(e),
+        other => ApiError::unprocessable("invalid_operator_request", other.to_string()),
+    })?;
     // The api function caches settings per container; the operator's change applies
     // at once here (in production within the cache's lifetime).
     api.remember_settings(workspace, Arc::new(change.workspace));

@@ -9,7 +9,7 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use axum::Router;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use tern_aws::{AwsClients, Config};
+use tern_aws::{AwsClients, Config, Platform};
 use tern_domain::clock::SharedClock;
 
 pub struct Functions {
@@ -23,9 +23,9 @@ pub struct Functions {
     classify: tern_classify::ClassifyDeps,
     enrich: tern_enrich::EnrichDeps,
     send: tern_send::SendDeps,
-    feedback: tern_feedback::FeedbackDeps,
-    dispatch: tern_dispatch::DispatchDeps,
-    housekeeping: tern_housekeeping::HousekeepingDeps,
+    feedback: Platform,
+    dispatch: Platform,
+    housekeeping: Platform,
     invocations: Mutex<BTreeMap<String, u64>>,
 }
 
@@ -49,14 +49,16 @@ impl Functions {
         mail: &crate::MailDelivery,
         llm: &crate::LlmAccess,
     ) -> Result<Self, tern_aws::ConfigError> {
-        let (c, a, k) = (config.clone(), clients.clone(), clock.clone());
-        let mut api = tern_api::ApiState::new(c.clone(), a.clone(), k.clone())?;
+        // One platform per function, as each Lambda function builds its own at cold
+        // start; they share the clients (one account, one cost meter).
+        let platform = || Platform::new(config.clone(), clients.clone(), clock.clone());
+        let mut api = tern_api::ApiState::new(platform())?;
         api.mail_policy = mail.policy.clone();
         api.llm_policy = llm.policy.clone();
         let platform_mail: Arc<Mutex<Vec<tern_api::platform_mail::PlatformMail>>> = Default::default();
         let outbox = platform_mail.clone();
         api.mail_tap = Some(Arc::new(move |mail| outbox.lock().unwrap_or_else(|p| p.into_inner()).push(mail.clone())));
-        let mut classify = tern_classify::ClassifyDeps::new(c.clone(), a.clone(), k.clone());
+        let mut classify = tern_classify::ClassifyDeps::new(platform());
         classify.llm = tern_classify::intent::LlmAccess::new(llm.policy.clone(), llm.limits.clone());
         let resolver = mail.resolver.clone().unwrap_or_else(|| Arc::new(tern_web::fetch::SystemResolver));
         let smtp = mail
@@ -68,13 +70,13 @@ impl Functions {
             api: tern_api::router(api.clone()),
             api_state: api,
             platform_mail,
-            inbound: tern_inbound::router(Arc::new(tern_inbound::InboundState::new(c.clone(), a.clone(), k.clone()))),
+            inbound: tern_inbound::router(Arc::new(tern_inbound::InboundState::new(platform()))),
             classify,
-            enrich: tern_enrich::EnrichDeps::new(c.clone(), a.clone(), k.clone(), fetcher),
-            send: tern_send::SendDeps::new(c.clone(), a.clone(), k.clone(), smtp),
-            feedback: tern_feedback::FeedbackDeps { config: c.clone(), clients: a.clone(), clock: k.clone() },
-            dispatch: tern_dispatch::DispatchDeps { config: c.clone(), clients: a.clone(), clock: k.clone() },
-            housekeeping: tern_housekeeping::HousekeepingDeps { config: c, clients: a, clock: k },
+            enrich: tern_enrich::EnrichDeps::new(platform(), fetcher),
+            send: tern_send::SendDeps::new(platform(), smtp),
+            feedback: platform(),
+            dispatch: platform(),
+            housekeeping: platform(),
             invocations: Mutex::new(BTreeMap::new()),
         })
     }

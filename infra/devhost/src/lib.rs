@@ -127,7 +127,11 @@ pub enum DevHostError {
 pub struct DevHost {
     pub addr: SocketAddr,
     pub config: Config,
+    /// The functions' clients (one account, one cost meter: `clients.meter()`).
     pub clients: AwsClients,
+    /// Where the stand-in is, for a test's own look-ups (its own clients, not the
+    /// functions': they are the adapter crate's alone).
+    pub sdk_config: tern_aws::clients::SdkConfig,
     pub clock: Arc<AdjustableClock>,
     pub provisioned: Provisioned,
     pub functions: Arc<Functions>,
@@ -169,6 +173,10 @@ impl DevHost {
         let (shutdown, shutdown_rx) = watch::channel(false);
         let mut tasks = JoinSet::new();
 
+        // The event-source mappings are AWS's, not the functions': their own SQS
+        // client, counted on the same meter (polling is billed to the account).
+        let event_source_sqs =
+            aws_sdk_sqs::Client::from_conf(aws_sdk_sqs::config::Builder::from(&sdk).interceptor(clients.meter().clone()).build());
         let specs = template.functions()?;
         let mut http_routes = Vec::new();
         for spec in &specs {
@@ -186,7 +194,7 @@ impl DevHost {
                         tasks.spawn(poller::run(poller::Poller {
                             function: spec.logical_id.clone(),
                             invoke: functions.sqs_invoker(&spec.logical_id),
-                            sqs: clients.sqs.clone(),
+                            sqs: event_source_sqs.clone(),
                             queue_url,
                             queue_arn,
                             batch_size: *batch_size,
@@ -210,7 +218,7 @@ impl DevHost {
             }
         }
 
-        let app = admin::router(functions.clone(), clock.clone(), clients.meter.clone(), &http_routes);
+        let app = admin::router(functions.clone(), clock.clone(), clients.meter().clone(), &http_routes);
         let mut http_shutdown = shutdown_rx.clone();
         tasks.spawn(async move {
             // Connection addresses stand in for API Gateway's source IP.
@@ -222,7 +230,7 @@ impl DevHost {
                 tracing::error!(%error, "dev host HTTP server stopped");
             }
         });
-        Ok(Self { addr, config, clients, clock, provisioned, functions, shutdown, tasks })
+        Ok(Self { addr, config, clients, sdk_config: sdk, clock, provisioned, functions, shutdown, tasks })
     }
 
     pub fn base_url(&self) -> String {

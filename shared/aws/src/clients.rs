@@ -2,19 +2,27 @@
 
 use crate::config::Config;
 use crate::cost_meter::CostMeter;
-use aws_config::{BehaviorVersion, SdkConfig};
+use aws_config::BehaviorVersion;
+pub use aws_config::SdkConfig;
 
+/// The raw clients are this crate's alone: code outside reaches AWS through the
+/// adapters a [`crate::Platform`] hands out, which scope every key to a workspace.
 #[derive(Debug, Clone)]
 pub struct AwsClients {
-    pub dynamodb: aws_sdk_dynamodb::Client,
-    pub sqs: aws_sdk_sqs::Client,
-    pub s3: aws_sdk_s3::Client,
-    pub kms: aws_sdk_kms::Client,
-    pub ses: aws_sdk_ses::Client,
-    pub meter: CostMeter,
+    pub(crate) dynamodb: aws_sdk_dynamodb::Client,
+    pub(crate) sqs: aws_sdk_sqs::Client,
+    pub(crate) s3: aws_sdk_s3::Client,
+    pub(crate) kms: aws_sdk_kms::Client,
+    pub(crate) ses: aws_sdk_ses::Client,
+    pub(crate) meter: CostMeter,
 }
 
 impl AwsClients {
+    /// Requests made through these clients, by service and operation.
+    pub fn meter(&self) -> &CostMeter {
+        &self.meter
+    }
+
     /// Loads the SDK's own configuration chain (region, credentials, and
     /// `AWS_ENDPOINT_URL`, which is how local runs and tests reach moto).
     pub async fn from_env(config: &Config) -> Self {

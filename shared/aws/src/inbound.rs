@@ -7,13 +7,12 @@
 //! Also the per-workspace webhook credential: what a workspace's own mail
 //! provider authenticates with.
 
+use crate::Platform;
+use crate::bucket::{Object, Put};
 use crate::entities::Workspace;
-use crate::global::GlobalTable;
 use crate::outreach::UnsubscribeLink;
-use crate::table::{Entity, StoreError, Table};
-use crate::{AwsClients, Config, QueueName};
+use crate::table::{Entity, StoreError};
 use sha2::{Digest, Sha256};
-use tern_domain::clock::SharedClock;
 use tern_domain::ids::{RequestId, WorkspaceId};
 use tern_domain::inbound::{InboundMessage, Route, Transport, address_domain, route};
 use tern_domain::jobs::ClassifyJob;
@@ -21,11 +20,10 @@ use tern_domain::jobs::ClassifyJob;
 /// Where a raw message waits for classification. The bucket's lifecycle rule on
 /// `inbound/` deletes anything the classify worker did not.
 pub fn raw_object_key(workspace: WorkspaceId, inbound_id: &str) -> String {
-    format!("inbound/{workspace}/{inbound_id}.eml")
+    Object::InboundRaw(inbound_id).key(workspace)
 }
 
-/// Where SES receipt rules write incoming mail (the receipt rule's prefix).
-pub const SES_INBOUND_PREFIX: &str = "ses-inbound/";
+pub use crate::bucket::SES_INBOUND_PREFIX;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IntakeError {
@@ -48,12 +46,8 @@ pub struct Accepted {
     pub workspace_id: WorkspaceId,
 }
 
-pub struct Intake {
-    pub config: Config,
-    pub clients: AwsClients,
-    pub table: Table,
-    pub global: GlobalTable,
-    pub clock: SharedClock,
+pub struct Intake<'a> {
+    platform: &'a Platform,
 }
 
 /// Where a message belongs, as its recipients say.
@@ -63,11 +57,9 @@ struct Destination {
     unsubscribe: bool,
 }
 
-impl Intake {
-    pub fn new(config: Config, clients: AwsClients, clock: SharedClock) -> Self {
-        let table = Table::new(clients.dynamodb.clone(), config.table.clone());
-        let global = GlobalTable::new(clients.dynamodb.clone(), config.table.clone());
-        Self { config, clients, table, global, clock }
+impl<'a> Intake<'a> {
+    pub fn new(platform: &'a Platform) -> Self {
+        Self { platform }
     }
 
     /// Takes in one message. `only` is the workspace a workspace's own webhook is
@@ -84,30 +76,27 @@ impl Intake {
         let destination = self.destination(&transport, only).await?.ok_or(IntakeError::UnknownRecipient)?;
         let workspace_id = WorkspaceId::parse(&destination.workspace.id).map_err(|e| IntakeError::Unavailable(e.to_string()))?;
         let id = content_id(workspace_id, &message);
-        self.clients
-            .s3
-            .put_object()
-            .bucket(&self.config.bucket)
-            .key(raw_object_key(workspace_id, &id))
-            .body(message.into())
-            .content_type("message/rfc822")
-            .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::AwsKms)
-            .ssekms_key_id(&destination.workspace.kms_key_id)
-            .send()
+        self.platform
+            .bucket()
+            .scope(workspace_id)
+            .put(
+                Object::InboundRaw(&id),
+                message.into(),
+                Put { kms_key_id: &destination.workspace.kms_key_id, content_type: Some("message/rfc822"), content_disposition: None },
+            )
             .await
-            .map_err(|e| IntakeError::Unavailable(crate::worker::error_chain(&e)))?;
+            .map_err(|e| IntakeError::Unavailable(e.to_string()))?;
 
-        let mut record = InboundMessage::received(id.clone(), self.clock.now(), transport);
+        let mut record = InboundMessage::received(id.clone(), self.platform.clock().now(), transport);
         record.addressed_enrollment = destination.enrollment;
         record.to_unsubscribe_address = destination.unsubscribe;
-        let scoped = self.table.scope(workspace_id);
+        let scoped = self.platform.table().scope(workspace_id);
         match scoped.create(&record, Some(record.expires_at(destination.workspace.inbound_retention()))).await {
             Ok(()) | Err(StoreError::ConditionFailed) => {}
             Err(e) => return Err(e.into()),
         }
-        let queue = self.config.queue_url(QueueName::Classify).map_err(|e| IntakeError::Unavailable(e.to_string()))?;
         let job = ClassifyJob { workspace_id, request_id, inbound_id: id.clone() };
-        crate::queue::enqueue(&self.clients.sqs, queue, &job).await.map_err(|e| IntakeError::Unavailable(e.to_string()))?;
+        self.platform.queues().send(&job).await.map_err(|e| IntakeError::Unavailable(e.to_string()))?;
         tracing::info!(workspace = %workspace_id, inbound_id = %id, provider = %record.transport.provider, "inbound mail accepted");
         Ok(Accepted { id, workspace_id })
     }
@@ -117,7 +106,7 @@ impl Intake {
     /// at the platform's inbound domain route: `reply+<ws>@` anywhere else is
     /// someone else's address (a forwarder, a look-alike domain), not ours.
     async fn destination(&self, transport: &Transport, only: Option<WorkspaceId>) -> Result<Option<Destination>, IntakeError> {
-        let inbound_domain = self.config.inbound_domain.as_deref().map(|d| d.trim().trim_end_matches('.').to_ascii_lowercase());
+        let inbound_domain = self.platform.config().inbound_domain.as_deref().map(|d| d.trim().trim_end_matches('.').to_ascii_lowercase());
         if inbound_domain.is_none() && only.is_none() {
             tracing::error!("the inbound domain is not configured; no recipient can be routed");
         }
@@ -142,13 +131,13 @@ impl Intake {
             if only.is_some_and(|only| only != workspace_id) {
                 continue;
             }
-            if let Some(found) = self.table.scope(workspace_id).get::<Workspace>(&workspace).await? {
+            if let Some(found) = self.platform.table().scope(workspace_id).get::<Workspace>(&workspace).await? {
                 return Ok(Some(Destination { workspace: found, enrollment, unsubscribe }));
             }
         }
         // A workspace's own webhook takes mail for any address it is pointed at.
         if let Some(only) = only
-            && let Some(found) = self.table.scope(only).get::<Workspace>(&only.to_string()).await?
+            && let Some(found) = self.platform.table().scope(only).get::<Workspace>(&only.to_string()).await?
         {
             return Ok(Some(Destination { workspace: found, enrollment: None, unsubscribe: false }));
         }
@@ -157,7 +146,7 @@ impl Intake {
 
     async fn link(&self, token: &str) -> Result<Option<UnsubscribeLink>, IntakeError> {
         let Ok(token) = tern_security::token::OpaqueToken::parse(token) else { return Ok(None) };
-        Ok(self.global.get::<UnsubscribeLink>(&token.hash().to_hex()).await?)
+        Ok(self.platform.global().get::<UnsubscribeLink>(&token.hash().to_hex()).await?)
     }
 }
 

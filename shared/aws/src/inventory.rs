@@ -540,7 +540,7 @@ pub const ITEMS: &[Item] = &[
     Item {
         kind: "DELETION",
         type_name: "PendingDeletion",
-        defined_in: "shared/aws/src/deletion.rs",
+        defined_in: "shared/aws/src/deletion/mod.rs",
         partition: Partition::Global,
         holds: "a scheduled workspace deletion: workspace, its KMS key id, due date, who asked (listed by due date in gsi1)",
         personal: &["requested_by"],
@@ -1062,7 +1062,7 @@ mod tests {
     fn inventory_covers_every_object_prefix() {
         let workspace = tern_domain::ids::WorkspaceId::parse("0190a3c4-0000-7000-8000-000000000000").expect("a workspace id");
         let mut keys = vec![
-            crate::outreach::AttachmentRecord::object_key("ws", "id"),
+            crate::bucket::Object::Attachment("id").key(workspace),
             crate::inbound::SES_INBOUND_PREFIX.to_string(),
             crate::inbound::raw_object_key(workspace, "id"),
         ];

@@ -68,8 +68,8 @@ pub struct PoisonLog {
 }
 
 impl PoisonLog {
-    pub fn new(clients: &crate::AwsClients, config: &crate::Config, clock: SharedClock) -> Self {
-        Self { global: GlobalTable::new(clients.dynamodb.clone(), config.table.clone()), clock }
+    pub fn new(global: GlobalTable, clock: SharedClock) -> Self {
+        Self { global, clock }
     }
 
     async fn record(&self, function: &str, delivery: &Delivery, body: &str, reason: &str) -> Result<(), StoreError> {

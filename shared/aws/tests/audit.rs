@@ -8,7 +8,6 @@
 
 use tern_aws::audit::AuditLog;
 use tern_aws::privacy::{PrivacyTask, PrivacyTaskKind, TaskState};
-use tern_aws::table::Table;
 use tern_domain::ids::WorkspaceId;
 use tern_security::audit::{AuditDraft, verify_chain};
 use time::OffsetDateTime;
@@ -42,7 +41,8 @@ async fn concurrent_appends_with_and_without_an_item_leave_one_gap_free_chain() 
     let (clients, config) = table().await;
     let ws = WorkspaceId::generate();
     let log = AuditLog::new(&clients, &config);
-    let scoped = Table::new(clients.dynamodb.clone(), config.table.clone()).scope(ws);
+    let platform = tern_aws::Platform::new(config.clone(), clients.clone(), std::sync::Arc::new(tern_domain::clock::SystemClock));
+    let scoped = platform.table().scope(ws);
     let now = OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000);
     let mut tasks: Vec<PrivacyTask> = (0..4).map(|i| PrivacyTask::queued(PrivacyTaskKind::WorkspaceExport, "u", i)).collect();
     for task in &mut tasks {

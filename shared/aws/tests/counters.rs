@@ -6,7 +6,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test, with its place
 
 use tern_aws::outreach::store::count_up;
-use tern_aws::table::Table;
 use tern_domain::ids::WorkspaceId;
 use tern_domain::reply::after_soft_bounces;
 
@@ -18,7 +17,8 @@ async fn concurrent_counts_are_all_counted_and_each_sees_its_own() {
     let template = tern_aws::template::Template::load(&tern_aws::template::repository_root().join("template.yaml")).unwrap();
     let prefix = format!("t-counter-{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
     let (config, _) = tern_aws::provision::provision(&template, &clients, &prefix).await.expect("provisioned on moto");
-    let scoped = Table::new(clients.dynamodb.clone(), config.table.clone()).scope(WorkspaceId::generate());
+    let platform = tern_aws::Platform::new(config, clients, std::sync::Arc::new(tern_domain::clock::SystemClock));
+    let scoped = platform.table().scope(WorkspaceId::generate());
 
     let mut running = tokio::task::JoinSet::new();
     for _ in 0..12 {

@@ -6,21 +6,30 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test, with its place
 
 use std::time::Duration;
-use tern_aws::AwsClients;
+use tern_aws::CostMeter;
 use tern_aws::sealing::{DEFAULT_CACHE_TTL, FieldIdentity, SealedValue, Sealer, SealingError};
 use tern_aws::workspace_keys::{WORKSPACE_TAG, create_workspace_key, schedule_workspace_key_deletion, workspace_key_alias};
 use tern_domain::ids::WorkspaceId;
 
 const PURPOSE: &str = "mailbox-credentials";
 
-fn clients() -> AwsClients {
+/// The test's own KMS client, counted on its own meter.
+struct Clients {
+    kms: aws_sdk_kms::Client,
+    meter: CostMeter,
+}
+
+fn clients() -> Clients {
     let endpoint = std::env::var("TERN_TEST_AWS_ENDPOINT")
         .unwrap_or_else(|_| panic!("TERN_TEST_AWS_ENDPOINT is not set: run the tests with scripts/test, which starts moto for them"));
-    AwsClients::from_sdk_config(&tern_aws::clients::local_sdk_config(&endpoint), true)
+    let sdk = tern_aws::clients::local_sdk_config(&endpoint);
+    let meter = CostMeter::new();
+    let kms = aws_sdk_kms::Client::from_conf(aws_sdk_kms::config::Builder::from(&sdk).interceptor(meter.clone()).build());
+    Clients { kms, meter }
 }
 
 /// A new workspace with its key: `(id, id as text, key id)`.
-async fn workspace(clients: &AwsClients) -> (WorkspaceId, String, String) {
+async fn workspace(clients: &Clients) -> (WorkspaceId, String, String) {
     let ws = WorkspaceId::generate();
     let key = create_workspace_key(&clients.kms, ws).await.expect("workspace key");
     (ws, ws.to_string(), key)
@@ -30,7 +39,7 @@ fn field<'a>(ws: &'a str, entity: &'a str, id: &'a str, field: &'a str) -> Field
     FieldIdentity { workspace: ws, entity, id, field }
 }
 
-fn kms_requests(clients: &AwsClients, operation: &str) -> u64 {
+fn kms_requests(clients: &Clients, operation: &str) -> u64 {
     clients.meter.snapshot().requests("kms", operation)
 }
 

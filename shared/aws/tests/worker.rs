@@ -58,7 +58,7 @@ async fn transient_failures_come_back_and_poison_is_recorded_and_acknowledged_on
     let (clients, config) = platform().await;
     let at = OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000);
     let clock: SharedClock = Arc::new(FixedClock::at(at));
-    let poison = PoisonLog::new(&clients, &config, clock.clone());
+    let poison = tern_aws::Platform::new(config.clone(), clients.clone(), clock.clone()).poison().clone();
     let seen = Mutex::new(Vec::new());
     let records = vec![
         record("ok", r#"{"n":1}"#, 1),
@@ -81,7 +81,12 @@ async fn transient_failures_come_back_and_poison_is_recorded_and_acknowledged_on
     // SQS delivers the poison record again (its acknowledgement was lost): still
     // acknowledged, and the first record stays as it was.
     let later: SharedClock = Arc::new(FixedClock::at(clock.now() + time::Duration::hours(1)));
-    let again = run(&PoisonLog::new(&clients, &config, later), vec![record("zero", r#"{"n":0}"#, 2)], &seen).await;
+    let again = run(
+        &tern_aws::Platform::new(config.clone(), clients.clone(), later).poison().clone(),
+        vec![record("zero", r#"{"n":0}"#, 2)],
+        &seen,
+    )
+    .await;
     assert!(again.is_empty(), "{again:?}");
     assert_eq!(poison.get("test", "zero").await.unwrap().unwrap(), zero);
 }
@@ -91,7 +96,7 @@ async fn a_poison_job_that_cannot_be_recorded_is_delivered_again_not_dropped() {
     let (clients, mut config) = platform().await;
     config.table = format!("{}-missing", config.table);
     let clock: SharedClock = Arc::new(FixedClock::at(OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000)));
-    let poison = PoisonLog::new(&clients, &config, clock);
+    let poison = tern_aws::Platform::new(config.clone(), clients.clone(), clock).poison().clone();
     let again = run(&poison, vec![record("zero", r#"{"n":0}"#, 1), record("ok", r#"{"n":3}"#, 1)], &Mutex::new(Vec::new())).await;
     assert_eq!(again, ["zero"]);
 }

@@ -11,6 +11,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use tern_aws::bucket::BucketError;
 use tern_aws::queue::QueueError;
 use tern_aws::sealing::SealingError;
 use tern_aws::table::StoreError;
@@ -135,7 +136,18 @@ impl From<QueueError> for ApiError {
     fn from(error: QueueError) -> Self {
         match error {
             QueueError::Send(_) | QueueError::Partial { .. } => Self::unavailable(error),
-            QueueError::Encode(_) => Self::internal(error),
+            QueueError::Encode(_) | QueueError::NotConfigured(_) => Self::internal(error),
+        }
+    }
+}
+
+/// Object storage's failures: S3 unreachable or refusing is retryable (503); a
+/// download link that cannot be signed is our bug (a logged 500).
+impl From<BucketError> for ApiError {
+    fn from(error: BucketError) -> Self {
+        match error {
+            BucketError::Unavailable(_) => Self::unavailable(error),
+            BucketError::Presign(_) => Self::internal(error),
         }
     }
 }

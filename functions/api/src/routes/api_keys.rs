@@ -102,9 +102,9 @@ pub async fn create(
     }
     // Whether the creating session passed a second factor (InWorkspace already refused
     // one that did not where the workspace requires it).
-    let session = state.global.get::<Session>(session_id).await?;
+    let session = state.platform.global().get::<Session>(session_id).await?;
     let created_with_2fa = session.is_some_and(|s| s.two_factor);
-    let now = state.clock.now().unix_timestamp();
+    let now = state.platform.clock().now().unix_timestamp();
     let expires_at = match input.expires_in_days {
         Some(days) if (1..=3650).contains(&days) => Some(now + i64::from(days) * 86_400),
         Some(_) => return Err(ApiError::unprocessable("invalid_fields", "`expires_in_days` must be from 1 to 3650.")),
@@ -124,7 +124,7 @@ pub async fn create(
     };
     ctx.scoped.create(&key, None).await?;
     let lookup = ApiKeyLookup { hash: generated.hash.to_hex(), workspace_id: ctx.workspace.to_string(), key_id: key.id.clone() };
-    state.global.create(&lookup, None).await?;
+    state.platform.global().create(&lookup, None).await?;
     let scopes: Vec<String> = key.scopes.iter().map(ToString::to_string).collect();
     let parameters = serde_json::json!({ "scopes": scopes, "expires_at": expires_at, "created_with_2fa": created_with_2fa });
     audit(&state, ctx.workspace, &ctx.actor.audit_name(), "api_key.created", Some(&key.id), parameters, &client).await?;
@@ -161,7 +161,7 @@ pub async fn revoke(
 ) -> Result<Response, ApiError> {
     let mut key = ctx.scoped.get::<ApiKey>(&key_id).await?.ok_or_else(ApiError::not_found)?;
     if key.revoked_at.is_none() {
-        key.revoked_at = Some(state.clock.now().unix_timestamp());
+        key.revoked_at = Some(state.platform.clock().now().unix_timestamp());
         ctx.scoped.put(&key, None).await?;
         audit(&state, ctx.workspace, &ctx.actor.audit_name(), "api_key.revoked", Some(&key.id), serde_json::json!({}), &client).await?;
     }
@@ -178,7 +178,7 @@ pub(crate) async fn revoke_beyond_role(
     actor: &str,
     client: &Client,
 ) -> Result<(), ApiError> {
-    let now = state.clock.now().unix_timestamp();
+    let now = state.platform.clock().now().unix_timestamp();
     for mut key in all_keys(scoped).await? {
         if key.created_by != user_id || key.revoked_at.is_some() {
             continue;

@@ -245,7 +245,7 @@ async fn suppressed(scoped: &ScopedTable, contact: &Contact) -> Result<bool, Api
 }
 
 async fn workspace_key(state: &ApiState, scoped: &ScopedTable) -> Result<BlindIndexKey, ApiError> {
-    blind_index_key(scoped, &state.sealer).await.map_err(ApiError::from)
+    blind_index_key(scoped, state.platform.sealer()).await.map_err(ApiError::from)
 }
 
 #[utoipa::path(post, path = "/v1/workspaces/{ws}/contacts", params(("ws" = String, Path)), request_body = ContactInput,
@@ -259,7 +259,7 @@ pub async fn create(
     let checked = check_contact(&input)?;
     let website = checked.website.clone();
     let key = workspace_key(&state, &ctx.scoped).await?;
-    let (contact, outcome) = upsert(&ctx.scoped, &key, checked, state.clock.now().unix_timestamp()).await?;
+    let (contact, outcome) = upsert(&ctx.scoped, &key, checked, state.platform.clock().now().unix_timestamp()).await?;
     let mut work = ContactWork::default();
     if let Some(domain) = &contact.domain {
         work.add(domain, website.as_deref(), &contact.id);
@@ -319,7 +319,7 @@ pub async fn update(
         timezone: check_timezone(changes.timezone.as_ref())?,
         custom: check_custom(&changes.custom.unwrap_or_default()).map_err(|(code, message)| ApiError::unprocessable(code, message))?,
     };
-    merge(&mut contact, &checked, state.clock.now().unix_timestamp());
+    merge(&mut contact, &checked, state.platform.clock().now().unix_timestamp());
     ctx.scoped.put(&contact, None).await?;
     let suppressed = suppressed(&ctx.scoped, &contact).await?;
     Ok(Json(ContactView { contact, suppressed }))
@@ -491,7 +491,7 @@ pub async fn import(
         contact_csv::import(std::io::Cursor::new(body), &options).map_err(|e| ApiError::unprocessable("invalid_csv", e.to_string()))?;
     let columns: BTreeMap<String, String> = rows.columns().iter().map(|c| (c.header.clone(), c.target.to_string())).collect();
     let key = workspace_key(&state, &ctx.scoped).await?;
-    let now = state.clock.now().unix_timestamp();
+    let now = state.platform.clock().now().unix_timestamp();
     let mut report = ImportReport { created: 0, merged: 0, suppressed: 0, errors: Vec::new(), columns };
     let mut new_fields = std::collections::BTreeSet::new();
     let mut error_count = 0usize;
@@ -657,7 +657,7 @@ pub async fn suppress(
     let email = super::email(&input.email)?;
     let key = workspace_key(&state, &ctx.scoped).await?;
     let index = tern_security::blind_index::blind_index(&key, &email).map_err(ApiError::internal)?;
-    let now = state.clock.now().unix_timestamp();
+    let now = state.platform.clock().now().unix_timestamp();
     crate::routes::sequences::suppress_and_stop(&state, &ctx.scoped, &index, SuppressionReason::Manual, now).await?;
     audit(&state, ctx.workspace, &ctx.actor.audit_name(), "suppression.added", Some(&index), serde_json::json!({}), &client).await?;
     Ok(StatusCode::CREATED)

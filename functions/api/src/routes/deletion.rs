@@ -1,6 +1,6 @@
 //! Workspace deletion (issue #7): the owner schedules it after re-authenticating,
 //! may cancel it during the grace period, and housekeeping carries it out after
-//! that (`tern_housekeeping::deletion`). See `tern_aws::deletion`.
+//! that (`tern_aws::deletion::sweep`, run by housekeeping). See `tern_aws::deletion`.
 
 use super::audit;
 use crate::auth::{Actor, Client, InWorkspace, need};
@@ -58,14 +58,14 @@ pub async fn schedule(
     Json(input): Json<ScheduleDeletion>,
 ) -> Result<Response, ApiError> {
     let user_id = signed_in_user(&ctx.actor)?;
-    let user = state.global.get::<User>(user_id).await?.ok_or_else(ApiError::not_found)?;
+    let user = state.platform.global().get::<User>(user_id).await?.ok_or_else(ApiError::not_found)?;
     // Throttled under the same account record as sign-in, so guessing here counts there too.
     let proof = attempts::Proof { password: &input.password, totp_code: input.totp.as_deref(), recovery_code: None };
     if let Some(throttled) = attempts::reauthenticate(&state, &user.id, proof).await? {
         return Ok(throttled);
     }
     let mut workspace = load(&ctx).await?;
-    let now = state.clock.now();
+    let now = state.platform.clock().now();
     let due_at = workspace.deletion_scheduled_for.unwrap_or((now + GRACE_PERIOD).unix_timestamp());
     let pending = PendingDeletion {
         workspace_id: workspace.id.clone(),
@@ -81,10 +81,10 @@ pub async fn schedule(
         ctx.scoped.put(&workspace, None).await?;
         state.remember_settings(ctx.workspace, Arc::new(workspace.clone()));
     }
-    state.global.put(&pending, None).await?;
+    state.platform.global().put(&pending, None).await?;
     // This container's cached data keys of the workspace go now; the others' expire
     // within the sealer's TTL, and the key is disabled when the deletion runs.
-    state.sealer.forget_workspace(ctx.workspace);
+    state.platform.sealer().forget_workspace(ctx.workspace);
     audit(
         &state,
         ctx.workspace,
@@ -115,7 +115,7 @@ pub async fn cancel(
     };
     // Past the due date housekeeping may already be deleting: a cancel then would
     // leave a half-deleted workspace looking alive.
-    if due_at <= state.clock.now().unix_timestamp() {
+    if due_at <= state.platform.clock().now().unix_timestamp() {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "deletion_in_progress",
@@ -123,7 +123,7 @@ pub async fn cancel(
         ));
     }
     // The record first: once it is gone housekeeping will not start, whatever the flag says.
-    state.global.delete::<PendingDeletion>(&workspace.id).await?;
+    state.platform.global().delete::<PendingDeletion>(&workspace.id).await?;
     workspace.deletion_scheduled_for = None;
     ctx.scoped.put(&workspace, None).await?;
     state.remember_settings(ctx.workspace, Arc::new(workspace.clone()));

@@ -9,7 +9,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
-use tern_aws::QueueName;
 use tern_aws::entities::{Enrichment, EnrichmentStatus, EnrichmentUsage, IdealCustomerSettings};
 use tern_domain::ids::RequestId;
 use tern_domain::jobs::EnrichJob;
@@ -17,7 +16,7 @@ use tern_extract::{IdealCustomer, LeadScore};
 use tern_http::{ApiError, Json, Path, Query};
 
 fn this_month(state: &ApiState) -> String {
-    let now = state.clock.now();
+    let now = state.platform.clock().now();
     format!("{:04}-{:02}", now.year(), u8::from(now.month()))
 }
 
@@ -69,7 +68,7 @@ pub async fn request(
         domain: domain.clone(),
         website: website.to_string(),
         status: EnrichmentStatus::Pending,
-        requested_at: state.clock.now().unix_timestamp(),
+        requested_at: state.platform.clock().now().unix_timestamp(),
         finished_at: None,
         failure: None,
         profile: None,
@@ -86,8 +85,7 @@ pub async fn request(
         contact_ids: Vec::new(),
         verify_only: false,
     };
-    let queue = state.config.queue_url(QueueName::Enrich).map_err(ApiError::internal)?;
-    tern_aws::queue::enqueue(&state.clients.sqs, queue, &job).await?;
+    state.platform.queues().send(&job).await?;
     Ok((StatusCode::ACCEPTED, Json(EnrichmentView { enrichment: record, score: None })).into_response())
 }
 
@@ -225,7 +223,7 @@ pub(crate) async fn queue_for_contacts<P: crate::auth::Needs>(
     if work.domains.is_empty() {
         return Ok(());
     }
-    let now = state.clock.now().unix_timestamp();
+    let now = state.platform.clock().now().unix_timestamp();
     let quota = ctx.settings.plan.monthly_enrichments();
     let used = ctx.scoped.get::<EnrichmentUsage>(&this_month(state)).await?.map_or(0, |u| u.used);
     let mut jobs = Vec::new();
@@ -264,8 +262,7 @@ pub(crate) async fn queue_for_contacts<P: crate::auth::Needs>(
             });
         }
     }
-    let queue = state.config.queue_url(QueueName::Enrich).map_err(ApiError::internal)?;
-    tern_aws::queue::enqueue_batch(&state.clients.sqs, queue, &jobs).await.map_err(ApiError::from)
+    state.platform.queues().send_batch(&jobs).await.map_err(ApiError::from)
 }
 
 /// Queues the verification of one contact's address.
@@ -286,8 +283,7 @@ pub(crate) async fn queue_verification<P: crate::auth::Needs>(
         contact_ids: vec![contact.id.clone()],
         verify_only: true,
     };
-    let queue = state.config.queue_url(QueueName::Enrich).map_err(ApiError::internal)?;
-    tern_aws::queue::enqueue(&state.clients.sqs, queue, &job).await?;
+    state.platform.queues().send(&job).await?;
     Ok(())
 }
 

@@ -69,12 +69,13 @@ pub async fn draft(
 
     let ws = ctx.workspace.to_string();
     // Opened for this one request, zeroed when dropped.
-    let opened = state.sealer.open(ctx.workspace, LLM_API_KEY_PURPOSE, &llm_api_key_identity(&ws), &settings.api_key).await.map_err(
-        |e| match e {
-            tern_aws::sealing::SealingError::Kms(e) => ApiError::unavailable(e),
-            other => ApiError::internal(other),
-        },
-    )?;
+    let opened =
+        state.platform.sealer().open(ctx.workspace, LLM_API_KEY_PURPOSE, &llm_api_key_identity(&ws), &settings.api_key).await.map_err(
+            |e| match e {
+                tern_aws::sealing::SealingError::Kms(e) => ApiError::unavailable(e),
+                other => ApiError::internal(other),
+            },
+        )?;
     let api_key = SecretString::from(std::str::from_utf8(opened.expose()).map_err(ApiError::internal)?);
     let endpoint = LlmEndpoint { base_url: &settings.base_url, model: &settings.model, api_key: &api_key };
     let llm = state.llm_client().map_err(ApiError::unavailable)?;
@@ -91,7 +92,7 @@ pub async fn draft(
             )
         }
     })?;
-    let now = state.clock.now().unix_timestamp();
+    let now = state.platform.clock().now().unix_timestamp();
     contact.first_line = Some(drafted.text);
     contact.first_line_origin = Some(FirstLineOrigin::Model {
         model: settings.model.clone(),
@@ -131,7 +132,7 @@ pub async fn set(
             format!("A first line is 1 to {MAX_FIRST_LINE_CHARS} characters of text, without template syntax."),
         ));
     }
-    let now = state.clock.now().unix_timestamp();
+    let now = state.platform.clock().now().unix_timestamp();
     contact.first_line = Some(text);
     contact.first_line_origin = Some(FirstLineOrigin::Person { user_id: ctx.actor.user_id().to_string(), at: now });
     contact.updated_at = now;
@@ -149,7 +150,7 @@ pub async fn clear(
     let mut contact = load(&ctx, &id).await?;
     contact.first_line = None;
     contact.first_line_origin = None;
-    contact.updated_at = state.clock.now().unix_timestamp();
+    contact.updated_at = state.platform.clock().now().unix_timestamp();
     ctx.scoped.put(&contact, None).await?;
     Ok(Json(view(contact)))
 }

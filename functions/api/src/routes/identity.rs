@@ -109,7 +109,7 @@ pub async fn sign_up(State(state): State<Arc<ApiState>>, client: Client, Json(in
     }
     // Hashed on both paths, so the answer takes as long for an existing address.
     let password_hash = state.hasher.hash(&input.password).map_err(ApiError::internal)?;
-    let existing = state.global.get::<EmailLookup>(&email).await?;
+    let existing = state.platform.global().get::<EmailLookup>(&email).await?;
     // A person's inbox is not a target: past the limit the answer stays the same and nothing is sent.
     if let limits::Outcome::Limited { .. } =
         limits::take(&state, limits::SIGNUP_MAILS_PER_ADDRESS, &limits::address_subject(&email)).await?
@@ -126,7 +126,7 @@ pub async fn sign_up(State(state): State<Arc<ApiState>>, client: Client, Json(in
         return Ok(check_your_email());
     }
     let token = OpaqueToken::generate().map_err(ApiError::internal)?;
-    let expires = state.clock.now() + VERIFICATION_LIFETIME;
+    let expires = state.platform.clock().now() + VERIFICATION_LIFETIME;
     let pending = PendingSignup {
         token_hash: token.hash().to_hex(),
         email: email.clone(),
@@ -138,7 +138,7 @@ pub async fn sign_up(State(state): State<Arc<ApiState>>, client: Client, Json(in
         remember_me: input.remember_me,
         expires_at: expires.unix_timestamp(),
     };
-    state.global.create(&pending, Some(expires)).await?;
+    state.platform.global().create(&pending, Some(expires)).await?;
     let link = platform_mail::link(&state, "signup/verify", token.expose())?;
     let text = format!(
         "Welcome to Tern. Follow this link within 24 hours to confirm your address and finish signing up:\n\n{link}\n\nIf you did not sign up, ignore this message.\n"
@@ -174,15 +174,15 @@ pub async fn verify_sign_up(
 ) -> Result<Response, ApiError> {
     let hash = TokenHash::of(input.token.expose()).to_hex();
     // Taking it is the claim: of two concurrent uses, one gets it.
-    let pending = state.global.take::<PendingSignup>(&hash).await?.ok_or_else(link_invalid)?;
-    let now = state.clock.now().unix_timestamp();
+    let pending = state.platform.global().take::<PendingSignup>(&hash).await?.ok_or_else(link_invalid)?;
+    let now = state.platform.clock().now().unix_timestamp();
     if pending.expires_at <= now {
         return Err(link_invalid());
     }
     let email = pending.email.clone();
     let user_id = tern_domain::ids::RequestId::generate().to_string();
     let workspace = WorkspaceId::generate();
-    match state.global.create(&EmailLookup { email: email.clone(), user_id: user_id.clone() }, None).await {
+    match state.platform.global().create(&EmailLookup { email: email.clone(), user_id: user_id.clone() }, None).await {
         Ok(()) => {}
         // Only the address's owner holds this link, so saying so reveals nothing.
         Err(StoreError::ConditionFailed) => {
@@ -200,7 +200,7 @@ pub async fn verify_sign_up(
         let mut user =
             User::new(user_id.clone(), email.clone(), pending.name.clone(), pending.password_hash.clone(), now, workspace.to_string());
         user.email_verified_at = Some(now);
-        state.global.create(&user, None).await?;
+        state.platform.global().create(&user, None).await?;
         let settings = super::workspaces::NewWorkspace {
             name: pending.workspace_name.clone(),
             plan: Plan::Trial,
@@ -213,7 +213,7 @@ pub async fn verify_sign_up(
     }
     .await;
     if let Err(error) = created {
-        if let Err(e) = state.global.delete::<EmailLookup>(&email).await {
+        if let Err(e) = state.platform.global().delete::<EmailLookup>(&email).await {
             tracing::error!(error = %e, "could not release the e-mail claim of a failed sign-up");
         }
         return Err(error);
@@ -230,7 +230,7 @@ pub async fn verify_sign_up(
 /// Mails `user` a single-use link (its hash stored) that verifies their address.
 pub(crate) async fn send_verification(state: &ApiState, user: &User) -> Result<(), ApiError> {
     let token = OpaqueToken::generate().map_err(ApiError::internal)?;
-    let expires = state.clock.now() + VERIFICATION_LIFETIME;
+    let expires = state.platform.clock().now() + VERIFICATION_LIFETIME;
     let record = EmailToken {
         token_hash: token.hash().to_hex(),
         purpose: EmailTokenPurpose::VerifyEmail,
@@ -238,7 +238,7 @@ pub(crate) async fn send_verification(state: &ApiState, user: &User) -> Result<(
         email: user.email.clone(),
         expires_at: expires.unix_timestamp(),
     };
-    state.global.create(&record, Some(expires)).await?;
+    state.platform.global().create(&record, Some(expires)).await?;
     let link = platform_mail::link(state, "verify-email", token.expose())?;
     let text = format!(
         "Follow this link within 24 hours to confirm this is your address:\n\n{link}\n\nUntil then your Tern account cannot work in its workspaces.\n"
@@ -265,14 +265,14 @@ pub async fn verify_email(
     Json(input): Json<VerifyEmail>,
 ) -> Result<Response, ApiError> {
     let hash = TokenHash::of(input.token.expose()).to_hex();
-    let record = state.global.get::<EmailToken>(&hash).await?;
-    let now = state.clock.now().unix_timestamp();
+    let record = state.platform.global().get::<EmailToken>(&hash).await?;
+    let now = state.platform.clock().now().unix_timestamp();
     // Another account's token is refused without being spent.
     record
         .filter(|t| t.purpose == EmailTokenPurpose::VerifyEmail && t.user_id == caller.user_id && t.expires_at > now)
         .ok_or_else(link_invalid)?;
-    let record = state.global.take::<EmailToken>(&hash).await?.ok_or_else(link_invalid)?;
-    let user = state.global.get::<User>(&caller.user_id).await?.ok_or_else(ApiError::not_found)?;
+    let record = state.platform.global().take::<EmailToken>(&hash).await?.ok_or_else(link_invalid)?;
+    let user = state.platform.global().get::<User>(&caller.user_id).await?.ok_or_else(ApiError::not_found)?;
     if user.email != record.email {
         return Err(link_invalid());
     }
@@ -294,7 +294,7 @@ pub async fn verify_email(
     (status = 202, description = "sent"), (status = 401, description = "not signed in"),
     (status = 409, description = "already verified (`already_verified`)"), (status = 429, description = "`rate_limited`, with Retry-After")))]
 pub async fn resend_verification(State(state): State<Arc<ApiState>>, caller: Caller) -> Result<Response, ApiError> {
-    let user = state.global.get::<User>(&caller.user_id).await?.ok_or_else(ApiError::not_found)?;
+    let user = state.platform.global().get::<User>(&caller.user_id).await?.ok_or_else(ApiError::not_found)?;
     if user.email_verified_at.is_some() {
         return Err(ApiError::new(StatusCode::CONFLICT, "already_verified", "This address is already verified."));
     }
@@ -349,9 +349,9 @@ pub async fn sign_in(State(state): State<Arc<ApiState>>, client: Client, Json(in
         attempts::Admission::Refused(response) => return Ok(response),
     };
 
-    let lookup = state.global.get::<EmailLookup>(&email).await?;
+    let lookup = state.platform.global().get::<EmailLookup>(&email).await?;
     let user = match lookup {
-        Some(l) => state.global.get::<User>(&l.user_id).await?,
+        Some(l) => state.platform.global().get::<User>(&l.user_id).await?,
         None => None,
     };
     let verified = match &user {
@@ -392,7 +392,7 @@ pub async fn sign_in(State(state): State<Arc<ApiState>>, client: Client, Json(in
 
     let workspace = user.workspaces.first().cloned().unwrap_or_default();
     let role = match WorkspaceId::parse(&workspace) {
-        Ok(ws) => state.table.scope(ws).get::<Member>(&user.id).await?.map(|m| m.role),
+        Ok(ws) => state.platform.table().scope(ws).get::<Member>(&user.id).await?.map(|m| m.role),
         Err(_) => None,
     };
     let (headers, body) =
@@ -436,7 +436,7 @@ pub async fn refresh(
         .ok_or_else(|| ApiError::unauthorized("No refresh token was sent."))?;
     let invalid = || ApiError::unauthorized("The refresh token is invalid, expired or revoked.");
     let token = RefreshToken::parse(&presented).map_err(|_| invalid())?;
-    let mut session = state.global.get::<Session>(token.family_id.as_str()).await?.ok_or_else(invalid)?;
+    let mut session = state.platform.global().get::<Session>(token.family_id.as_str()).await?.ok_or_else(invalid)?;
     let previous_hash = session.current_hash.clone();
     let now = state.now_unix();
     match session.family.rotate(&token.secret.hash(), now).map_err(ApiError::internal)? {
@@ -444,7 +444,12 @@ pub async fn refresh(
             session.current_hash = session.family.current_hash.to_hex();
             session.last_seen_at = now as i64;
             session.ip = client.ip.clone();
-            match state.global.replace_if(&session, sessions::expiry(&session), "current_hash", AttributeValue::S(previous_hash)).await {
+            match state
+                .platform
+                .global()
+                .replace_if(&session, sessions::expiry(&session), "current_hash", AttributeValue::S(previous_hash))
+                .await
+            {
                 Ok(()) => {}
                 // Another refresh with the same token won the race: this one is the reuse.
                 Err(StoreError::ConditionFailed) => return Err(invalid()),
@@ -455,7 +460,7 @@ pub async fn refresh(
             Ok((headers, Json(body)).into_response())
         }
         RotateOutcome::ReuseDetected => {
-            state.global.put(&session, sessions::expiry(&session)).await?;
+            state.platform.global().put(&session, sessions::expiry(&session)).await?;
             if let Ok(ws) = WorkspaceId::parse(&session.workspace_id) {
                 audit(
                     &state,
@@ -479,7 +484,7 @@ async fn role_in(state: &ApiState, session: &Session) -> Result<Role, ApiError> 
     let Ok(ws) = WorkspaceId::parse(&session.workspace_id) else {
         return Ok(Role::Readonly);
     };
-    let member = state.table.scope(ws).get::<Member>(&session.user_id).await?;
+    let member = state.platform.table().scope(ws).get::<Member>(&session.user_id).await?;
     Ok(member.map_or(Role::Readonly, |m| m.role))
 }
 
@@ -522,7 +527,7 @@ pub async fn revoke_session(
     client: Client,
     Path(session_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let session = state.global.get::<Session>(&session_id).await?;
+    let session = state.platform.global().get::<Session>(&session_id).await?;
     let Some(session) = session.filter(|s| s.user_id == caller.user_id) else {
         return Err(ApiError::not_found());
     };
@@ -569,7 +574,7 @@ pub async fn change_password(
     if let Some(throttled) = attempts::reauthenticate(&state, &caller.user_id, proof).await? {
         return Ok(throttled);
     }
-    let user = state.global.get::<User>(&caller.user_id).await?.ok_or_else(ApiError::not_found)?;
+    let user = state.platform.global().get::<User>(&caller.user_id).await?.ok_or_else(ApiError::not_found)?;
     state.policy.check(&input.new_password, &user.email, Some(&user.name)).map_err(weak_password)?;
     let password_hash = state.hasher.hash(&input.new_password).map_err(ApiError::internal)?.as_str().to_string();
     let (user, ()) = users::update(&state, &user.id, |user: &mut User| {
@@ -637,11 +642,11 @@ pub async fn request_password_reset(
     {
         return Ok(answer());
     }
-    let Some(lookup) = state.global.get::<EmailLookup>(&email).await? else {
+    let Some(lookup) = state.platform.global().get::<EmailLookup>(&email).await? else {
         return Ok(answer());
     };
     let token = OpaqueToken::generate().map_err(ApiError::internal)?;
-    let expires = state.clock.now() + RESET_LIFETIME;
+    let expires = state.platform.clock().now() + RESET_LIFETIME;
     let record = EmailToken {
         token_hash: token.hash().to_hex(),
         purpose: EmailTokenPurpose::PasswordReset,
@@ -649,7 +654,7 @@ pub async fn request_password_reset(
         email: email.clone(),
         expires_at: expires.unix_timestamp(),
     };
-    state.global.create(&record, Some(expires)).await?;
+    state.platform.global().create(&record, Some(expires)).await?;
     let link = platform_mail::link(&state, "reset-password", token.expose())?;
     let text = format!(
         "Someone (we hope you) asked to reset the password of your Tern account. Follow this link within an hour to choose a new one:\n\n{link}\n\n\
@@ -681,10 +686,10 @@ pub async fn confirm_password_reset(
     Json(input): Json<PasswordResetConfirm>,
 ) -> Result<Response, ApiError> {
     let hash = TokenHash::of(input.token.expose()).to_hex();
-    let now = state.clock.now().unix_timestamp();
-    let record = state.global.get::<EmailToken>(&hash).await?;
+    let now = state.platform.clock().now().unix_timestamp();
+    let record = state.platform.global().get::<EmailToken>(&hash).await?;
     let record = record.filter(|t| t.purpose == EmailTokenPurpose::PasswordReset && t.expires_at > now).ok_or_else(link_invalid)?;
-    let user = state.global.get::<User>(&record.user_id).await?.ok_or_else(link_invalid)?;
+    let user = state.platform.global().get::<User>(&record.user_id).await?.ok_or_else(link_invalid)?;
     if user.email != record.email {
         return Err(link_invalid());
     }
@@ -692,7 +697,7 @@ pub async fn confirm_password_reset(
     state.policy.check(&input.password, &user.email, Some(&user.name)).map_err(weak_password)?;
     let password_hash = state.hasher.hash(&input.password).map_err(ApiError::internal)?;
     // Taking it is the claim: of two concurrent uses, one gets it.
-    state.global.take::<EmailToken>(&hash).await?.ok_or_else(link_invalid)?;
+    state.platform.global().take::<EmailToken>(&hash).await?.ok_or_else(link_invalid)?;
     // Versioned: a concurrent change of the record is re-read and kept.
     let (user, (was_unverified, two_factor_cleared)) = users::update(&state, &user.id, |user: &mut User| {
         let was_unverified = user.email_verified_at.is_none();
@@ -709,7 +714,7 @@ pub async fn confirm_password_reset(
     .await?;
     sessions::revoke_all(&state, &user.id, None).await?;
     // A lock-out from wrong passwords ends with the new one.
-    state.global.delete::<Throttle>(&account_key(&user.email)).await?;
+    state.platform.global().delete::<Throttle>(&account_key(&user.email)).await?;
     let parameters =
         serde_json::json!({ "sessions_revoked": true, "email_verified": was_unverified, "two_factor_cleared": two_factor_cleared });
     for ws in user.workspaces.iter().filter_map(|w| WorkspaceId::parse(w).ok()) {

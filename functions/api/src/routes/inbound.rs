@@ -39,7 +39,7 @@ pub struct WebhookCredentialCreated {
 }
 
 fn view(state: &ApiState, workspace: &str, credential: &InboundWebhookCredential) -> WebhookCredentialView {
-    let base = state.config.public_url.clone().unwrap_or_default();
+    let base = state.platform.config().public_url.clone().unwrap_or_default();
     WebhookCredentialView {
         username: credential.username.clone(),
         created_at: credential.created_at,
@@ -61,7 +61,8 @@ pub async fn create_credential(
     let workspace = ctx.workspace.to_string();
     let secret = OpaqueToken::generate().map_err(ApiError::internal)?;
     let sealed_secret = state
-        .sealer
+        .platform
+        .sealer()
         .seal(
             ctx.workspace,
             &ctx.settings.kms_key_id,
@@ -75,7 +76,7 @@ pub async fn create_credential(
         username: format!("tern-{}", &workspace[workspace.len().saturating_sub(8)..]).to_ascii_lowercase(),
         secret_hash: TokenHash::of(secret.expose()).to_hex(),
         sealed_secret,
-        created_at: state.clock.now().unix_timestamp(),
+        created_at: state.platform.clock().now().unix_timestamp(),
         created_by: ctx.actor.user_id().to_string(),
     };
     ctx.scoped.put(&credential, None).await?;

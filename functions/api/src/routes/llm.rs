@@ -74,15 +74,18 @@ pub async fn put(
         return Err(ApiError::unprocessable("invalid_fields", "`api_key` must be 1 to 1000 characters without spaces."));
     }
     let ws = ctx.workspace.to_string();
-    let sealed =
-        state.sealer.seal(ctx.workspace, &ctx.settings.kms_key_id, LLM_API_KEY_PURPOSE, &llm_api_key_identity(&ws), key.as_bytes()).await?;
+    let sealed = state
+        .platform
+        .sealer()
+        .seal(ctx.workspace, &ctx.settings.kms_key_id, LLM_API_KEY_PURPOSE, &llm_api_key_identity(&ws), key.as_bytes())
+        .await?;
     let settings = LlmSettings {
         id: LlmSettings::ID.into(),
         base_url: base_url.to_string(),
         model,
         api_key: sealed,
         enabled: input.enabled.unwrap_or(true),
-        updated_at: state.clock.now().unix_timestamp(),
+        updated_at: state.platform.clock().now().unix_timestamp(),
     };
     ctx.scoped.put(&settings, None).await?;
     let parameters = serde_json::json!({ "base_url": settings.base_url, "model": settings.model, "enabled": settings.enabled });

@@ -109,18 +109,7 @@ fn view(m: Mailbox) -> MailboxView {
 
 /// SES must have verified `domain` (DKIM and ownership) before mail goes out from it.
 pub(crate) async fn require_verified_domain(state: &ApiState, domain: &str) -> Result<(), ApiError> {
-    let answer = state
-        .clients
-        .ses
-        .get_identity_verification_attributes()
-        .identities(domain)
-        .send()
-        .await
-        .map_err(|e| ApiError::unavailable(tern_aws::worker::error_chain(&e)))?;
-    let verified = answer
-        .verification_attributes
-        .get(domain)
-        .is_some_and(|a| a.verification_status == aws_sdk_ses::types::VerificationStatus::Success);
+    let verified = state.platform.ses().domain_verified(domain).await.map_err(ApiError::unavailable)?;
     if !verified {
         return Err(ApiError::unprocessable(
             "domain_not_verified",
@@ -197,8 +186,11 @@ pub async fn create(
             }
             let ws = ctx.workspace.to_string();
             let identity = smtp_password_identity(&ws, &id);
-            let sealed =
-                state.sealer.seal(ctx.workspace, &ctx.settings.kms_key_id, SMTP_PASSWORD_PURPOSE, &identity, password.as_bytes()).await?;
+            let sealed = state
+                .platform
+                .sealer()
+                .seal(ctx.workspace, &ctx.settings.kms_key_id, SMTP_PASSWORD_PURPOSE, &identity, password.as_bytes())
+                .await?;
             MailboxProvider::Smtp { host: host.trim().to_ascii_lowercase(), port, security, username, password: sealed }
         }
     };
@@ -221,7 +213,7 @@ pub async fn create(
         hard_bounces: 0,
         soft_bounces: 0,
         complaints: 0,
-        created_at: state.clock.now().unix_timestamp(),
+        created_at: state.platform.clock().now().unix_timestamp(),
     };
     apply_limits(&mut mailbox, &input.limits)?;
     ctx.scoped.create(&mailbox, None).await?;

@@ -36,7 +36,7 @@ pub(crate) async fn audit(
     parameters: serde_json::Value,
     client: &Client,
 ) -> Result<(), ApiError> {
-    let now = state.clock.now();
+    let now = state.platform.clock().now();
     let draft = AuditDraft {
         workspace_id: workspace.to_string(),
         actor: actor.to_string(),
@@ -48,7 +48,7 @@ pub(crate) async fn audit(
         request_id: client.request_id.clone(),
         parameters,
     };
-    state.audit.append(workspace, draft, now).await.map(|_| ()).map_err(ApiError::from)
+    state.platform.audit().append(workspace, draft, now).await.map(|_| ()).map_err(ApiError::from)
 }
 
 /// A text field that must be present, trimmed, and of a sane length.

@@ -61,7 +61,8 @@ fn sealing_failed(e: SealingError) -> ApiError {
 async fn open(state: &ApiState, ctx: &InWorkspace<need::ReadContactNotes>, note: ContactNote) -> Result<NoteView, ApiError> {
     let workspace = ctx.workspace.to_string();
     let text = state
-        .sealer
+        .platform
+        .sealer()
         .open(ctx.workspace, CONTACT_NOTE_PURPOSE, &ContactNote::identity(&workspace, &note.id), &note.text)
         .await
         .map_err(sealing_failed)?;
@@ -95,11 +96,12 @@ pub async fn create(
     let id = ContactNote::key(&contact.id, &note_id);
     let workspace = ctx.workspace.to_string();
     let sealed = state
-        .sealer
+        .platform
+        .sealer()
         .seal(ctx.workspace, &ctx.settings.kms_key_id, CONTACT_NOTE_PURPOSE, &ContactNote::identity(&workspace, &id), text.as_bytes())
         .await
         .map_err(sealing_failed)?;
-    let now = state.clock.now().unix_timestamp();
+    let now = state.platform.clock().now().unix_timestamp();
     let note = ContactNote {
         id,
         contact_id: contact.id.clone(),
@@ -141,7 +143,7 @@ pub async fn list(
 ) -> Result<Json<NoteList>, ApiError> {
     let contact = contact(&ctx, &contact_id).await?;
     let stored = notes_of(&ctx.scoped, &contact.id).await?;
-    let now = state.clock.now().unix_timestamp();
+    let now = state.platform.clock().now().unix_timestamp();
     let mut notes = Vec::with_capacity(stored.len());
     // DynamoDB deletes expired items within days, not at once: past its window a note is gone.
     for note in stored.into_iter().filter(|n| n.expires_at.is_none_or(|at| at > now)) {

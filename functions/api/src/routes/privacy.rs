@@ -14,7 +14,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
-use tern_aws::QueueName;
+use tern_aws::bucket::Object;
 use tern_aws::privacy::{PrivacyTask, PrivacyTaskKind, TaskState};
 use tern_domain::ids::RequestId;
 use tern_domain::jobs::PrivacyJob;
@@ -41,7 +41,8 @@ pub async fn request_erasure(
     Json(input): Json<ErasureRequest>,
 ) -> Result<Response, ApiError> {
     let email_index = person(&state, &ctx.scoped, &input.email).await?;
-    let task = PrivacyTask::queued(PrivacyTaskKind::Erasure { email_index }, ctx.actor.user_id(), state.clock.now().unix_timestamp());
+    let task =
+        PrivacyTask::queued(PrivacyTaskKind::Erasure { email_index }, ctx.actor.user_id(), state.platform.clock().now().unix_timestamp());
     start(&state, &ctx.scoped, task, (&ctx.actor.audit_name(), "privacy.erasure_requested"), &client, request_id).await
 }
 
@@ -57,7 +58,7 @@ pub async fn request_export(
     ctx: InWorkspace<need::Export>,
     request_id: Option<axum::Extension<RequestId>>,
 ) -> Result<Response, ApiError> {
-    let task = PrivacyTask::queued(PrivacyTaskKind::WorkspaceExport, ctx.actor.user_id(), state.clock.now().unix_timestamp());
+    let task = PrivacyTask::queued(PrivacyTaskKind::WorkspaceExport, ctx.actor.user_id(), state.platform.clock().now().unix_timestamp());
     start(&state, &ctx.scoped, task, (&ctx.actor.audit_name(), "privacy.export_requested"), &client, request_id).await
 }
 
@@ -81,7 +82,11 @@ pub async fn request_access_export(
     Json(input): Json<AccessRequest>,
 ) -> Result<Response, ApiError> {
     let email_index = person(&state, &ctx.scoped, &input.email).await?;
-    let task = PrivacyTask::queued(PrivacyTaskKind::PersonExport { email_index }, ctx.actor.user_id(), state.clock.now().unix_timestamp());
+    let task = PrivacyTask::queued(
+        PrivacyTaskKind::PersonExport { email_index },
+        ctx.actor.user_id(),
+        state.platform.clock().now().unix_timestamp(),
+    );
     start(&state, &ctx.scoped, task, (&ctx.actor.audit_name(), "privacy.access_export_requested"), &client, request_id).await
 }
 
@@ -123,25 +128,13 @@ pub async fn download_export(
             ));
         }
     };
-    let now = state.clock.now();
+    let now = state.platform.clock().now();
     if now.unix_timestamp() >= file.expires_at {
         return Err(ApiError::new(StatusCode::GONE, "export_expired", "This export has expired and was deleted; start a new one."));
     }
     let signed_at = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(now.unix_timestamp().max(0) as u64);
-    let presigning = aws_sdk_s3::presigning::PresigningConfig::builder()
-        .start_time(signed_at)
-        .expires_in(DOWNLOAD_LINK_LIFETIME)
-        .build()
-        .map_err(ApiError::internal)?;
-    let request = state
-        .clients
-        .s3
-        .get_object()
-        .bucket(&state.config.bucket)
-        .key(&file.key)
-        .presigned(presigning)
-        .await
-        .map_err(ApiError::unavailable)?;
+    let url =
+        state.platform.bucket().scope(ctx.workspace).presigned_get(Object::Export(&task.id), signed_at, DOWNLOAD_LINK_LIFETIME).await?;
     audit(
         &state,
         ctx.workspace,
@@ -153,13 +146,13 @@ pub async fn download_export(
     )
     .await?;
     let expires_at = now.unix_timestamp() + DOWNLOAD_LINK_LIFETIME.as_secs() as i64;
-    Ok(Json(DownloadLink { url: request.uri().to_string(), expires_at, bytes: file.bytes }))
+    Ok(Json(DownloadLink { url, expires_at, bytes: file.bytes }))
 }
 
 /// The blind index of a person's address in this workspace.
 async fn person(state: &ApiState, scoped: &tern_aws::table::ScopedTable, email: &str) -> Result<String, ApiError> {
     let email = super::email(email)?;
-    let key = tern_aws::outreach::store::blind_index_key(scoped, &state.sealer).await?;
+    let key = tern_aws::outreach::store::blind_index_key(scoped, state.platform.sealer()).await?;
     tern_security::blind_index::blind_index(&key, &email)
         .map_err(|_| ApiError::unprocessable("invalid_email", "That is not a valid e-mail address."))
 }
@@ -180,8 +173,7 @@ async fn start(
         request_id: request_id.map(|r| r.0).unwrap_or_else(RequestId::generate),
         task_id: task.id.clone(),
     };
-    let queue = state.config.queue_url(QueueName::Privacy).map_err(ApiError::internal)?;
-    tern_aws::queue::enqueue(&state.clients.sqs, queue, &job).await?;
+    state.platform.queues().send(&job).await?;
     Ok((StatusCode::ACCEPTED, Json(task)).into_response())
 }
 

@@ -90,7 +90,10 @@ fn invalid_domain() -> ApiError {
 
 /// The platform's own domains: what it sends from and receives at.
 fn platform_domains(state: &ApiState) -> impl Iterator<Item = String> + '_ {
-    [&state.config.sending_domain, &state.config.inbound_domain].into_iter().flatten().map(|d| d.trim_end_matches('.').to_ascii_lowercase())
+    [&state.platform.config().sending_domain, &state.platform.config().inbound_domain]
+        .into_iter()
+        .flatten()
+        .map(|d| d.trim_end_matches('.').to_ascii_lowercase())
 }
 
 /// True when `domain` is one of the platform's domains, under one, or above one
@@ -114,7 +117,7 @@ pub(crate) async fn require_claim(state: &ApiState, workspace: &str, domain: &st
     if is_platform_domain(state, domain) {
         return Err(platform_domain_refused());
     }
-    let claim = state.global.get::<DomainClaim>(domain).await?;
+    let claim = state.platform.global().get::<DomainClaim>(domain).await?;
     match claim {
         Some(c) if c.workspace_id == workspace => Ok(()),
         _ => Err(ApiError::unprocessable(
@@ -142,7 +145,7 @@ pub async fn create(
         return Err(platform_domain_refused());
     }
     let ws = ctx.workspace.to_string();
-    if let Some(claim) = state.global.get::<DomainClaim>(&domain).await?
+    if let Some(claim) = state.platform.global().get::<DomainClaim>(&domain).await?
         && claim.workspace_id != ws
     {
         return Err(claimed_elsewhere());
@@ -156,7 +159,7 @@ pub async fn create(
     let record = SendingDomain {
         domain,
         token: uuid::Uuid::new_v4().simple().to_string(),
-        created_at: state.clock.now().unix_timestamp(),
+        created_at: state.platform.clock().now().unix_timestamp(),
         verified_at: None,
     };
     match ctx.scoped.create(&record, None).await {
@@ -209,12 +212,12 @@ pub async fn verify(
             format!("No TXT record \"{expected}\" was found at {name}. DNS changes can take a while to show; try again later."),
         ));
     }
-    let now = state.clock.now().unix_timestamp();
+    let now = state.platform.clock().now().unix_timestamp();
     let claim = DomainClaim { domain: domain.clone(), workspace_id: ws.clone(), verified_at: now };
-    match state.global.create(&claim, None).await {
+    match state.platform.global().create(&claim, None).await {
         Ok(()) => {}
         Err(StoreError::ConditionFailed) => {
-            let holder = state.global.get::<DomainClaim>(&domain).await?;
+            let holder = state.platform.global().get::<DomainClaim>(&domain).await?;
             if holder.is_none_or(|h| h.workspace_id != ws) {
                 return Err(claimed_elsewhere());
             }
@@ -250,8 +253,8 @@ pub async fn delete(
         ));
     }
     let ws = ctx.workspace.to_string();
-    if state.global.get::<DomainClaim>(&domain).await?.is_some_and(|c| c.workspace_id == ws) {
-        state.global.delete::<DomainClaim>(&domain).await?;
+    if state.platform.global().get::<DomainClaim>(&domain).await?.is_some_and(|c| c.workspace_id == ws) {
+        state.platform.global().delete::<DomainClaim>(&domain).await?;
     }
     ctx.scoped.delete::<SendingDomain>(&domain).await?;
     audit(&state, ctx.workspace, &ctx.actor.audit_name(), "sending_domain.removed", Some(&domain), serde_json::json!({}), &client).await?;

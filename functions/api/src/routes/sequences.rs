@@ -127,7 +127,7 @@ pub async fn create(
     Json(input): Json<SequenceInput>,
 ) -> Result<(StatusCode, Json<Sequence>), ApiError> {
     let (name, steps, window, timezone) = check_sequence(&ctx, &input).await?;
-    let now = state.clock.now().unix_timestamp();
+    let now = state.platform.clock().now().unix_timestamp();
     let sequence = Sequence {
         id: uuid::Uuid::now_v7().to_string(),
         name,
@@ -164,7 +164,7 @@ pub async fn replace(
         timezone,
         use_contact_timezone: input.use_contact_timezone,
         stop_company_on_reply: input.stop_company_on_reply,
-        updated_at: state.clock.now().unix_timestamp(),
+        updated_at: state.platform.clock().now().unix_timestamp(),
         ..existing
     };
     ctx.scoped.put(&sequence, None).await?;
@@ -268,7 +268,7 @@ pub async fn enroll(
     }
     let mailbox = ctx.scoped.get::<Mailbox>(&sequence.mailbox_id).await?;
     let sender_name = mailbox.as_ref().and_then(|m| m.from_name.clone());
-    let now = state.clock.now().unix_timestamp();
+    let now = state.platform.clock().now().unix_timestamp();
     let mut report = EnrollReport { enrolled: Vec::new(), skipped: Vec::new() };
     for contact in contacts {
         let contact = match contact {
@@ -357,7 +357,7 @@ async fn start_enrollment(
         contact_id: contact.id.clone(),
         email_index: contact.email_index.clone(),
     };
-    state.global.put(&link, None).await?;
+    state.platform.global().put(&link, None).await?;
     match scoped.create(&enrollment, None).await {
         Ok(()) => Ok(true),
         Err(StoreError::ConditionFailed) => Ok(false),
@@ -458,7 +458,7 @@ pub async fn act_on_enrollment(
     Path((_, id)): Path<(String, String)>,
     Json(action): Json<EnrollmentAction>,
 ) -> Result<Json<EnrollmentView>, ApiError> {
-    let now = state.clock.now().unix_timestamp();
+    let now = state.platform.clock().now().unix_timestamp();
     let event = match action {
         EnrollmentAction::Pause { until } if until > now && until < now + 366 * 86_400 => Event::Pause { until },
         EnrollmentAction::Pause { .. } => return Err(ApiError::unprocessable("invalid_until", "`until` must be in the next year.")),
@@ -589,7 +589,7 @@ pub async fn resolve_send(
     if !matches!(record.state, SendState::Parked { .. }) {
         return Err(ApiError::new(StatusCode::CONFLICT, "not_parked", "Only a parked send can be resolved."));
     }
-    let now = state.clock.now().unix_timestamp();
+    let now = state.platform.clock().now().unix_timestamp();
     let enrollment = ctx.scoped.get::<EnrollmentRecord>(&record.enrollment_id).await?;
     let sequence = match &enrollment {
         Some(e) => ctx.scoped.get::<Sequence>(&e.sequence_id).await?,
@@ -665,7 +665,7 @@ fn unsubscribe_headers() -> [(header::HeaderName, &'static str); 2] {
 
 async fn link_of(state: &ApiState, token: &str) -> Result<Option<UnsubscribeLink>, ApiError> {
     let Ok(token) = tern_security::token::OpaqueToken::parse(token) else { return Ok(None) };
-    state.global.get::<UnsubscribeLink>(&token.hash().to_hex()).await.map_err(ApiError::from)
+    state.platform.global().get::<UnsubscribeLink>(&token.hash().to_hex()).await.map_err(ApiError::from)
 }
 
 /// The link in the message footer: a confirmation page whose button posts. Opening
@@ -698,8 +698,8 @@ pub async fn unsubscribe(State(state): State<Arc<ApiState>>, Path(token): Path<S
             .into_response());
     };
     let workspace = tern_domain::ids::WorkspaceId::parse(&link.workspace_id).map_err(ApiError::internal)?;
-    let scoped = state.table.scope(workspace);
-    let now = state.clock.now().unix_timestamp();
+    let scoped = state.platform.table().scope(workspace);
+    let now = state.platform.clock().now().unix_timestamp();
     suppress_and_stop(&state, &scoped, &link.email_index, SuppressionReason::Unsubscribed, now).await?;
     let client = crate::auth::Client { ip: None, user_agent: None, request_id: None };
     audit(

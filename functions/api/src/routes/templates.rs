@@ -78,7 +78,7 @@ pub async fn create(
     let name = super::text("name", &input.name, 100)?;
     check(&ctx.settings, &input)?;
     check_attachments(&ctx, &input.attachment_ids).await?;
-    let now = state.clock.now().unix_timestamp();
+    let now = state.platform.clock().now().unix_timestamp();
     let record = TemplateRecord {
         id: uuid::Uuid::now_v7().to_string(),
         name,
@@ -111,7 +111,7 @@ pub async fn replace(
         text: input.text,
         html: input.html,
         attachment_ids: input.attachment_ids,
-        updated_at: state.clock.now().unix_timestamp(),
+        updated_at: state.platform.clock().now().unix_timestamp(),
         ..existing
     };
     ctx.scoped.put(&record, None).await?;
@@ -269,27 +269,18 @@ pub async fn upload_attachment(
         return Err(ApiError::unprocessable("attachment_type_mismatch", format!("The file's content is not {content_type}.")));
     }
     let id = uuid::Uuid::now_v7().to_string();
-    let object_key = AttachmentRecord::object_key(&ctx.workspace.to_string(), &id);
-    state
-        .clients
-        .s3
-        .put_object()
-        .bucket(&state.config.bucket)
-        .key(&object_key)
-        .body(body.to_vec().into())
-        .content_type(&content_type)
-        .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::AwsKms)
-        .ssekms_key_id(&ctx.settings.kms_key_id)
-        .send()
-        .await
-        .map_err(|e| ApiError::unavailable(tern_aws::worker::error_chain(&e)))?;
+    let objects = state.platform.bucket().scope(ctx.workspace);
+    let object = tern_aws::bucket::Object::Attachment(&id);
+    let how = tern_aws::bucket::Put { kms_key_id: &ctx.settings.kms_key_id, content_type: Some(&content_type), content_disposition: None };
+    objects.put(object, body.to_vec().into(), how).await?;
+    let object_key = objects.key(object);
     let record = AttachmentRecord {
         id,
         filename,
         content_type,
         size: body.len() as u64,
         object_key,
-        created_at: state.clock.now().unix_timestamp(),
+        created_at: state.platform.clock().now().unix_timestamp(),
     };
     ctx.scoped.create(&record, None).await?;
     audit(

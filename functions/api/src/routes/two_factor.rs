@@ -39,14 +39,19 @@ async fn seal_secret(state: &ApiState, user_id: &str, field: &str, secret: &Totp
     let scope = platform_scope();
     let scope_text = scope.to_string();
     let identity = FieldIdentity { workspace: &scope_text, entity: "user", id: user_id, field };
-    state.sealer.seal(scope, &state.config.platform_key, PURPOSE, &identity, secret.expose_bytes()).await.map_err(ApiError::from)
+    state
+        .platform
+        .sealer()
+        .seal(scope, &state.platform.config().platform_key, PURPOSE, &identity, secret.expose_bytes())
+        .await
+        .map_err(ApiError::from)
 }
 
 async fn open_secret(state: &ApiState, user_id: &str, field: &str, sealed: &SealedValue) -> Result<TotpSecret, ApiError> {
     let scope = platform_scope();
     let scope_text = scope.to_string();
     let identity = FieldIdentity { workspace: &scope_text, entity: "user", id: user_id, field };
-    let bytes = state.sealer.open(scope, PURPOSE, &identity, sealed).await.map_err(ApiError::internal)?;
+    let bytes = state.platform.sealer().open(scope, PURPOSE, &identity, sealed).await.map_err(ApiError::internal)?;
     TotpSecret::from_bytes(bytes).map_err(ApiError::internal)
 }
 
@@ -73,7 +78,7 @@ pub async fn check_second_factor(
     recovery_code: Option<&str>,
 ) -> Result<User, SecondFactorError> {
     let now = state.now_unix();
-    let read = state.global.get::<User>(user_id).await.map_err(ApiError::from)?.ok_or_else(ApiError::not_found)?;
+    let read = state.platform.global().get::<User>(user_id).await.map_err(ApiError::from)?.ok_or_else(ApiError::not_found)?;
     let sealed = read.totp.clone().ok_or(SecondFactorError::Wrong)?;
     let secret = match totp_code {
         Some(_) => Some(open_secret(state, user_id, "totp", &sealed).await?),
@@ -133,7 +138,7 @@ fn already_on() -> ApiError {
     (status = 200, body = TwoFactorSetup), (status = 403, description = "`reauthentication_failed`: wrong password"),
     (status = 409, description = "already on"), (status = 429, description = "throttled")))]
 pub async fn setup(State(state): State<Arc<ApiState>>, caller: Caller, Json(input): Json<StartSetup>) -> Result<Response, ApiError> {
-    let user = state.global.get::<User>(&caller.user_id).await?.ok_or_else(ApiError::not_found)?;
+    let user = state.platform.global().get::<User>(&caller.user_id).await?.ok_or_else(ApiError::not_found)?;
     if user.has_two_factor() {
         return Err(already_on());
     }
@@ -185,7 +190,7 @@ pub async fn confirm(
     client: Client,
     Json(input): Json<Code>,
 ) -> Result<Response, ApiError> {
-    let user = state.global.get::<User>(&caller.user_id).await?.ok_or_else(ApiError::not_found)?;
+    let user = state.platform.global().get::<User>(&caller.user_id).await?.ok_or_else(ApiError::not_found)?;
     if user.totp_pending.is_none() {
         return Err(no_setup());
     }
@@ -217,9 +222,9 @@ pub async fn confirm(
     .await?;
     attempt.succeeded(&state).await?;
     // This session just proved the second factor.
-    if let Some(mut session) = state.global.get::<Session>(&caller.session_id).await? {
+    if let Some(mut session) = state.platform.global().get::<Session>(&caller.session_id).await? {
         session.two_factor = true;
-        state.global.put(&session, sessions::expiry(&session)).await?;
+        state.platform.global().put(&session, sessions::expiry(&session)).await?;
     }
     for ws in user.workspaces.iter().filter_map(|w| WorkspaceId::parse(w).ok()) {
         audit(&state, ws, &user.id, "user.two_factor_enabled", Some(&user.id), serde_json::json!({}), &client).await?;
@@ -253,7 +258,7 @@ pub async fn disable(
     client: Client,
     Json(input): Json<DisableTwoFactor>,
 ) -> Result<Response, ApiError> {
-    let user = state.global.get::<User>(&caller.user_id).await?.ok_or_else(ApiError::not_found)?;
+    let user = state.platform.global().get::<User>(&caller.user_id).await?.ok_or_else(ApiError::not_found)?;
     if !user.has_two_factor() {
         return Err(ApiError::new(StatusCode::CONFLICT, "two_factor_off", "Two-factor authentication is not on."));
     }

@@ -12,7 +12,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
-use tern_aws::QueueName;
 use tern_aws::privacy::{PrivacyTask, PrivacyTaskKind};
 use tern_aws::table::StoreError;
 use tern_domain::ids::{RequestId, WorkspaceId};
@@ -40,8 +39,8 @@ pub(crate) async fn create_workspace(
     owner: &User,
     client: &Client,
 ) -> Result<Workspace, ApiError> {
-    let kms_key_id = tern_aws::workspace_keys::create_workspace_key(&state.clients.kms, workspace).await?;
-    let now = state.clock.now().unix_timestamp();
+    let kms_key_id = state.platform.create_workspace_key(workspace).await?;
+    let now = state.platform.clock().now().unix_timestamp();
     let record = Workspace {
         id: workspace.to_string(),
         name: settings.name,
@@ -63,7 +62,7 @@ pub(crate) async fn create_workspace(
         retention: Default::default(),
         deletion_scheduled_for: None,
     };
-    let scoped = state.table.scope(workspace);
+    let scoped = state.platform.table().scope(workspace);
     scoped.create(&record, None).await?;
     let member =
         Member { user_id: owner.id.clone(), email: owner.email.clone(), name: owner.name.clone(), role: Role::Owner, joined_at: now };
@@ -280,7 +279,7 @@ async fn retention_changed(
         None
     } else {
         let kind = PrivacyTaskKind::Retention { shortened: shortened.clone() };
-        let task = PrivacyTask::queued(kind, ctx.actor.user_id(), state.clock.now().unix_timestamp());
+        let task = PrivacyTask::queued(kind, ctx.actor.user_id(), state.platform.clock().now().unix_timestamp());
         ctx.scoped.create(&task, None).await?;
         Some(task)
     };
@@ -300,8 +299,7 @@ async fn retention_changed(
     let Some(task) = task else { return Ok(None) };
     let job =
         PrivacyJob { workspace_id: ctx.workspace, request_id: request_id.unwrap_or_else(RequestId::generate), task_id: task.id.clone() };
-    let queue = state.config.queue_url(QueueName::Privacy).map_err(ApiError::internal)?;
-    tern_aws::queue::enqueue(&state.clients.sqs, queue, &job).await?;
+    state.platform.queues().send(&job).await?;
     Ok(Some(task.id))
 }
 
@@ -486,7 +484,7 @@ pub async fn create_sub_workspace(
     let crate::auth::Actor::User { user_id, .. } = &ctx.actor else {
         return Err(ApiError::forbidden("API keys cannot create workspaces."));
     };
-    let owner = state.global.get::<User>(user_id).await?.ok_or_else(ApiError::not_found)?;
+    let owner = state.platform.global().get::<User>(user_id).await?.ok_or_else(ApiError::not_found)?;
     let settings = NewWorkspace {
         name: text("name", &input.name, 100)?,
         plan: Plan::Agency,
@@ -665,7 +663,7 @@ pub async fn invite(
         return Err(ApiError::forbidden(format!("A {} cannot invite a {}.", ctx.role, input.role)));
     }
     let token = OpaqueToken::generate().map_err(ApiError::internal)?;
-    let expires = state.clock.now() + INVITE_LIFETIME;
+    let expires = state.platform.clock().now() + INVITE_LIFETIME;
     let invite = Invite {
         token_hash: token.hash().to_hex(),
         workspace_id: ctx.workspace.to_string(),
@@ -674,7 +672,7 @@ pub async fn invite(
         invited_by: ctx.actor.audit_name(),
         expires_at: expires.unix_timestamp(),
     };
-    state.global.create(&invite, Some(expires)).await?;
+    state.platform.global().create(&invite, Some(expires)).await?;
     audit(
         &state,
         ctx.workspace,
@@ -719,8 +717,8 @@ pub async fn accept_invite(
 ) -> Result<Response, ApiError> {
     let gone = || ApiError::new(StatusCode::NOT_FOUND, "invite_invalid", "This invitation is invalid, used or expired.");
     let hash = TokenHash::of(input.token.expose()).to_hex();
-    let invite = state.global.get::<Invite>(&hash).await?.ok_or_else(gone)?;
-    if invite.expires_at <= state.clock.now().unix_timestamp() {
+    let invite = state.platform.global().get::<Invite>(&hash).await?.ok_or_else(gone)?;
+    if invite.expires_at <= state.platform.clock().now().unix_timestamp() {
         return Err(gone());
     }
     let workspace = WorkspaceId::parse(&invite.workspace_id).map_err(ApiError::internal)?;
@@ -736,7 +734,7 @@ pub async fn accept_invite(
     let name = text("name", name, 100)?;
     state.policy.check(password, &invite.email, Some(&name)).map_err(weak_password)?;
     let user_id = tern_domain::ids::RequestId::generate().to_string();
-    match state.global.create(&EmailLookup { email: invite.email.clone(), user_id: user_id.clone() }, None).await {
+    match state.platform.global().create(&EmailLookup { email: invite.email.clone(), user_id: user_id.clone() }, None).await {
         Ok(()) => {}
         Err(StoreError::ConditionFailed) => {
             return Err(ApiError::new(StatusCode::CONFLICT, "account_exists", "This e-mail already has an account; sign in to accept."));
@@ -744,8 +742,8 @@ pub async fn accept_invite(
         Err(e) => return Err(ApiError::unavailable(e)),
     }
     // Single use: the deletion is the claim. A second accept finds nothing.
-    state.global.delete::<Invite>(&hash).await?;
-    let now = state.clock.now().unix_timestamp();
+    state.platform.global().delete::<Invite>(&hash).await?;
+    let now = state.platform.clock().now().unix_timestamp();
     let password_hash = state.hasher.hash(password).map_err(ApiError::internal)?;
     // Unverified: whoever holds the link (the inviter has it too) is not yet proven to
     // own the address; the mailed link does that.
@@ -757,9 +755,9 @@ pub async fn accept_invite(
         now,
         invite.workspace_id.clone(),
     );
-    state.global.create(&user, None).await?;
+    state.platform.global().create(&user, None).await?;
     let member = Member { user_id: user_id.clone(), email: invite.email.clone(), name, role: invite.role, joined_at: now };
-    state.table.scope(workspace).create(&member, None).await?;
+    state.platform.table().scope(workspace).create(&member, None).await?;
     audit(
         &state,
         workspace,
@@ -786,7 +784,7 @@ async fn accept_as_existing(
     workspace: WorkspaceId,
     remember_me: bool,
 ) -> Result<Response, ApiError> {
-    let mut user = state.global.get::<User>(&caller.user_id).await?.ok_or_else(ApiError::not_found)?;
+    let mut user = state.platform.global().get::<User>(&caller.user_id).await?.ok_or_else(ApiError::not_found)?;
     if user.email != invite.email {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -797,12 +795,12 @@ async fn accept_as_existing(
     if user.email_verified_at.is_none() {
         return Err(ApiError::new(StatusCode::FORBIDDEN, "email_not_verified", "Verify your e-mail address first, then accept."));
     }
-    let scoped = state.table.scope(workspace);
+    let scoped = state.platform.table().scope(workspace);
     if scoped.get::<Member>(&user.id).await?.is_some() {
         return Err(ApiError::new(StatusCode::CONFLICT, "already_a_member", "You are already a member of this workspace."));
     }
-    state.global.delete::<Invite>(hash).await?;
-    let now = state.clock.now().unix_timestamp();
+    state.platform.global().delete::<Invite>(hash).await?;
+    let now = state.platform.clock().now().unix_timestamp();
     let member = Member { user_id: user.id.clone(), email: user.email.clone(), name: user.name.clone(), role: invite.role, joined_at: now };
     scoped.create(&member, None).await?;
     if !user.workspaces.contains(&invite.workspace_id) {

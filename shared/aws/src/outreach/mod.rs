@@ -175,12 +175,6 @@ impl Entity for AttachmentRecord {
     }
 }
 
-impl AttachmentRecord {
-    pub fn object_key(workspace: &str, id: &str) -> String {
-        format!("attachments/{workspace}/{id}")
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SmtpSecurity {

@@ -8,6 +8,8 @@
 //! listed by due date through `gsi1`, so housekeeping finds due deletions with one
 //! Query instead of reading every workspace.
 
+pub mod sweep;
+
 use crate::global::{GlobalKind, GlobalRecord};
 use serde::{Deserialize, Serialize};
 
@@ -55,9 +57,7 @@ impl GlobalRecord for PendingDeletion {
 /// The S3 prefixes that hold a workspace's objects (see `inventory::OBJECTS`).
 /// `ses-inbound/` is not per workspace (its objects are moved under `inbound/<ws>/`
 /// within minutes and expire after two days).
-pub fn object_prefixes(workspace: &str) -> [String; 3] {
-    [format!("inbound/{workspace}/"), format!("attachments/{workspace}/"), format!("exports/{workspace}/")]
-}
+pub use crate::bucket::workspace_prefixes as object_prefixes;
 
 #[cfg(test)]
 mod tests {

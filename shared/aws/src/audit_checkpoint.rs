@@ -8,15 +8,18 @@
 //! platform's anchor key. `GET …/audit/verify` starts from it; entries missing
 //! from there on, a gap, or a recomputed chain are still reported.
 //!
+//! It reads across workspaces (to find them), so it lives here by name; the
+//! housekeeping function runs it.
+//!
 //! Workspaces are found by one Scan of the table for workspace items (keys only
 //! projected). Daily and proportional to the table's size: the price of not
 //! keeping a separate registry of workspaces; a sparse index is the way out once
 //! the table grows large.
 
-use crate::HousekeepingDeps;
+use crate::Platform;
+use crate::audit::CHECKPOINT_HORIZON;
+use crate::table::AttributeValue;
 use std::collections::HashMap;
-use tern_aws::audit::{AuditLog, CHECKPOINT_HORIZON};
-use tern_aws::table::AttributeValue;
 use tern_domain::ids::WorkspaceId;
 
 #[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
@@ -27,18 +30,18 @@ pub struct CheckpointReport {
     pub failed: u64,
 }
 
-pub async fn run(deps: &HousekeepingDeps) -> CheckpointReport {
-    let audit = AuditLog::new(&deps.clients, &deps.config);
-    let now = deps.clock.now();
+pub async fn run(platform: &Platform) -> CheckpointReport {
+    let audit = platform.audit();
+    let now = platform.clock().now();
     let horizon = (now + CHECKPOINT_HORIZON).unix_timestamp();
     let mut report = CheckpointReport::default();
     let mut start: Option<HashMap<String, AttributeValue>> = None;
     loop {
-        let page = deps
-            .clients
+        let page = platform
+            .clients()
             .dynamodb
             .scan()
-            .table_name(&deps.config.table)
+            .table_name(&platform.config().table)
             .filter_expression("sk = :workspace")
             .expression_attribute_values(":workspace", AttributeValue::S("WORKSPACE".into()))
             .projection_expression("pk, sk, id")
@@ -48,7 +51,7 @@ pub async fn run(deps: &HousekeepingDeps) -> CheckpointReport {
         let page = match page {
             Ok(page) => page,
             Err(e) => {
-                tracing::error!(error = %tern_aws::worker::error_chain(&e), "listing workspaces for audit checkpoints failed");
+                tracing::error!(error = %crate::worker::error_chain(&e), "listing workspaces for audit checkpoints failed");
                 report.failed += 1;
                 return report;
             }

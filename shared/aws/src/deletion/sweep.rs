@@ -1,5 +1,7 @@
 //! Carrying out workspace deletions whose grace period is over (issue #7; the API
-//! schedules them, see `tern_aws::deletion`).
+//! schedules them, see [`crate::deletion`]; the housekeeping function runs
+//! [`run_due`] daily). The one operation that reads and writes across every
+//! workspace's keys, so it lives here, by name, beside the raw clients.
 //!
 //! For each due [`PendingDeletion`], in this order:
 //! 1. a strongly consistent Scan of the whole table finds everything of the
@@ -36,12 +38,13 @@
 //! public facts and no workspace id (`tern_aws::global::CachedCompany`): nothing of
 //! the workspace is there to delete.
 
-use crate::HousekeepingDeps;
+use crate::Platform;
+use crate::deletion::{KEY_DELETION_WINDOW_DAYS, PENDING_DELETIONS, PendingDeletion, object_prefixes};
+use crate::global::{GlobalKind, GlobalTable};
+use crate::table::AttributeValue;
+use crate::worker::error_chain;
 use aws_sdk_dynamodb::types::{DeleteRequest, WriteRequest};
 use std::collections::{BTreeSet, HashMap};
-use tern_aws::deletion::{KEY_DELETION_WINDOW_DAYS, PENDING_DELETIONS, PendingDeletion, object_prefixes};
-use tern_aws::global::{GlobalKind, GlobalTable};
-use tern_aws::table::AttributeValue;
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -73,9 +76,9 @@ fn store<E: std::fmt::Display>(e: E) -> DeletionError {
 
 /// Every pending deletion due by now. Never fails the housekeeping run: a failing
 /// workspace is logged, counted and retried tomorrow, and does not stop the others.
-pub async fn run_due(deps: &HousekeepingDeps) -> DeletionReport {
-    let global = GlobalTable::new(deps.clients.dynamodb.clone(), deps.config.table.clone());
-    let now = deps.clock.now().unix_timestamp();
+pub async fn run_due(platform: &Platform) -> DeletionReport {
+    let global = platform.global();
+    let now = platform.clock().now().unix_timestamp();
     let mut report = DeletionReport::default();
     // Handled this run: the index is eventually consistent and may list a finished
     // one again; sub-workspaces found on the way are added and taken next round.
@@ -95,7 +98,7 @@ pub async fn run_due(deps: &HousekeepingDeps) -> DeletionReport {
         }
         for pending in due {
             handled.insert(pending.workspace_id.clone());
-            match delete_workspace(deps, &global, &pending, now).await {
+            match delete_workspace(platform, global, &pending, now).await {
                 Ok((items, objects)) => {
                     report.workspaces_deleted += 1;
                     report.items_deleted += items;
@@ -132,17 +135,17 @@ fn key_of(item: &Item) -> Item {
     item.iter().filter(|(name, _)| *name == "pk" || *name == "sk").map(|(n, v)| (n.clone(), v.clone())).collect()
 }
 
-async fn sweep(deps: &HousekeepingDeps, workspace: &str) -> Result<Found, DeletionError> {
+async fn sweep(platform: &Platform, workspace: &str) -> Result<Found, DeletionError> {
     let prefix = format!("WS#{workspace}");
     let own_record = format!("{}#{workspace}", GlobalKind::PendingDeletion.prefix());
     let mut found = Found::default();
     let mut start: Option<Item> = None;
     loop {
-        let page = deps
-            .clients
+        let page = platform
+            .clients()
             .dynamodb
             .scan()
-            .table_name(&deps.config.table)
+            .table_name(&platform.config().table)
             .filter_expression("begins_with(pk, :prefix) OR workspace_id = :ws OR contains(workspaces, :ws) OR parent_id = :ws")
             .expression_attribute_values(":prefix", AttributeValue::S(prefix.clone()))
             .expression_attribute_values(":ws", AttributeValue::S(workspace.to_string()))
@@ -150,7 +153,7 @@ async fn sweep(deps: &HousekeepingDeps, workspace: &str) -> Result<Found, Deleti
             .set_exclusive_start_key(start.take())
             .send()
             .await
-            .map_err(|e| store(tern_aws::worker::error_chain(&e)))?;
+            .map_err(|e| store(error_chain(&e)))?;
         for item in page.items.unwrap_or_default() {
             let pk = text(&item, "pk");
             // Workspace ids are fixed-length, so this prefix is this workspace's alone.
@@ -176,7 +179,7 @@ async fn sweep(deps: &HousekeepingDeps, workspace: &str) -> Result<Found, Deleti
 }
 
 async fn delete_workspace(
-    deps: &HousekeepingDeps,
+    platform: &Platform,
     global: &GlobalTable,
     pending: &PendingDeletion,
     now: i64,
@@ -185,22 +188,22 @@ async fn delete_workspace(
     // Before anything is deleted: the key this record will shred must be tagged as
     // this workspace's. A wrong or planted key id (another tenant's key, the
     // platform key) stops the deletion with nothing touched, for a person to look at.
-    tern_aws::workspace_keys::require_workspace_tag(&deps.clients.kms, ws, &pending.kms_key_id)
+    crate::workspace_keys::require_workspace_tag(&platform.clients().kms, ws, &pending.kms_key_id)
         .await
         .map_err(|e| DeletionError::Key(e.to_string()))?;
-    let found = sweep(deps, ws).await?;
+    let found = sweep(platform, ws).await?;
 
     // Sub-workspaces first get their own record, so a crash after this point still
     // deletes them; this same run takes them in its next round. Only those the
     // agency administers: owners from outside it never lose their workspace to the
     // agency's deletion (read while the agency's members are still there; a resumed
     // run that finds them gone detaches every owned sub-workspace, the safe side).
-    let agency_owners = owners_of(deps, ws).await?;
+    let agency_owners = owners_of(platform, ws).await?;
     for child in &found.children {
         let id = text(child, "id").to_string();
-        let child_owners = owners_of(deps, &id).await?;
+        let child_owners = owners_of(platform, &id).await?;
         if !child_owners.is_subset(&agency_owners) {
-            detach(deps, child, ws, now).await?;
+            detach(platform, child, ws, now).await?;
             continue;
         }
         if global.get::<PendingDeletion>(&id).await.map_err(store)?.is_none() {
@@ -216,27 +219,27 @@ async fn delete_workspace(
         }
     }
 
-    let objects = delete_objects(deps, ws).await?;
+    let objects = delete_objects(platform, ws).await?;
 
     let mut keys: Vec<Item> = found.items;
     keys.extend(found.references);
     let items = keys.len() as u64 + u64::from(found.workspace_item.is_some());
-    delete_items(deps, keys).await?;
+    delete_items(platform, keys).await?;
     for user in &found.users {
-        leave_user_list(deps, user, ws).await?;
+        leave_user_list(platform, user, ws).await?;
     }
     // Last, as the inventory says: until now a resumed run still finds it.
     if let Some(key) = found.workspace_item {
-        delete_items(deps, vec![key]).await?;
+        delete_items(platform, vec![key]).await?;
     }
 
-    let left = sweep(deps, ws).await?;
+    let left = sweep(platform, ws).await?;
     let remaining = left.items.len() + left.references.len() + left.users.len() + usize::from(left.workspace_item.is_some());
     if remaining > 0 {
         return Err(DeletionError::Incomplete(format!("{remaining} items or references")));
     }
 
-    tern_aws::workspace_keys::schedule_workspace_key_deletion(&deps.clients.kms, ws, &pending.kms_key_id, KEY_DELETION_WINDOW_DAYS)
+    crate::workspace_keys::schedule_workspace_key_deletion(&platform.clients().kms, ws, &pending.kms_key_id, KEY_DELETION_WINDOW_DAYS)
         .await
         .map_err(|e| DeletionError::Key(e.to_string()))?;
 
@@ -256,15 +259,15 @@ async fn delete_workspace(
 }
 
 /// The user ids holding the owner role in `workspace` (its `MEMBER#` items).
-async fn owners_of(deps: &HousekeepingDeps, workspace: &str) -> Result<BTreeSet<String>, DeletionError> {
+async fn owners_of(platform: &Platform, workspace: &str) -> Result<BTreeSet<String>, DeletionError> {
     let mut owners = BTreeSet::new();
     let mut start: Option<Item> = None;
     loop {
-        let page = deps
-            .clients
+        let page = platform
+            .clients()
             .dynamodb
             .query()
-            .table_name(&deps.config.table)
+            .table_name(&platform.config().table)
             .key_condition_expression("pk = :pk AND begins_with(sk, :member)")
             .expression_attribute_values(":pk", AttributeValue::S(format!("WS#{workspace}")))
             .expression_attribute_values(":member", AttributeValue::S("MEMBER#".into()))
@@ -272,7 +275,7 @@ async fn owners_of(deps: &HousekeepingDeps, workspace: &str) -> Result<BTreeSet<
             .set_exclusive_start_key(start.take())
             .send()
             .await
-            .map_err(|e| store(tern_aws::worker::error_chain(&e)))?;
+            .map_err(|e| store(error_chain(&e)))?;
         for member in page.items.unwrap_or_default() {
             if text(&member, "role") == "owner" {
                 owners.insert(text(&member, "user_id").to_string());
@@ -288,13 +291,13 @@ async fn owners_of(deps: &HousekeepingDeps, workspace: &str) -> Result<BTreeSet<
 /// Makes a sub-workspace standalone: no parent (so no agency reads its audit trail or
 /// holds back its sends), everything else as it was. Conditional on the parent, so a
 /// resumed run changes nothing twice; the sub-workspace's own trail records it.
-async fn detach(deps: &HousekeepingDeps, child: &Item, agency: &str, now: i64) -> Result<(), DeletionError> {
+async fn detach(platform: &Platform, child: &Item, agency: &str, now: i64) -> Result<(), DeletionError> {
     let id = text(child, "id").to_string();
-    let detached = deps
-        .clients
+    let detached = platform
+        .clients()
         .dynamodb
         .update_item()
-        .table_name(&deps.config.table)
+        .table_name(&platform.config().table)
         .set_key(Some(key_of(child)))
         .update_expression("REMOVE parent_id SET parent_may_read_audit = :no")
         .condition_expression("parent_id = :agency")
@@ -305,7 +308,7 @@ async fn detach(deps: &HousekeepingDeps, child: &Item, agency: &str, now: i64) -
     match detached {
         Ok(_) => {}
         Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => return Ok(()),
-        Err(e) => return Err(store(tern_aws::worker::error_chain(&e))),
+        Err(e) => return Err(store(error_chain(&e))),
     }
     let workspace = tern_domain::ids::WorkspaceId::parse(&id).map_err(|e| store(format!("sub-workspace id {id}: {e}")))?;
     let draft = tern_security::audit::AuditDraft {
@@ -319,16 +322,15 @@ async fn detach(deps: &HousekeepingDeps, child: &Item, agency: &str, now: i64) -
         request_id: None,
         parameters: serde_json::json!({ "agency": agency, "reason": "the agency was deleted; this workspace has owners outside it" }),
     };
-    let audit = tern_aws::audit::AuditLog::new(&deps.clients, &deps.config);
     let at = time::OffsetDateTime::from_unix_timestamp(now).map_err(store)?;
-    audit.append(workspace, draft, at).await.map_err(store)?;
+    platform.audit().append(workspace, draft, at).await.map_err(store)?;
     tracing::info!(workspace = %id, agency, "sub-workspace detached from its deleted agency (it has owners outside it)");
     Ok(())
 }
 
 /// Deletes keys 25 at a time (BatchWriteItem's limit), retrying what DynamoDB
 /// leaves unprocessed under load.
-async fn delete_items(deps: &HousekeepingDeps, keys: Vec<Item>) -> Result<(), DeletionError> {
+async fn delete_items(platform: &Platform, keys: Vec<Item>) -> Result<(), DeletionError> {
     for chunk in keys.chunks(25) {
         let mut requests: Vec<WriteRequest> = chunk
             .iter()
@@ -338,15 +340,15 @@ async fn delete_items(deps: &HousekeepingDeps, keys: Vec<Item>) -> Result<(), De
             })
             .collect::<Result<_, DeletionError>>()?;
         for attempt in 0..8u32 {
-            let output = deps
-                .clients
+            let output = platform
+                .clients()
                 .dynamodb
                 .batch_write_item()
-                .request_items(&deps.config.table, requests)
+                .request_items(&platform.config().table, requests)
                 .send()
                 .await
-                .map_err(|e| store(tern_aws::worker::error_chain(&e)))?;
-            requests = output.unprocessed_items.and_then(|mut u| u.remove(&deps.config.table)).unwrap_or_default();
+                .map_err(|e| store(error_chain(&e)))?;
+            requests = output.unprocessed_items.and_then(|mut u| u.remove(&platform.config().table)).unwrap_or_default();
             if requests.is_empty() {
                 break;
             }
@@ -363,13 +365,14 @@ async fn delete_items(deps: &HousekeepingDeps, keys: Vec<Item>) -> Result<(), De
 /// sign in and create or join another workspace). Conditional on the list read,
 /// so a concurrent change is not overwritten (the final sweep then fails the run
 /// and the next one retries).
-async fn leave_user_list(deps: &HousekeepingDeps, user: &Item, workspace: &str) -> Result<(), DeletionError> {
+async fn leave_user_list(platform: &Platform, user: &Item, workspace: &str) -> Result<(), DeletionError> {
     let Some(AttributeValue::L(before)) = user.get("workspaces") else { return Ok(()) };
     let after: Vec<AttributeValue> = before.iter().filter(|w| w.as_s().map(String::as_str) != Ok(workspace)).cloned().collect();
-    deps.clients
+    platform
+        .clients()
         .dynamodb
         .update_item()
-        .table_name(&deps.config.table)
+        .table_name(&platform.config().table)
         .set_key(Some(key_of(user)))
         // The version goes up as with every user write, so an API request holding the
         // record from before cannot write the workspace back (`tern_api::users`).
@@ -380,27 +383,27 @@ async fn leave_user_list(deps: &HousekeepingDeps, user: &Item, workspace: &str) 
         .expression_attribute_values(":before", AttributeValue::L(before.clone()))
         .send()
         .await
-        .map_err(|e| store(tern_aws::worker::error_chain(&e)))?;
+        .map_err(|e| store(error_chain(&e)))?;
     Ok(())
 }
 
 /// Deletes every version (and delete marker) under the workspace's prefixes: the
 /// bucket is versioned, and a plain delete would only hide the current version.
-async fn delete_objects(deps: &HousekeepingDeps, workspace: &str) -> Result<u64, DeletionError> {
+async fn delete_objects(platform: &Platform, workspace: &str) -> Result<u64, DeletionError> {
     use aws_sdk_s3::types::{Delete, ObjectIdentifier};
-    let s3 = &deps.clients.s3;
+    let s3 = &platform.clients().s3;
     let mut deleted = 0;
     for prefix in object_prefixes(workspace) {
         loop {
             // Always from the start: what was deleted is no longer listed.
             let listed = s3
                 .list_object_versions()
-                .bucket(&deps.config.bucket)
+                .bucket(&platform.config().bucket)
                 .prefix(&prefix)
                 .max_keys(1000)
                 .send()
                 .await
-                .map_err(|e| DeletionError::Objects(tern_aws::worker::error_chain(&e)))?;
+                .map_err(|e| DeletionError::Objects(error_chain(&e)))?;
             let versions = listed.versions().iter().filter_map(|v| Some((v.key()?.to_string(), v.version_id().map(String::from))));
             let markers = listed.delete_markers().iter().filter_map(|m| Some((m.key()?.to_string(), m.version_id().map(String::from))));
             let ids: Vec<ObjectIdentifier> = versions
@@ -415,11 +418,11 @@ async fn delete_objects(deps: &HousekeepingDeps, workspace: &str) -> Result<u64,
             let delete = Delete::builder().set_objects(Some(ids)).quiet(true).build().map_err(|e| DeletionError::Objects(e.to_string()))?;
             let output = s3
                 .delete_objects()
-                .bucket(&deps.config.bucket)
+                .bucket(&platform.config().bucket)
                 .delete(delete)
                 .send()
                 .await
-                .map_err(|e| DeletionError::Objects(tern_aws::worker::error_chain(&e)))?;
+                .map_err(|e| DeletionError::Objects(error_chain(&e)))?;
             if let Some(error) = output.errors().first() {
                 return Err(DeletionError::Objects(format!("{}: {}", error.key().unwrap_or_default(), error.code().unwrap_or_default())));
             }
