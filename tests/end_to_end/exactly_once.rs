@@ -87,6 +87,9 @@ async fn run(seed: u64) -> (BTreeMap<FaultPoint, u32>, u32, u32, u32) {
     let mut deps = tern_send::SendDeps::new(tern_tests::platform_of(&host), smtp);
     let dispatch = tern_tests::platform_of(&host);
     let queue = host.config.queue_url(tern_aws::QueueName::Send).unwrap().to_string();
+    // One set of look-up clients for the whole run: a fresh set per round would open
+    // new connections every time.
+    let sqs = tern_tests::observe(&host).sqs;
 
     let mut rng = Rng(seed);
     // Send ids whose SES call certainly happened before the worker died.
@@ -95,7 +98,7 @@ async fn run(seed: u64) -> (BTreeMap<FaultPoint, u32>, u32, u32, u32) {
     let (mut parked_resolved, mut ambiguous, mut transient) = (0, 0, 0);
     for round in 0..400 {
         let report = tern_dispatch::handle(&dispatch, Default::default()).await.expect("dispatch runs");
-        let received = tern_tests::observe(&host).sqs.receive_message().queue_url(&queue).max_number_of_messages(10).send().await.unwrap();
+        let received = sqs.receive_message().queue_url(&queue).max_number_of_messages(10).send().await.unwrap();
         let messages = received.messages.unwrap_or_default();
         for message in &messages {
             let job: tern_domain::jobs::SendJob = serde_json::from_str(message.body.as_deref().unwrap()).unwrap();
@@ -126,19 +129,10 @@ async fn run(seed: u64) -> (BTreeMap<FaultPoint, u32>, u32, u32, u32) {
                 }
             }
             if outcome.is_ok() {
-                tern_tests::observe(&host)
-                    .sqs
-                    .delete_message()
-                    .queue_url(&queue)
-                    .receipt_handle(message.receipt_handle.as_deref().unwrap())
-                    .send()
-                    .await
-                    .unwrap();
+                sqs.delete_message().queue_url(&queue).receipt_handle(message.receipt_handle.as_deref().unwrap()).send().await.unwrap();
             } else {
                 // A dead worker's message comes back after its visibility timeout.
-                tern_tests::observe(&host)
-                    .sqs
-                    .change_message_visibility()
+                sqs.change_message_visibility()
                     .queue_url(&queue)
                     .receipt_handle(message.receipt_handle.as_deref().unwrap())
                     .visibility_timeout(0)
@@ -292,9 +286,10 @@ async fn manual_host(name: &str, sink: &MailSink) -> (DevHost, tern_send::SendDe
 /// Runs every queued send job once, as the SQS event source would; returns how many.
 async fn drain(host: &DevHost, send: &tern_send::SendDeps) -> usize {
     let queue = host.config.queue_url(tern_aws::QueueName::Send).unwrap().to_string();
+    let sqs = tern_tests::observe(host).sqs;
     let mut handled = 0;
     loop {
-        let received = tern_tests::observe(host).sqs.receive_message().queue_url(&queue).max_number_of_messages(10).send().await.unwrap();
+        let received = sqs.receive_message().queue_url(&queue).max_number_of_messages(10).send().await.unwrap();
         let messages = received.messages.unwrap_or_default();
         if messages.is_empty() {
             return handled;
@@ -302,14 +297,7 @@ async fn drain(host: &DevHost, send: &tern_send::SendDeps) -> usize {
         for message in messages {
             let job: tern_domain::jobs::SendJob = serde_json::from_str(message.body.as_deref().unwrap()).unwrap();
             tern_send::send_step(send, &job).await.expect("no failures injected here");
-            tern_tests::observe(host)
-                .sqs
-                .delete_message()
-                .queue_url(&queue)
-                .receipt_handle(message.receipt_handle.unwrap())
-                .send()
-                .await
-                .unwrap();
+            sqs.delete_message().queue_url(&queue).receipt_handle(message.receipt_handle.unwrap()).send().await.unwrap();
             handled += 1;
         }
     }

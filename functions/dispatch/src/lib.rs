@@ -10,9 +10,9 @@
 
 use aws_lambda_events::event::cloudwatch_events::CloudWatchEvent;
 use serde::Serialize;
-use tern_aws::Platform;
 use tern_aws::outreach::DUE_SHARDS;
 use tern_aws::outreach::store::{DueIndex, DueStep};
+use tern_aws::{Platform, QueueName};
 use tern_domain::ids::RequestId;
 use tern_domain::jobs::SendJob;
 
@@ -50,6 +50,9 @@ pub enum DispatchError {
 }
 
 pub async fn handle(platform: &Platform, event: CloudWatchEvent) -> Result<DispatchReport, DispatchError> {
+    // Before any step is leased: without a send queue, a leased step would only wait
+    // out its lease.
+    platform.config().require_queues(&[QueueName::Send])?;
     let ran_for = platform.clock().now();
     let now = ran_for.unix_timestamp();
     let index = platform.due_index();

@@ -55,7 +55,9 @@ fn name(id: &str) -> std::borrow::Cow<'_, str> {
     if id.contains('/') || id == ".." { std::borrow::Cow::Owned(id.replace(['/', '.'], "_")) } else { std::borrow::Cow::Borrowed(id) }
 }
 
-/// Every prefix under which `workspace`'s objects live (the deletion sweep's list).
+/// Every prefix under which `workspace`'s objects live (the deletion sweep's list; see
+/// `inventory::OBJECTS`). `ses-inbound/` is no workspace's: its objects are moved
+/// under `inbound/<ws>/` within minutes and expire after two days.
 pub fn workspace_prefixes(workspace: &str) -> [String; 3] {
     Object::AREAS.map(|area| format!("{area}/{workspace}/"))
 }

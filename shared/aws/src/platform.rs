@@ -66,11 +66,6 @@ impl Platform {
         &self.config
     }
 
-    /// For the dev host, which provisions first and configures the platform after.
-    pub fn config_mut(&mut self) -> &mut Config {
-        &mut self.config
-    }
-
     pub fn clock(&self) -> &SharedClock {
         &self.clock
     }

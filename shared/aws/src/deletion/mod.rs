@@ -54,11 +54,6 @@ impl GlobalRecord for PendingDeletion {
     }
 }
 
-/// The S3 prefixes that hold a workspace's objects (see `inventory::OBJECTS`).
-/// `ses-inbound/` is not per workspace (its objects are moved under `inbound/<ws>/`
-/// within minutes and expire after two days).
-pub use crate::bucket::workspace_prefixes as object_prefixes;
-
 #[cfg(test)]
 mod tests {
     use super::*;

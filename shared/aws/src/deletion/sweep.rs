@@ -39,7 +39,8 @@
 //! the workspace is there to delete.
 
 use crate::Platform;
-use crate::deletion::{KEY_DELETION_WINDOW_DAYS, PENDING_DELETIONS, PendingDeletion, object_prefixes};
+use crate::bucket::workspace_prefixes;
+use crate::deletion::{KEY_DELETION_WINDOW_DAYS, PENDING_DELETIONS, PendingDeletion};
 use crate::global::{GlobalKind, GlobalTable};
 use crate::table::AttributeValue;
 use crate::worker::error_chain;
@@ -393,7 +394,7 @@ async fn delete_objects(platform: &Platform, workspace: &str) -> Result<u64, Del
     use aws_sdk_s3::types::{Delete, ObjectIdentifier};
     let s3 = &platform.clients().s3;
     let mut deleted = 0;
-    for prefix in object_prefixes(workspace) {
+    for prefix in workspace_prefixes(workspace) {
         loop {
             // Always from the start: what was deleted is no longer listed.
             let listed = s3
