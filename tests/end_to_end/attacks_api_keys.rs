@@ -37,7 +37,11 @@ async fn legacy_key(host: &DevHost, ws: &str, creator: &str, scopes: &[Scope]) -
         revoked_at: None,
         created_with_2fa: false,
     };
-    tern_aws::table::Table::new(dynamodb.clone(), host.config.table.clone()).scope(workspace).create(&key, None).await.unwrap();
+    tern_aws::table::Table::new(dynamodb.clone(), host.config.table.clone())
+        .scope(tern_tests::observed(workspace))
+        .create(&key, None)
+        .await
+        .unwrap();
     let lookup = ApiKeyLookup { hash: generated.hash.to_hex(), workspace_id: ws.into(), key_id: key.id.clone() };
     tern_aws::global::GlobalTable::new(dynamodb, host.config.table.clone()).create(&lookup, None).await.unwrap();
     generated.key.expose().clone()

@@ -24,7 +24,7 @@ async fn stored(host: &DevHost, ws: &str) -> Vec<Item> {
         .query()
         .table_name(&host.config.table)
         .key_condition_expression("pk = :pk AND sk >= :first")
-        .expression_attribute_values(":pk", AttributeValue::S(format!("WS#{ws}#AUDIT")))
+        .expression_attribute_values(":pk", AttributeValue::S(tern_aws::keys::audit_partition(ws)))
         .expression_attribute_values(":first", AttributeValue::S(format!("{:020}", 0)))
         .consistent_read(true)
         .send()

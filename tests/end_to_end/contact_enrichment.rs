@@ -121,7 +121,7 @@ async fn contacts_trigger_enrichment_and_verification_and_a_second_workspace_rea
     let created = host.clients.meter().snapshot();
     // Waited for with the test's own clients, so the platform's meter counts only the worker.
     let observer = tern_aws::table::Table::new(tern_tests::observer_clients().dynamodb, host.config.table.clone());
-    let a_scope = observer.scope(tern_domain::ids::WorkspaceId::parse(&a_ws).unwrap());
+    let a_scope = observer.scope(tern_tests::observed(tern_domain::ids::WorkspaceId::parse(&a_ws).unwrap()));
     eventually("the worker to finish", Duration::from_secs(30), || async {
         let done = a_scope
             .get::<tern_aws::entities::Enrichment>(SITE)

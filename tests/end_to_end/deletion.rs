@@ -128,7 +128,7 @@ async fn after_the_grace_period_nothing_of_the_workspace_is_left_and_its_key_is_
     // A sealed value saved before deletion, opened through Tern's sealer.
     let workspace = WorkspaceId::parse(&ws).unwrap();
     let table = Table::new(observer_clients().dynamodb, host.config.table.clone());
-    let stored = table.scope(workspace).get::<Mailbox>(&mailbox).await.unwrap().unwrap();
+    let stored = table.scope(tern_tests::observed(workspace)).get::<Mailbox>(&mailbox).await.unwrap().unwrap();
     let MailboxProvider::Smtp { password: sealed, .. } = stored.provider else { panic!("an SMTP mailbox") };
     let sealer = Sealer::new(observer_clients().kms, tern_aws::sealing::DEFAULT_CACHE_TTL);
     let opened = sealer.open(workspace, SMTP_PASSWORD_PURPOSE, &smtp_password_identity(&ws, &mailbox), &sealed).await.unwrap();
@@ -136,7 +136,7 @@ async fn after_the_grace_period_nothing_of_the_workspace_is_left_and_its_key_is_
     assert!(sealer.cached_entries(workspace) > 0);
     let (_, shown) = call(&host, Method::GET, &base, Some(&owner), None).await;
     let key_id = {
-        let item = table.scope(workspace).get::<tern_aws::entities::Workspace>(&ws).await.unwrap().unwrap();
+        let item = table.scope(tern_tests::observed(workspace)).get::<tern_aws::entities::Workspace>(&ws).await.unwrap().unwrap();
         item.kms_key_id
     };
     assert!(shown["deletion_scheduled_for"].is_null(), "{shown}");
@@ -231,8 +231,13 @@ async fn after_the_grace_period_nothing_of_the_workspace_is_left_and_its_key_is_
     let (status, contacts) = call(&host, Method::GET, &format!("/v1/workspaces/{kept}/contacts"), Some(&keeper), None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(contacts["contacts"][0]["title"], "CTO", "{contacts}");
-    let kept_key =
-        table.scope(WorkspaceId::parse(&kept).unwrap()).get::<tern_aws::entities::Workspace>(&kept).await.unwrap().unwrap().kms_key_id;
+    let kept_key = table
+        .scope(tern_tests::observed(WorkspaceId::parse(&kept).unwrap()))
+        .get::<tern_aws::entities::Workspace>(&kept)
+        .await
+        .unwrap()
+        .unwrap()
+        .kms_key_id;
     assert_eq!(key_state(&kept_key).await, "Enabled");
     let (_, verified) = call(&host, Method::GET, &format!("/v1/workspaces/{kept}/audit/verify"), Some(&keeper), None).await;
     assert_eq!(verified["valid"], true, "{verified}");
@@ -252,8 +257,13 @@ async fn a_deletion_whose_recorded_key_belongs_to_another_workspace_refuses_to_t
     let scheduled = ok(&host, Method::POST, &format!("/v1/workspaces/{ws}/deletion"), &owner, json!({ "password": PASSWORD })).await;
     let due = scheduled["deletion_scheduled_for"].as_i64().unwrap();
     let table = Table::new(observer_clients().dynamodb, host.config.table.clone());
-    let kept_key =
-        table.scope(WorkspaceId::parse(&kept).unwrap()).get::<tern_aws::entities::Workspace>(&kept).await.unwrap().unwrap().kms_key_id;
+    let kept_key = table
+        .scope(tern_tests::observed(WorkspaceId::parse(&kept).unwrap()))
+        .get::<tern_aws::entities::Workspace>(&kept)
+        .await
+        .unwrap()
+        .unwrap()
+        .kms_key_id;
     let global = tern_aws::global::GlobalTable::new(observer_clients().dynamodb, host.config.table.clone());
     let mut record = global.get::<tern_aws::deletion::PendingDeletion>(&ws).await.unwrap().unwrap();
     set_clock(&host, time::OffsetDateTime::from_unix_timestamp(due + 60).unwrap());
@@ -319,8 +329,13 @@ async fn deleting_an_agency_detaches_a_sub_workspace_it_no_longer_administers() 
     tern_tests::verify_email(&host, "owner@client.example", &client).await;
     ok(&host, Method::POST, &format!("/v1/workspaces/{handed}/contacts"), &client, json!({ "email": "lee@client-lead.example" })).await;
     let table = Table::new(observer_clients().dynamodb, host.config.table.clone());
-    let handed_key =
-        table.scope(WorkspaceId::parse(&handed).unwrap()).get::<tern_aws::entities::Workspace>(&handed).await.unwrap().unwrap().kms_key_id;
+    let handed_key = table
+        .scope(tern_tests::observed(WorkspaceId::parse(&handed).unwrap()))
+        .get::<tern_aws::entities::Workspace>(&handed)
+        .await
+        .unwrap()
+        .unwrap()
+        .kms_key_id;
 
     let scheduled = ok(&host, Method::POST, &format!("/v1/workspaces/{agency}/deletion"), &owner, json!({ "password": PASSWORD })).await;
     let due = scheduled["deletion_scheduled_for"].as_i64().unwrap();

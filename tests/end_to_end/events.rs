@@ -48,7 +48,7 @@ async fn every_sample_event_reaches_its_handler() {
     }))
     .unwrap();
     tern_aws::table::Table::new(observer.dynamodb.clone(), host.config.table.clone())
-        .scope(WorkspaceId::parse(sample_workspace).unwrap())
+        .scope(tern_tests::observed(WorkspaceId::parse(sample_workspace).unwrap()))
         .create(&workspace, None)
         .await
         .unwrap();
@@ -65,7 +65,7 @@ async fn every_sample_event_reaches_its_handler() {
     assert!(failed_ids(&response).is_empty());
     let workspace = WorkspaceId::parse(job["workspace_id"].as_str().unwrap()).unwrap();
     let message: InboundMessage =
-        classify.platform.table().scope(workspace).get(job["inbound_id"].as_str().unwrap()).await.unwrap().unwrap();
+        classify.platform.table().scope(tern_tests::observed(workspace)).get(job["inbound_id"].as_str().unwrap()).await.unwrap().unwrap();
     assert_eq!(message.status, InboundStatus::Classified);
     assert_eq!(message.kind.as_deref(), Some("human"));
 
@@ -79,8 +79,14 @@ async fn every_sample_event_reaches_its_handler() {
     // No network here: the sample's site cannot be reached, which the worker records
     // as a failed enrichment and finishes the job.
     assert!(failed_ids(&tern_enrich::handle(&enrich, enrich_event).await).is_empty());
-    let recorded: tern_aws::entities::Enrichment =
-        enrich.platform.table().scope(workspace).get("customer.example").await.unwrap().expect("the enrichment is recorded");
+    let recorded: tern_aws::entities::Enrichment = enrich
+        .platform
+        .table()
+        .scope(tern_tests::observed(workspace))
+        .get("customer.example")
+        .await
+        .unwrap()
+        .expect("the enrichment is recorded");
     assert_eq!(recorded.status, tern_aws::entities::EnrichmentStatus::Failed);
     assert!(recorded.failure.is_some());
     // The send sample names an enrollment this workspace does not have: nothing to

@@ -87,7 +87,7 @@ async fn kinds_in_table(host: &DevHost, ws: &str) -> BTreeMap<String, usize> {
             .query()
             .table_name(&host.config.table)
             .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("WS#{ws}")))
+            .expression_attribute_values(":pk", aws_sdk_dynamodb::types::AttributeValue::S(tern_aws::keys::workspace_partition(ws)))
             .set_exclusive_start_key(start)
             .send()
             .await
@@ -418,7 +418,7 @@ async fn kms_key_of(host: &DevHost, ws: &str) -> String {
         .dynamodb
         .get_item()
         .table_name(&host.config.table)
-        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("WS#{ws}#WORKSPACE#{ws}")))
+        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(tern_aws::keys::entity_partition(ws, "WORKSPACE", ws)))
         .key("sk", aws_sdk_dynamodb::types::AttributeValue::S("WORKSPACE".into()))
         .send()
         .await

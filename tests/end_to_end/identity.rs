@@ -305,7 +305,7 @@ async fn the_audit_chain_verifies_and_detects_a_direct_edit() {
     // Someone with table access rewrites entry 3's action.
     let dynamodb = observer_clients().dynamodb;
     let key = std::collections::HashMap::from([
-        ("pk".to_string(), AttributeValue::S(format!("WS#{}#AUDIT", owner.workspace))),
+        ("pk".to_string(), AttributeValue::S(tern_aws::keys::audit_partition(&owner.workspace))),
         ("sk".to_string(), AttributeValue::S(format!("{:020}", 3))),
     ]);
     let item = dynamodb.get_item().table_name(&host.config.table).set_key(Some(key.clone())).send().await.unwrap().item.unwrap();

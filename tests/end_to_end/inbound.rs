@@ -51,7 +51,7 @@ pub(crate) async fn post(base: &str, message: &[u8], to: &str, password: &str) -
 }
 
 pub(crate) async fn wait_classified(table: &Table, workspace: WorkspaceId, id: &str) -> InboundMessage {
-    let scoped = table.scope(workspace);
+    let scoped = table.scope(tern_tests::observed(workspace));
     eventually("classification", Duration::from_secs(20), || {
         let scoped = scoped.clone();
         let id = id.to_string();
@@ -81,7 +81,7 @@ async fn a_bounce_posted_to_the_webhook_is_stored_classified_and_its_raw_mail_de
     assert_eq!(message.transport.spf.as_deref(), Some("pass"));
 
     // Retention is set at write time: received + 60 days.
-    let ttl = table.scope(workspace).expires_at::<InboundMessage>(&id).await.unwrap();
+    let ttl = table.scope(tern_tests::observed(workspace)).expires_at::<InboundMessage>(&id).await.unwrap();
     assert_eq!(ttl, Some((message.received_at + DEFAULT_INBOUND_RETENTION).unix_timestamp()));
 
     // Data minimisation: the raw message is gone once classified.
@@ -135,7 +135,12 @@ async fn a_provider_retry_of_the_same_post_is_stored_once() {
     let message = wait_classified(&table, workspace, first["id"].as_str().unwrap()).await;
     assert_eq!(message.kind.as_deref(), Some("human"));
     assert_eq!(message.snippet, None, "the text is kept apart from the metadata");
-    let text = table.scope(workspace).get::<tern_aws::entities::InboundText>(first["id"].as_str().unwrap()).await.unwrap().unwrap();
+    let text = table
+        .scope(tern_tests::observed(workspace))
+        .get::<tern_aws::entities::InboundText>(first["id"].as_str().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(text.snippet.as_deref(), Some("yes, Tuesday works"));
     host.stop().await;
 }
@@ -451,9 +456,9 @@ async fn a_workspace_webhook_takes_basic_or_signed_posts_and_refuses_everything_
 
     // Exactly the two accepted posts were stored, in this workspace only.
     let table = Table::new(observer_clients().dynamodb.clone(), host.config.table.clone());
-    let stored = table.scope(workspace).list_all::<InboundMessage>().await.unwrap();
+    let stored = table.scope(tern_tests::observed(workspace)).list_all::<InboundMessage>().await.unwrap();
     assert_eq!(stored.len(), 2, "{stored:?}");
-    assert!(table.scope(other).list_all::<InboundMessage>().await.unwrap().is_empty());
+    assert!(table.scope(tern_tests::observed(other)).list_all::<InboundMessage>().await.unwrap().is_empty());
     let (_, audit) = call(&host, Method::GET, &format!("/v1/workspaces/{workspace}/audit"), Some(&owner), None).await;
     let actions: Vec<&str> = audit["entries"].as_array().unwrap().iter().filter_map(|e| e["action"].as_str()).collect();
     assert_eq!(actions.iter().filter(|a| **a == "inbound.credential_created").count(), 2, "{actions:?}");
@@ -487,7 +492,7 @@ async fn a_signature_timestamp_at_the_ends_of_i64_is_refused_not_a_panic() {
         assert_eq!(error["error"]["code"], "unauthorized", "t={at}");
     }
     let table = Table::new(observer_clients().dynamodb.clone(), host.config.table.clone());
-    assert!(table.scope(workspace).list_all::<InboundMessage>().await.unwrap().is_empty());
+    assert!(table.scope(tern_tests::observed(workspace)).list_all::<InboundMessage>().await.unwrap().is_empty());
     host.stop().await;
 }
 
@@ -612,7 +617,7 @@ async fn inbound_metadata_is_kept_for_the_workspace_retention_window() {
     let id = accepted["id"].as_str().unwrap();
     let table = Table::new(observer_clients().dynamodb.clone(), host.config.table.clone());
     let message = wait_classified(&table, workspace, id).await;
-    let ttl = table.scope(workspace).expires_at::<InboundMessage>(id).await.unwrap();
+    let ttl = table.scope(tern_tests::observed(workspace)).expires_at::<InboundMessage>(id).await.unwrap();
     assert_eq!(ttl, Some((message.received_at + time::Duration::days(14)).unix_timestamp()));
     host.stop().await;
 }
@@ -733,7 +738,7 @@ async fn mail_to_the_reply_address_at_another_domain_is_not_routed() {
         assert_eq!(error["error"]["code"], "unknown_recipient", "{recipient}");
     }
     let table = Table::new(observer_clients().dynamodb.clone(), host.config.table.clone());
-    assert!(table.scope(workspace).list_all::<InboundMessage>().await.unwrap().is_empty());
+    assert!(table.scope(tern_tests::observed(workspace)).list_all::<InboundMessage>().await.unwrap().is_empty());
     // The platform's own domain, in any case, still routes.
     let response = post(&host.base_url(), mail, &format!("reply+{workspace}@IN.tern.test"), WEBHOOK_SECRET).await;
     assert_eq!(response.status(), 202);

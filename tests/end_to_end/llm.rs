@@ -177,7 +177,7 @@ async fn reply_with_provider(name: &str, provider: SocketAddr, key: &str) -> Sce
     assert_eq!(response.status(), StatusCode::ACCEPTED);
     let id = response.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
     let table = Table::new(observer_clients().dynamodb.clone(), host.config.table.clone());
-    let scoped = table.scope(WorkspaceId::parse(&ws).unwrap());
+    let scoped = table.scope(tern_tests::observed(WorkspaceId::parse(&ws).unwrap()));
     let mut message = eventually("the reply's classification", Duration::from_secs(60), || {
         let (scoped, id) = (scoped.clone(), id.clone());
         async move { scoped.get::<InboundMessage>(&id).await.unwrap().filter(|m| m.status != InboundStatus::Received) }

@@ -25,7 +25,7 @@ const DAY: i64 = 86_400;
 const OWNER: &str = "ann@retention.example";
 
 fn scoped(host: &DevHost, ws: &str) -> ScopedTable {
-    Table::new(observer_clients().dynamodb.clone(), host.config.table.clone()).scope(WorkspaceId::parse(ws).unwrap())
+    Table::new(observer_clients().dynamodb.clone(), host.config.table.clone()).scope(tern_tests::observed(WorkspaceId::parse(ws).unwrap()))
 }
 
 async fn patch_retention(host: &DevHost, token: &str, ws: &str, retention: Value) -> (StatusCode, Value) {
@@ -60,7 +60,7 @@ async fn last_audit_entry(host: &DevHost, ws: &str, action: &str) -> StoredEntry
         .query()
         .table_name(&host.config.table)
         .key_condition_expression("pk = :pk")
-        .expression_attribute_values(":pk", AttributeValue::S(format!("WS#{ws}#AUDIT")))
+        .expression_attribute_values(":pk", AttributeValue::S(tern_aws::keys::audit_partition(ws)))
         .scan_index_forward(false)
         .consistent_read(true)
         .send()
@@ -78,7 +78,7 @@ async fn audit_entry_at(host: &DevHost, ws: &str, sk: &str) -> StoredEntry {
         .dynamodb
         .get_item()
         .table_name(&host.config.table)
-        .key("pk", AttributeValue::S(format!("WS#{ws}#AUDIT")))
+        .key("pk", AttributeValue::S(tern_aws::keys::audit_partition(ws)))
         .key("sk", AttributeValue::S(sk.to_string()))
         .send()
         .await

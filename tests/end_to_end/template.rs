@@ -104,9 +104,10 @@ fn only_housekeeping_may_change_or_delete_audit_entries() {
             continue;
         }
         let statements = resource["Properties"]["Policies"][0]["Statement"].as_sequence().unwrap();
-        let denies_audit = statements
-            .iter()
-            .any(|s| s["Effect"].as_str() == Some("Deny") && serde_yaml::to_string(&s["Condition"]).unwrap().contains("WS#*#AUDIT"));
+        let denies_audit = statements.iter().any(|s| {
+            s["Effect"].as_str() == Some("Deny")
+                && serde_yaml::to_string(&s["Condition"]).unwrap().contains(tern_aws::keys::AUDIT_PARTITION_PATTERN)
+        });
         let is_housekeeping = name.as_str() == Some("HousekeepingFunction");
         assert_eq!(denies_audit, !is_housekeeping, "{name:?}");
     }
@@ -222,7 +223,7 @@ fn only_the_appenders_may_put_audit_entries() {
         let statements = template["Resources"][&function]["Properties"]["Policies"][0]["Statement"].as_sequence().unwrap();
         let denied: BTreeSet<String> = statements
             .iter()
-            .filter(|s| s["Effect"].as_str() == Some("Deny") && yaml(&s["Condition"]).contains("WS#*#AUDIT"))
+            .filter(|s| s["Effect"].as_str() == Some("Deny") && yaml(&s["Condition"]).contains(tern_aws::keys::AUDIT_PARTITION_PATTERN))
             .flat_map(|s| s["Action"].as_sequence().cloned().unwrap_or_default())
             .filter_map(|a| a.as_str().map(String::from))
             .collect();

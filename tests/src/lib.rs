@@ -282,3 +282,8 @@ pub fn totp(host: &DevHost, secret: &str, steps: i64) -> String {
     let at = (host.clock.now().unix_timestamp() + steps * 30) as u64;
     tern_security::totp::code_at(&secret, at, tern_security::totp::TotpParams::DEFAULT).unwrap()
 }
+
+/// The tenant a test reads `workspace` as: an observer of what the platform stored.
+pub fn observed(workspace: tern_domain::ids::WorkspaceId) -> tern_aws::Tenant {
+    tern_aws::Tenant::found(workspace, tern_aws::Lookup::Observer)
+}

@@ -15,6 +15,7 @@ use axum::http::{HeaderMap, Method, header};
 use std::marker::PhantomData;
 use std::sync::Arc;
 use tern_aws::table::ScopedTable;
+use tern_aws::{Lookup, Tenant};
 use tern_domain::ids::{RequestId, WorkspaceId};
 use tern_http::ApiError;
 use tern_security::roles::{Permission, Role};
@@ -165,6 +166,9 @@ impl Actor {
 /// A caller acting in the workspace named by the path, with permission `P`.
 pub struct InWorkspace<P: Needs> {
     pub actor: Actor,
+    /// The workspace of the path, which the caller was admitted to: the one
+    /// [`Tenant`] a handler acts for.
+    pub tenant: Tenant,
     pub workspace: WorkspaceId,
     /// The role the request acts with (an API key's creator's role).
     pub role: Role,
@@ -208,11 +212,12 @@ impl<P: Needs> FromRequestParts<Arc<ApiState>> for InWorkspace<P> {
             ));
         }
         let workspace = workspace.ok_or_else(ApiError::not_found)?;
-        let scoped = state.platform.table().scope(workspace);
+        let tenant = Tenant::found(workspace, Lookup::RequestPath);
+        let scoped = state.platform.table().scope(tenant);
         let member = scoped.get::<Member>(&caller.user_id).await?;
         let role = match member {
             Some(member) => member.role,
-            None => match outside_access::<P>(state, &caller, workspace).await? {
+            None => match outside_access::<P>(state, &caller, tenant).await? {
                 Some(role) => role,
                 None => return Err(ApiError::not_found()),
             },
@@ -223,7 +228,7 @@ impl<P: Needs> FromRequestParts<Arc<ApiState>> for InWorkspace<P> {
                 P::PERMISSION
             )));
         }
-        let settings = state.workspace_settings(workspace).await?.ok_or_else(ApiError::not_found)?;
+        let settings = state.workspace_settings(tenant).await?.ok_or_else(ApiError::not_found)?;
         if settings.require_2fa && !caller.two_factor {
             return Err(ApiError::new(
                 axum::http::StatusCode::FORBIDDEN,
@@ -233,13 +238,13 @@ impl<P: Needs> FromRequestParts<Arc<ApiState>> for InWorkspace<P> {
         }
         check_allowlist(&settings, parts)?;
         let actor = Actor::User { user_id: caller.user_id, session_id: caller.session_id };
-        Ok(Self { actor, workspace, role, scoped, settings, _needs: PhantomData })
+        Ok(Self { actor, tenant, workspace, role, scoped, settings, _needs: PhantomData })
     }
 }
 
 /// Access without membership: Tern support staff (read-only metadata), or the owner
 /// of an agency reading a sub-workspace's audit trail that the sub-workspace granted.
-async fn outside_access<P: Needs>(state: &ApiState, caller: &Caller, workspace: WorkspaceId) -> Result<Option<Role>, ApiError> {
+async fn outside_access<P: Needs>(state: &ApiState, caller: &Caller, tenant: Tenant) -> Result<Option<Role>, ApiError> {
     let user = state.platform.global().get::<User>(&caller.user_id).await?;
     if user.is_some_and(|u| u.platform_support) {
         return Ok(Some(Role::Support));
@@ -247,7 +252,7 @@ async fn outside_access<P: Needs>(state: &ApiState, caller: &Caller, workspace: 
     if P::PERMISSION != Permission::ReadAudit {
         return Ok(None);
     }
-    let Some(settings) = state.workspace_settings(workspace).await? else {
+    let Some(settings) = state.workspace_settings(tenant).await? else {
         return Ok(None);
     };
     let Some(parent) = settings.parent_id.as_deref().and_then(|p| WorkspaceId::parse(p).ok()) else {
@@ -256,7 +261,7 @@ async fn outside_access<P: Needs>(state: &ApiState, caller: &Caller, workspace: 
     if !settings.parent_may_read_audit {
         return Ok(None);
     }
-    let parent_member = state.platform.table().scope(parent).get::<Member>(&caller.user_id).await?;
+    let parent_member = state.platform.table().scope(Tenant::found(parent, Lookup::Parent)).get::<Member>(&caller.user_id).await?;
     // Only for ReadAudit routes (above), with a role that holds nothing that writes.
     Ok(parent_member.filter(|m| m.role == Role::Owner).map(|_| Role::Support))
 }
@@ -277,7 +282,8 @@ async fn by_api_key<P: Needs>(
     if lookup.workspace_id != workspace.to_string() {
         return Err(ApiError::not_found());
     }
-    let scoped = state.platform.table().scope(workspace);
+    let tenant = Tenant::found(workspace, Lookup::ApiKey);
+    let scoped = state.platform.table().scope(tenant);
     let mut key = scoped.get::<ApiKey>(&lookup.key_id).await?.ok_or_else(refused)?;
     let now = state.platform.clock().now().unix_timestamp();
     if key.revoked_at.is_some() || key.expires_at.is_some_and(|at| at <= now) {
@@ -297,7 +303,7 @@ async fn by_api_key<P: Needs>(
     if !creator.role.has(rule.permission) {
         return Err(ApiError::forbidden(format!("The key's creator's role ({}) no longer allows this.", creator.role)));
     }
-    let settings = state.workspace_settings(workspace).await?.ok_or_else(ApiError::not_found)?;
+    let settings = state.workspace_settings(tenant).await?.ok_or_else(ApiError::not_found)?;
     // A key is as strong as the session that made it: where the workspace requires
     // 2FA, only keys created by a session that passed it work (keys made before the
     // requirement was switched on stop until they are re-created).
@@ -316,7 +322,7 @@ async fn by_api_key<P: Needs>(
         scoped.put(&key, None).await?;
     }
     let actor = Actor::ApiKey { key_id: key.id.clone(), created_by: key.created_by.clone() };
-    Ok(InWorkspace { actor, workspace, role: creator.role, scoped, settings, _needs: PhantomData })
+    Ok(InWorkspace { actor, tenant, workspace, role: creator.role, scoped, settings, _needs: PhantomData })
 }
 
 fn check_allowlist(settings: &Workspace, parts: &Parts) -> Result<(), ApiError> {

@@ -5,111 +5,13 @@
 //! `x-tern-permission` (the role permission) and `x-tern-scope` (`null`: no key).
 
 use crate::policy::{Access, WorkspaceAccess};
-use crate::routes::{api_keys, audit, contacts, enrichment, identity, llm, mailboxes, sequences, templates, two_factor, workspaces};
 use tern_http::Json;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
 
+/// The document's fixed parts; its operations come from [`crate::routes::all`].
 #[derive(OpenApi)]
-#[openapi(
-    modifiers(&AccessRules),
-    info(title = "Tern API", description = "Multi-tenant B2B outreach. Errors: {\"error\": {\"code\", \"message\"}}."),
-    paths(
-        crate::health,
-        identity::sign_up,
-        identity::verify_sign_up,
-        identity::verify_email,
-        identity::resend_verification,
-        identity::request_password_reset,
-        identity::confirm_password_reset,
-        identity::sign_in,
-        identity::refresh,
-        identity::list_sessions,
-        identity::revoke_session,
-        identity::change_password,
-        two_factor::setup,
-        two_factor::confirm,
-        two_factor::disable,
-        workspaces::get_workspace,
-        workspaces::update_workspace,
-        workspaces::list_members,
-        workspaces::change_role,
-        workspaces::remove_member,
-        workspaces::invite,
-        workspaces::create_sub_workspace,
-        crate::routes::deletion::schedule,
-        crate::routes::deletion::cancel,
-        api_keys::create,
-        api_keys::list,
-        api_keys::revoke,
-        crate::routes::inbound::create_credential,
-        crate::routes::inbound::get_credential,
-        crate::routes::inbound::delete_credential,
-        crate::routes::inbound::list_messages,
-        crate::routes::inbound::get_message,
-        crate::routes::privacy::request_erasure,
-        crate::routes::privacy::get_task,
-        crate::routes::privacy::request_export,
-        crate::routes::privacy::download_export,
-        crate::routes::privacy::request_access_export,
-        crate::routes::first_line::draft,
-        crate::routes::first_line::set,
-        crate::routes::first_line::clear,
-        workspaces::accept_invite,
-        enrichment::request,
-        enrichment::list,
-        enrichment::get,
-        enrichment::usage,
-        enrichment::get_ideal_customer,
-        enrichment::set_ideal_customer,
-        llm::put,
-        llm::get,
-        llm::delete,
-        contacts::create,
-        contacts::list,
-        contacts::get,
-        contacts::update,
-        contacts::delete,
-        contacts::verify,
-        crate::routes::notes::create,
-        crate::routes::notes::list,
-        crate::routes::notes::delete,
-        contacts::import,
-        contacts::export,
-        contacts::suppress,
-        contacts::list_suppressions,
-        templates::create,
-        templates::list,
-        templates::get,
-        templates::replace,
-        templates::delete,
-        templates::preview,
-        templates::upload_attachment,
-        crate::routes::sending_domains::create,
-        crate::routes::sending_domains::list,
-        crate::routes::sending_domains::verify,
-        crate::routes::sending_domains::delete,
-        mailboxes::create,
-        mailboxes::list,
-        mailboxes::get,
-        mailboxes::update_limits,
-        mailboxes::delete,
-        sequences::create,
-        sequences::list,
-        sequences::get,
-        sequences::replace,
-        sequences::enroll,
-        sequences::list_enrollments,
-        sequences::get_enrollment,
-        sequences::act_on_enrollment,
-        sequences::list_sends,
-        sequences::resolve_send,
-        sequences::unsubscribe_page,
-        sequences::unsubscribe,
-        audit::list,
-        audit::verify,
-    )
-)]
+#[openapi(info(title = "Tern API", description = "Multi-tenant B2B outreach. Errors: {\"error\": {\"code\", \"message\"}}."))]
 pub struct ApiDoc;
 
 /// Names of the security schemes.
@@ -174,9 +76,19 @@ impl utoipa::Modify for AccessRules {
     }
 }
 
+/// The whole document: the fixed parts, every route's operation, and who may call it.
+pub fn build() -> utoipa::openapi::OpenApi {
+    let mut openapi = ApiDoc::openapi();
+    crate::routes::all().describe(&mut openapi);
+    utoipa::Modify::modify(&AccessRules, &mut openapi);
+    openapi
+}
+
 #[utoipa::path(get, path = "/openapi.json", responses((status = 200, description = "this document")))]
-pub async fn document() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+pub async fn document() -> Json<&'static utoipa::openapi::OpenApi> {
+    // Built on the first request, not at cold start.
+    static DOCUMENT: std::sync::OnceLock<utoipa::openapi::OpenApi> = std::sync::OnceLock::new();
+    Json(DOCUMENT.get_or_init(build))
 }
 
 #[cfg(test)]
@@ -186,7 +98,7 @@ mod tests {
     /// The route table and the document list the same operations, and each says who may call it.
     #[test]
     fn every_documented_operation_states_its_access_from_the_route_table() {
-        let document = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let document = serde_json::to_value(build()).unwrap();
         let mut documented = Vec::new();
         for (path, item) in document["paths"].as_object().unwrap() {
             for (method, operation) in item.as_object().unwrap() {

@@ -69,6 +69,7 @@ const fn write(r: R) -> Scope {
 /// Every route: method, path template (as routed and documented), access.
 pub const ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/health", Access::Public),
+    ("GET", "/openapi.json", Access::Public),
     ("POST", "/v1/signup", Access::Public),
     // The mailed link's token is the credential (verify a sign-up, reset a password).
     ("POST", "/v1/signup/verify", Access::Public),

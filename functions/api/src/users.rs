@@ -6,6 +6,8 @@
 use crate::ApiState;
 use crate::records::User;
 use tern_aws::table::StoreError;
+use tern_aws::{Lookup, Tenant};
+use tern_domain::ids::WorkspaceId;
 use tern_http::ApiError;
 
 /// Read-modify-write rounds before giving up; each lost round means another write
@@ -34,4 +36,15 @@ where
         }
     }
     Err(ApiError::unavailable("the user record kept changing under concurrent writes").into())
+}
+
+/// The workspaces a person is a member of, from their membership index (the
+/// `workspaces` of their record); an id that does not parse names no workspace.
+pub fn memberships(workspaces: &[String]) -> impl Iterator<Item = Tenant> + '_ {
+    workspaces.iter().filter_map(|w| membership(w))
+}
+
+/// One workspace of a person's membership index (a session's workspace, say).
+pub fn membership(workspace: &str) -> Option<Tenant> {
+    WorkspaceId::parse(workspace).ok().map(|ws| Tenant::found(ws, Lookup::Membership))
 }

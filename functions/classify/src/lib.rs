@@ -19,12 +19,12 @@
 pub mod intent;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use tern_aws::Platform;
 use tern_aws::bucket::Object;
 use tern_aws::entities::InboundText;
 use tern_aws::outreach::effects;
 use tern_aws::table::ScopedTable;
 use tern_aws::worker::{Delivery, JobError, process_batch};
+use tern_aws::{Platform, Tenant};
 use tern_domain::inbound::{DEFAULT_INBOUND_RETENTION, InboundMessage, InboundStatus, LinkEvidence};
 use tern_domain::jobs::ClassifyJob;
 use tern_domain::retention::RetentionCategory;
@@ -46,12 +46,13 @@ pub async fn handle(deps: &ClassifyDeps, event: SqsEvent) -> SqsBatchResponse {
 }
 
 async fn classify_one(deps: &ClassifyDeps, job: ClassifyJob, _delivery: Delivery) -> Result<(), JobError> {
-    let scoped = deps.platform.table().scope(job.workspace_id);
+    let tenant = Tenant::of_job(&job);
+    let scoped = deps.platform.table().scope(tenant);
     let transient = |e: &dyn std::fmt::Display| JobError::Transient(e.to_string());
     let Some(mut message) = scoped.get::<InboundMessage>(&job.inbound_id).await.map_err(|e| transient(&e))? else {
         return Err(JobError::Poison(format!("no inbound message {} in this workspace", job.inbound_id)));
     };
-    let objects = deps.platform.bucket().scope(job.workspace_id);
+    let objects = deps.platform.bucket().scope(tenant);
     let raw_object = Object::InboundRaw(&job.inbound_id);
     if message.status != InboundStatus::Received {
         return objects.delete(raw_object).await.map_err(|e| transient(&e));

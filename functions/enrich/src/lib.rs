@@ -16,11 +16,11 @@ pub mod crawl;
 pub mod verification;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use tern_aws::Platform;
 use tern_aws::entities::{Enrichment, EnrichmentStatus, EnrichmentUsage};
 use tern_aws::global::{COMPANY_CACHE_TTL, CachedCompany};
 use tern_aws::table::{AttributeValue, ScopedTable, StoreError};
 use tern_aws::worker::{Delivery, JobError, process_batch};
+use tern_aws::{Platform, Tenant};
 use tern_domain::jobs::EnrichJob;
 use tern_web::fetch::Fetcher;
 
@@ -86,7 +86,7 @@ fn transient(e: StoreError) -> JobError {
 }
 
 async fn enrich_one(deps: &EnrichDeps, job: EnrichJob, _delivery: Delivery) -> Result<(), JobError> {
-    let scoped = deps.platform.table().scope(job.workspace_id);
+    let scoped = deps.platform.table().scope(Tenant::of_job(&job));
     if !job.verify_only {
         enrich_company(deps, &scoped, &job).await?;
     }

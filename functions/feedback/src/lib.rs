@@ -18,11 +18,11 @@
 //! deleted.
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use tern_aws::Platform;
 use tern_aws::inbound::{Intake, IntakeError, SES_INBOUND_PREFIX};
 use tern_aws::outreach::EnrollmentRecord;
 use tern_aws::outreach::effects;
 use tern_aws::worker::{Delivery, JobError, process_batch};
+use tern_aws::{Lookup, Platform, Tenant};
 use tern_domain::ids::{RequestId, WorkspaceId};
 use tern_mail::ses::{ENROLLMENT_TAG, WORKSPACE_TAG, enrollment_from_tag};
 use tern_mail::webhook::SesContent;
@@ -55,7 +55,7 @@ async fn apply(platform: &Platform, envelope: Envelope, _delivery: Delivery) -> 
         tracing::warn!(ses_message_id = ?feedback.ses_message_id, "SES notification for mail Tern did not tag; acknowledged");
         return Ok(());
     };
-    let scoped = platform.table().scope(workspace);
+    let scoped = platform.table().scope(Tenant::found(workspace, Lookup::SentMailTag));
     let Some(enrollment) = scoped.get::<EnrollmentRecord>(&enrollment_id).await? else {
         tracing::info!(enrollment = %enrollment_id, "SES notification for an enrollment that no longer exists");
         return Ok(());

@@ -102,8 +102,9 @@ async fn run_task(
 ) -> Result<(), tern_aws::worker::JobError> {
     use tern_aws::privacy::{PrivacyTask, PrivacyTaskKind, TaskState};
     use tern_aws::worker::JobError;
-    let scoped = platform.table().scope(job.workspace_id);
-    let objects = platform.bucket().scope(job.workspace_id);
+    let tenant = tern_aws::Tenant::of_job(&job);
+    let scoped = platform.table().scope(tenant);
+    let objects = platform.bucket().scope(tenant);
     let sealer = platform.sealer();
     let transient = |e: &dyn std::fmt::Display| JobError::Transient(e.to_string());
     let Some(mut task) = scoped.get::<PrivacyTask>(&job.task_id).await.map_err(|e| transient(&e))? else {

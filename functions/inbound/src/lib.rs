@@ -26,8 +26,8 @@ use axum::routing::post;
 use hmac::{KeyInit, Mac};
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
-use tern_aws::Platform;
 use tern_aws::inbound::{Accepted, InboundWebhookCredential, Intake, IntakeError, WEBHOOK_SECRET_PURPOSE, webhook_secret_identity};
+use tern_aws::{Lookup, Platform, Tenant};
 use tern_domain::ids::{RequestId, WorkspaceId};
 use tern_http::{ApiError, Json, Path};
 use tern_mail::webhook::{self, MAX_WEBHOOK_BYTES, Received, WebhookError};
@@ -88,18 +88,20 @@ async fn receive_workspace(
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     // An unknown workspace looks exactly like wrong credentials.
     let workspace = WorkspaceId::parse(&workspace).map_err(|_| refused())?;
+    // Read only for the credential check below; nothing is stored unless it passes.
+    let tenant = Tenant::found(workspace, Lookup::InboundRoute);
     let body = body.map_err(body_error)?;
     let credential =
-        state.platform.table().scope(workspace).get::<InboundWebhookCredential>(InboundWebhookCredential::ID).await?.ok_or_else(refused)?;
+        state.platform.table().scope(tenant).get::<InboundWebhookCredential>(InboundWebhookCredential::ID).await?.ok_or_else(refused)?;
     authenticate_workspace(&state, workspace, &credential, &headers, &body).await?;
     let received = decode(&format, &headers, &body)?;
-    accept(&state, received, Some(workspace), request_id).await
+    accept(&state, received, Some(tenant), request_id).await
 }
 
 async fn accept(
     state: &InboundState,
     received: Received,
-    only: Option<WorkspaceId>,
+    only: Option<Tenant>,
     request_id: Option<axum::Extension<RequestId>>,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     let request_id = request_id.map(|r| r.0).unwrap_or_else(RequestId::generate);

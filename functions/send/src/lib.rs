@@ -26,7 +26,6 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use faults::{FaultPoint, Faults};
 use jiff::Timestamp;
 use provider::{Outcome, Provider};
-use tern_aws::Platform;
 use tern_aws::bucket::Object;
 use tern_aws::entities::Workspace;
 use tern_aws::outreach::schedule::{calendar, next_due};
@@ -37,6 +36,7 @@ use tern_aws::outreach::{
 };
 use tern_aws::table::{AttributeValue, ScopedTable, StoreError};
 use tern_aws::worker::{JobError, process_batch};
+use tern_aws::{Lookup, Platform, Tenant};
 use tern_domain::cadence::Calendar;
 use tern_domain::deliverability::{self, Health, SendingLimits};
 use tern_domain::enrollment::{Event, StopReason, TransitionError};
@@ -75,7 +75,7 @@ fn transient(what: &str, e: impl std::fmt::Display) -> JobError {
 
 /// Runs one job to a settled state. Safe to run any number of times for the same step.
 pub async fn send_step(deps: &SendDeps, job: &SendJob) -> Result<(), JobError> {
-    let scoped = deps.platform.table().scope(job.workspace_id);
+    let scoped = deps.platform.table().scope(Tenant::of_job(job));
     // A released stale claim is retried once in the same run.
     for _ in 0..2 {
         match attempt(deps, &scoped, job).await? {
@@ -373,7 +373,7 @@ impl Context {
             let Some(meta) = scoped.get::<AttachmentRecord>(id).await.map_err(|e| transient("reading an attachment", e))? else {
                 return Ok(Err("an attachment of the template was deleted".into()));
             };
-            let object = deps.platform.bucket().scope(scoped.workspace()).get(Object::Attachment(&meta.id)).await;
+            let object = deps.platform.bucket().scope(scoped.tenant()).get(Object::Attachment(&meta.id)).await;
             // Gone from the bucket while its record stays: a person must re-attach it.
             let Some(bytes) = object.map_err(|e| transient("reading an attachment", e))? else {
                 return Ok(Err("an attachment of the template is missing from storage".into()));
@@ -527,7 +527,7 @@ async fn deletion_scheduled(deps: &SendDeps, workspace: &Workspace) -> Result<bo
     let Some(parent) = workspace.parent_id.as_deref().and_then(|p| tern_domain::ids::WorkspaceId::parse(p).ok()) else {
         return Ok(false);
     };
-    let scoped = deps.platform.table().scope(parent);
+    let scoped = deps.platform.table().scope(Tenant::found(parent, Lookup::Parent));
     let agency = scoped.get::<Workspace>(&parent.to_string()).await.map_err(|e| transient("reading the agency workspace", e))?;
     Ok(agency.is_some_and(|a| a.deletion_scheduled_for.is_some()))
 }

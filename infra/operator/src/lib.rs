@@ -80,7 +80,8 @@ pub async fn set_plan(
     now: OffsetDateTime,
 ) -> Result<PlanChange, OperatorError> {
     operator.check()?;
-    let scoped = table.scope(workspace);
+    let tenant = tern_aws::Tenant::found(workspace, tern_aws::Lookup::Operator);
+    let scoped = table.scope(tenant);
     let mut record = scoped.get::<Workspace>(&workspace.to_string()).await?.ok_or(OperatorError::NoSuchWorkspace(workspace))?;
     let from = record.plan;
     record.plan = plan;
@@ -103,7 +104,7 @@ pub async fn set_plan(
         request_id: None,
         parameters: serde_json::json!({ "from": from, "to": plan, "reason": operator.reason.trim() }),
     };
-    audit.append(workspace, draft, now).await?;
+    audit.append(tenant, draft, now).await?;
     Ok(PlanChange { workspace: record, from, to: plan })
 }
 

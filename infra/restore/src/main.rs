@@ -166,8 +166,9 @@ fn cli_commands(o: &Options) -> Vec<String> {
         format!("aws dynamodb wait table-exists{global} --table-name {}", o.target),
         format!("aws dynamodb scan{global} --table-name {} --select COUNT", o.target),
         format!(
-            "aws dynamodb get-item{global} --table-name {} --key '{{\"pk\":{{\"S\":\"WS#<ws>#WORKSPACE#<ws>\"}},\"sk\":{{\"S\":\"WORKSPACE\"}}}}'",
-            o.target
+            "aws dynamodb get-item{global} --table-name {} --key '{{\"pk\":{{\"S\":\"{}\"}},\"sk\":{{\"S\":\"WORKSPACE\"}}}}'",
+            o.target,
+            keys::entity_partition("<ws>", "WORKSPACE", "<ws>")
         ),
         format!(
             "aws dynamodb describe-table{global} --table-name {} --query 'Table.[TableStatus,SSEDescription,RestoreSummary]'",
@@ -320,7 +321,7 @@ async fn run(o: &Options) -> Result<Report, String> {
     let workspaces = sample_workspaces(&db, &o.target, o.samples).await?;
     for ws in &workspaces {
         let key = HashMap::from([
-            ("pk".to_string(), AttributeValue::S(format!("WS#{ws}#WORKSPACE#{ws}"))),
+            ("pk".to_string(), AttributeValue::S(keys::entity_partition(ws, "WORKSPACE", ws))),
             ("sk".to_string(), AttributeValue::S("WORKSPACE".into())),
         ]);
         let found = db
@@ -335,7 +336,7 @@ async fn run(o: &Options) -> Result<Report, String> {
             .query()
             .table_name(&o.target)
             .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", AttributeValue::S(format!("WS#{ws}")))
+            .expression_attribute_values(":pk", AttributeValue::S(keys::workspace_partition(ws)))
             .select(Select::Count)
             .send()
             .await
@@ -352,7 +353,7 @@ async fn run(o: &Options) -> Result<Report, String> {
         report.workspaces_checked.push(ws.clone());
     }
     if workspaces.is_empty() {
-        report.problems.push(format!("no workspace partition (pk WS#…) found in {}", o.target));
+        report.problems.push(format!("no workspace partition (pk {}…) found in {}", keys::workspace_partition(""), o.target));
     }
 
     let described = db.describe_table().table_name(&o.target).send().await.map_err(|e| sdk_error("DescribeTable", e))?;
@@ -453,12 +454,7 @@ async fn sample_workspaces(db: &Client, table: &str, wanted: usize) -> Result<Ve
     Ok(found.into_iter().collect())
 }
 
-/// `WS#<ws>…` → `<ws>`.
-fn workspace_of(pk: &str) -> Option<&str> {
-    let rest = pk.strip_prefix("WS#")?;
-    let ws = rest.split('#').next()?;
-    (!ws.is_empty()).then_some(ws)
-}
+use tern_aws::keys::{self, workspace_of};
 
 fn next_steps(o: &Options) -> String {
     let endpoint = o.endpoint_url.as_ref().map(|e| format!(" --endpoint-url {e}")).unwrap_or_default();
@@ -571,13 +567,5 @@ mod tests {
         assert!(commands.contains("restore-table-to-point-in-time --region eu-west-1 --source-table-name tern --target-table-name tern-restored-20261123T100000Z --restore-date-time 2026-11-23T10:00:00Z"));
         assert!(commands.contains("KMSMasterKeyId=alias/k"));
         assert!(commands.contains("--select COUNT"));
-    }
-
-    #[test]
-    fn finds_the_workspace_in_every_key_shape() {
-        assert_eq!(workspace_of("WS#abc"), Some("abc"));
-        assert_eq!(workspace_of("WS#abc#CONTACT#1"), Some("abc"));
-        assert_eq!(workspace_of("WS#abc#AUDIT"), Some("abc"));
-        assert_eq!(workspace_of("USER#1"), None);
     }
 }

@@ -11,6 +11,7 @@ use aws_sdk_dynamodb::types::{
     Select,
 };
 use std::process::Command;
+use tern_aws::keys;
 
 fn endpoint() -> String {
     std::env::var("TERN_TEST_AWS_ENDPOINT")
@@ -58,9 +59,10 @@ async fn table_with_two_workspaces(db: &Client, table: &str) -> i32 {
         .expect("create table");
     let mut written = 0;
     for ws in ["0190a3c4-0000-7000-8000-00000000000a", "0190a3c4-0000-7000-8000-00000000000b"] {
-        let mut items = vec![put(format!("WS#{ws}#WORKSPACE#{ws}"), "WORKSPACE"), put(format!("WS#{ws}#AUDIT"), "00000000000000000001")];
+        let mut items =
+            vec![put(keys::entity_partition(ws, "WORKSPACE", ws), "WORKSPACE"), put(keys::audit_partition(ws), "00000000000000000001")];
         for n in 0..3 {
-            items.push(put(format!("WS#{ws}"), &format!("CONTACT#{n}")));
+            items.push(put(keys::workspace_partition(ws), &format!("CONTACT#{n}")));
         }
         for item in items {
             db.put_item().table_name(table).set_item(Some(item)).send().await.expect("put item");

@@ -11,6 +11,7 @@
 use crate::global::{GlobalKind, GlobalRecord, GlobalTable};
 use crate::sealing::{FieldIdentity, SealedValue, Sealer};
 use crate::table::{Condition, Entity, ScopedTable, StoreError, write_item};
+use crate::tenant::Tenant;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity};
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
@@ -59,11 +60,6 @@ pub const CHECKPOINT_HORIZON: time::Duration = time::Duration::days(7);
 /// digits, so reading entries (`sk > <seq>`) never meets it.
 const CHECKPOINT_SK: &str = "#CHECKPOINT";
 
-/// The platform's own scope (the nil id is never a workspace's).
-fn platform_scope() -> WorkspaceId {
-    WorkspaceId::parse("00000000-0000-0000-0000-000000000000").unwrap_or_else(|_| WorkspaceId::generate())
-}
-
 /// The sealed anchor key, one for the platform.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AuditAnchorKey {
@@ -86,7 +82,7 @@ impl Anchor {
         if let Some(key) = self.key.get() {
             return Ok(key.clone());
         }
-        let scope = platform_scope();
+        let scope = WorkspaceId::PLATFORM;
         let scope_text = scope.to_string();
         let identity = FieldIdentity { workspace: &scope_text, entity: "audit-anchor", id: ANCHOR_KEY_ID, field: "key" };
         let unavailable = |e: crate::sealing::SealingError| StoreError::Unavailable(format!("audit anchor key: {e}"));
@@ -127,7 +123,7 @@ pub struct Verification {
 }
 
 fn partition(workspace: WorkspaceId) -> String {
-    format!("WS#{workspace}#AUDIT")
+    crate::keys::audit_partition(workspace)
 }
 
 fn sort_key(seq: u64) -> String {
@@ -155,8 +151,8 @@ impl AuditLog {
     /// for the same position with a conditional write; the loser re-reads and retries.
     /// The entry is kept for the workspace's audit window (read here, so every
     /// caller follows the window in force; never below [`MINIMUM_AUDIT_RETENTION`]).
-    pub async fn append(&self, workspace: WorkspaceId, draft: AuditDraft, now: OffsetDateTime) -> Result<AuditEntry, StoreError> {
-        self.append_inner(workspace, draft, now, None).await
+    pub async fn append(&self, tenant: Tenant, draft: AuditDraft, now: OffsetDateTime) -> Result<AuditEntry, StoreError> {
+        self.append_inner(tenant.workspace(), draft, now, None).await
     }
 
     /// Appends one entry and writes `entity` (an item of the same workspace) in one
@@ -266,7 +262,7 @@ impl AuditLog {
     /// deletion's last lines).
     async fn retention(&self, workspace: WorkspaceId) -> Result<time::Duration, StoreError> {
         let settings = crate::table::Table::new(self.client.clone(), self.table.clone())
-            .scope(workspace)
+            .scope(Tenant::cross_tenant(workspace))
             .get::<crate::entities::Workspace>(&workspace.to_string())
             .await?;
         let window = settings.and_then(|w| w.retention().window(tern_domain::retention::RetentionCategory::Audit));

@@ -10,6 +10,7 @@
 //! mail before the feedback worker routes it, is reached through
 //! [`Bucket::ses_inbound`], by name.
 
+use crate::tenant::Tenant;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::ServerSideEncryption;
 use tern_domain::ids::WorkspaceId;
@@ -98,9 +99,9 @@ impl Bucket {
         &self.name
     }
 
-    /// The objects of `workspace`.
-    pub fn scope(&self, workspace: WorkspaceId) -> ScopedBucket {
-        ScopedBucket { bucket: self.clone(), workspace }
+    /// The objects of `tenant`.
+    pub fn scope(&self, tenant: Tenant) -> ScopedBucket {
+        ScopedBucket { bucket: self.clone(), workspace: tenant.workspace() }
     }
 
     /// SES's landing area: mail for no workspace yet. `key` must lie under

@@ -12,6 +12,7 @@ use crate::bucket::{Object, Put};
 use crate::entities::Workspace;
 use crate::outreach::UnsubscribeLink;
 use crate::table::{Entity, StoreError};
+use crate::tenant::{Lookup, Tenant};
 use sha2::{Digest, Sha256};
 use tern_domain::ids::{RequestId, WorkspaceId};
 use tern_domain::inbound::{InboundMessage, Route, Transport, address_domain, route};
@@ -52,6 +53,7 @@ pub struct Intake<'a> {
 
 /// Where a message belongs, as its recipients say.
 struct Destination {
+    tenant: Tenant,
     workspace: Workspace,
     enrollment: Option<String>,
     unsubscribe: bool,
@@ -70,15 +72,15 @@ impl<'a> Intake<'a> {
         &self,
         message: Vec<u8>,
         transport: Transport,
-        only: Option<WorkspaceId>,
+        only: Option<Tenant>,
         request_id: RequestId,
     ) -> Result<Accepted, IntakeError> {
         let destination = self.destination(&transport, only).await?.ok_or(IntakeError::UnknownRecipient)?;
-        let workspace_id = WorkspaceId::parse(&destination.workspace.id).map_err(|e| IntakeError::Unavailable(e.to_string()))?;
+        let workspace_id = destination.tenant.workspace();
         let id = content_id(workspace_id, &message);
         self.platform
             .bucket()
-            .scope(workspace_id)
+            .scope(destination.tenant)
             .put(
                 Object::InboundRaw(&id),
                 message.into(),
@@ -90,7 +92,7 @@ impl<'a> Intake<'a> {
         let mut record = InboundMessage::received(id.clone(), self.platform.clock().now(), transport);
         record.addressed_enrollment = destination.enrollment;
         record.to_unsubscribe_address = destination.unsubscribe;
-        let scoped = self.platform.table().scope(workspace_id);
+        let scoped = self.platform.table().scope(destination.tenant);
         match scoped.create(&record, Some(record.expires_at(destination.workspace.inbound_retention()))).await {
             Ok(()) | Err(StoreError::ConditionFailed) => {}
             Err(e) => return Err(e.into()),
@@ -105,7 +107,7 @@ impl<'a> Intake<'a> {
     /// reply token, or through a List-Unsubscribe address) decides. Only addresses
     /// at the platform's inbound domain route: `reply+<ws>@` anywhere else is
     /// someone else's address (a forwarder, a look-alike domain), not ours.
-    async fn destination(&self, transport: &Transport, only: Option<WorkspaceId>) -> Result<Option<Destination>, IntakeError> {
+    async fn destination(&self, transport: &Transport, only: Option<Tenant>) -> Result<Option<Destination>, IntakeError> {
         let inbound_domain = self.platform.config().inbound_domain.as_deref().map(|d| d.trim().trim_end_matches('.').to_ascii_lowercase());
         if inbound_domain.is_none() && only.is_none() {
             tracing::error!("the inbound domain is not configured; no recipient can be routed");
@@ -113,9 +115,9 @@ impl<'a> Intake<'a> {
         let ours = |recipient: &str| inbound_domain.is_some() && address_domain(recipient) == inbound_domain;
         let recipients = std::iter::once(&transport.envelope_to).chain(transport.recipients.iter());
         for recipient in recipients.filter(|r| ours(r)) {
-            let (workspace, enrollment, unsubscribe) = match route(recipient) {
+            let (workspace, enrollment, unsubscribe, lookup) = match route(recipient) {
                 Some(Route::Unsubscribe { token }) => match self.link(&token).await? {
-                    Some(link) => (link.workspace_id, Some(link.enrollment_id), true),
+                    Some(link) => (link.workspace_id, Some(link.enrollment_id), true, Lookup::UnsubscribeToken),
                     None => continue,
                 },
                 Some(Route::Workspace { workspace, reply_token }) => {
@@ -123,23 +125,24 @@ impl<'a> Intake<'a> {
                         Some(token) => self.link(&token).await?.filter(|l| l.workspace_id == workspace).map(|l| l.enrollment_id),
                         None => None,
                     };
-                    (workspace, enrollment, false)
+                    (workspace, enrollment, false, Lookup::InboundRoute)
                 }
                 None => continue,
             };
             let Ok(workspace_id) = WorkspaceId::parse(&workspace) else { continue };
-            if only.is_some_and(|only| only != workspace_id) {
+            if only.is_some_and(|only| only.workspace() != workspace_id) {
                 continue;
             }
-            if let Some(found) = self.platform.table().scope(workspace_id).get::<Workspace>(&workspace).await? {
-                return Ok(Some(Destination { workspace: found, enrollment, unsubscribe }));
+            let tenant = Tenant::found(workspace_id, lookup);
+            if let Some(found) = self.platform.table().scope(tenant).get::<Workspace>(&workspace).await? {
+                return Ok(Some(Destination { tenant, workspace: found, enrollment, unsubscribe }));
             }
         }
         // A workspace's own webhook takes mail for any address it is pointed at.
         if let Some(only) = only
             && let Some(found) = self.platform.table().scope(only).get::<Workspace>(&only.to_string()).await?
         {
-            return Ok(Some(Destination { workspace: found, enrollment: None, unsubscribe: false }));
+            return Ok(Some(Destination { tenant: only, workspace: found, enrollment: None, unsubscribe: false }));
         }
         Ok(None)
     }

@@ -6,6 +6,8 @@
 //! Each item type implements [`Entity`], which names its kind; keys are
 //! `pk = WS#<workspace>#<KIND>#<id>`, `sk = <KIND>`.
 
+use crate::keys;
+use crate::tenant::Tenant;
 pub use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::types::ReturnConsumedCapacity;
 use serde::Serialize;
@@ -177,14 +179,15 @@ impl Table {
     }
 
     /// The only door to a workspace's items.
-    pub fn scope(&self, workspace: WorkspaceId) -> ScopedTable {
-        ScopedTable { table: self.clone(), workspace }
+    pub fn scope(&self, tenant: Tenant) -> ScopedTable {
+        ScopedTable { table: self.clone(), tenant, workspace: tenant.workspace() }
     }
 }
 
 #[derive(Debug, Clone)]
 pub struct ScopedTable {
     table: Table,
+    tenant: Tenant,
     workspace: WorkspaceId,
 }
 
@@ -193,11 +196,15 @@ impl ScopedTable {
         self.workspace
     }
 
+    pub fn tenant(&self) -> Tenant {
+        self.tenant
+    }
+
     fn key<E: Entity>(&self, id: &str) -> HashMap<String, AttributeValue> {
         let (pk, sk) = if E::COLLECTION {
-            (format!("WS#{}", self.workspace), format!("{}#{id}", E::KIND))
+            (keys::workspace_partition(self.workspace), format!("{}#{id}", E::KIND))
         } else {
-            (format!("WS#{}#{}#{id}", self.workspace, E::KIND), E::KIND.to_string())
+            (keys::entity_partition(self.workspace, E::KIND, id), E::KIND.to_string())
         };
         HashMap::from([("pk".to_string(), AttributeValue::S(pk)), ("sk".to_string(), AttributeValue::S(sk))])
     }
@@ -248,7 +255,7 @@ impl ScopedTable {
     /// One page of a collection entity, in id order, starting after `after`.
     pub async fn list<E: Entity>(&self, limit: i32, after: Option<&str>) -> Result<Page<E>, StoreError> {
         debug_assert!(E::COLLECTION, "only collection entities can be listed");
-        let pk = format!("WS#{}", self.workspace);
+        let pk = keys::workspace_partition(self.workspace);
         let mut request = self
             .table
             .client
@@ -282,7 +289,7 @@ impl ScopedTable {
     /// sort key is `after`. Exports read the workspace this way, so a collection
     /// kind added later is exported without anyone having to remember it.
     pub async fn collection_page(&self, after: Option<&str>) -> Result<RawPage, StoreError> {
-        let pk = format!("WS#{}", self.workspace);
+        let pk = keys::workspace_partition(self.workspace);
         let mut request = self
             .table
             .client
@@ -439,7 +446,7 @@ impl ScopedTable {
                 .query()
                 .table_name(&self.table.name)
                 .key_condition_expression(condition)
-                .expression_attribute_values(":pk", AttributeValue::S(format!("WS#{}", self.workspace)))
+                .expression_attribute_values(":pk", AttributeValue::S(keys::workspace_partition(self.workspace)))
                 .expression_attribute_values(":from", AttributeValue::S(from.clone()))
                 .set_exclusive_start_key(start)
                 .consistent_read(true)

@@ -42,7 +42,7 @@ async fn concurrent_appends_with_and_without_an_item_leave_one_gap_free_chain() 
     let ws = WorkspaceId::generate();
     let log = AuditLog::new(&clients, &config);
     let platform = tern_aws::Platform::new(config.clone(), clients.clone(), std::sync::Arc::new(tern_domain::clock::SystemClock));
-    let scoped = platform.table().scope(ws);
+    let scoped = platform.table().scope(tern_aws::Tenant::found(ws, tern_aws::Lookup::Observer));
     let now = OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000);
     let mut tasks: Vec<PrivacyTask> = (0..4).map(|i| PrivacyTask::queued(PrivacyTaskKind::WorkspaceExport, "u", i)).collect();
     for task in &mut tasks {
@@ -53,7 +53,11 @@ async fn concurrent_appends_with_and_without_an_item_leave_one_gap_free_chain() 
     let mut running = tokio::task::JoinSet::new();
     for i in 0..8 {
         let log = log.clone();
-        running.spawn(async move { log.append(ws, draft(ws, &format!("plain.{i}"), now), now).await.map(|_| ()) });
+        running.spawn(async move {
+            log.append(tern_aws::Tenant::found(ws, tern_aws::Lookup::Observer), draft(ws, &format!("plain.{i}"), now), now)
+                .await
+                .map(|_| ())
+        });
     }
     for task in tasks.clone() {
         let (log, scoped) = (log.clone(), scoped.clone());

@@ -18,7 +18,7 @@ async fn concurrent_counts_are_all_counted_and_each_sees_its_own() {
     let prefix = format!("t-counter-{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
     let (config, _) = tern_aws::provision::provision(&template, &clients, &prefix).await.expect("provisioned on moto");
     let platform = tern_aws::Platform::new(config, clients, std::sync::Arc::new(tern_domain::clock::SystemClock));
-    let scoped = platform.table().scope(WorkspaceId::generate());
+    let scoped = platform.table().scope(tern_aws::Tenant::found(WorkspaceId::generate(), tern_aws::Lookup::Observer));
 
     let mut running = tokio::task::JoinSet::new();
     for _ in 0..12 {

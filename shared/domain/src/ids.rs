@@ -59,6 +59,12 @@ uuid_id!(
     WorkspaceId,
     "workspace"
 );
+
+impl WorkspaceId {
+    /// The platform's own scope (the audit anchor's key): the nil id, which
+    /// `generate` never returns, so it is no workspace's.
+    pub const PLATFORM: Self = Self(Uuid::nil());
+}
 uuid_id!(
     /// One job or request, carried through logs so a request can be followed across functions.
     RequestId,

@@ -127,7 +127,7 @@ pub async fn create(
     state.platform.global().create(&lookup, None).await?;
     let scopes: Vec<String> = key.scopes.iter().map(ToString::to_string).collect();
     let parameters = serde_json::json!({ "scopes": scopes, "expires_at": expires_at, "created_with_2fa": created_with_2fa });
-    audit(&state, ctx.workspace, &ctx.actor.audit_name(), "api_key.created", Some(&key.id), parameters, &client).await?;
+    audit(&state, ctx.tenant, &ctx.actor.audit_name(), "api_key.created", Some(&key.id), parameters, &client).await?;
     let body = ApiKeyCreated { key: generated.key.expose().clone(), settings: key.into() };
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
@@ -163,7 +163,7 @@ pub async fn revoke(
     if key.revoked_at.is_none() {
         key.revoked_at = Some(state.platform.clock().now().unix_timestamp());
         ctx.scoped.put(&key, None).await?;
-        audit(&state, ctx.workspace, &ctx.actor.audit_name(), "api_key.revoked", Some(&key.id), serde_json::json!({}), &client).await?;
+        audit(&state, ctx.tenant, &ctx.actor.audit_name(), "api_key.revoked", Some(&key.id), serde_json::json!({}), &client).await?;
     }
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -189,7 +189,7 @@ pub(crate) async fn revoke_beyond_role(
             scoped.put(&key, None).await?;
             audit(
                 state,
-                scoped.workspace(),
+                scoped.tenant(),
                 actor,
                 "api_key.revoked",
                 Some(&key.id),
@@ -200,4 +200,9 @@ pub(crate) async fn revoke_beyond_role(
         }
     }
     Ok(())
+}
+
+/// This area's routes (see [`super::Routes`]).
+pub fn routes() -> super::Routes {
+    super::Routes::default().add(__path_create, create).add(__path_list, list).add(__path_revoke, revoke)
 }

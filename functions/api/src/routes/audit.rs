@@ -97,3 +97,8 @@ pub async fn verify(State(state): State<Arc<ApiState>>, ctx: InWorkspace<need::R
     };
     Ok(Json(ChainReport { valid, entries: checked.entries, checkpoint_from: checked.checkpoint_from, broken_at, reason }))
 }
+
+/// This area's routes (see [`super::Routes`]).
+pub fn routes() -> super::Routes {
+    super::Routes::default().add(__path_list, list).add(__path_verify, verify)
+}

@@ -1,21 +1,20 @@
 //! Contacts: create (merging duplicates by the address's blind index), read, list
-//! with filters, change, delete; CSV import and export; the suppression list.
+//! with filters, change, delete, verify.
 
+use super::MAX_SCANNED_PER_PAGE;
 use crate::ApiState;
 use crate::auth::{Client, InWorkspace, need};
 use crate::routes::audit;
 use crate::routes::enrichment::{ContactWork, queue_for_contacts, queue_verification};
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use tern_aws::outreach::store::blind_index_key;
-use tern_aws::outreach::{Contact, ContactByEmail, Suppression, SuppressionReason};
+use tern_aws::outreach::{Contact, ContactByEmail, Suppression};
 use tern_aws::table::{ScopedTable, StoreError};
-use tern_domain::contact_csv;
 use tern_domain::ids::RequestId;
 use tern_http::{ApiError, Json, Path, Query};
 use tern_security::blind_index::{BlindIndexKey, index_normalised, normalise_email};
@@ -28,17 +27,17 @@ pub(crate) fn is_custom_field_name(name: &str) -> bool {
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContactInput {
-    email: String,
-    first_name: Option<String>,
-    last_name: Option<String>,
-    company: Option<String>,
+    pub(crate) email: String,
+    pub(crate) first_name: Option<String>,
+    pub(crate) last_name: Option<String>,
+    pub(crate) company: Option<String>,
     /// Company website or domain.
-    website: Option<String>,
-    title: Option<String>,
+    pub(crate) website: Option<String>,
+    pub(crate) title: Option<String>,
     /// IANA zone, e.g. `Europe/Berlin`.
-    timezone: Option<String>,
+    pub(crate) timezone: Option<String>,
     #[serde(default)]
-    custom: BTreeMap<String, String>,
+    pub(crate) custom: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
@@ -89,16 +88,16 @@ fn check_website(value: Option<&String>) -> Result<Option<String>, ApiError> {
 
 /// A contact's fields after checking, before it meets the table.
 pub(crate) struct CheckedContact {
-    email: String,
-    first_name: Option<String>,
-    last_name: Option<String>,
-    company: Option<String>,
-    domain: Option<String>,
+    pub(crate) email: String,
+    pub(crate) first_name: Option<String>,
+    pub(crate) last_name: Option<String>,
+    pub(crate) company: Option<String>,
+    pub(crate) domain: Option<String>,
     /// The website as given (where an enrichment starts fetching).
-    website: Option<String>,
-    title: Option<String>,
-    timezone: Option<String>,
-    custom: BTreeMap<String, String>,
+    pub(crate) website: Option<String>,
+    pub(crate) title: Option<String>,
+    pub(crate) timezone: Option<String>,
+    pub(crate) custom: BTreeMap<String, String>,
 }
 
 fn check_custom(custom: &BTreeMap<String, String>) -> Result<BTreeMap<String, String>, (&'static str, String)> {
@@ -240,11 +239,11 @@ fn merge(contact: &mut Contact, input: &CheckedContact, now: i64) {
     contact.updated_at = now;
 }
 
-async fn suppressed(scoped: &ScopedTable, contact: &Contact) -> Result<bool, ApiError> {
+pub(crate) async fn suppressed(scoped: &ScopedTable, contact: &Contact) -> Result<bool, ApiError> {
     Ok(scoped.get::<Suppression>(&contact.email_index).await?.is_some())
 }
 
-async fn workspace_key(state: &ApiState, scoped: &ScopedTable) -> Result<BlindIndexKey, ApiError> {
+pub(crate) async fn workspace_key(state: &ApiState, scoped: &ScopedTable) -> Result<BlindIndexKey, ApiError> {
     blind_index_key(scoped, state.platform.sealer()).await.map_err(ApiError::from)
 }
 
@@ -343,7 +342,7 @@ pub async fn delete(
     ctx.scoped.delete::<ContactByEmail>(&contact.email_index).await?;
     audit(
         &state,
-        ctx.workspace,
+        ctx.tenant,
         &ctx.actor.audit_name(),
         "contact.deleted",
         Some(&contact.id),
@@ -374,10 +373,6 @@ pub struct ContactPage {
     /// Pass as `after` for the next page.
     next: Option<String>,
 }
-
-/// How many stored contacts one filtered listing reads at most before it returns
-/// what it found with a cursor: a filter that matches little stays fast.
-const MAX_SCANNED_PER_PAGE: usize = 1_000;
 
 pub(crate) struct ContactFilter {
     q: Option<String>,
@@ -433,252 +428,13 @@ pub async fn list(ctx: InWorkspace<need::ReadContacts>, Query(query): Query<Cont
     Ok(Json(ContactPage { contacts, next }))
 }
 
-#[derive(Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct ImportQuery {
-    /// JSON object from CSV header to field (`email`, `first_name`, …, or `custom:<name>`);
-    /// headers not named are mapped by their name.
-    mapping: Option<String>,
-    /// Drop columns that map to no standard field instead of keeping them as custom fields.
-    ignore_unmapped: Option<bool>,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct RowProblem {
-    line: u64,
-    code: String,
-    message: String,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct ImportReport {
-    created: u32,
-    /// Rows whose address was already a contact (or repeated in the file): merged into it.
-    merged: u32,
-    /// Imported rows whose address is on the suppression list: stored, never written to.
-    suppressed: u32,
-    /// Rows not imported, each with its line and why.
-    errors: Vec<RowProblem>,
-    /// Which header went to which field.
-    #[schema(value_type = Object)]
-    columns: BTreeMap<String, String>,
-}
-
-/// At most this many per-row errors are listed; the count goes on.
-const MAX_LISTED_ERRORS: usize = 1_000;
-
-/// Imports a CSV file (the request body, UTF-8 with or without BOM, `,` or `;`).
-/// Bad rows are reported with their line and skipped; good rows are created or
-/// merged by address. The file's custom columns become workspace custom fields.
-#[utoipa::path(post, path = "/v1/workspaces/{ws}/contacts/import", params(("ws" = String, Path), ImportQuery),
-    request_body(content = String, content_type = "text/csv"),
-    responses((status = 200, body = ImportReport), (status = 422), (status = 413)))]
-pub async fn import(
-    State(state): State<Arc<ApiState>>,
-    client: Client,
-    ctx: InWorkspace<need::Import>,
-    request_id: Option<axum::Extension<RequestId>>,
-    Query(query): Query<ImportQuery>,
-    body: Bytes,
-) -> Result<Json<ImportReport>, ApiError> {
-    let mapping: BTreeMap<String, String> = match query.mapping.as_deref() {
-        None | Some("") => BTreeMap::new(),
-        Some(json) => serde_json::from_str(json)
-            .map_err(|_| ApiError::unprocessable("invalid_mapping", "`mapping` must be a JSON object from header to field name."))?,
-    };
-    let options = contact_csv::ImportOptions { mapping, ignore_unmapped: query.ignore_unmapped.unwrap_or(false), ..Default::default() };
-    let rows =
-        contact_csv::import(std::io::Cursor::new(body), &options).map_err(|e| ApiError::unprocessable("invalid_csv", e.to_string()))?;
-    let columns: BTreeMap<String, String> = rows.columns().iter().map(|c| (c.header.clone(), c.target.to_string())).collect();
-    let key = workspace_key(&state, &ctx.scoped).await?;
-    let now = state.platform.clock().now().unix_timestamp();
-    let mut report = ImportReport { created: 0, merged: 0, suppressed: 0, errors: Vec::new(), columns };
-    let mut new_fields = std::collections::BTreeSet::new();
-    let mut error_count = 0usize;
-    let mut work = ContactWork::default();
-    for row in rows {
-        let imported = match row {
-            Ok(contact_csv::RowOutcome::Contact(contact)) => contact,
-            // The rest of the file cannot be read (a quote never closed): say where, keep what was imported.
-            Err(stream) => {
-                error_count += 1;
-                report.errors.push(RowProblem { line: 0, code: "unreadable_rest".into(), message: stream.to_string() });
-                break;
-            }
-            Ok(contact_csv::RowOutcome::Invalid(problem)) => {
-                error_count += 1;
-                if report.errors.len() < MAX_LISTED_ERRORS {
-                    report.errors.push(RowProblem { line: problem.line, code: problem.code.to_string(), message: problem.message });
-                }
-                continue;
-            }
-        };
-        let line = imported.line;
-        let (email, custom) = prefer_work_address(imported.email, imported.custom);
-        let input = ContactInput {
-            email,
-            first_name: imported.first_name,
-            last_name: imported.last_name,
-            company: imported.company,
-            website: imported.website,
-            title: imported.title,
-            timezone: imported.timezone,
-            custom,
-        };
-        let checked = match check_contact(&input) {
-            Ok(checked) => checked,
-            Err(e) => {
-                error_count += 1;
-                if report.errors.len() < MAX_LISTED_ERRORS {
-                    report.errors.push(RowProblem { line, code: e.code.to_string(), message: e.message });
-                }
-                continue;
-            }
-        };
-        new_fields.extend(checked.custom.keys().cloned());
-        let website = checked.website.clone();
-        let (contact, outcome) = upsert(&ctx.scoped, &key, checked, now).await?;
-        if let Some(domain) = &contact.domain {
-            work.add(domain, website.as_deref(), &contact.id);
-        }
-        match outcome {
-            Upserted::Created => report.created += 1,
-            Upserted::Merged => report.merged += 1,
-        }
-        if suppressed(&ctx.scoped, &contact).await? {
-            report.suppressed += 1;
-        }
-    }
-    register_custom_fields(&state, &ctx, new_fields).await?;
-    queue_for_contacts(&state, &ctx, request_id.map(|r| r.0).unwrap_or_else(RequestId::generate), work).await?;
-    let parameters =
-        serde_json::json!({ "created": report.created, "merged": report.merged, "errors": error_count, "bytes": report.columns.len() });
-    audit(&state, ctx.workspace, &ctx.actor.audit_name(), "contacts.imported", None, parameters, &client).await?;
-    Ok(Json(report))
-}
-
-/// A row with a free-mail address in its e-mail column and a work address in another
-/// column (say "Work Email") is imported under the work address; the free-mail one is
-/// kept as the custom field `personal_email`.
-fn prefer_work_address(email: String, mut custom: BTreeMap<String, String>) -> (String, BTreeMap<String, String>) {
-    let is_free = |address: &str| {
-        tern_security::blind_index::normalise_email(address).is_ok_and(|n| tern_domain::address::facts(n.as_str()).free_mail)
-    };
-    if !is_free(&email) {
-        return (email, custom);
-    }
-    let work = custom
-        .iter()
-        .find(|(_, value)| tern_security::blind_index::normalise_email(value).is_ok() && !is_free(value))
-        .map(|(name, value)| (name.clone(), value.clone()));
-    match work {
-        Some((name, address)) => {
-            custom.remove(&name);
-            custom.insert("personal_email".into(), email);
-            (address, custom)
-        }
-        None => (email, custom),
-    }
-}
-
-/// New custom columns become fields templates may use.
-async fn register_custom_fields(
-    state: &ApiState,
-    ctx: &InWorkspace<need::Import>,
-    fields: std::collections::BTreeSet<String>,
-) -> Result<(), ApiError> {
-    let Some(mut workspace) = ctx.scoped.get::<tern_aws::entities::Workspace>(&ctx.workspace.to_string()).await? else {
-        return Ok(());
-    };
-    let before = workspace.custom_fields.len();
-    workspace.custom_fields.extend(fields.into_iter().take(64usize.saturating_sub(before)));
-    if workspace.custom_fields.len() != before {
-        ctx.scoped.put(&workspace, None).await?;
-        state.remember_settings(ctx.workspace, Arc::new(workspace));
-    }
-    Ok(())
-}
-
-/// All contacts as CSV (standard columns, then the workspace's custom fields).
-#[utoipa::path(get, path = "/v1/workspaces/{ws}/contacts/export", params(("ws" = String, Path)),
-    responses((status = 200, content_type = "text/csv", body = String)))]
-pub async fn export(State(state): State<Arc<ApiState>>, client: Client, ctx: InWorkspace<need::Export>) -> Result<Response, ApiError> {
-    let contacts = ctx.scoped.list_all::<Contact>().await?;
-    let custom_columns: Vec<String> = ctx.settings.custom_fields.iter().cloned().collect();
-    let rows = contacts.iter().map(|c| contact_csv::ExportRow {
-        email: c.email.clone(),
-        first_name: c.first_name.clone(),
-        last_name: c.last_name.clone(),
-        company: c.company.clone(),
-        website: c.domain.clone(),
-        title: c.title.clone(),
-        timezone: c.timezone.clone(),
-        custom: c.custom.clone(),
-    });
-    let mut csv = Vec::new();
-    contact_csv::export(&mut csv, &custom_columns, rows).map_err(ApiError::internal)?;
-    audit(
-        &state,
-        ctx.workspace,
-        &ctx.actor.audit_name(),
-        "contacts.exported",
-        None,
-        serde_json::json!({ "contacts": contacts.len() }),
-        &client,
-    )
-    .await?;
-    Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8"), (header::CONTENT_DISPOSITION, "attachment; filename=\"contacts.csv\"")], csv)
-        .into_response())
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SuppressionInput {
-    email: String,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct SuppressionPage {
-    /// Blind indexes only: the list never holds an address in clear.
-    #[schema(value_type = Vec<Object>)]
-    suppressions: Vec<Suppression>,
-    next: Option<String>,
-}
-
-/// Adds an address to the suppression list (by blind index) and stops its enrollments.
-#[utoipa::path(post, path = "/v1/workspaces/{ws}/suppressions", params(("ws" = String, Path)), request_body = SuppressionInput,
-    responses((status = 201), (status = 422)))]
-pub async fn suppress(
-    State(state): State<Arc<ApiState>>,
-    client: Client,
-    ctx: InWorkspace<need::WriteContacts>,
-    Json(input): Json<SuppressionInput>,
-) -> Result<StatusCode, ApiError> {
-    let email = super::email(&input.email)?;
-    let key = workspace_key(&state, &ctx.scoped).await?;
-    let index = tern_security::blind_index::blind_index(&key, &email).map_err(ApiError::internal)?;
-    let now = state.platform.clock().now().unix_timestamp();
-    crate::routes::sequences::suppress_and_stop(&state, &ctx.scoped, &index, SuppressionReason::Manual, now).await?;
-    audit(&state, ctx.workspace, &ctx.actor.audit_name(), "suppression.added", Some(&index), serde_json::json!({}), &client).await?;
-    Ok(StatusCode::CREATED)
-}
-
-#[derive(Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct PageQuery {
-    after: Option<String>,
-    limit: Option<i32>,
-}
-
-#[utoipa::path(get, path = "/v1/workspaces/{ws}/suppressions", params(("ws" = String, Path), PageQuery), responses((status = 200, body = SuppressionPage)))]
-pub async fn list_suppressions(
-    ctx: InWorkspace<need::ReadContacts>,
-    Query(page): Query<PageQuery>,
-) -> Result<Json<SuppressionPage>, ApiError> {
-    let limit = page.limit.unwrap_or(50);
-    if !(1..=100).contains(&limit) {
-        return Err(ApiError::unprocessable("invalid_limit", "`limit` must be from 1 to 100."));
-    }
-    let found = ctx.scoped.list::<Suppression>(limit, page.after.as_deref()).await?;
-    Ok(Json(SuppressionPage { suppressions: found.items, next: found.next }))
+/// This area's routes (see [`super::Routes`]).
+pub fn routes() -> super::Routes {
+    super::Routes::default()
+        .add(__path_create, create)
+        .add(__path_list, list)
+        .add(__path_get, get)
+        .add(__path_update, update)
+        .add(__path_delete, delete)
+        .add(__path_verify, verify)
 }

@@ -87,7 +87,7 @@ pub async fn schedule(
     state.platform.sealer().forget_workspace(ctx.workspace);
     audit(
         &state,
-        ctx.workspace,
+        ctx.tenant,
         &user.id,
         "workspace.deletion_scheduled",
         Some(&workspace.id),
@@ -129,7 +129,7 @@ pub async fn cancel(
     state.remember_settings(ctx.workspace, Arc::new(workspace.clone()));
     audit(
         &state,
-        ctx.workspace,
+        ctx.tenant,
         &user_id,
         "workspace.deletion_cancelled",
         Some(&workspace.id),
@@ -138,4 +138,9 @@ pub async fn cancel(
     )
     .await?;
     Ok(Json(DeletionView { workspace_id: workspace.id, deletion_scheduled_for: None }))
+}
+
+/// This area's routes (see [`super::Routes`]).
+pub fn routes() -> super::Routes {
+    super::Routes::default().add(__path_schedule, schedule).add(__path_cancel, cancel)
 }

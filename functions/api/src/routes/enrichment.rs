@@ -287,6 +287,17 @@ pub(crate) async fn queue_verification<P: crate::auth::Needs>(
     Ok(())
 }
 
+/// This area's routes (see [`super::Routes`]).
+pub fn routes() -> super::Routes {
+    super::Routes::default()
+        .add(__path_request, request)
+        .add(__path_list, list)
+        .add(__path_get, get)
+        .add(__path_usage, usage)
+        .add(__path_get_ideal_customer, get_ideal_customer)
+        .add(__path_set_ideal_customer, set_ideal_customer)
+}
+
 #[cfg(test)]
 mod tests {
     use super::ContactWork;

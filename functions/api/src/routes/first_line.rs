@@ -105,7 +105,7 @@ pub async fn draft(
     // The contact's first name and title left Tern for the workspace's provider.
     let parameters =
         serde_json::json!({ "model": settings.model, "prompt_version": FIRST_LINE_PROMPT_VERSION, "enrichment_domain": domain });
-    audit(&state, ctx.workspace, &ctx.actor.audit_name(), "contact.first_line_drafted", Some(&contact.id), parameters, &client).await?;
+    audit(&state, ctx.tenant, &ctx.actor.audit_name(), "contact.first_line_drafted", Some(&contact.id), parameters, &client).await?;
     Ok(Json(view(contact)))
 }
 
@@ -153,4 +153,9 @@ pub async fn clear(
     contact.updated_at = state.platform.clock().now().unix_timestamp();
     ctx.scoped.put(&contact, None).await?;
     Ok(Json(view(contact)))
+}
+
+/// This area's routes (see [`super::Routes`]).
+pub fn routes() -> super::Routes {
+    super::Routes::default().add(__path_draft, draft).add(__path_set, set).add(__path_clear, clear)
 }

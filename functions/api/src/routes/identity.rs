@@ -1,6 +1,6 @@
 //! Sign-up, sign-in, token refresh, sessions and password changes.
 
-use super::{audit, email, text};
+use super::{audit, email, locale, text, timezone, weak_password};
 use crate::auth::{Caller, Client, REFRESH_COOKIE, cookie};
 use crate::platform_mail::{self, PlatformMail};
 use crate::records::{EmailLookup, EmailToken, EmailTokenPurpose, Member, PendingSignup, Plan, Session, Throttle, User};
@@ -12,8 +12,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
+use tern_aws::Tenant;
 use tern_aws::table::StoreError;
-use tern_domain::ids::WorkspaceId;
 use tern_http::{ApiError, Json, Path};
 use tern_security::roles::Role;
 use tern_security::secret::SecretString;
@@ -38,30 +38,6 @@ pub struct SignUp {
     locale: Option<String>,
     #[serde(default)]
     remember_me: bool,
-}
-
-pub(crate) fn timezone(value: Option<&str>) -> Result<String, ApiError> {
-    let tz = value.unwrap_or("UTC").trim();
-    let ok = !tz.is_empty()
-        && tz.len() <= 64
-        && tz.split('/').all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || "_+-".contains(c)));
-    if ok { Ok(tz.to_string()) } else { Err(ApiError::unprocessable("invalid_timezone", "Use an IANA time zone such as Europe/Berlin.")) }
-}
-
-pub(crate) fn locale(value: Option<&str>) -> Result<String, ApiError> {
-    let locale = value.unwrap_or("en").trim();
-    let mut parts = locale.split('-');
-    let language = parts.next().unwrap_or_default();
-    let region = parts.next();
-    let ok = (2..=3).contains(&language.len())
-        && language.chars().all(|c| c.is_ascii_lowercase())
-        && region.is_none_or(|r| r.len() == 2 && r.chars().all(|c| c.is_ascii_uppercase()))
-        && parts.next().is_none();
-    if ok { Ok(locale.to_string()) } else { Err(ApiError::unprocessable("invalid_locale", "Use a locale such as en or de-DE.")) }
-}
-
-fn weak_password(violation: tern_security::password::PolicyViolation) -> ApiError {
-    ApiError::unprocessable("weak_password", violation.to_string())
 }
 
 /// How long a sign-up's or an address's verification link works.
@@ -181,7 +157,8 @@ pub async fn verify_sign_up(
     }
     let email = pending.email.clone();
     let user_id = tern_domain::ids::RequestId::generate().to_string();
-    let workspace = WorkspaceId::generate();
+    let tenant = Tenant::create();
+    let workspace = tenant.workspace();
     match state.platform.global().create(&EmailLookup { email: email.clone(), user_id: user_id.clone() }, None).await {
         Ok(()) => {}
         // Only the address's owner holds this link, so saying so reveals nothing.
@@ -208,7 +185,7 @@ pub async fn verify_sign_up(
             locale: pending.locale.clone(),
             parent_id: None,
         };
-        super::workspaces::create_workspace(&state, workspace, settings, &user, &client).await?;
+        super::workspaces::create_workspace(&state, tenant, settings, &user, &client).await?;
         Ok::<_, ApiError>(())
     }
     .await;
@@ -218,12 +195,11 @@ pub async fn verify_sign_up(
         }
         return Err(error);
     }
-    audit(&state, workspace, &user_id, "user.email_verified", Some(&user_id), serde_json::json!({ "via": "signup" }), &client).await?;
+    audit(&state, tenant, &user_id, "user.email_verified", Some(&user_id), serde_json::json!({ "via": "signup" }), &client).await?;
     let (headers, body) =
         sessions::start(&state, &user_id, &workspace.to_string(), Role::Owner, input.remember_me || pending.remember_me, false, &client)
             .await?;
-    audit(&state, workspace, &user_id, "session.signed_in", Some(&body.session_id), serde_json::json!({ "via": "signup" }), &client)
-        .await?;
+    audit(&state, tenant, &user_id, "session.signed_in", Some(&body.session_id), serde_json::json!({ "via": "signup" }), &client).await?;
     Ok((StatusCode::CREATED, headers, Json(body)).into_response())
 }
 
@@ -282,7 +258,7 @@ pub async fn verify_email(
             Ok::<_, ApiError>(())
         })
         .await?;
-        for ws in user.workspaces.iter().filter_map(|w| WorkspaceId::parse(w).ok()) {
+        for ws in crate::users::memberships(&user.workspaces) {
             audit(&state, ws, &user.id, "user.email_verified", Some(&user.id), serde_json::json!({}), &client).await?;
         }
     }
@@ -391,13 +367,13 @@ pub async fn sign_in(State(state): State<Arc<ApiState>>, client: Client, Json(in
     attempt.succeeded(&state).await?;
 
     let workspace = user.workspaces.first().cloned().unwrap_or_default();
-    let role = match WorkspaceId::parse(&workspace) {
-        Ok(ws) => state.platform.table().scope(ws).get::<Member>(&user.id).await?.map(|m| m.role),
-        Err(_) => None,
+    let role = match crate::users::membership(&workspace) {
+        Some(ws) => state.platform.table().scope(ws).get::<Member>(&user.id).await?.map(|m| m.role),
+        None => None,
     };
     let (headers, body) =
         sessions::start(&state, &user.id, &workspace, role.unwrap_or(Role::Readonly), input.remember_me, two_factor, &client).await?;
-    if let Ok(ws) = WorkspaceId::parse(&workspace) {
+    if let Some(ws) = crate::users::membership(&workspace) {
         audit(&state, ws, &user.id, "session.signed_in", Some(&body.session_id), serde_json::json!({}), &client).await?;
     }
     Ok((headers, Json(body)).into_response())
@@ -461,7 +437,7 @@ pub async fn refresh(
         }
         RotateOutcome::ReuseDetected => {
             state.platform.global().put(&session, sessions::expiry(&session)).await?;
-            if let Ok(ws) = WorkspaceId::parse(&session.workspace_id) {
+            if let Some(ws) = crate::users::membership(&session.workspace_id) {
                 audit(
                     &state,
                     ws,
@@ -481,7 +457,7 @@ pub async fn refresh(
 }
 
 async fn role_in(state: &ApiState, session: &Session) -> Result<Role, ApiError> {
-    let Ok(ws) = WorkspaceId::parse(&session.workspace_id) else {
+    let Some(ws) = crate::users::membership(&session.workspace_id) else {
         return Ok(Role::Readonly);
     };
     let member = state.platform.table().scope(ws).get::<Member>(&session.user_id).await?;
@@ -532,7 +508,7 @@ pub async fn revoke_session(
         return Err(ApiError::not_found());
     };
     sessions::revoke(&state, &session.id).await?;
-    if let Ok(ws) = WorkspaceId::parse(&session.workspace_id) {
+    if let Some(ws) = crate::users::membership(&session.workspace_id) {
         audit(&state, ws, &caller.user_id, "session.revoked", Some(&session.id), serde_json::json!({}), &client).await?;
     }
     let headers = if session.id == caller.session_id { sessions::cleared_cookies() } else { HeaderMap::new() };
@@ -583,7 +559,7 @@ pub async fn change_password(
     })
     .await?;
     let revoked = sessions::revoke_all(&state, &user.id, Some(&caller.session_id)).await?;
-    for ws in user.workspaces.iter().filter_map(|w| WorkspaceId::parse(w).ok()) {
+    for ws in crate::users::memberships(&user.workspaces) {
         audit(
             &state,
             ws,
@@ -717,8 +693,24 @@ pub async fn confirm_password_reset(
     state.platform.global().delete::<Throttle>(&account_key(&user.email)).await?;
     let parameters =
         serde_json::json!({ "sessions_revoked": true, "email_verified": was_unverified, "two_factor_cleared": two_factor_cleared });
-    for ws in user.workspaces.iter().filter_map(|w| WorkspaceId::parse(w).ok()) {
+    for ws in crate::users::memberships(&user.workspaces) {
         audit(&state, ws, &user.id, "user.password_reset", Some(&user.id), parameters.clone(), &client).await?;
     }
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// This area's routes (see [`super::Routes`]).
+pub fn routes() -> super::Routes {
+    super::Routes::default()
+        .add(__path_sign_up, sign_up)
+        .add(__path_verify_sign_up, verify_sign_up)
+        .add(__path_verify_email, verify_email)
+        .add(__path_resend_verification, resend_verification)
+        .add(__path_request_password_reset, request_password_reset)
+        .add(__path_confirm_password_reset, confirm_password_reset)
+        .add(__path_sign_in, sign_in)
+        .add(__path_refresh, refresh)
+        .add(__path_list_sessions, list_sessions)
+        .add(__path_revoke_session, revoke_session)
+        .add(__path_change_password, change_password)
 }

@@ -82,7 +82,7 @@ pub async fn create_credential(
     ctx.scoped.put(&credential, None).await?;
     audit(
         &state,
-        ctx.workspace,
+        ctx.tenant,
         &ctx.actor.audit_name(),
         "inbound.credential_created",
         None,
@@ -115,7 +115,7 @@ pub async fn delete_credential(
         return Err(ApiError::not_found());
     }
     ctx.scoped.delete::<InboundWebhookCredential>(InboundWebhookCredential::ID).await?;
-    audit(&state, ctx.workspace, &ctx.actor.audit_name(), "inbound.credential_revoked", None, serde_json::json!({}), &client).await?;
+    audit(&state, ctx.tenant, &ctx.actor.audit_name(), "inbound.credential_revoked", None, serde_json::json!({}), &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -244,4 +244,14 @@ pub async fn get_message(
     let message = ctx.scoped.get::<InboundMessage>(&id).await?.ok_or_else(ApiError::not_found)?;
     let mut views = views(&ctx, vec![message]).await?;
     Ok(Json(views.remove(0)))
+}
+
+/// This area's routes (see [`super::Routes`]).
+pub fn routes() -> super::Routes {
+    super::Routes::default()
+        .add(__path_create_credential, create_credential)
+        .add(__path_get_credential, get_credential)
+        .add(__path_delete_credential, delete_credential)
+        .add(__path_list_messages, list_messages)
+        .add(__path_get_message, get_message)
 }

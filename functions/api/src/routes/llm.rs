@@ -89,7 +89,7 @@ pub async fn put(
     };
     ctx.scoped.put(&settings, None).await?;
     let parameters = serde_json::json!({ "base_url": settings.base_url, "model": settings.model, "enabled": settings.enabled });
-    audit(&state, ctx.workspace, &ctx.actor.audit_name(), "llm.configured", None, parameters, &client).await?;
+    audit(&state, ctx.tenant, &ctx.actor.audit_name(), "llm.configured", None, parameters, &client).await?;
     Ok(Json(view(settings)))
 }
 
@@ -109,6 +109,11 @@ pub async fn delete(
 ) -> Result<StatusCode, ApiError> {
     ctx.scoped.get::<LlmSettings>(LlmSettings::ID).await?.ok_or_else(ApiError::not_found)?;
     ctx.scoped.delete::<LlmSettings>(LlmSettings::ID).await?;
-    audit(&state, ctx.workspace, &ctx.actor.audit_name(), "llm.removed", None, serde_json::json!({}), &client).await?;
+    audit(&state, ctx.tenant, &ctx.actor.audit_name(), "llm.removed", None, serde_json::json!({}), &client).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// This area's routes (see [`super::Routes`]).
+pub fn routes() -> super::Routes {
+    super::Routes::default().add(__path_put, put).add(__path_get, get).add(__path_delete, delete)
 }

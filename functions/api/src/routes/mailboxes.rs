@@ -220,7 +220,7 @@ pub async fn create(
     let kind = if matches!(mailbox.provider, MailboxProvider::Ses) { "ses" } else { "smtp" };
     audit(
         &state,
-        ctx.workspace,
+        ctx.tenant,
         &ctx.actor.audit_name(),
         "mailbox.connected",
         Some(&mailbox.id),
@@ -260,8 +260,7 @@ pub async fn update_limits(
     let mut mailbox = ctx.scoped.get::<Mailbox>(&id).await?.ok_or_else(ApiError::not_found)?;
     apply_limits(&mut mailbox, &limits)?;
     ctx.scoped.put(&mailbox, None).await?;
-    audit(&state, ctx.workspace, &ctx.actor.audit_name(), "mailbox.limits_changed", Some(&mailbox.id), serde_json::json!({}), &client)
-        .await?;
+    audit(&state, ctx.tenant, &ctx.actor.audit_name(), "mailbox.limits_changed", Some(&mailbox.id), serde_json::json!({}), &client).await?;
     Ok(Json(view(mailbox)))
 }
 
@@ -275,6 +274,16 @@ pub async fn delete(
 ) -> Result<StatusCode, ApiError> {
     ctx.scoped.get::<Mailbox>(&id).await?.ok_or_else(ApiError::not_found)?;
     ctx.scoped.delete::<Mailbox>(&id).await?;
-    audit(&state, ctx.workspace, &ctx.actor.audit_name(), "mailbox.removed", Some(&id), serde_json::json!({}), &client).await?;
+    audit(&state, ctx.tenant, &ctx.actor.audit_name(), "mailbox.removed", Some(&id), serde_json::json!({}), &client).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// This area's routes (see [`super::Routes`]).
+pub fn routes() -> super::Routes {
+    super::Routes::default()
+        .add(__path_create, create)
+        .add(__path_list, list)
+        .add(__path_get, get)
+        .add(__path_update_limits, update_limits)
+        .add(__path_delete, delete)
 }

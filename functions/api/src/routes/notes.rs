@@ -114,7 +114,7 @@ pub async fn create(
     ctx.scoped.create(&note, None).await?;
     audit(
         &state,
-        ctx.workspace,
+        ctx.tenant,
         &ctx.actor.audit_name(),
         "contact.note_added",
         Some(&contact.id),
@@ -169,7 +169,7 @@ pub async fn delete(
     ctx.scoped.delete::<ContactNote>(&id).await?;
     audit(
         &state,
-        ctx.workspace,
+        ctx.tenant,
         &ctx.actor.audit_name(),
         "contact.note_deleted",
         Some(&contact.id),
@@ -192,4 +192,9 @@ pub(crate) async fn delete_notes_of(scoped: &ScopedTable, contact_id: &str) -> R
         scoped.delete::<ContactNote>(&note.id).await?;
     }
     Ok(notes.len())
+}
+
+/// This area's routes (see [`super::Routes`]).
+pub fn routes() -> super::Routes {
+    super::Routes::default().add(__path_create, create).add(__path_list, list).add(__path_delete, delete)
 }

@@ -133,11 +133,10 @@ pub async fn download_export(
         return Err(ApiError::new(StatusCode::GONE, "export_expired", "This export has expired and was deleted; start a new one."));
     }
     let signed_at = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(now.unix_timestamp().max(0) as u64);
-    let url =
-        state.platform.bucket().scope(ctx.workspace).presigned_get(Object::Export(&task.id), signed_at, DOWNLOAD_LINK_LIFETIME).await?;
+    let url = state.platform.bucket().scope(ctx.tenant).presigned_get(Object::Export(&task.id), signed_at, DOWNLOAD_LINK_LIFETIME).await?;
     audit(
         &state,
-        ctx.workspace,
+        ctx.tenant,
         &ctx.actor.audit_name(),
         "privacy.export_downloaded",
         Some(&task.id),
@@ -167,7 +166,7 @@ async fn start(
     request_id: Option<axum::Extension<RequestId>>,
 ) -> Result<Response, ApiError> {
     scoped.create(&task, None).await?;
-    audit(state, scoped.workspace(), actor, action, Some(&task.id), serde_json::json!({}), client).await?;
+    audit(state, scoped.tenant(), actor, action, Some(&task.id), serde_json::json!({}), client).await?;
     let job = PrivacyJob {
         workspace_id: scoped.workspace(),
         request_id: request_id.map(|r| r.0).unwrap_or_else(RequestId::generate),
@@ -185,4 +184,14 @@ pub async fn get_task(
 ) -> Result<Json<PrivacyTask>, ApiError> {
     let task = ctx.scoped.get::<PrivacyTask>(&id).await?.ok_or_else(ApiError::not_found)?;
     Ok(Json(task))
+}
+
+/// This area's routes (see [`super::Routes`]).
+pub fn routes() -> super::Routes {
+    super::Routes::default()
+        .add(__path_request_erasure, request_erasure)
+        .add(__path_get_task, get_task)
+        .add(__path_request_export, request_export)
+        .add(__path_download_export, download_export)
+        .add(__path_request_access_export, request_access_export)
 }

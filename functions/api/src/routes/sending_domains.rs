@@ -171,7 +171,7 @@ pub async fn create(
         }
         Err(e) => return Err(ApiError::unavailable(e)),
     }
-    audit(&state, ctx.workspace, &ctx.actor.audit_name(), "sending_domain.added", Some(&record.domain), serde_json::json!({}), &client)
+    audit(&state, ctx.tenant, &ctx.actor.audit_name(), "sending_domain.added", Some(&record.domain), serde_json::json!({}), &client)
         .await?;
     Ok((StatusCode::CREATED, Json(view(record))))
 }
@@ -227,7 +227,7 @@ pub async fn verify(
     if record.verified_at.is_none() {
         record.verified_at = Some(now);
         ctx.scoped.put(&record, None).await?;
-        audit(&state, ctx.workspace, &ctx.actor.audit_name(), "sending_domain.verified", Some(&domain), serde_json::json!({}), &client)
+        audit(&state, ctx.tenant, &ctx.actor.audit_name(), "sending_domain.verified", Some(&domain), serde_json::json!({}), &client)
             .await?;
     }
     Ok(Json(view(record)))
@@ -257,6 +257,11 @@ pub async fn delete(
         state.platform.global().delete::<DomainClaim>(&domain).await?;
     }
     ctx.scoped.delete::<SendingDomain>(&domain).await?;
-    audit(&state, ctx.workspace, &ctx.actor.audit_name(), "sending_domain.removed", Some(&domain), serde_json::json!({}), &client).await?;
+    audit(&state, ctx.tenant, &ctx.actor.audit_name(), "sending_domain.removed", Some(&domain), serde_json::json!({}), &client).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// This area's routes (see [`super::Routes`]).
+pub fn routes() -> super::Routes {
+    super::Routes::default().add(__path_create, create).add(__path_list, list).add(__path_verify, verify).add(__path_delete, delete)
 }

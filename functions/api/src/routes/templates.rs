@@ -269,7 +269,7 @@ pub async fn upload_attachment(
         return Err(ApiError::unprocessable("attachment_type_mismatch", format!("The file's content is not {content_type}.")));
     }
     let id = uuid::Uuid::now_v7().to_string();
-    let objects = state.platform.bucket().scope(ctx.workspace);
+    let objects = state.platform.bucket().scope(ctx.tenant);
     let object = tern_aws::bucket::Object::Attachment(&id);
     let how = tern_aws::bucket::Put { kms_key_id: &ctx.settings.kms_key_id, content_type: Some(&content_type), content_disposition: None };
     objects.put(object, body.to_vec().into(), how).await?;
@@ -285,7 +285,7 @@ pub async fn upload_attachment(
     ctx.scoped.create(&record, None).await?;
     audit(
         &state,
-        ctx.workspace,
+        ctx.tenant,
         &ctx.actor.audit_name(),
         "attachment.uploaded",
         Some(&record.id),
@@ -294,4 +294,16 @@ pub async fn upload_attachment(
     )
     .await?;
     Ok((StatusCode::CREATED, Json(record)))
+}
+
+/// This area's routes (see [`super::Routes`]).
+pub fn routes() -> super::Routes {
+    super::Routes::default()
+        .add(__path_create, create)
+        .add(__path_list, list)
+        .add(__path_get, get)
+        .add(__path_replace, replace)
+        .add(__path_delete, delete)
+        .add(__path_preview, preview)
+        .add(__path_upload_attachment, upload_attachment)
 }

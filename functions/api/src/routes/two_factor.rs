@@ -27,16 +27,11 @@ use tern_http::{ApiError, Json};
 use tern_security::secret::SecretString;
 use tern_security::totp::TotpSecret;
 
-/// The scope platform-level secrets are sealed in: no workspace's key can open them.
-pub fn platform_scope() -> WorkspaceId {
-    // The nil UUID is never generated for a workspace.
-    WorkspaceId::parse("00000000-0000-0000-0000-000000000000").unwrap_or_else(|_| WorkspaceId::generate())
-}
-
 const PURPOSE: &str = "totp";
 
 async fn seal_secret(state: &ApiState, user_id: &str, field: &str, secret: &TotpSecret) -> Result<SealedValue, ApiError> {
-    let scope = platform_scope();
+    // Platform-level secrets: no workspace's key can open them.
+    let scope = WorkspaceId::PLATFORM;
     let scope_text = scope.to_string();
     let identity = FieldIdentity { workspace: &scope_text, entity: "user", id: user_id, field };
     state
@@ -48,7 +43,8 @@ async fn seal_secret(state: &ApiState, user_id: &str, field: &str, secret: &Totp
 }
 
 async fn open_secret(state: &ApiState, user_id: &str, field: &str, sealed: &SealedValue) -> Result<TotpSecret, ApiError> {
-    let scope = platform_scope();
+    // Platform-level secrets: no workspace's key can open them.
+    let scope = WorkspaceId::PLATFORM;
     let scope_text = scope.to_string();
     let identity = FieldIdentity { workspace: &scope_text, entity: "user", id: user_id, field };
     let bytes = state.platform.sealer().open(scope, PURPOSE, &identity, sealed).await.map_err(ApiError::internal)?;
@@ -226,7 +222,7 @@ pub async fn confirm(
         session.two_factor = true;
         state.platform.global().put(&session, sessions::expiry(&session)).await?;
     }
-    for ws in user.workspaces.iter().filter_map(|w| WorkspaceId::parse(w).ok()) {
+    for ws in crate::users::memberships(&user.workspaces) {
         audit(&state, ws, &user.id, "user.two_factor_enabled", Some(&user.id), serde_json::json!({}), &client).await?;
     }
     let body = RecoveryCodes { recovery_codes: codes.codes.iter().map(|c| c.expose().clone()).collect() };
@@ -274,8 +270,13 @@ pub async fn disable(
         Ok::<_, ApiError>(())
     })
     .await?;
-    for ws in user.workspaces.iter().filter_map(|w| WorkspaceId::parse(w).ok()) {
+    for ws in crate::users::memberships(&user.workspaces) {
         audit(&state, ws, &user.id, "user.two_factor_disabled", Some(&user.id), serde_json::json!({}), &client).await?;
     }
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// This area's routes (see [`super::Routes`]).
+pub fn routes() -> super::Routes {
+    super::Routes::default().add(__path_setup, setup).add(__path_confirm, confirm).add(__path_disable, disable)
 }

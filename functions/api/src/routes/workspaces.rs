@@ -1,26 +1,24 @@
-//! A workspace's settings, members and invitations.
+//! A workspace's settings (outreach defaults, security switches, retention) and
+//! the client workspaces of an agency.
 
-use super::identity::{locale, timezone};
-use super::{audit, email, text};
+use super::{audit, text};
+use super::{locale, timezone};
 use crate::ApiState;
 use crate::auth::{Client, InWorkspace, need};
 use crate::limits;
-use crate::records::{EmailLookup, Invite, Member, Plan, User, Workspace};
-use crate::sessions::{self, SignedIn};
+use crate::records::{Member, Plan, User, Workspace};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
+use tern_aws::Tenant;
 use tern_aws::privacy::{PrivacyTask, PrivacyTaskKind};
-use tern_aws::table::StoreError;
 use tern_domain::ids::{RequestId, WorkspaceId};
 use tern_domain::jobs::PrivacyJob;
 use tern_domain::retention::{RetentionCategory, RetentionError, RetentionSettings};
-use tern_http::{ApiError, Json, Path, Query};
+use tern_http::{ApiError, Json};
 use tern_security::roles::Role;
-use tern_security::secret::SecretString;
-use tern_security::token::{OpaqueToken, TokenHash};
 
 /// What a new workspace starts with.
 pub struct NewWorkspace {
@@ -34,11 +32,12 @@ pub struct NewWorkspace {
 /// Creates a workspace, its own KMS key, and `owner` as its owner, and audits it.
 pub(crate) async fn create_workspace(
     state: &ApiState,
-    workspace: WorkspaceId,
+    tenant: Tenant,
     settings: NewWorkspace,
     owner: &User,
     client: &Client,
 ) -> Result<Workspace, ApiError> {
+    let workspace = tenant.workspace();
     let kms_key_id = state.platform.create_workspace_key(workspace).await?;
     let now = state.platform.clock().now().unix_timestamp();
     let record = Workspace {
@@ -62,18 +61,15 @@ pub(crate) async fn create_workspace(
         retention: Default::default(),
         deletion_scheduled_for: None,
     };
-    let scoped = state.platform.table().scope(workspace);
+    let scoped = state.platform.table().scope(tenant);
     scoped.create(&record, None).await?;
     let member =
         Member { user_id: owner.id.clone(), email: owner.email.clone(), name: owner.name.clone(), role: Role::Owner, joined_at: now };
     scoped.create(&member, None).await?;
     let parameters = serde_json::json!({ "plan": record.plan, "parent": record.parent_id });
-    audit(state, workspace, &owner.id, "workspace.created", Some(&record.id), parameters, client).await?;
+    audit(state, tenant, &owner.id, "workspace.created", Some(&record.id), parameters, client).await?;
     Ok(record)
 }
-
-/// How long an invitation link works.
-pub const INVITE_LIFETIME: time::Duration = time::Duration::days(7);
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct WorkspaceView {
@@ -286,16 +282,8 @@ async fn retention_changed(
     let parameters = serde_json::json!({
         "old": retention_view(old), "new": retention_view(new), "shortened": shortened, "task": task.as_ref().map(|t| t.id.clone()),
     });
-    audit(
-        state,
-        ctx.workspace,
-        &ctx.actor.audit_name(),
-        "workspace.retention_changed",
-        Some(&ctx.workspace.to_string()),
-        parameters,
-        client,
-    )
-    .await?;
+    audit(state, ctx.tenant, &ctx.actor.audit_name(), "workspace.retention_changed", Some(&ctx.workspace.to_string()), parameters, client)
+        .await?;
     let Some(task) = task else { return Ok(None) };
     let job =
         PrivacyJob { workspace_id: ctx.workspace, request_id: request_id.unwrap_or_else(RequestId::generate), task_id: task.id.clone() };
@@ -358,7 +346,7 @@ pub async fn update_workspace(
         "ip_allowlist": changes.ip_allowlist, "parent_may_read_audit": changes.parent_may_read_audit,
         "inbound_retention_days": changes.inbound_retention_days,
     });
-    audit(&state, ctx.workspace, &ctx.actor.audit_name(), "workspace.updated", Some(&workspace.id), parameters, &client).await?;
+    audit(&state, ctx.tenant, &ctx.actor.audit_name(), "workspace.updated", Some(&workspace.id), parameters, &client).await?;
     let retention_task_id = if new_retention != old_retention {
         retention_changed(&state, &ctx, &client, request_id.map(|r| r.0), &old_retention, &new_retention).await?
     } else {
@@ -425,31 +413,6 @@ pub(crate) fn multiline_text(field: &'static str, value: &str, max: usize) -> Re
     Ok(value.to_string())
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct MemberView {
-    user_id: String,
-    /// `null` for platform support, which sees who holds which role but not their addresses.
-    email: Option<String>,
-    name: String,
-    #[schema(value_type = String)]
-    role: Role,
-    joined_at: i64,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct MemberPage {
-    members: Vec<MemberView>,
-    /// Pass as `after` for the next page.
-    next: Option<String>,
-}
-
-#[derive(Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct PageQuery {
-    after: Option<String>,
-    limit: Option<i32>,
-}
-
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewSubWorkspace {
@@ -509,7 +472,7 @@ pub async fn create_sub_workspace(
             format!("An account can create at most {} client workspaces.", limits::SUB_WORKSPACES_PER_ACCOUNT),
         ));
     }
-    let sub = WorkspaceId::generate();
+    let sub = Tenant::create();
     let created = match create_workspace(&state, sub, settings, &owner, &client).await {
         Ok(created) => created,
         Err(error) => {
@@ -524,310 +487,14 @@ pub async fn create_sub_workspace(
         Ok::<_, ApiError>(())
     })
     .await?;
-    audit(&state, ctx.workspace, &ctx.actor.audit_name(), "workspace.sub_created", Some(&created.id), serde_json::json!({}), &client)
-        .await?;
+    audit(&state, ctx.tenant, &ctx.actor.audit_name(), "workspace.sub_created", Some(&created.id), serde_json::json!({}), &client).await?;
     Ok((StatusCode::CREATED, Json(view(created, Role::Owner))).into_response())
 }
 
-#[utoipa::path(get, path = "/v1/workspaces/{ws}/members", params(("ws" = String, Path), PageQuery), responses((status = 200, body = MemberPage), (status = 404)))]
-pub async fn list_members(ctx: InWorkspace<need::ReadWorkspace>, Query(page): Query<PageQuery>) -> Result<Json<MemberPage>, ApiError> {
-    let limit = page.limit.unwrap_or(50);
-    if !(1..=100).contains(&limit) {
-        return Err(ApiError::unprocessable("invalid_limit", "`limit` must be from 1 to 100."));
-    }
-    let found = ctx.scoped.list::<Member>(limit, page.after.as_deref()).await?;
-    // Support diagnoses from metadata; members' addresses are the customer's personal data.
-    let addresses = ctx.role != Role::Support;
-    Ok(Json(MemberPage {
-        members: found
-            .items
-            .into_iter()
-            .map(|m| MemberView {
-                user_id: m.user_id,
-                email: addresses.then_some(m.email),
-                name: m.name,
-                role: m.role,
-                joined_at: m.joined_at,
-            })
-            .collect(),
-        next: found.next,
-    }))
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RoleChange {
-    #[schema(value_type = String)]
-    role: Role,
-}
-
-async fn owners(ctx: &InWorkspace<need::ManageMembers>) -> Result<usize, ApiError> {
-    let mut count = 0;
-    let mut after = None;
-    loop {
-        let page = ctx.scoped.list::<Member>(100, after.as_deref()).await?;
-        count += page.items.iter().filter(|m| m.role == Role::Owner).count();
-        match page.next {
-            Some(next) => after = Some(next),
-            None => return Ok(count),
-        }
-    }
-}
-
-#[utoipa::path(patch, path = "/v1/workspaces/{ws}/members/{user_id}", params(("ws" = String, Path), ("user_id" = String, Path)),
-    request_body = RoleChange, responses((status = 200, body = MemberView), (status = 403), (status = 404), (status = 409)))]
-pub async fn change_role(
-    State(state): State<Arc<ApiState>>,
-    client: Client,
-    ctx: InWorkspace<need::ManageMembers>,
-    Path((_, user_id)): Path<(String, String)>,
-    Json(change): Json<RoleChange>,
-) -> Result<Json<MemberView>, ApiError> {
-    let mut member = ctx.scoped.get::<Member>(&user_id).await?.ok_or_else(ApiError::not_found)?;
-    if !ctx.role.can_change_role(member.role, change.role) {
-        return Err(ApiError::forbidden(format!("A {} cannot change a {} into a {}.", ctx.role, member.role, change.role)));
-    }
-    if member.role == Role::Owner && change.role != Role::Owner && owners(&ctx).await? <= 1 {
-        return Err(ApiError::new(StatusCode::CONFLICT, "last_owner", "A workspace keeps at least one owner."));
-    }
-    let previous = member.role;
-    member.role = change.role;
-    ctx.scoped.put(&member, None).await?;
-    let parameters = serde_json::json!({ "from": previous, "to": change.role });
-    audit(&state, ctx.workspace, &ctx.actor.audit_name(), "member.role_changed", Some(&user_id), parameters, &client).await?;
-    super::api_keys::revoke_beyond_role(&state, &ctx.scoped, &user_id, Some(change.role), &ctx.actor.audit_name(), &client).await?;
-    Ok(Json(MemberView {
-        user_id: member.user_id,
-        email: Some(member.email),
-        name: member.name,
-        role: member.role,
-        joined_at: member.joined_at,
-    }))
-}
-
-#[utoipa::path(delete, path = "/v1/workspaces/{ws}/members/{user_id}", params(("ws" = String, Path), ("user_id" = String, Path)),
-    responses((status = 204), (status = 403), (status = 404), (status = 409)))]
-pub async fn remove_member(
-    State(state): State<Arc<ApiState>>,
-    client: Client,
-    ctx: InWorkspace<need::ManageMembers>,
-    Path((_, user_id)): Path<(String, String)>,
-) -> Result<Response, ApiError> {
-    let member = ctx.scoped.get::<Member>(&user_id).await?.ok_or_else(ApiError::not_found)?;
-    if !ctx.role.can_grant(member.role) {
-        return Err(ApiError::forbidden(format!("A {} cannot remove a {}.", ctx.role, member.role)));
-    }
-    if member.role == Role::Owner && owners(&ctx).await? <= 1 {
-        return Err(ApiError::new(StatusCode::CONFLICT, "last_owner", "A workspace keeps at least one owner."));
-    }
-    ctx.scoped.delete::<Member>(&user_id).await?;
-    audit(
-        &state,
-        ctx.workspace,
-        &ctx.actor.audit_name(),
-        "member.removed",
-        Some(&user_id),
-        serde_json::json!({ "role": member.role }),
-        &client,
-    )
-    .await?;
-    super::api_keys::revoke_beyond_role(&state, &ctx.scoped, &user_id, None, &ctx.actor.audit_name(), &client).await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewInvite {
-    email: String,
-    #[schema(value_type = String)]
-    role: Role,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct InviteCreated {
-    /// Shown once: the link carries it. Only its hash is stored.
-    token: String,
-    expires_at: i64,
-}
-
-#[utoipa::path(post, path = "/v1/workspaces/{ws}/invites", params(("ws" = String, Path)), request_body = NewInvite,
-    responses((status = 201, body = InviteCreated), (status = 403), (status = 404)))]
-pub async fn invite(
-    State(state): State<Arc<ApiState>>,
-    client: Client,
-    ctx: InWorkspace<need::ManageMembers>,
-    Json(input): Json<NewInvite>,
-) -> Result<Response, ApiError> {
-    let email = email(&input.email)?;
-    if input.role == Role::Support || !ctx.role.can_grant(input.role) {
-        return Err(ApiError::forbidden(format!("A {} cannot invite a {}.", ctx.role, input.role)));
-    }
-    let token = OpaqueToken::generate().map_err(ApiError::internal)?;
-    let expires = state.platform.clock().now() + INVITE_LIFETIME;
-    let invite = Invite {
-        token_hash: token.hash().to_hex(),
-        workspace_id: ctx.workspace.to_string(),
-        email: email.clone(),
-        role: input.role,
-        invited_by: ctx.actor.audit_name(),
-        expires_at: expires.unix_timestamp(),
-    };
-    state.platform.global().create(&invite, Some(expires)).await?;
-    audit(
-        &state,
-        ctx.workspace,
-        &ctx.actor.audit_name(),
-        "member.invited",
-        Some(&email),
-        serde_json::json!({ "role": input.role }),
-        &client,
-    )
-    .await?;
-    Ok((StatusCode::CREATED, Json(InviteCreated { token: token.expose().to_string(), expires_at: invite.expires_at })).into_response())
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AcceptInvite {
-    #[schema(value_type = String)]
-    token: SecretString,
-    /// For a new account; signed in as the invited address, leave it out.
-    #[serde(default)]
-    name: Option<String>,
-    /// For a new account; signed in as the invited address, leave it out.
-    #[serde(default)]
-    #[schema(value_type = Option<String>, format = Password)]
-    password: Option<SecretString>,
-    #[serde(default)]
-    remember_me: bool,
-}
-
-/// Accepts an invitation: as a new user (whose address is then verified by a mailed
-/// link before the account can act), or signed in as the invited address's existing,
-/// verified account, which joins the workspace. The link works once and for seven days.
-#[utoipa::path(post, path = "/v1/invites/accept", request_body = AcceptInvite, responses(
-    (status = 201, body = SignedIn, description = "a session in the invited workspace"),
-    (status = 403, description = "signed in as another address (`invite_for_another_address`) or unverified (`email_not_verified`)"),
-    (status = 404, description = "invalid, used or expired"), (status = 409, description = "account exists: sign in to accept")))]
-pub async fn accept_invite(
-    State(state): State<Arc<ApiState>>,
-    client: Client,
-    caller: Option<crate::auth::Caller>,
-    Json(input): Json<AcceptInvite>,
-) -> Result<Response, ApiError> {
-    let gone = || ApiError::new(StatusCode::NOT_FOUND, "invite_invalid", "This invitation is invalid, used or expired.");
-    let hash = TokenHash::of(input.token.expose()).to_hex();
-    let invite = state.platform.global().get::<Invite>(&hash).await?.ok_or_else(gone)?;
-    if invite.expires_at <= state.platform.clock().now().unix_timestamp() {
-        return Err(gone());
-    }
-    let workspace = WorkspaceId::parse(&invite.workspace_id).map_err(ApiError::internal)?;
-    if let Some(caller) = caller {
-        return accept_as_existing(&state, &client, caller, invite, &hash, workspace, input.remember_me).await;
-    }
-    let (Some(name), Some(password)) = (input.name.as_deref(), input.password.as_ref()) else {
-        return Err(ApiError::unprocessable(
-            "invalid_fields",
-            "A new account needs `name` and `password`; an existing one signs in and accepts.",
-        ));
-    };
-    let name = text("name", name, 100)?;
-    state.policy.check(password, &invite.email, Some(&name)).map_err(weak_password)?;
-    let user_id = tern_domain::ids::RequestId::generate().to_string();
-    match state.platform.global().create(&EmailLookup { email: invite.email.clone(), user_id: user_id.clone() }, None).await {
-        Ok(()) => {}
-        Err(StoreError::ConditionFailed) => {
-            return Err(ApiError::new(StatusCode::CONFLICT, "account_exists", "This e-mail already has an account; sign in to accept."));
-        }
-        Err(e) => return Err(ApiError::unavailable(e)),
-    }
-    // Single use: the deletion is the claim. A second accept finds nothing.
-    state.platform.global().delete::<Invite>(&hash).await?;
-    let now = state.platform.clock().now().unix_timestamp();
-    let password_hash = state.hasher.hash(password).map_err(ApiError::internal)?;
-    // Unverified: whoever holds the link (the inviter has it too) is not yet proven to
-    // own the address; the mailed link does that.
-    let user = User::new(
-        user_id.clone(),
-        invite.email.clone(),
-        name.clone(),
-        password_hash.as_str().to_string(),
-        now,
-        invite.workspace_id.clone(),
-    );
-    state.platform.global().create(&user, None).await?;
-    let member = Member { user_id: user_id.clone(), email: invite.email.clone(), name, role: invite.role, joined_at: now };
-    state.platform.table().scope(workspace).create(&member, None).await?;
-    audit(
-        &state,
-        workspace,
-        &user_id,
-        "member.joined",
-        Some(&user_id),
-        serde_json::json!({ "role": invite.role, "invited_by": invite.invited_by }),
-        &client,
-    )
-    .await?;
-    super::identity::send_verification(&state, &user).await?;
-    let (headers, body): (_, SignedIn) =
-        sessions::start(&state, &user_id, &invite.workspace_id, invite.role, input.remember_me, false, &client).await?;
-    Ok((StatusCode::CREATED, headers, Json(body)).into_response())
-}
-
-/// An existing account joins: it must be the invited address, and verified.
-async fn accept_as_existing(
-    state: &ApiState,
-    client: &Client,
-    caller: crate::auth::Caller,
-    invite: Invite,
-    hash: &str,
-    workspace: WorkspaceId,
-    remember_me: bool,
-) -> Result<Response, ApiError> {
-    let mut user = state.platform.global().get::<User>(&caller.user_id).await?.ok_or_else(ApiError::not_found)?;
-    if user.email != invite.email {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "invite_for_another_address",
-            "This invitation is for another address; sign in as that one.",
-        ));
-    }
-    if user.email_verified_at.is_none() {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "email_not_verified", "Verify your e-mail address first, then accept."));
-    }
-    let scoped = state.platform.table().scope(workspace);
-    if scoped.get::<Member>(&user.id).await?.is_some() {
-        return Err(ApiError::new(StatusCode::CONFLICT, "already_a_member", "You are already a member of this workspace."));
-    }
-    state.platform.global().delete::<Invite>(hash).await?;
-    let now = state.platform.clock().now().unix_timestamp();
-    let member = Member { user_id: user.id.clone(), email: user.email.clone(), name: user.name.clone(), role: invite.role, joined_at: now };
-    scoped.create(&member, None).await?;
-    if !user.workspaces.contains(&invite.workspace_id) {
-        let joined = invite.workspace_id.clone();
-        (user, _) = crate::users::update(state, &user.id, |user: &mut User| {
-            if !user.workspaces.contains(&joined) {
-                user.workspaces.push(joined.clone());
-            }
-            Ok::<_, ApiError>(())
-        })
-        .await?;
-    }
-    audit(
-        state,
-        workspace,
-        &user.id,
-        "member.joined",
-        Some(&user.id),
-        serde_json::json!({ "role": invite.role, "invited_by": invite.invited_by, "existing_account": true }),
-        client,
-    )
-    .await?;
-    let (headers, body): (_, SignedIn) =
-        sessions::start(state, &user.id, &invite.workspace_id, invite.role, remember_me, caller.two_factor, client).await?;
-    Ok((StatusCode::CREATED, headers, Json(body)).into_response())
-}
-
-fn weak_password(violation: tern_security::password::PolicyViolation) -> ApiError {
-    ApiError::unprocessable("weak_password", violation.to_string())
+/// This area's routes (see [`super::Routes`]).
+pub fn routes() -> super::Routes {
+    super::Routes::default()
+        .add(__path_get_workspace, get_workspace)
+        .add(__path_update_workspace, update_workspace)
+        .add(__path_create_sub_workspace, create_sub_workspace)
 }

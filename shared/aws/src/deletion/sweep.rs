@@ -137,7 +137,7 @@ fn key_of(item: &Item) -> Item {
 }
 
 async fn sweep(platform: &Platform, workspace: &str) -> Result<Found, DeletionError> {
-    let prefix = format!("WS#{workspace}");
+    let prefix = crate::keys::workspace_partition(workspace);
     let own_record = format!("{}#{workspace}", GlobalKind::PendingDeletion.prefix());
     let mut found = Found::default();
     let mut start: Option<Item> = None;
@@ -270,7 +270,7 @@ async fn owners_of(platform: &Platform, workspace: &str) -> Result<BTreeSet<Stri
             .query()
             .table_name(&platform.config().table)
             .key_condition_expression("pk = :pk AND begins_with(sk, :member)")
-            .expression_attribute_values(":pk", AttributeValue::S(format!("WS#{workspace}")))
+            .expression_attribute_values(":pk", AttributeValue::S(crate::keys::workspace_partition(workspace)))
             .expression_attribute_values(":member", AttributeValue::S("MEMBER#".into()))
             .consistent_read(true)
             .set_exclusive_start_key(start.take())
@@ -324,7 +324,7 @@ async fn detach(platform: &Platform, child: &Item, agency: &str, now: i64) -> Re
         parameters: serde_json::json!({ "agency": agency, "reason": "the agency was deleted; this workspace has owners outside it" }),
     };
     let at = time::OffsetDateTime::from_unix_timestamp(now).map_err(store)?;
-    platform.audit().append(workspace, draft, at).await.map_err(store)?;
+    platform.audit().append(crate::tenant::Tenant::cross_tenant(workspace), draft, at).await.map_err(store)?;
     tracing::info!(workspace = %id, agency, "sub-workspace detached from its deleted agency (it has owners outside it)");
     Ok(())
 }

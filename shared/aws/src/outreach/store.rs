@@ -260,7 +260,8 @@ impl DueIndex {
     /// Moves a due step's time to `until` (the hand-off lease) if nobody changed it
     /// since it was read. `false` when another tick or a worker got there first.
     pub async fn lease(&self, step: &DueStep, until: i64) -> Result<bool, StoreError> {
-        let scoped_key = crate::table::Table::new(self.client.clone(), self.table.clone()).scope(step.workspace);
+        let scoped_key =
+            crate::table::Table::new(self.client.clone(), self.table.clone()).scope(crate::tenant::Tenant::cross_tenant(step.workspace));
         let result = self
             .client
             .update_item()
@@ -285,7 +286,7 @@ fn due_step_of(item: &std::collections::HashMap<String, AttributeValue>) -> Opti
     let pk = item.get("pk")?.as_s().ok()?;
     let sk = item.get("sk")?.as_s().ok()?;
     let due_key = item.get("due_at")?.as_s().ok()?.clone();
-    let workspace = WorkspaceId::parse(pk.strip_prefix("WS#")?).ok()?;
+    let workspace = WorkspaceId::parse(crate::keys::workspace_of(pk)?).ok()?;
     let enrollment_id = sk.strip_prefix("ENROLLMENT#")?.to_string();
     let (due_at, step) = parse_due_sort_key(&due_key)?;
     Some(DueStep { workspace, enrollment_id, step, due_at, due_key })
