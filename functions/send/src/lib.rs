@@ -34,7 +34,7 @@ use tern_aws::outreach::template_values;
 use tern_aws::outreach::{
     AttachmentRecord, Contact, EnrollmentRecord, Mailbox, SendRecord, SendState, Sequence, Suppression, TemplateRecord,
 };
-use tern_aws::table::{AttributeValue, ScopedTable, StoreError};
+use tern_aws::table::{AttributeValue, IfMissing, ScopedTable, StoreError};
 use tern_aws::worker::{JobError, process_batch};
 use tern_aws::{Lookup, Platform, Tenant};
 use tern_domain::cadence::Calendar;
@@ -190,7 +190,7 @@ async fn attempt(deps: &SendDeps, scoped: &ScopedTable, job: &SendJob) -> Result
             deps.faults.check(FaultPoint::AfterRecord)?;
             advance(deps, scoped, &enrollment.id, job.step, sent_at, &message, &ctx).await?;
             // Health and warm-up bookkeeping: not worth failing a sent step over.
-            if let Err(e) = scoped.increment::<Mailbox>(&ctx.mailbox.id, &[("sent", 1)]).await {
+            if let Err(e) = scoped.add::<Mailbox>(&ctx.mailbox.id, &[("sent", 1)], IfMissing::Refuse).await {
                 tracing::warn!(error = %e, "the send was not counted on the mailbox");
             }
             if ctx.mailbox.first_send_at.is_none()

@@ -93,6 +93,15 @@ impl StoreError {
     }
 }
 
+/// What [`ScopedTable::add`] does with an item that does not exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IfMissing {
+    /// A counter on an item that must exist (a mailbox): adding to nothing is refused.
+    Refuse,
+    /// A counter that is its own item: the first addition creates it.
+    Create,
+}
+
 /// The condition a write is made under.
 pub(crate) enum Condition {
     Always,
@@ -322,16 +331,20 @@ impl ScopedTable {
         Ok(RawPage { items, next })
     }
 
-    /// Adds `by` to numeric attributes of an existing item (counters such as a
-    /// mailbox's bounces), atomically and without reading it first.
-    pub async fn increment<E: Entity>(&self, id: &str, counts: &[(&str, i64)]) -> Result<(), StoreError> {
+    /// Adds each `(attribute, by)` to numeric attributes of the item (counters such as
+    /// a mailbox's bounces or an address's soft bounces), atomically and without
+    /// reading it first, and returns the new values in the order given: two
+    /// concurrent additions are two counts, never one. An item that does not exist is
+    /// refused ([`StoreError::ConditionFailed`]) or created with just its id and the
+    /// counts, as `missing` says.
+    pub async fn add<E: Entity>(&self, id: &str, counts: &[(&str, i64)], missing: IfMissing) -> Result<Vec<i64>, StoreError> {
         let mut request = self
             .table
             .client
             .update_item()
             .table_name(&self.table.name)
             .set_key(Some(self.key::<E>(id)))
-            .condition_expression("attribute_exists(pk)")
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew)
             .return_consumed_capacity(ReturnConsumedCapacity::Total);
         let mut parts = Vec::new();
         for (i, (attribute, by)) in counts.iter().enumerate() {
@@ -340,8 +353,26 @@ impl ScopedTable {
                 .expression_attribute_names(format!("#a{i}"), *attribute)
                 .expression_attribute_values(format!(":v{i}"), AttributeValue::N(by.to_string()));
         }
-        request.update_expression(format!("ADD {}", parts.join(", "))).send().await.map_err(StoreError::from_sdk)?;
-        Ok(())
+        let mut expression = format!("ADD {}", parts.join(", "));
+        request = match missing {
+            IfMissing::Refuse => request.condition_expression("attribute_exists(pk)"),
+            IfMissing::Create => {
+                expression.push_str(" SET #id = :id");
+                request.expression_attribute_names("#id", "id").expression_attribute_values(":id", AttributeValue::S(id.to_string()))
+            }
+        };
+        let output = request.update_expression(expression).send().await.map_err(StoreError::from_sdk)?;
+        let attributes = output.attributes.unwrap_or_default();
+        counts
+            .iter()
+            .map(|(attribute, _)| {
+                attributes
+                    .get(*attribute)
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|n| n.parse().ok())
+                    .ok_or_else(|| StoreError::Codec(format!("{} {id} has no {attribute} after adding to it", E::KIND)))
+            })
+            .collect()
     }
 
     /// Sets `attribute` of an existing item to `value` unless it already has a value

@@ -7,7 +7,7 @@ use super::schedule::{calendar, next_due};
 use super::store::{count_up, suppress_and_stop, update_enrollment};
 use super::{Contact, EnrollmentRecord, Mailbox, Sequence, SuppressionReason};
 use crate::entities::Workspace;
-use crate::table::{ScopedTable, StoreError};
+use crate::table::{IfMissing, ScopedTable, StoreError};
 use tern_domain::enrollment::{Event, StopReason};
 use tern_domain::inbound::{LinkEvidence, SenderProof};
 use tern_domain::message_id::StepMessageId;
@@ -145,9 +145,9 @@ async fn stop(scoped: &ScopedTable, id: &str, reason: StopReason, why: &str, now
 }
 
 async fn count_on_mailbox(scoped: &ScopedTable, mailbox_id: &str, counter: MailboxCounter) -> Result<(), StoreError> {
-    match scoped.increment::<Mailbox>(mailbox_id, &[(counter.attribute(), 1)]).await {
+    match scoped.add::<Mailbox>(mailbox_id, &[(counter.attribute(), 1)], IfMissing::Refuse).await {
         // The mailbox was removed since: nothing to count against.
-        Ok(()) | Err(StoreError::ConditionFailed) => Ok(()),
+        Ok(_) | Err(StoreError::ConditionFailed) => Ok(()),
         Err(e) => Err(e),
     }
 }

@@ -4,7 +4,7 @@
 
 use super::{EnrollmentRecord, SendCounter, SendRecord, WorkspaceSecrets, parse_due_sort_key};
 use crate::sealing::{FieldIdentity, Sealer, SealingError};
-use crate::table::{AttributeValue, EXPIRES_AT, ScopedTable, StoreError};
+use crate::table::{AttributeValue, EXPIRES_AT, IfMissing, ScopedTable, StoreError};
 use aws_sdk_dynamodb::types::{ConditionCheck, Put, ReturnConsumedCapacity, TransactWriteItem, Update};
 use tern_domain::ids::WorkspaceId;
 use tern_security::blind_index::BlindIndexKey;
@@ -165,25 +165,8 @@ pub async fn claim_and_reserve(
 /// atomic update and returns the new count: two concurrent notices of the same
 /// address are two counts, never one.
 pub async fn count_up(scoped: &ScopedTable, counter_id: &str) -> Result<u32, StoreError> {
-    let output = scoped
-        .client()
-        .update_item()
-        .table_name(scoped.table_name())
-        .set_key(Some(scoped.key_of::<SendCounter>(counter_id)))
-        .update_expression("ADD #c :one SET #id = :id")
-        .expression_attribute_names("#c", "count")
-        .expression_attribute_names("#id", "id")
-        .expression_attribute_values(":one", AttributeValue::N("1".into()))
-        .expression_attribute_values(":id", AttributeValue::S(counter_id.to_string()))
-        .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew)
-        .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
-        .send()
-        .await
-        .map_err(StoreError::from_sdk)?;
-    output
-        .attributes
-        .and_then(|a| a.get("count").and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok()))
-        .ok_or_else(|| StoreError::Codec(format!("counter {counter_id} has no count after adding to it")))
+    let counts = scoped.add::<SendCounter>(counter_id, &[("count", 1)], IfMissing::Create).await?;
+    Ok(counts.first().map_or(0, |&n| u32::try_from(n).unwrap_or(u32::MAX)))
 }
 
 /// Reads the last send time recorded by a [`Spacing`] counter.
