@@ -169,12 +169,18 @@ pub struct InWorkspace<P: Needs> {
     /// The workspace of the path, which the caller was admitted to: the one
     /// [`Tenant`] a handler acts for.
     pub tenant: Tenant,
-    pub workspace: WorkspaceId,
     /// The role the request acts with (an API key's creator's role).
     pub role: Role,
     pub scoped: ScopedTable,
     pub settings: Arc<Workspace>,
     _needs: PhantomData<P>,
+}
+
+impl<P: Needs> InWorkspace<P> {
+    /// The workspace of the path (the tenant's).
+    pub fn workspace(&self) -> WorkspaceId {
+        self.tenant.workspace()
+    }
 }
 
 /// The `{ws}` of `/v1/workspaces/{ws}/...`.
@@ -238,7 +244,7 @@ impl<P: Needs> FromRequestParts<Arc<ApiState>> for InWorkspace<P> {
         }
         check_allowlist(&settings, parts)?;
         let actor = Actor::User { user_id: caller.user_id, session_id: caller.session_id };
-        Ok(Self { actor, tenant, workspace, role, scoped, settings, _needs: PhantomData })
+        Ok(Self { actor, tenant, role, scoped, settings, _needs: PhantomData })
     }
 }
 
@@ -322,7 +328,7 @@ async fn by_api_key<P: Needs>(
         scoped.put(&key, None).await?;
     }
     let actor = Actor::ApiKey { key_id: key.id.clone(), created_by: key.created_by.clone() };
-    Ok(InWorkspace { actor, tenant, workspace, role: creator.role, scoped, settings, _needs: PhantomData })
+    Ok(InWorkspace { actor, tenant, role: creator.role, scoped, settings, _needs: PhantomData })
 }
 
 fn check_allowlist(settings: &Workspace, parts: &Parts) -> Result<(), ApiError> {

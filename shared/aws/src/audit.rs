@@ -152,7 +152,7 @@ impl AuditLog {
     /// The entry is kept for the workspace's audit window (read here, so every
     /// caller follows the window in force; never below [`MINIMUM_AUDIT_RETENTION`]).
     pub async fn append(&self, tenant: Tenant, draft: AuditDraft, now: OffsetDateTime) -> Result<AuditEntry, StoreError> {
-        self.append_inner(tenant.workspace(), draft, now, None).await
+        self.append_inner(tenant, draft, now, None).await
     }
 
     /// Appends one entry and writes `entity` (an item of the same workspace) in one
@@ -169,17 +169,18 @@ impl AuditLog {
         expires_at: Option<OffsetDateTime>,
     ) -> Result<AuditEntry, StoreError> {
         let item = scoped.item_of(entity, expires_at)?;
-        self.append_inner(scoped.workspace(), draft, now, Some(item)).await
+        self.append_inner(scoped.tenant(), draft, now, Some(item)).await
     }
 
     async fn append_inner(
         &self,
-        workspace: WorkspaceId,
+        tenant: Tenant,
         draft: AuditDraft,
         now: OffsetDateTime,
         with: Option<HashMap<String, AttributeValue>>,
     ) -> Result<AuditEntry, StoreError> {
-        let retention = self.retention(workspace).await?;
+        let workspace = tenant.workspace();
+        let retention = self.retention(tenant).await?;
         let key = self.anchor.key().await?;
         // Each lost race means another append took the position, so with n appends in
         // flight one loses at most n - 1 times; a short random pause keeps those in
@@ -260,10 +261,10 @@ impl AuditLog {
 
     /// The workspace's audit window; the minimum once the workspace is gone (its
     /// deletion's last lines).
-    async fn retention(&self, workspace: WorkspaceId) -> Result<time::Duration, StoreError> {
+    async fn retention(&self, tenant: Tenant) -> Result<time::Duration, StoreError> {
         let settings = crate::table::Table::new(self.client.clone(), self.table.clone())
-            .scope(Tenant::cross_tenant(workspace))
-            .get::<crate::entities::Workspace>(&workspace.to_string())
+            .scope(tenant)
+            .get::<crate::entities::Workspace>(&tenant.to_string())
             .await?;
         let window = settings.and_then(|w| w.retention().window(tern_domain::retention::RetentionCategory::Audit));
         Ok(window.unwrap_or(MINIMUM_AUDIT_RETENTION).max(MINIMUM_AUDIT_RETENTION))

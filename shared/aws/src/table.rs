@@ -189,7 +189,7 @@ impl Table {
 
     /// The only door to a workspace's items.
     pub fn scope(&self, tenant: Tenant) -> ScopedTable {
-        ScopedTable { table: self.clone(), tenant, workspace: tenant.workspace() }
+        ScopedTable { table: self.clone(), tenant }
     }
 }
 
@@ -197,12 +197,11 @@ impl Table {
 pub struct ScopedTable {
     table: Table,
     tenant: Tenant,
-    workspace: WorkspaceId,
 }
 
 impl ScopedTable {
     pub fn workspace(&self) -> WorkspaceId {
-        self.workspace
+        self.tenant.workspace()
     }
 
     pub fn tenant(&self) -> Tenant {
@@ -211,9 +210,9 @@ impl ScopedTable {
 
     fn key<E: Entity>(&self, id: &str) -> HashMap<String, AttributeValue> {
         let (pk, sk) = if E::COLLECTION {
-            (keys::workspace_partition(self.workspace), format!("{}#{id}", E::KIND))
+            (keys::workspace_partition(self.workspace()), format!("{}#{id}", E::KIND))
         } else {
-            (keys::entity_partition(self.workspace, E::KIND, id), E::KIND.to_string())
+            (keys::entity_partition(self.workspace(), E::KIND, id), E::KIND.to_string())
         };
         HashMap::from([("pk".to_string(), AttributeValue::S(pk)), ("sk".to_string(), AttributeValue::S(sk))])
     }
@@ -221,7 +220,7 @@ impl ScopedTable {
     fn item<E: Entity>(&self, entity: &E, expires_at: Option<OffsetDateTime>) -> Result<HashMap<String, AttributeValue>, StoreError> {
         let mut item: HashMap<String, AttributeValue> = serde_dynamo::to_item(entity).map_err(|e| StoreError::Codec(e.to_string()))?;
         item.extend(self.key::<E>(entity.id()));
-        item.insert("ws".to_string(), AttributeValue::S(self.workspace.to_string()));
+        item.insert("ws".to_string(), AttributeValue::S(self.workspace().to_string()));
         if let Some(at) = expires_at {
             item.insert(EXPIRES_AT.to_string(), AttributeValue::N(at.unix_timestamp().to_string()));
         }
@@ -264,7 +263,7 @@ impl ScopedTable {
     /// One page of a collection entity, in id order, starting after `after`.
     pub async fn list<E: Entity>(&self, limit: i32, after: Option<&str>) -> Result<Page<E>, StoreError> {
         debug_assert!(E::COLLECTION, "only collection entities can be listed");
-        let pk = keys::workspace_partition(self.workspace);
+        let pk = keys::workspace_partition(self.workspace());
         let mut request = self
             .table
             .client
@@ -298,7 +297,7 @@ impl ScopedTable {
     /// sort key is `after`. Exports read the workspace this way, so a collection
     /// kind added later is exported without anyone having to remember it.
     pub async fn collection_page(&self, after: Option<&str>) -> Result<RawPage, StoreError> {
-        let pk = keys::workspace_partition(self.workspace);
+        let pk = keys::workspace_partition(self.workspace());
         let mut request = self
             .table
             .client
@@ -477,7 +476,7 @@ impl ScopedTable {
                 .query()
                 .table_name(&self.table.name)
                 .key_condition_expression(condition)
-                .expression_attribute_values(":pk", AttributeValue::S(keys::workspace_partition(self.workspace)))
+                .expression_attribute_values(":pk", AttributeValue::S(keys::workspace_partition(self.workspace())))
                 .expression_attribute_values(":from", AttributeValue::S(from.clone()))
                 .set_exclusive_start_key(start)
                 .consistent_read(true)

@@ -25,21 +25,10 @@
 use crate::queue::Queued;
 use tern_domain::ids::WorkspaceId;
 
-/// A workspace this code is entitled to act in, and how it was found.
+/// A workspace this code is entitled to act in. How it was found is written where
+/// it is made (the constructor, and a [`Lookup`] for lookups), not carried along.
 #[derive(Debug, Clone, Copy)]
-pub struct Tenant {
-    workspace: WorkspaceId,
-    origin: Origin,
-}
-
-/// How a tenant was obtained (kept for logs and debugging).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Origin {
-    Job,
-    Created,
-    Found(Lookup),
-    CrossTenant,
-}
+pub struct Tenant(WorkspaceId);
 
 /// The named lookups that lead from something presented to a workspace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,35 +62,33 @@ pub enum Lookup {
 impl Tenant {
     /// The workspace a decoded job names.
     pub fn of_job<J: Queued>(job: &J) -> Self {
-        Self { workspace: job.workspace(), origin: Origin::Job }
+        Self(job.workspace())
     }
 
     /// A workspace being created now: a fresh id holds nobody's data yet.
     pub fn create() -> Self {
-        Self { workspace: WorkspaceId::generate(), origin: Origin::Created }
+        Self(WorkspaceId::generate())
     }
 
     /// A workspace found by `lookup` (see [`Lookup`] for what each one checked).
-    pub fn found(workspace: WorkspaceId, lookup: Lookup) -> Self {
-        Self { workspace, origin: Origin::Found(lookup) }
+    /// The lookup is not stored: naming it at the call is what `tenant_origins`
+    /// checks against the file that performs it.
+    pub fn found(workspace: WorkspaceId, _lookup: Lookup) -> Self {
+        Self(workspace)
     }
 
     /// For this crate's named cross-tenant modules only.
     pub(crate) fn cross_tenant(workspace: WorkspaceId) -> Self {
-        Self { workspace, origin: Origin::CrossTenant }
+        Self(workspace)
     }
 
     pub fn workspace(self) -> WorkspaceId {
-        self.workspace
-    }
-
-    pub fn origin(self) -> Origin {
-        self.origin
+        self.0
     }
 }
 
 impl std::fmt::Display for Tenant {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.workspace.fmt(f)
+        self.0.fmt(f)
     }
 }

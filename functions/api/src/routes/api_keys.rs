@@ -123,7 +123,7 @@ pub async fn create(
         created_with_2fa,
     };
     ctx.scoped.create(&key, None).await?;
-    let lookup = ApiKeyLookup { hash: generated.hash.to_hex(), workspace_id: ctx.workspace.to_string(), key_id: key.id.clone() };
+    let lookup = ApiKeyLookup { hash: generated.hash.to_hex(), workspace_id: ctx.workspace().to_string(), key_id: key.id.clone() };
     state.platform.global().create(&lookup, None).await?;
     let scopes: Vec<String> = key.scopes.iter().map(ToString::to_string).collect();
     let parameters = serde_json::json!({ "scopes": scopes, "expires_at": expires_at, "created_with_2fa": created_with_2fa });

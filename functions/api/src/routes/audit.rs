@@ -37,7 +37,7 @@ pub async fn list(
     if !(1..=500).contains(&limit) {
         return Err(ApiError::unprocessable("invalid_limit", "`limit` must be from 1 to 500."));
     }
-    let entries = state.platform.audit().entries(ctx.workspace, query.after.unwrap_or(0), limit).await?;
+    let entries = state.platform.audit().entries(ctx.workspace(), query.after.unwrap_or(0), limit).await?;
     let next = (entries.len() == limit as usize).then(|| entries.last().map(|e| e.seq)).flatten();
     let entries = entries.into_iter().filter(|e| query.action.as_deref().is_none_or(|a| e.action.starts_with(a)));
     // Readers from outside the workspace (platform support, a granted agency) see the
@@ -90,7 +90,7 @@ pub struct ChainReport {
 #[utoipa::path(get, path = "/v1/workspaces/{ws}/audit/verify", params(("ws" = String, Path)),
     responses((status = 200, body = ChainReport), (status = 403), (status = 404)))]
 pub async fn verify(State(state): State<Arc<ApiState>>, ctx: InWorkspace<need::ReadAudit>) -> Result<Json<ChainReport>, ApiError> {
-    let checked = state.platform.audit().verify(ctx.workspace).await?;
+    let checked = state.platform.audit().verify(ctx.workspace()).await?;
     let (valid, broken_at, reason) = match checked.result {
         Ok(()) => (true, None, None),
         Err(brk) => (false, Some(brk.seq), Some(format!("{:?}", brk.reason))),

@@ -169,14 +169,14 @@ async fn register_custom_fields(
     ctx: &InWorkspace<need::Import>,
     fields: std::collections::BTreeSet<String>,
 ) -> Result<(), ApiError> {
-    let Some(mut workspace) = ctx.scoped.get::<tern_aws::entities::Workspace>(&ctx.workspace.to_string()).await? else {
+    let Some(mut workspace) = ctx.scoped.get::<tern_aws::entities::Workspace>(&ctx.workspace().to_string()).await? else {
         return Ok(());
     };
     let before = workspace.custom_fields.len();
     workspace.custom_fields.extend(fields.into_iter().take(64usize.saturating_sub(before)));
     if workspace.custom_fields.len() != before {
         ctx.scoped.put(&workspace, None).await?;
-        state.remember_settings(ctx.workspace, Arc::new(workspace));
+        state.remember_settings(ctx.workspace(), Arc::new(workspace));
     }
     Ok(())
 }

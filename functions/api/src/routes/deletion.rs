@@ -42,7 +42,7 @@ fn signed_in_user(actor: &Actor) -> Result<&str, ApiError> {
 }
 
 async fn load(ctx: &InWorkspace<need::DeleteWorkspace>) -> Result<Workspace, ApiError> {
-    ctx.scoped.get::<Workspace>(&ctx.workspace.to_string()).await?.ok_or_else(ApiError::not_found)
+    ctx.scoped.get::<Workspace>(&ctx.workspace().to_string()).await?.ok_or_else(ApiError::not_found)
 }
 
 /// Schedules the workspace's deletion, with its sub-workspaces, after the grace
@@ -79,12 +79,12 @@ pub async fn schedule(
     if workspace.deletion_scheduled_for.is_none() {
         workspace.deletion_scheduled_for = Some(due_at);
         ctx.scoped.put(&workspace, None).await?;
-        state.remember_settings(ctx.workspace, Arc::new(workspace.clone()));
+        state.remember_settings(ctx.workspace(), Arc::new(workspace.clone()));
     }
     state.platform.global().put(&pending, None).await?;
     // This container's cached data keys of the workspace go now; the others' expire
     // within the sealer's TTL, and the key is disabled when the deletion runs.
-    state.platform.sealer().forget_workspace(ctx.workspace);
+    state.platform.sealer().forget_workspace(ctx.workspace());
     audit(
         &state,
         ctx.tenant,
@@ -95,7 +95,7 @@ pub async fn schedule(
         &client,
     )
     .await?;
-    tracing::warn!(workspace = %ctx.workspace, due_at, "workspace deletion scheduled");
+    tracing::warn!(workspace = %ctx.workspace(), due_at, "workspace deletion scheduled");
     Ok((StatusCode::ACCEPTED, Json(DeletionView { workspace_id: workspace.id, deletion_scheduled_for: Some(due_at) })).into_response())
 }
 
@@ -126,7 +126,7 @@ pub async fn cancel(
     state.platform.global().delete::<PendingDeletion>(&workspace.id).await?;
     workspace.deletion_scheduled_for = None;
     ctx.scoped.put(&workspace, None).await?;
-    state.remember_settings(ctx.workspace, Arc::new(workspace.clone()));
+    state.remember_settings(ctx.workspace(), Arc::new(workspace.clone()));
     audit(
         &state,
         ctx.tenant,

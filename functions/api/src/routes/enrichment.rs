@@ -77,7 +77,7 @@ pub async fn request(
     };
     ctx.scoped.put(&record, None).await?;
     let job = EnrichJob {
-        workspace_id: ctx.workspace,
+        workspace_id: ctx.workspace(),
         request_id: request_id.map(|r| r.0).unwrap_or_else(RequestId::generate),
         domain,
         website: website.to_string(),
@@ -252,7 +252,7 @@ pub(crate) async fn queue_for_contacts<P: crate::auth::Needs>(
         }
         for (i, chunk) in contact_ids.chunks(EnrichJob::MAX_CONTACTS).enumerate() {
             jobs.push(EnrichJob {
-                workspace_id: ctx.workspace,
+                workspace_id: ctx.workspace(),
                 request_id,
                 domain: domain.clone(),
                 website: website.clone(),
@@ -275,7 +275,7 @@ pub(crate) async fn queue_verification<P: crate::auth::Needs>(
     let email_domain = contact.email.rsplit('@').next().unwrap_or_default().to_string();
     let domain = contact.domain.clone().unwrap_or(email_domain);
     let job = EnrichJob {
-        workspace_id: ctx.workspace,
+        workspace_id: ctx.workspace(),
         request_id,
         website: format!("https://{domain}/"),
         domain,

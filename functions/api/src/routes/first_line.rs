@@ -67,10 +67,10 @@ pub async fn draft(
         country: profile.country.as_ref().map(|f| f.value.clone()),
     };
 
-    let ws = ctx.workspace.to_string();
+    let ws = ctx.workspace().to_string();
     // Opened for this one request, zeroed when dropped.
     let opened =
-        state.platform.sealer().open(ctx.workspace, LLM_API_KEY_PURPOSE, &llm_api_key_identity(&ws), &settings.api_key).await.map_err(
+        state.platform.sealer().open(ctx.workspace(), LLM_API_KEY_PURPOSE, &llm_api_key_identity(&ws), &settings.api_key).await.map_err(
             |e| match e {
                 tern_aws::sealing::SealingError::Kms(e) => ApiError::unavailable(e),
                 other => ApiError::internal(other),

@@ -58,13 +58,13 @@ pub async fn create_credential(
     client: Client,
     ctx: InWorkspace<need::ManageMailboxes>,
 ) -> Result<Response, ApiError> {
-    let workspace = ctx.workspace.to_string();
+    let workspace = ctx.workspace().to_string();
     let secret = OpaqueToken::generate().map_err(ApiError::internal)?;
     let sealed_secret = state
         .platform
         .sealer()
         .seal(
-            ctx.workspace,
+            ctx.workspace(),
             &ctx.settings.kms_key_id,
             WEBHOOK_SECRET_PURPOSE,
             &webhook_secret_identity(&workspace),
@@ -101,7 +101,7 @@ pub async fn get_credential(
     ctx: InWorkspace<need::ManageMailboxes>,
 ) -> Result<Json<WebhookCredentialView>, ApiError> {
     let credential = ctx.scoped.get::<InboundWebhookCredential>(InboundWebhookCredential::ID).await?.ok_or_else(ApiError::not_found)?;
-    Ok(Json(view(&state, &ctx.workspace.to_string(), &credential)))
+    Ok(Json(view(&state, &ctx.workspace().to_string(), &credential)))
 }
 
 #[utoipa::path(delete, path = "/v1/workspaces/{ws}/inbound/credential", params(("ws" = String, Path)),

@@ -53,7 +53,7 @@ pub async fn invite(
     let expires = state.platform.clock().now() + INVITE_LIFETIME;
     let invite = Invite {
         token_hash: token.hash().to_hex(),
-        workspace_id: ctx.workspace.to_string(),
+        workspace_id: ctx.workspace().to_string(),
         email: email.clone(),
         role: input.role,
         invited_by: ctx.actor.audit_name(),

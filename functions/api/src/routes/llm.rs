@@ -73,11 +73,11 @@ pub async fn put(
     if key.is_empty() || key.len() > 1000 || key.chars().any(|c| c.is_control() || c.is_whitespace()) {
         return Err(ApiError::unprocessable("invalid_fields", "`api_key` must be 1 to 1000 characters without spaces."));
     }
-    let ws = ctx.workspace.to_string();
+    let ws = ctx.workspace().to_string();
     let sealed = state
         .platform
         .sealer()
-        .seal(ctx.workspace, &ctx.settings.kms_key_id, LLM_API_KEY_PURPOSE, &llm_api_key_identity(&ws), key.as_bytes())
+        .seal(ctx.workspace(), &ctx.settings.kms_key_id, LLM_API_KEY_PURPOSE, &llm_api_key_identity(&ws), key.as_bytes())
         .await?;
     let settings = LlmSettings {
         id: LlmSettings::ID.into(),

@@ -172,7 +172,7 @@ pub async fn create(
             // proven it controls it and SES has verified it; on other plans (or other
             // domains) the platform's domain sends and replies go to this address.
             if ctx.settings.sending_domain.as_deref() == Some(from_domain.as_str()) {
-                crate::routes::sending_domains::require_claim(&state, &ctx.workspace.to_string(), &from_domain).await?;
+                crate::routes::sending_domains::require_claim(&state, &ctx.workspace().to_string(), &from_domain).await?;
                 require_verified_domain(&state, &from_domain).await?;
             }
             MailboxProvider::Ses
@@ -184,12 +184,12 @@ pub async fn create(
             if password.is_empty() || password.len() > 500 {
                 return Err(ApiError::unprocessable("invalid_fields", "`password` must be 1 to 500 characters."));
             }
-            let ws = ctx.workspace.to_string();
+            let ws = ctx.workspace().to_string();
             let identity = smtp_password_identity(&ws, &id);
             let sealed = state
                 .platform
                 .sealer()
-                .seal(ctx.workspace, &ctx.settings.kms_key_id, SMTP_PASSWORD_PURPOSE, &identity, password.as_bytes())
+                .seal(ctx.workspace(), &ctx.settings.kms_key_id, SMTP_PASSWORD_PURPOSE, &identity, password.as_bytes())
                 .await?;
             MailboxProvider::Smtp { host: host.trim().to_ascii_lowercase(), port, security, username, password: sealed }
         }

@@ -85,15 +85,14 @@ pub struct Routes {
 
 impl Routes {
     /// Serves `handler` at the method(s) and path its `#[utoipa::path]` names.
-    /// `described` is the unit struct that attribute generates beside the handler
+    /// `_described` is the unit struct that attribute generates beside the handler
     /// (`__path_<handler>`), which carries that method, path and description.
-    pub fn add<D, H, T>(mut self, described: D, handler: H) -> Self
+    pub fn add<D, H, T>(mut self, _described: D, handler: H) -> Self
     where
         D: utoipa::Path + utoipa::__dev::SchemaReferences,
         H: Handler<T, Arc<ApiState>>,
         T: 'static,
     {
-        let _ = described;
         let path = D::path();
         for method in D::methods() {
             self.router = self.router.route(&path, on(method_filter(&method), handler.clone()));

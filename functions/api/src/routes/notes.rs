@@ -59,11 +59,11 @@ fn sealing_failed(e: SealingError) -> ApiError {
 }
 
 async fn open(state: &ApiState, ctx: &InWorkspace<need::ReadContactNotes>, note: ContactNote) -> Result<NoteView, ApiError> {
-    let workspace = ctx.workspace.to_string();
+    let workspace = ctx.workspace().to_string();
     let text = state
         .platform
         .sealer()
-        .open(ctx.workspace, CONTACT_NOTE_PURPOSE, &ContactNote::identity(&workspace, &note.id), &note.text)
+        .open(ctx.workspace(), CONTACT_NOTE_PURPOSE, &ContactNote::identity(&workspace, &note.id), &note.text)
         .await
         .map_err(sealing_failed)?;
     let text = String::from_utf8(text.expose().to_vec()).map_err(ApiError::internal)?;
@@ -94,11 +94,11 @@ pub async fn create(
     }
     let note_id = uuid::Uuid::now_v7().to_string();
     let id = ContactNote::key(&contact.id, &note_id);
-    let workspace = ctx.workspace.to_string();
+    let workspace = ctx.workspace().to_string();
     let sealed = state
         .platform
         .sealer()
-        .seal(ctx.workspace, &ctx.settings.kms_key_id, CONTACT_NOTE_PURPOSE, &ContactNote::identity(&workspace, &id), text.as_bytes())
+        .seal(ctx.workspace(), &ctx.settings.kms_key_id, CONTACT_NOTE_PURPOSE, &ContactNote::identity(&workspace, &id), text.as_bytes())
         .await
         .map_err(sealing_failed)?;
     let now = state.platform.clock().now().unix_timestamp();

@@ -144,7 +144,7 @@ pub async fn create(
     if is_platform_domain(&state, &domain) {
         return Err(platform_domain_refused());
     }
-    let ws = ctx.workspace.to_string();
+    let ws = ctx.workspace().to_string();
     if let Some(claim) = state.platform.global().get::<DomainClaim>(&domain).await?
         && claim.workspace_id != ws
     {
@@ -199,7 +199,7 @@ pub async fn verify(
     if is_platform_domain(&state, &domain) {
         return Err(platform_domain_refused());
     }
-    let ws = ctx.workspace.to_string();
+    let ws = ctx.workspace().to_string();
     let name = format!("{CHALLENGE_LABEL}.{domain}");
     let expected = format!("{CHALLENGE_PREFIX}{}", record.token);
     let published = state.dns().map_err(ApiError::unavailable)?.txt_records(&name).await.map_err(|e| {
@@ -252,7 +252,7 @@ pub async fn delete(
             "This is the workspace's sending domain: choose another (or none) first.",
         ));
     }
-    let ws = ctx.workspace.to_string();
+    let ws = ctx.workspace().to_string();
     if state.platform.global().get::<DomainClaim>(&domain).await?.is_some_and(|c| c.workspace_id == ws) {
         state.platform.global().delete::<DomainClaim>(&domain).await?;
     }

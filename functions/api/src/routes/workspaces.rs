@@ -155,7 +155,7 @@ fn view(w: Workspace, role: Role) -> WorkspaceView {
 }
 
 async fn load(ctx: &InWorkspace<impl crate::auth::Needs>) -> Result<Workspace, ApiError> {
-    ctx.scoped.get::<Workspace>(&ctx.workspace.to_string()).await?.ok_or_else(ApiError::not_found)
+    ctx.scoped.get::<Workspace>(&ctx.workspace().to_string()).await?.ok_or_else(ApiError::not_found)
 }
 
 #[utoipa::path(get, path = "/v1/workspaces/{ws}", params(("ws" = String, Path)), responses((status = 200, body = WorkspaceView), (status = 404)))]
@@ -282,11 +282,19 @@ async fn retention_changed(
     let parameters = serde_json::json!({
         "old": retention_view(old), "new": retention_view(new), "shortened": shortened, "task": task.as_ref().map(|t| t.id.clone()),
     });
-    audit(state, ctx.tenant, &ctx.actor.audit_name(), "workspace.retention_changed", Some(&ctx.workspace.to_string()), parameters, client)
-        .await?;
+    audit(
+        state,
+        ctx.tenant,
+        &ctx.actor.audit_name(),
+        "workspace.retention_changed",
+        Some(&ctx.workspace().to_string()),
+        parameters,
+        client,
+    )
+    .await?;
     let Some(task) = task else { return Ok(None) };
     let job =
-        PrivacyJob { workspace_id: ctx.workspace, request_id: request_id.unwrap_or_else(RequestId::generate), task_id: task.id.clone() };
+        PrivacyJob { workspace_id: ctx.workspace(), request_id: request_id.unwrap_or_else(RequestId::generate), task_id: task.id.clone() };
     state.platform.queues().send(&job).await?;
     Ok(Some(task.id))
 }
@@ -338,7 +346,7 @@ pub async fn update_workspace(
     workspace.retention = new_retention;
     workspace.inbound_retention_days = None;
     ctx.scoped.put(&workspace, None).await?;
-    state.remember_settings(ctx.workspace, Arc::new(workspace.clone()));
+    state.remember_settings(ctx.workspace(), Arc::new(workspace.clone()));
     let parameters = serde_json::json!({
         "holidays": changes.holidays, "postal_address": changes.postal_address.is_some(), "company_description": changes.company_description.is_some(),
         "custom_fields": changes.custom_fields, "sending_domain": changes.sending_domain,
@@ -453,11 +461,11 @@ pub async fn create_sub_workspace(
         plan: Plan::Agency,
         timezone: timezone(input.timezone.as_deref().or(Some(&ctx.settings.timezone)))?,
         locale: locale(input.locale.as_deref().or(Some(&ctx.settings.locale)))?,
-        parent_id: Some(ctx.workspace),
+        parent_id: Some(ctx.workspace()),
     };
     // Each one is a KMS key: capped per agency (by plan) and per account (across the
     // agencies it owns), both reserved before the key is made and given back if it is not.
-    let agency = ctx.workspace.to_string();
+    let agency = ctx.workspace().to_string();
     let max = ctx.settings.plan.max_sub_workspaces();
     if !limits::reserve(&state, AGENCY_CAP, &agency, max, Some(&agency)).await? {
         return Err(ApiError::unprocessable(
